@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/mlserve/mlserve/internal/envconfig"
+	"github.com/mlserve/mlserve/internal/imageprep"
+	"github.com/mlserve/mlserve/internal/infer"
+	"github.com/mlserve/mlserve/internal/modelstore"
+	"github.com/mlserve/mlserve/models"
+)
+
+// modelOptions are the flags every mode shares to choose and load a model.
+type modelOptions struct {
+	Model     string
+	Labels    string
+	MaxPixels int
+}
+
+func (o *modelOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Model, "model", "", "model: a path, file://, https:// or s3:// URL (env MLSERVE_MODEL; default: the cached resnet50-v1-12)")
+	fs.StringVar(&o.Labels, "labels", envconfig.String("MLSERVE_LABELS"), "class names file, one per line (env MLSERVE_LABELS)")
+	maxPixels, _ := envconfig.Int("MLSERVE_MAX_PIXELS")
+	fs.IntVar(&o.MaxPixels, "max-pixels", maxPixels, "largest image in pixels, checked before decoding (env MLSERVE_MAX_PIXELS)")
+}
+
+// loadClassifier resolves the model (flag, MLSERVE_MODEL, cache), loads it
+// and its labels. pull lets it download the default model with a progress
+// bar on stdio.Err (the CLI on a terminal).
+func loadClassifier(ctx context.Context, o modelOptions, stdio IO, pull bool) (*infer.Classifier, error) {
+	man := models.Default()
+	req := modelstore.Request{
+		Flag:     o.Model,
+		Env:      envconfig.String("MLSERVE_MODEL"),
+		CacheDir: envconfig.String("MLSERVE_CACHE_DIR"),
+		Manifest: man,
+		Pull:     pull,
+	}
+	if pull {
+		req.Progress = stdio.Err
+	}
+	path, err := modelstore.Resolve(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	opts := infer.Options{
+		Name: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
+		Preprocess: imageprep.Config{
+			ResizeShorter: man.ResizeSize,
+			Crop:          man.InputSize,
+			Mean:          man.Mean,
+			Std:           man.Std,
+			MaxPixels:     o.MaxPixels,
+		},
+	}
+	switch {
+	case o.Labels != "":
+		f, err := os.Open(o.Labels)
+		if err != nil {
+			return nil, fmt.Errorf("labels: %w", err)
+		}
+		defer f.Close()
+		if opts.Labels, err = models.ReadLabels(f); err != nil {
+			return nil, fmt.Errorf("labels %s: %w", o.Labels, err)
+		}
+	default:
+		// ImageNet names fit any 1000-class model; the engine drops them
+		// for a model with another number of classes.
+		opts.Labels = models.ImageNetLabels()
+	}
+	return infer.LoadFile(path, opts)
+}

@@ -1,0 +1,73 @@
+// Package infer is mlserve's engine: it loads an ONNX image classifier with
+// onnx-go, runs it on a gorgonia graph and turns images into Results.
+package infer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mlserve/mlserve/internal/imageprep"
+)
+
+// Options configure Load.
+type Options struct {
+	// Name is the model name reported in results; default: the file name
+	// without its extension.
+	Name string
+	// Labels are the class names in output order; nil reports class ids only.
+	Labels []string
+	// Preprocess says how images become tensors; zero fields take the
+	// ImageNet defaults (256, 224, ImageNet mean/std, 50 MP).
+	Preprocess imageprep.Config
+	// MaxBatch bounds the batch size of one engine run (default 32); larger
+	// Run calls are split.
+	MaxBatch int
+}
+
+// ModelInfo describes a loaded model.
+type ModelInfo struct {
+	Name       string `json:"name"`
+	SHA256     string `json:"sha256"`
+	InputName  string `json:"input"`
+	InputSize  int    `json:"input_size"`
+	Classes    int    `json:"classes"`
+	Labels     int    `json:"labels"`
+	Parameters int64  `json:"parameters"`
+	Opset      int64  `json:"opset"`
+}
+
+// Input is one image ready for the engine.
+type Input struct {
+	Pixels []float32 // [3, size, size], normalized
+	Image  imageprep.Info
+}
+
+// Error codes of failures that are not about one input image.
+const (
+	CodeInternal = "internal"
+	CodeCanceled = "canceled"
+)
+
+// ErrorCode returns the stable code for err: an imageprep code for bad input,
+// CodeCanceled for a cancelled or expired context, CodeInternal otherwise.
+func ErrorCode(err error) string {
+	if c := imageprep.Code(err); c != "" {
+		return c
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return CodeCanceled
+	}
+	return CodeInternal
+}
+
+// ErrorResult is the Result of an item that failed with err.
+func (c *Classifier) ErrorResult(err error) Result {
+	return Result{Model: c.info.Name, Error: &ErrorInfo{Code: ErrorCode(err), Message: err.Error()}}
+}
+
+var _ = io.EOF
+var _ = time.Now
+var _ = fmt.Sprintf
