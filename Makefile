@@ -1,0 +1,22 @@
+# mlserve: `make help` lists the targets.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/mlserve/mlserve/internal/cli.Version=$(VERSION)
+BIN     := bin/mlserve
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## build a static bin/mlserve
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mlserve
+
+.PHONY: test
+test: ## vet and run every test (race detector, then the purego kernels)
+	go vet ./...
+	go test -race ./...
+	go test -tags purego ./internal/...
+
+-include mk/*.mk
