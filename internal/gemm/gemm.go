@@ -1,0 +1,382 @@
+// Package gemm multiplies float32 matrices for the engine's convolutions:
+// C = act(A*B + bias + residual), with A (the weights) packed once at load
+// and B (the activations, or their im2col) packed per call into blocks that
+// fit the caches. The micro-kernel is AVX-512 or AVX2+FMA assembly on amd64
+// (chosen at start from the CPU's features) and pure Go everywhere else.
+package gemm
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+//go:generate sh -c "cd ../../_asm && go run . -out ../internal/gemm/gemm_amd64.s -stubs ../internal/gemm/kernels_amd64.go -pkg gemm"
+
+// Blocking. A B block of kc x nc floats is packed per worker and stays in
+// L2 (256*1024*4 = 1 MiB of this CPU's 2 MiB per core); one A micro-panel
+// (mr x kc, 12 KiB) stays in L1 while the kernel walks the B block's nr-wide
+// micro-panels.
+const (
+	kcMax = 256
+	ncMax = 1024
+)
+
+// Flags of one micro-tile call.
+const (
+	flagAccum = 1 << iota // add the tile's current C values (k blocks after the first)
+	flagBias              // add bias[row]
+	flagRes               // add the residual tile (same layout as C)
+	flagReLU              // clamp at zero (last k block only)
+)
+
+// tileFunc computes one micro-tile: for rows i < mr and columns j < nr,
+//
+//	v = sum_p a[p*MR+i] * b[p*NR+j]  (p < kc)
+//	if flagAccum: v += c[i*ldc+j]
+//	if flagBias:  v += bias[i]
+//	if flagRes:   v += res[i*ldc+j]
+//	if flagReLU:  v = max(v, 0)
+//	c[i*ldc+j] = v
+//
+// a is the packed A micro-panel (kc x MR), b the packed B micro-panel
+// (kc x NR). Elements of c outside mr x nr are not touched.
+type tileFunc func(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int)
+
+// kernel is one micro-kernel with its tile shape.
+type kernel struct {
+	name   string
+	mr, nr int
+	tile   tileFunc
+}
+
+var genericKernel = &kernel{name: "generic", mr: 4, nr: 4, tile: genericTile}
+
+// active is the kernel PackA packs for: the best one this CPU runs.
+var active = kernels()[0]
+
+// Kernel reports the micro-kernel in use: "avx512", "avx2", or "generic".
+func Kernel() string { return active.name }
+
+// PackedA is an m x k row-major matrix packed once into the micro-kernel's
+// panel layout: ceil(m/MR) panels, each k x MR (column p of the panel holds
+// rows i..i+MR-1 of column p of A), rows past m zero.
+type PackedA struct {
+	m, k int
+	kern *kernel
+	data []float32
+}
+
+// PackA packs the row-major m x k matrix a (lda = k). a is not retained.
+// It panics if m or k is not positive or a is shorter than m*k.
+func PackA(a []float32, m, k int) *PackedA {
+	if m <= 0 || k <= 0 || len(a) < m*k {
+		panic(fmt.Sprintf("gemm: PackA: bad shape m=%d k=%d len=%d", m, k, len(a)))
+	}
+	kern := active
+	mr := kern.mr
+	panels := (m + mr - 1) / mr
+	data := make([]float32, panels*mr*k)
+	for q := range panels {
+		dst := data[q*mr*k : (q+1)*mr*k]
+		for i := range min(mr, m-q*mr) {
+			row := a[(q*mr+i)*k : (q*mr+i+1)*k]
+			for p, v := range row {
+				dst[p*mr+i] = v
+			}
+		}
+	}
+	return &PackedA{m: m, k: k, kern: kern, data: data}
+}
+
+// M is the number of rows of A (and C).
+func (p *PackedA) M() int { return p.m }
+
+// K is the number of columns of A (rows of B).
+func (p *PackedA) K() int { return p.k }
+
+// Epilogue is applied as C = act(A*B + Bias[row] + Residual) element-wise.
+type Epilogue struct {
+	Bias     []float32 // len m, or nil
+	Residual []float32 // same layout as C (m x n contiguous), or nil
+	ReLU     bool
+}
+
+// Mul computes C = A*B with the epilogue. B is k x n row-major contiguous
+// (ldb = n); C is m x n row-major contiguous (ldc = n). C must not alias B;
+// Residual may be C itself (the same slice), or must not overlap it. The
+// work is split across up to runtime.GOMAXPROCS(0) goroutines.
+//
+// Mul panics on impossible shapes (n < 1, slices too short for m, k, n):
+// those are programming errors of the caller, not user input.
+func Mul(c []float32, a *PackedA, b []float32, n int, ep Epilogue) {
+	m, k := a.m, a.k
+	switch {
+	case n <= 0:
+		panic(fmt.Sprintf("gemm: Mul: n=%d", n))
+	case len(b) < k*n:
+		panic(fmt.Sprintf("gemm: Mul: len(b)=%d < k*n=%d", len(b), k*n))
+	case len(c) < m*n:
+		panic(fmt.Sprintf("gemm: Mul: len(c)=%d < m*n=%d", len(c), m*n))
+	case ep.Bias != nil && len(ep.Bias) < m:
+		panic(fmt.Sprintf("gemm: Mul: len(bias)=%d < m=%d", len(ep.Bias), m))
+	case ep.Residual != nil && len(ep.Residual) < m*n:
+		panic(fmt.Sprintf("gemm: Mul: len(residual)=%d < m*n=%d", len(ep.Residual), m*n))
+	}
+	c = c[:m*n]
+	b = b[:k*n]
+	if ep.Bias != nil {
+		ep.Bias = ep.Bias[:m]
+	}
+	if ep.Residual != nil {
+		ep.Residual = ep.Residual[:m*n]
+	}
+	j := job{c: c, a: a, b: b, n: n, ep: ep}
+	parts := runtime.GOMAXPROCS(0)
+	kern := a.kern
+	mt := (m + kern.mr - 1) / kern.mr // A panels
+	nt := (n + kern.nr - 1) / kern.nr // B micro-panels
+	// Small products are not worth waking a worker (~1-2 µs).
+	if 2*m*n*k < 1<<18 {
+		parts = 1
+	}
+	// Split the dimension whose largest share is smallest; on a tie split
+	// N, where each worker packs only its own part of B.
+	splitN := ceilDiv(nt, parts)*mt <= ceilDiv(mt, parts)*nt
+	if splitN {
+		parts = min(parts, nt)
+	} else {
+		parts = min(parts, mt)
+	}
+	if parts <= 1 {
+		j.m1, j.n1 = mt, nt
+		j.run()
+		return
+	}
+	wg := wgPool.Get().(*sync.WaitGroup)
+	startWorkers(parts - 1)
+	wg.Add(parts - 1)
+	total := nt
+	if !splitN {
+		total = mt
+	}
+	for w := range parts {
+		lo, hi := w*total/parts, (w+1)*total/parts
+		t := j
+		if splitN {
+			t.m0, t.m1, t.n0, t.n1 = 0, mt, lo, hi
+		} else {
+			t.m0, t.m1, t.n0, t.n1 = lo, hi, 0, nt
+		}
+		if w == parts-1 {
+			t.run()
+			break
+		}
+		t.wg = wg
+		work <- t
+	}
+	wg.Wait()
+	wgPool.Put(wg)
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// job is one worker's share of a Mul: A panels [m0, m1) times B
+// micro-panels [n0, n1), in units of the kernel's mr and nr.
+type job struct {
+	c      []float32
+	a      *PackedA
+	b      []float32
+	n      int
+	ep     Epilogue
+	m0, m1 int
+	n0, n1 int
+	wg     *sync.WaitGroup
+}
+
+var (
+	wgPool  = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+	bufPool = sync.Pool{New: func() any { return new(workspace) }}
+
+	work       = make(chan job)
+	workersMu  sync.Mutex
+	numWorkers int
+)
+
+// workspace is one worker's packed-B buffer plus an edge tile.
+type workspace struct {
+	b []float32
+}
+
+// startWorkers makes sure at least n pool goroutines serve Mul.
+func startWorkers(n int) {
+	workersMu.Lock()
+	defer workersMu.Unlock()
+	for ; numWorkers < n; numWorkers++ {
+		go func() {
+			for j := range work {
+				j.run()
+				j.wg.Done()
+			}
+		}()
+	}
+}
+
+// run computes the job's share of C.
+func (j *job) run() {
+	ws := bufPool.Get().(*workspace)
+	defer bufPool.Put(ws)
+	kern := j.a.kern
+	mr, nr := kern.mr, kern.nr
+	m, k, n := j.a.m, j.a.k, j.n
+	nc := ncMax / nr * nr
+	kblocks := ceilDiv(k, kcMax)
+	kcStep := ceilDiv(k, kblocks)
+	if need := kcStep * nc; len(ws.b) < need {
+		ws.b = make([]float32, need)
+	}
+	ad := j.a.data
+	for jc := j.n0 * nr; jc < min(j.n1*nr, n); jc += nc {
+		ncCur := min(nc, min(j.n1*nr, n)-jc)
+		for pc := 0; pc < k; pc += kcStep {
+			kc := min(kcStep, k-pc)
+			packB(ws.b, j.b, n, pc, kc, jc, ncCur, nr)
+			var flags int
+			if pc > 0 {
+				flags |= flagAccum
+			} else {
+				if j.ep.Bias != nil {
+					flags |= flagBias
+				}
+				if j.ep.Residual != nil {
+					flags |= flagRes
+				}
+			}
+			if pc+kc == k && j.ep.ReLU {
+				flags |= flagReLU
+			}
+			for q := j.m0; q < j.m1; q++ {
+				i0 := q * mr
+				mrCur := min(mr, m-i0)
+				ap := ad[q*mr*k+pc*mr : q*mr*k+(pc+kc)*mr]
+				var bias []float32
+				if flags&flagBias != 0 {
+					bias = j.ep.Bias[i0 : i0+mrCur]
+				}
+				for jr := 0; jr < ncCur; jr += nr {
+					nrCur := min(nr, ncCur-jr)
+					off := i0*n + jc + jr
+					end := off + (mrCur-1)*n + nrCur
+					var res []float32
+					if flags&flagRes != 0 {
+						res = j.ep.Residual[off:end]
+					}
+					bp := ws.b[jr*kc : (jr+nr)*kc]
+					kern.tile(kc, ap, bp, j.c[off:end], n, bias, res, flags, mrCur, nrCur)
+				}
+			}
+		}
+	}
+}
+
+// packB copies B[pc:pc+kc, jc:jc+nc] into dst as nr-wide micro-panels, each
+// kc x nr row-major, zero-padding columns past nc.
+func packB(dst, b []float32, ldb, pc, kc, jc, nc, nr int) {
+	for jr := 0; jr < nc; jr += nr {
+		w := min(nr, nc-jr)
+		panel := dst[jr*kc : (jr+nr)*kc]
+		for p := range kc {
+			src := b[(pc+p)*ldb+jc+jr : (pc+p)*ldb+jc+jr+w]
+			d := panel[p*nr : (p+1)*nr]
+			copy(d, src)
+			clear(d[w:])
+		}
+	}
+}
+
+// genericTile is the pure-Go micro-kernel (4x4, register-blocked) and the
+// reference every assembly kernel is tested against.
+func genericTile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
+	const MR, NR = 4, 4
+	var c00, c01, c02, c03 float32
+	var c10, c11, c12, c13 float32
+	var c20, c21, c22, c23 float32
+	var c30, c31, c32, c33 float32
+	a = a[:kc*MR]
+	b = b[:kc*NR]
+	for p := 0; p < kc; p++ {
+		av := a[p*MR : p*MR+MR : p*MR+MR]
+		bv := b[p*NR : p*NR+NR : p*NR+NR]
+		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
+		a0 := av[0]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		a1 := av[1]
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		a2 := av[2]
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		a3 := av[3]
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	acc := [MR * NR]float32{
+		c00, c01, c02, c03,
+		c10, c11, c12, c13,
+		c20, c21, c22, c23,
+		c30, c31, c32, c33,
+	}
+	epilogue(acc[:], NR, c, ldc, bias, res, flags, mr, nr)
+}
+
+// epilogue merges the mr x nr corner of a computed tile (row stride
+// stride) into c with the flags' epilogue. ReLU keeps NaN, like max(v, 0)
+// in the assembly kernels.
+func epilogue(acc []float32, stride int, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
+	for i := range mr {
+		row := c[i*ldc : i*ldc+nr]
+		for j := range row {
+			v := acc[i*stride+j]
+			if flags&flagAccum != 0 {
+				v += row[j]
+			}
+			if flags&flagBias != 0 {
+				v += bias[i]
+			}
+			if flags&flagRes != 0 {
+				v += res[i*ldc+j]
+			}
+			if flags&flagReLU != 0 && v < 0 {
+				v = 0
+			}
+			row[j] = v
+		}
+	}
+}
+
+// kernels lists the kernels this CPU can run, best first; the last is
+// always the generic one.
+func kernels() []*kernel { return append(append([]*kernel(nil), archKernels...), genericKernel) }
+
+// useKernel makes PackA pack for the named kernel until restore is called;
+// tests use it to run every kernel side by side. It is not safe for
+// concurrent use with PackA.
+func useKernel(name string) (restore func(), ok bool) {
+	for _, k := range kernels() {
+		if k.name == name {
+			prev := active
+			active = k
+			return func() { active = prev }, true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,5 @@
+//go:build !purego
+
+package gemm
+
+var archKernels []*kernel

@@ -1,0 +1,6 @@
+//go:build !amd64 || purego
+
+package gemm
+
+// archKernels is empty: only the generic kernel runs here.
+var archKernels []*kernel
