@@ -1,0 +1,180 @@
+package imageprep
+
+import (
+	"math"
+	"sync"
+)
+
+// The resampler reproduces Pillow's Image.resize(size, Image.BILINEAR)
+// (libImaging/Resample.c): a triangle filter whose support grows with the
+// downscale factor (antialiasing), coefficients normalized to sum 1 and then
+// quantized to 22-bit fixed point, a horizontal pass rounded to uint8, then a
+// vertical pass rounded to uint8. Only the output pixels inside the center
+// crop are computed; each output pixel depends only on its own coefficients,
+// so the values are the same as resizing the whole image and cropping.
+
+// precisionBits is Pillow's PRECISION_BITS (32 - 8 - 2).
+const precisionBits = 22
+
+// coeffs are the fixed-point filter taps of count consecutive output samples.
+type coeffs struct {
+	start []int   // first input sample of each output sample
+	n     []int   // number of taps of each output sample
+	k     []int32 // taps, ksize per output sample
+	ksize int
+}
+
+type coeffKey struct{ in, out, off, count int }
+
+var (
+	coeffCache     sync.Map // coeffKey -> *coeffs
+	coeffCacheSize int64
+	coeffCacheMu   sync.Mutex
+)
+
+// maxCachedCoeffs bounds the coefficient cache: images come in a handful of
+// sizes, but a stream of unusual ones must not grow memory without bound.
+const maxCachedCoeffs = 4096
+
+// resampleCoeffs returns the bilinear taps mapping inSize samples to outSize
+// samples, for the outputs off .. off+count-1.
+func resampleCoeffs(inSize, outSize, off, count int) *coeffs {
+	key := coeffKey{inSize, outSize, off, count}
+	if c, ok := coeffCache.Load(key); ok {
+		return c.(*coeffs)
+	}
+	c := computeCoeffs(inSize, outSize, off, count)
+	coeffCacheMu.Lock()
+	if coeffCacheSize < maxCachedCoeffs {
+		if _, loaded := coeffCache.LoadOrStore(key, c); !loaded {
+			coeffCacheSize++
+		}
+	}
+	coeffCacheMu.Unlock()
+	return c
+}
+
+// computeCoeffs is Pillow's precompute_coeffs followed by
+// normalize_coeffs_8bpc, for the bilinear filter (support 1) and the whole
+// input range as the box.
+func computeCoeffs(inSize, outSize, off, count int) *coeffs {
+	scale := float64(inSize) / float64(outSize)
+	filterscale := max(scale, 1.0)
+	support := 1.0 * filterscale
+	ksize := int(math.Ceil(support))*2 + 1
+	c := &coeffs{
+		start: make([]int, count),
+		n:     make([]int, count),
+		k:     make([]int32, count*ksize),
+		ksize: ksize,
+	}
+	w := make([]float64, ksize)
+	ss := 1.0 / filterscale
+	for i := range count {
+		xx := off + i
+		center := (float64(xx) + 0.5) * scale
+		// C's (int) conversion truncates toward zero, like Go's.
+		xmin := int(center - support + 0.5)
+		if xmin < 0 {
+			xmin = 0
+		}
+		xmax := int(center + support + 0.5)
+		if xmax > inSize {
+			xmax = inSize
+		}
+		xmax -= xmin
+		ww := 0.0
+		for x := range xmax {
+			v := triangle((float64(x+xmin) - center + 0.5) * ss)
+			w[x] = v
+			ww += v
+		}
+		k := c.k[i*ksize : (i+1)*ksize]
+		for x := range xmax {
+			v := w[x]
+			if ww != 0 {
+				v /= ww
+			}
+			if v < 0 {
+				k[x] = int32(-0.5 + v*(1<<precisionBits))
+			} else {
+				k[x] = int32(0.5 + v*(1<<precisionBits))
+			}
+		}
+		c.start[i] = xmin
+		c.n[i] = xmax
+	}
+	return c
+}
+
+// triangle is Pillow's bilinear_filter.
+func triangle(x float64) float64 {
+	if x < 0 {
+		x = -x
+	}
+	if x < 1 {
+		return 1 - x
+	}
+	return 0
+}
+
+// clip8 is Pillow's clip8: the fixed-point sum shifted down and clamped.
+func clip8(v int32) uint8 {
+	v >>= precisionBits
+	if v < 0 {
+		return 0
+	}
+	if v > 255 {
+		return 255
+	}
+	return uint8(v)
+}
+
+// resizeRows runs the horizontal pass: src holds rows of packed RGB, srcW
+// pixels wide, whose first column is input sample x0; dst receives rows of
+// len(c.start) pixels.
+func resizeRows(dst, src []byte, rows, srcW, x0 int, c *coeffs) {
+	outW := len(c.start)
+	for r := range rows {
+		in := src[r*srcW*3 : (r+1)*srcW*3]
+		out := dst[r*outW*3 : (r+1)*outW*3]
+		for j := range outW {
+			k := c.k[j*c.ksize : j*c.ksize+c.n[j]]
+			p := in[(c.start[j]-x0)*3:]
+			p = p[:len(k)*3]
+			s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
+			for x, w := range k {
+				q := p[x*3 : x*3+3]
+				s0 += int32(q[0]) * w
+				s1 += int32(q[1]) * w
+				s2 += int32(q[2]) * w
+			}
+			o := out[j*3 : j*3+3]
+			o[0], o[1], o[2] = clip8(s0), clip8(s1), clip8(s2)
+		}
+	}
+}
+
+// resizeColumn runs the vertical pass for output row i: src holds rows of
+// packed RGB, width pixels wide, whose first row is input sample y0; the
+// result goes to out (3*width bytes), acc is scratch of the same length.
+func resizeColumn(out []byte, acc []int32, src []byte, width, y0 int, c *coeffs, i int) {
+	stride := width * 3
+	acc = acc[:stride]
+	out = out[:stride]
+	for j := range acc {
+		acc[j] = 1 << (precisionBits - 1)
+	}
+	k := c.k[i*c.ksize : i*c.ksize+c.n[i]]
+	base := (c.start[i] - y0) * stride
+	for y, w := range k {
+		row := src[base+y*stride : base+(y+1)*stride]
+		row = row[:len(acc)]
+		for j, v := range row {
+			acc[j] += int32(v) * w
+		}
+	}
+	for j, v := range acc {
+		out[j] = clip8(v)
+	}
+}

@@ -1,0 +1,83 @@
+package imageprep
+
+import "bytes"
+
+// Format names reported in Info.Format.
+const (
+	FormatJPEG = "jpeg"
+	FormatPNG  = "png"
+	FormatGIF  = "gif"
+	FormatWebP = "webp"
+	FormatBMP  = "bmp"
+	FormatTIFF = "tiff"
+)
+
+// Sniff names the image format of data from its leading magic bytes. ok is
+// false when the data is not an image mlserve decodes; format is then the
+// name of a recognized but unsupported format (such as "heic" or "ico"), or
+// "" when the signature is unknown.
+func Sniff(data []byte) (format string, ok bool) {
+	switch {
+	case len(data) >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF:
+		return FormatJPEG, true
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
+		return FormatPNG, true
+	case bytes.HasPrefix(data, []byte("GIF87a")), bytes.HasPrefix(data, []byte("GIF89a")):
+		return FormatGIF, true
+	case len(data) >= 12 && string(data[0:4]) == "RIFF" && string(data[8:12]) == "WEBP":
+		return FormatWebP, true
+	case len(data) >= 14 && data[0] == 'B' && data[1] == 'M':
+		// "BM" alone is too weak a signature for text input; also require
+		// the reserved header fields to be zero, as every BMP writer does.
+		if data[6] == 0 && data[7] == 0 && data[8] == 0 && data[9] == 0 {
+			return FormatBMP, true
+		}
+	case bytes.HasPrefix(data, []byte("II*\x00")), bytes.HasPrefix(data, []byte("MM\x00*")):
+		return FormatTIFF, true
+	}
+	return unsupportedFormat(data), false
+}
+
+// unsupportedFormat names well-known image signatures that mlserve does not
+// decode, or returns "".
+func unsupportedFormat(data []byte) string {
+	if len(data) >= 12 && string(data[4:8]) == "ftyp" {
+		switch string(data[8:12]) {
+		case "heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1":
+			return "heic"
+		case "avif", "avis":
+			return "avif"
+		case "crx ":
+			return "cr3"
+		}
+		return ""
+	}
+	sigs := []struct {
+		prefix string
+		name   string
+	}{
+		{"\x00\x00\x01\x00", "ico"},
+		{"\x00\x00\x02\x00", "cur"},
+		{"\x00\x00\x00\x0cjP  \r\n\x87\n", "jpeg2000"},
+		{"\xff\x4f\xff\x51", "jpeg2000"},
+		{"\xff\x0a", "jpegxl"},
+		{"\x00\x00\x00\x0cJXL \r\n\x87\n", "jpegxl"},
+		{"II+\x00", "bigtiff"},
+		{"MM\x00+", "bigtiff"},
+		{"8BPS", "psd"},
+		{"qoif", "qoi"},
+		{"icns", "icns"},
+		{"DDS ", "dds"},
+		{"\x76\x2f\x31\x01", "openexr"},
+		{"#?RADIANCE", "hdr"},
+		{"\x8aMNG\r\n\x1a\n", "mng"},
+		{"FLIF", "flif"},
+		{"BPG\xfb", "bpg"},
+	}
+	for _, s := range sigs {
+		if bytes.HasPrefix(data, []byte(s.prefix)) {
+			return s.name
+		}
+	}
+	return ""
+}
