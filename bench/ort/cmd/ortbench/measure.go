@@ -101,7 +101,9 @@ func median(ds []time.Duration) (med, lo time.Duration) {
 	return (s[n/2-1] + s[n/2]) / 2, s[0]
 }
 
-func msPer(d time.Duration, n int) float64 { return float64(d) / float64(time.Millisecond) / float64(n) }
+func msPer(d time.Duration, n int) float64 {
+	return float64(d) / float64(time.Millisecond) / float64(n)
+}
 
 // peakRSS returns the process's peak resident set size (VmHWM) in bytes.
 func peakRSS() (int64, error) {
