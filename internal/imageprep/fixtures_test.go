@@ -55,9 +55,9 @@ func TestPrepareMatchesTorchvision(t *testing.T) {
 	// they must agree closely; JPEG decoders differ by a level or two per
 	// pixel (IDCT rounding), so JPEG inputs only bound the mean.
 	tests := []struct {
-		image         string
-		w, h          int
-		format        string
+		image           string
+		w, h            int
+		format          string
 		maxMean, maxAbs float64
 	}{
 		{"cmyk-410x310.jpg", 410, 310, "jpeg", 0.03, math.Inf(1)},

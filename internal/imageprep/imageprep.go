@@ -228,9 +228,12 @@ func decodeError(format, stage string, err error) error {
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
 		// image/gif formats its errors with %s, losing io.ErrUnexpectedEOF,
-		// and image/png reports a short IDAT stream as "not enough pixel data".
+		// image/png reports a short IDAT stream as "not enough pixel data"
+		// and image/jpeg entropy-coded data that ends early as "short
+		// Huffman data".
 		strings.Contains(msg, "unexpected EOF"),
 		strings.Contains(msg, "not enough pixel data"),
+		strings.Contains(msg, "short Huffman data"),
 		strings.Contains(msg, "not enough image data"):
 		code = CodeTruncated
 	case isUnsupported(err):

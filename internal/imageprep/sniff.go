@@ -15,8 +15,27 @@ const (
 // Sniff names the image format of data from its leading magic bytes. ok is
 // false when the data is not an image mlserve decodes; format is then the
 // name of a recognized but unsupported format (such as "heic" or "ico"), or
-// "" when the signature is unknown.
+// "" when the signature is unknown. Data that ends inside a signature (at
+// least 3 bytes of it) is taken to be that format, so that decoding reports
+// it as truncated.
 func Sniff(data []byte) (format string, ok bool) {
+	if len(data) >= 3 {
+		for _, s := range []struct{ sig, format string }{
+			{"\x89PNG\r\n\x1a\n", FormatPNG},
+			{"GIF87a", FormatGIF},
+			{"GIF89a", FormatGIF},
+			{"RIFF", FormatWebP},
+			{"II*\x00", FormatTIFF},
+			{"MM\x00*", FormatTIFF},
+		} {
+			if len(data) < len(s.sig) && s.sig[:len(data)] == string(data) {
+				return s.format, true
+			}
+		}
+		if len(data) < 12 && bytes.HasPrefix(data, []byte("RIFF")) {
+			return FormatWebP, true
+		}
+	}
 	switch {
 	case len(data) >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF:
 		return FormatJPEG, true
@@ -26,10 +45,10 @@ func Sniff(data []byte) (format string, ok bool) {
 		return FormatGIF, true
 	case len(data) >= 12 && string(data[0:4]) == "RIFF" && string(data[8:12]) == "WEBP":
 		return FormatWebP, true
-	case len(data) >= 14 && data[0] == 'B' && data[1] == 'M':
+	case len(data) >= 3 && data[0] == 'B' && data[1] == 'M':
 		// "BM" alone is too weak a signature for text input; also require
 		// the reserved header fields to be zero, as every BMP writer does.
-		if data[6] == 0 && data[7] == 0 && data[8] == 0 && data[9] == 0 {
+		if len(data) < 10 || data[6]|data[7]|data[8]|data[9] == 0 {
 			return FormatBMP, true
 		}
 	case bytes.HasPrefix(data, []byte("II*\x00")), bytes.HasPrefix(data, []byte("MM\x00*")):
