@@ -38,6 +38,7 @@ var Vars = []Var{
 	{"MLSERVE_OUTPUT_PREFIX", "output/", "lambda: S3 key prefix the submitted jobs write to"},
 	{"MLSERVE_PROFILE", "", "1 prints time and GFLOP/s per engine op after each run"},
 	{"MLSERVE_QUEUE", "64", "serve: images that may wait for the engine before 503"},
+	{"MLSERVE_S3_PATH_STYLE", "", "S3 path-style addressing: true or false (default: true when AWS_ENDPOINT_URL_S3 is set)"},
 	{"MLSERVE_SHARDS", "", "batch: number of shards of an AWS Batch array job"},
 	{"MLSERVE_TIMEOUT", "30s", "serve: per-request deadline"},
 	{"MLSERVE_TOP_K", "5", "number of classes reported per image"},

@@ -1,0 +1,67 @@
+// Package testsupport holds helpers shared by tests across packages: where
+// the repository and its fixtures are, and finding external tools.
+package testsupport
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// RepoRoot returns the directory holding go.mod, walking up from the
+// current directory (a package's directory under go test).
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("testsupport: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Fixtures returns the shared fixtures directory, ../shared/fixtures from the
+// repository root, joined with elem.
+func Fixtures(t testing.TB, elem ...string) string {
+	t.Helper()
+	p := filepath.Join(append([]string{RepoRoot(t), "..", "shared", "fixtures"}, elem...)...)
+	if _, err := os.Stat(p); err != nil {
+		Missing(t, "fixture %s: %v", p, err)
+	}
+	return p
+}
+
+// Tool finds an external program: the path in the environment variable env
+// when set, else name on PATH. A missing tool skips the test locally and
+// fails it when CI=true, so CI cannot skip silently.
+func Tool(t testing.TB, name, env string) string {
+	t.Helper()
+	if env != "" {
+		if p := os.Getenv(env); p != "" {
+			return p
+		}
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, "%s not found on PATH (or $%s): %v", name, env, err)
+	}
+	return p
+}
+
+// Missing skips the test, or fails it when CI=true.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}
