@@ -4,5 +4,5 @@ package modelstore
 
 import "context"
 
-// lockFile is a no-op where flock is not available.
-func lockFile(context.Context, string) (func(), error) { return func() {}, nil }
+// lockDir is a no-op where flock is not available.
+func lockDir(context.Context, string) (func(), error) { return func() {}, nil }

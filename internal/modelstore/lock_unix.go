@@ -12,11 +12,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockFile takes an exclusive flock on p (creating it), waiting until it is
-// free or ctx ends, so two processes never write one download at once. On a
-// filesystem without flock support it proceeds unlocked.
-func lockFile(ctx context.Context, p string) (unlock func(), err error) {
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+// lockDir takes an exclusive flock on the directory p, waiting until it is
+// free or ctx ends, so two processes never write one download at once (and
+// no lock file is left behind). On a filesystem without flock support it
+// proceeds unlocked.
+func lockDir(ctx context.Context, p string) (unlock func(), err error) {
+	f, err := os.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

@@ -211,7 +211,7 @@ func fetchURL(ctx context.Context, r Request, src string, u *url.URL) (string, e
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return "", fmt.Errorf("model %s: %w", src, err)
 	}
-	unlock, err := lockFile(ctx, dest+".lock")
+	unlock, err := lockDir(ctx, filepath.Dir(dest))
 	if err != nil {
 		return "", fmt.Errorf("model %s: %w", src, err)
 	}

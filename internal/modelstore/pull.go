@@ -62,7 +62,8 @@ func (p permanent) Unwrap() error { return p.error }
 // at Dest. A file with the wrong size or sha256 is deleted, .part included;
 // on cancellation the .part stays for the next Pull to resume. When Dest
 // already holds the expected file (Size and SHA256 set), Pull does nothing
-// unless o.Force is set. Concurrent Pulls of one Dest wait for each other.
+// unless o.Force is set. Concurrent Pulls into one directory (in one or
+// several processes) wait for each other.
 func Pull(ctx context.Context, o PullOptions) error {
 	if o.URL == "" || o.Dest == "" {
 		return errors.New("pull: URL and Dest are required")
@@ -70,7 +71,7 @@ func Pull(ctx context.Context, o PullOptions) error {
 	if err := os.MkdirAll(filepath.Dir(o.Dest), 0o755); err != nil {
 		return fmt.Errorf("pull: %w", err)
 	}
-	unlock, err := lockFile(ctx, o.Dest+".lock")
+	unlock, err := lockDir(ctx, filepath.Dir(o.Dest))
 	if err != nil {
 		return fmt.Errorf("pull %s: %w", o.Dest, err)
 	}
@@ -111,8 +112,8 @@ func (d *download) run(ctx context.Context) (err error) {
 		if d.f != nil {
 			d.f.Close()
 		}
-		if errors.As(err, new(*MismatchError)) {
-			os.Remove(d.part) // a wrong file is of no use to a resume
+		if errors.As(err, new(*MismatchError)) || (err != nil && d.n == 0) {
+			os.Remove(d.part) // a wrong or empty file is of no use to a resume
 		}
 	}()
 	// Hash what an earlier attempt left, then append after it.
