@@ -5,9 +5,7 @@ package infer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"time"
 
 	"github.com/mlserve/mlserve/internal/imageprep"
 )
@@ -25,6 +23,9 @@ type Options struct {
 	// MaxBatch bounds the batch size of one engine run (default 32); larger
 	// Run calls are split.
 	MaxBatch int
+	// Profile, when set, receives the time and GFLOP/s of every op after
+	// each run (MLSERVE_PROFILE=1).
+	Profile io.Writer
 }
 
 // ModelInfo describes a loaded model.
@@ -67,7 +68,3 @@ func ErrorCode(err error) string {
 func (c *Classifier) ErrorResult(err error) Result {
 	return Result{Model: c.info.Name, Error: &ErrorInfo{Code: ErrorCode(err), Message: err.Error()}}
 }
-
-var _ = io.EOF
-var _ = time.Now
-var _ = fmt.Sprintf

@@ -1,0 +1,182 @@
+package infer
+
+import (
+	"math"
+	"runtime"
+	"sync"
+)
+
+// parallelFor splits [0, n) into up to GOMAXPROCS contiguous ranges and runs
+// fn on each concurrently. Ranges hold at least grain items.
+func parallelFor(n, grain int, fn func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if grain < 1 {
+		grain = 1
+	}
+	if max := n / grain; workers > max {
+		workers = max
+	}
+	if workers <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// geom is the geometry of a 2-D window operation (convolution or pooling).
+type geom struct {
+	c, h, w int // input channels and size
+	kh, kw  int
+	sh, sw  int
+	pt, pl  int // top and left padding
+	oh, ow  int // output size
+}
+
+// im2col writes the [c*kh*kw, oh*ow] patch matrix of one image src [c, h, w]
+// into dst; padding reads as zero. Row (ci*kh+ky)*kw+kx matches the weight
+// layout [cout, cin, kh, kw].
+func im2col(dst, src []float32, g geom) {
+	rows := g.c * g.kh * g.kw
+	ohw := g.oh * g.ow
+	parallelFor(rows, 8, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			kx := r % g.kw
+			ky := (r / g.kw) % g.kh
+			ci := r / (g.kw * g.kh)
+			plane := src[ci*g.h*g.w : (ci+1)*g.h*g.w]
+			out := dst[r*ohw : (r+1)*ohw]
+			for oy := 0; oy < g.oh; oy++ {
+				row := out[oy*g.ow : (oy+1)*g.ow]
+				iy := oy*g.sh - g.pt + ky
+				if iy < 0 || iy >= g.h {
+					clear(row)
+					continue
+				}
+				in := plane[iy*g.w : (iy+1)*g.w]
+				ix := kx - g.pl
+				if g.sw == 1 && ix >= 0 && ix+g.ow <= g.w {
+					copy(row, in[ix:ix+g.ow])
+					continue
+				}
+				for ox := range row {
+					if ix >= 0 && ix < g.w {
+						row[ox] = in[ix]
+					} else {
+						row[ox] = 0
+					}
+					ix += g.sw
+				}
+			}
+		}
+	})
+}
+
+// maxPool pools planes [planes, h, w] into dst [planes, oh, ow]; padding
+// never wins the max.
+func maxPool(dst, src []float32, planes int, g geom) {
+	hw, ohw := g.h*g.w, g.oh*g.ow
+	parallelFor(planes, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			in, out := src[p*hw:(p+1)*hw], dst[p*ohw:(p+1)*ohw]
+			for oy := 0; oy < g.oh; oy++ {
+				y0 := oy*g.sh - g.pt
+				y1 := min(y0+g.kh, g.h)
+				y0 = max(y0, 0)
+				for ox := 0; ox < g.ow; ox++ {
+					x0 := ox*g.sw - g.pl
+					x1 := min(x0+g.kw, g.w)
+					x0 = max(x0, 0)
+					m := float32(math.Inf(-1))
+					for y := y0; y < y1; y++ {
+						for _, v := range in[y*g.w+x0 : y*g.w+x1] {
+							if v > m {
+								m = v
+							}
+						}
+					}
+					out[oy*g.ow+ox] = m
+				}
+			}
+		}
+	})
+}
+
+// globalAvgPool averages each plane of src [planes, hw] into dst [planes].
+func globalAvgPool(dst, src []float32, planes, hw int) {
+	parallelFor(planes, 64, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			var s float64
+			for _, v := range src[p*hw : (p+1)*hw] {
+				s += float64(v)
+			}
+			dst[p] = float32(s / float64(hw))
+		}
+	})
+}
+
+// affine applies dst = src*scale[c] + shift[c] (then ReLU) to [n, c, hw].
+func affine(dst, src []float32, n, c, hw int, scale, shift []float32, relu bool) {
+	parallelFor(n*c, 4, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			s, t := scale[p%c], shift[p%c]
+			in, out := src[p*hw:(p+1)*hw], dst[p*hw:(p+1)*hw]
+			for i, v := range in {
+				v = v*s + t
+				if relu && v < 0 {
+					v = 0
+				}
+				out[i] = v
+			}
+		}
+	})
+}
+
+// addRelu writes dst = a + b (then ReLU).
+func addRelu(dst, a, b []float32, relu bool) {
+	parallelFor(len(dst), 1<<14, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := a[i] + b[i]
+			if relu && v < 0 {
+				v = 0
+			}
+			dst[i] = v
+		}
+	})
+}
+
+// reluInto writes dst = max(src, 0).
+func reluInto(dst, src []float32) {
+	parallelFor(len(dst), 1<<14, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			dst[i] = max(src[i], 0)
+		}
+	})
+}
+
+// softmaxRows applies softmax to each row of src [rows, cols], in float64.
+func softmaxRows(dst, src []float32, cols int) {
+	for r := 0; r+cols <= len(src); r += cols {
+		row := src[r : r+cols]
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = math.Max(m, float64(v))
+		}
+		var sum float64
+		for _, v := range row {
+			sum += math.Exp(float64(v) - m)
+		}
+		for i, v := range row {
+			dst[r+i] = float32(math.Exp(float64(v)-m) / sum)
+		}
+	}
+}

@@ -1,0 +1,93 @@
+package infer
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// fixtures is the shared reference data made with PyTorch (see its README).
+const fixtures = "../../../shared/fixtures"
+
+func readF32(t testing.TB, path string) []float32 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
+}
+
+// relL2 is ||got-want|| / ||want||.
+func relL2(got, want []float32) float64 {
+	var num, den float64
+	for i := range want {
+		d := float64(got[i]) - float64(want[i])
+		num += d * d
+		den += float64(want[i]) * float64(want[i])
+	}
+	return math.Sqrt(num / den)
+}
+
+func TestParity(t *testing.T) {
+	tests := []struct{ file, ref string }{
+		{"mini-v1-opset9-folded.onnx", "mini-v1.out-b4.f32"},
+		{"mini-v1-opset11.onnx", "mini-v1.out-b4.f32"},
+		{"mini-v1-opset13-folded.onnx", "mini-v1.out-b4.f32"},
+		{"mini-v1-opset17-folded.onnx", "mini-v1.out-b4.f32"},
+		{"mini-v1-softmax-opset13-folded.onnx", "mini-v1-softmax.out-b4.f32"},
+		{"mini-v2-opset9.onnx", "mini-v2.out-b4.f32"},
+		{"mini-v2-opset11.onnx", "mini-v2.out-b4.f32"},
+		{"mini-v2-opset13-folded.onnx", "mini-v2.out-b4.f32"},
+		{"mini-v2-view-opset11.onnx", "mini-v2-view.out-b4.f32"},
+		{"zoo-v1-opset12.onnx", "zoo-v1.out-b4.f32"},
+		{"zoo-v2-opset7.onnx", "zoo-v2.out-b4.f32"},
+		{"resnet50-opset11.onnx", "resnet50.out-b4.f32"},
+	}
+	input := readF32(t, filepath.Join(fixtures, "models/input-b4.f32"))
+	per := 3 * 224 * 224
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			if testing.Short() && tt.file == "resnet50-opset11.onnx" {
+				t.Skip("large model in -short mode")
+			}
+			c, err := LoadFile(filepath.Join(fixtures, "models", tt.file), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := readF32(t, filepath.Join(fixtures, "models", tt.ref))
+			px := [][]float32{input[:per], input[per : 2*per], input[2*per : 3*per], input[3*per:]}
+			// Batch 4, then each image at batch 1, then batch 4 again: the
+			// repeats catch state kept between runs (onnx-go's Gemm bug
+			// returned k*A*B + bias on the k-th run).
+			for run, batch := range []int{4, 1, 4, 1} {
+				var got []float32
+				for start := 0; start < 4; start += batch {
+					rows, err := c.Logits(context.Background(), px[start:start+batch])
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, r := range rows {
+						got = append(got, r...)
+					}
+				}
+				if len(got) != len(want) {
+					t.Fatalf("got %d outputs, want %d", len(got), len(want))
+				}
+				// 1e-5: what a correct float32 engine reaches (fixtures README).
+				if e := relL2(got, want); !(e < 1e-5) {
+					t.Errorf("run %d batch %d: relative L2 error %.3g, want < 1e-5", run, batch, e)
+				} else if run < 2 {
+					t.Logf("batch %d: relative L2 error %.3g", batch, e)
+				}
+			}
+		})
+	}
+}
