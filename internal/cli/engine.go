@@ -21,6 +21,8 @@ type modelOptions struct {
 	Model     string
 	Labels    string
 	MaxPixels int
+	// Profile prints per-op engine timings to stderr (classify --profile).
+	Profile bool
 }
 
 func (o *modelOptions) addFlags(fs *pflag.FlagSet) {
@@ -58,6 +60,9 @@ func loadClassifier(ctx context.Context, o modelOptions, stdio IO, pull bool) (*
 			Std:           man.Std,
 			MaxPixels:     o.MaxPixels,
 		},
+	}
+	if o.Profile {
+		opts.Profile = stdio.Err
 	}
 	switch {
 	case o.Labels != "":

@@ -106,6 +106,23 @@ func NewRootCmd(stdio IO) *cobra.Command {
 		newLambdaCmd(stdio),
 		newBatchCmd(stdio),
 	)
+	markArgErrors(root)
 	root.SetUsageTemplate(root.UsageTemplate() + "\nEnvironment variables (flags override them):\n" + envconfig.Help())
 	return root
+}
+
+// markArgErrors makes every command's positional-argument errors usage
+// errors (exit 2), like flag errors.
+func markArgErrors(c *cobra.Command) {
+	if validate := c.Args; validate != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := validate(cmd, args); err != nil {
+				return flagError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		markArgErrors(sub)
+	}
 }

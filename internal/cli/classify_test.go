@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mlserve/mlserve/internal/infer"
+)
+
+// fixtures is the shared reference data made with PyTorch (see its README).
+const fixtures = "../../../shared/fixtures"
+
+func miniModel() string { return filepath.Join(fixtures, "models/mini-v1-opset11.onnx") }
+
+// runCLI runs mlserve with args and returns the exit code, stdout and stderr.
+func runCLI(t *testing.T, stdin []byte, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, IO{In: bytes.NewReader(stdin), Out: &out, Err: &errb})
+	return code, out.String(), errb.String()
+}
+
+func parseLines(t *testing.T, s string) []infer.Result {
+	t.Helper()
+	var rs []infer.Result
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		var r infer.Result
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// TestClassifyWholePipeline checks decode, preprocess, inference, softmax and
+// top-k against the top-1 class and probability torch computed (meta.json e2e).
+func TestClassifyWholePipeline(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(fixtures, "meta.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		E2E map[string]map[string]struct {
+			Classes       []int     `json:"classes"`
+			Probabilities []float64 `json:"probabilities"`
+		} `json:"e2e"`
+	}
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"mini-v1":         "mini-v1-opset11.onnx",
+		"mini-v2":         "mini-v2-opset11.onnx",
+		"mini-v2-view":    "mini-v2-view-opset11.onnx",
+		"mini-v1-softmax": "mini-v1-softmax-opset13-folded.onnx",
+		"zoo-v1":          "zoo-v1-opset12.onnx",
+		"zoo-v2":          "zoo-v2-opset7.onnx",
+	}
+	if len(meta.E2E) == 0 {
+		t.Fatal("meta.json has no e2e references")
+	}
+	for name, want := range meta.E2E {
+		t.Run(name, func(t *testing.T) {
+			file, ok := files[name]
+			if !ok {
+				t.Fatalf("no model file for e2e entry %s", name)
+			}
+			args := []string{"classify", "--json", "--model", filepath.Join(fixtures, "models", file)}
+			var images []string
+			for img := range want {
+				images = append(images, img)
+				args = append(args, filepath.Join(fixtures, "images", img))
+			}
+			code, out, errOut := runCLI(t, nil, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			rs := parseLines(t, out)
+			if len(rs) != len(images) {
+				t.Fatalf("got %d results for %d images", len(rs), len(images))
+			}
+			for i, r := range rs {
+				w := want[images[i]]
+				if !strings.HasSuffix(r.Source.URI, images[i]) {
+					t.Fatalf("result %d is for %s, want %s", i, r.Source.URI, images[i])
+				}
+				got := r.Predictions[0]
+				// 0.02: JPEG decoders differ by a level or two per pixel (fixtures README).
+				if got.ClassID != w.Classes[0] || math.Abs(got.Probability-w.Probabilities[0]) > 0.02 {
+					t.Errorf("%s: top-1 %d p=%.4f, want %d p=%.4f", images[i], got.ClassID, got.Probability, w.Classes[0], w.Probabilities[0])
+				}
+			}
+		})
+	}
+}
+
+func TestClassifyErrors(t *testing.T) {
+	dir := t.TempDir()
+	dog, err := os.ReadFile(filepath.Join(fixtures, "images/dog-768x576.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("a-good.jpg", dog)
+	write("b-text.jpg", []byte("hello, not an image"))
+	write("c-truncated.jpg", dog[:len(dog)/3])
+	write("d-empty.png", nil)
+	write("notes.txt", []byte("skipped: not an image extension"))
+
+	code, out, errOut := runCLI(t, nil, "classify", "--json", "--model", miniModel(), dir, filepath.Join(dir, "missing.jpg"))
+	if code != ExitFailure {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, ExitFailure, errOut)
+	}
+	rs := parseLines(t, out)
+	wantCodes := []string{"", "not_an_image", "truncated", "empty", "read_error"}
+	if len(rs) != len(wantCodes) {
+		t.Fatalf("got %d results, want %d:\n%s", len(rs), len(wantCodes), out)
+	}
+	for i, r := range rs {
+		got := ""
+		if r.Error != nil {
+			got = r.Error.Code
+		}
+		if got != wantCodes[i] {
+			t.Errorf("%s: error code %q, want %q", r.Source.URI, got, wantCodes[i])
+		}
+	}
+	if rs[0].Source.URI != good || len(rs[0].Predictions) != 5 {
+		t.Errorf("the good image lost its result: %+v", rs[0])
+	}
+	if !strings.Contains(errOut, "4 of 5 images failed") {
+		t.Errorf("stderr does not sum up the failures: %s", errOut)
+	}
+
+	usage := []struct {
+		name string
+		args []string
+	}{
+		{"top-k zero", []string{"classify", "--top-k", "0", good}},
+		{"top-k too big", []string{"classify", "--top-k", "1001", good}},
+		{"no args", []string{"classify"}},
+		{"unknown flag", []string{"classify", "--nope", good}},
+		{"empty dir", []string{"classify", "--model", miniModel(), t.TempDir()}},
+	}
+	for _, tt := range usage {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, _, errOut := runCLI(t, nil, tt.args...); code != ExitUsage {
+				t.Errorf("exit %d, want %d (%s)", code, ExitUsage, errOut)
+			}
+		})
+	}
+}
+
+func TestClassifyTextAndStdin(t *testing.T) {
+	dog, err := os.ReadFile(filepath.Join(fixtures, "images/dog-768x576.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, dog, "classify", "--top-k", "2", "--model", miniModel(), "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	// mini-v1 on this photo: class 490 first (meta.json e2e).
+	want := "- (768x576 jpeg)\n  1.  25.22%  chain mail (490)\n  2. "
+	if !strings.HasPrefix(out, want) || strings.Count(out, "\n") != 3 {
+		t.Errorf("output:\n%s\nwant it to start with:\n%s", out, want)
+	}
+}
+
+func TestClassifyCorruptModel(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.onnx")
+	if err := os.WriteFile(bad, []byte("\x08\x07garbage that is not protobuf"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, nil, "classify", "--model", bad, filepath.Join(fixtures, "images/dog-768x576.jpg"))
+	if code != ExitFailure || !strings.Contains(errOut, "model") {
+		t.Errorf("exit %d, stderr %q: want a clear model error", code, errOut)
+	}
+}
