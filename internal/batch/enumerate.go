@@ -1,0 +1,115 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mlserve/mlserve/internal/s3io"
+)
+
+var errStop = errors.New("stop")
+
+// enumerate sends this shard's inputs on out until done or ctx is
+// cancelled, and returns how many it sent.
+func (r *runner) enumerate(ctx context.Context, out chan<- item) (int, error) {
+	n := 0
+	send := func(it item) error {
+		if ShardOf(it.rel, r.cfg.Shards) != r.cfg.Shard {
+			return nil
+		}
+		select {
+		case out <- it:
+			n++
+			return nil
+		case <-ctx.Done():
+			return errStop
+		}
+	}
+	var err error
+	if r.cfg.Manifest != "" {
+		err = r.enumerateManifest(ctx, send)
+	} else {
+		var in s3io.Store
+		if in, err = r.cfg.OpenStore(ctx, r.cfg.Input); err != nil {
+			return 0, err
+		}
+		err = in.List(ctx, "", func(o s3io.Object) error {
+			return send(item{rel: o.Key, uri: s3io.JoinURL(r.cfg.Input, o.Key), store: in, key: o.Key, obj: o, listed: true})
+		})
+	}
+	if errors.Is(err, errStop) || (err != nil && ctx.Err() != nil) {
+		err = nil
+	}
+	return n, err
+}
+
+func (r *runner) enumerateManifest(ctx context.Context, send func(item) error) error {
+	parent, key, err := s3io.Split(r.cfg.Manifest)
+	if err != nil {
+		return err
+	}
+	ms, err := r.cfg.OpenStore(ctx, parent)
+	if err != nil {
+		return err
+	}
+	rc, _, err := ms.Open(ctx, key)
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	m, err := ParseManifest(rc)
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.cfg.Manifest, err)
+	}
+	base, rels := ManifestInputs(m, r.cfg.Input)
+	store, err := r.cfg.OpenStore(ctx, base)
+	if err != nil {
+		return err
+	}
+	for _, rel := range rels {
+		if err := send(item{rel: rel, uri: s3io.JoinURL(base, rel), store: store, key: rel}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ManifestInputs resolves a manifest to a base URL and keys relative to it:
+// the SageMaker prefix, else input when every URI is under it, else the
+// longest common folder of the URIs. Outputs are named by these keys.
+func ManifestInputs(m Manifest, input string) (base string, rels []string) {
+	if m.Prefix != "" {
+		return m.Prefix, m.Entries
+	}
+	if input != "" {
+		base = strings.TrimSuffix(input, "/") + "/"
+		all := true
+		for _, u := range m.Entries {
+			if !strings.HasPrefix(u, base) || len(u) == len(base) {
+				all = false
+				break
+			}
+		}
+		if !all {
+			base = ""
+		}
+	}
+	if base == "" && len(m.Entries) > 0 {
+		base = m.Entries[0][:strings.LastIndex(m.Entries[0], "/")+1]
+		for _, u := range m.Entries[1:] {
+			for !strings.HasPrefix(u, base) {
+				base = base[:strings.LastIndex(strings.TrimSuffix(base, "/"), "/")+1]
+			}
+		}
+	}
+	if base == "" {
+		base = "."
+	}
+	rels = make([]string, len(m.Entries))
+	for i, u := range m.Entries {
+		rels[i] = strings.TrimPrefix(strings.TrimPrefix(u, base), "./")
+	}
+	return base, rels
+}
