@@ -1,0 +1,287 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/mlserve/mlserve/internal/infer"
+)
+
+// runFunc is the engine call the batcher makes: Engine.Run.
+type runFunc func(ctx context.Context, inputs []*infer.Input, topK int) ([]infer.Result, error)
+
+// batcher groups the prepared inputs of concurrent requests into engine
+// batches. Requests are admitted image by image against a bounded queue
+// before they decode (so memory stays bounded), prepare on their own
+// goroutine, then wait here; one loop runs one engine batch at a time.
+//
+// A batch starts as soon as the engine is free and something is queued. It
+// waits (up to maxWait) for more images only while admitted images are
+// still being decoded, so a lone request never waits and a burst fills
+// the batch.
+type batcher struct {
+	run     runFunc
+	max     int
+	maxWait time.Duration
+	limit   int64 // queue: images admitted and not yet in a batch
+
+	queue     chan *job
+	pending   atomic.Int64  // admitted, not yet taken into a batch
+	preparing atomic.Int64  // admitted, not yet queued (decoding)
+	kick      chan struct{} // a preparing image gave up: stop waiting for it
+	quit      chan struct{}
+	done      chan struct{}
+	ctx       context.Context // parent of every engine run
+	cancel    context.CancelFunc
+
+	// observe is told about every engine batch: size and duration.
+	observe func(size int, d time.Duration)
+	// onQueue is told how long each image waited for its batch.
+	onQueue func(d time.Duration)
+}
+
+type job struct {
+	ctx  context.Context
+	in   *infer.Input
+	topK int
+	enq  time.Time
+	done chan jobResult // buffered: the loop never blocks on a gone request
+}
+
+type jobResult struct {
+	res infer.Result
+	err error
+}
+
+func newBatcher(run runFunc, maxBatch int, maxWait time.Duration, queue int) *batcher {
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &batcher{
+		run:     run,
+		max:     maxBatch,
+		maxWait: maxWait,
+		limit:   int64(queue),
+		queue:   make(chan *job, queue),
+		kick:    make(chan struct{}, 1),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+		ctx:     ctx,
+		cancel:  cancel,
+		observe: func(int, time.Duration) {},
+		onQueue: func(time.Duration) {},
+	}
+	return b
+}
+
+func (b *batcher) start() { go b.loop() }
+
+// full reports whether no image can be admitted now.
+func (b *batcher) full() bool { return b.pending.Load() >= b.limit }
+
+// depth is the number of images admitted and not yet in a batch.
+func (b *batcher) depth() int64 { return b.pending.Load() }
+
+// admit reserves queue room for n images; false means overloaded. Each
+// admitted image must end in exactly one do or abandon call.
+func (b *batcher) admit(n int) bool {
+	if b.pending.Add(int64(n)) > b.limit {
+		b.pending.Add(-int64(n))
+		return false
+	}
+	b.preparing.Add(int64(n))
+	return true
+}
+
+// abandon releases an admitted image that will not be queued (it failed
+// to decode, or its request gave up).
+func (b *batcher) abandon() {
+	b.pending.Add(-1)
+	if b.preparing.Add(-1) == 0 {
+		select {
+		case b.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// do queues an admitted, prepared input and waits for its result.
+func (b *batcher) do(ctx context.Context, in *infer.Input, topK int) (infer.Result, error) {
+	j := &job{ctx: ctx, in: in, topK: topK, enq: time.Now(), done: make(chan jobResult, 1)}
+	select {
+	case <-b.quit:
+		b.abandon()
+		return infer.Result{}, errDraining
+	default:
+	}
+	// Never blocks: admission keeps pending <= cap(queue).
+	b.queue <- j
+	b.preparing.Add(-1)
+	select {
+	case r := <-j.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		// The loop drops the job when it takes it (or answers into the
+		// buffered channel if it already runs).
+		return infer.Result{}, ctx.Err()
+	}
+}
+
+// stop ends the loop after the running batch; images still queued fail
+// with errDraining. hard also cancels the running batch.
+func (b *batcher) stop(hard bool) {
+	select {
+	case <-b.quit:
+	default:
+		close(b.quit)
+	}
+	if hard {
+		b.cancel()
+	}
+	<-b.done
+	b.cancel()
+}
+
+func (b *batcher) loop() {
+	defer close(b.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	batch := make([]*job, 0, b.max)
+	for {
+		select {
+		case j := <-b.queue:
+			batch = b.take(batch[:0], j)
+		case <-b.quit:
+			b.drain()
+			return
+		}
+		batch = b.collect(batch, timer)
+		if len(batch) > 0 {
+			b.runBatch(batch)
+		}
+		clear(batch)
+	}
+}
+
+// collect adds queued images to batch until it is full, or nothing is
+// queued and nothing is being prepared, or maxWait has passed.
+func (b *batcher) collect(batch []*job, timer *time.Timer) []*job {
+	armed := false
+	defer func() {
+		if armed {
+			timer.Stop()
+		}
+	}()
+	for len(batch) < b.max {
+		select {
+		case j := <-b.queue:
+			batch = b.take(batch, j)
+			continue
+		default:
+		}
+		if b.maxWait <= 0 || b.preparing.Load() == 0 {
+			return batch
+		}
+		if !armed {
+			timer.Reset(b.maxWait)
+			armed = true
+		}
+		select {
+		case j := <-b.queue:
+			batch = b.take(batch, j)
+		case <-b.kick:
+		case <-timer.C:
+			armed = false
+			return batch
+		case <-b.quit:
+			return batch
+		}
+	}
+	return batch
+}
+
+// take moves j from the queue into batch, or answers it at once when its
+// request has already given up.
+func (b *batcher) take(batch []*job, j *job) []*job {
+	b.pending.Add(-1)
+	if err := j.ctx.Err(); err != nil {
+		j.done <- jobResult{err: err}
+		return batch
+	}
+	return append(batch, j)
+}
+
+func (b *batcher) drain() {
+	for {
+		select {
+		case j := <-b.queue:
+			b.pending.Add(-1)
+			j.done <- jobResult{err: errDraining}
+		default:
+			return
+		}
+	}
+}
+
+func (b *batcher) runBatch(batch []*job) {
+	start := time.Now()
+	inputs := make([]*infer.Input, len(batch))
+	topK := 0
+	for i, j := range batch {
+		inputs[i] = j.in
+		topK = max(topK, j.topK)
+		b.onQueue(start.Sub(j.enq))
+	}
+	// The engine run is cancelled only when every request in it has gone.
+	ctx, cancel := context.WithCancel(b.ctx)
+	defer cancel()
+	var left atomic.Int64
+	left.Store(int64(len(batch)))
+	for _, j := range batch {
+		stop := context.AfterFunc(j.ctx, func() {
+			if left.Add(-1) == 0 {
+				cancel()
+			}
+		})
+		defer stop()
+	}
+	results, err := b.safeRun(ctx, inputs, topK)
+	d := time.Since(start)
+	b.observe(len(batch), d)
+	if err == nil && len(results) != len(batch) {
+		err = fmt.Errorf("engine returned %d results for %d inputs", len(results), len(batch))
+	}
+	for i, j := range batch {
+		if err != nil {
+			j.done <- jobResult{err: err}
+			continue
+		}
+		r := results[i]
+		if len(r.Predictions) > j.topK {
+			r.Predictions = r.Predictions[:j.topK:j.topK]
+		}
+		if r.TimingsMs == nil {
+			r.TimingsMs = &infer.Timings{
+				Decode:     ms(j.in.Image.DecodeTime),
+				Preprocess: ms(j.in.Image.PreprocessTime),
+				Inference:  ms(d),
+			}
+		}
+		r.TimingsMs.Queue = ms(start.Sub(j.enq))
+		r.TimingsMs.BatchSize = len(batch)
+		j.done <- jobResult{res: r}
+	}
+}
+
+// safeRun calls the engine and turns a panic (a bug, never user input)
+// into an error, so one bad batch does not take the server down.
+func (b *batcher) safeRun(ctx context.Context, inputs []*infer.Input, topK int) (res []infer.Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("engine panic: %v", p)
+		}
+	}()
+	return b.run(ctx, inputs, topK)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

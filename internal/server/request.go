@@ -1,0 +1,270 @@
+package server
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// maxTopK bounds ?top_k=.
+const maxTopK = 1000
+
+// parseTopK reads ?top_k= (1..1000); def when absent.
+func parseTopK(q url.Values, def int) (int, error) {
+	s := q.Get("top_k")
+	if s == "" {
+		return def, nil
+	}
+	k, err := strconv.Atoi(s)
+	if err != nil || k < 1 || k > maxTopK {
+		return 0, errorf(http.StatusBadRequest, CodeBadRequest, "top_k must be an integer from 1 to %d, got %q", maxTopK, s)
+	}
+	return k, nil
+}
+
+// body is what a /predict request carries.
+type body struct {
+	Images [][]byte
+	// List is true when the response is a list: several multipart files or
+	// a JSON "images" array (even of one).
+	List bool
+}
+
+// parseBody reads the images of a /predict request body. It reads at most
+// maxBytes bytes and returns at most maxImages images; the image format is
+// left to the engine (magic bytes), never taken from a header. sizeHint is
+// the Content-Length, or -1.
+func parseBody(contentType string, r io.Reader, sizeHint, maxBytes int64, maxImages int) (body, error) {
+	lr := &limitReader{r: r, n: maxBytes}
+	mt, params, err := mime.ParseMediaType(contentType)
+	if contentType == "" {
+		mt, err = "application/octet-stream", nil
+	}
+	if err != nil {
+		return body{}, &httpError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+			Message: fmt.Sprintf("bad Content-Type %q: %v", contentType, err), Err: err}
+	}
+	var b body
+	switch {
+	case isRawType(mt):
+		data, err := readAll(lr, sizeHint, maxBytes)
+		if err != nil {
+			return body{}, readError(err, maxBytes)
+		}
+		b.Images = [][]byte{data}
+	case mt == "multipart/form-data":
+		b, err = parseMultipart(lr, params["boundary"], maxImages)
+		if err != nil {
+			return body{}, readError(err, maxBytes)
+		}
+	case mt == "application/json":
+		b, err = parseJSON(lr, maxImages)
+		if err != nil {
+			return body{}, readError(err, maxBytes)
+		}
+	default:
+		return body{}, errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
+			"unsupported Content-Type %q: send the image as image/*, application/octet-stream, multipart/form-data or application/json {\"image\": \"<base64>\"}", mt)
+	}
+	return b, nil
+}
+
+// isRawType reports whether the body is the image itself. application/jpeg
+// is what the original sample's clients send.
+func isRawType(mt string) bool {
+	return strings.HasPrefix(mt, "image/") || mt == "application/octet-stream" || mt == "application/jpeg"
+}
+
+func parseMultipart(r io.Reader, boundary string, maxImages int) (body, error) {
+	if boundary == "" {
+		return body{}, errorf(http.StatusBadRequest, CodeBadRequest, "multipart/form-data without a boundary")
+	}
+	mr := multipart.NewReader(r, boundary)
+	var b body
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return body{}, badBody("multipart", err)
+		}
+		if !isFilePart(p) {
+			// A plain form field (a text value): not an image.
+			if _, err := io.Copy(io.Discard, p); err != nil {
+				return body{}, badBody("multipart", err)
+			}
+			continue
+		}
+		if len(b.Images) == maxImages {
+			return body{}, tooManyImages(maxImages)
+		}
+		data, err := io.ReadAll(p)
+		if err != nil {
+			return body{}, badBody("multipart", err)
+		}
+		b.Images = append(b.Images, data)
+	}
+	if len(b.Images) == 0 {
+		return body{}, errorf(http.StatusBadRequest, CodeNoImage, "multipart body has no file part")
+	}
+	b.List = len(b.Images) > 1
+	return b, nil
+}
+
+// isFilePart reports whether a multipart part is an uploaded file: it has a
+// file name, or a Content-Type other than text.
+func isFilePart(p *multipart.Part) bool {
+	if p.FileName() != "" {
+		return true
+	}
+	ct := p.Header.Get("Content-Type")
+	return ct != "" && !strings.HasPrefix(ct, "text/")
+}
+
+// jsonBody is the application/json request: exactly one of the fields.
+type jsonBody struct {
+	Image  *string  `json:"image"`
+	Images []string `json:"images"`
+}
+
+func parseJSON(r io.Reader, maxImages int) (body, error) {
+	var jb jsonBody
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&jb); err != nil {
+		return body{}, badBody("json", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err == nil || !isTooLarge(err) {
+			return body{}, errorf(http.StatusBadRequest, CodeBadRequest, "json: data after the object")
+		}
+		return body{}, err
+	}
+	var b body
+	switch {
+	case jb.Image != nil && jb.Images != nil:
+		return body{}, errorf(http.StatusBadRequest, CodeBadRequest, `json: give "image" or "images", not both`)
+	case jb.Image != nil:
+		data, err := decodeBase64(*jb.Image)
+		if err != nil {
+			return body{}, errorf(http.StatusBadRequest, CodeBadRequest, "json image: %v", err)
+		}
+		b.Images = [][]byte{data}
+	case len(jb.Images) > maxImages:
+		return body{}, tooManyImages(maxImages)
+	case len(jb.Images) > 0:
+		b.List = true
+		for i, s := range jb.Images {
+			data, err := decodeBase64(s)
+			if err != nil {
+				return body{}, errorf(http.StatusBadRequest, CodeBadRequest, "json images[%d]: %v", i, err)
+			}
+			b.Images = append(b.Images, data)
+		}
+	default:
+		return body{}, errorf(http.StatusBadRequest, CodeNoImage, `json body has no "image" or "images"`)
+	}
+	return b, nil
+}
+
+// decodeBase64 accepts standard or URL-safe base64, padded or not, and a
+// data: URL ("data:image/jpeg;base64,...") as browsers make them.
+func decodeBase64(s string) ([]byte, error) {
+	if strings.HasPrefix(s, "data:") {
+		i := strings.Index(s, ";base64,")
+		if i < 0 {
+			return nil, errors.New("data URL is not base64")
+		}
+		s = s[i+len(";base64,"):]
+	}
+	s = strings.TrimRight(s, "=")
+	enc := base64.RawStdEncoding
+	if strings.ContainsAny(s, "-_") {
+		enc = base64.RawURLEncoding
+	}
+	data, err := enc.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid base64: %w", err)
+	}
+	return data, nil
+}
+
+func tooManyImages(max int) *httpError {
+	return errorf(http.StatusRequestEntityTooLarge, CodeTooManyImages, "too many images in one request: the limit is %d", max)
+}
+
+func badBody(kind string, err error) error {
+	if isTooLarge(err) {
+		return err
+	}
+	return &httpError{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: fmt.Sprintf("%s: %v", kind, err), Err: err}
+}
+
+// readError turns a body read error into its response: 413 when over the
+// limit, 400 otherwise.
+func readError(err error, maxBytes int64) error {
+	if isTooLarge(err) {
+		return &httpError{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
+			Message: fmt.Sprintf("request body exceeds the limit of %d bytes", maxBytes), Err: err}
+	}
+	var he *httpError
+	if errors.As(err, &he) {
+		return he
+	}
+	return &httpError{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: fmt.Sprintf("read body: %v", err), Err: err}
+}
+
+// errBodyTooLarge is returned by limitReader past its limit.
+var errBodyTooLarge = errors.New("request body too large")
+
+func isTooLarge(err error) bool {
+	var mb *http.MaxBytesError
+	return errors.Is(err, errBodyTooLarge) || errors.As(err, &mb)
+}
+
+// limitReader reads at most n bytes and fails with errBodyTooLarge (rather
+// than a silent EOF) when there is more.
+type limitReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		// Probe one byte: at exactly the limit the body may be complete.
+		var one [1]byte
+		n, err := l.r.Read(one[:])
+		if n > 0 {
+			return 0, errBodyTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// readAll reads r into a buffer sized from the Content-Length when known,
+// so a large upload is not copied through doubling buffers.
+func readAll(r io.Reader, sizeHint, maxBytes int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if sizeHint > 0 && sizeHint <= maxBytes {
+		buf.Grow(int(sizeHint) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
