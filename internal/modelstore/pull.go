@@ -81,6 +81,9 @@ func Pull(ctx context.Context, o PullOptions) error {
 			return fmt.Errorf("pull: %w", err)
 		}
 	} else if o.SHA256 != "" && verifyFile(o.Dest, o.Size, o.SHA256) == nil {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "%s is already downloaded and verified\n", o.Dest)
+		}
 		return nil
 	}
 	d := &download{o: o, client: o.Client, part: o.Dest + ".part"}

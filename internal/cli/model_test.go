@@ -1,0 +1,180 @@
+package cli
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mlserve/mlserve/models"
+)
+
+// modelTestFixture reads a file from ../shared/fixtures next to the
+// repository root.
+func modelTestFixture(t *testing.T, rel string) []byte {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			t.Fatal("go.mod not found above the test directory")
+		}
+		dir = filepath.Dir(dir)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "..", "shared", "fixtures", rel))
+	if err != nil {
+		t.Fatalf("fixture: %v", err)
+	}
+	return b
+}
+
+func TestModelPull(t *testing.T) {
+	data := modelTestFixture(t, "models/mini-v1-opset11.onnx")
+	sum := sha256.Sum256(data)
+	var requests atomic.Int32
+	status := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if status != http.StatusOK {
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		http.ServeContent(w, r, "mini.onnx", time.Time{}, bytes.NewReader(data))
+	}))
+	defer srv.Close()
+
+	// The mini fixture stands in for resnet50-v1-12; its manifest URL is
+	// unreachable, so only --url downloads.
+	mini := models.Default()
+	mini.Name, mini.File, mini.URL = "mini", "mini.onnx", "http://127.0.0.1:1/unreachable.onnx"
+	mini.Size, mini.SHA256 = int64(len(data)), hex.EncodeToString(sum[:])
+	defer func(f func() models.Manifest) { modelManifest = f }(modelManifest)
+
+	envDir := t.TempDir()
+	otherDir := t.TempDir()
+	t.Setenv("MLSERVE_CACHE_DIR", envDir)
+
+	tests := []struct {
+		name         string
+		args         []string
+		manifest     models.Manifest
+		status       int
+		wantCode     int
+		wantOut      string // exact stdout
+		wantErr      string // in stderr
+		wantRequests int32
+		wantFile     string // holds the fixture afterwards
+		wantGone     string // does not exist afterwards
+	}{
+		{
+			name: "download", args: []string{"model", "pull", "--url", srv.URL + "/mini.onnx"}, manifest: mini,
+			wantOut: filepath.Join(envDir, "mini.onnx") + "\n", wantErr: "downloaded mini.onnx", wantRequests: 1,
+			wantFile: filepath.Join(envDir, "mini.onnx"),
+		},
+		{
+			name: "cached copy is kept", args: []string{"model", "pull", "--url", srv.URL + "/mini.onnx"}, manifest: mini,
+			wantOut: filepath.Join(envDir, "mini.onnx") + "\n", wantErr: "already downloaded and verified", wantRequests: 0,
+			wantFile: filepath.Join(envDir, "mini.onnx"),
+		},
+		{
+			name: "force", args: []string{"model", "pull", "--force", "--url", srv.URL + "/mini.onnx"}, manifest: mini,
+			wantOut: filepath.Join(envDir, "mini.onnx") + "\n", wantErr: "downloaded mini.onnx", wantRequests: 1,
+			wantFile: filepath.Join(envDir, "mini.onnx"),
+		},
+		{
+			name: "dir beats env", args: []string{"model", "pull", "--dir", otherDir, "--url", srv.URL + "/mini.onnx"}, manifest: mini,
+			wantOut: filepath.Join(otherDir, "mini.onnx") + "\n", wantRequests: 1,
+			wantFile: filepath.Join(otherDir, "mini.onnx"),
+		},
+		{
+			name: "mirror serving another file", args: []string{"model", "pull", "--url", srv.URL + "/resnet50-v1-12.onnx"}, manifest: models.Default(),
+			wantCode: ExitFailure, wantErr: "size mismatch", wantRequests: 1,
+			wantGone: filepath.Join(envDir, "resnet50-v1-12.onnx"),
+		},
+		{
+			name: "404", args: []string{"model", "pull", "--url", srv.URL + "/missing.onnx"}, manifest: models.Default(), status: http.StatusNotFound,
+			wantCode: ExitFailure, wantErr: "404 Not Found", wantRequests: 1,
+			wantGone: filepath.Join(envDir, "resnet50-v1-12.onnx.part"),
+		},
+		{
+			name: "argument", args: []string{"model", "pull", "extra"}, manifest: mini,
+			wantCode: ExitUsage, wantErr: "takes no arguments",
+		},
+		{
+			name: "unknown flag", args: []string{"model", "pull", "--mirror", "x"}, manifest: mini,
+			wantCode: ExitUsage, wantErr: "unknown flag",
+		},
+		{
+			name: "help", args: []string{"model", "pull", "--help"}, manifest: mini,
+			wantOut: "", wantCode: ExitOK,
+		},
+		{
+			name: "info placeholder", args: []string{"model", "info"}, manifest: mini,
+			wantCode: ExitFailure, wantErr: "not implemented yet",
+		},
+		{
+			name: "info with two models", args: []string{"model", "info", "a", "b"}, manifest: mini,
+			wantCode: ExitUsage, wantErr: "at most one model",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			modelManifest = func() models.Manifest { return tc.manifest }
+			status = cmp.Or(tc.status, http.StatusOK)
+			before := requests.Load()
+			var out, errOut bytes.Buffer
+			code := Run(context.Background(), tc.args, IO{In: strings.NewReader(""), Out: &out, Err: &errOut})
+			if code != tc.wantCode {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tc.wantCode, errOut.String())
+			}
+			if tc.name == "help" {
+				if !strings.Contains(out.String(), "$ mlserve model pull --url") {
+					t.Errorf("help lacks the examples:\n%s", out.String())
+				}
+			} else if out.String() != tc.wantOut {
+				t.Errorf("stdout = %q, want %q", out.String(), tc.wantOut)
+			}
+			if !strings.Contains(errOut.String(), tc.wantErr) {
+				t.Errorf("stderr = %q, want it to contain %q", errOut.String(), tc.wantErr)
+			}
+			if got := requests.Load() - before; got != tc.wantRequests {
+				t.Errorf("%d requests, want %d", got, tc.wantRequests)
+			}
+			if tc.wantFile != "" {
+				if got, err := os.ReadFile(tc.wantFile); err != nil || !bytes.Equal(got, data) {
+					t.Errorf("%s: %d bytes, %v; want the served file", tc.wantFile, len(got), err)
+				}
+			}
+			if tc.wantGone != "" {
+				if _, err := os.Stat(tc.wantGone); err == nil {
+					t.Errorf("%s exists after a failed pull", tc.wantGone)
+				}
+			}
+		})
+	}
+}
+
+func TestModelPullInterrupted(t *testing.T) {
+	t.Setenv("MLSERVE_CACHE_DIR", t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errOut bytes.Buffer
+	code := Run(ctx, []string{"model", "pull", "--url", "http://127.0.0.1:1/m.onnx"}, IO{Out: &out, Err: &errOut})
+	if code != ExitInterrupted {
+		t.Errorf("exit code %d, want %d (interrupted); stderr:\n%s", code, ExitInterrupted, errOut.String())
+	}
+}
