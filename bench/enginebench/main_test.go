@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,7 +50,7 @@ func (f *fake) Run(ctx context.Context, inputs []*infer.Input, topK int) ([]infe
 	out := make([]infer.Result, len(inputs))
 	for i, in := range inputs {
 		f.gotLens = append(f.gotLens, len(in.Pixels))
-		p := probabilities(f.ref[(i%rows)*f.classes : (i%rows+1)*f.classes])
+		p, _ := probabilities(f.ref[(i%rows)*f.classes : (i%rows+1)*f.classes])
 		idx := make([]int, len(p))
 		for j := range idx {
 			idx[j] = j
@@ -161,10 +162,10 @@ func TestProbabilities(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := probabilities(tt.in)
+			got, _ := probabilities(tt.in)
 			for i := range got {
 				// 1e-7: the wanted values are printed to 9 digits.
-				if relErr(got[i], tt.want[i]) > 1e-7 {
+				if math.Abs(got[i]-tt.want[i]) > 1e-7*tt.want[i] {
 					t.Fatalf("probabilities(%v) = %v, want %v", tt.in, got, tt.want)
 				}
 			}
@@ -207,21 +208,11 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-// skipUntilEngine skips while internal/infer is still the stub. It goes once
-// the engine lands.
-func skipUntilEngine(t *testing.T, err error) {
-	t.Helper()
-	if err != nil && strings.Contains(err.Error(), "not implemented") {
-		t.Skipf("engine not there yet: %v", err)
-	}
-}
-
 // TestRealEngine measures and verifies the real engine on the mini model.
 func TestRealEngine(t *testing.T) {
 	fx := fixtures(t)
 	model := filepath.Join(fx, "models", "mini-v1-opset11.onnx")
 	c, err := infer.LoadFile(model, infer.Options{})
-	skipUntilEngine(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,9 +244,6 @@ func TestBinary(t *testing.T) {
 	}
 	fx := fixtures(t)
 	model := filepath.Join(fx, "models", "mini-v1-opset11.onnx")
-	if _, err := infer.LoadFile(model, infer.Options{}); err != nil {
-		skipUntilEngine(t, err)
-	}
 	bin := filepath.Join(t.TempDir(), "enginebench")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -286,4 +274,45 @@ func TestBinary(t *testing.T) {
 		}
 	}
 	t.Logf("%s", out)
+}
+
+func TestCompareTopK(t *testing.T) {
+	pred := func(ps ...any) infer.Result {
+		var r infer.Result
+		for i := 0; i < len(ps); i += 2 {
+			r.Predictions = append(r.Predictions, infer.Prediction{Rank: i/2 + 1, ClassID: ps[i].(int), Probability: ps[i+1].(float64)})
+		}
+		return r
+	}
+	// Saturated logits like the random-weight ResNet-50's: softmax gives
+	// 1, 1.7e-22, 7e-36, so float32 probabilities past rank 1 are 0.
+	saturated := []float32{885, 834.8, 804, 0}
+	// Already probabilities, with a near-tie between classes 1 and 2.
+	probs := []float32{0.5, 0.2500001, 0.25, 0}
+	tests := []struct {
+		name      string
+		res       infer.Result
+		ref       []float32
+		wantWorst float64 // upper bound
+		wantErr   bool
+	}{
+		{name: "saturated", res: pred(0, 1.0, 1, 0.0, 2, 0.0), ref: saturated, wantWorst: 1e-9},
+		{name: "saturated wrong rank 2", res: pred(0, 1.0, 2, 0.0, 1, 0.0), ref: saturated, wantErr: true},
+		{name: "logits off", res: pred(0, 0.9), ref: []float32{1, 0}, wantWorst: 0.25},
+		{name: "probabilities", res: pred(0, 0.5, 1, 0.25, 2, 0.25), ref: probs, wantWorst: 1e-6},
+		{name: "probabilities near-tie swapped", res: pred(0, 0.5, 2, 0.25, 1, 0.25), ref: probs, wantWorst: 1e-6},
+		{name: "class out of range", res: pred(7, 0.5), ref: probs, wantErr: true},
+		{name: "no predictions", res: infer.Result{}, ref: probs, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			worst, err := compareTopK([]infer.Result{tt.res}, tt.ref, len(tt.ref))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("compareTopK: %v, want error %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && worst > tt.wantWorst {
+				t.Errorf("compareTopK worst = %g, want <= %g", worst, tt.wantWorst)
+			}
+		})
+	}
 }
