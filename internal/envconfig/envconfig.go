@@ -40,6 +40,8 @@ var Vars = []Var{
 	{"MLSERVE_QUEUE", "64", "serve: images that may wait for the engine before 503"},
 	{"MLSERVE_S3_PATH_STYLE", "", "S3 path-style addressing: true or false (default: true when AWS_ENDPOINT_URL_S3 is set)"},
 	{"MLSERVE_SHARDS", "", "batch: number of shards of an AWS Batch array job"},
+	{"MLSERVE_SHUTDOWN_DELAY", "0s", "serve: time /readyz answers 503 before the server stops accepting on SIGTERM"},
+	{"MLSERVE_SHUTDOWN_GRACE", "25s", "serve: time in-flight requests get to finish on SIGTERM"},
 	{"MLSERVE_TIMEOUT", "30s", "serve: per-request deadline"},
 	{"MLSERVE_TOP_K", "5", "number of classes reported per image"},
 }
