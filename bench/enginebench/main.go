@@ -302,11 +302,15 @@ func sortedDesc(x []float64) []float64 {
 	return s
 }
 
-// probErr is the error of a probability relative to want, but at least
-// relative to 1e-6: engines compute float32 softmax, whose ulp at 1 is 6e-8,
-// so smaller probabilities carry no relative precision worth checking.
+// probErr is how far got is from want, relative to want (or to 1e-6 for
+// smaller ones), after allowing for Results rounding probabilities to 6
+// decimals: half a unit of the 6th decimal is not an error.
 func probErr(got, want float64) float64 {
-	return math.Abs(got-want) / max(math.Abs(want), 1e-6)
+	d := math.Abs(got-want) - 0.5e-6 - 1e-12 // 1e-12: float64 slack of the rounding
+	if d <= 0 {
+		return 0
+	}
+	return d / max(math.Abs(want), 1e-6)
 }
 
 func cmpFloat(a, b float64) int {

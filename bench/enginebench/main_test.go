@@ -298,6 +298,8 @@ func TestCompareTopK(t *testing.T) {
 	}{
 		{name: "saturated", res: pred(0, 1.0, 1, 0.0, 2, 0.0), ref: saturated, wantWorst: 1e-9},
 		{name: "saturated wrong rank 2", res: pred(0, 1.0, 2, 0.0, 1, 0.0), ref: saturated, wantErr: true},
+		// exp(-13.3) = 1.67e-6, which a Result rounds to 2e-6.
+		{name: "rounded to 6 decimals", res: pred(0, 0.999998, 1, 0.000002), ref: []float32{0, -13.3}, wantWorst: 1e-9},
 		{name: "logits off", res: pred(0, 0.9), ref: []float32{1, 0}, wantWorst: 0.25},
 		{name: "probabilities", res: pred(0, 0.5, 1, 0.25, 2, 0.25), ref: probs, wantWorst: 1e-6},
 		{name: "probabilities near-tie swapped", res: pred(0, 0.5, 2, 0.25, 1, 0.25), ref: probs, wantWorst: 1e-6},
