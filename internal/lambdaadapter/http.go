@@ -1,0 +1,222 @@
+package lambdaadapter
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/mlserve/mlserve/internal/imageprep"
+	"github.com/mlserve/mlserve/internal/infer"
+)
+
+// Error codes of HTTP responses that are not about the image itself
+// (those carry the engine's codes: imageprep's and "internal").
+const (
+	CodeBadRequest       = "bad_request"
+	CodeInvalidBase64    = "invalid_base64"
+	CodePayloadTooLarge  = "payload_too_large"
+	CodeUnsupportedMedia = "unsupported_media_type"
+	CodeNotFound         = "not_found"
+	CodeMethodNotAllowed = "method_not_allowed"
+)
+
+// httpRequest is what the three gateway formats have in common.
+type httpRequest struct {
+	Method, Path string
+	Headers      map[string]string // lower-case names
+	Query        map[string]string
+	Body         string
+	Base64       bool
+	EventBytes   int
+}
+
+// httpResponse is a status, extra headers and a JSON body.
+type httpResponse struct {
+	Status  int
+	Headers map[string]string
+	Body    []byte
+}
+
+func (h *Handler) serveREST(ctx context.Context, raw json.RawMessage) events.APIGatewayProxyResponse {
+	var ev events.APIGatewayProxyRequest
+	var resp httpResponse
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		resp = errorResponse(http.StatusBadRequest, CodeBadRequest, "malformed API Gateway event: "+err.Error())
+	} else {
+		req := httpRequest{
+			Method: ev.HTTPMethod, Path: ev.Path, Headers: lowerKeys(ev.Headers),
+			Query: ev.QueryStringParameters, Body: ev.Body, Base64: ev.IsBase64Encoded, EventBytes: len(raw),
+		}
+		for k, vs := range ev.MultiValueHeaders {
+			if k = strings.ToLower(k); req.Headers[k] == "" && len(vs) > 0 {
+				req.Headers[k] = vs[len(vs)-1]
+			}
+		}
+		if req.Path == "" {
+			req.Path = ev.Resource
+		}
+		resp = h.serveHTTP(ctx, req, kindRESTv1)
+	}
+	return events.APIGatewayProxyResponse{StatusCode: resp.Status, Headers: resp.Headers, Body: string(resp.Body)}
+}
+
+// serveHTTPv2 serves HTTP API v2 payloads and Function URL requests, which
+// share one format (events.LambdaFunctionURLRequest has the same fields).
+func (h *Handler) serveHTTPv2(ctx context.Context, raw json.RawMessage, kind eventKind) events.APIGatewayV2HTTPResponse {
+	var ev events.APIGatewayV2HTTPRequest
+	var resp httpResponse
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		resp = errorResponse(http.StatusBadRequest, CodeBadRequest, "malformed HTTP API event: "+err.Error())
+	} else {
+		req := httpRequest{
+			Method: ev.RequestContext.HTTP.Method, Path: ev.RawPath, Headers: lowerKeys(ev.Headers),
+			Query: ev.QueryStringParameters, Body: ev.Body, Base64: ev.IsBase64Encoded, EventBytes: len(raw),
+		}
+		resp = h.serveHTTP(ctx, req, kind)
+	}
+	return events.APIGatewayV2HTTPResponse{StatusCode: resp.Status, Headers: resp.Headers, Body: string(resp.Body)}
+}
+
+// serveHTTP routes POST /predict. A path with a stage prefix
+// (/prod/predict) matches too.
+func (h *Handler) serveHTTP(ctx context.Context, req httpRequest, kind eventKind) httpResponse {
+	start := time.Now()
+	resp := h.predict(ctx, req)
+	level := slog.LevelInfo
+	if resp.Status >= 500 {
+		level = slog.LevelError
+	}
+	h.log.Log(ctx, level, "http request", "kind", kind, "method", req.Method, "path", req.Path,
+		"status", resp.Status, "body_bytes", len(req.Body), "duration_ms", msSince(start))
+	return resp
+}
+
+func (h *Handler) predict(ctx context.Context, req httpRequest) httpResponse {
+	if req.Path != "/predict" && !strings.HasSuffix(req.Path, "/predict") {
+		return errorResponse(http.StatusNotFound, CodeNotFound, fmt.Sprintf("no route %s %s; send images to POST /predict", req.Method, req.Path))
+	}
+	if req.Method != http.MethodPost {
+		r := errorResponse(http.StatusMethodNotAllowed, CodeMethodNotAllowed, req.Method+" /predict: use POST with the image as the body")
+		r.Headers["Allow"] = http.MethodPost
+		return r
+	}
+	// The event itself, or the decoded body, may exceed the synchronous
+	// limit; the real service rejects such requests before the handler, so
+	// this is the handler's own guard (and what the RIE cannot show).
+	if req.EventBytes > h.cfg.MaxPayload || len(req.Body) > h.cfg.MaxPayload {
+		return tooLarge(max(req.EventBytes, len(req.Body)), h.cfg)
+	}
+	if ct := req.Headers["content-type"]; ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || !acceptedMediaType(mt) {
+			return errorResponse(http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
+				fmt.Sprintf("content type %q: send the image bytes as the body with an image/* or application/octet-stream content type", ct))
+		}
+	}
+	topK := h.cfg.TopK
+	if s, ok := req.Query["top_k"]; ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			return errorResponse(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("top_k=%q: want an integer from 1 to 1000", s))
+		}
+		topK = n
+	}
+	body := []byte(req.Body)
+	if req.Base64 {
+		var err error
+		if body, err = decodeBase64(req.Body); err != nil {
+			return errorResponse(http.StatusBadRequest, CodeInvalidBase64, "body is marked isBase64Encoded but is not valid base64: "+err.Error())
+		}
+	}
+	res := h.clf.Classify(ctx, [][]byte{body}, topK)
+	if len(res) != 1 {
+		return errorResponse(http.StatusInternalServerError, infer.CodeInternal, fmt.Sprintf("engine returned %d results for 1 image", len(res)))
+	}
+	r := res[0]
+	if r.Error != nil {
+		return errorResponse(statusForCode(r.Error.Code), r.Error.Code, r.Error.Message)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return errorResponse(http.StatusInternalServerError, infer.CodeInternal, "encode result: "+err.Error())
+	}
+	return httpResponse{Status: http.StatusOK, Headers: jsonHeaders(), Body: b}
+}
+
+func tooLarge(n int, cfg Config) httpResponse {
+	return errorResponse(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf(
+		"request of %d bytes is over AWS Lambda's %d-byte (6 MB) synchronous payload limit (base64 adds a third); "+
+			"for large images or many of them upload to the bucket's %q prefix, which runs them as an AWS Batch job with results under %q",
+		n, cfg.MaxPayload, cfg.InputPrefix, cfg.OutputPrefix))
+}
+
+// acceptedMediaType reports whether a body of media type mt may be an image.
+func acceptedMediaType(mt string) bool {
+	switch {
+	case strings.HasPrefix(mt, "image/"):
+		return true
+	case mt == "application/octet-stream", mt == "binary/octet-stream":
+		return true
+	}
+	return false
+}
+
+// statusForCode maps engine error codes to HTTP statuses.
+func statusForCode(code string) int {
+	switch code {
+	case imageprep.CodeEmpty, imageprep.CodeTruncated, imageprep.CodeCorrupt:
+		return http.StatusBadRequest
+	case imageprep.CodeNotImage, imageprep.CodeUnsupported:
+		return http.StatusUnsupportedMediaType
+	case imageprep.CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case infer.CodeCanceled:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+type errorBody struct {
+	Error infer.ErrorInfo `json:"error"`
+}
+
+func errorResponse(status int, code, msg string) httpResponse {
+	b, _ := json.Marshal(errorBody{Error: infer.ErrorInfo{Code: code, Message: msg}}) // cannot fail: strings only
+	return httpResponse{Status: status, Headers: jsonHeaders(), Body: b}
+}
+
+func jsonHeaders() map[string]string {
+	return map[string]string{"Content-Type": "application/json"}
+}
+
+func lowerKeys(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+// decodeBase64 accepts standard base64, padded or not (gateways pad;
+// hand-written direct invokes sometimes do not).
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasSuffix(s, "=") || len(s)%4 == 0 {
+		return base64.StdEncoding.DecodeString(s)
+	}
+	return base64.RawStdEncoding.DecodeString(s)
+}
+
+func msSince(t time.Time) float64 {
+	return float64(time.Since(t).Microseconds()) / 1000
+}
