@@ -201,6 +201,9 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, toHTTPError(err, s.cfg.MaxPixels))
 		return
 	}
+	if c := m.info.Classes; c > 0 && topK > c {
+		topK = c // a model with fewer classes reports them all
+	}
 	// Refuse before reading the body when nothing could be admitted.
 	if m.batch.full() {
 		s.fail(w, toHTTPError(errOverloaded, s.cfg.MaxPixels))
