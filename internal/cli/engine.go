@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/modelstore"
+	"github.com/mlserve/mlserve/internal/s3io"
 	"github.com/mlserve/mlserve/models"
 )
 
@@ -32,6 +34,11 @@ func (o *modelOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.MaxPixels, "max-pixels", maxPixels, "largest image in pixels, checked before decoding (env MLSERVE_MAX_PIXELS)")
 }
 
+// openURL reads s3:// model URLs for modelstore.
+func openURL(ctx context.Context, uri string) (io.ReadCloser, error) {
+	return s3io.ReadURL(ctx, uri)
+}
+
 // loadClassifier resolves the model (flag, MLSERVE_MODEL, cache), loads it
 // and its labels. pull lets it download the default model with a progress
 // bar on stdio.Err (the CLI on a terminal).
@@ -43,6 +50,7 @@ func loadClassifier(ctx context.Context, o modelOptions, stdio IO, pull bool) (*
 		CacheDir: envconfig.String("MLSERVE_CACHE_DIR"),
 		Manifest: man,
 		Pull:     pull,
+		OpenURL:  openURL,
 	}
 	if pull {
 		req.Progress = stdio.Err

@@ -123,10 +123,6 @@ func TestModelPull(t *testing.T) {
 			wantOut: "", wantCode: ExitOK,
 		},
 		{
-			name: "info placeholder", args: []string{"model", "info"}, manifest: mini,
-			wantCode: ExitFailure, wantErr: "not implemented yet",
-		},
-		{
 			name: "info with two models", args: []string{"model", "info", "a", "b"}, manifest: mini,
 			wantCode: ExitUsage, wantErr: "at most one model",
 		},

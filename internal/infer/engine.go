@@ -59,6 +59,10 @@ func LoadFile(path string, opts Options) (*Classifier, error) {
 // model fails here rather than on the first request.
 func LoadBytes(data []byte, opts Options) (*Classifier, error) {
 	sum := sha256.Sum256(data)
+	desc, err := Describe(data)
+	if err != nil {
+		return nil, &LoadError{Err: err}
+	}
 	m, err := decodeModel(data)
 	if err != nil {
 		return nil, err
@@ -115,6 +119,7 @@ func LoadBytes(data []byte, opts Options) (*Classifier, error) {
 		Classes:    c.classes,
 		Labels:     len(c.labels),
 		Parameters: net.params,
+		Opset:      desc.Opset(),
 	}
 	if c.info.Name == "" {
 		c.info.Name = "model"
