@@ -1,0 +1,23 @@
+# Benchmarks: mlserve's engine against ONNX Runtime (bench/), and the Go
+# micro-benchmarks. bench/ort is its own module (cgo); it is built from its
+# directory and never part of ./... of the main module.
+
+ORT_LIB := bench/ort/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1
+
+$(ORT_LIB): bench/ort/package-lock.json
+	cd bench/ort && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+.PHONY: bench
+bench: ## mlserve vs ONNX Runtime on ResNet-50 at batch 1 and 8: ms/img, peak RSS, ratios
+	bench/bench.sh
+
+.PHONY: bench-go
+bench-go: ## run the Go micro-benchmarks of internal/... (compare runs with benchstat)
+	go test -run '^$$' -bench . ./internal/...
+
+.PHONY: bench-test
+bench-test: $(ORT_LIB) ## vet and test the bench harness, ONNX Runtime anchor included
+	CGO_ENABLED=0 go vet ./bench/...
+	CGO_ENABLED=0 go test ./bench/...
+	cd bench/ort && go vet ./... && go test ./...
