@@ -160,11 +160,11 @@ func (d *download) run(ctx context.Context) (err error) {
 	}
 
 	if d.o.Size > 0 && d.n != d.o.Size {
-		return &MismatchError{Path: d.o.URL, What: "size", Got: strconv.FormatInt(d.n, 10), Want: strconv.FormatInt(d.o.Size, 10)}
+		return &MismatchError{What: "size", Got: strconv.FormatInt(d.n, 10), Want: strconv.FormatInt(d.o.Size, 10)}
 	}
 	sum := hex.EncodeToString(d.h.Sum(nil))
 	if want := strings.ToLower(d.o.SHA256); want != "" && sum != want {
-		return &MismatchError{Path: d.o.URL, What: "sha256", Got: sum, Want: want}
+		return &MismatchError{What: "sha256", Got: sum, Want: want}
 	}
 	if err := d.f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", d.part, err)
@@ -250,7 +250,7 @@ func (d *download) fetch(ctx context.Context) error {
 		return permanent{&StatusError{URL: d.o.URL, StatusCode: resp.StatusCode, Status: resp.Status}}
 	}
 	if d.o.Size > 0 && total >= 0 && total != d.o.Size {
-		return permanent{&MismatchError{Path: d.o.URL, What: "size", Got: strconv.FormatInt(total, 10), Want: strconv.FormatInt(d.o.Size, 10)}}
+		return permanent{&MismatchError{What: "size", Got: strconv.FormatInt(total, 10), Want: strconv.FormatInt(d.o.Size, 10)}}
 	}
 	d.p.setTotal(total)
 
@@ -267,7 +267,7 @@ func (d *download) fetch(ctx context.Context) error {
 			d.h.Write(buf[:k])
 			d.n += int64(k)
 			if d.o.Size > 0 && d.n > d.o.Size {
-				return permanent{&MismatchError{Path: d.o.URL, What: "size", Got: "more than " + strconv.FormatInt(d.o.Size, 10), Want: strconv.FormatInt(d.o.Size, 10)}}
+				return permanent{&MismatchError{What: "size", Got: "more than " + strconv.FormatInt(d.o.Size, 10), Want: strconv.FormatInt(d.o.Size, 10)}}
 			}
 			d.p.update(d.n)
 		}

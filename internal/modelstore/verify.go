@@ -14,13 +14,17 @@ import (
 
 // MismatchError reports a file whose size or sha256 is not the expected one.
 type MismatchError struct {
-	Path      string
+	Path      string // the file checked; "" for a download, whose error names the URL
 	What      string // "size" or "sha256"
 	Got, Want string
 }
 
 func (e *MismatchError) Error() string {
-	return fmt.Sprintf("%s: %s mismatch: got %s, want %s", e.Path, e.What, e.Got, e.Want)
+	msg := fmt.Sprintf("%s mismatch: got %s, want %s", e.What, e.Got, e.Want)
+	if e.Path == "" {
+		return msg
+	}
+	return e.Path + ": " + msg
 }
 
 // stampPath is the file next to a verified file that records its sha256,
