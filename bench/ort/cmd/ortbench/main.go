@@ -358,8 +358,8 @@ func verify(o options) (string, error) {
 	if !(e <= o.tol) {
 		verdict = "FAIL"
 	}
-	line := fmt.Sprintf("verify engine=ort batch=%d rel_l2=%.3g tol=%g %s model=%s reference=%s",
-		n, e, o.tol, verdict, filepath.Base(o.model), filepath.Base(o.verifyOutput))
+	line := fmt.Sprintf("verify engine=ort batch=%d rel_l2=%.3g tol=%g %s model=%s reference=%s onnxruntime=%s",
+		n, e, o.tol, verdict, filepath.Base(o.model), filepath.Base(o.verifyOutput), ort.GetVersion())
 	if verdict != "ok" {
 		return line, fmt.Errorf("relative L2 error %.3g against %s exceeds %g", e, o.verifyOutput, o.tol)
 	}
