@@ -2,4 +2,63 @@
 
 package gemm
 
-var archKernels []*kernel
+import "golang.org/x/sys/cpu"
+
+// archKernels are the assembly kernels this CPU (and OS) can run, best
+// first.
+var archKernels = func() []*kernel {
+	var ks []*kernel
+	if cpu.X86.HasAVX512F {
+		ks = append(ks, avx512Kernel)
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, avx2Kernel)
+	}
+	return ks
+}()
+
+var (
+	avx512Kernel = &kernel{name: "avx512", mr: 12, nr: 32, tile: avx512Tile}
+	avx2Kernel   = &kernel{name: "avx2", mr: 6, nr: 16, tile: avx2Tile}
+)
+
+// avx512Tile runs every tile, edges included, in assembly: rows past mr are
+// skipped and columns past nr masked.
+func avx512Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
+	_, _ = a[kc*12-1], b[kc*32-1] // the kernel reads whole panels
+	var bp, rp *float32
+	if flags&flagBias != 0 {
+		_ = bias[mr-1]
+		bp = &bias[0]
+	}
+	if flags&flagRes != 0 {
+		_ = res[(mr-1)*ldc+nr-1]
+		rp = &res[0]
+	}
+	_ = c[(mr-1)*ldc+nr-1]
+	tileAVX512(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, mr, uint32(uint64(1)<<nr-1))
+}
+
+// avx2Tile runs full tiles in assembly; an edge tile is computed into a
+// scratch tile and merged in Go.
+func avx2Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
+	const MR, NR = 6, 16
+	_, _ = a[kc*MR-1], b[kc*NR-1]
+	if mr < MR || nr < NR {
+		var tmp [MR * NR]float32
+		tileAVX2(kc, &a[0], &b[0], &tmp[0], NR, nil, nil, 0)
+		epilogue(tmp[:], NR, c, ldc, bias, res, flags, mr, nr)
+		return
+	}
+	var bp, rp *float32
+	if flags&flagBias != 0 {
+		_ = bias[MR-1]
+		bp = &bias[0]
+	}
+	if flags&flagRes != 0 {
+		_ = res[(MR-1)*ldc+NR-1]
+		rp = &res[0]
+	}
+	_ = c[(MR-1)*ldc+NR-1]
+	tileAVX2(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags)
+}

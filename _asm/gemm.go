@@ -1,0 +1,254 @@
+// Command _asm generates internal/gemm's amd64 micro-kernels with avo:
+//
+//	go run . -out ../internal/gemm/gemm_amd64.s -stubs ../internal/gemm/kernels_amd64.go -pkg gemm
+//
+// (internal/gemm's go:generate directive runs exactly this.)
+//
+// Both kernels compute one MR x NR tile of C = A*B from packed panels
+// (A: kc x MR, B: kc x NR, both row-major), broadcasting one A element per
+// row and loading NR-wide rows of B, with the accumulators held in
+// registers for the whole k loop. The epilogue then adds C (for k blocks
+// after the first), the per-row bias, the residual, and clamps at zero, as
+// the flags say; it matches gemm.genericTile exactly.
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// Flags; keep in sync with internal/gemm/gemm.go.
+const (
+	flagAccum = 1 << iota
+	flagBias
+	flagRes
+	flagReLU
+)
+
+func main() {
+	ConstraintExpr("!purego")
+	avx512(12, 32)
+	avx2(6, 16)
+	Generate()
+}
+
+// avx512 emits tileAVX512: an mr x 32 tile in 2*mr zmm accumulators. Rows
+// past the argument mr are skipped; columns are masked by mask (bit j for
+// column j), so one kernel serves edge tiles too and never touches C
+// outside the tile.
+func avx512(MR, NR int) {
+	const vec = 16
+	nv := NR / vec
+	TEXT("tileAVX512", NOSPLIT, "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags, mr int, mask uint32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("tileAVX512 computes one %dx%d tile of C; see tileFunc.", MR, NR))
+	kc := Load(Param("kc"), RAX)
+	ap := Load(Param("a"), RSI)
+	bp := Load(Param("b"), RDI)
+
+	acc := make([][]VecPhysical, MR)
+	for i := range acc {
+		acc[i] = make([]VecPhysical, nv)
+		for v := range nv {
+			acc[i][v] = zmm(i*nv + v)
+			VPXORD(acc[i][v], acc[i][v], acc[i][v])
+		}
+	}
+	bv := []VecPhysical{zmm(MR * nv), zmm(MR*nv + 1)}
+	bc := []VecPhysical{zmm(MR*nv + 2), zmm(MR*nv + 3), zmm(MR*nv + 4), zmm(MR*nv + 5)}
+	if MR*nv+6 > 32 {
+		panic("too many zmm registers")
+	}
+
+	step := func(p int) {
+		for v := range nv {
+			VMOVUPS(Mem{Base: bp, Disp: 4 * (p*NR + v*vec)}, bv[v])
+		}
+		for i := range MR {
+			t := bc[i%len(bc)]
+			VBROADCASTSS(Mem{Base: ap, Disp: 4 * (p*MR + i)}, t)
+			for v := range nv {
+				VFMADD231PS(bv[v], t, acc[i][v])
+			}
+		}
+	}
+	kLoops(kc, ap, bp, MR, NR, step)
+
+	// Epilogue.
+	cp := Load(Param("c"), RDX)
+	ldc := Load(Param("ldc"), RCX)
+	SHLQ(U8(2), ldc)
+	bias := Load(Param("bias"), R8)
+	rp := Load(Param("res"), R9)
+	flags := Load(Param("flags"), R10)
+	mr := Load(Param("mr"), R11)
+	mask := Load(Param("mask"), R12L)
+	masks := []Register{K1, K2}
+	KMOVW(mask, K1)
+	SHRL(U8(16), mask)
+	KMOVW(mask, K2)
+	zero := bv[0]
+	VPXORD(zero, zero, zero)
+	for i := range MR {
+		if i > 0 {
+			CMPQ(mr, U32(i))
+			JLE(LabelRef("avx512_done"))
+		}
+		onFlag(flags, flagAccum, fmt.Sprintf("avx512_row%d_accum", i), func() {
+			for v := range nv {
+				VADDPS_Z(Mem{Base: cp, Disp: 64 * v}, acc[i][v], masks[v], acc[i][v])
+			}
+		})
+		onFlag(flags, flagBias, fmt.Sprintf("avx512_row%d_bias", i), func() {
+			for v := range nv {
+				VADDPS_BCST(Mem{Base: bias, Disp: 4 * i}, acc[i][v], acc[i][v])
+			}
+		})
+		onFlag(flags, flagRes, fmt.Sprintf("avx512_row%d_res", i), func() {
+			for v := range nv {
+				VADDPS_Z(Mem{Base: rp, Disp: 64 * v}, acc[i][v], masks[v], acc[i][v])
+			}
+		})
+		onFlag(flags, flagReLU, fmt.Sprintf("avx512_row%d_relu", i), func() {
+			for v := range nv {
+				// max(0, x) returns its second operand x when x is NaN.
+				VMAXPS(acc[i][v], zero, acc[i][v])
+			}
+		})
+		for v := range nv {
+			VMOVUPS(acc[i][v], masks[v], Mem{Base: cp, Disp: 64 * v})
+		}
+		if i < MR-1 {
+			ADDQ(ldc, cp)
+			ADDQ(ldc, rp)
+		}
+	}
+	Label("avx512_done")
+	VZEROUPPER()
+	RET()
+}
+
+// avx2 emits tileAVX2: a full mr x 16 tile in 2*mr ymm accumulators. It has
+// no masking: the Go side runs edge tiles into a scratch tile.
+func avx2(MR, NR int) {
+	const vec = 8
+	nv := NR / vec
+	TEXT("tileAVX2", NOSPLIT, "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags int)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("tileAVX2 computes one full %dx%d tile of C; see tileFunc.", MR, NR))
+	kc := Load(Param("kc"), RAX)
+	ap := Load(Param("a"), RSI)
+	bp := Load(Param("b"), RDI)
+
+	acc := make([][]VecPhysical, MR)
+	for i := range acc {
+		acc[i] = make([]VecPhysical, nv)
+		for v := range nv {
+			acc[i][v] = ymm(i*nv + v)
+			VXORPS(acc[i][v], acc[i][v], acc[i][v])
+		}
+	}
+	bv := []VecPhysical{ymm(MR * nv), ymm(MR*nv + 1)}
+	bc := []VecPhysical{ymm(MR*nv + 2), ymm(MR*nv + 3)}
+	if MR*nv+4 > 16 {
+		panic("too many ymm registers")
+	}
+	step := func(p int) {
+		for v := range nv {
+			VMOVUPS(Mem{Base: bp, Disp: 4 * (p*NR + v*vec)}, bv[v])
+		}
+		for i := range MR {
+			t := bc[i%len(bc)]
+			VBROADCASTSS(Mem{Base: ap, Disp: 4 * (p*MR + i)}, t)
+			for v := range nv {
+				VFMADD231PS(bv[v], t, acc[i][v])
+			}
+		}
+	}
+	kLoops(kc, ap, bp, MR, NR, step)
+
+	cp := Load(Param("c"), RDX)
+	ldc := Load(Param("ldc"), RCX)
+	SHLQ(U8(2), ldc)
+	bias := Load(Param("bias"), R8)
+	rp := Load(Param("res"), R9)
+	flags := Load(Param("flags"), R10)
+	zero := bv[0]
+	VXORPS(zero, zero, zero)
+	for i := range MR {
+		onFlag(flags, flagAccum, fmt.Sprintf("avx2_row%d_accum", i), func() {
+			for v := range nv {
+				VADDPS(Mem{Base: cp, Disp: 32 * v}, acc[i][v], acc[i][v])
+			}
+		})
+		onFlag(flags, flagBias, fmt.Sprintf("avx2_row%d_bias", i), func() {
+			t := bc[0]
+			VBROADCASTSS(Mem{Base: bias, Disp: 4 * i}, t)
+			for v := range nv {
+				VADDPS(t, acc[i][v], acc[i][v])
+			}
+		})
+		onFlag(flags, flagRes, fmt.Sprintf("avx2_row%d_res", i), func() {
+			for v := range nv {
+				VADDPS(Mem{Base: rp, Disp: 32 * v}, acc[i][v], acc[i][v])
+			}
+		})
+		onFlag(flags, flagReLU, fmt.Sprintf("avx2_row%d_relu", i), func() {
+			for v := range nv {
+				VMAXPS(acc[i][v], zero, acc[i][v])
+			}
+		})
+		for v := range nv {
+			VMOVUPS(acc[i][v], Mem{Base: cp, Disp: 32 * v})
+		}
+		if i < MR-1 {
+			ADDQ(ldc, cp)
+			ADDQ(ldc, rp)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// kLoops emits the k loop: unrolled by 4, then one step at a time.
+func kLoops(kc, ap, bp Register, MR, NR int, step func(p int)) {
+	const unroll = 4
+	name := fmt.Sprintf("k%dx%d", MR, NR)
+	n := RBX
+	MOVQ(kc, n)
+	SHRQ(U8(2), n)
+	JZ(LabelRef(name + "_tail"))
+	Label(name + "_loop4")
+	for p := range unroll {
+		step(p)
+	}
+	ADDQ(U32(4*unroll*MR), ap)
+	ADDQ(U32(4*unroll*NR), bp)
+	DECQ(n)
+	JNZ(LabelRef(name + "_loop4"))
+	Label(name + "_tail")
+	ANDQ(U8(unroll-1), kc)
+	JZ(LabelRef(name + "_end"))
+	Label(name + "_loop1")
+	step(0)
+	ADDQ(U32(4*MR), ap)
+	ADDQ(U32(4*NR), bp)
+	DECQ(kc)
+	JNZ(LabelRef(name + "_loop1"))
+	Label(name + "_end")
+}
+
+// onFlag emits body guarded by flags&bit != 0.
+func onFlag(flags Register, bit int, label string, body func()) {
+	TESTQ(U32(bit), flags)
+	JZ(LabelRef(label))
+	body()
+	Label(label)
+}
+
+func zmm(i int) VecPhysical { return []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}[i] }
+
+func ymm(i int) VecPhysical { return []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}[i] }
