@@ -1,0 +1,166 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+
+	"github.com/mlserve/mlserve/deploy/stack"
+)
+
+func TestMain(m *testing.M) {
+	// The jsii kernel runs on the machine's Node.js; it starts on first use.
+	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+	os.Exit(m.Run())
+}
+
+func TestPropsFromContext(t *testing.T) {
+	tests := []struct {
+		name    string
+		ctx     map[string]any
+		check   func(t *testing.T, p stack.Props)
+		wantErr string
+	}{
+		{
+			name: "defaults",
+			ctx:  map[string]any{},
+			check: func(t *testing.T, p stack.Props) {
+				if p.PredictMemoryMiB != 3008 || p.FunctionURL || p.DestroyBucket {
+					t.Errorf("got %+v", p)
+				}
+			},
+		},
+		{
+			name: "cdk.json types",
+			ctx: map[string]any{"predictMemory": 2048.0, "functionUrl": true, "jobVcpu": 2.0,
+				"jobTimeout": "90m", "logRetention": "ONE_WEEK"},
+			check: func(t *testing.T, p stack.Props) {
+				if p.PredictMemoryMiB != 2048 || !p.FunctionURL || p.JobVCPU != 2 ||
+					p.JobTimeout != 90*time.Minute || p.LogRetention != awslogs.RetentionDays_ONE_WEEK {
+					t.Errorf("got %+v", p)
+				}
+			},
+		},
+		{
+			name: "-c strings",
+			ctx:  map[string]any{"predictMemory": "4096", "destroyBucket": "true", "maxVcpus": "256"},
+			check: func(t *testing.T, p stack.Props) {
+				if p.PredictMemoryMiB != 4096 || !p.DestroyBucket || p.MaxVCPUs != 256 {
+					t.Errorf("got %+v", p)
+				}
+			},
+		},
+		{name: "bad number", ctx: map[string]any{"predictMemory": "lots"}, wantErr: "predictMemory"},
+		{name: "bad bool", ctx: map[string]any{"functionUrl": "yes please"}, wantErr: "functionUrl"},
+		{name: "bad duration", ctx: map[string]any{"jobTimeout": "soon"}, wantErr: "jobTimeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := propsFromContext(func(k string) any { return tt.ctx[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want an error about %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, p)
+		})
+	}
+}
+
+// TestCDKSynth runs the pinned CDK CLI (npm ci in deploy/) the way a user
+// does, with no AWS credentials and no network: synth must need neither.
+func TestCDKSynth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cdk synth builds the app: skipped with -short")
+	}
+	cdk, err := filepath.Abs(filepath.Join("node_modules", ".bin", "cdk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(cdk); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CDK CLI missing (run npm ci in deploy/): %v", err)
+		}
+		t.Skipf("CDK CLI missing (run npm ci in deploy/): %v", err)
+	}
+	out := t.TempDir()
+	home := t.TempDir() // no ~/.aws: no credentials, no profile
+	cmd := exec.Command(cdk, "synth", "--quiet", "--output", out, "-c", "functionUrl=true")
+	// A fresh HOME would also move Go's caches: keep them.
+	goenv, err := exec.Command("go", "env", "GOPATH", "GOCACHE", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := strings.Fields(string(goenv))
+	if len(dirs) != 3 {
+		t.Fatalf("go env: %q", goenv)
+	}
+	cmd.Env = append(cleanEnv(),
+		"HOME="+home,
+		"GOPATH="+dirs[0], "GOCACHE="+dirs[1], "GOMODCACHE="+dirs[2],
+		"CDK_DISABLE_VERSION_CHECK=1",
+		"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"CDK_DISABLE_CLI_TELEMETRY=true",
+	)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cdk synth: %v\n%s", err, b)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "MLServe.template.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl struct {
+		Resources map[string]struct{ Type string }
+		Outputs   map[string]any
+	}
+	if err := json.Unmarshal(raw, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, r := range tmpl.Resources {
+		counts[r.Type]++
+	}
+	for typ, want := range map[string]int{
+		"AWS::S3::Bucket":                1,
+		"AWS::Batch::JobQueue":           1,
+		"AWS::Batch::ComputeEnvironment": 2,
+		"AWS::Batch::JobDefinition":      1,
+		"AWS::ApiGatewayV2::Api":         1,
+		"AWS::Lambda::Url":               1,
+		"Custom::S3BucketNotifications":  1,
+		"AWS::EC2::NatGateway":           0,
+	} {
+		if counts[typ] != want {
+			t.Errorf("%s: got %d, want %d", typ, counts[typ], want)
+		}
+	}
+	for _, o := range []string{"PredictUrl", "BucketName", "CurlExample", "BatchInputExample", "FunctionUrl"} {
+		if _, ok := tmpl.Outputs[o]; !ok {
+			t.Errorf("no output %s", o)
+		}
+	}
+}
+
+// cleanEnv is the environment without AWS credentials or profiles.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "CDK_") || k == "HOME" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
