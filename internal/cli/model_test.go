@@ -6,10 +6,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -172,5 +174,76 @@ func TestModelPullInterrupted(t *testing.T) {
 	code := Run(ctx, []string{"model", "pull", "--url", "http://127.0.0.1:1/m.onnx"}, IO{Out: &out, Err: &errOut})
 	if code != ExitInterrupted {
 		t.Errorf("exit code %d, want %d (interrupted); stderr:\n%s", code, ExitInterrupted, errOut.String())
+	}
+}
+
+// TestClassifyModelURL runs the whole chain a user runs: a model URL is
+// downloaded into the cache, loaded by the real engine and reused by the
+// next run without a request.
+func TestClassifyModelURL(t *testing.T) {
+	model := modelTestFixture(t, "models/mini-v1-opset11.onnx")
+	var meta struct {
+		E2E map[string]map[string]struct {
+			Classes []int `json:"classes"`
+		} `json:"e2e"`
+	}
+	if err := json.Unmarshal(modelTestFixture(t, "meta.json"), &meta); err != nil {
+		t.Fatal(err)
+	}
+	want := meta.E2E["mini-v1"]["dog-768x576.jpg"].Classes // torch's top-5
+	if len(want) != 5 {
+		t.Fatalf("meta.json: no e2e classes for mini-v1 on dog-768x576.jpg")
+	}
+	image := filepath.Join(t.TempDir(), "dog.jpg")
+	if err := os.WriteFile(image, modelTestFixture(t, "images/dog-768x576.jpg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.ServeContent(w, r, "mini.onnx", time.Time{}, bytes.NewReader(model))
+	}))
+	defer srv.Close()
+	cache := t.TempDir()
+	t.Setenv("MLSERVE_CACHE_DIR", cache)
+	url := srv.URL + "/models/mini-v1-opset11.onnx"
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  string
+	}{
+		{"--model URL downloads", []string{"classify", "--json", "--model", url, image}, ""},
+		{"MLSERVE_MODEL URL reuses the cache", []string{"classify", "--json", image}, url},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("MLSERVE_MODEL", tc.env)
+			var out, errOut bytes.Buffer
+			if code := Run(context.Background(), tc.args, IO{In: strings.NewReader(""), Out: &out, Err: &errOut}); code != ExitOK {
+				t.Fatalf("exit code %d; stderr:\n%s", code, errOut.String())
+			}
+			var res struct {
+				Predictions []struct {
+					ClassID int `json:"class_id"`
+				} `json:"predictions"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+				t.Fatalf("output %q: %v", out.String(), err)
+			}
+			var got []int
+			for _, p := range res.Predictions {
+				got = append(got, p.ClassID)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("top-5 classes %v, want torch's %v", got, want)
+			}
+		})
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("%d requests for two runs, want 1 (the second reuses the cache)", n)
+	}
+	cached, _ := filepath.Glob(filepath.Join(cache, "url", "*-mini-v1-opset11.onnx"))
+	if len(cached) != 1 {
+		t.Errorf("cache holds %v, want one downloaded model", cached)
 	}
 }
