@@ -7,6 +7,8 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -140,3 +142,10 @@ func pngImage(t testing.TB, w, h int) []byte {
 }
 
 var errEngine = errors.New("engine exploded")
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, resp.Body) //nolint:errcheck // best effort before reuse
+	resp.Body.Close()
+}

@@ -296,7 +296,13 @@ func (s *Server) classify(ctx context.Context, m *model, data []byte, topK int) 
 		m.batch.abandon()
 		return infer.Result{}, ctx.Err()
 	}
+	if !s.cfg.Overlap {
+		s.cpu.RLock()
+	}
 	in, err := m.eng.Prepare(data)
+	if !s.cfg.Overlap {
+		s.cpu.RUnlock()
+	}
 	<-s.decode
 	if err != nil {
 		m.batch.abandon()
