@@ -115,6 +115,9 @@ func (p *progress) done(n int64) {
 	now := p.now()
 	el := now.Sub(p.start)
 	line := fmt.Sprintf("downloaded %s: %s in %s (%s/s)", p.name, humanBytes(n), el.Round(100*time.Millisecond), humanBytes(int64(p.rate(n, now))))
+	if n == p.startN {
+		line = fmt.Sprintf("downloaded %s: %s, all of it by an earlier attempt", p.name, humanBytes(n))
+	}
 	if p.tty {
 		fmt.Fprintf(p.w, "\r%s\x1b[K\n", line)
 		p.drawn = false
