@@ -135,6 +135,7 @@ func clip8(v int32) uint8 {
 // len(c.start) pixels.
 func resizeRows(dst, src []byte, rows, srcW, x0 int, c *coeffs) {
 	outW := len(c.start)
+	const half = 1 << (precisionBits - 1)
 	for r := range rows {
 		in := src[r*srcW*3 : (r+1)*srcW*3]
 		out := dst[r*outW*3 : (r+1)*outW*3]
@@ -142,12 +143,12 @@ func resizeRows(dst, src []byte, rows, srcW, x0 int, c *coeffs) {
 			k := c.k[j*c.ksize : j*c.ksize+c.n[j]]
 			p := in[(c.start[j]-x0)*3:]
 			p = p[:len(k)*3]
-			s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
+			s0, s1, s2 := int32(half), int32(half), int32(half)
 			for x, w := range k {
-				q := p[x*3 : x*3+3]
-				s0 += int32(q[0]) * w
-				s1 += int32(q[1]) * w
-				s2 += int32(q[2]) * w
+				i := x * 3
+				s0 += int32(p[i]) * w
+				s1 += int32(p[i+1]) * w
+				s2 += int32(p[i+2]) * w
 			}
 			o := out[j*3 : j*3+3]
 			o[0], o[1], o[2] = clip8(s0), clip8(s1), clip8(s2)

@@ -185,6 +185,18 @@ func copyRGB(dst, pix []byte, stride, off, w, h, bpp int) {
 	}
 }
 
+// clampTab maps v+clampOff to v clamped to [0, 255] for v in [-384, 640),
+// like libjpeg's range_limit table.
+var clampTab [1024]uint8
+
+const clampOff = 384
+
+func init() {
+	for i := range clampTab {
+		clampTab[i] = clamp255(int32(i - clampOff))
+	}
+}
+
 // ycbcrToRGB converts rect r of m, upsampling chroma like libjpeg-turbo's
 // "fancy" upsampling (jdsample.c: triangle filters for h2v1, h1v2 and h2v2,
 // replication otherwise). It reports false for subsampling ratios it does
@@ -210,19 +222,19 @@ func ycbcrToRGB(dst []byte, m *image.YCbCr, r image.Rectangle, ycc yccKind) bool
 	cw := (W + 1<<hs - 1) >> hs
 	ch := (H + 1<<vs - 1) >> vs
 	// libjpeg-turbo (jinit_upsampler) uses the triangle filters for h2v1 and
-	// h2v2 only when the downsampled width exceeds 2, and always for h1v2.
+	// h2v2 only when the downsampled width exceeds 2, always for h1v2, and
+	// never for 4x horizontal subsampling.
 	fancyH := hs == 1 && cw > 2
 	fancyV := vs == 1 && (hs == 0 || fancyH)
-	if hs == 2 {
-		fancyH, fancyV = false, false
-	}
 	w := r.Dx()
-	// Chroma columns needed, with one neighbor either side for the filter.
-	ca := max((r.Min.X>>hs)-1, 0)
-	cb := min(((r.Max.X-1)>>hs)+1, cw-1)
-	n := cb - ca + 1
-	sums := make([]int32, 2*n)
-	cbSum, crSum := sums[:n], sums[n:]
+	// Chroma columns [ca, cb] cover the rectangle; sums holds them with one
+	// neighbor either side, edges replicated as libjpeg's filters do.
+	ca, cb := r.Min.X>>hs, (r.Max.X-1)>>hs
+	n := cb - ca + 3
+	buf := make([]int32, 2*n+0)
+	cbSum, crSum := buf[:n], buf[n:]
+	line := make([]uint8, 2*w)
+	cbLine, crLine := line[:w], line[w:]
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		cy := y >> vs
 		cyn := cy
@@ -233,82 +245,78 @@ func ycbcrToRGB(dst []byte, m *image.YCbCr, r image.Rectangle, ycc yccKind) bool
 				cyn = min(cy+1, ch-1)
 			}
 		}
-		cb0 := m.Cb[cy*m.CStride+ca : cy*m.CStride+ca+n]
-		cr0 := m.Cr[cy*m.CStride+ca : cy*m.CStride+ca+n]
-		if fancyV {
-			cb1 := m.Cb[cyn*m.CStride+ca : cyn*m.CStride+ca+n]
-			cr1 := m.Cr[cyn*m.CStride+ca : cyn*m.CStride+ca+n]
-			for i := range n {
-				cbSum[i] = 3*int32(cb0[i]) + int32(cb1[i])
-				crSum[i] = 3*int32(cr0[i]) + int32(cr1[i])
+		row0 := m.Cb[cy*m.CStride : cy*m.CStride+cw]
+		row1 := m.Cr[cy*m.CStride : cy*m.CStride+cw]
+		nrow0 := m.Cb[cyn*m.CStride : cyn*m.CStride+cw]
+		nrow1 := m.Cr[cyn*m.CStride : cyn*m.CStride+cw]
+		for i := range n {
+			c := min(max(ca+i-1, 0), cw-1)
+			if fancyV {
+				cbSum[i] = 3*int32(row0[c]) + int32(nrow0[c])
+				crSum[i] = 3*int32(row1[c]) + int32(nrow1[c])
+			} else {
+				cbSum[i] = int32(row0[c])
+				crSum[i] = int32(row1[c])
 			}
-		} else {
-			for i := range n {
-				cbSum[i] = int32(cb0[i])
-				crSum[i] = int32(cr0[i])
+		}
+		switch {
+		case fancyH && fancyV: // h2v2: weights 9/3/3/1 over 16
+			for i := range w {
+				x := r.Min.X + i
+				j := x>>1 - ca + 1
+				if x&1 == 0 {
+					cbLine[i] = uint8((3*cbSum[j] + cbSum[j-1] + 8) >> 4)
+					crLine[i] = uint8((3*crSum[j] + crSum[j-1] + 8) >> 4)
+				} else {
+					cbLine[i] = uint8((3*cbSum[j] + cbSum[j+1] + 7) >> 4)
+					crLine[i] = uint8((3*crSum[j] + crSum[j+1] + 7) >> 4)
+				}
+			}
+		case fancyH: // h2v1: weights 3/1 over 4
+			for i := range w {
+				x := r.Min.X + i
+				j := x>>1 - ca + 1
+				if x&1 == 0 {
+					cbLine[i] = uint8((3*cbSum[j] + cbSum[j-1] + 1) >> 2)
+					crLine[i] = uint8((3*crSum[j] + crSum[j-1] + 1) >> 2)
+				} else {
+					cbLine[i] = uint8((3*cbSum[j] + cbSum[j+1] + 2) >> 2)
+					crLine[i] = uint8((3*crSum[j] + crSum[j+1] + 2) >> 2)
+				}
+			}
+		case fancyV: // h1v2: weights 3/1 over 4, bias 1 above and 2 below
+			bias := int32(1 + y&1)
+			for i := range w {
+				j := (r.Min.X+i)>>hs - ca + 1
+				cbLine[i] = uint8((cbSum[j] + bias) >> 2)
+				crLine[i] = uint8((crSum[j] + bias) >> 2)
+			}
+		default:
+			for i := range w {
+				j := (r.Min.X+i)>>hs - ca + 1
+				cbLine[i] = uint8(cbSum[j])
+				crLine[i] = uint8(crSum[j])
 			}
 		}
 		yrow := m.Y[y*m.YStride+r.Min.X : y*m.YStride+r.Max.X]
 		out := dst[(y-r.Min.Y)*w*3:][:w*3]
-		bias := int32(1) // h1v2: 1 for the upper output row, 2 for the lower
-		if y&1 == 1 {
-			bias = 2
+		cbl, crl := cbLine[:len(yrow)], crLine[:len(yrow)]
+		if ycc == yccVP8 {
+			for i, yv := range yrow {
+				y1, u, v := vp8Y[yv], cbl[i], crl[i]
+				o := out[i*3 : i*3+3]
+				o[0] = vp8Clip(y1 + vp8RV[v] - 14234)
+				o[1] = vp8Clip(y1 - vp8GU[u] - vp8GV[v] + 8708)
+				o[2] = vp8Clip(y1 + vp8BU[u] - 17685)
+			}
+			continue
 		}
 		for i, yv := range yrow {
-			x := r.Min.X + i
-			cx := x>>hs - ca
-			var cbv, crv int32
-			switch {
-			case fancyH && fancyV: // h2v2: weights 9/3/3/1 over 16
-				if x&1 == 0 {
-					o := cx - 1
-					if x>>hs == 0 {
-						o = cx
-					}
-					cbv = (3*cbSum[cx] + cbSum[o] + 8) >> 4
-					crv = (3*crSum[cx] + crSum[o] + 8) >> 4
-				} else {
-					o := cx + 1
-					if x>>hs == cw-1 {
-						o = cx
-					}
-					cbv = (3*cbSum[cx] + cbSum[o] + 7) >> 4
-					crv = (3*crSum[cx] + crSum[o] + 7) >> 4
-				}
-			case fancyH: // h2v1: weights 3/1 over 4
-				if x&1 == 0 {
-					o := cx - 1
-					if x>>hs == 0 {
-						o = cx
-					}
-					cbv = (3*cbSum[cx] + cbSum[o] + 1) >> 2
-					crv = (3*crSum[cx] + crSum[o] + 1) >> 2
-				} else {
-					o := cx + 1
-					if x>>hs == cw-1 {
-						o = cx
-					}
-					cbv = (3*cbSum[cx] + cbSum[o] + 2) >> 2
-					crv = (3*crSum[cx] + crSum[o] + 2) >> 2
-				}
-			case fancyV: // h1v2: weights 3/1 over 4
-				cbv = (cbSum[cx] + bias) >> 2
-				crv = (crSum[cx] + bias) >> 2
-			default:
-				cbv, crv = cbSum[cx], crSum[cx]
-			}
+			yy, u, v := int32(yv)+clampOff, cbl[i], crl[i]
 			o := out[i*3 : i*3+3]
-			yy := int32(yv)
-			if ycc == yccVP8 {
-				y1 := vp8Y[yv]
-				o[0] = vp8Clip(y1 + vp8RV[crv] - 14234)
-				o[1] = vp8Clip(y1 - vp8GU[cbv] - vp8GV[crv] + 8708)
-				o[2] = vp8Clip(y1 + vp8BU[cbv] - 17685)
-			} else {
-				o[0] = clamp255(yy + jpegCrR[crv])
-				o[1] = clamp255(yy + (jpegCbG[cbv]+jpegCrG[crv])>>16)
-				o[2] = clamp255(yy + jpegCbB[cbv])
-			}
+			o[0] = clampTab[(yy+jpegCrR[v])&1023]
+			o[1] = clampTab[(yy+(jpegCbG[u]+jpegCrG[v])>>16)&1023]
+			o[2] = clampTab[(yy+jpegCbB[u])&1023]
 		}
 	}
 	return true
