@@ -16,8 +16,21 @@
 #
 # Knobs (environment): BENCH_MODEL, BENCH_BATCHES ("1 8"), BENCH_ROUNDS (3),
 # BENCH_WARMUP (2), BENCH_ITERS (10), BENCH_MAX_TIME (20s per process),
-# BENCH_THREADS (2), BENCH_BIN (bin/bench).
+# BENCH_THREADS (2), BENCH_BIN (bin/bench), and BENCH_NICE (unset).
+#
+# On a shared machine, BENCH_NICE=-20 (root) runs the benchmark in its own
+# session whose scheduler autogroup gets that nice value, so other sessions'
+# builds and tests stop stealing most of its CPU. Plain nice does not help
+# there: with autogroups, CPU is shared between sessions first.
 set -euo pipefail
+
+if [[ -n ${BENCH_NICE:-} && -z ${BENCH_NICED:-} ]]; then
+	export BENCH_NICED=1
+	# setsid: a new session is a new autogroup, so only this run is raised.
+	exec setsid --wait bash -c '
+		if [[ -w /proc/self/autogroup ]]; then echo "$BENCH_NICE" >/proc/self/autogroup
+		else renice -n "$BENCH_NICE" -p $$ >/dev/null; fi && exec "$0" "$@"' "$0" "$@"
+fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -55,7 +68,7 @@ log "checking both engines against the reference logits"
 "$bin/ortbench" "${common[@]}" -lib "$lib" -verify >&2
 "$bin/enginebench" "${common[@]}" -verify >&2
 
-log "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+log "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), scheduling: $(cat /proc/self/autogroup 2>/dev/null || echo "nice $(nice)")"
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 for ((r = 1; r <= rounds; r++)); do
