@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -59,6 +60,7 @@ type fileServer struct {
 	ignoreRange bool // answer 200 with the whole file even to a Range request
 	chunked     bool // answer 200 with the whole file and no Content-Length
 	dropAt      int  // > 0: the first request dies after this many bytes
+	dropEvery   int  // > 0: every request dies after this many bytes of body
 	stallAt     int  // > 0: the first request goes silent after this many bytes
 	// stalled is closed when a stalling request has sent its bytes.
 	stalled chan struct{}
@@ -100,6 +102,23 @@ func (s *fileServer) serve(w http.ResponseWriter, r *http.Request) {
 		w.(http.Flusher).Flush()
 		close(s.stalled)
 		<-r.Context().Done()
+	case s.dropEvery > 0:
+		start := 0
+		if r := r.Header.Get("Range"); r != "" {
+			fmt.Sscanf(r, "bytes=%d-", &start)
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, len(s.data)-1, len(s.data)))
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(s.data)-start))
+		end := min(start+s.dropEvery, len(s.data))
+		if start > 0 {
+			w.WriteHeader(http.StatusPartialContent)
+		}
+		w.Write(s.data[start:end])
+		if end == len(s.data) {
+			return
+		}
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
 	case s.chunked:
 		w.Write(s.data[:len(s.data)/2])
 		w.(http.Flusher).Flush()

@@ -44,7 +44,7 @@ func (e *StatusError) Error() string {
 
 // Download tuning; variables so tests can shorten them.
 var (
-	maxAttempts  = 5                // tries per Pull when the connection drops
+	maxAttempts  = 5                // tries in a row that fetch nothing before Pull gives up
 	retryBackoff = time.Second      // wait before a retry that made no progress
 	stallTimeout = 60 * time.Second // give up on a connection silent this long
 )
@@ -150,7 +150,9 @@ func (d *download) run(ctx context.Context) (err error) {
 			return err
 		}
 		slog.DebugContext(ctx, "download interrupted, retrying", "url", d.o.URL, "have", d.n, "attempt", attempt, "err", err)
-		if d.n == before {
+		if d.n != before {
+			attempt = 0 // count only attempts in a row that get nowhere
+		} else {
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("%w (%s kept in %s; run again to resume)", ctx.Err(), humanBytes(d.n), d.part)

@@ -44,6 +44,13 @@ func TestPull(t *testing.T) {
 			wantRange: []string{"", fmt.Sprintf("bytes=%d-", n/3)},
 		},
 		{
+			name:   "connection dropped again and again, always progressing",
+			server: func(s *fileServer) { s.dropEvery = n/8 + 1 },
+			wantRange: []string{"", fmt.Sprintf("bytes=%d-", n/8+1), fmt.Sprintf("bytes=%d-", 2*(n/8+1)),
+				fmt.Sprintf("bytes=%d-", 3*(n/8+1)), fmt.Sprintf("bytes=%d-", 4*(n/8+1)), fmt.Sprintf("bytes=%d-", 5*(n/8+1)),
+				fmt.Sprintf("bytes=%d-", 6*(n/8+1)), fmt.Sprintf("bytes=%d-", 7*(n/8+1))},
+		},
+		{
 			name:   "server ignores Range",
 			server: func(s *fileServer) { s.ignoreRange = true }, part: half,
 			wantRange: []string{fmt.Sprintf("bytes=%d-", n/2)},
