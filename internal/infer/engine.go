@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -58,6 +59,9 @@ func LoadFile(path string, opts Options) (*Classifier, error) {
 // lowers and packs the weights, and compiles the batch-1 graph so a broken
 // model fails here rather than on the first request.
 func LoadBytes(data []byte, opts Options) (*Classifier, error) {
+	if len(data) == 0 {
+		return nil, &LoadError{Err: errors.New("empty model file")}
+	}
 	sum := sha256.Sum256(data)
 	desc, err := Describe(data)
 	if err != nil {
