@@ -250,9 +250,8 @@ func referenceTensor(rgb []byte, w, h int, cfg Config) []float32 {
 	if nh != h {
 		c := computeCoeffs(h, nh, 0, nh)
 		out := make([]byte, cw*nh*3)
-		acc := make([]int32, cw*3)
 		for i := range nh {
-			resizeColumn(out[i*cw*3:], acc, cur, cw, 0, c, i)
+			resizeColumn(out[i*cw*3:], nil, cur, cw, 0, c, i)
 		}
 		cur, chh = out, nh
 	}

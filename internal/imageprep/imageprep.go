@@ -126,9 +126,9 @@ func Prepare(data []byte, cfg Config, dst []float32) (Info, error) {
 	}
 	o := orientation(format, data)
 	var pal []byte
-	if format == FormatGIF {
-		if p, ok := img.(*image.Paletted); ok && len(gifPalette(data)) == 3*len(p.Palette) {
-			pal = gifPalette(data)
+	if p, ok := img.(*image.Paletted); ok && format == FormatGIF {
+		if gp := gifPalette(data); len(gp) == 3*len(p.Palette) {
+			pal = gp
 		}
 	}
 	decoded := time.Now()
@@ -270,10 +270,23 @@ func (s source) size() (int, int) {
 // scratch holds the per-call buffers, reused through a pool.
 type scratch struct {
 	raw, roi, tmp, row []byte
-	acc                []int32
+	rows               [][]byte
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// maxPooledBytes bounds the buffers kept for reuse: the ones a huge image
+// needed are left to the garbage collector.
+const maxPooledBytes = 16 << 20
+
+func (s *scratch) release() {
+	for _, b := range []*[]byte{&s.raw, &s.roi, &s.tmp, &s.row} {
+		if cap(*b) > maxPooledBytes {
+			*b = nil
+		}
+	}
+	scratchPool.Put(s)
+}
 
 func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
@@ -324,9 +337,15 @@ func tensor(dst []float32, src source, cfg Config) {
 		}
 	}
 	plane := crop * crop
-	for c := range 3 {
-		fill(dst[c*plane:(c+1)*plane], lut[c][0])
+	if c1-c0 < crop || r1-r0 < crop {
+		// torchvision pads with zeros (fill=0) before cropping.
+		for c := range 3 {
+			fill(dst[c*plane:(c+1)*plane], lut[c][0])
+		}
 	}
+
+	sc := scratchPool.Get().(*scratch)
+	defer sc.release()
 
 	needH, needV := nw != W, nh != H
 	var hc, vc *coeffs
@@ -338,11 +357,11 @@ func tensor(dst []float32, src source, cfg Config) {
 	}
 	if needV {
 		vc = resampleCoeffs(H, nh, r0, r1-r0)
+		if cap(sc.rows) < vc.ksize {
+			sc.rows = make([][]byte, 0, vc.ksize)
+		}
 		sy0, sy1 = vc.start[0], vc.start[r1-r0-1]+vc.n[r1-r0-1]
 	}
-
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
 
 	// The source region, oriented, as packed RGB.
 	rw, rh := sx1-sx0, sy1-sy0
@@ -367,11 +386,10 @@ func tensor(dst []float32, src source, cfg Config) {
 
 	// Vertical pass, straight into the tensor.
 	sc.row = grow(sc.row, cw*3)
-	sc.acc = grow(sc.acc, cw*3)
 	for r := r0; r < r1; r++ {
 		var line []byte
 		if needV {
-			resizeColumn(sc.row, sc.acc, rows, cw, sy0, vc, r-r0)
+			resizeColumn(sc.row, sc.rows, rows, cw, sy0, vc, r-r0)
 			line = sc.row
 		} else {
 			line = rows[(r-sy0)*cw*3 : (r-sy0+1)*cw*3]

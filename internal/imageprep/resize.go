@@ -158,24 +158,37 @@ func resizeRows(dst, src []byte, rows, srcW, x0 int, c *coeffs) {
 
 // resizeColumn runs the vertical pass for output row i: src holds rows of
 // packed RGB, width pixels wide, whose first row is input sample y0; the
-// result goes to out (3*width bytes), acc is scratch of the same length.
-func resizeColumn(out []byte, acc []int32, src []byte, width, y0 int, c *coeffs, i int) {
+// result goes to out (3*width bytes). rows is scratch for the row slices.
+func resizeColumn(out []byte, rows [][]byte, src []byte, width, y0 int, c *coeffs, i int) {
 	stride := width * 3
-	acc = acc[:stride]
 	out = out[:stride]
-	for j := range acc {
-		acc[j] = 1 << (precisionBits - 1)
-	}
 	k := c.k[i*c.ksize : i*c.ksize+c.n[i]]
 	base := (c.start[i] - y0) * stride
-	for y, w := range k {
-		row := src[base+y*stride : base+(y+1)*stride]
-		row = row[:len(acc)]
-		for j, v := range row {
-			acc[j] += int32(v) * w
-		}
+	rows = rows[:0]
+	for y := range k {
+		rows = append(rows, src[base+y*stride:base+(y+1)*stride])
 	}
-	for j, v := range acc {
-		out[j] = clip8(v)
+	const half = 1 << (precisionBits - 1)
+	switch len(k) {
+	case 2:
+		r0, r1 := rows[0][:stride], rows[1][:stride]
+		w0, w1 := k[0], k[1]
+		for j := range out {
+			out[j] = clip8(half + int32(r0[j])*w0 + int32(r1[j])*w1)
+		}
+	case 3:
+		r0, r1, r2 := rows[0][:stride], rows[1][:stride], rows[2][:stride]
+		w0, w1, w2 := k[0], k[1], k[2]
+		for j := range out {
+			out[j] = clip8(half + int32(r0[j])*w0 + int32(r1[j])*w1 + int32(r2[j])*w2)
+		}
+	default:
+		for j := range out {
+			s := int32(half)
+			for t, w := range k {
+				s += int32(rows[t][j]) * w
+			}
+			out[j] = clip8(s)
+		}
 	}
 }
