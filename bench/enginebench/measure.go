@@ -128,11 +128,11 @@ func parseVmHWM(r io.Reader) (int64, error) {
 		if len(f) != 2 || f[1] != "kB" {
 			return 0, fmt.Errorf("parse VmHWM %q: want \"<n> kB\"", rest)
 		}
-		kb, err := strconv.ParseInt(f[0], 10, 64)
+		kb, err := strconv.ParseUint(f[0], 10, 53) // 2^53 KiB: far beyond any RSS, and no overflow below
 		if err != nil {
 			return 0, fmt.Errorf("parse VmHWM %q: %w", rest, err)
 		}
-		return kb << 10, nil
+		return int64(kb) << 10, nil
 	}
 	if err := sc.Err(); err != nil {
 		return 0, fmt.Errorf("read status: %w", err)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,8 @@ func TestParseVmHWM(t *testing.T) {
 		{name: "no unit", status: "VmHWM: 4\n", wantErr: true},
 		{name: "other unit", status: "VmHWM: 4 MB\n", wantErr: true},
 		{name: "not a number", status: "VmHWM: x kB\n", wantErr: true},
+		{name: "negative", status: "VmHWM: -4 kB\n", wantErr: true},
+		{name: "overflow", status: "VmHWM: 99999999999999999999 kB\n", wantErr: true},
 		{name: "empty", status: "", wantErr: true},
 	}
 	for _, tt := range tests {
@@ -280,4 +283,47 @@ func TestMeasureInStep(t *testing.T) {
 	if strip(mine) != strip(theirs) {
 		t.Error("bench/enginebench/measure.go and bench/ort/cmd/ortbench/measure.go differ; change both")
 	}
+}
+
+// FuzzParseBatches: any input either fails or gives positive sizes that
+// print back to an accepted list.
+func FuzzParseBatches(f *testing.F) {
+	for _, s := range []string{"1", "1,8", " 1, 8 ,", "", "0", "-1", "1,x", "99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseBatches(s)
+		if err != nil {
+			return
+		}
+		var parts []string
+		for _, n := range got {
+			if n < 1 {
+				t.Fatalf("parseBatches(%q) = %v: non-positive size", s, got)
+			}
+			parts = append(parts, strconv.Itoa(n))
+		}
+		again, err := parseBatches(strings.Join(parts, ","))
+		if err != nil || !equal(again, got) {
+			t.Fatalf("round trip of %v: %v, %v", got, again, err)
+		}
+	})
+}
+
+// FuzzParseVmHWM: any status text either fails or gives a whole number of
+// KiB that is not negative.
+func FuzzParseVmHWM(f *testing.F) {
+	f.Add("Name:\tx\nVmHWM:\t  311296 kB\nVmRSS:\t 1 kB\n")
+	f.Add("VmHWM: 4 kB")
+	f.Add("VmHWM: -4 kB")
+	f.Add("VmHWM: 4 MB\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseVmHWM(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		if got < 0 || got%1024 != 0 {
+			t.Fatalf("parseVmHWM(%q) = %d, not a whole number of KiB", s, got)
+		}
+	})
 }
