@@ -142,8 +142,8 @@ type probe struct {
 	Records *[]struct {
 		EventSource string `json:"eventSource"`
 	} `json:"Records"`
-	S3URI  *string          `json:"s3_uri"`
-	Image  *string          `json:"image"`
+	S3URI  *json.RawMessage `json:"s3_uri"`
+	Image  *json.RawMessage `json:"image"`
 	Images *json.RawMessage `json:"images"`
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -49,7 +50,9 @@ type httpResponse struct {
 func (h *Handler) serveREST(ctx context.Context, raw json.RawMessage) events.APIGatewayProxyResponse {
 	var ev events.APIGatewayProxyRequest
 	var resp httpResponse
-	if err := json.Unmarshal(raw, &ev); err != nil {
+	if len(raw) > h.cfg.MaxPayload {
+		resp = h.logHTTP(ctx, httpRequest{EventBytes: len(raw)}, kindRESTv1, time.Now(), tooLarge(len(raw), h.cfg))
+	} else if err := json.Unmarshal(raw, &ev); err != nil {
 		resp = errorResponse(http.StatusBadRequest, CodeBadRequest, "malformed API Gateway event: "+err.Error())
 	} else {
 		req := httpRequest{
@@ -74,7 +77,9 @@ func (h *Handler) serveREST(ctx context.Context, raw json.RawMessage) events.API
 func (h *Handler) serveHTTPv2(ctx context.Context, raw json.RawMessage, kind eventKind) events.APIGatewayV2HTTPResponse {
 	var ev events.APIGatewayV2HTTPRequest
 	var resp httpResponse
-	if err := json.Unmarshal(raw, &ev); err != nil {
+	if len(raw) > h.cfg.MaxPayload {
+		resp = h.logHTTP(ctx, httpRequest{EventBytes: len(raw)}, kind, time.Now(), tooLarge(len(raw), h.cfg))
+	} else if err := json.Unmarshal(raw, &ev); err != nil {
 		resp = errorResponse(http.StatusBadRequest, CodeBadRequest, "malformed HTTP API event: "+err.Error())
 	} else {
 		req := httpRequest{
@@ -90,13 +95,16 @@ func (h *Handler) serveHTTPv2(ctx context.Context, raw json.RawMessage, kind eve
 // (/prod/predict) matches too.
 func (h *Handler) serveHTTP(ctx context.Context, req httpRequest, kind eventKind) httpResponse {
 	start := time.Now()
-	resp := h.predict(ctx, req)
+	return h.logHTTP(ctx, req, kind, start, h.predict(ctx, req))
+}
+
+func (h *Handler) logHTTP(ctx context.Context, req httpRequest, kind eventKind, start time.Time, resp httpResponse) httpResponse {
 	level := slog.LevelInfo
 	if resp.Status >= 500 {
 		level = slog.LevelError
 	}
 	h.log.Log(ctx, level, "http request", "kind", kind, "method", req.Method, "path", req.Path,
-		"status", resp.Status, "body_bytes", len(req.Body), "duration_ms", msSince(start))
+		"status", resp.Status, "event_bytes", req.EventBytes, "duration_ms", msSince(start))
 	return resp
 }
 
@@ -143,7 +151,14 @@ func (h *Handler) predict(ctx context.Context, req httpRequest) httpResponse {
 	}
 	r := res[0]
 	if r.Error != nil {
-		return errorResponse(statusForCode(r.Error.Code), r.Error.Code, r.Error.Message)
+		msg := r.Error.Message
+		if !req.Base64 && strings.ContainsRune(req.Body, utf8.RuneError) {
+			// Binary bodies that a gateway passed as text arrive with
+			// their non-UTF-8 bytes replaced: the image cannot be saved.
+			msg += "; the body arrived as text with bytes replaced, so the gateway did not pass it as binary: " +
+				"on a REST API add image/* (or */*) to binaryMediaTypes, or send the image base64-encoded"
+		}
+		return errorResponse(statusForCode(r.Error.Code), r.Error.Code, msg)
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
