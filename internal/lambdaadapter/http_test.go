@@ -46,7 +46,7 @@ func TestHTTPPredict(t *testing.T) {
 	for _, evName := range []string{"apigw-rest-v1.json", "apigw-http-v2.json", "function-url.json"} {
 		for _, img := range []struct {
 			name, contentType, format string
-			data                  []byte
+			data                      []byte
 		}{
 			{"jpeg", "image/jpeg", "jpeg", jpeg},
 			{"png", "image/png", "png", png},
@@ -127,7 +127,9 @@ func TestHTTPErrors(t *testing.T) {
 		{name: "multipart form", event: "apigw-rest-v1.json", body: jpeg, b64: true, ct: "multipart/form-data; boundary=x", status: 415, code: CodeUnsupportedMedia},
 		{name: "engine failure", event: "apigw-http-v2.json", body: []byte("ENGINE-FAILS"), b64: true, ct: "image/jpeg", status: 500, code: infer.CodeInternal},
 		{name: "GET", event: "apigw-http-v2.json", body: jpeg, b64: true, ct: "image/jpeg", status: 405, code: CodeMethodNotAllowed,
-			edit: func(ev map[string]any) { ev["requestContext"].(map[string]any)["http"].(map[string]any)["method"] = "GET" }},
+			edit: func(ev map[string]any) {
+				ev["requestContext"].(map[string]any)["http"].(map[string]any)["method"] = "GET"
+			}},
 		{name: "REST GET", event: "apigw-rest-v1.json", body: jpeg, b64: true, ct: "image/jpeg", status: 405, code: CodeMethodNotAllowed,
 			edit: func(ev map[string]any) { ev["httpMethod"] = "GET" }},
 		{name: "other path", event: "function-url.json", body: jpeg, b64: true, ct: "image/jpeg", status: 404, code: CodeNotFound,
