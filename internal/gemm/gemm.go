@@ -73,7 +73,11 @@ func PackA(a []float32, m, k int) *PackedA {
 	if m <= 0 || k <= 0 || len(a) < m*k {
 		panic(fmt.Sprintf("gemm: PackA: bad shape m=%d k=%d len=%d", m, k, len(a)))
 	}
-	kern := active
+	return packA(a, m, k, active)
+}
+
+// packA packs a for the given kernel.
+func packA(a []float32, m, k int, kern *kernel) *PackedA {
 	mr := kern.mr
 	panels := (m + mr - 1) / mr
 	data := make([]float32, panels*mr*k)
@@ -367,16 +371,14 @@ func epilogue(acc []float32, stride int, c []float32, ldc int, bias, res []float
 // always the generic one.
 func kernels() []*kernel { return append(append([]*kernel(nil), archKernels...), genericKernel) }
 
-// useKernel makes PackA pack for the named kernel until restore is called;
-// tests use it to run every kernel side by side. It is not safe for
-// concurrent use with PackA.
-func useKernel(name string) (restore func(), ok bool) {
+// kernelByName is the test hook that forces a kernel: packA(a, m, k,
+// kernelByName("generic")) makes every later Mul with that PackedA run the
+// generic kernel, side by side with the others. nil if the CPU lacks it.
+func kernelByName(name string) *kernel {
 	for _, k := range kernels() {
 		if k.name == name {
-			prev := active
-			active = k
-			return func() { active = prev }, true
+			return k
 		}
 	}
-	return nil, false
+	return nil
 }

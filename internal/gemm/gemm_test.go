@@ -102,12 +102,7 @@ func (p *problem) reference(res []float32) (want, mag []float64) {
 // it returns the whole backing array (guards included) and C's offset in it.
 func (p *problem) run(t testing.TB, kern string, cOff int) (backing []float32, res []float32) {
 	t.Helper()
-	restore, ok := useKernel(kern)
-	if !ok {
-		t.Skipf("kernel %s not available on this CPU", kern)
-	}
-	pa := PackA(p.a, p.m, p.k)
-	restore()
+	pa := packA(p.a, p.m, p.k, kernelByName(kern))
 	if pa.M() != p.m || pa.K() != p.k {
 		t.Fatalf("PackA: M, K = %d, %d; want %d, %d", pa.M(), pa.K(), p.m, p.k)
 	}
@@ -117,14 +112,10 @@ func (p *problem) run(t testing.TB, kern string, cOff int) (backing []float32, r
 	}
 	c := backing[cOff : cOff+p.m*p.n : cOff+p.m*p.n]
 	ep := p.ep
-	res = ep.Residual
+	res = p.residual()
 	if p.alias {
 		// Residual is C itself: fill C with the residual values first.
-		res = make([]float32, len(c))
-		for i := range c {
-			c[i] = float32(i%7) - 3
-			res[i] = c[i]
-		}
+		copy(c, res)
 		ep.Residual = c
 	}
 	Mul(c, pa, p.b, p.n, ep)
@@ -138,25 +129,43 @@ func (p *problem) run(t testing.TB, kern string, cOff int) (backing []float32, r
 func (p *problem) check(t testing.TB, backing []float32, cOff int, res []float32) {
 	t.Helper()
 	want, mag := p.reference(res)
+	p.checkWant(t, "", backing, cOff, res, want, mag)
+}
+
+// residual is the residual run uses: Epilogue.Residual, or for an aliased
+// residual the values run fills C with.
+func (p *problem) residual() []float32 {
+	if !p.alias {
+		return p.ep.Residual
+	}
+	res := make([]float32, p.m*p.n)
+	for i := range res {
+		res[i] = float32(i%7) - 3
+	}
+	return res
+}
+
+func (p *problem) checkWant(t testing.TB, kern string, backing []float32, cOff int, res []float32, want, mag []float64) {
+	t.Helper()
 	c := backing[cOff : cOff+p.m*p.n]
 	bad := 0
 	for i, got := range c {
 		tol := 2*float64(p.k+2)*0x1p-24*mag[i] + 1e-30
 		if d := math.Abs(float64(got) - want[i]); !(d <= tol) {
 			if bad++; bad <= 5 {
-				t.Errorf("m=%d k=%d n=%d: C[%d,%d] = %g, want %g (diff %g > tol %g)",
-					p.m, p.k, p.n, i/p.n, i%p.n, got, want[i], d, tol)
+				t.Errorf("%s m=%d k=%d n=%d: C[%d,%d] = %g, want %g (diff %g > tol %g)",
+					kern, p.m, p.k, p.n, i/p.n, i%p.n, got, want[i], d, tol)
 			}
 		}
 	}
 	for i := range cOff {
 		if math.Float32bits(backing[i]) != math.Float32bits(sentinel) {
-			t.Fatalf("m=%d k=%d n=%d: guard before C overwritten at -%d", p.m, p.k, p.n, cOff-i)
+			t.Fatalf("%s m=%d k=%d n=%d: guard before C overwritten at -%d", kern, p.m, p.k, p.n, cOff-i)
 		}
 	}
 	for i := cOff + len(c); i < len(backing); i++ {
 		if math.Float32bits(backing[i]) != math.Float32bits(sentinel) {
-			t.Fatalf("m=%d k=%d n=%d: guard after C overwritten at +%d", p.m, p.k, p.n, i-cOff-len(c))
+			t.Fatalf("%s m=%d k=%d n=%d: guard after C overwritten at +%d", kern, p.m, p.k, p.n, i-cOff-len(c))
 		}
 	}
 }
@@ -181,9 +190,14 @@ func TestKernel(t *testing.T) {
 // and a few sizes past one tile.
 var smallSizes = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 23, 24, 31, 32, 33, 40}
 
+// thorough reports whether to run every case: not with -short, and not
+// under the race detector, which makes the kernels' Go code ~10x slower.
+func thorough() bool { return !testing.Short() && !raceEnabled }
+
 func TestMulSmall(t *testing.T) {
 	for _, kern := range kernelNames() {
 		t.Run(kern, func(t *testing.T) {
+			t.Parallel()
 			rng := rand.New(rand.NewPCG(1, 2))
 			idx := 0
 			for _, m := range smallSizes {
@@ -192,6 +206,9 @@ func TestMulSmall(t *testing.T) {
 						v := variants[idx%len(variants)]
 						cOff := guard + idx%5 // unaligned C
 						idx++
+						if !thorough() && idx%7 != 0 {
+							continue // a deterministic seventh of the cases
+						}
 						p := newProblem(rng, m, k, n, v)
 						backing, res := p.run(t, kern, cOff)
 						p.check(t, backing, cOff, res)
@@ -223,21 +240,22 @@ var largeShapes = [][3]int{
 }
 
 func TestMulLarge(t *testing.T) {
-	if testing.Short() {
-		largeShapes = largeShapes[:6]
-	}
-	for _, kern := range kernelNames() {
-		for _, s := range largeShapes {
-			for _, v := range []string{"plain", "all", "alias+bias+relu"} {
-				name := fmt.Sprintf("%s/%dx%dx%d/%s", kern, s[0], s[1], s[2], v)
-				t.Run(name, func(t *testing.T) {
-					t.Parallel()
-					rng := rand.New(rand.NewPCG(uint64(s[0]), uint64(s[2])))
-					p := newProblem(rng, s[0], s[1], s[2], v)
-					backing, res := p.run(t, kern, guard+1)
-					p.check(t, backing, guard+1, res)
-				})
+	variants := []string{"plain", "all", "alias+bias+relu"}
+	for _, s := range largeShapes {
+		for vi, v := range variants {
+			if !thorough() && (s[0]*s[1]*s[2] > 1e7 || vi > 0) {
+				continue
 			}
+			t.Run(fmt.Sprintf("%dx%dx%d/%s", s[0], s[1], s[2], v), func(t *testing.T) {
+				t.Parallel()
+				rng := rand.New(rand.NewPCG(uint64(s[0]), uint64(s[2])))
+				p := newProblem(rng, s[0], s[1], s[2], v)
+				want, mag := p.reference(p.residual())
+				for _, kern := range kernelNames() {
+					backing, res := p.run(t, kern, guard+1)
+					p.checkWant(t, kern, backing, guard+1, res, want, mag)
+				}
+			})
 		}
 	}
 }

@@ -1,0 +1,44 @@
+package gemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// benchShapes are ResNet-50's GEMMs at batch 1 (m x k x n): the 7x7 stem,
+// per stage the 1x1 reduce, the 3x3 and the 1x1 expand, and the FC layer.
+var benchShapes = [][3]int{
+	{64, 147, 12544},
+	{64, 64, 3136}, {64, 576, 3136}, {256, 64, 3136},
+	{128, 512, 784}, {128, 1152, 784}, {512, 128, 784},
+	{256, 1024, 196}, {256, 2304, 196}, {1024, 256, 196},
+	{512, 2048, 49}, {512, 4608, 49}, {2048, 512, 49},
+	{1000, 2048, 1}, {1000, 2048, 8},
+}
+
+// genericBenchShapes anchor the comparison without waiting minutes.
+var genericBenchShapes = [][3]int{{64, 576, 3136}, {256, 2304, 196}, {512, 4608, 49}}
+
+func BenchmarkMul(b *testing.B) {
+	for _, kern := range kernelNames() {
+		shapes := benchShapes
+		if kern == "generic" {
+			shapes = genericBenchShapes
+		}
+		for _, s := range shapes {
+			m, k, n := s[0], s[1], s[2]
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", kern, m, k, n), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(1, 2))
+				pa := packA(randSlice(rng, m*k), m, k, kernelByName(kern))
+				bm := randSlice(rng, k*n)
+				c := make([]float32, m*n)
+				ep := Epilogue{Bias: randSlice(rng, m), ReLU: true}
+				for b.Loop() {
+					Mul(c, pa, bm, n, ep)
+				}
+				b.ReportMetric(2*float64(m)*float64(k)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
