@@ -183,7 +183,7 @@ type runner struct {
 // *FailuresError when failures exceed cfg.MaxFailures, and the Summary in
 // every case where the records were written.
 func Run(ctx context.Context, c Classifier, cfg Config) (Summary, error) {
-	if err := cfg.check(); err != nil {
+	if err := cfg.Check(); err != nil {
 		return Summary{}, err
 	}
 	r := &runner{cfg: cfg, c: c, model: c.Info().Name, log: cfg.Log, stores: map[string]s3io.Store{}}
@@ -195,7 +195,9 @@ func Run(ctx context.Context, c Classifier, cfg Config) (Summary, error) {
 	return r.run(ctx)
 }
 
-func (cfg *Config) check() error {
+// Check validates cfg and fills in defaults; Run calls it. The error is a
+// *UsageError.
+func (cfg *Config) Check() error {
 	if cfg.Shards <= 0 {
 		cfg.Shards = 1
 	}
@@ -498,18 +500,24 @@ func (r *runner) alreadyDone(ctx context.Context, w *work) bool {
 
 func outputKey(rel string) string { return rel + ".json" }
 
-// retry calls f up to 3 times with backoff while it fails with an error
+// Retries of a read, on top of the SDK's own per-request retries.
+const readAttempts = 3
+
+// retryBackoff is the first pause between attempts; each next one is 4x.
+var retryBackoff = 250 * time.Millisecond
+
+// retry calls f up to readAttempts times with backoff while it fails with an error
 // other than ErrNotExist (the SDK retries each request on its own too).
 func retry[T any](ctx context.Context, f func() (T, error), attempts *int) (T, error) {
 	var v T
 	var err error
-	for i := range 3 {
+	for i := range readAttempts {
 		*attempts = i + 1
-		if v, err = f(); err == nil || errors.Is(err, s3io.ErrNotExist) || ctx.Err() != nil {
+		if v, err = f(); err == nil || errors.Is(err, s3io.ErrNotExist) || ctx.Err() != nil || i == readAttempts-1 {
 			return v, err
 		}
 		select {
-		case <-time.After(time.Duration(250<<(2*i)) * time.Millisecond):
+		case <-time.After(retryBackoff << (2 * i)):
 		case <-ctx.Done():
 			return v, err
 		}
