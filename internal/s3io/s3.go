@@ -179,4 +179,3 @@ func mapS3Err(op string, err error) error {
 }
 
 func unquote(etag string) string { return strings.Trim(etag, `"`) }
-
