@@ -57,6 +57,7 @@ type options struct {
 	verifyInput  string
 	verifyOutput string
 	tol          float64
+	profile      bool
 }
 
 func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
@@ -75,6 +76,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	// the reference logits (shared/fixtures/README.md); with logits of
 	// magnitude ~10 that moves a softmax probability by ~1e-4 relative.
 	fs.Float64Var(&o.tol, "tol", 1e-3, "largest relative error of a top-5 probability -verify accepts")
+	fs.BoolVar(&o.profile, "profile", false, "print the engine's per-op times and GFLOP/s to stderr after every run")
 	return fs
 }
 
@@ -127,7 +129,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		n = 4 // the fixtures' batch: input-b4.f32, <name>.out-b4.f32
 	}
 	t := time.Now()
-	c, err := infer.LoadFile(o.model, infer.Options{MaxBatch: max(n, 32)})
+	// MaxBatch: never split the measured batch (the default of 32 would
+	// split larger ones).
+	lo := infer.Options{MaxBatch: max(n, 32)}
+	if o.profile {
+		lo.Profile = stderr
+	}
+	c, err := infer.LoadFile(o.model, lo)
 	if err != nil {
 		fmt.Fprintf(stderr, "enginebench: load %s: %v\n", o.model, err)
 		return 1
