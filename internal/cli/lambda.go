@@ -1,16 +1,159 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/spf13/cobra"
+
+	"github.com/mlserve/mlserve/internal/envconfig"
+	"github.com/mlserve/mlserve/internal/lambdaadapter"
+	"github.com/mlserve/mlserve/internal/s3io"
 )
 
-// Placeholder: replaced by the lambda mode's implementation.
-func newLambdaCmd(stdio IO) *cobra.Command {
-	return &cobra.Command{
-		Use:   "lambda",
-		Short: "Not implemented yet",
-		RunE:  func(*cobra.Command, []string) error { return errors.New("lambda: not implemented yet") },
-	}
+// processStart approximates when the process started, for the init
+// duration logged once the function is ready.
+var processStart = time.Now()
+
+// lambdaOptions are the settings of `mlserve lambda`.
+type lambdaOptions struct {
+	IO
+	modelOptions
+	TopK          int
+	InputPrefix   string
+	OutputPrefix  string
+	JobQueue      string
+	JobDefinition string
+	JobNamePrefix string
 }
+
+func newLambdaCmd(stdio IO) *cobra.Command {
+	return newLambdaCmdWith(stdio, runLambda)
+}
+
+// newLambdaCmdWith builds the command around run, so tests can check flag
+// parsing apart from running.
+func newLambdaCmdWith(stdio IO, run func(context.Context, lambdaOptions) error) *cobra.Command {
+	opts := lambdaOptions{IO: stdio}
+	topK, topKErr := envconfig.Int("MLSERVE_TOP_K")
+	cmd := &cobra.Command{
+		Use:   "lambda",
+		Short: "Run as an AWS Lambda function",
+		Long: `Run as an AWS Lambda function (aws-lambda-go is the runtime client). The
+binary also picks this mode by itself when AWS_LAMBDA_RUNTIME_API is set and
+it has no arguments, so it works as bootstrap on provided.al2023 and as the
+entrypoint of a container image.
+
+The model loads once, before the first event. The event's shape decides
+what happens:
+  API Gateway (REST or HTTP API) or Function URL, POST /predict
+      the body is one image (base64 or raw); the answer is the JSON result,
+      or {"error": {"code", "message"}} with status 400, 413, 415 or 500.
+  S3 ObjectCreated:* for keys under the input prefix
+      writes the keys to a manifest (manifests/<job>.jsonl) and submits one
+      AWS Batch job (an array job for several keys) running
+      "batch --manifest s3://<bucket>/manifests/<job>.jsonl --output s3://<bucket>/<output prefix>".
+  {"s3_uri": "s3://bucket/key"}, {"image": "<base64>"} or {"images": [...]}
+      classifies and answers the result ({"results": [...]} for "images").
+Anything else fails with UnknownEventError. Logs are JSON or text per
+AWS_LAMBDA_LOG_FORMAT, with the request id.`,
+		Example: `  # run under the Lambda Runtime Interface Emulator
+  $ MLSERVE_MODEL=/models/resnet50-v1-12.onnx aws-lambda-rie --runtime-interface-emulator-address 127.0.0.1:9000 mlserve lambda
+
+  # classify through it
+  $ base64 -w0 photo.jpg | jq -Rc '{image: .}' | curl -s -d @- http://127.0.0.1:9000/2015-03-31/functions/function/invocations`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if topKErr != nil {
+				return &ExitError{Code: ExitUsage, Err: topKErr}
+			}
+			if opts.TopK < 1 || opts.TopK > 1000 {
+				return usageErrorf("--top-k %d: want 1 to 1000", opts.TopK)
+			}
+			return run(cmd.Context(), opts)
+		},
+	}
+	fs := cmd.Flags()
+	opts.modelOptions.addFlags(fs)
+	fs.IntVarP(&opts.TopK, "top-k", "k", topK, "classes per image when the event does not say (env MLSERVE_TOP_K)")
+	fs.StringVar(&opts.InputPrefix, "input-prefix", envconfig.String("MLSERVE_INPUT_PREFIX"), "S3 key prefix whose uploads submit batch jobs (env MLSERVE_INPUT_PREFIX)")
+	fs.StringVar(&opts.OutputPrefix, "output-prefix", envconfig.String("MLSERVE_OUTPUT_PREFIX"), "S3 key prefix the submitted jobs write to (env MLSERVE_OUTPUT_PREFIX)")
+	fs.StringVar(&opts.JobQueue, "job-queue", envconfig.String("MLSERVE_JOB_QUEUE"), "AWS Batch job queue (env MLSERVE_JOB_QUEUE)")
+	fs.StringVar(&opts.JobDefinition, "job-definition", envconfig.String("MLSERVE_JOB_DEFINITION"), "AWS Batch job definition (env MLSERVE_JOB_DEFINITION)")
+	fs.StringVar(&opts.JobNamePrefix, "job-name-prefix", envconfig.String("MLSERVE_JOB_NAME_PREFIX"), "prefix of submitted job names (env MLSERVE_JOB_NAME_PREFIX)")
+	return cmd
+}
+
+// runLambda loads the model, then serves events until the runtime stops
+// the process (SIGTERM cancels ctx; runLambda then returns nil).
+func runLambda(ctx context.Context, o lambdaOptions) error {
+	if os.Getenv("AWS_LAMBDA_RUNTIME_API") == "" {
+		return usageErrorf("lambda: AWS_LAMBDA_RUNTIME_API is not set: run this under AWS Lambda or aws-lambda-rie")
+	}
+	log := slog.New(lambdacontext.NewLogHandler())
+	slog.SetDefault(log)
+
+	// Init: everything costly happens once, before the first event.
+	start := time.Now()
+	clf, err := loadClassifier(ctx, o.modelOptions, o.IO, false)
+	if err != nil {
+		log.ErrorContext(ctx, "load model", "err", err)
+		return fmt.Errorf("lambda: %w", err)
+	}
+	loaded := time.Since(start)
+	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(awshttp.NewBuildableClient()))
+	if err != nil {
+		return fmt.Errorf("lambda: aws config: %w", err)
+	}
+	h := lambdaadapter.New(lambdaadapter.Config{
+		TopK:          o.TopK,
+		InputPrefix:   o.InputPrefix,
+		OutputPrefix:  o.OutputPrefix,
+		JobQueue:      o.JobQueue,
+		JobDefinition: o.JobDefinition,
+		JobNamePrefix: o.JobNamePrefix,
+	}, clf, batch.NewFromConfig(awsCfg), s3Objects{}, log)
+	info := clf.Info()
+	log.InfoContext(ctx, "lambda ready",
+		"model", info.Name, "sha256", info.SHA256, "classes", info.Classes,
+		"load_ms", loaded.Milliseconds(), "init_ms", time.Since(processStart).Milliseconds(),
+		"top_k", o.TopK, "input_prefix", o.InputPrefix, "output_prefix", o.OutputPrefix,
+		"job_queue", o.JobQueue, "job_definition", o.JobDefinition, "job_name_prefix", o.JobNamePrefix,
+		"max_concurrency", lambdacontext.MaxConcurrency(), "version", Version)
+
+	// lambda.StartWithOptions never returns: it exits the process itself
+	// when the runtime API goes away. SIGTERM (sent when the environment
+	// shuts down, once an extension is registered) cancels ctx.
+	go lambda.StartWithOptions(h.Invoke,
+		lambda.WithContext(ctx),
+		lambda.WithEnableSIGTERM(func() { log.Info("SIGTERM: shutting down") }),
+	)
+	<-ctx.Done()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// s3Objects reads and writes objects through s3io.
+type s3Objects struct{}
+
+func (s3Objects) ReadURL(ctx context.Context, uri string) (io.ReadCloser, error) {
+	return s3io.ReadURL(ctx, uri)
+}
+
+func (s3Objects) WriteURL(ctx context.Context, uri string, data []byte) error {
+	return s3io.WriteURL(ctx, uri, data)
+}
+
+var _ lambdaadapter.ObjectStore = s3Objects{}

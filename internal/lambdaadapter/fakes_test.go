@@ -47,6 +47,9 @@ func (f *fakeClassifier) Classify(_ context.Context, images [][]byte, topK int) 
 		case string(img) == "ENGINE-FAILS":
 			out[i] = errResult(infer.CodeInternal, "engine exploded")
 			continue
+		case bytes.HasPrefix(img, []byte("BM")):
+			out[i] = errResult(imageprep.CodeUnsupported, "bmp is not decoded")
+			continue
 		case bytes.HasPrefix(img, jpegMagic):
 			format = "jpeg"
 		case bytes.HasPrefix(img, pngMagic):

@@ -179,18 +179,20 @@ func acceptedMediaType(mt string) bool {
 	switch {
 	case strings.HasPrefix(mt, "image/"):
 		return true
-	case mt == "application/octet-stream", mt == "binary/octet-stream":
+	case mt == "application/octet-stream", mt == "binary/octet-stream", mt == "application/jpeg":
 		return true
 	}
 	return false
 }
 
-// statusForCode maps engine error codes to HTTP statuses.
+// statusForCode maps engine error codes to HTTP statuses, as mlserve
+// serve does: 400 bad image, 413 too many pixels, 415 a format mlserve
+// does not decode, 503 cancelled, 500 otherwise.
 func statusForCode(code string) int {
 	switch code {
-	case imageprep.CodeEmpty, imageprep.CodeTruncated, imageprep.CodeCorrupt:
+	case imageprep.CodeEmpty, imageprep.CodeNotImage, imageprep.CodeTruncated, imageprep.CodeCorrupt:
 		return http.StatusBadRequest
-	case imageprep.CodeNotImage, imageprep.CodeUnsupported:
+	case imageprep.CodeUnsupported: // an image, in a format mlserve does not decode
 		return http.StatusUnsupportedMediaType
 	case imageprep.CodeTooLarge:
 		return http.StatusRequestEntityTooLarge

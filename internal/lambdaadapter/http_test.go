@@ -85,7 +85,7 @@ func TestHTTPRawBody(t *testing.T) {
 			clf := &fakeClassifier{}
 			h := New(Config{}, clf, nil, nil, testLogger(t))
 			r := invokeHTTP(t, h, httpEvent(t, evName, jpeg, false, "image/jpeg"))
-			e := wantHTTPError(t, r, http.StatusUnsupportedMediaType, "not_an_image")
+			e := wantHTTPError(t, r, http.StatusBadRequest, "not_an_image")
 			if !strings.Contains(e.Message, "binaryMediaTypes") {
 				t.Errorf("message %q has no hint about binary media types", e.Message)
 			}
@@ -95,7 +95,7 @@ func TestHTTPRawBody(t *testing.T) {
 			h := New(Config{}, clf, nil, nil, testLogger(t))
 			body := []byte("P3 1 1 255 0 0 0 +/= \u00e9") // valid UTF-8 survives the JSON event as is
 			r := invokeHTTP(t, h, httpEvent(t, evName, body, false, "application/octet-stream"))
-			wantHTTPError(t, r, http.StatusUnsupportedMediaType, "not_an_image")
+			wantHTTPError(t, r, http.StatusBadRequest, "not_an_image")
 			if !bytes.Equal(clf.lastCall(), body) {
 				t.Fatalf("classifier got %q, want %q", clf.lastCall(), body)
 			}
@@ -122,7 +122,8 @@ func TestHTTPErrors(t *testing.T) {
 		{name: "empty body", event: "apigw-http-v2.json", b64: true, ct: "image/jpeg", status: 400, code: "empty"},
 		{name: "bad base64", event: "apigw-rest-v1.json", body: []byte("not base64!"), ct: "image/jpeg", status: 400, code: CodeInvalidBase64,
 			edit: func(ev map[string]any) { ev["isBase64Encoded"] = true }},
-		{name: "not an image", event: "function-url.json", body: []byte("hello"), b64: true, ct: "image/jpeg", status: 415, code: "not_an_image"},
+		{name: "not an image", event: "function-url.json", body: []byte("hello"), b64: true, ct: "image/jpeg", status: 400, code: "not_an_image"},
+		{name: "unsupported format", event: "apigw-rest-v1.json", body: []byte("BM\x36\x00"), b64: true, ct: "image/bmp", status: 415, code: "unsupported_format"},
 		{name: "json content type", event: "apigw-http-v2.json", body: jpeg, b64: true, ct: "application/json", status: 415, code: CodeUnsupportedMedia},
 		{name: "multipart form", event: "apigw-rest-v1.json", body: jpeg, b64: true, ct: "multipart/form-data; boundary=x", status: 415, code: CodeUnsupportedMedia},
 		{name: "engine failure", event: "apigw-http-v2.json", body: []byte("ENGINE-FAILS"), b64: true, ct: "image/jpeg", status: 500, code: infer.CodeInternal},
