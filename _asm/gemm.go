@@ -58,8 +58,11 @@ func avx512(MR, NR int) {
 		}
 	}
 	bv := []VecPhysical{zmm(MR * nv), zmm(MR*nv + 1)}
-	bc := []VecPhysical{zmm(MR*nv + 2), zmm(MR*nv + 3), zmm(MR*nv + 4), zmm(MR*nv + 5)}
-	if MR*nv+6 > 32 {
+	var bc []VecPhysical // broadcast registers, used in turn
+	for r := MR*nv + nv; r < 32 && len(bc) < 4; r++ {
+		bc = append(bc, zmm(r))
+	}
+	if len(bc) < 2 {
 		panic("too many zmm registers")
 	}
 
