@@ -1,0 +1,91 @@
+// Command localaws runs the local stack's stand-ins for S3 event
+// notifications to Lambda and for AWS Batch on one 127.0.0.1 port (see
+// package localaws and scripts/local-stack.sh):
+//
+//	POST /s3-events            versitygw's event webhook; relayed to the Lambda RIE
+//	POST /v1/submitjob         AWS Batch SubmitJob (AWS_ENDPOINT_URL_BATCH)
+//	POST /v1/describejobs      AWS Batch DescribeJobs
+//	GET  /local/jobs           every SubmitJob call and its runs
+//	GET  /local/invocations    every relayed event and the function's answer
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mlserve/mlserve/internal/shiptest/localaws"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "localaws: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	addr := flag.String("addr", "127.0.0.1:9100", "listen address")
+	invoke := flag.String("invoke-url", "http://127.0.0.1:9000/2015-03-31/functions/function/invocations", "Lambda RIE invocation URL")
+	prefix := flag.String("prefix", "input/", "notification filter: key prefix whose ObjectCreated events invoke the function")
+	queue := flag.String("queue", "mlserve-local", "job queue name")
+	def := flag.String("job-definition", "mlserve-local", "job definition name")
+	command := flag.String("job-command", "batch --manifest Ref::manifest --output Ref::output", "job definition command (space separated)")
+	attempts := flag.Int("attempts", 3, "job definition retry attempts")
+	mlserve := flag.String("mlserve", "mlserve", "the program jobs run (the image's entrypoint)")
+	region := flag.String("region", "us-east-1", "region in ARNs")
+	flag.Parse()
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "localaws")
+	relay := &localaws.Relay{Prefix: *prefix, InvokeURL: *invoke, Log: log}
+	batch := &localaws.Batch{
+		Region: *region, Account: "000000000000",
+		Queue: *queue, Definition: *def,
+		Command:  strings.Fields(*command),
+		Attempts: *attempts,
+		// The same rules as the CDK job definition (deploy/stack).
+		EvaluateOnExit: []localaws.ExitRule{
+			{OnStatusReason: "Host EC2*", Action: "RETRY"},
+			{OnExitCode: "3", Action: "RETRY"},
+			{OnExitCode: "1", Action: "EXIT"},
+			{OnExitCode: "2", Action: "EXIT"},
+		},
+		Exec: *mlserve,
+		Log:  log,
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /s3-events", relay)
+	mux.HandleFunc("GET /local/invocations", relay.ServeInvocations)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.Handle("/", batch.Handler())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go relay.Run(ctx)
+	go batch.Run(ctx)
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	}()
+	log.Info("listening", "addr", ln.Addr().String(), "job_queue", batch.QueueARN(), "job_definition", batch.DefinitionARN())
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

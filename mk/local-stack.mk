@@ -1,0 +1,17 @@
+# The local stack: the docker-compose.yml system without Docker, on 127.0.0.1.
+
+VERSITYGW_VERSION := v1.8.0
+RIE_VERSION       := v0.0.0-20261030222936-bef5c4ba774d
+
+.PHONY: ship-tools
+ship-tools: ## go install versitygw and aws-lambda-rie (the local stack and its tests need them)
+	go install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+.PHONY: local-stack
+local-stack: ## run S3, the Lambda submitter, a local AWS Batch and serve on 127.0.0.1 (Ctrl-C stops)
+	scripts/local-stack.sh
+
+.PHONY: ship-test
+ship-test: ## test the Dockerfile, fetch-model.sh, docker-compose.yml and the local stack end to end
+	go test -count=1 ./internal/shiptest/...
