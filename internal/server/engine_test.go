@@ -11,10 +11,14 @@ import (
 	"github.com/mlserve/mlserve/models"
 )
 
-// loadModel loads a fixture model with the ImageNet labels, as mlserve does.
+// loadModel loads a model (a fixture name or a path) with the ImageNet
+// labels, as mlserve does.
 func loadModel(t testing.TB, name string) *infer.Classifier {
 	t.Helper()
-	c, err := infer.LoadFile(filepath.Join(fixtures(t), "models", name), infer.Options{Labels: models.ImageNetLabels()})
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(fixtures(t), "models", name)
+	}
+	c, err := infer.LoadFile(name, infer.Options{Labels: models.ImageNetLabels()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,8 @@ func FuzzParseBody(f *testing.F) {
 		{"application/json", []byte(`{"image":"-_-_"} `)},
 		{"application/json", []byte(`[1,2]`)},
 		{"text/plain", []byte("x")},
+		{"application/x-www-form-urlencoded", img},
+		{"application/x-www-form-urlencoded", []byte("a=b")},
 		{"image/png; q=\"", img},
 	} {
 		f.Add(seed.ct, seed.body)

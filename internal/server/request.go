@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/mlserve/mlserve/internal/imageprep"
 )
 
 // maxTopK bounds ?top_k=.
@@ -66,6 +68,18 @@ func parseBody(contentType string, r io.Reader, sizeHint, maxBytes int64, maxIma
 		if err != nil {
 			return body{}, readError(err, maxBytes)
 		}
+	case mt == "application/x-www-form-urlencoded":
+		// curl --data-binary sends this by default: take the body as the
+		// image when it starts like one, refuse a real form.
+		data, err := readAll(lr, sizeHint, maxBytes)
+		if err != nil {
+			return body{}, readError(err, maxBytes)
+		}
+		if format, _ := imageprep.Sniff(data); format == "" {
+			return body{}, errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
+				"a form is not an image: send the image as image/*, application/octet-stream, multipart/form-data or application/json {\"image\": \"<base64>\"}")
+		}
+		b.Images = [][]byte{data}
 	case mt == "application/json":
 		b, err = parseJSON(lr, maxImages)
 		if err != nil {
