@@ -491,9 +491,12 @@ func (r *runner) alreadyDone(ctx context.Context, w *work) bool {
 	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&res); err != nil {
 		return false
 	}
-	if res.Source == nil || res.Source.URI != w.uri || res.Source.ETag != w.obj.ETag {
+	// The ETag, not the URI, decides: the same content under the same key
+	// is done even if the input prefix was spelled differently.
+	if res.Source == nil || res.Source.ETag != w.obj.ETag {
 		return false
 	}
+	res.Source.URI = w.uri
 	w.result, w.skipped, w.attempt = &res, true, 1
 	return true
 }
