@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestResolveShard(t *testing.T) {
+	tests := []struct {
+		name          string
+		shard, shards int
+		env           map[string]string
+		wantShard     int
+		wantShards    int
+		wantErr       bool
+	}{
+		{name: "nothing", shard: -1, wantShard: 0, wantShards: 1},
+		{name: "array job", shard: -1, env: map[string]string{"AWS_BATCH_JOB_ARRAY_INDEX": "2", "MLSERVE_SHARDS": "4"}, wantShard: 2, wantShards: 4},
+		{name: "flags override env", shard: 1, shards: 3, env: map[string]string{"AWS_BATCH_JOB_ARRAY_INDEX": "2", "MLSERVE_SHARDS": "4"}, wantShard: 1, wantShards: 3},
+		{name: "index without size", shard: -1, env: map[string]string{"AWS_BATCH_JOB_ARRAY_INDEX": "1"}, wantErr: true},
+		{name: "index zero without size", shard: -1, env: map[string]string{"AWS_BATCH_JOB_ARRAY_INDEX": "0"}, wantShard: 0, wantShards: 1},
+		{name: "size without index", shard: -1, env: map[string]string{"MLSERVE_SHARDS": "3"}, wantErr: true},
+		{name: "out of range", shard: 3, shards: 3, wantErr: true},
+		{name: "bad size", shard: -1, env: map[string]string{"MLSERVE_SHARDS": "x"}, wantErr: true},
+		{name: "bad index", shard: -1, env: map[string]string{"AWS_BATCH_JOB_ARRAY_INDEX": "-1", "MLSERVE_SHARDS": "2"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			shard, shards, err := resolveShard(tt.shard, tt.shards, func(k string) string { return tt.env[k] })
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err == nil && (shard != tt.wantShard || shards != tt.wantShards) {
+				t.Errorf("= %d of %d, want %d of %d", shard, shards, tt.wantShard, tt.wantShards)
+			}
+		})
+	}
+}
+
+func TestBatchUsage(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"no output", []string{"--input", dir}},
+		{"no input", []string{"--output", dir}},
+		{"output in input", []string{"--input", dir, "--output", dir + "/out"}},
+		{"bad format", []string{"--input", dir + "/in", "--output", dir + "/out", "--format", "xml"}},
+		{"bad max failures", []string{"--input", dir + "/in", "--output", dir + "/out", "--max-failures", "lots"}},
+		{"bad batch size", []string{"--input", dir + "/in", "--output", dir + "/out", "--batch-size", "0"}},
+		{"bad shard", []string{"--input", dir + "/in", "--output", dir + "/out", "--shard", "2", "--shards", "2"}},
+		{"bad top-k", []string{"--input", dir + "/in", "--output", dir + "/out", "-k", "0"}},
+		{"unknown flag", []string{"--input", dir + "/in", "--output", dir + "/out", "--nope"}},
+		{"argument", []string{"--input", dir + "/in", "--output", dir + "/out", "extra"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("AWS_BATCH_JOB_ARRAY_INDEX", "")
+			t.Setenv("MLSERVE_SHARDS", "")
+			var stderr bytes.Buffer
+			code := Run(context.Background(), append([]string{"batch"}, tt.args...), IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &stderr})
+			if code != ExitUsage {
+				t.Errorf("exit %d, want %d; stderr: %s", code, ExitUsage, stderr.String())
+			}
+		})
+	}
+}
+
+func TestBatchConfig(t *testing.T) {
+	o := batchOptions{Input: "s3://b/in/", Output: "s3://b/out/", Shard: -1, BatchSize: 4, TopK: 3,
+		Format: "csv", MaxFailures: "2%", Concurrency: 5, Grace: time.Minute, LogFormat: "json", LogLevel: "info"}
+	cfg, err := o.config(func(k string) string {
+		return map[string]string{"AWS_BATCH_JOB_ARRAY_INDEX": "1", "MLSERVE_SHARDS": "2"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Shard != 1 || cfg.Shards != 2 || !cfg.CSV || cfg.BatchSize != 4 || cfg.TopK != 3 ||
+		cfg.Fetchers != 5 || cfg.Uploaders != 5 || cfg.MaxFailures.String() != "2%" {
+		t.Errorf("config %+v", cfg)
+	}
+}
+
+func TestBatchModelMissing(t *testing.T) {
+	dir := t.TempDir()
+	var stderr bytes.Buffer
+	code := Run(context.Background(), []string{"batch", "--input", dir + "/in", "--output", dir + "/out", "--model", dir + "/none.onnx"},
+		IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &stderr})
+	if code != ExitFailure {
+		t.Errorf("exit %d, want %d; stderr: %s", code, ExitFailure, stderr.String())
+	}
+}
