@@ -279,7 +279,7 @@ func referenceTensor(rgb []byte, w, h int, cfg Config) []float32 {
 func TestCropRegionMatchesFullResize(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	sizes := []image.Point{{768, 576}, {60, 45}, {1200, 150}, {256, 256}, {256, 400}, {400, 256},
-		{1, 1}, {1, 300}, {300, 1}, {255, 257}, {224, 224}, {13, 999}, {901, 601}}
+		{1, 1}, {1, 40}, {40, 1}, {255, 257}, {224, 224}, {13, 199}}
 	cfgs := []Config{imageNet, {ResizeShorter: 200, Crop: 224}, {ResizeShorter: 224, Crop: 224}, {ResizeShorter: 33, Crop: 17}}
 	for _, s := range sizes {
 		img := image.NewRGBA(image.Rect(0, 0, s.X, s.Y))
