@@ -30,21 +30,22 @@ const (
 
 func main() {
 	ConstraintExpr("!purego")
-	avx512(12, 32)
+	avx512("tileAVX512", 12, 32)
+	avx512("tileAVX512N16", 12, 16) // for n <= 16 (the FC layer at small batch)
 	avx2(6, 16)
 	Generate()
 }
 
-// avx512 emits tileAVX512: an mr x 32 tile in 2*mr zmm accumulators. Rows
-// past the argument mr are skipped; columns are masked by mask (bit j for
-// column j), so one kernel serves edge tiles too and never touches C
-// outside the tile.
-func avx512(MR, NR int) {
+// avx512 emits an MR x NR (NR = 16 or 32) kernel with MR*NR/16 zmm
+// accumulators. Rows past the argument mr are skipped; columns are masked
+// by mask (bit j for column j), so one kernel serves edge tiles too and
+// never touches C outside the tile.
+func avx512(fname string, MR, NR int) {
 	const vec = 16
 	nv := NR / vec
-	TEXT("tileAVX512", NOSPLIT, "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags, mr int, mask uint32)")
+	TEXT(fname, NOSPLIT, "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags, mr int, mask uint32)")
 	Pragma("noescape")
-	Doc(fmt.Sprintf("tileAVX512 computes one %dx%d tile of C; see tileFunc.", MR, NR))
+	Doc(fmt.Sprintf("%s computes one %dx%d tile of C; see tileFunc.", fname, MR, NR))
 	kc := Load(Param("kc"), RAX)
 	ap := Load(Param("a"), RSI)
 	bp := Load(Param("b"), RDI)
@@ -57,7 +58,7 @@ func avx512(MR, NR int) {
 			VPXORD(acc[i][v], acc[i][v], acc[i][v])
 		}
 	}
-	bv := []VecPhysical{zmm(MR * nv), zmm(MR*nv + 1)}
+	bv := []VecPhysical{zmm(MR * nv), zmm(MR*nv + 1)}[:nv]
 	var bc []VecPhysical // broadcast registers, used in turn
 	for r := MR*nv + nv; r < 32 && len(bc) < 4; r++ {
 		bc = append(bc, zmm(r))
@@ -93,29 +94,29 @@ func avx512(MR, NR int) {
 	KMOVW(mask, K1)
 	SHRL(U8(16), mask)
 	KMOVW(mask, K2)
-	zero := bv[0]
+	zero := zmm(31)
 	VPXORD(zero, zero, zero)
 	for i := range MR {
 		if i > 0 {
 			CMPQ(mr, U32(i))
-			JLE(LabelRef("avx512_done"))
+			JLE(LabelRef(fname + "_done"))
 		}
-		onFlag(flags, flagAccum, fmt.Sprintf("avx512_row%d_accum", i), func() {
+		onFlag(flags, flagAccum, fmt.Sprintf("%s_row%d_accum", fname, i), func() {
 			for v := range nv {
 				VADDPS_Z(Mem{Base: cp, Disp: 64 * v}, acc[i][v], masks[v], acc[i][v])
 			}
 		})
-		onFlag(flags, flagBias, fmt.Sprintf("avx512_row%d_bias", i), func() {
+		onFlag(flags, flagBias, fmt.Sprintf("%s_row%d_bias", fname, i), func() {
 			for v := range nv {
 				VADDPS_BCST(Mem{Base: bias, Disp: 4 * i}, acc[i][v], acc[i][v])
 			}
 		})
-		onFlag(flags, flagRes, fmt.Sprintf("avx512_row%d_res", i), func() {
+		onFlag(flags, flagRes, fmt.Sprintf("%s_row%d_res", fname, i), func() {
 			for v := range nv {
 				VADDPS_Z(Mem{Base: rp, Disp: 64 * v}, acc[i][v], masks[v], acc[i][v])
 			}
 		})
-		onFlag(flags, flagReLU, fmt.Sprintf("avx512_row%d_relu", i), func() {
+		onFlag(flags, flagReLU, fmt.Sprintf("%s_row%d_relu", fname, i), func() {
 			for v := range nv {
 				// max(0, x) returns its second operand x when x is NaN.
 				VMAXPS(acc[i][v], zero, acc[i][v])
@@ -129,7 +130,7 @@ func avx512(MR, NR int) {
 			ADDQ(ldc, rp)
 		}
 	}
-	Label("avx512_done")
+	Label(fname + "_done")
 	VZEROUPPER()
 	RET()
 }

@@ -48,6 +48,9 @@ type kernel struct {
 	name   string
 	mr, nr int
 	tile   tileFunc
+	// narrow, if set, is a kernel with the same mr (so the same packed A)
+	// and a smaller nr that Mul uses when n <= narrow.nr.
+	narrow *kernel
 }
 
 var genericKernel = &kernel{name: "generic", mr: 4, nr: 4, tile: genericTile}
@@ -135,9 +138,12 @@ func Mul(c []float32, a *PackedA, b []float32, n int, ep Epilogue) {
 	if ep.Residual != nil {
 		ep.Residual = ep.Residual[:m*n]
 	}
-	j := job{c: c, a: a, b: b, n: n, ep: ep}
-	parts := runtime.GOMAXPROCS(0)
 	kern := a.kern
+	if kern.narrow != nil && n <= kern.narrow.nr {
+		kern = kern.narrow
+	}
+	j := job{c: c, a: a, kern: kern, b: b, n: n, ep: ep}
+	parts := runtime.GOMAXPROCS(0)
 	mt := (m + kern.mr - 1) / kern.mr // A panels
 	nt := (n + kern.nr - 1) / kern.nr // B micro-panels
 	// Small products are not worth waking a worker (~1-2 µs).
@@ -190,6 +196,7 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 type job struct {
 	c      []float32
 	a      *PackedA
+	kern   *kernel
 	b      []float32
 	n      int
 	ep     Epilogue
@@ -230,7 +237,7 @@ func startWorkers(n int) {
 func (j *job) run() {
 	ws := bufPool.Get().(*workspace)
 	defer bufPool.Put(ws)
-	kern := j.a.kern
+	kern := j.kern
 	mr, nr := kern.mr, kern.nr
 	m, k, n := j.a.m, j.a.k, j.n
 	nc := ncMax / nr * nr

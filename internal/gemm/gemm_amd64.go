@@ -18,8 +18,9 @@ var archKernels = func() []*kernel {
 }()
 
 var (
-	avx512Kernel = &kernel{name: "avx512", mr: 12, nr: 32, tile: avx512Tile}
-	avx2Kernel   = &kernel{name: "avx2", mr: 6, nr: 16, tile: avx2Tile}
+	avx512Kernel = &kernel{name: "avx512", mr: 12, nr: 32, tile: avx512Tile,
+		narrow: &kernel{name: "avx512", mr: 12, nr: 16, tile: avx512N16Tile}}
+	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, tile: avx2Tile}
 )
 
 // avx512Tile runs every tile, edges included, in assembly: rows past mr are
@@ -37,6 +38,22 @@ func avx512Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, 
 	}
 	_ = c[(mr-1)*ldc+nr-1]
 	tileAVX512(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, mr, uint32(uint64(1)<<nr-1))
+}
+
+// avx512N16Tile is avx512Tile with 16 columns, for n <= 16.
+func avx512N16Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
+	_, _ = a[kc*12-1], b[kc*16-1]
+	var bp, rp *float32
+	if flags&flagBias != 0 {
+		_ = bias[mr-1]
+		bp = &bias[0]
+	}
+	if flags&flagRes != 0 {
+		_ = res[(mr-1)*ldc+nr-1]
+		rp = &res[0]
+	}
+	_ = c[(mr-1)*ldc+nr-1]
+	tileAVX512N16(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, mr, uint32(1)<<nr-1)
 }
 
 // avx2Tile runs full tiles in assembly; an edge tile is computed into a

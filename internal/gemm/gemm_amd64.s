@@ -256,365 +256,842 @@ k12x32_end:
 	KMOVW    R12, K1
 	SHRL     $0x10, R12
 	KMOVW    R12, K2
-	VPXORD   Z24, Z24, Z24
+	VPXORD   Z31, Z31, Z31
 	TESTQ    $0x00000001, R10
-	JZ       avx512_row0_accum
+	JZ       tileAVX512_row0_accum
 	VADDPS.Z (DX), Z0, K1, Z0
 	VADDPS.Z 64(DX), Z1, K2, Z1
 
-avx512_row0_accum:
+tileAVX512_row0_accum:
 	TESTQ       $0x00000002, R10
-	JZ          avx512_row0_bias
+	JZ          tileAVX512_row0_bias
 	VADDPS.BCST (R8), Z0, Z0
 	VADDPS.BCST (R8), Z1, Z1
 
-avx512_row0_bias:
+tileAVX512_row0_bias:
 	TESTQ    $0x00000004, R10
-	JZ       avx512_row0_res
+	JZ       tileAVX512_row0_res
 	VADDPS.Z (R9), Z0, K1, Z0
 	VADDPS.Z 64(R9), Z1, K2, Z1
 
-avx512_row0_res:
+tileAVX512_row0_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx512_row0_relu
-	VMAXPS Z0, Z24, Z0
-	VMAXPS Z1, Z24, Z1
+	JZ     tileAVX512_row0_relu
+	VMAXPS Z0, Z31, Z0
+	VMAXPS Z1, Z31, Z1
 
-avx512_row0_relu:
+tileAVX512_row0_relu:
 	VMOVUPS  Z0, K1, (DX)
 	VMOVUPS  Z1, K2, 64(DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
 	CMPQ     R11, $0x00000001
-	JLE      avx512_done
+	JLE      tileAVX512_done
 	TESTQ    $0x00000001, R10
-	JZ       avx512_row1_accum
+	JZ       tileAVX512_row1_accum
 	VADDPS.Z (DX), Z2, K1, Z2
 	VADDPS.Z 64(DX), Z3, K2, Z3
 
-avx512_row1_accum:
+tileAVX512_row1_accum:
 	TESTQ       $0x00000002, R10
-	JZ          avx512_row1_bias
+	JZ          tileAVX512_row1_bias
 	VADDPS.BCST 4(R8), Z2, Z2
 	VADDPS.BCST 4(R8), Z3, Z3
 
-avx512_row1_bias:
+tileAVX512_row1_bias:
 	TESTQ    $0x00000004, R10
-	JZ       avx512_row1_res
+	JZ       tileAVX512_row1_res
 	VADDPS.Z (R9), Z2, K1, Z2
 	VADDPS.Z 64(R9), Z3, K2, Z3
 
-avx512_row1_res:
+tileAVX512_row1_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx512_row1_relu
-	VMAXPS Z2, Z24, Z2
-	VMAXPS Z3, Z24, Z3
+	JZ     tileAVX512_row1_relu
+	VMAXPS Z2, Z31, Z2
+	VMAXPS Z3, Z31, Z3
 
-avx512_row1_relu:
+tileAVX512_row1_relu:
 	VMOVUPS  Z2, K1, (DX)
 	VMOVUPS  Z3, K2, 64(DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
 	CMPQ     R11, $0x00000002
-	JLE      avx512_done
+	JLE      tileAVX512_done
 	TESTQ    $0x00000001, R10
-	JZ       avx512_row2_accum
+	JZ       tileAVX512_row2_accum
 	VADDPS.Z (DX), Z4, K1, Z4
 	VADDPS.Z 64(DX), Z5, K2, Z5
 
-avx512_row2_accum:
+tileAVX512_row2_accum:
 	TESTQ       $0x00000002, R10
-	JZ          avx512_row2_bias
+	JZ          tileAVX512_row2_bias
 	VADDPS.BCST 8(R8), Z4, Z4
 	VADDPS.BCST 8(R8), Z5, Z5
 
-avx512_row2_bias:
+tileAVX512_row2_bias:
 	TESTQ    $0x00000004, R10
-	JZ       avx512_row2_res
+	JZ       tileAVX512_row2_res
 	VADDPS.Z (R9), Z4, K1, Z4
 	VADDPS.Z 64(R9), Z5, K2, Z5
 
-avx512_row2_res:
+tileAVX512_row2_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx512_row2_relu
-	VMAXPS Z4, Z24, Z4
-	VMAXPS Z5, Z24, Z5
+	JZ     tileAVX512_row2_relu
+	VMAXPS Z4, Z31, Z4
+	VMAXPS Z5, Z31, Z5
 
-avx512_row2_relu:
+tileAVX512_row2_relu:
 	VMOVUPS  Z4, K1, (DX)
 	VMOVUPS  Z5, K2, 64(DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
 	CMPQ     R11, $0x00000003
-	JLE      avx512_done
+	JLE      tileAVX512_done
 	TESTQ    $0x00000001, R10
-	JZ       avx512_row3_accum
+	JZ       tileAVX512_row3_accum
 	VADDPS.Z (DX), Z6, K1, Z6
 	VADDPS.Z 64(DX), Z7, K2, Z7
 
-avx512_row3_accum:
+tileAVX512_row3_accum:
 	TESTQ       $0x00000002, R10
-	JZ          avx512_row3_bias
+	JZ          tileAVX512_row3_bias
 	VADDPS.BCST 12(R8), Z6, Z6
 	VADDPS.BCST 12(R8), Z7, Z7
 
-avx512_row3_bias:
+tileAVX512_row3_bias:
 	TESTQ    $0x00000004, R10
-	JZ       avx512_row3_res
+	JZ       tileAVX512_row3_res
 	VADDPS.Z (R9), Z6, K1, Z6
 	VADDPS.Z 64(R9), Z7, K2, Z7
 
-avx512_row3_res:
+tileAVX512_row3_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx512_row3_relu
-	VMAXPS Z6, Z24, Z6
-	VMAXPS Z7, Z24, Z7
+	JZ     tileAVX512_row3_relu
+	VMAXPS Z6, Z31, Z6
+	VMAXPS Z7, Z31, Z7
 
-avx512_row3_relu:
+tileAVX512_row3_relu:
 	VMOVUPS  Z6, K1, (DX)
 	VMOVUPS  Z7, K2, 64(DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
 	CMPQ     R11, $0x00000004
-	JLE      avx512_done
+	JLE      tileAVX512_done
 	TESTQ    $0x00000001, R10
-	JZ       avx512_row4_accum
+	JZ       tileAVX512_row4_accum
 	VADDPS.Z (DX), Z8, K1, Z8
 	VADDPS.Z 64(DX), Z9, K2, Z9
 
-avx512_row4_accum:
+tileAVX512_row4_accum:
 	TESTQ       $0x00000002, R10
-	JZ          avx512_row4_bias
+	JZ          tileAVX512_row4_bias
 	VADDPS.BCST 16(R8), Z8, Z8
 	VADDPS.BCST 16(R8), Z9, Z9
 
-avx512_row4_bias:
+tileAVX512_row4_bias:
 	TESTQ    $0x00000004, R10
-	JZ       avx512_row4_res
+	JZ       tileAVX512_row4_res
 	VADDPS.Z (R9), Z8, K1, Z8
 	VADDPS.Z 64(R9), Z9, K2, Z9
 
-avx512_row4_res:
+tileAVX512_row4_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx512_row4_relu
-	VMAXPS Z8, Z24, Z8
-	VMAXPS Z9, Z24, Z9
+	JZ     tileAVX512_row4_relu
+	VMAXPS Z8, Z31, Z8
+	VMAXPS Z9, Z31, Z9
 
-avx512_row4_relu:
+tileAVX512_row4_relu:
 	VMOVUPS  Z8, K1, (DX)
 	VMOVUPS  Z9, K2, 64(DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
 	CMPQ     R11, $0x00000005
-	JLE      avx512_done
+	JLE      tileAVX512_done
 	TESTQ    $0x00000001, R10
-	JZ       avx512_row5_accum
+	JZ       tileAVX512_row5_accum
 	VADDPS.Z (DX), Z10, K1, Z10
 	VADDPS.Z 64(DX), Z11, K2, Z11
 
-avx512_row5_accum:
+tileAVX512_row5_accum:
 	TESTQ       $0x00000002, R10
-	JZ          avx512_row5_bias
+	JZ          tileAVX512_row5_bias
 	VADDPS.BCST 20(R8), Z10, Z10
 	VADDPS.BCST 20(R8), Z11, Z11
 
-avx512_row5_bias:
+tileAVX512_row5_bias:
 	TESTQ    $0x00000004, R10
-	JZ       avx512_row5_res
+	JZ       tileAVX512_row5_res
 	VADDPS.Z (R9), Z10, K1, Z10
 	VADDPS.Z 64(R9), Z11, K2, Z11
 
-avx512_row5_res:
+tileAVX512_row5_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx512_row5_relu
-	VMAXPS Z10, Z24, Z10
-	VMAXPS Z11, Z24, Z11
+	JZ     tileAVX512_row5_relu
+	VMAXPS Z10, Z31, Z10
+	VMAXPS Z11, Z31, Z11
 
-avx512_row5_relu:
+tileAVX512_row5_relu:
 	VMOVUPS  Z10, K1, (DX)
 	VMOVUPS  Z11, K2, 64(DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
 	CMPQ     R11, $0x00000006
-	JLE      avx512_done
+	JLE      tileAVX512_done
 	TESTQ    $0x00000001, R10
-	JZ       avx512_row6_accum
+	JZ       tileAVX512_row6_accum
 	VADDPS.Z (DX), Z12, K1, Z12
 	VADDPS.Z 64(DX), Z13, K2, Z13
 
-avx512_row6_accum:
+tileAVX512_row6_accum:
 	TESTQ       $0x00000002, R10
-	JZ          avx512_row6_bias
+	JZ          tileAVX512_row6_bias
 	VADDPS.BCST 24(R8), Z12, Z12
 	VADDPS.BCST 24(R8), Z13, Z13
 
-avx512_row6_bias:
+tileAVX512_row6_bias:
 	TESTQ    $0x00000004, R10
-	JZ       avx512_row6_res
+	JZ       tileAVX512_row6_res
 	VADDPS.Z (R9), Z12, K1, Z12
 	VADDPS.Z 64(R9), Z13, K2, Z13
 
-avx512_row6_res:
+tileAVX512_row6_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx512_row6_relu
-	VMAXPS Z12, Z24, Z12
-	VMAXPS Z13, Z24, Z13
+	JZ     tileAVX512_row6_relu
+	VMAXPS Z12, Z31, Z12
+	VMAXPS Z13, Z31, Z13
 
-avx512_row6_relu:
+tileAVX512_row6_relu:
 	VMOVUPS  Z12, K1, (DX)
 	VMOVUPS  Z13, K2, 64(DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
 	CMPQ     R11, $0x00000007
-	JLE      avx512_done
+	JLE      tileAVX512_done
 	TESTQ    $0x00000001, R10
-	JZ       avx512_row7_accum
+	JZ       tileAVX512_row7_accum
 	VADDPS.Z (DX), Z14, K1, Z14
 	VADDPS.Z 64(DX), Z15, K2, Z15
 
-avx512_row7_accum:
+tileAVX512_row7_accum:
 	TESTQ       $0x00000002, R10
-	JZ          avx512_row7_bias
+	JZ          tileAVX512_row7_bias
 	VADDPS.BCST 28(R8), Z14, Z14
 	VADDPS.BCST 28(R8), Z15, Z15
 
-avx512_row7_bias:
+tileAVX512_row7_bias:
 	TESTQ    $0x00000004, R10
-	JZ       avx512_row7_res
+	JZ       tileAVX512_row7_res
 	VADDPS.Z (R9), Z14, K1, Z14
 	VADDPS.Z 64(R9), Z15, K2, Z15
 
-avx512_row7_res:
+tileAVX512_row7_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx512_row7_relu
-	VMAXPS Z14, Z24, Z14
-	VMAXPS Z15, Z24, Z15
+	JZ     tileAVX512_row7_relu
+	VMAXPS Z14, Z31, Z14
+	VMAXPS Z15, Z31, Z15
 
-avx512_row7_relu:
+tileAVX512_row7_relu:
 	VMOVUPS  Z14, K1, (DX)
 	VMOVUPS  Z15, K2, 64(DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
 	CMPQ     R11, $0x00000008
-	JLE      avx512_done
+	JLE      tileAVX512_done
 	TESTQ    $0x00000001, R10
-	JZ       avx512_row8_accum
+	JZ       tileAVX512_row8_accum
 	VADDPS.Z (DX), Z16, K1, Z16
 	VADDPS.Z 64(DX), Z17, K2, Z17
 
-avx512_row8_accum:
+tileAVX512_row8_accum:
 	TESTQ       $0x00000002, R10
-	JZ          avx512_row8_bias
+	JZ          tileAVX512_row8_bias
 	VADDPS.BCST 32(R8), Z16, Z16
 	VADDPS.BCST 32(R8), Z17, Z17
 
-avx512_row8_bias:
+tileAVX512_row8_bias:
 	TESTQ    $0x00000004, R10
-	JZ       avx512_row8_res
+	JZ       tileAVX512_row8_res
 	VADDPS.Z (R9), Z16, K1, Z16
 	VADDPS.Z 64(R9), Z17, K2, Z17
 
-avx512_row8_res:
+tileAVX512_row8_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx512_row8_relu
-	VMAXPS Z16, Z24, Z16
-	VMAXPS Z17, Z24, Z17
+	JZ     tileAVX512_row8_relu
+	VMAXPS Z16, Z31, Z16
+	VMAXPS Z17, Z31, Z17
 
-avx512_row8_relu:
+tileAVX512_row8_relu:
 	VMOVUPS  Z16, K1, (DX)
 	VMOVUPS  Z17, K2, 64(DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
 	CMPQ     R11, $0x00000009
-	JLE      avx512_done
+	JLE      tileAVX512_done
 	TESTQ    $0x00000001, R10
-	JZ       avx512_row9_accum
+	JZ       tileAVX512_row9_accum
 	VADDPS.Z (DX), Z18, K1, Z18
 	VADDPS.Z 64(DX), Z19, K2, Z19
 
-avx512_row9_accum:
+tileAVX512_row9_accum:
 	TESTQ       $0x00000002, R10
-	JZ          avx512_row9_bias
+	JZ          tileAVX512_row9_bias
 	VADDPS.BCST 36(R8), Z18, Z18
 	VADDPS.BCST 36(R8), Z19, Z19
 
-avx512_row9_bias:
+tileAVX512_row9_bias:
 	TESTQ    $0x00000004, R10
-	JZ       avx512_row9_res
+	JZ       tileAVX512_row9_res
 	VADDPS.Z (R9), Z18, K1, Z18
 	VADDPS.Z 64(R9), Z19, K2, Z19
 
-avx512_row9_res:
+tileAVX512_row9_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx512_row9_relu
-	VMAXPS Z18, Z24, Z18
-	VMAXPS Z19, Z24, Z19
+	JZ     tileAVX512_row9_relu
+	VMAXPS Z18, Z31, Z18
+	VMAXPS Z19, Z31, Z19
 
-avx512_row9_relu:
+tileAVX512_row9_relu:
 	VMOVUPS  Z18, K1, (DX)
 	VMOVUPS  Z19, K2, 64(DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
 	CMPQ     R11, $0x0000000a
-	JLE      avx512_done
+	JLE      tileAVX512_done
 	TESTQ    $0x00000001, R10
-	JZ       avx512_row10_accum
+	JZ       tileAVX512_row10_accum
 	VADDPS.Z (DX), Z20, K1, Z20
 	VADDPS.Z 64(DX), Z21, K2, Z21
 
-avx512_row10_accum:
+tileAVX512_row10_accum:
 	TESTQ       $0x00000002, R10
-	JZ          avx512_row10_bias
+	JZ          tileAVX512_row10_bias
 	VADDPS.BCST 40(R8), Z20, Z20
 	VADDPS.BCST 40(R8), Z21, Z21
 
-avx512_row10_bias:
+tileAVX512_row10_bias:
 	TESTQ    $0x00000004, R10
-	JZ       avx512_row10_res
+	JZ       tileAVX512_row10_res
 	VADDPS.Z (R9), Z20, K1, Z20
 	VADDPS.Z 64(R9), Z21, K2, Z21
 
-avx512_row10_res:
+tileAVX512_row10_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx512_row10_relu
-	VMAXPS Z20, Z24, Z20
-	VMAXPS Z21, Z24, Z21
+	JZ     tileAVX512_row10_relu
+	VMAXPS Z20, Z31, Z20
+	VMAXPS Z21, Z31, Z21
 
-avx512_row10_relu:
+tileAVX512_row10_relu:
 	VMOVUPS  Z20, K1, (DX)
 	VMOVUPS  Z21, K2, 64(DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
 	CMPQ     R11, $0x0000000b
-	JLE      avx512_done
+	JLE      tileAVX512_done
 	TESTQ    $0x00000001, R10
-	JZ       avx512_row11_accum
+	JZ       tileAVX512_row11_accum
 	VADDPS.Z (DX), Z22, K1, Z22
 	VADDPS.Z 64(DX), Z23, K2, Z23
 
-avx512_row11_accum:
+tileAVX512_row11_accum:
 	TESTQ       $0x00000002, R10
-	JZ          avx512_row11_bias
+	JZ          tileAVX512_row11_bias
 	VADDPS.BCST 44(R8), Z22, Z22
 	VADDPS.BCST 44(R8), Z23, Z23
 
-avx512_row11_bias:
+tileAVX512_row11_bias:
 	TESTQ    $0x00000004, R10
-	JZ       avx512_row11_res
+	JZ       tileAVX512_row11_res
 	VADDPS.Z (R9), Z22, K1, Z22
 	VADDPS.Z 64(R9), Z23, K2, Z23
 
-avx512_row11_res:
+tileAVX512_row11_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx512_row11_relu
-	VMAXPS Z22, Z24, Z22
-	VMAXPS Z23, Z24, Z23
+	JZ     tileAVX512_row11_relu
+	VMAXPS Z22, Z31, Z22
+	VMAXPS Z23, Z31, Z23
 
-avx512_row11_relu:
+tileAVX512_row11_relu:
 	VMOVUPS Z22, K1, (DX)
 	VMOVUPS Z23, K2, 64(DX)
 
-avx512_done:
+tileAVX512_done:
+	VZEROUPPER
+	RET
+
+// func tileAVX512N16(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32)
+// Requires: AVX, AVX512F
+TEXT ·tileAVX512N16(SB), NOSPLIT, $0-76
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), SI
+	MOVQ   b+16(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ   AX, BX
+	SHRQ   $0x02, BX
+	JZ     k12x16_tail
+
+k12x16_loop4:
+	VMOVUPS      (DI), Z12
+	VBROADCASTSS (SI), Z13
+	VFMADD231PS  Z12, Z13, Z0
+	VBROADCASTSS 4(SI), Z14
+	VFMADD231PS  Z12, Z14, Z1
+	VBROADCASTSS 8(SI), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VBROADCASTSS 12(SI), Z16
+	VFMADD231PS  Z12, Z16, Z3
+	VBROADCASTSS 16(SI), Z13
+	VFMADD231PS  Z12, Z13, Z4
+	VBROADCASTSS 20(SI), Z14
+	VFMADD231PS  Z12, Z14, Z5
+	VBROADCASTSS 24(SI), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VBROADCASTSS 28(SI), Z16
+	VFMADD231PS  Z12, Z16, Z7
+	VBROADCASTSS 32(SI), Z13
+	VFMADD231PS  Z12, Z13, Z8
+	VBROADCASTSS 36(SI), Z14
+	VFMADD231PS  Z12, Z14, Z9
+	VBROADCASTSS 40(SI), Z15
+	VFMADD231PS  Z12, Z15, Z10
+	VBROADCASTSS 44(SI), Z16
+	VFMADD231PS  Z12, Z16, Z11
+	VMOVUPS      64(DI), Z12
+	VBROADCASTSS 48(SI), Z13
+	VFMADD231PS  Z12, Z13, Z0
+	VBROADCASTSS 52(SI), Z14
+	VFMADD231PS  Z12, Z14, Z1
+	VBROADCASTSS 56(SI), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VBROADCASTSS 60(SI), Z16
+	VFMADD231PS  Z12, Z16, Z3
+	VBROADCASTSS 64(SI), Z13
+	VFMADD231PS  Z12, Z13, Z4
+	VBROADCASTSS 68(SI), Z14
+	VFMADD231PS  Z12, Z14, Z5
+	VBROADCASTSS 72(SI), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VBROADCASTSS 76(SI), Z16
+	VFMADD231PS  Z12, Z16, Z7
+	VBROADCASTSS 80(SI), Z13
+	VFMADD231PS  Z12, Z13, Z8
+	VBROADCASTSS 84(SI), Z14
+	VFMADD231PS  Z12, Z14, Z9
+	VBROADCASTSS 88(SI), Z15
+	VFMADD231PS  Z12, Z15, Z10
+	VBROADCASTSS 92(SI), Z16
+	VFMADD231PS  Z12, Z16, Z11
+	VMOVUPS      128(DI), Z12
+	VBROADCASTSS 96(SI), Z13
+	VFMADD231PS  Z12, Z13, Z0
+	VBROADCASTSS 100(SI), Z14
+	VFMADD231PS  Z12, Z14, Z1
+	VBROADCASTSS 104(SI), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VBROADCASTSS 108(SI), Z16
+	VFMADD231PS  Z12, Z16, Z3
+	VBROADCASTSS 112(SI), Z13
+	VFMADD231PS  Z12, Z13, Z4
+	VBROADCASTSS 116(SI), Z14
+	VFMADD231PS  Z12, Z14, Z5
+	VBROADCASTSS 120(SI), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VBROADCASTSS 124(SI), Z16
+	VFMADD231PS  Z12, Z16, Z7
+	VBROADCASTSS 128(SI), Z13
+	VFMADD231PS  Z12, Z13, Z8
+	VBROADCASTSS 132(SI), Z14
+	VFMADD231PS  Z12, Z14, Z9
+	VBROADCASTSS 136(SI), Z15
+	VFMADD231PS  Z12, Z15, Z10
+	VBROADCASTSS 140(SI), Z16
+	VFMADD231PS  Z12, Z16, Z11
+	VMOVUPS      192(DI), Z12
+	VBROADCASTSS 144(SI), Z13
+	VFMADD231PS  Z12, Z13, Z0
+	VBROADCASTSS 148(SI), Z14
+	VFMADD231PS  Z12, Z14, Z1
+	VBROADCASTSS 152(SI), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VBROADCASTSS 156(SI), Z16
+	VFMADD231PS  Z12, Z16, Z3
+	VBROADCASTSS 160(SI), Z13
+	VFMADD231PS  Z12, Z13, Z4
+	VBROADCASTSS 164(SI), Z14
+	VFMADD231PS  Z12, Z14, Z5
+	VBROADCASTSS 168(SI), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VBROADCASTSS 172(SI), Z16
+	VFMADD231PS  Z12, Z16, Z7
+	VBROADCASTSS 176(SI), Z13
+	VFMADD231PS  Z12, Z13, Z8
+	VBROADCASTSS 180(SI), Z14
+	VFMADD231PS  Z12, Z14, Z9
+	VBROADCASTSS 184(SI), Z15
+	VFMADD231PS  Z12, Z15, Z10
+	VBROADCASTSS 188(SI), Z16
+	VFMADD231PS  Z12, Z16, Z11
+	ADDQ         $0x000000c0, SI
+	ADDQ         $0x00000100, DI
+	DECQ         BX
+	JNZ          k12x16_loop4
+
+k12x16_tail:
+	ANDQ $0x03, AX
+	JZ   k12x16_end
+
+k12x16_loop1:
+	VMOVUPS      (DI), Z12
+	VBROADCASTSS (SI), Z13
+	VFMADD231PS  Z12, Z13, Z0
+	VBROADCASTSS 4(SI), Z14
+	VFMADD231PS  Z12, Z14, Z1
+	VBROADCASTSS 8(SI), Z15
+	VFMADD231PS  Z12, Z15, Z2
+	VBROADCASTSS 12(SI), Z16
+	VFMADD231PS  Z12, Z16, Z3
+	VBROADCASTSS 16(SI), Z13
+	VFMADD231PS  Z12, Z13, Z4
+	VBROADCASTSS 20(SI), Z14
+	VFMADD231PS  Z12, Z14, Z5
+	VBROADCASTSS 24(SI), Z15
+	VFMADD231PS  Z12, Z15, Z6
+	VBROADCASTSS 28(SI), Z16
+	VFMADD231PS  Z12, Z16, Z7
+	VBROADCASTSS 32(SI), Z13
+	VFMADD231PS  Z12, Z13, Z8
+	VBROADCASTSS 36(SI), Z14
+	VFMADD231PS  Z12, Z14, Z9
+	VBROADCASTSS 40(SI), Z15
+	VFMADD231PS  Z12, Z15, Z10
+	VBROADCASTSS 44(SI), Z16
+	VFMADD231PS  Z12, Z16, Z11
+	ADDQ         $0x00000030, SI
+	ADDQ         $0x00000040, DI
+	DECQ         AX
+	JNZ          k12x16_loop1
+
+k12x16_end:
+	MOVQ     c+24(FP), DX
+	MOVQ     ldc+32(FP), CX
+	SHLQ     $0x02, CX
+	MOVQ     bias+40(FP), R8
+	MOVQ     res+48(FP), R9
+	MOVQ     flags+56(FP), R10
+	MOVQ     mr+64(FP), R11
+	MOVL     mask+72(FP), R12
+	KMOVW    R12, K1
+	SHRL     $0x10, R12
+	KMOVW    R12, K2
+	VPXORD   Z31, Z31, Z31
+	TESTQ    $0x00000001, R10
+	JZ       tileAVX512N16_row0_accum
+	VADDPS.Z (DX), Z0, K1, Z0
+
+tileAVX512N16_row0_accum:
+	TESTQ       $0x00000002, R10
+	JZ          tileAVX512N16_row0_bias
+	VADDPS.BCST (R8), Z0, Z0
+
+tileAVX512N16_row0_bias:
+	TESTQ    $0x00000004, R10
+	JZ       tileAVX512N16_row0_res
+	VADDPS.Z (R9), Z0, K1, Z0
+
+tileAVX512N16_row0_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX512N16_row0_relu
+	VMAXPS Z0, Z31, Z0
+
+tileAVX512N16_row0_relu:
+	VMOVUPS  Z0, K1, (DX)
+	ADDQ     CX, DX
+	ADDQ     CX, R9
+	CMPQ     R11, $0x00000001
+	JLE      tileAVX512N16_done
+	TESTQ    $0x00000001, R10
+	JZ       tileAVX512N16_row1_accum
+	VADDPS.Z (DX), Z1, K1, Z1
+
+tileAVX512N16_row1_accum:
+	TESTQ       $0x00000002, R10
+	JZ          tileAVX512N16_row1_bias
+	VADDPS.BCST 4(R8), Z1, Z1
+
+tileAVX512N16_row1_bias:
+	TESTQ    $0x00000004, R10
+	JZ       tileAVX512N16_row1_res
+	VADDPS.Z (R9), Z1, K1, Z1
+
+tileAVX512N16_row1_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX512N16_row1_relu
+	VMAXPS Z1, Z31, Z1
+
+tileAVX512N16_row1_relu:
+	VMOVUPS  Z1, K1, (DX)
+	ADDQ     CX, DX
+	ADDQ     CX, R9
+	CMPQ     R11, $0x00000002
+	JLE      tileAVX512N16_done
+	TESTQ    $0x00000001, R10
+	JZ       tileAVX512N16_row2_accum
+	VADDPS.Z (DX), Z2, K1, Z2
+
+tileAVX512N16_row2_accum:
+	TESTQ       $0x00000002, R10
+	JZ          tileAVX512N16_row2_bias
+	VADDPS.BCST 8(R8), Z2, Z2
+
+tileAVX512N16_row2_bias:
+	TESTQ    $0x00000004, R10
+	JZ       tileAVX512N16_row2_res
+	VADDPS.Z (R9), Z2, K1, Z2
+
+tileAVX512N16_row2_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX512N16_row2_relu
+	VMAXPS Z2, Z31, Z2
+
+tileAVX512N16_row2_relu:
+	VMOVUPS  Z2, K1, (DX)
+	ADDQ     CX, DX
+	ADDQ     CX, R9
+	CMPQ     R11, $0x00000003
+	JLE      tileAVX512N16_done
+	TESTQ    $0x00000001, R10
+	JZ       tileAVX512N16_row3_accum
+	VADDPS.Z (DX), Z3, K1, Z3
+
+tileAVX512N16_row3_accum:
+	TESTQ       $0x00000002, R10
+	JZ          tileAVX512N16_row3_bias
+	VADDPS.BCST 12(R8), Z3, Z3
+
+tileAVX512N16_row3_bias:
+	TESTQ    $0x00000004, R10
+	JZ       tileAVX512N16_row3_res
+	VADDPS.Z (R9), Z3, K1, Z3
+
+tileAVX512N16_row3_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX512N16_row3_relu
+	VMAXPS Z3, Z31, Z3
+
+tileAVX512N16_row3_relu:
+	VMOVUPS  Z3, K1, (DX)
+	ADDQ     CX, DX
+	ADDQ     CX, R9
+	CMPQ     R11, $0x00000004
+	JLE      tileAVX512N16_done
+	TESTQ    $0x00000001, R10
+	JZ       tileAVX512N16_row4_accum
+	VADDPS.Z (DX), Z4, K1, Z4
+
+tileAVX512N16_row4_accum:
+	TESTQ       $0x00000002, R10
+	JZ          tileAVX512N16_row4_bias
+	VADDPS.BCST 16(R8), Z4, Z4
+
+tileAVX512N16_row4_bias:
+	TESTQ    $0x00000004, R10
+	JZ       tileAVX512N16_row4_res
+	VADDPS.Z (R9), Z4, K1, Z4
+
+tileAVX512N16_row4_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX512N16_row4_relu
+	VMAXPS Z4, Z31, Z4
+
+tileAVX512N16_row4_relu:
+	VMOVUPS  Z4, K1, (DX)
+	ADDQ     CX, DX
+	ADDQ     CX, R9
+	CMPQ     R11, $0x00000005
+	JLE      tileAVX512N16_done
+	TESTQ    $0x00000001, R10
+	JZ       tileAVX512N16_row5_accum
+	VADDPS.Z (DX), Z5, K1, Z5
+
+tileAVX512N16_row5_accum:
+	TESTQ       $0x00000002, R10
+	JZ          tileAVX512N16_row5_bias
+	VADDPS.BCST 20(R8), Z5, Z5
+
+tileAVX512N16_row5_bias:
+	TESTQ    $0x00000004, R10
+	JZ       tileAVX512N16_row5_res
+	VADDPS.Z (R9), Z5, K1, Z5
+
+tileAVX512N16_row5_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX512N16_row5_relu
+	VMAXPS Z5, Z31, Z5
+
+tileAVX512N16_row5_relu:
+	VMOVUPS  Z5, K1, (DX)
+	ADDQ     CX, DX
+	ADDQ     CX, R9
+	CMPQ     R11, $0x00000006
+	JLE      tileAVX512N16_done
+	TESTQ    $0x00000001, R10
+	JZ       tileAVX512N16_row6_accum
+	VADDPS.Z (DX), Z6, K1, Z6
+
+tileAVX512N16_row6_accum:
+	TESTQ       $0x00000002, R10
+	JZ          tileAVX512N16_row6_bias
+	VADDPS.BCST 24(R8), Z6, Z6
+
+tileAVX512N16_row6_bias:
+	TESTQ    $0x00000004, R10
+	JZ       tileAVX512N16_row6_res
+	VADDPS.Z (R9), Z6, K1, Z6
+
+tileAVX512N16_row6_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX512N16_row6_relu
+	VMAXPS Z6, Z31, Z6
+
+tileAVX512N16_row6_relu:
+	VMOVUPS  Z6, K1, (DX)
+	ADDQ     CX, DX
+	ADDQ     CX, R9
+	CMPQ     R11, $0x00000007
+	JLE      tileAVX512N16_done
+	TESTQ    $0x00000001, R10
+	JZ       tileAVX512N16_row7_accum
+	VADDPS.Z (DX), Z7, K1, Z7
+
+tileAVX512N16_row7_accum:
+	TESTQ       $0x00000002, R10
+	JZ          tileAVX512N16_row7_bias
+	VADDPS.BCST 28(R8), Z7, Z7
+
+tileAVX512N16_row7_bias:
+	TESTQ    $0x00000004, R10
+	JZ       tileAVX512N16_row7_res
+	VADDPS.Z (R9), Z7, K1, Z7
+
+tileAVX512N16_row7_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX512N16_row7_relu
+	VMAXPS Z7, Z31, Z7
+
+tileAVX512N16_row7_relu:
+	VMOVUPS  Z7, K1, (DX)
+	ADDQ     CX, DX
+	ADDQ     CX, R9
+	CMPQ     R11, $0x00000008
+	JLE      tileAVX512N16_done
+	TESTQ    $0x00000001, R10
+	JZ       tileAVX512N16_row8_accum
+	VADDPS.Z (DX), Z8, K1, Z8
+
+tileAVX512N16_row8_accum:
+	TESTQ       $0x00000002, R10
+	JZ          tileAVX512N16_row8_bias
+	VADDPS.BCST 32(R8), Z8, Z8
+
+tileAVX512N16_row8_bias:
+	TESTQ    $0x00000004, R10
+	JZ       tileAVX512N16_row8_res
+	VADDPS.Z (R9), Z8, K1, Z8
+
+tileAVX512N16_row8_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX512N16_row8_relu
+	VMAXPS Z8, Z31, Z8
+
+tileAVX512N16_row8_relu:
+	VMOVUPS  Z8, K1, (DX)
+	ADDQ     CX, DX
+	ADDQ     CX, R9
+	CMPQ     R11, $0x00000009
+	JLE      tileAVX512N16_done
+	TESTQ    $0x00000001, R10
+	JZ       tileAVX512N16_row9_accum
+	VADDPS.Z (DX), Z9, K1, Z9
+
+tileAVX512N16_row9_accum:
+	TESTQ       $0x00000002, R10
+	JZ          tileAVX512N16_row9_bias
+	VADDPS.BCST 36(R8), Z9, Z9
+
+tileAVX512N16_row9_bias:
+	TESTQ    $0x00000004, R10
+	JZ       tileAVX512N16_row9_res
+	VADDPS.Z (R9), Z9, K1, Z9
+
+tileAVX512N16_row9_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX512N16_row9_relu
+	VMAXPS Z9, Z31, Z9
+
+tileAVX512N16_row9_relu:
+	VMOVUPS  Z9, K1, (DX)
+	ADDQ     CX, DX
+	ADDQ     CX, R9
+	CMPQ     R11, $0x0000000a
+	JLE      tileAVX512N16_done
+	TESTQ    $0x00000001, R10
+	JZ       tileAVX512N16_row10_accum
+	VADDPS.Z (DX), Z10, K1, Z10
+
+tileAVX512N16_row10_accum:
+	TESTQ       $0x00000002, R10
+	JZ          tileAVX512N16_row10_bias
+	VADDPS.BCST 40(R8), Z10, Z10
+
+tileAVX512N16_row10_bias:
+	TESTQ    $0x00000004, R10
+	JZ       tileAVX512N16_row10_res
+	VADDPS.Z (R9), Z10, K1, Z10
+
+tileAVX512N16_row10_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX512N16_row10_relu
+	VMAXPS Z10, Z31, Z10
+
+tileAVX512N16_row10_relu:
+	VMOVUPS  Z10, K1, (DX)
+	ADDQ     CX, DX
+	ADDQ     CX, R9
+	CMPQ     R11, $0x0000000b
+	JLE      tileAVX512N16_done
+	TESTQ    $0x00000001, R10
+	JZ       tileAVX512N16_row11_accum
+	VADDPS.Z (DX), Z11, K1, Z11
+
+tileAVX512N16_row11_accum:
+	TESTQ       $0x00000002, R10
+	JZ          tileAVX512N16_row11_bias
+	VADDPS.BCST 44(R8), Z11, Z11
+
+tileAVX512N16_row11_bias:
+	TESTQ    $0x00000004, R10
+	JZ       tileAVX512N16_row11_res
+	VADDPS.Z (R9), Z11, K1, Z11
+
+tileAVX512N16_row11_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX512N16_row11_relu
+	VMAXPS Z11, Z31, Z11
+
+tileAVX512N16_row11_relu:
+	VMOVUPS Z11, K1, (DX)
+
+tileAVX512N16_done:
 	VZEROUPPER
 	RET
 

@@ -9,6 +9,11 @@ package gemm
 //go:noescape
 func tileAVX512(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32)
 
+// tileAVX512N16 computes one 12x16 tile of C; see tileFunc.
+//
+//go:noescape
+func tileAVX512N16(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32)
+
 // tileAVX2 computes one full 6x16 tile of C; see tileFunc.
 //
 //go:noescape
