@@ -13,6 +13,11 @@ help: ## list the targets
 build: ## build a static bin/mlserve
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mlserve
 
+.PHONY: run
+run: build ## build, fetch the model (unless MLSERVE_MODEL is set) and classify testdata/dog.jpg
+	@if [ -z "$$MLSERVE_MODEL" ]; then $(BIN) model pull; fi
+	$(BIN) classify testdata/dog.jpg
+
 .PHONY: test
 test: ## vet and run every test (race detector, then the purego kernels)
 	go vet ./...
