@@ -1,0 +1,155 @@
+// Command batchbench measures `mlserve batch` against the engine alone:
+//
+//   - throughput of batch.Run over a local folder of N JPEGs, against the
+//     engine's own Run throughput on the same images at the same batch size
+//     (the pipeline should hide reading, decoding and writing: >= 0.9x);
+//   - peak RSS of the mlserve binary over 64 and 1024 inputs (bounded queues
+//     keep it flat: within 20%).
+//
+// Run it with `make bench-batch` (see mk/batch.mk).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mlserve/mlserve/internal/batch"
+	"github.com/mlserve/mlserve/internal/imageprep"
+	"github.com/mlserve/mlserve/internal/infer"
+	"github.com/mlserve/mlserve/models"
+)
+
+func main() {
+	fixtures := flag.String("fixtures", "../shared/fixtures", "fixtures directory")
+	model := flag.String("model", "", "model for throughput (default: <fixtures>/models/resnet50-opset11.onnx)")
+	n := flag.Int("n", 64, "inputs for the throughput run")
+	bs := flag.Int("batch-size", 8, "engine batch size")
+	rounds := flag.Int("rounds", 2, "throughput rounds (best of)")
+	bin := flag.String("bin", "", "mlserve binary for the RSS runs (empty: skip them)")
+	rssModel := flag.String("rss-model", "", "model for the RSS runs (default: -model)")
+	rssSizes := flag.String("rss-sizes", "64,1024", "input counts of the RSS runs")
+	flag.Parse()
+	if *model == "" {
+		*model = filepath.Join(*fixtures, "models", "resnet50-opset11.onnx")
+	}
+	if *rssModel == "" {
+		*rssModel = *model
+	}
+	ctx := context.Background()
+	tmp, err := os.MkdirTemp("", "batchbench-")
+	check(err)
+	defer os.RemoveAll(tmp)
+	jpegs := fixtureJPEGs(*fixtures)
+
+	man := models.Default()
+	c, err := infer.LoadFile(*model, infer.Options{
+		Labels:     models.ImageNetLabels(),
+		Preprocess: imageprep.Config{ResizeShorter: man.ResizeSize, Crop: man.InputSize, Mean: man.Mean, Std: man.Std},
+	})
+	check(err)
+	in := filepath.Join(tmp, "in")
+	files := makeInputs(in, jpegs, *n)
+	fmt.Printf("model %s, %d JPEGs, batch size %d, GOMAXPROCS %d\n", filepath.Base(*model), *n, *bs, runtime.GOMAXPROCS(0))
+
+	// The engine alone: prepared inputs, Run in batches.
+	inputs := make([]*infer.Input, len(files))
+	t0 := time.Now()
+	for i, f := range files {
+		data, err := os.ReadFile(f)
+		check(err)
+		inputs[i], err = c.Prepare(data)
+		check(err)
+	}
+	prep := time.Since(t0)
+	_, err = c.Run(ctx, inputs[:*bs], 5) // warm-up: plans and arenas
+	check(err)
+	var engine, pipeline float64
+	for r := range *rounds {
+		t0 = time.Now()
+		for i := 0; i < len(inputs); i += *bs {
+			_, err := c.Run(ctx, inputs[i:min(i+*bs, len(inputs))], 5)
+			check(err)
+		}
+		engine = max(engine, float64(len(inputs))/time.Since(t0).Seconds())
+
+		out := filepath.Join(tmp, fmt.Sprintf("out-%d", r))
+		t0 = time.Now()
+		sum, err := batch.Run(ctx, c, batch.Config{Input: in, Output: out, BatchSize: *bs, TopK: 5,
+			ProgressEvery: -1, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		check(err)
+		if sum.Succeeded != len(files) {
+			log.Fatalf("batch: %+v", sum)
+		}
+		pipeline = max(pipeline, float64(len(files))/time.Since(t0).Seconds())
+	}
+	fmt.Printf("prepare (decode+preprocess, 1 goroutine): %.1f img/s\n", float64(len(files))/prep.Seconds())
+	fmt.Printf("engine Run:        %.2f img/s\n", engine)
+	fmt.Printf("batch pipeline:    %.2f img/s  (%.2fx the engine)\n", pipeline, pipeline/engine)
+
+	if *bin == "" {
+		return
+	}
+	var first int64
+	for _, s := range strings.Split(*rssSizes, ",") {
+		var k int
+		fmt.Sscan(s, &k)
+		dir := filepath.Join(tmp, fmt.Sprintf("rss-%d", k))
+		makeInputs(filepath.Join(dir, "in"), jpegs, k)
+		cmd := exec.Command(*bin, "batch", "--model", *rssModel, "--input", filepath.Join(dir, "in"),
+			"--output", filepath.Join(dir, "out"), "--batch-size", fmt.Sprint(*bs), "--progress-interval", "1h")
+		cmd.Env = append(os.Environ(), "MLSERVE_LOG_LEVEL=warn")
+		cmd.Stderr = os.Stderr
+		t0 := time.Now()
+		check(cmd.Run())
+		rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
+		if first == 0 {
+			first = rss
+		}
+		fmt.Printf("peak RSS %s, %5d inputs: %6.1f MiB (%.2fx the first) in %.1fs\n",
+			filepath.Base(*rssModel), k, float64(rss)/1024, float64(rss)/float64(first), time.Since(t0).Seconds())
+	}
+}
+
+func fixtureJPEGs(fixtures string) [][]byte {
+	var out [][]byte
+	paths, err := filepath.Glob(filepath.Join(fixtures, "images", "*.jpg"))
+	check(err)
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		check(err)
+		out = append(out, data)
+	}
+	if len(out) == 0 {
+		log.Fatalf("no JPEGs in %s/images", fixtures)
+	}
+	return out
+}
+
+// makeInputs writes n JPEGs, cycling through the fixtures, in 16 folders.
+func makeInputs(dir string, jpegs [][]byte, n int) []string {
+	var files []string
+	for i := range n {
+		p := filepath.Join(dir, fmt.Sprintf("d%02d", i%16), fmt.Sprintf("img-%05d.jpg", i))
+		check(os.MkdirAll(filepath.Dir(p), 0o755))
+		check(os.WriteFile(p, jpegs[i%len(jpegs)], 0o644))
+		files = append(files, p)
+	}
+	return files
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
