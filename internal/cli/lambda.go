@@ -72,7 +72,12 @@ AWS_LAMBDA_LOG_FORMAT, with the request id.`,
 
   # classify through it
   $ base64 -w0 photo.jpg | jq -Rc '{image: .}' | curl -s -d @- http://127.0.0.1:9000/2015-03-31/functions/function/invocations`,
-		Args: cobra.NoArgs,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErrorf("lambda takes no arguments, got %q", args)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if topKErr != nil {
 				return &ExitError{Code: ExitUsage, Err: topKErr}
