@@ -464,6 +464,8 @@ func TestIAM(t *testing.T) {
 					return strings.Contains(r, "Queue") && strings.Contains(r, "Job")
 				case a == "s3:PutObject":
 					return strings.Contains(r, "/"+ManifestPrefix+"*")
+				case a == "batch:TagResource":
+					return strings.Contains(r, ":job/*") // its condition is checked below
 				}
 				return false
 			},
