@@ -86,6 +86,7 @@ func loadClassifier(ctx context.Context, o modelOptions, stdio IO, pull bool) (*
 		// ImageNet names fit any 1000-class model; the engine drops them
 		// for a model with another number of classes.
 		opts.Labels = models.ImageNetLabels()
+		opts.OptionalLabels = true
 	}
 	return infer.LoadFile(path, opts)
 }

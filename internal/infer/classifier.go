@@ -15,8 +15,12 @@ type Options struct {
 	// Name is the model name reported in results; default: the file name
 	// without its extension.
 	Name string
-	// Labels are the class names in output order; nil reports class ids only.
-	Labels []string
+	// Labels are the class names in output order; nil reports class ids
+	// only. A count that differs from the model's classes is a load error,
+	// unless OptionalLabels is set, which drops them instead (default
+	// ImageNet names offered to any model).
+	Labels         []string
+	OptionalLabels bool
 	// Preprocess says how images become tensors; zero fields take the
 	// ImageNet defaults (256, 224, ImageNet mean/std, 50 MP).
 	Preprocess imageprep.Config

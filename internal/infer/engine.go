@@ -112,8 +112,11 @@ func LoadBytes(data []byte, opts Options) (*Classifier, error) {
 	if last := net.layers[len(net.layers)-1]; last.kind == kSoftmax && last.out == net.output {
 		c.softmaxed = true
 	}
-	if len(opts.Labels) == c.classes {
+	switch {
+	case len(opts.Labels) == c.classes:
 		c.labels = opts.Labels
+	case len(opts.Labels) > 0 && !opts.OptionalLabels:
+		return nil, fmt.Errorf("%d labels for a model with %d classes", len(opts.Labels), c.classes)
 	}
 	c.info = ModelInfo{
 		Name:       opts.Name,
