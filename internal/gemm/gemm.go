@@ -164,7 +164,6 @@ func Mul(c []float32, a *PackedA, b []float32, n int, ep Epilogue) {
 		return
 	}
 	wg := wgPool.Get().(*sync.WaitGroup)
-	startWorkers(parts - 1)
 	wg.Add(parts - 1)
 	total := nt
 	if !splitN {
@@ -183,7 +182,14 @@ func Mul(c []float32, a *PackedA, b []float32, n int, ep Epilogue) {
 			break
 		}
 		t.wg = wg
-		work <- t
+		select {
+		case work <- t: // an idle worker took it
+		default:
+			// All workers are busy (other Muls run concurrently) or one
+			// has not yet come back for more: grow the pool, bounded.
+			startWorker(4 * parts)
+			work <- t
+		}
 	}
 	wg.Wait()
 	wgPool.Put(wg)
@@ -214,23 +220,27 @@ var (
 	numWorkers int
 )
 
-// workspace is one worker's packed-B buffer plus an edge tile.
+// workspace is one worker's packed-B buffer.
 type workspace struct {
 	b []float32
 }
 
-// startWorkers makes sure at least n pool goroutines serve Mul.
-func startWorkers(n int) {
+// startWorker starts one more pool goroutine unless limit already serve
+// Mul. Workers live for the life of the process; after warm-up Mul starts
+// none, so it allocates nothing.
+func startWorker(limit int) {
 	workersMu.Lock()
 	defer workersMu.Unlock()
-	for ; numWorkers < n; numWorkers++ {
-		go func() {
-			for j := range work {
-				j.run()
-				j.wg.Done()
-			}
-		}()
+	if numWorkers >= limit {
+		return
 	}
+	numWorkers++
+	go func() {
+		for j := range work {
+			j.run()
+			j.wg.Done()
+		}
+	}()
 }
 
 // run computes the job's share of C.
