@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -71,10 +72,15 @@ func LoadBytes(data []byte, opts Options) (*Classifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The protobuf and onnx-go's graph are garbage now: collect them before
+	// lowering allocates the packed weights, to keep the peak RSS down.
+	runtime.GC()
 	net, err := lower(m)
 	if err != nil {
 		return nil, err
 	}
+	m = nil
+	runtime.GC()
 	c := &Classifier{
 		net:      net,
 		pre:      opts.Preprocess,

@@ -174,14 +174,14 @@ func toConstant(t tensor.Tensor) (*constant, error) {
 	c := &constant{shape: append([]int(nil), t.Shape()...)}
 	switch d := t.Data().(type) {
 	case []float32:
-		c.f = append([]float32(nil), d...)
+		c.f = d // the decoded tensor is not used again: no copy
 	case []float64:
 		c.f = make([]float32, len(d))
 		for k, v := range d {
 			c.f[k] = float32(v)
 		}
 	case []int64:
-		c.i = append([]int64(nil), d...)
+		c.i = d
 	case []int32:
 		c.i = make([]int64, len(d))
 		for k, v := range d {

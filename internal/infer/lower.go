@@ -141,11 +141,26 @@ func lower(m *model) (*network, error) {
 		}
 	}
 	net.output = resolve(m.output)
+	shapeConsts := map[string]bool{}
+	for _, l := range net.layers {
+		if l.kind == kShapeOp || l.kind == kView {
+			for _, in := range l.in {
+				shapeConsts[in] = true
+			}
+		}
+	}
 	fuse(net)
 	for _, l := range net.layers {
 		if l.kind == kConv {
 			l.packed = gemm.PackA(l.w, l.cout, l.cin*l.kh*l.kw)
 			l.w = nil
+		}
+	}
+	// Weights now live packed in the layers; keep only the constants that
+	// shape computations and views may still read.
+	for name := range net.consts {
+		if !shapeConsts[name] {
+			delete(net.consts, name)
 		}
 	}
 	return net, nil
