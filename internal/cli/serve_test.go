@@ -47,7 +47,7 @@ func TestServeFlags(t *testing.T) {
 		exit  int
 	}{
 		{"defaults", nil, nil, func(o serveOptions) bool {
-			return o.Addr == ":8080" && o.MaxBatch == 8 && o.BatchWait == 5*time.Millisecond && o.Queue == 64 &&
+			return o.Addr == ":8080" && o.MaxBatch == 8 && o.BatchWait == 100*time.Millisecond && o.Queue == 64 &&
 				o.MaxBodyBytes == 10<<20 && o.MaxPixels == 50_000_000 && o.Timeout == 30*time.Second && o.TopK == 5 &&
 				o.ShutdownGrace == 25*time.Second && o.ShutdownDelay == 0 && o.LogFormat == "text" && o.LogLevel == "info"
 		}, 0},

@@ -22,7 +22,7 @@ type Var struct {
 // Vars lists every variable mlserve reads. Keep it sorted by name.
 var Vars = []Var{
 	{"MLSERVE_ADDR", ":8080", "serve: listen address"},
-	{"MLSERVE_BATCH_WAIT", "5ms", "serve: longest wait to fill a dynamic batch"},
+	{"MLSERVE_BATCH_WAIT", "100ms", "serve: longest wait for images still decoding to join a dynamic batch (a lone request never waits)"},
 	{"MLSERVE_CACHE_DIR", "", "model cache directory (default: the user cache dir + /mlserve)"},
 	{"MLSERVE_INPUT_PREFIX", "input/", "lambda: S3 key prefix whose uploads submit batch jobs"},
 	{"MLSERVE_JOB_DEFINITION", "", "lambda: AWS Batch job definition for submitted jobs"},

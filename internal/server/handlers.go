@@ -209,6 +209,10 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, toHTTPError(errOverloaded, s.cfg.MaxPixels))
 		return
 	}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		s.fail(w, toHTTPError(readError(errBodyTooLarge, s.cfg.MaxBodyBytes), s.cfg.MaxPixels))
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 	defer cancel()
 

@@ -113,8 +113,9 @@ func TestLoad(t *testing.T) {
 	eng := &recording{Engine: loadModel(t, miniModel)}
 
 	t.Run("below capacity", func(t *testing.T) {
-		ts := start(t, Config{MaxBatch: 8, BatchWait: 5 * time.Millisecond, Queue: 64}, eng)
-		const clients, each = 16, 12
+		// A batch wait longer than a decode, so concurrent images meet.
+		ts := start(t, Config{MaxBatch: 8, BatchWait: 100 * time.Millisecond, Queue: 64}, eng)
+		const clients, each = 16, 4
 		res := hammer(t, ts.url+"/predict", img, clients, each)
 		t.Logf("%d requests in %v (%.0f/s), peak heap %d MB, status %v",
 			clients*each, res.elapsed, float64(clients*each)/res.elapsed.Seconds(), res.peak>>20, res.status)
@@ -136,7 +137,7 @@ func TestLoad(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		ts := start(t, Config{MaxBatch: 4, BatchWait: 2 * time.Millisecond, Queue: 8}, eng)
-		const clients, each = 64, 6
+		const clients, each = 64, 4
 		res := hammer(t, ts.url+"/predict", img, clients, each)
 		t.Logf("%d requests in %v, peak heap %d MB (before %d MB), status %v",
 			clients*each, res.elapsed, res.peak>>20, before.HeapInuse>>20, res.status)

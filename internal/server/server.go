@@ -41,7 +41,7 @@ var _ warmer = (*infer.Classifier)(nil)
 // Config tunes the server; zero fields take the defaults in parentheses.
 type Config struct {
 	MaxBatch     int           // images per engine run (8)
-	BatchWait    time.Duration // longest wait to fill a batch (5ms); negative: never wait
+	BatchWait    time.Duration // longest wait for images still decoding to join a batch (100ms); negative: never wait
 	Queue        int           // images admitted and not yet in a batch before 503 (64)
 	MaxBodyBytes int64         // request body limit (10 MiB, the API Gateway limit)
 	// MaxPixels is the engine's pixel limit, only quoted in 413 messages
@@ -77,7 +77,7 @@ func (c Config) withDefaults() Config {
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 8
 	}
-	def(&c.BatchWait, 5*time.Millisecond)
+	def(&c.BatchWait, 100*time.Millisecond)
 	if c.Queue <= 0 {
 		c.Queue = 64
 	}
