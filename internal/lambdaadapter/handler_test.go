@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -158,7 +159,7 @@ func TestConcurrentInvokes(t *testing.T) {
 	jpeg := readFixture(t, "images/dog-768x576.jpg")
 	store := newMemStore()
 	store.objects["s3://bkt/input/d.jpg"] = jpeg
-	h := New(s3Config(), &fakeClassifier{}, &fakeSubmitter{}, store, nil)
+	h := New(s3Config(), &fakeClassifier{}, &fakeSubmitter{}, store, slog.New(slog.DiscardHandler))
 	events := []json.RawMessage{
 		httpEvent(t, "apigw-rest-v1.json", jpeg, true, "image/jpeg"),
 		httpEvent(t, "apigw-http-v2.json", jpeg, true, "image/jpeg"),
@@ -203,8 +204,9 @@ func FuzzInvoke(f *testing.F) {
 	f.Add([]byte(`{"s3_uri":"s3://b/k"}`))
 	f.Add([]byte(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"input/%"}}}]}`))
 	store := newMemStore()
+	quiet := slog.New(slog.DiscardHandler)
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		h := New(s3Config(), &fakeClassifier{}, &fakeSubmitter{}, store, nil)
+		h := New(s3Config(), &fakeClassifier{}, &fakeSubmitter{}, store, quiet)
 		out, err := h.Invoke(lambdaCtx("fuzz"), payload)
 		if err != nil {
 			return
