@@ -366,14 +366,18 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 
 	stopProgress := r.startProgress(sum.Started)
 	interrupted := func() bool { return ctx.Err() != nil }
+	var recErr error
 	for w := range records {
 		if w.fail != nil && w.fail.Code == infer.CodeCanceled && interrupted() {
 			sum.Abandoned++
 			continue
 		}
-		if err := recs.add(w); err != nil {
+		if recErr != nil {
+			continue // drain the pipeline
+		}
+		if recErr = recs.add(w); recErr != nil {
 			cancelWork()
-			return Summary{}, err
+			continue
 		}
 		if w.skipped {
 			sum.Skipped++
@@ -383,6 +387,9 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 		r.done.Add(1)
 	}
 	stopProgress()
+	if recErr != nil {
+		return Summary{}, fmt.Errorf("records: %w", recErr)
+	}
 
 	sum.Succeeded, sum.Failed = recs.results.len(), recs.failures.len()
 	sum.Inputs = sum.Succeeded + sum.Failed

@@ -74,28 +74,32 @@ func main() {
 	prep := time.Since(t0)
 	_, err = c.Run(ctx, inputs[:*bs], 5) // warm-up: plans and arenas
 	check(err)
-	var engine, pipeline float64
+	var engine, pipeline, engineCPU, pipelineCPU float64
 	for r := range *rounds {
-		t0 = time.Now()
+		t0, c0 := time.Now(), cpuTime()
 		for i := 0; i < len(inputs); i += *bs {
 			_, err := c.Run(ctx, inputs[i:min(i+*bs, len(inputs))], 5)
 			check(err)
 		}
-		engine = max(engine, float64(len(inputs))/time.Since(t0).Seconds())
+		if v := float64(len(inputs)) / time.Since(t0).Seconds(); v > engine {
+			engine, engineCPU = v, (cpuTime()-c0).Seconds()/time.Since(t0).Seconds()
+		}
 
 		out := filepath.Join(tmp, fmt.Sprintf("out-%d", r))
-		t0 = time.Now()
+		t0, c0 = time.Now(), cpuTime()
 		sum, err := batch.Run(ctx, c, batch.Config{Input: in, Output: out, BatchSize: *bs, TopK: 5,
 			ProgressEvery: -1, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		check(err)
 		if sum.Succeeded != len(files) {
 			log.Fatalf("batch: %+v", sum)
 		}
-		pipeline = max(pipeline, float64(len(files))/time.Since(t0).Seconds())
+		if v := float64(len(files)) / time.Since(t0).Seconds(); v > pipeline {
+			pipeline, pipelineCPU = v, (cpuTime()-c0).Seconds()/time.Since(t0).Seconds()
+		}
 	}
 	fmt.Printf("prepare (decode+preprocess, 1 goroutine): %.1f img/s\n", float64(len(files))/prep.Seconds())
-	fmt.Printf("engine Run:        %.2f img/s\n", engine)
-	fmt.Printf("batch pipeline:    %.2f img/s  (%.2fx the engine)\n", pipeline, pipeline/engine)
+	fmt.Printf("engine Run:        %.2f img/s  (%.2f cores busy)\n", engine, engineCPU)
+	fmt.Printf("batch pipeline:    %.2f img/s  (%.2f cores busy; %.2fx the engine)\n", pipeline, pipelineCPU, pipeline/engine)
 
 	if *bin == "" {
 		return
@@ -119,6 +123,13 @@ func main() {
 		fmt.Printf("peak RSS %s, %5d inputs: %6.1f MiB (%.2fx the first) in %.1fs\n",
 			filepath.Base(*rssModel), k, float64(rss)/1024, float64(rss)/float64(first), time.Since(t0).Seconds())
 	}
+}
+
+// cpuTime is the user+system CPU time of this process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	check(syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func fixtureJPEGs(fixtures string) [][]byte {
