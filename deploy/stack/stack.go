@@ -80,7 +80,7 @@ func Defaults() Props {
 	return Props{
 		ImageDir:           "..",
 		PredictMemoryMiB:   3008,
-		SubmitterMemoryMiB: 512,
+		SubmitterMemoryMiB: 1024, // `mlserve lambda` loads the model at start: ResNet-50 peaks near 470 MB
 		LogRetention:       awslogs.RetentionDays_TWO_WEEKS,
 		JobVCPU:            4,
 		JobMemoryMiB:       8192,
