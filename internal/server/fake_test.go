@@ -6,6 +6,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"io"
 	"log/slog"
@@ -125,6 +126,20 @@ func readFixture(t testing.TB, rel string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// jpegImage encodes a w x h gradient as JPEG.
+func jpegImage(t testing.TB, w, h int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	img, err := png.Decode(bytes.NewReader(pngImage(t, w, h)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // pngImage encodes a w x h gradient as PNG.

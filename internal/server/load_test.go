@@ -115,7 +115,10 @@ func TestLoad(t *testing.T) {
 	t.Run("below capacity", func(t *testing.T) {
 		// A batch wait longer than a decode, so concurrent images meet.
 		ts := start(t, Config{MaxBatch: 8, BatchWait: 100 * time.Millisecond, Queue: 64}, eng)
-		const clients, each = 16, 4
+		clients, each := 16, 4
+		if raceEnabled {
+			clients, each = 8, 2
+		}
 		res := hammer(t, ts.url+"/predict", img, clients, each)
 		t.Logf("%d requests in %v (%.0f/s), peak heap %d MB, status %v",
 			clients*each, res.elapsed, float64(clients*each)/res.elapsed.Seconds(), res.peak>>20, res.status)
@@ -137,7 +140,10 @@ func TestLoad(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		ts := start(t, Config{MaxBatch: 4, BatchWait: 2 * time.Millisecond, Queue: 8}, eng)
-		const clients, each = 64, 4
+		clients, each := 64, 4
+		if raceEnabled {
+			clients, each = 32, 2
+		}
 		res := hammer(t, ts.url+"/predict", img, clients, each)
 		t.Logf("%d requests in %v, peak heap %d MB (before %d MB), status %v",
 			clients*each, res.elapsed, res.peak>>20, before.HeapInuse>>20, res.status)

@@ -174,7 +174,7 @@ func jsonBodyOf(t testing.TB, v any) []byte {
 
 func TestPredictContentTypes(t *testing.T) {
 	ts := start(t, Config{}, newFake())
-	jpg := readFixture(t, "images/dog-768x576.jpg")
+	jpg := jpegImage(t, 64, 48)
 	pngData := pngImage(t, 40, 30)
 	gif := readFixture(t, "images/palette-256x256.gif")
 	b64 := base64.StdEncoding.EncodeToString
