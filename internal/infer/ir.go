@@ -80,6 +80,10 @@ func decodeModel(data []byte) (m *model, err error) {
 	if len(data) == 0 {
 		return nil, &LoadError{Err: errors.New("empty model file")}
 	}
+	stripped, weights, err := splitWeights(data)
+	if err != nil {
+		return nil, &LoadError{Err: err}
+	}
 	b := newONNXBackend()
 	om := onnx.NewModel(b)
 	func() {
@@ -90,7 +94,7 @@ func decodeModel(data []byte) (m *model, err error) {
 				err = &LoadError{Err: fmt.Errorf("malformed ONNX model: %v", r)}
 			}
 		}()
-		if e := om.UnmarshalBinary(data); e != nil {
+		if e := om.UnmarshalBinary(stripped); e != nil {
 			err = &LoadError{Err: fmt.Errorf("malformed ONNX model: %w", e)}
 		}
 	}()
@@ -118,12 +122,18 @@ func decodeModel(data []byte) (m *model, err error) {
 	it := b.Nodes()
 	for it.Next() {
 		n, ok := it.Node().(*onnxNode)
-		if !ok || inputs[n.id] || produced[n.id] || n.tensor == nil {
+		if !ok || inputs[n.id] || produced[n.id] {
 			continue
 		}
-		c, err := toConstant(n.tensor)
-		if err != nil {
-			return nil, &LoadError{Node: n.name, Err: err}
+		c, ok := weights[n.name]
+		if !ok {
+			if n.tensor == nil {
+				continue
+			}
+			var err error
+			if c, err = toConstant(n.tensor); err != nil {
+				return nil, &LoadError{Node: n.name, Err: err}
+			}
 		}
 		m.consts[n.name] = c
 		if c.f != nil {
