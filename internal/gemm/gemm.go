@@ -259,9 +259,16 @@ func (j *job) run() {
 	ad := j.a.data
 	for jc := j.n0 * nr; jc < min(j.n1*nr, n); jc += nc {
 		ncCur := min(nc, min(j.n1*nr, n)-jc)
+		// A last micro-panel narrower than the narrow kernel is packed
+		// and computed at its width (n = 196 computes 208 columns, not 224).
+		full := ncCur / nr * nr
+		tailKern := kern
+		if t := ncCur - full; t > 0 && kern.narrow != nil && t <= kern.narrow.nr {
+			tailKern = kern.narrow
+		}
 		for pc := 0; pc < k; pc += kcStep {
 			kc := min(kcStep, k-pc)
-			packB(ws.b, j.b, n, pc, kc, jc, ncCur, nr)
+			packB(ws.b, j.b, n, pc, kc, jc, ncCur, nr, tailKern.nr)
 			var flags int
 			if pc > 0 {
 				flags |= flagAccum
@@ -292,6 +299,11 @@ func (j *job) run() {
 					if flags&flagRes != 0 {
 						res = j.ep.Residual[off:end]
 					}
+					if jr == full {
+						bp := ws.b[jr*kc : jr*kc+tailKern.nr*kc]
+						tailKern.tile(kc, ap, bp, j.c[off:end], n, bias, res, flags, mrCur, nrCur)
+						continue
+					}
 					bp := ws.b[jr*kc : (jr+nr)*kc]
 					kern.tile(kc, ap, bp, j.c[off:end], n, bias, res, flags, mrCur, nrCur)
 				}
@@ -301,10 +313,11 @@ func (j *job) run() {
 }
 
 // packB copies B[pc:pc+kc, jc:jc+nc] into dst as nr-wide micro-panels, each
-// kc x nr row-major, zero-padding columns past nc. It walks B row by row
+// kc x nr row-major; a last, partial micro-panel is tnr wide (tnr <= nr),
+// zero-padded past nc. It walks B row by row
 // (sequential reads) and moves whole panel rows as fixed-size arrays, which
 // the compiler inlines instead of calling memmove per 128 bytes.
-func packB(dst, b []float32, ldb, pc, kc, jc, nc, nr int) {
+func packB(dst, b []float32, ldb, pc, kc, jc, nc, nr, tnr int) {
 	full := nc / nr * nr
 	for p := range kc {
 		src := b[(pc+p)*ldb+jc : (pc+p)*ldb+jc+nc]
@@ -327,7 +340,7 @@ func packB(dst, b []float32, ldb, pc, kc, jc, nc, nr int) {
 			}
 		}
 		if full < nc {
-			d := dst[full*kc+p*nr : full*kc+p*nr+nr]
+			d := dst[full*kc+p*tnr : full*kc+p*tnr+tnr]
 			copy(d, src[full:])
 			clear(d[nc-full:])
 		}
