@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ var (
 	benchRounds    = flag.Int("serve.rounds", 0, "TestServeBench: measurement rounds (0 skips the test)")
 	benchPerClient = flag.Int("serve.requests", 3, "TestServeBench: requests per client per round at 8 clients")
 	benchWait      = flag.Duration("serve.batch-wait", 0, "BenchmarkServe, TestServeBench: Config.BatchWait (0: the default)")
+	benchSingle    = flag.Int("serve.single", 5, "TestServeBench: one-client requests per round")
 	benchOverlap   = flag.Bool("serve.overlap", false, "BenchmarkServe, TestServeBench: Config.Overlap")
 )
 
@@ -88,15 +90,30 @@ func benchServer(t testing.TB, eng Engine) (*Server, string) {
 var benchClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 func postImage(url string, img []byte) error {
+	_, err := postTimed(url, img)
+	return err
+}
+
+// postTimed posts img and returns the server's share of the latency: the
+// client's wall time minus the engine stages (decode, preprocess,
+// inference) the response reports for this very request. It measures the
+// added latency of the server without comparing two noisy runs.
+func postTimed(url string, img []byte) (overhead time.Duration, err error) {
+	t0 := time.Now()
 	resp, err := benchClient.Post(url+"/predict", "image/jpeg", bytesReader(img))
 	if err != nil {
-		return err
+		return 0, err
 	}
+	var r infer.Result
+	err = json.NewDecoder(resp.Body).Decode(&r)
 	drain(resp)
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("status %d", resp.StatusCode)
+	wall := time.Since(t0)
+	if resp.StatusCode != 200 || err != nil || r.TimingsMs == nil {
+		return 0, fmt.Errorf("status %d: %v", resp.StatusCode, err)
 	}
-	return nil
+	tm := r.TimingsMs
+	engine := time.Duration((tm.Decode + tm.Preprocess + tm.Inference) * float64(time.Millisecond))
+	return wall - engine, nil
 }
 
 func engineOnce(ctx context.Context, e *benchEnv, n int, prepare bool) error {
@@ -146,15 +163,19 @@ func BenchmarkServe(b *testing.B) {
 		report(b, b.N, lat)
 	})
 	b.Run("Server/Clients1", func(b *testing.B) {
-		var lat []time.Duration
+		var lat, over []time.Duration
 		for b.Loop() {
 			t0 := time.Now()
-			if err := postImage(e.ts.url, e.img); err != nil {
+			o, err := postTimed(e.ts.url, e.img)
+			if err != nil {
 				b.Fatal(err)
 			}
 			lat = append(lat, time.Since(t0))
+			over = append(over, o)
 		}
 		report(b, b.N, lat)
+		slices.Sort(over)
+		b.ReportMetric(ms(percentile(over, 50)), "added-p50-ms")
 	})
 	b.Run("Engine/Batch8", func(b *testing.B) {
 		for b.Loop() {
@@ -217,7 +238,7 @@ func TestServeBench(t *testing.T) {
 	var (
 		engRun, engPrep, srvWall time.Duration // totals over rounds
 		srvImages                int
-		srvLat, eng1, srv1       []time.Duration
+		srvLat, eng1, srv1, over []time.Duration
 	)
 	for round := range *benchRounds {
 		t0 := time.Now()
@@ -252,17 +273,19 @@ func TestServeBench(t *testing.T) {
 		srvWall += time.Since(t0)
 		srvImages += clients * *benchPerClient
 
-		for range 3 {
+		for range *benchSingle {
 			t0 = time.Now()
 			if err := engineOnce(ctx, e, 1, true); err != nil {
 				t.Fatal(err)
 			}
 			eng1 = append(eng1, time.Since(t0))
 			t0 = time.Now()
-			if err := postImage(e.ts.url, e.img); err != nil {
+			o, err := postTimed(e.ts.url, e.img)
+			if err != nil {
 				t.Fatal(err)
 			}
 			srv1 = append(srv1, time.Since(t0))
+			over = append(over, o)
 		}
 		t.Logf("round %d done", round+1)
 	}
@@ -274,12 +297,15 @@ func TestServeBench(t *testing.T) {
 	slices.Sort(eng1)
 	slices.Sort(srv1)
 	added := percentile(srv1, 50) - percentile(eng1, 50)
+	slices.Sort(over)
 	t.Logf("model %s, image %s, GOMAXPROCS %d, %d rounds", *benchModel, *benchImage, runtime.GOMAXPROCS(0), *benchRounds)
 	t.Logf("8 clients: server %.2f img/s, p50 %.0f ms, p99 %.0f ms", srvRate, ms(percentile(srvLat, 50)), ms(percentile(srvLat, 99)))
 	t.Logf("engine batch 8: Run %.2f img/s, Prepare+Run %.2f img/s", engRate, engPrepRate)
 	t.Logf("ratio server/engine: %.3f (Run only), %.3f (Prepare+Run)", srvRate/engRate, srvRate/engPrepRate)
-	t.Logf("1 client: server median %.1f ms, engine Prepare+Run median %.1f ms, added %.1f ms",
+	t.Logf("1 client: server median %.1f ms, engine Prepare+Run median %.1f ms, difference %.1f ms",
 		ms(percentile(srv1, 50)), ms(percentile(eng1, 50)), ms(added))
+	t.Logf("1 client: server's added latency (wall minus the request's own engine stages): median %.2f ms, max %.2f ms",
+		ms(percentile(over, 50)), ms(over[len(over)-1]))
 	t.Logf("server batch sizes (cumulative buckets since start): %s", metricsBatchSizes(e.ts.url))
 }
 
