@@ -112,7 +112,10 @@ type Epilogue struct {
 // Mul computes C = A*B with the epilogue. B is k x n row-major contiguous
 // (ldb = n); C is m x n row-major contiguous (ldc = n). C must not alias B;
 // Residual may be C itself (the same slice), or must not overlap it. The
-// work is split across up to runtime.GOMAXPROCS(0) goroutines.
+// work is split across up to runtime.GOMAXPROCS(0) goroutines (N in
+// nr-wide strips, or M in mr-row panels when n is small). Mul is safe for
+// concurrent use, also with the same PackedA; after warm-up it does not
+// allocate.
 //
 // Mul panics on impossible shapes (n < 1, slices too short for m, k, n):
 // those are programming errors of the caller, not user input.
