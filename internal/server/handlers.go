@@ -198,7 +198,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	}
 	topK, err := parseTopK(r.URL.Query(), s.cfg.TopK)
 	if err != nil {
-		s.fail(w, toHTTPError(err, s.cfg.MaxPixels))
+		s.fail(w, s.httpError(err))
 		return
 	}
 	if c := m.info.Classes; c > 0 && topK > c {
@@ -206,11 +206,11 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	}
 	// Refuse before reading the body when nothing could be admitted.
 	if m.batch.full() {
-		s.fail(w, toHTTPError(errOverloaded, s.cfg.MaxPixels))
+		s.fail(w, s.httpError(errOverloaded))
 		return
 	}
 	if r.ContentLength > s.cfg.MaxBodyBytes {
-		s.fail(w, toHTTPError(readError(errBodyTooLarge, s.cfg.MaxBodyBytes), s.cfg.MaxPixels))
+		s.fail(w, s.httpError(readError(errBodyTooLarge, s.cfg.MaxBodyBytes)))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
@@ -219,12 +219,12 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	b, err := parseBody(r.Header.Get("Content-Type"), r.Body, r.ContentLength, s.cfg.MaxBodyBytes, s.cfg.Queue)
 	if err != nil {
-		s.fail(w, toHTTPError(err, s.cfg.MaxPixels))
+		s.fail(w, s.httpError(err))
 		return
 	}
 	n := len(b.Images)
 	if !m.batch.admit(n) {
-		s.fail(w, toHTTPError(errOverloaded, s.cfg.MaxPixels))
+		s.fail(w, s.httpError(errOverloaded))
 		return
 	}
 	results := make([]infer.Result, n)
@@ -238,49 +238,61 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		}
 		wg.Wait()
 	}
-	for i, err := range errs {
-		code := "ok"
-		if err != nil {
-			code = infer.ErrorCode(err)
-			if he := toHTTPError(err, s.cfg.MaxPixels); he.Status >= 500 || he.Status == 499 {
-				code = he.Code
-			}
-		} else if results[i].Error != nil {
-			code = results[i].Error.Code
-		}
-		s.metrics.images.WithLabelValues(code).Inc()
-	}
+	note(w, n)
+	s.countImages(results, errs)
 
 	if !b.List {
 		if errs[0] != nil {
-			note(w, n)
-			s.fail(w, toHTTPError(errs[0], s.cfg.MaxPixels))
+			s.fail(w, s.httpError(errs[0]))
 			return
 		}
-		note(w, n)
 		writeJSON(w, http.StatusOK, results[0])
 		return
 	}
-	// A list answers 200 with per-item errors for bad images; a failure of
-	// the server itself (overload, deadline, engine) fails the request.
+	// A list answers 200 with a per-item error for each bad image; a
+	// failure of the server itself (overload, deadline, engine) fails the
+	// whole request.
 	for _, err := range errs {
-		if err == nil {
-			continue
-		}
-		if he := toHTTPError(err, s.cfg.MaxPixels); he.Status >= 500 || he.Status == 499 {
-			note(w, n)
+		if he := s.httpError(err); he != nil && serverSide(he) {
 			s.fail(w, he)
 			return
 		}
 	}
 	for i, err := range errs {
-		if err != nil {
-			he := toHTTPError(err, s.cfg.MaxPixels)
+		if he := s.httpError(err); he != nil {
 			results[i] = infer.Result{Model: m.info.Name, Error: &infer.ErrorInfo{Code: he.Code, Message: he.Message}}
 		}
 	}
-	note(w, n)
 	writeJSON(w, http.StatusOK, results)
+}
+
+// httpError is toHTTPError with the server's pixel limit; nil for nil.
+func (s *Server) httpError(err error) *httpError {
+	if err == nil {
+		return nil
+	}
+	return toHTTPError(err, s.cfg.MaxPixels)
+}
+
+// serverSide reports whether e is the server's failure rather than the
+// image's: 5xx, or the client going away (499).
+func serverSide(e *httpError) bool { return e.Status >= 500 || e.Status == 499 }
+
+// countImages counts each image's outcome: ok, its image error code, or
+// the server-side code.
+func (s *Server) countImages(results []infer.Result, errs []error) {
+	for i, err := range errs {
+		code := "ok"
+		switch he := s.httpError(err); {
+		case he != nil && serverSide(he):
+			code = he.Code
+		case he != nil:
+			code = infer.ErrorCode(err)
+		case results[i].Error != nil:
+			code = results[i].Error.Code
+		}
+		s.metrics.images.WithLabelValues(code).Inc()
+	}
 }
 
 // fail writes a whole-request error and notes its code for the access log.
