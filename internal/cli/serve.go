@@ -73,8 +73,9 @@ application/jpeg; the format comes from the bytes), a multipart/form-data
 upload with one or more files, or JSON {"image": "<base64>"} or
 {"images": [...]}. ?top_k= picks the number of classes (1 to 1000).
 Concurrent requests are grouped into engine batches of up to --max-batch
-images, waiting at most --batch-wait to fill one; beyond --queue waiting
-images the server answers 503 with Retry-After.
+images: a batch starts when the engine is free, waiting at most --batch-wait
+for images that are still being decoded (a lone request never waits). Beyond
+--queue admitted images the server answers 503 with Retry-After.
 
 The server listens at once: GET /healthz answers 200 while the model loads,
 GET /readyz only after the model is loaded and warmed up. GET /v1/models
