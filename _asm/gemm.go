@@ -33,6 +33,8 @@ func main() {
 	avx512("tileAVX512", 12, 32)
 	avx512("tileAVX512N16", 12, 16) // for n <= 16 (the FC layer at small batch)
 	avx2(6, 16)
+	copyPanels("copyPanels32", 32, 64, true)
+	copyPanels("copyPanels16", 16, 32, false)
 	Generate()
 }
 
@@ -213,6 +215,38 @@ func avx2(MR, NR int) {
 			ADDQ(ldc, rp)
 		}
 	}
+	VZEROUPPER()
+	RET()
+}
+
+// copyPanels emits a B-packing helper: for q < panels, copy the NR floats
+// src[q*NR:] to dst[q*stride:], with vectors of vbytes (64: zmm, 32: ymm).
+func copyPanels(fname string, NR, vbytes int, z bool) {
+	TEXT(fname, NOSPLIT, "func(dst, src *float32, panels, stride int)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s copies panels rows of %d floats from src (contiguous) to dst (stride floats apart).", fname, NR))
+	dst := Load(Param("dst"), RDI)
+	src := Load(Param("src"), RSI)
+	n := Load(Param("panels"), RCX)
+	stride := Load(Param("stride"), RDX)
+	SHLQ(U8(2), stride)
+	TESTQ(n, n)
+	JZ(LabelRef(fname + "_done"))
+	Label(fname + "_loop")
+	nv := 4 * NR / vbytes
+	for v := range nv {
+		r := ymm(v)
+		if z {
+			r = zmm(v)
+		}
+		VMOVUPS(Mem{Base: src, Disp: v * vbytes}, r)
+		VMOVUPS(r, Mem{Base: dst, Disp: v * vbytes})
+	}
+	ADDQ(U32(4*NR), src)
+	ADDQ(stride, dst)
+	DECQ(n)
+	JNZ(LabelRef(fname + "_loop"))
+	Label(fname + "_done")
 	VZEROUPPER()
 	RET()
 }

@@ -51,6 +51,9 @@ type kernel struct {
 	// narrow, if set, is a kernel with the same mr (so the same packed A)
 	// and a smaller nr that Mul uses when n <= narrow.nr.
 	narrow *kernel
+	// copyPanels, if set, packs one row of B: for q < panels it copies
+	// src[q*nr : q*nr+nr] to dst[q*stride:]. nil: packB's Go loop.
+	copyPanels func(dst, src []float32, panels, stride int)
 }
 
 var genericKernel = &kernel{name: "generic", mr: 4, nr: 4, tile: genericTile}
@@ -271,7 +274,7 @@ func (j *job) run() {
 		}
 		for pc := 0; pc < k; pc += kcStep {
 			kc := min(kcStep, k-pc)
-			packB(ws.b, j.b, n, pc, kc, jc, ncCur, nr, tailKern.nr)
+			packB(ws.b, j.b, n, pc, kc, jc, ncCur, nr, tailKern.nr, kern.copyPanels)
 			var flags int
 			if pc > 0 {
 				flags |= flagAccum
@@ -317,23 +320,27 @@ func (j *job) run() {
 
 // packB copies B[pc:pc+kc, jc:jc+nc] into dst as nr-wide micro-panels, each
 // kc x nr row-major; a last, partial micro-panel is tnr wide (tnr <= nr),
-// zero-padded past nc. It walks B row by row
-// (sequential reads) and moves whole panel rows as fixed-size arrays, which
-// the compiler inlines instead of calling memmove per 128 bytes.
-func packB(dst, b []float32, ldb, pc, kc, jc, nc, nr, tnr int) {
+// zero-padded past nc. It walks B row by row (sequential reads); cp, if
+// not nil, copies a row's whole panels (an assembly helper), else whole
+// panel rows move as fixed-size arrays, which the compiler inlines.
+func packB(dst, b []float32, ldb, pc, kc, jc, nc, nr, tnr int, cp func(dst, src []float32, panels, stride int)) {
 	full := nc / nr * nr
 	for p := range kc {
 		src := b[(pc+p)*ldb+jc : (pc+p)*ldb+jc+nc]
-		switch nr {
-		case 32:
+		switch {
+		case cp != nil:
+			if full > 0 {
+				cp(dst[p*nr:], src, full/nr, kc*nr)
+			}
+		case nr == 32:
 			for jr := 0; jr < full; jr += 32 {
 				*(*[32]float32)(dst[jr*kc+p*32:]) = *(*[32]float32)(src[jr:])
 			}
-		case 16:
+		case nr == 16:
 			for jr := 0; jr < full; jr += 16 {
 				*(*[16]float32)(dst[jr*kc+p*16:]) = *(*[16]float32)(src[jr:])
 			}
-		case 4:
+		case nr == 4:
 			for jr := 0; jr < full; jr += 4 {
 				*(*[4]float32)(dst[jr*kc+p*4:]) = *(*[4]float32)(src[jr:])
 			}
@@ -343,9 +350,17 @@ func packB(dst, b []float32, ldb, pc, kc, jc, nc, nr, tnr int) {
 			}
 		}
 		if full < nc {
+			// Element loops: cheaper than memmove and memclr calls for
+			// fewer than nr floats.
 			d := dst[full*kc+p*tnr : full*kc+p*tnr+tnr]
-			copy(d, src[full:])
-			clear(d[nc-full:])
+			t := src[full:]
+			for i := range d {
+				if i < len(t) {
+					d[i] = t[i]
+				} else {
+					d[i] = 0
+				}
+			}
 		}
 	}
 }

@@ -23,6 +23,17 @@ var (
 	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, tile: avx2Tile}
 )
 
+// copyB32 and copyB16 check the bounds of copyPanels32 and copyPanels16.
+func copyB32(dst, src []float32, panels, stride int) {
+	_, _ = dst[(panels-1)*stride+31], src[panels*32-1]
+	copyPanels32(&dst[0], &src[0], panels, stride)
+}
+
+func copyB16(dst, src []float32, panels, stride int) {
+	_, _ = dst[(panels-1)*stride+15], src[panels*16-1]
+	copyPanels16(&dst[0], &src[0], panels, stride)
+}
+
 // avx512Tile runs every tile, edges included, in assembly: rows past mr are
 // skipped and columns past nr masked.
 func avx512Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {

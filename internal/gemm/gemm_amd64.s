@@ -1415,3 +1415,53 @@ avx2_row5_relu:
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER
 	RET
+
+// func copyPanels32(dst *float32, src *float32, panels int, stride int)
+// Requires: AVX, AVX512F
+TEXT ·copyPanels32(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  panels+16(FP), CX
+	MOVQ  stride+24(FP), DX
+	SHLQ  $0x02, DX
+	TESTQ CX, CX
+	JZ    copyPanels32_done
+
+copyPanels32_loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS Z0, (DI)
+	VMOVUPS 64(SI), Z1
+	VMOVUPS Z1, 64(DI)
+	ADDQ    $0x00000080, SI
+	ADDQ    DX, DI
+	DECQ    CX
+	JNZ     copyPanels32_loop
+
+copyPanels32_done:
+	VZEROUPPER
+	RET
+
+// func copyPanels16(dst *float32, src *float32, panels int, stride int)
+// Requires: AVX
+TEXT ·copyPanels16(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  panels+16(FP), CX
+	MOVQ  stride+24(FP), DX
+	SHLQ  $0x02, DX
+	TESTQ CX, CX
+	JZ    copyPanels16_done
+
+copyPanels16_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS Y0, (DI)
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y1, 32(DI)
+	ADDQ    $0x00000040, SI
+	ADDQ    DX, DI
+	DECQ    CX
+	JNZ     copyPanels16_loop
+
+copyPanels16_done:
+	VZEROUPPER
+	RET

@@ -18,3 +18,13 @@ func tileAVX512N16(kc int, a *float32, b *float32, c *float32, ldc int, bias *fl
 //
 //go:noescape
 func tileAVX2(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int)
+
+// copyPanels32 copies panels rows of 32 floats from src (contiguous) to dst (stride floats apart).
+//
+//go:noescape
+func copyPanels32(dst *float32, src *float32, panels int, stride int)
+
+// copyPanels16 copies panels rows of 16 floats from src (contiguous) to dst (stride floats apart).
+//
+//go:noescape
+func copyPanels16(dst *float32, src *float32, panels int, stride int)
