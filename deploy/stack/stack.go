@@ -282,7 +282,8 @@ func New(scope constructs.Construct, id string, props Props) (awscdk.Stack, erro
 			}),
 		}),
 		Parameters: &map[string]any{
-			// Defaults for a job submitted by hand; the submitter passes both.
+			// Defaults for a job submitted by hand (aws batch submit-job
+			// --parameters); the submitter overrides the whole command.
 			"manifest": *bucket.S3UrlForObject(str(ManifestPrefix + "manifest.txt")),
 			"output":   *bucket.S3UrlForObject(str(OutputPrefix)),
 		},

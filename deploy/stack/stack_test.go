@@ -516,6 +516,16 @@ func TestIAM(t *testing.T) {
 			}
 		})
 	}
+	t.Run("functions: only the basic execution policy is managed", func(t *testing.T) {
+		roles := s.resources("AWS::IAM::Role")
+		for _, fn := range []map[string]any{predict, submitter} {
+			role := roles[roleOf(t, fn["Role"])]
+			got := jsonString(role["ManagedPolicyArns"])
+			if strings.Count(got, "arn:") != 1 || !strings.Contains(got, "service-role/AWSLambdaBasicExecutionRole") {
+				t.Errorf("%s managed policies: %s", fn["Description"], got)
+			}
+		}
+	})
 	t.Run("submitter tags only the jobs it submits", func(t *testing.T) {
 		found := false
 		for _, st := range s.statements(roleOf(t, submitter["Role"])) {
