@@ -291,6 +291,10 @@ func TestLocalStack(t *testing.T) {
 			if got.Source == nil || got.Source.URI != "s3://mlserve/input/"+name {
 				t.Errorf("batch result source: %+v", got.Source)
 			}
+			// The reference (torch, fixtures README) agrees on the top class.
+			if ref := referenceTop1(t, name); got.Predictions[0].ClassID != ref {
+				t.Errorf("top-1 class %d, reference %d", got.Predictions[0].ClassID, ref)
+			}
 			// The same image through the HTTP server: the same classes.
 			want := predict(t, st.servePort, uploads["input/"+name])
 			if !samePredictions(got.Predictions, want.Predictions) {
@@ -322,4 +326,27 @@ func samePredictions(a, b []infer.Prediction) bool {
 		d := x.Probability - y.Probability
 		return x.ClassID == y.ClassID && x.Label == y.Label && d < 1e-5 && d > -1e-5
 	})
+}
+
+// referenceTop1 returns the top class torch computes for image with the
+// mini-v1 model (meta.json "e2e").
+func referenceTop1(t *testing.T, image string) int {
+	t.Helper()
+	b, err := os.ReadFile(testsupport.Fixtures(t, "meta.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		E2E map[string]map[string]struct {
+			Classes []int `json:"classes"`
+		} `json:"e2e"`
+	}
+	if err := json.Unmarshal(b, &meta); err != nil {
+		t.Fatal(err)
+	}
+	ref := meta.E2E["mini-v1"][image].Classes
+	if len(ref) == 0 {
+		t.Fatalf("meta.json: no e2e reference for mini-v1 and %s", image)
+	}
+	return ref[0]
 }
