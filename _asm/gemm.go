@@ -81,7 +81,7 @@ func avx512(fname string, MR, NR int) {
 			}
 		}
 	}
-	kLoops(kc, ap, bp, MR, NR, step)
+	kLoops(kc, ap, bp, MR, NR, step, true)
 
 	// Epilogue.
 	cp := Load(Param("c"), RDX)
@@ -174,7 +174,7 @@ func avx2(MR, NR int) {
 			}
 		}
 	}
-	kLoops(kc, ap, bp, MR, NR, step)
+	kLoops(kc, ap, bp, MR, NR, step, false)
 
 	cp := Load(Param("c"), RDX)
 	ldc := Load(Param("ldc"), RCX)
@@ -251,8 +251,12 @@ func copyPanels(fname string, NR, vbytes int, z bool) {
 	RET()
 }
 
-// kLoops emits the k loop: unrolled by 4, then one step at a time.
-func kLoops(kc, ap, bp Register, MR, NR int, step func(p int)) {
+// kLoops emits the k loop: unrolled by 4, then one step at a time. With
+// prefetchA it also prefetches the A panel 1 KiB ahead, three lines per
+// unrolled iteration: A panels come from L3 (the packed weights outgrow L2)
+// and are reused for few B micro-panels when n is small; measured +2-14%
+// on ResNet-50 shapes.
+func kLoops(kc, ap, bp Register, MR, NR int, step func(p int), prefetchA bool) {
 	const unroll = 4
 	name := fmt.Sprintf("k%dx%d", MR, NR)
 	n := RBX
@@ -262,6 +266,9 @@ func kLoops(kc, ap, bp Register, MR, NR int, step func(p int)) {
 	Label(name + "_loop4")
 	for p := range unroll {
 		step(p)
+		if prefetchA && p < 3 {
+			PREFETCHT0(Mem{Base: ap, Disp: 1024 + 64*p})
+		}
 	}
 	ADDQ(U32(4*unroll*MR), ap)
 	ADDQ(U32(4*unroll*NR), bp)
