@@ -355,3 +355,33 @@ func FuzzMul(f *testing.F) {
 		}
 	})
 }
+
+// TestMulReLUSpecials checks that every kernel clamps like max(v, 0) in the
+// assembly: NaN stays NaN, negatives become +0, and sums start at +0 (so
+// +0 + (-0) gives +0 everywhere).
+func TestMulReLUSpecials(t *testing.T) {
+	nan := float32(math.NaN())
+	negZero := float32(math.Copysign(0, -1))
+	// C = A*B with k = 1: row i of C is 0 + a[i]*b.
+	a := []float32{1, -1, nan}
+	b := []float32{2, negZero, -3, 0}
+	want := [][]float32{
+		{2, 0, 0, 0},
+		{0, 0, 3, 0},
+		{nan, nan, nan, nan},
+	}
+	for _, kern := range kernelNames() {
+		pa := packA(a, 3, 1, kernelByName(kern))
+		c := make([]float32, 12)
+		Mul(c, pa, b, 4, Epilogue{ReLU: true})
+		for i := range 3 {
+			for j := range 4 {
+				got, w := c[i*4+j], want[i][j]
+				same := math.Float32bits(got) == math.Float32bits(w) || (got != got && w != w)
+				if !same {
+					t.Errorf("%s: C[%d,%d] = %v (bits %#x), want %v (bits %#x)", kern, i, j, got, math.Float32bits(got), w, math.Float32bits(w))
+				}
+			}
+		}
+	}
+}
