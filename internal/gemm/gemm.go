@@ -123,12 +123,37 @@ type Epilogue struct {
 // Mul panics on impossible shapes (n < 1, slices too short for m, k, n):
 // those are programming errors of the caller, not user input.
 func Mul(c []float32, a *PackedA, b []float32, n int, ep Epilogue) {
+	if n > 0 && len(b) < a.k*n {
+		panic(fmt.Sprintf("gemm: Mul: len(b)=%d < k*n=%d", len(b), a.k*n))
+	}
+	if n > 0 {
+		b = b[:a.k*n]
+	}
+	mul(c, a, b, nil, n, ep)
+}
+
+// Source produces B on demand, so B need not exist in memory: an implicit
+// im2col. Rows writes B[r0:r0+kc, j0:j0+nc] into dst as a kc x nc row-major
+// block (ld = nc). Rows is called concurrently from Mul's workers, for
+// disjoint or identical blocks, and must not keep dst.
+type Source interface {
+	Rows(dst []float32, r0, kc, j0, nc int)
+}
+
+// MulSource is Mul with B (k x n) given by src. Each block of B is produced
+// right before it is packed, while it is in cache, instead of being written
+// to memory whole and read back.
+func MulSource(c []float32, a *PackedA, src Source, n int, ep Epilogue) {
+	mul(c, a, nil, src, n, ep)
+}
+
+func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 	m, k := a.m, a.k
 	switch {
 	case n <= 0:
 		panic(fmt.Sprintf("gemm: Mul: n=%d", n))
-	case len(b) < k*n:
-		panic(fmt.Sprintf("gemm: Mul: len(b)=%d < k*n=%d", len(b), k*n))
+	case b == nil && src == nil:
+		panic("gemm: Mul: no B")
 	case len(c) < m*n:
 		panic(fmt.Sprintf("gemm: Mul: len(c)=%d < m*n=%d", len(c), m*n))
 	case ep.Bias != nil && len(ep.Bias) < m:
@@ -137,7 +162,6 @@ func Mul(c []float32, a *PackedA, b []float32, n int, ep Epilogue) {
 		panic(fmt.Sprintf("gemm: Mul: len(residual)=%d < m*n=%d", len(ep.Residual), m*n))
 	}
 	c = c[:m*n]
-	b = b[:k*n]
 	if ep.Bias != nil {
 		ep.Bias = ep.Bias[:m]
 	}
@@ -148,7 +172,7 @@ func Mul(c []float32, a *PackedA, b []float32, n int, ep Epilogue) {
 	if kern.narrow != nil && n <= kern.narrow.nr {
 		kern = kern.narrow
 	}
-	j := job{c: c, a: a, kern: kern, b: b, n: n, ep: ep}
+	j := job{c: c, a: a, kern: kern, b: b, src: src, n: n, ep: ep}
 	parts := runtime.GOMAXPROCS(0)
 	mt := (m + kern.mr - 1) / kern.mr // A panels
 	nt := (n + kern.nr - 1) / kern.nr // B micro-panels
@@ -210,6 +234,7 @@ type job struct {
 	a      *PackedA
 	kern   *kernel
 	b      []float32
+	src    Source // B on demand, when b is nil
 	n      int
 	ep     Epilogue
 	m0, m1 int
@@ -229,6 +254,7 @@ var (
 // workspace is one worker's packed-B buffer.
 type workspace struct {
 	b []float32
+	t []float32 // a kc x nc block of B from a Source, before packing
 }
 
 // startWorker starts one more pool goroutine unless limit already serve
@@ -262,6 +288,9 @@ func (j *job) run() {
 	if need := kcStep * nc; len(ws.b) < need {
 		ws.b = make([]float32, need)
 	}
+	if need := kcStep * nc; j.src != nil && len(ws.t) < need {
+		ws.t = make([]float32, need)
+	}
 	ad := j.a.data
 	for jc := j.n0 * nr; jc < min(j.n1*nr, n); jc += nc {
 		ncCur := min(nc, min(j.n1*nr, n)-jc)
@@ -274,7 +303,12 @@ func (j *job) run() {
 		}
 		for pc := 0; pc < k; pc += kcStep {
 			kc := min(kcStep, k-pc)
-			packB(ws.b, j.b, n, pc, kc, jc, ncCur, nr, tailKern.nr, kern.copyPanels)
+			if j.src != nil {
+				j.src.Rows(ws.t[:kc*ncCur], pc, kc, jc, ncCur)
+				packB(ws.b, ws.t, ncCur, 0, kc, 0, ncCur, nr, tailKern.nr, kern.copyPanels)
+			} else {
+				packB(ws.b, j.b, n, pc, kc, jc, ncCur, nr, tailKern.nr, kern.copyPanels)
+			}
 			var flags int
 			if pc > 0 {
 				flags |= flagAccum

@@ -213,10 +213,13 @@ func (c *Classifier) runBatch(ctx context.Context, pixels [][]float32) ([][]floa
 		c.arena = make([]float32, p.arena)
 	}
 	p.bind(c.arena)
+	// The engine stores activations CNHW: channel-major, batch inside.
 	in := p.input.buf.data
-	per := len(in) / n
+	chans, hw := p.input.shape[1], p.input.shape[2]*p.input.shape[3]
 	for i, px := range pixels {
-		copy(in[i*per:(i+1)*per], px)
+		for ch := range chans {
+			copy(in[(ch*n+i)*hw:(ch*n+i+1)*hw], px[ch*hw:(ch+1)*hw])
+		}
 	}
 	if err := p.run(ctx); err != nil {
 		return nil, err
@@ -227,7 +230,11 @@ func (c *Classifier) runBatch(ctx context.Context, pixels [][]float32) ([][]floa
 	res := p.output.buf.data
 	rows := make([][]float32, n)
 	flat := make([]float32, n*c.classes)
-	copy(flat, res[:n*c.classes])
+	if s := p.output.shape; len(s) == 4 {
+		toNCHW(flat, res, n, s[1], s[2]*s[3])
+	} else {
+		copy(flat, res[:n*c.classes])
+	}
 	for i := range rows {
 		rows[i] = flat[i*c.classes : (i+1)*c.classes]
 	}
@@ -351,4 +358,3 @@ func (c *Classifier) Warmup(ctx context.Context) error {
 	}
 	return nil
 }
-

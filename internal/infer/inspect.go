@@ -15,7 +15,7 @@ type Description struct {
 	Producer   string           `json:"producer,omitempty"`
 	Opsets     map[string]int64 `json:"opsets"` // domain ("" is ai.onnx) -> version
 	Graph      string           `json:"graph,omitempty"`
-	Inputs     []TensorInfo     `json:"inputs"`  // graph inputs that are not initializers
+	Inputs     []TensorInfo     `json:"inputs"` // graph inputs that are not initializers
 	Outputs    []TensorInfo     `json:"outputs"`
 	Operators  map[string]int   `json:"operators"` // op type -> node count
 	Nodes      int              `json:"nodes"`

@@ -42,43 +42,67 @@ type geom struct {
 	oh, ow  int // output size
 }
 
-// im2col writes the [c*kh*kw, oh*ow] patch matrix of one image src [c, h, w]
-// into dst; padding reads as zero. Row (ci*kh+ky)*kw+kx matches the weight
-// layout [cout, cin, kh, kw].
-func im2col(dst, src []float32, g geom) {
-	rows := g.c * g.kh * g.kw
+// im2colSource makes the GEMM's B for a convolution on demand: row
+// (ci*kh+ky)*kw+kx, column (b*oh+oy)*ow+ox holds the input pixel that kernel
+// tap meets at that output position (zero in the padding). The input is
+// CNHW, [cin, n, h, w]. Rows only reads, so Mul's workers share it.
+type im2colSource struct {
+	in []float32
+	g  geom
+	n  int
+}
+
+func (s *im2colSource) Rows(dst []float32, r0, kc, j0, nc int) {
+	g := s.g
 	ohw := g.oh * g.ow
-	parallelFor(rows, 8, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			kx := r % g.kw
-			ky := (r / g.kw) % g.kh
-			ci := r / (g.kw * g.kh)
-			plane := src[ci*g.h*g.w : (ci+1)*g.h*g.w]
-			out := dst[r*ohw : (r+1)*ohw]
-			for oy := 0; oy < g.oh; oy++ {
-				row := out[oy*g.ow : (oy+1)*g.ow]
-				iy := oy*g.sh - g.pt + ky
-				if iy < 0 || iy >= g.h {
-					clear(row)
-					continue
-				}
-				in := plane[iy*g.w : (iy+1)*g.w]
-				ix := kx - g.pl
-				if g.sw == 1 && ix >= 0 && ix+g.ow <= g.w {
-					copy(row, in[ix:ix+g.ow])
-					continue
-				}
-				for ox := range row {
+	for p := range kc {
+		r := r0 + p
+		kx := r % g.kw
+		ky := (r / g.kw) % g.kh
+		ci := r / (g.kw * g.kh)
+		out := dst[p*nc : (p+1)*nc]
+		for o, j := 0, j0; o < nc; {
+			b, rem := j/ohw, j%ohw
+			oy, ox := rem/g.ow, rem%g.ow
+			seg := min(g.ow-ox, nc-o)
+			row := out[o : o+seg]
+			o += seg
+			j += seg
+			iy := oy*g.sh - g.pt + ky
+			if iy < 0 || iy >= g.h {
+				clear(row)
+				continue
+			}
+			start := ((ci*s.n+b)*g.h + iy) * g.w
+			in := s.in[start : start+g.w]
+			ix := ox*g.sw - g.pl + kx
+			if g.sw != 1 {
+				for t := range row {
 					if ix >= 0 && ix < g.w {
-						row[ox] = in[ix]
+						row[t] = in[ix]
 					} else {
-						row[ox] = 0
+						row[t] = 0
 					}
 					ix += g.sw
 				}
+				continue
 			}
+			lo := min(max(-ix, 0), seg)     // columns left of the input
+			hi := max(min(seg, g.w-ix), lo) // columns inside it end here
+			clear(row[:lo])
+			copy(row[lo:hi], in[ix+lo:ix+hi])
+			clear(row[hi:])
 		}
-	})
+	}
+}
+
+// toNCHW reorders [c, n, hw] into [n, c, hw].
+func toNCHW(dst, src []float32, n, c, hw int) {
+	for ci := range c {
+		for b := range n {
+			copy(dst[(b*c+ci)*hw:(b*c+ci+1)*hw], src[(ci*n+b)*hw:(ci*n+b+1)*hw])
+		}
+	}
 }
 
 // maxPool pools planes [planes, h, w] into dst [planes, oh, ow]; padding
@@ -124,11 +148,15 @@ func globalAvgPool(dst, src []float32, planes, hw int) {
 	})
 }
 
-// affine applies dst = src*scale[c] + shift[c] (then ReLU) to [n, c, hw].
-func affine(dst, src []float32, n, c, hw int, scale, shift []float32, relu bool) {
-	parallelFor(n*c, 4, func(lo, hi int) {
+// affine applies dst = src*scale[ch] + shift[ch] (then ReLU) to planes of
+// hw values; plane p belongs to channel (p/div)%c (div is the batch size for
+// CNHW activations, 1 for row-major ones).
+func affine(dst, src []float32, c, hw, div int, scale, shift []float32, relu bool) {
+	planes := len(src) / hw
+	parallelFor(planes, 4, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			s, t := scale[p%c], shift[p%c]
+			ch := (p / div) % c
+			s, t := scale[ch], shift[ch]
 			in, out := src[p*hw:(p+1)*hw], dst[p*hw:(p+1)*hw]
 			for i, v := range in {
 				v = v*s + t

@@ -64,10 +64,12 @@ type execOp struct {
 	id     int
 	ins    []*value // activation inputs, in order (residual last for kConv)
 	out    *value
-	tmp    []*buffer // scratch: im2col, or FC transposes
+	tmp    []*buffer // scratch: FC transposes
 	outT   *tensor.Dense
 	g      geom
-	direct bool // kConv: 1x1 stride-1 unpadded, the input is the GEMM's B
+	direct bool          // kConv: 1x1 stride-1 unpadded, the input is the GEMM's B
+	src    *im2colSource // kConv otherwise: B made on demand from the input
+	nchw   bool          // kView of a 4-D batch: reorder CNHW to NCHW
 	flops  float64
 	dur    time.Duration
 }
@@ -121,24 +123,22 @@ func (o *execOp) run() {
 	dst := o.out.buf.data
 	switch l.kind {
 	case kConv:
-		inSize := o.g.c * o.g.h * o.g.w
-		ohw := o.g.oh * o.g.ow
-		outSize := l.cout * ohw
-		for b := 0; b < n; b++ {
-			img := src[b*inSize : (b+1)*inSize]
-			bm := img
-			if !o.direct {
-				bm = o.tmp[0].data
-				im2col(bm, img, o.g)
-			}
-			ep := gemm.Epilogue{Bias: l.bias, ReLU: l.relu}
-			if l.residual != "" {
-				ep.Residual = o.ins[1].buf.data[b*outSize : (b+1)*outSize]
-			}
-			gemm.Mul(dst[b*outSize:(b+1)*outSize], l.packed, bm, ohw, ep)
+		// Activations are stored CNHW (channel-major, the batch inside),
+		// so one GEMM covers the whole batch: C[cout, n*oh*ow] =
+		// W[cout, cin*kh*kw] * B[cin*kh*kw, n*oh*ow].
+		ep := gemm.Epilogue{Bias: l.bias, ReLU: l.relu}
+		if l.residual != "" {
+			ep.Residual = o.ins[1].buf.data
+		}
+		cols := n * o.g.oh * o.g.ow
+		if o.direct {
+			gemm.Mul(dst, l.packed, src, cols, ep)
+		} else {
+			o.src.in = src
+			gemm.MulSource(dst, l.packed, o.src, cols, ep)
 		}
 	case kAffine:
-		affine(dst, src, n, o.g.c, o.g.h*o.g.w, l.scale, l.shift, l.relu)
+		affine(dst, src, o.g.c, o.g.h*o.g.w, o.g.sh, l.scale, l.shift, l.relu)
 	case kAdd:
 		addRelu(dst, src, o.ins[1].buf.data, l.relu)
 	case kRelu:
@@ -164,7 +164,10 @@ func (o *execOp) run() {
 	case kSoftmax:
 		softmaxRows(dst, src, o.out.shape[len(o.out.shape)-1])
 	case kView:
-		// Same buffer, new shape: nothing to compute.
+		if o.nchw {
+			toNCHW(dst, src, n, o.g.c, o.g.h*o.g.w)
+		}
+		// Otherwise the same buffer with a new shape: nothing to compute.
 	}
 }
 
@@ -288,7 +291,7 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		newOut(n, l.cout, o.g.oh, o.g.ow)
 		o.direct = l.kh == 1 && l.kw == 1 && l.sh == 1 && l.sw == 1 && pt+pl+pb+pr == 0
 		if !o.direct {
-			o.tmp = []*buffer{{size: l.cin * l.kh * l.kw * o.g.oh * o.g.ow}}
+			o.src = &im2colSource{g: o.g, n: n}
 		}
 		if l.residual != "" {
 			r, err := get(l, l.residual)
@@ -305,7 +308,12 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		if len(x.shape) < 2 || x.shape[1] != len(l.scale) {
 			return fmt.Errorf("input shape %v does not have %d channels", x.shape, len(l.scale))
 		}
-		o.g.c, o.g.h, o.g.w = x.shape[1], 1, prod(x.shape[2:])
+		// 4-D activations are CNHW: plane p is channel p/n. Others are
+		// row-major [N, C, ...]: plane p is channel p%C.
+		o.g.c, o.g.h, o.g.w, o.g.sh = x.shape[1], 1, prod(x.shape[2:]), 1
+		if len(x.shape) == 4 {
+			o.g.sh = n
+		}
 		newOut(x.shape...)
 	case kAdd:
 		if !equalShape(ins[0].shape, ins[1].shape) {
@@ -353,7 +361,16 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		if err != nil {
 			return err
 		}
-		o.out = &value{shape: shape, buf: x.buf}
+		switch {
+		case len(x.shape) != 4 || n == 1:
+			o.out = &value{shape: shape, buf: x.buf}
+		case len(shape) == 4:
+			return fmt.Errorf("reshape of %v to %v at batch %d is not supported", x.shape, shape, n)
+		default:
+			o.g.c, o.g.h, o.g.w = x.shape[1], x.shape[2], x.shape[3]
+			o.nchw = true
+			newOut(shape...)
+		}
 	}
 	return nil
 }
