@@ -106,29 +106,45 @@ func toNCHW(dst, src []float32, n, c, hw int) {
 }
 
 // maxPool pools planes [planes, h, w] into dst [planes, oh, ow]; padding
-// never wins the max.
+// never wins the max. Each output row takes the column-wise max of its
+// window's input rows first, then the max across each window's columns.
 func maxPool(dst, src []float32, planes int, g geom) {
 	hw, ohw := g.h*g.w, g.oh*g.ow
 	parallelFor(planes, 1, func(lo, hi int) {
+		col := make([]float32, g.w)
 		for p := lo; p < hi; p++ {
 			in, out := src[p*hw:(p+1)*hw], dst[p*ohw:(p+1)*ohw]
-			for oy := 0; oy < g.oh; oy++ {
+			for oy := range g.oh {
 				y0 := oy*g.sh - g.pt
 				y1 := min(y0+g.kh, g.h)
 				y0 = max(y0, 0)
-				for ox := 0; ox < g.ow; ox++ {
+				orow := out[oy*g.ow : (oy+1)*g.ow]
+				if y0 >= y1 { // a window all in padding (pads >= kernel)
+					for i := range orow {
+						orow[i] = float32(math.Inf(-1))
+					}
+					continue
+				}
+				copy(col, in[y0*g.w:(y0+1)*g.w])
+				for y := y0 + 1; y < y1; y++ {
+					row := in[y*g.w : (y+1)*g.w]
+					for x, v := range row {
+						col[x] = max(col[x], v)
+					}
+				}
+				for ox := range orow {
 					x0 := ox*g.sw - g.pl
 					x1 := min(x0+g.kw, g.w)
 					x0 = max(x0, 0)
-					m := float32(math.Inf(-1))
-					for y := y0; y < y1; y++ {
-						for _, v := range in[y*g.w+x0 : y*g.w+x1] {
-							if v > m {
-								m = v
-							}
-						}
+					if x0 >= x1 {
+						orow[ox] = float32(math.Inf(-1))
+						continue
 					}
-					out[oy*g.ow+ox] = m
+					m := col[x0]
+					for _, v := range col[x0+1 : x1] {
+						m = max(m, v)
+					}
+					orow[ox] = m
 				}
 			}
 		}
