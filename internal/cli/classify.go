@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mlserve/mlserve/internal/envconfig"
+	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
 )
 
@@ -73,12 +74,6 @@ others still get their results.`,
 	return cmd
 }
 
-// imageExts are the file name endings taken when walking a directory.
-var imageExts = map[string]bool{
-	".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".webp": true,
-	".bmp": true, ".tif": true, ".tiff": true,
-}
-
 // expandArgs turns arguments into input names: directories are walked for
 // image files (sorted), "-" stays as standard input.
 func expandArgs(args []string) ([]string, error) {
@@ -98,7 +93,7 @@ func expandArgs(args []string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if !d.IsDir() && imageExts[strings.ToLower(filepath.Ext(p))] {
+			if !d.IsDir() && imageprep.HasImageExt(p) {
 				found = append(found, p)
 			}
 			return nil

@@ -1,6 +1,10 @@
 package imageprep
 
-import "bytes"
+import (
+	"bytes"
+	"path"
+	"strings"
+)
 
 // Format names reported in Info.Format.
 const (
@@ -99,4 +103,18 @@ func unsupportedFormat(data []byte) string {
 		}
 	}
 	return ""
+}
+
+// imageExts are the file name endings of the formats mlserve decodes.
+var imageExts = map[string]bool{
+	".jpg": true, ".jpeg": true, ".jpe": true, ".jfif": true,
+	".png": true, ".gif": true, ".webp": true, ".bmp": true,
+	".tif": true, ".tiff": true,
+}
+
+// HasImageExt reports whether a file name or key ends in the extension of a
+// format mlserve decodes (case-insensitive). Listings use it to pick inputs;
+// the bytes still decide the format.
+func HasImageExt(name string) bool {
+	return imageExts[strings.ToLower(path.Ext(name))]
 }
