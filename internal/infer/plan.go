@@ -131,9 +131,19 @@ func (o *execOp) run() {
 			ep.Residual = o.ins[1].buf.data
 		}
 		cols := n * o.g.oh * o.g.ow
-		if o.direct {
+		switch {
+		case o.direct:
 			gemm.Mul(dst, l.packed, src, cols, ep)
-		} else {
+		case o.tmp != nil:
+			// Few columns: Mul splits the rows of A between the cores,
+			// and each would make all of B, so make it once, in parallel.
+			o.src.in = src
+			b := o.tmp[0].data
+			parallelFor(o.l.cin*o.l.kh*o.l.kw, 8, func(lo, hi int) {
+				o.src.Rows(b[lo*cols:hi*cols], lo, hi-lo, 0, cols)
+			})
+			gemm.Mul(dst, l.packed, b, cols, ep)
+		default:
 			o.src.in = src
 			gemm.MulSource(dst, l.packed, o.src, cols, ep)
 		}
@@ -292,6 +302,9 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		o.direct = l.kh == 1 && l.kw == 1 && l.sh == 1 && l.sw == 1 && pt+pl+pb+pr == 0
 		if !o.direct {
 			o.src = &im2colSource{g: o.g, n: n}
+			if cols := n * o.g.oh * o.g.ow; cols < implicitMinCols {
+				o.tmp = []*buffer{{size: l.cin * l.kh * l.kw * cols}}
+			}
 		}
 		if l.residual != "" {
 			r, err := get(l, l.residual)
@@ -374,6 +387,12 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 	}
 	return nil
 }
+
+// implicitMinCols is the GEMM width from which a convolution's im2col is
+// made block by block inside the GEMM (gemm.MulSource) rather than whole
+// beforehand: wide enough that the GEMM splits its columns between the
+// cores, so no block is made twice.
+const implicitMinCols = 1024
 
 func poolOut(in, k, s, p0, p1 int, ceil bool) int {
 	span := in + p0 + p1 - k
