@@ -349,9 +349,28 @@ func (c *Classifier) Classify(ctx context.Context, images [][]byte, topK int) []
 	return out
 }
 
-// Warmup runs one inference on a blank image, so the batch-1 graph and the
-// arena exist before the first request.
+// WarmupBatches is how many batch sizes Warmup compiles: the HTTP server's
+// default largest dynamic batch.
+const WarmupBatches = 8
+
+// Warmup compiles the graphs of batch sizes 1 to WarmupBatches (and sizes
+// the arena for the largest), then runs one inference on a blank image, so
+// no request pays for either.
 func (c *Classifier) Warmup(ctx context.Context) error {
+	c.mu.Lock()
+	need := 0
+	for n := 1; n <= min(WarmupBatches, c.maxBatch); n++ {
+		p, err := c.planLocked(n)
+		if err != nil {
+			c.mu.Unlock()
+			return fmt.Errorf("warm-up: %w", err)
+		}
+		need = max(need, p.arena)
+	}
+	if len(c.arena) < need {
+		c.arena = make([]float32, need)
+	}
+	c.mu.Unlock()
 	_, err := c.Logits(ctx, [][]float32{make([]float32, 3*c.pre.Crop*c.pre.Crop)})
 	if err != nil {
 		return fmt.Errorf("warm-up: %w", err)

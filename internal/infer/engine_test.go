@@ -103,3 +103,21 @@ func TestRunErrors(t *testing.T) {
 		t.Errorf("codes %v", got)
 	}
 }
+
+func TestWarmupCompilesBatchSizes(t *testing.T) {
+	c := loadMini(t, Options{})
+	if err := c.Warmup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for n := 1; n <= WarmupBatches; n++ {
+		p, ok := c.plans[n]
+		if !ok {
+			t.Fatalf("batch %d not compiled", n)
+		}
+		if len(c.arena) < p.arena {
+			t.Errorf("arena %d floats, batch %d needs %d", len(c.arena), n, p.arena)
+		}
+	}
+}
