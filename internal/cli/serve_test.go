@@ -18,25 +18,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
 // serveFixtures returns ../shared/fixtures from the repository root.
-func serveFixtures(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "fixtures")
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = filepath.Dir(dir)
-	}
-}
+func serveFixtures(t testing.TB) string { return testsupport.Fixtures(t) }
 
 func TestServeFlags(t *testing.T) {
 	tests := []struct {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
+	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
 // fakeClassifier tells JPEG and PNG apart by their magic bytes and fails
@@ -117,23 +118,7 @@ func (m *memStore) get(uri string) ([]byte, bool) {
 }
 
 // fixturesDir returns ../shared/fixtures relative to the repository root.
-func fixturesDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "fixtures")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
+func fixturesDir(t testing.TB) string { return testsupport.Fixtures(t) }
 
 func readFixture(t testing.TB, rel string) []byte {
 	t.Helper()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
+	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
 // fakeEngine is an in-process engine: real image decoding (imageprep, to a
@@ -99,25 +100,8 @@ func (f *fakeEngine) batchSizes() []int {
 
 var _ Engine = (*fakeEngine)(nil)
 
-// fixtures returns the shared fixtures directory: ../shared/fixtures from
-// the repository root (the directory holding go.mod).
-func fixtures(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "fixtures")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
+// fixtures returns the shared fixtures directory.
+func fixtures(t testing.TB) string { return testsupport.Fixtures(t) }
 
 func readFixture(t testing.TB, rel string) []byte {
 	t.Helper()
