@@ -46,37 +46,83 @@ type geom struct {
 // (ci*kh+ky)*kw+kx, column (b*oh+oy)*ow+ox holds the input pixel that kernel
 // tap meets at that output position (zero in the padding). The input is
 // CNHW, [cin, n, h, w]. Rows only reads, so Mul's workers share it.
+//
+// With a horizontal stride of 2, deinterleave first splits every input row
+// into its even and then its odd columns, so each output row segment is one
+// contiguous copy instead of a strided gather.
 type im2colSource struct {
-	in []float32
-	g  geom
-	n  int
+	in  []float32
+	g   geom
+	n   int
+	hw2 int // with stride 2: the length of one deinterleaved half row
+}
+
+// deinterleave writes the rows of s.in, even columns first then odd ones,
+// into dst (same size) and makes Rows read from it.
+func (s *im2colSource) deinterleave(dst []float32) {
+	g := s.g
+	s.hw2 = (g.w + 1) / 2
+	rows := len(s.in) / g.w
+	in := s.in
+	parallelFor(rows, 64, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			src := in[r*g.w : (r+1)*g.w]
+			even := dst[r*g.w : r*g.w+s.hw2]
+			odd := dst[r*g.w+s.hw2 : (r+1)*g.w]
+			for x := range even {
+				even[x] = src[2*x]
+			}
+			for x := range odd {
+				odd[x] = src[2*x+1]
+			}
+		}
+	})
+	s.in = dst
 }
 
 func (s *im2colSource) Rows(dst []float32, r0, kc, j0, nc int) {
 	g := s.g
 	ohw := g.oh * g.ow
+	b0, rem := j0/ohw, j0%ohw
+	oy0, ox0 := rem/g.ow, rem%g.ow
 	for p := range kc {
 		r := r0 + p
 		kx := r % g.kw
 		ky := (r / g.kw) % g.kh
 		ci := r / (g.kw * g.kh)
 		out := dst[p*nc : (p+1)*nc]
-		for o, j := 0, j0; o < nc; {
-			b, rem := j/ohw, j%ohw
-			oy, ox := rem/g.ow, rem%g.ow
+		b, oy, ox := b0, oy0, ox0
+		for o := 0; o < nc; {
 			seg := min(g.ow-ox, nc-o)
 			row := out[o : o+seg]
-			o += seg
-			j += seg
 			iy := oy*g.sh - g.pt + ky
+			ix := ox*g.sw - g.pl + kx
+			plane := ci*s.n + b
+			o += seg
+			if ox += seg; ox == g.ow {
+				ox = 0
+				if oy++; oy == g.oh {
+					oy = 0
+					b++
+				}
+			}
 			if iy < 0 || iy >= g.h {
 				clear(row)
 				continue
 			}
-			start := ((ci*s.n+b)*g.h + iy) * g.w
+			start := (plane*g.h + iy) * g.w
 			in := s.in[start : start+g.w]
-			ix := ox*g.sw - g.pl + kx
-			if g.sw != 1 {
+			switch {
+			case g.sw == 1:
+			case g.sw == 2 && s.hw2 > 0:
+				// Column ix of the row is at ix/2 of its half: even columns
+				// first, then the odd ones.
+				if ix&1 == 0 {
+					in, ix = in[:s.hw2], ix/2
+				} else {
+					in, ix = in[s.hw2:], (ix-1)/2
+				}
+			default:
 				for t := range row {
 					if ix >= 0 && ix < g.w {
 						row[t] = in[ix]
@@ -87,8 +133,9 @@ func (s *im2colSource) Rows(dst []float32, r0, kc, j0, nc int) {
 				}
 				continue
 			}
-			lo := min(max(-ix, 0), seg)     // columns left of the input
-			hi := max(min(seg, g.w-ix), lo) // columns inside it end here
+			w := len(in)
+			lo := min(max(-ix, 0), seg)   // columns left of the input
+			hi := max(min(seg, w-ix), lo) // columns inside it end here
 			clear(row[:lo])
 			copy(row[lo:hi], in[ix+lo:ix+hi])
 			clear(row[hi:])

@@ -69,6 +69,8 @@ type execOp struct {
 	g      geom
 	direct bool          // kConv: 1x1 stride-1 unpadded, the input is the GEMM's B
 	src    *im2colSource // kConv otherwise: B made on demand from the input
+	cols   *buffer       // kConv: the whole im2col, when made beforehand
+	deint  *buffer       // kConv with stride 2: the input, deinterleaved
 	nchw   bool          // kView of a 4-D batch: reorder CNHW to NCHW
 	flops  float64
 	dur    time.Duration
@@ -131,22 +133,25 @@ func (o *execOp) run() {
 			ep.Residual = o.ins[1].buf.data
 		}
 		cols := n * o.g.oh * o.g.ow
-		switch {
-		case o.direct:
+		if o.direct {
 			gemm.Mul(dst, l.packed, src, cols, ep)
-		case o.tmp != nil:
-			// Few columns: Mul splits the rows of A between the cores,
-			// and each would make all of B, so make it once, in parallel.
-			o.src.in = src
-			b := o.tmp[0].data
-			parallelFor(o.l.cin*o.l.kh*o.l.kw, 8, func(lo, hi int) {
-				o.src.Rows(b[lo*cols:hi*cols], lo, hi-lo, 0, cols)
-			})
-			gemm.Mul(dst, l.packed, b, cols, ep)
-		default:
-			o.src.in = src
-			gemm.MulSource(dst, l.packed, o.src, cols, ep)
+			break
 		}
+		o.src.in = src
+		if o.deint != nil {
+			o.src.deinterleave(o.deint.data)
+		}
+		if o.cols == nil {
+			gemm.MulSource(dst, l.packed, o.src, cols, ep)
+			break
+		}
+		// Few columns: Mul splits the rows of A between the cores, and
+		// each would make all of B, so make it once, in parallel.
+		b := o.cols.data
+		parallelFor(l.cin*l.kh*l.kw, 8, func(lo, hi int) {
+			o.src.Rows(b[lo*cols:hi*cols], lo, hi-lo, 0, cols)
+		})
+		gemm.Mul(dst, l.packed, b, cols, ep)
 	case kAffine:
 		affine(dst, src, o.g.c, o.g.h*o.g.w, o.g.sh, l.scale, l.shift, l.relu)
 	case kAdd:
@@ -303,7 +308,12 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		if !o.direct {
 			o.src = &im2colSource{g: o.g, n: n}
 			if cols := n * o.g.oh * o.g.ow; cols < implicitMinCols {
-				o.tmp = []*buffer{{size: l.cin * l.kh * l.kw * cols}}
+				o.cols = &buffer{size: l.cin * l.kh * l.kw * cols}
+				o.tmp = append(o.tmp, o.cols)
+			}
+			if l.sw == 2 {
+				o.deint = &buffer{size: prod(x.shape)}
+				o.tmp = append(o.tmp, o.deint)
 			}
 		}
 		if l.residual != "" {
