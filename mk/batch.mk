@@ -15,4 +15,4 @@ test-batch: ## test s3io and batch, end to end over folders and versitygw (CI=tr
 .PHONY: bench-batch
 bench-batch: build ## batch throughput vs the engine on 64 JPEGs (ResNet-50), peak RSS for 64 vs 1024 inputs
 	go run ./internal/batch/batchbench -bin $(BIN) \
-		-rss-model ../shared/fixtures/models/mini-v1-opset11.onnx
+		-rss-model ../shared/fixtures/models/resnet50-opset11.onnx

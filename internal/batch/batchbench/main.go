@@ -115,14 +115,52 @@ func main() {
 		cmd.Env = append(os.Environ(), "MLSERVE_LOG_LEVEL=warn")
 		cmd.Stderr = os.Stderr
 		t0 := time.Now()
-		check(cmd.Run())
-		rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
+		check(cmd.Start())
+		// The child's own VmHWM, polled: its rusage Maxrss would count this
+		// process's memory, which Linux records when the vfork'ed child execs.
+		var rss int64
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			tick := time.NewTicker(5 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				if kib := vmHWM(cmd.Process.Pid); kib > rss {
+					rss = kib
+				}
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+		err := cmd.Wait()
+		close(stop)
+		<-done
+		check(err)
 		if first == 0 {
 			first = rss
 		}
 		fmt.Printf("peak RSS %s, %5d inputs: %6.1f MiB (%.2fx the first) in %.1fs\n",
 			filepath.Base(*rssModel), k, float64(rss)/1024, float64(rss)/float64(first), time.Since(t0).Seconds())
 	}
+}
+
+// vmHWM reads a process's peak resident set size in KiB from /proc, or 0.
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kib int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kib)
+			return kib
+		}
+	}
+	return 0
 }
 
 // cpuTime is the user+system CPU time of this process so far.
