@@ -192,3 +192,11 @@ func TestClassifyCorruptModel(t *testing.T) {
 		t.Errorf("exit %d, stderr %q: want a clear model error", code, errOut)
 	}
 }
+
+func TestGEMMKernelVariable(t *testing.T) {
+	t.Setenv("MLSERVE_GEMM_KERNEL", "sse9")
+	code, _, errOut := runCLI(t, nil, "classify", "--model", miniModel(), filepath.Join(fixtures, "images/dog-768x576.jpg"))
+	if code != ExitUsage || !strings.Contains(errOut, `kernel "sse9" is not available`) {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}

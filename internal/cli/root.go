@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlserve/mlserve/internal/envconfig"
+	"github.com/mlserve/mlserve/internal/gemm"
 )
 
 // Version is set at build time with -ldflags "-X github.com/mlserve/mlserve/internal/cli.Version=...".
@@ -61,6 +62,12 @@ func Main() int {
 
 // Run executes the command line args and returns the exit code.
 func Run(ctx context.Context, args []string, stdio IO) int {
+	if k := envconfig.String("MLSERVE_GEMM_KERNEL"); k != "" {
+		if err := gemm.Use(k); err != nil {
+			fmt.Fprintf(stdio.Err, "mlserve: MLSERVE_GEMM_KERNEL: %v\n", err)
+			return ExitUsage
+		}
+	}
 	root := NewRootCmd(stdio)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

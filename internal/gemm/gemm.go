@@ -472,6 +472,23 @@ func epilogue(acc []float32, stride int, c []float32, ldc int, bias, res []float
 // always the generic one.
 func kernels() []*kernel { return append(append([]*kernel(nil), archKernels...), genericKernel) }
 
+// Use makes PackA pack for the named kernel ("avx512", "avx2" or
+// "generic") from now on; matrices packed before keep theirs. It fails for a
+// kernel this CPU (or a purego build) lacks. Call it at start, before
+// loading models (MLSERVE_GEMM_KERNEL), or in tests.
+func Use(name string) error {
+	k := kernelByName(name)
+	if k == nil {
+		var names []string
+		for _, k := range kernels() {
+			names = append(names, k.name)
+		}
+		return fmt.Errorf("gemm: kernel %q is not available here (have %v)", name, names)
+	}
+	active = k
+	return nil
+}
+
 // kernelByName is the test hook that forces a kernel: packA(a, m, k,
 // kernelByName("generic")) makes every later Mul with that PackedA run the
 // generic kernel, side by side with the others. nil if the CPU lacks it.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mlserve/mlserve/internal/gemm"
 )
 
 // fixtures is the shared reference data made with PyTorch (see its README).
@@ -89,5 +91,43 @@ func TestParity(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestParityKernels runs fixture models on every GEMM kernel this CPU has
+// (AVX-512, AVX2+FMA, pure Go): each must stay within 1e-5 of torch.
+func TestParityKernels(t *testing.T) {
+	input := readF32(t, filepath.Join(fixtures, "models/input-b4.f32"))
+	per := 3 * 224 * 224
+	px := [][]float32{input[:per], input[per : 2*per], input[2*per : 3*per], input[3*per:]}
+	defer gemm.Use(gemm.Kernel())
+	for _, kern := range []string{"avx512", "avx2", "generic"} {
+		if err := gemm.Use(kern); err != nil {
+			t.Logf("skip %s: %v", kern, err) // a CPU without it, or -tags purego
+			continue
+		}
+		models := [][2]string{{"mini-v1-opset11.onnx", "mini-v1.out-b4.f32"}, {"zoo-v2-opset7.onnx", "zoo-v2.out-b4.f32"}, {"mini-v2-view-opset11.onnx", "mini-v2-view.out-b4.f32"}}
+		if kern != "generic" && !testing.Short() {
+			models = append(models, [2]string{"resnet50-opset11.onnx", "resnet50.out-b4.f32"})
+		}
+		for _, m := range models {
+			t.Run(kern+"/"+m[0], func(t *testing.T) {
+				c, err := LoadFile(filepath.Join(fixtures, "models", m[0]), Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows, err := c.Logits(context.Background(), px)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []float32
+				for _, r := range rows {
+					got = append(got, r...)
+				}
+				if e := relL2(got, readF32(t, filepath.Join(fixtures, "models", m[1]))); !(e < 1e-5) {
+					t.Errorf("relative L2 error %.3g, want < 1e-5", e)
+				}
+			})
+		}
 	}
 }
