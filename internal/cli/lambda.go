@@ -57,8 +57,10 @@ entrypoint of a container image.
 The model loads once, before the first event. The event's shape decides
 what happens:
   API Gateway (REST or HTTP API) or Function URL, POST /predict
-      the body is one image (base64 or raw); the answer is the JSON result,
-      or {"error": {"code", "message"}} with status 400, 413, 415 or 500.
+      the body is one image (base64 or raw), or JSON {"image": "<base64>"}
+      or {"images": [...]} as for serve; the answer is the JSON result (a
+      list for "images"), or {"error": {"code", "message"}} with status 400,
+      413, 415 or 500.
   S3 ObjectCreated:* for keys under the input prefix
       writes the keys to a manifest (manifests/<job>.jsonl) and submits one
       AWS Batch job (an array job for several keys) running

@@ -123,11 +123,13 @@ func (h *Handler) predict(ctx context.Context, req httpRequest) httpResponse {
 	if req.EventBytes > h.cfg.MaxPayload || len(req.Body) > h.cfg.MaxPayload {
 		return tooLarge(max(req.EventBytes, len(req.Body)), h.cfg)
 	}
+	isJSON := false
 	if ct := req.Headers["content-type"]; ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || !acceptedMediaType(mt) {
+		isJSON = err == nil && mt == "application/json"
+		if err != nil || !(acceptedMediaType(mt) || isJSON) {
 			return errorResponse(http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
-				fmt.Sprintf("content type %q: send the image bytes as the body with an image/* or application/octet-stream content type", ct))
+				fmt.Sprintf("content type %q: send the image bytes as the body with an image/* or application/octet-stream content type, or JSON {\"image\": \"<base64>\"}", ct))
 		}
 	}
 	topK := h.cfg.TopK
@@ -145,11 +147,57 @@ func (h *Handler) predict(ctx context.Context, req httpRequest) httpResponse {
 			return errorResponse(http.StatusBadRequest, CodeInvalidBase64, "body is marked isBase64Encoded but is not valid base64: "+err.Error())
 		}
 	}
+	if isJSON {
+		return h.predictJSON(ctx, body, topK)
+	}
 	res := h.clf.Classify(ctx, [][]byte{body}, topK)
 	if len(res) != 1 {
 		return errorResponse(http.StatusInternalServerError, infer.CodeInternal, fmt.Sprintf("engine returned %d results for 1 image", len(res)))
 	}
-	r := res[0]
+	return resultResponse(res[0], req)
+}
+
+// predictJSON answers a JSON body, as mlserve serve does: {"image":
+// "<base64>"} gets one result, {"images": [...]} a list of results in
+// which a failed image carries its own error.
+func (h *Handler) predictJSON(ctx context.Context, body []byte, topK int) httpResponse {
+	var in struct {
+		Image  *string  `json:"image"`
+		Images []string `json:"images"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return errorResponse(http.StatusBadRequest, CodeBadRequest, "JSON body: "+err.Error())
+	}
+	if (in.Image == nil) == (in.Images == nil) {
+		return errorResponse(http.StatusBadRequest, CodeBadRequest, `JSON body: give exactly one of "image" and "images" (base64)`)
+	}
+	if in.Image != nil {
+		data, err := decodeBase64(*in.Image)
+		if err != nil {
+			return errorResponse(http.StatusBadRequest, CodeInvalidBase64, `"image" is not valid base64: `+err.Error())
+		}
+		return resultResponse(h.clf.Classify(ctx, [][]byte{data}, topK)[0], httpRequest{Base64: true})
+	}
+	if len(in.Images) == 0 || len(in.Images) > maxDirectImages {
+		return errorResponse(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf(`"images" holds %d images: want 1 to %d`, len(in.Images), maxDirectImages))
+	}
+	images := make([][]byte, len(in.Images))
+	for i, s := range in.Images {
+		var err error
+		if images[i], err = decodeBase64(s); err != nil {
+			return errorResponse(http.StatusBadRequest, CodeInvalidBase64, fmt.Sprintf(`"images"[%d] is not valid base64: %v`, i, err))
+		}
+	}
+	b, err := json.Marshal(h.clf.Classify(ctx, images, topK))
+	if err != nil {
+		return errorResponse(http.StatusInternalServerError, infer.CodeInternal, "encode results: "+err.Error())
+	}
+	return httpResponse{Status: http.StatusOK, Headers: jsonHeaders(), Body: b}
+}
+
+// resultResponse answers one image's result: 200 with the result, or the
+// error's status.
+func resultResponse(r infer.Result, req httpRequest) httpResponse {
 	if r.Error != nil {
 		msg := r.Error.Message
 		if !req.Base64 && strings.ContainsRune(req.Body, utf8.RuneError) {

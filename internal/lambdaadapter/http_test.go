@@ -2,6 +2,7 @@ package lambdaadapter
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -75,6 +76,36 @@ func TestHTTPPredict(t *testing.T) {
 	}
 }
 
+// TestHTTPJSON sends the JSON bodies mlserve serve takes: {"image"} answers
+// one result, {"images"} a list with per-item errors.
+func TestHTTPJSON(t *testing.T) {
+	jpeg := readFixture(t, "images/dog-768x576.jpg")
+	b64 := base64.StdEncoding.EncodeToString(jpeg)
+	for _, evName := range []string{"apigw-rest-v1.json", "apigw-http-v2.json", "function-url.json"} {
+		t.Run(evName, func(t *testing.T) {
+			clf := &fakeClassifier{}
+			h := New(Config{TopK: 2}, clf, nil, nil, testLogger(t))
+			r := invokeHTTP(t, h, httpEvent(t, evName, []byte(`{"image": "`+b64+`"}`), false, "application/json"))
+			var one infer.Result
+			if err := json.Unmarshal([]byte(r.Body), &one); r.StatusCode != http.StatusOK || err != nil || len(one.Predictions) != 2 {
+				t.Fatalf("image: status %d, %v: %s", r.StatusCode, err, r.Body)
+			}
+			if !bytes.Equal(clf.lastCall(), jpeg) {
+				t.Fatal("the classifier did not get the decoded image")
+			}
+			body := `{"images": ["` + b64 + `", "` + base64.StdEncoding.EncodeToString([]byte("hello")) + `"]}`
+			r = invokeHTTP(t, h, httpEvent(t, evName, []byte(body), true, "application/json"))
+			var list []infer.Result
+			if err := json.Unmarshal([]byte(r.Body), &list); r.StatusCode != http.StatusOK || err != nil || len(list) != 2 {
+				t.Fatalf("images: status %d, %v: %s", r.StatusCode, err, r.Body)
+			}
+			if list[0].Error != nil || list[1].Error == nil || list[1].Error.Code != "not_an_image" {
+				t.Errorf("per-item results %+v", list)
+			}
+		})
+	}
+}
+
 // A gateway that does not treat the body as binary passes it as text, with
 // every byte that is not UTF-8 replaced: the handler must answer 4xx with a
 // hint, never 200 or 500.
@@ -124,7 +155,9 @@ func TestHTTPErrors(t *testing.T) {
 			edit: func(ev map[string]any) { ev["isBase64Encoded"] = true }},
 		{name: "not an image", event: "function-url.json", body: []byte("hello"), b64: true, ct: "image/jpeg", status: 400, code: "not_an_image"},
 		{name: "unsupported format", event: "apigw-rest-v1.json", body: []byte("BM\x36\x00"), b64: true, ct: "image/bmp", status: 415, code: "unsupported_format"},
-		{name: "json content type", event: "apigw-http-v2.json", body: jpeg, b64: true, ct: "application/json", status: 415, code: CodeUnsupportedMedia},
+		{name: "json content type, image body", event: "apigw-http-v2.json", body: jpeg, b64: true, ct: "application/json", status: 400, code: CodeBadRequest},
+		{name: "json without image", event: "apigw-http-v2.json", body: []byte(`{"picture": "x"}`), b64: false, ct: "application/json", status: 400, code: CodeBadRequest},
+		{name: "json bad base64", event: "function-url.json", body: []byte(`{"image": "***"}`), b64: false, ct: "application/json", status: 400, code: CodeInvalidBase64},
 		{name: "multipart form", event: "apigw-rest-v1.json", body: jpeg, b64: true, ct: "multipart/form-data; boundary=x", status: 415, code: CodeUnsupportedMedia},
 		{name: "engine failure", event: "apigw-http-v2.json", body: []byte("ENGINE-FAILS"), b64: true, ct: "image/jpeg", status: 500, code: infer.CodeInternal},
 		{name: "GET", event: "apigw-http-v2.json", body: jpeg, b64: true, ct: "image/jpeg", status: 405, code: CodeMethodNotAllowed,
