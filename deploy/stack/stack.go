@@ -80,7 +80,7 @@ func Defaults() Props {
 	return Props{
 		ImageDir:           "..",
 		PredictMemoryMiB:   3008,
-		SubmitterMemoryMiB: 1024, // `mlserve lambda` loads the model at start: ResNet-50 peaks near 470 MB
+		SubmitterMemoryMiB: 256, // MLSERVE_SUBMIT_ONLY: the submitter loads no model
 		LogRetention:       awslogs.RetentionDays_TWO_WEEKS,
 		JobVCPU:            4,
 		JobMemoryMiB:       8192,
@@ -318,6 +318,7 @@ func New(scope constructs.Construct, id string, props Props) (awscdk.Stack, erro
 			"MLSERVE_INPUT_PREFIX":    str(InputPrefix),
 			"MLSERVE_OUTPUT_PREFIX":   str(OutputPrefix),
 			"MLSERVE_LOG_FORMAT":      str("json"),
+			"MLSERVE_SUBMIT_ONLY":     str("true"),
 		},
 	})
 	submitter.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

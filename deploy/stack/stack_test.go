@@ -246,7 +246,8 @@ func TestFunctions(t *testing.T) {
 		env    map[string]string
 	}{
 		{"mlserve predict", 3008, map[string]string{"MLSERVE_MODEL": ModelPath}},
-		{"mlserve submitter", 1024, map[string]string{
+		{"mlserve submitter", 256, map[string]string{
+			"MLSERVE_SUBMIT_ONLY":     "true",
 			"MLSERVE_JOB_NAME_PREFIX": "mlserve",
 			"MLSERVE_INPUT_PREFIX":    InputPrefix,
 			"MLSERVE_OUTPUT_PREFIX":   OutputPrefix,

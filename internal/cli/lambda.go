@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlserve/mlserve/internal/envconfig"
+	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/lambdaadapter"
 	"github.com/mlserve/mlserve/internal/s3io"
 )
@@ -35,6 +37,7 @@ type lambdaOptions struct {
 	JobQueue      string
 	JobDefinition string
 	JobNamePrefix string
+	SubmitOnly    bool
 }
 
 func newLambdaCmd(stdio IO) *cobra.Command {
@@ -98,6 +101,8 @@ AWS_LAMBDA_LOG_FORMAT, with the request id.`,
 	fs.StringVar(&opts.JobQueue, "job-queue", envconfig.String("MLSERVE_JOB_QUEUE"), "AWS Batch job queue (env MLSERVE_JOB_QUEUE)")
 	fs.StringVar(&opts.JobDefinition, "job-definition", envconfig.String("MLSERVE_JOB_DEFINITION"), "AWS Batch job definition (env MLSERVE_JOB_DEFINITION)")
 	fs.StringVar(&opts.JobNamePrefix, "job-name-prefix", envconfig.String("MLSERVE_JOB_NAME_PREFIX"), "prefix of submitted job names (env MLSERVE_JOB_NAME_PREFIX)")
+	submitOnly, _ := strconv.ParseBool(envconfig.String("MLSERVE_SUBMIT_ONLY"))
+	fs.BoolVar(&opts.SubmitOnly, "submit-only", submitOnly, "only submit Batch jobs for S3 uploads: load no model (env MLSERVE_SUBMIT_ONLY)")
 	return cmd
 }
 
@@ -110,12 +115,18 @@ func runLambda(ctx context.Context, o lambdaOptions) error {
 	log := slog.New(lambdacontext.NewLogHandler())
 	slog.SetDefault(log)
 
-	// Init: everything costly happens once, before the first event.
+	// Init: everything costly happens once, before the first event. A
+	// function that only submits Batch jobs needs no model.
 	start := time.Now()
-	clf, err := loadClassifier(ctx, o.modelOptions, o.IO, false)
-	if err != nil {
-		log.ErrorContext(ctx, "load model", "err", err)
-		return fmt.Errorf("lambda: %w", err)
+	var clf lambdaadapter.Classifier
+	info := infer.ModelInfo{Name: "none (submit only)"}
+	if !o.SubmitOnly {
+		c, err := loadClassifier(ctx, o.modelOptions, o.IO, false)
+		if err != nil {
+			log.ErrorContext(ctx, "load model", "err", err)
+			return fmt.Errorf("lambda: %w", err)
+		}
+		clf, info = c, c.Info()
 	}
 	loaded := time.Since(start)
 	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(awshttp.NewBuildableClient()))
@@ -130,8 +141,7 @@ func runLambda(ctx context.Context, o lambdaOptions) error {
 		JobDefinition: o.JobDefinition,
 		JobNamePrefix: o.JobNamePrefix,
 	}, clf, batch.NewFromConfig(awsCfg), s3Objects{}, log)
-	info := clf.Info()
-	log.InfoContext(ctx, "lambda ready",
+	log.InfoContext(ctx, "lambda ready", "submit_only", o.SubmitOnly,
 		"model", info.Name, "sha256", info.SHA256, "classes", info.Classes,
 		"load_ms", loaded.Milliseconds(), "init_ms", time.Since(processStart).Milliseconds(),
 		"top_k", o.TopK, "input_prefix", o.InputPrefix, "output_prefix", o.OutputPrefix,

@@ -43,6 +43,7 @@ var Vars = []Var{
 	{"MLSERVE_SHARDS", "", "batch: number of shards of an AWS Batch array job"},
 	{"MLSERVE_SHUTDOWN_DELAY", "0s", "serve: time /readyz answers 503 before the server stops accepting on SIGTERM"},
 	{"MLSERVE_SHUTDOWN_GRACE", "25s", "serve: time in-flight requests get to finish on SIGTERM"},
+	{"MLSERVE_SUBMIT_ONLY", "false", "lambda: true for a function that only submits Batch jobs for S3 uploads: no model is loaded"},
 	{"MLSERVE_TIMEOUT", "30s", "serve: per-request deadline"},
 	{"MLSERVE_TOP_K", "5", "number of classes reported per image"},
 }

@@ -33,6 +33,9 @@ const maxDirectImages = 64
 // handleDirect classifies the image(s) of a direct invoke. One image that
 // fails is an *ImageError; with "images", failures are per item.
 func (h *Handler) handleDirect(ctx context.Context, raw json.RawMessage, p *probe) (any, error) {
+	if h.clf == nil {
+		return nil, &ConfigError{Message: errSubmitOnly}
+	}
 	if len(raw) > h.cfg.MaxPayload {
 		return nil, &BadRequestError{Code: CodePayloadTooLarge, Message: fmt.Sprintf(
 			"payload of %d bytes is over AWS Lambda's %d-byte synchronous limit; upload images under the bucket's %q prefix to run them as an AWS Batch job",

@@ -120,6 +120,9 @@ type Handler struct {
 // New returns a Handler. jobs and store may be nil when the deployment
 // does not use S3 events or {"s3_uri"} invokes; such events then fail with
 // a *ConfigError. log nil means slog.Default().
+//
+// clf may be nil for a function that only submits Batch jobs (S3 events):
+// classification events then fail with a *ConfigError, or 501 over HTTP.
 func New(cfg Config, clf Classifier, jobs JobSubmitter, store ObjectStore, log *slog.Logger) *Handler {
 	cfg.setDefaults()
 	if log == nil {
@@ -265,3 +268,7 @@ func quoteShort(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// errSubmitOnly is the message for classification events sent to a
+// function started without a model.
+const errSubmitOnly = "this function only submits AWS Batch jobs for S3 uploads (MLSERVE_SUBMIT_ONLY is set): it has no model; send images to the predict function"

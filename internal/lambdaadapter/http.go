@@ -28,6 +28,7 @@ const (
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
+	CodeSubmitOnly       = "submit_only" // a function without a model (MLSERVE_SUBMIT_ONLY)
 )
 
 // httpRequest is what the three gateway formats have in common.
@@ -109,6 +110,9 @@ func (h *Handler) logHTTP(ctx context.Context, req httpRequest, kind eventKind, 
 }
 
 func (h *Handler) predict(ctx context.Context, req httpRequest) httpResponse {
+	if h.clf == nil {
+		return errorResponse(http.StatusNotImplemented, CodeSubmitOnly, errSubmitOnly)
+	}
 	if req.Path != "/predict" && !strings.HasSuffix(req.Path, "/predict") {
 		return errorResponse(http.StatusNotFound, CodeNotFound, fmt.Sprintf("no route %s %s; send images to POST /predict", req.Method, req.Path))
 	}

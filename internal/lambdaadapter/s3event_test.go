@@ -343,3 +343,23 @@ func TestJobName(t *testing.T) {
 		}
 	}
 }
+
+// TestSubmitOnly runs the handler without a model, as the submitter function
+// does: S3 events still submit jobs; classification events fail clearly.
+func TestSubmitOnly(t *testing.T) {
+	srv := newBatchServer(t)
+	h := New(s3Config(), nil, srv.client(aws.NopRetryer{}), newMemStore(), testLogger(t))
+	out, err := h.Invoke(lambdaCtx("r"), mustJSON(t, loadEvent(t, "s3-put.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := out.(*S3Response); len(resp.Jobs) != 1 || len(srv.recorded()) != 1 {
+		t.Fatalf("response %+v, %d SubmitJob calls", resp, len(srv.recorded()))
+	}
+	r := invokeHTTP(t, h, httpEvent(t, "apigw-http-v2.json", []byte("\xff\xd8\xff"), true, "image/jpeg"))
+	wantHTTPError(t, r, http.StatusNotImplemented, CodeSubmitOnly)
+	_, err = h.Invoke(lambdaCtx("r2"), json.RawMessage(`{"image": "/9j/"}`))
+	if ce, ok := err.(*ConfigError); !ok || !strings.Contains(ce.Error(), "MLSERVE_SUBMIT_ONLY") {
+		t.Fatalf("direct invoke: err = %v, want a *ConfigError", err)
+	}
+}
