@@ -10,7 +10,7 @@ deploy/node_modules/.bin/cdk: deploy/package.json deploy/package-lock.json
 
 .PHONY: deploy-test
 deploy-test: deploy/node_modules/.bin/cdk ## vet and test the CDK app: template assertions and an offline cdk synth
-	cd deploy && go vet . ./stack && $(CDK_ENV) go test -count=1 . ./stack
+	cd deploy && go vet . ./stack && $(CDK_ENV) go test -count=1 -timeout 30m . ./stack
 
 .PHONY: cdk-synth
 cdk-synth: deploy/node_modules/.bin/cdk ## write the CloudFormation template to deploy/cdk.out (no AWS account needed)
