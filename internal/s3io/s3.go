@@ -63,11 +63,11 @@ func NewS3Client(ctx context.Context) (*s3.Client, error) {
 }
 
 func usePathStyle() (bool, error) {
-	v := os.Getenv("MLSERVE_S3_PATH_STYLE")
-	if strings.TrimSpace(v) == "" {
+	v := envconfig.String("MLSERVE_S3_PATH_STYLE")
+	if v == "" {
 		return os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != "", nil
 	}
-	b, err := strconv.ParseBool(envconfig.String("MLSERVE_S3_PATH_STYLE"))
+	b, err := strconv.ParseBool(v)
 	if err != nil {
 		return false, fmt.Errorf("MLSERVE_S3_PATH_STYLE=%q: not a boolean", v)
 	}
