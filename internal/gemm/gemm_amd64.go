@@ -34,11 +34,10 @@ func copyB16(dst, src []float32, panels, stride int) {
 	copyPanels16(&dst[0], &src[0], panels, stride)
 }
 
-// avx512Tile runs every tile, edges included, in assembly: rows past mr are
-// skipped and columns past nr masked.
-func avx512Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
-	_, _ = a[kc*12-1], b[kc*32-1] // the kernel reads whole panels
-	var bp, rp *float32
+// tilePointers bounds-checks an mr x nr tile of C and, as flags ask, its
+// bias and residual, and returns the bias and residual pointers the
+// assembly takes (nil when unused).
+func tilePointers(c []float32, ldc int, bias, res []float32, flags, mr, nr int) (bp, rp *float32) {
 	if flags&flagBias != 0 {
 		_ = bias[mr-1]
 		bp = &bias[0]
@@ -48,22 +47,21 @@ func avx512Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, 
 		rp = &res[0]
 	}
 	_ = c[(mr-1)*ldc+nr-1]
+	return bp, rp
+}
+
+// avx512Tile runs every tile, edges included, in assembly: rows past mr are
+// skipped and columns past nr masked.
+func avx512Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
+	_, _ = a[kc*12-1], b[kc*32-1] // the kernel reads whole panels
+	bp, rp := tilePointers(c, ldc, bias, res, flags, mr, nr)
 	tileAVX512(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, mr, uint32(uint64(1)<<nr-1))
 }
 
 // avx512N16Tile is avx512Tile with 16 columns, for n <= 16.
 func avx512N16Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
 	_, _ = a[kc*12-1], b[kc*16-1]
-	var bp, rp *float32
-	if flags&flagBias != 0 {
-		_ = bias[mr-1]
-		bp = &bias[0]
-	}
-	if flags&flagRes != 0 {
-		_ = res[(mr-1)*ldc+nr-1]
-		rp = &res[0]
-	}
-	_ = c[(mr-1)*ldc+nr-1]
+	bp, rp := tilePointers(c, ldc, bias, res, flags, mr, nr)
 	tileAVX512N16(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, mr, uint32(1)<<nr-1)
 }
 
@@ -78,15 +76,6 @@ func avx2Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr
 		epilogue(tmp[:], NR, c, ldc, bias, res, flags, mr, nr)
 		return
 	}
-	var bp, rp *float32
-	if flags&flagBias != 0 {
-		_ = bias[MR-1]
-		bp = &bias[0]
-	}
-	if flags&flagRes != 0 {
-		_ = res[(MR-1)*ldc+NR-1]
-		rp = &res[0]
-	}
-	_ = c[(MR-1)*ldc+NR-1]
+	bp, rp := tilePointers(c, ldc, bias, res, flags, MR, NR)
 	tileAVX2(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags)
 }
