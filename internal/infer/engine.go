@@ -294,18 +294,7 @@ func (c *Classifier) topK(row []float32, k int) []Prediction {
 			probs[i] = float64(v)
 		}
 	} else {
-		m := math.Inf(-1)
-		for _, v := range row {
-			m = math.Max(m, float64(v))
-		}
-		var sum float64
-		for i, v := range row {
-			probs[i] = math.Exp(float64(v) - m)
-			sum += probs[i]
-		}
-		for i := range probs {
-			probs[i] /= sum
-		}
+		softmax(probs, row)
 	}
 	idx := make([]int, len(probs))
 	for i := range idx {

@@ -254,20 +254,29 @@ func reluInto(dst, src []float32) {
 	})
 }
 
-// softmaxRows applies softmax to each row of src [rows, cols], in float64.
+// softmax writes the softmax of row into probs (same length), in float64.
+func softmax(probs []float64, row []float32) {
+	m := math.Inf(-1)
+	for _, v := range row {
+		m = math.Max(m, float64(v))
+	}
+	var sum float64
+	for i, v := range row {
+		probs[i] = math.Exp(float64(v) - m)
+		sum += probs[i]
+	}
+	for i := range probs {
+		probs[i] /= sum
+	}
+}
+
+// softmaxRows applies softmax to each row of src [rows, cols].
 func softmaxRows(dst, src []float32, cols int) {
+	probs := make([]float64, cols)
 	for r := 0; r+cols <= len(src); r += cols {
-		row := src[r : r+cols]
-		m := math.Inf(-1)
-		for _, v := range row {
-			m = math.Max(m, float64(v))
-		}
-		var sum float64
-		for _, v := range row {
-			sum += math.Exp(float64(v) - m)
-		}
-		for i, v := range row {
-			dst[r+i] = float32(math.Exp(float64(v)-m) / sum)
+		softmax(probs, src[r:r+cols])
+		for i, p := range probs {
+			dst[r+i] = float32(p)
 		}
 	}
 }

@@ -64,7 +64,7 @@ type execOp struct {
 	id     int
 	ins    []*value // activation inputs, in order (residual last for kConv)
 	out    *value
-	tmp    []*buffer // scratch: FC transposes
+	tmp    []*buffer // scratch planned in the arena: cols, deint, FC transposes
 	outT   *tensor.Dense
 	g      geom
 	direct bool          // kConv: 1x1 stride-1 unpadded, the input is the GEMM's B
