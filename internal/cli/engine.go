@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -59,8 +57,7 @@ func loadClassifier(ctx context.Context, o modelOptions, stdio IO, pull bool) (*
 	if err != nil {
 		return nil, err
 	}
-	opts := infer.Options{
-		Name: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
+	opts := infer.Options{ // Name: LoadFile names the model after its file
 		Preprocess: imageprep.Config{
 			ResizeShorter: man.ResizeSize,
 			Crop:          man.InputSize,
