@@ -1,12 +1,39 @@
 package stack
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
+// suppressedAlways are the AwsSolutions findings every variant suppresses,
+// as "rule path [appliesTo]"; deploy/README.md lists them with their
+// reasons. The bucket's logical id is replaced by <Bucket>.
+var suppressedAlways = []string{
+	"AwsSolutions-IAM4 MLServe/BucketNotificationsHandler050a0587b7544547bf325f094a3db834/Role/Resource [Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+	"AwsSolutions-IAM5 MLServe/JobExecutionRole/DefaultPolicy/Resource [Resource::*]",
+	"AwsSolutions-IAM5 MLServe/JobRole/DefaultPolicy/Resource [Resource::<Bucket>/input/*]",
+	"AwsSolutions-IAM5 MLServe/JobRole/DefaultPolicy/Resource [Resource::<Bucket>/manifests/*]",
+	"AwsSolutions-IAM5 MLServe/JobRole/DefaultPolicy/Resource [Resource::<Bucket>/output/*]",
+	"AwsSolutions-IAM5 MLServe/SubmitterRole/DefaultPolicy/Resource [Resource::<Bucket>/input/*]",
+	"AwsSolutions-IAM5 MLServe/SubmitterRole/DefaultPolicy/Resource [Resource::<Bucket>/manifests/*]",
+	"AwsSolutions-IAM5 MLServe/SubmitterRole/DefaultPolicy/Resource [Resource::<Bucket>/output/*]",
+	"AwsSolutions-IAM5 MLServe/SubmitterRole/DefaultPolicy/Resource [Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*]",
+}
+
+// suppressedByChoice are suppressed only when the option that causes them
+// was chosen on purpose.
+var suppressedByChoice = map[string][]string{
+	"public": {
+		"AwsSolutions-APIG4 MLServe/Api/POST--predict/Resource", // auth=public
+		"AwsSolutions-VPC7 MLServe/Vpc/Resource",                // flowLogs=false
+	},
+}
+
 // TestNag synthesizes every variant with the AwsSolutions pack: no
-// finding may be left unsuppressed, and the report must say so too.
+// finding may be left unsuppressed, the report must say so too, and the
+// suppressions are exactly the ones deploy/README.md explains.
 func TestNag(t *testing.T) {
 	for _, name := range slices.Sorted(mapsKeys(variantsAny())) {
 		t.Run(name, func(t *testing.T) {
@@ -18,24 +45,51 @@ func TestNag(t *testing.T) {
 				t.Fatalf("nag report has %d rows", len(s.report))
 			}
 			head := s.report[0]
-			col := slices.Index(head, "Compliance")
-			if col < 0 {
-				t.Fatalf("nag report header %v has no Compliance column", head)
+			rule, res, comp, reason := slices.Index(head, "Rule ID"), slices.Index(head, "Resource ID"),
+				slices.Index(head, "Compliance"), slices.Index(head, "Exception Reason")
+			if rule < 0 || res < 0 || comp < 0 || reason < 0 {
+				t.Fatalf("nag report header %v lacks a column", head)
 			}
-			counts := map[string]int{}
+			data, _ := s.buckets(t)
+			var suppressed []string
 			for _, row := range s.report[1:] {
-				counts[row[col]]++
-				if row[col] == "Non-Compliant" {
+				switch row[comp] {
+				case "Non-Compliant":
 					t.Errorf("non-compliant: %v", row)
+				case "Suppressed":
+					entry := row[rule] + " " + row[res]
+					if at, _, ok := strings.Cut(row[reason], "] "); ok && strings.HasPrefix(at, "[") {
+						entry += " " + strings.ReplaceAll(at, "<"+data+".Arn>", "<Bucket>") + "]"
+					}
+					if !slices.Contains(suppressed, entry) { // the report lists a finding once per synth
+						suppressed = append(suppressed, entry)
+					}
 				}
 			}
-			t.Logf("report: %v", counts)
-			for _, row := range s.report[1:] {
-				if row[col] == "Suppressed" {
-					t.Logf("%v", row)
-				}
+			want := append(slices.Clone(suppressedAlways), suppressedByChoice[name]...)
+			slices.Sort(want)
+			slices.Sort(suppressed)
+			if !slices.Equal(suppressed, want) {
+				t.Errorf("suppressions:\n got %s\nwant %s", strings.Join(suppressed, "\n     "), strings.Join(want, "\n     "))
 			}
 		})
+	}
+}
+
+// TestNagCountInReadme keeps deploy/README.md's count of suppressions true.
+func TestNagCountInReadme(t *testing.T) {
+	readme := readFile(t, "../README.md")
+	n := len(suppressedAlways)
+	for _, v := range suppressedByChoice {
+		n += len(v)
+	}
+	if want := fmt.Sprintf("%d suppressions", n); !strings.Contains(readme, want) {
+		t.Errorf("deploy/README.md does not say %q", want)
+	}
+	for _, e := range append(slices.Clone(suppressedAlways), suppressedByChoice["public"]...) {
+		if path := strings.Fields(e)[1]; !strings.Contains(readme, strings.TrimPrefix(path, "MLServe/")) {
+			t.Errorf("deploy/README.md does not name %s", path)
+		}
 	}
 }
 

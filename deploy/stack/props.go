@@ -243,6 +243,11 @@ func (p *Props) validateAPI() error {
 		return fmt.Errorf("throttle rate %v: want more than 0 requests per second", p.ThrottleRate)
 	case p.ThrottleBurst < 1:
 		return fmt.Errorf("throttle burst %d: want at least 1", p.ThrottleBurst)
+	case p.PredictConcurrency > 0 && p.PredictConcurrency < p.ThrottleBurst:
+		// A burst the API admits but Lambda throttles comes back as 500
+		// from API Gateway instead of the API's own 429.
+		return fmt.Errorf("predict concurrency %d is below the throttle burst %d: callers would see 500 instead of 429",
+			p.PredictConcurrency, p.ThrottleBurst)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/jsii-runtime-go"
 )
@@ -246,6 +247,22 @@ func TestPropsValidation(t *testing.T) {
 		{"too many attempts", func(p *Props) { p.JobAttempts = 11 }, "job attempts"},
 		{"tiny timeout", func(p *Props) { p.JobTimeout = 1 }, "job timeout"},
 		{"queue smaller than a job", func(p *Props) { p.MaxVCPUs = 2; p.JobVCPU = 4 }, "max vCPUs"},
+		{"unknown architecture", func(p *Props) { p.Architecture = "riscv64" }, "architecture"},
+		{"unknown auth", func(p *Props) { p.Auth = "none" }, "auth"},
+		{"jwt without issuer", func(p *Props) { p.Auth = AuthJWT; p.JWTAudience = []string{"a"} }, "issuer"},
+		{"jwt over http", func(p *Props) { p.Auth = AuthJWT; p.JWTIssuer = "http://id.example.com"; p.JWTAudience = []string{"a"} }, "issuer"},
+		{"jwt without audience", func(p *Props) { p.Auth = AuthJWT; p.JWTIssuer = "https://id.example.com" }, "audience"},
+		{"issuer without jwt", func(p *Props) { p.JWTIssuer = "https://id.example.com" }, "jwt issuer"},
+		{"bad cors origin", func(p *Props) { p.CORSOrigins = []string{"example.com"} }, "cors origin"},
+		{"negative rate", func(p *Props) { p.ThrottleRate = -1 }, "throttle rate"},
+		{"reserved below burst", func(p *Props) { p.PredictConcurrency = 5 }, "below the throttle burst"},
+		{"submitter below the mapping's concurrency", func(p *Props) { p.SubmitterConcurrency = 1 }, "submitter concurrency"},
+		{"window too long", func(p *Props) { p.BatchWindow = 301 * time.Second }, "batch window"},
+		{"window in fractions", func(p *Props) { p.BatchWindow = 1500 * time.Millisecond }, "whole seconds"},
+		{"batch too large", func(p *Props) { p.BatchSize = 10001 }, "batch size"},
+		{"submitter timeout over Lambda's", func(p *Props) { p.SubmitterTimeout = 16 * time.Minute }, "submitter timeout"},
+		{"bad schedule", func(p *Props) { p.SweepSchedule = "daily" }, "sweep schedule"},
+		{"no reservations", func(p *Props) { p.PredictConcurrency = -1; p.SubmitterConcurrency = -1 }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

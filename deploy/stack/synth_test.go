@@ -268,3 +268,12 @@ func mapsKeys(m map[string]any) func(func(string) bool) {
 		}
 	}
 }
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
