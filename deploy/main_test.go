@@ -102,6 +102,26 @@ func TestPropsFromContext(t *testing.T) {
 	}
 }
 
+// TestCDKJSONIsTheDefaults keeps cdk.json's context, which users read and
+// edit, equal to the stack's defaults.
+func TestCDKJSONIsTheDefaults(t *testing.T) {
+	raw, err := os.ReadFile("cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct{ Context map[string]any }
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	got, err := propsFromContext(func(k string) any { return cfg.Context[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := stack.Defaults(); !reflect.DeepEqual(got, want) {
+		t.Errorf("cdk.json context:\n got %+v\nwant %+v", got, want)
+	}
+}
+
 // TestCDKSynth runs the pinned CDK CLI (npm ci in deploy/) the way a user
 // does, with no AWS credentials and no network: synth must need neither.
 func TestCDKSynth(t *testing.T) {
