@@ -155,17 +155,8 @@ func TestIAM(t *testing.T) {
 			if len(res) != 2 {
 				t.Fatalf("SubmitJob resources: got %s", jsonString(res))
 			}
-			q, d := jsonString(res[0]), jsonString(res[1])
-			for id := range s.resources("AWS::Batch::JobQueue") {
-				if !strings.Contains(q, id) {
-					t.Errorf("SubmitJob resource %s is not queue %s", q, id)
-				}
-			}
-			for id := range s.resources("AWS::Batch::JobDefinition") {
-				if !strings.Contains(d, id) {
-					t.Errorf("SubmitJob resource %s is not definition %s", d, id)
-				}
-			}
+			s.namesOnly(t, "SubmitJob resource", res[0], "AWS::Batch::JobQueue")
+			s.namesOnly(t, "SubmitJob resource", res[1], "AWS::Batch::JobDefinition")
 		}
 	})
 }

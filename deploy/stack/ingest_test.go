@@ -10,21 +10,10 @@ import (
 
 // queues returns the logical ids of the ingest queue and its DLQ.
 func (s *synthed) queues(t *testing.T) (ingest, dlq string) {
-	t.Helper()
-	all := s.resources("AWS::SQS::Queue")
-	if len(all) != 2 {
-		t.Fatalf("queues: got %d, want the ingest queue and its DLQ", len(all))
-	}
-	for id, p := range all {
-		if rp, ok := p["RedrivePolicy"].(map[string]any); ok {
-			ingest = id
-			dlq = roleOf(t, rp["deadLetterTargetArn"])
-		}
-	}
-	if ingest == "" || all[dlq] == nil || dlq == ingest {
-		t.Fatalf("no queue with a dead-letter queue: %s", jsonString(all))
-	}
-	return ingest, dlq
+	return s.linked(t, "AWS::SQS::Queue", "the ingest queue and its DLQ", func(p map[string]any) any {
+		rp, _ := p["RedrivePolicy"].(map[string]any)
+		return rp["deadLetterTargetArn"]
+	})
 }
 
 func TestIngest(t *testing.T) {

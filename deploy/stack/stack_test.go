@@ -88,21 +88,8 @@ func TestFunctions(t *testing.T) {
 	t.Run("submitter targets this queue and definition", func(t *testing.T) {
 		_, p := s.imageFunction(t, "mlserve submitter")
 		env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
-		queue := jsonString(env["MLSERVE_JOB_QUEUE"])
-		def := jsonString(env["MLSERVE_JOB_DEFINITION"])
-		if len(s.resources("AWS::Batch::JobQueue")) != 1 || len(s.resources("AWS::Batch::JobDefinition")) != 1 {
-			t.Fatal("want one job queue and one job definition")
-		}
-		for id := range s.resources("AWS::Batch::JobQueue") {
-			if !strings.Contains(queue, id) {
-				t.Errorf("MLSERVE_JOB_QUEUE %s does not name %s", queue, id)
-			}
-		}
-		for id := range s.resources("AWS::Batch::JobDefinition") {
-			if !strings.Contains(def, id) {
-				t.Errorf("MLSERVE_JOB_DEFINITION %s does not name %s", def, id)
-			}
-		}
+		s.namesOnly(t, "MLSERVE_JOB_QUEUE", env["MLSERVE_JOB_QUEUE"], "AWS::Batch::JobQueue")
+		s.namesOnly(t, "MLSERVE_JOB_DEFINITION", env["MLSERVE_JOB_DEFINITION"], "AWS::Batch::JobDefinition")
 	})
 	assert(t, "every log group has a retention", func() {
 		s.tmpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 14})

@@ -11,21 +11,10 @@ import (
 // buckets returns the logical ids of the data bucket (the one that logs
 // its access) and of the access-log bucket.
 func (s *synthed) buckets(t *testing.T) (data, logs string) {
-	t.Helper()
-	all := s.resources("AWS::S3::Bucket")
-	if len(all) != 2 {
-		t.Fatalf("buckets: got %d, want the data bucket and its access-log bucket", len(all))
-	}
-	for id, p := range all {
-		if lc, ok := p["LoggingConfiguration"].(map[string]any); ok {
-			data = id
-			logs = roleOf(t, lc["DestinationBucketName"])
-		}
-	}
-	if data == "" || logs == data || all[logs] == nil {
-		t.Fatalf("no data bucket logging to the other bucket: %s", jsonString(all))
-	}
-	return data, logs
+	return s.linked(t, "AWS::S3::Bucket", "the data bucket and its access-log bucket", func(p map[string]any) any {
+		lc, _ := p["LoggingConfiguration"].(map[string]any)
+		return lc["DestinationBucketName"]
+	})
 }
 
 func TestBuckets(t *testing.T) {

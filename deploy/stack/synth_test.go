@@ -277,3 +277,37 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// linked returns the logical ids of the two resources of typ where the
+// first refers to the second through ref (nil when a resource has no such
+// reference): a queue and its DLQ, a bucket and its log bucket.
+func (s *synthed) linked(t *testing.T, typ, what string, ref func(props map[string]any) any) (from, to string) {
+	t.Helper()
+	all := s.resources(typ)
+	if len(all) != 2 {
+		t.Fatalf("%s: got %d, want %s", typ, len(all), what)
+	}
+	for id, p := range all {
+		if r := ref(p); r != nil {
+			from, to = id, roleOf(t, r)
+		}
+	}
+	if from == "" || from == to || all[to] == nil {
+		t.Fatalf("want %s, got %s", what, jsonString(all))
+	}
+	return from, to
+}
+
+// namesOnly fails unless the JSON of v names the one resource of typ.
+func (s *synthed) namesOnly(t *testing.T, what string, v any, typ string) {
+	t.Helper()
+	all := s.resources(typ)
+	if len(all) != 1 {
+		t.Fatalf("%s: got %d, want one", typ, len(all))
+	}
+	for id := range all {
+		if js := jsonString(v); !strings.Contains(js, id) {
+			t.Errorf("%s %s does not name %s", what, js, id)
+		}
+	}
+}
