@@ -181,6 +181,7 @@ func stringsFromContext(get func(key string) any, p *stack.Props) error {
 		{"jwtAudience", func(s string) { p.JWTAudience = list(s) }},
 		{"corsOrigins", func(s string) { p.CORSOrigins = list(s) }},
 		{"sweepSchedule", func(s string) { p.SweepSchedule = s }},
+		{"alarmTopicArn", func(s string) { p.AlarmTopicARN = s }},
 	} {
 		s, err := str(f.key)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -72,6 +74,11 @@ func (b *builder) ingest(bucket awss3.Bucket, batch batchParts) ingestParts {
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
+	if b.props.AlarmTopicARN != "" {
+		topic := awscloudwatchactions.NewSnsAction(awssns.Topic_FromTopicArn(b.st, b.str("AlarmTopic"), b.str(b.props.AlarmTopicARN)))
+		in.alarm.AddAlarmAction(topic)
+		in.alarm.AddOkAction(topic)
+	}
 
 	in.submitter = b.submitter(bucket, batch)
 	in.submitter.AddEventSource(awslambdaeventsources.NewSqsEventSource(in.queue, &awslambdaeventsources.SqsEventSourceProps{

@@ -96,12 +96,29 @@ func TestIngest(t *testing.T) {
 			"TreatMissingData":   "notBreaching",
 		})
 	})
+	if a := s.resources("AWS::CloudWatch::Alarm"); len(a) != 1 {
+		t.Errorf("alarms: got %d, want 1", len(a))
+	} else {
+		for _, p := range a {
+			if p["AlarmActions"] != nil {
+				t.Errorf("AlarmActions without alarmTopicArn: %v", p["AlarmActions"])
+			}
+		}
+	}
 	assert(t, "no schedule by default", func() {
 		s.tmpl.ResourceCountIs(jsii.String("AWS::Events::Rule"), jsii.Number(0))
 	})
 
 	sched := synth(t, "arm64-jwt")
 	sub, _ := sched.imageFunction(t, "mlserve submitter")
+	assert(t, "alarmTopicArn: told when the alarm fires and clears", func() {
+		topic := "arn:aws:sns:us-east-1:123456789012:ops-alerts"
+		sched.tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"MetricName":   "ApproximateNumberOfMessagesVisible",
+			"AlarmActions": []any{topic},
+			"OKActions":    []any{topic},
+		})
+	})
 	assert(t, "sweepSchedule: a rule sends the sweep event to the submitter", func() {
 		sched.tmpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
 			"ScheduleExpression": "rate(1 day)",

@@ -84,6 +84,9 @@ type Props struct {
 	// DirectMax is the largest burst the submitter classifies itself;
 	// negative: never (MLSERVE_DIRECT_MAX=0).
 	DirectMax int
+	// AlarmTopicARN, an existing SNS topic, is told when the dead-letter
+	// queue alarm fires and when it clears. Empty: the alarm has no action.
+	AlarmTopicARN string
 	// SweepSchedule, an EventBridge schedule expression such as
 	// "rate(1 day)", runs a sweep over input/ that classifies anything
 	// without a result. Empty: no schedule.
@@ -210,6 +213,8 @@ func (p *Props) validateFunctions() error {
 		return fmt.Errorf("max receives %d: want 1..1000", p.MaxReceives)
 	case p.ImagesPerChild < 1:
 		return fmt.Errorf("images per child %d: want at least 1", p.ImagesPerChild)
+	case p.AlarmTopicARN != "" && !isTopicARN(p.AlarmTopicARN):
+		return fmt.Errorf("alarm topic %q: want an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)", p.AlarmTopicARN)
 	case p.SweepSchedule != "" && !strings.HasPrefix(p.SweepSchedule, "rate(") && !strings.HasPrefix(p.SweepSchedule, "cron("):
 		return fmt.Errorf("sweep schedule %q: want rate(...) or cron(...)", p.SweepSchedule)
 	}
@@ -264,4 +269,10 @@ func (p *Props) validateBatch() error {
 		return fmt.Errorf("access log days %d: want at least 1", p.AccessLogDays)
 	}
 	return nil
+}
+
+// isTopicARN reports whether s looks like arn:<partition>:sns:<region>:<account>:<name>.
+func isTopicARN(s string) bool {
+	f := strings.Split(s, ":")
+	return len(f) == 6 && f[0] == "arn" && f[2] == "sns" && f[3] != "" && f[4] != "" && f[5] != ""
 }

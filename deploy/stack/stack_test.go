@@ -249,6 +249,8 @@ func TestPropsValidation(t *testing.T) {
 		{"batch too large", func(p *Props) { p.BatchSize = 10001 }, "batch size"},
 		{"submitter timeout over Lambda's", func(p *Props) { p.SubmitterTimeout = 16 * time.Minute }, "submitter timeout"},
 		{"bad schedule", func(p *Props) { p.SweepSchedule = "daily" }, "sweep schedule"},
+		{"alarm topic not an ARN", func(p *Props) { p.AlarmTopicARN = "ops-alerts" }, "alarm topic"},
+		{"alarm topic not SNS", func(p *Props) { p.AlarmTopicARN = "arn:aws:sqs:us-east-1:123456789012:ops" }, "alarm topic"},
 		{"no reservations", func(p *Props) { p.PredictConcurrency = -1; p.SubmitterConcurrency = -1 }, ""},
 	}
 	for _, tt := range tests {

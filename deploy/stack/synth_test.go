@@ -56,8 +56,10 @@ type synthed struct {
 // least one of them, and every one passes the AwsSolutions rules.
 var variants = map[string]func(*Props){
 	"default": func(*Props) {},
-	// arm64, JWT auth, CORS, a Function URL and the sweep schedule.
+	// arm64, JWT auth, CORS, a Function URL, the sweep schedule and an
+	// alarm topic.
 	"arm64-jwt": func(p *Props) {
+		p.AlarmTopicARN = "arn:aws:sns:us-east-1:123456789012:ops-alerts"
 		p.Architecture = ARM64
 		p.Auth = AuthJWT
 		p.JWTIssuer = "https://issuer.example.com/"
