@@ -6,33 +6,39 @@ import (
 	"testing"
 )
 
+// jobRoles returns the logical ids of the job definition's job role and
+// execution role.
+func (s *synthed) jobRoles(t *testing.T) (job, exec string) {
+	t.Helper()
+	for _, d := range s.resources("AWS::Batch::JobDefinition") {
+		c := d["ContainerProperties"].(map[string]any)
+		job, exec = roleOf(t, c["JobRoleArn"]), roleOf(t, c["ExecutionRoleArn"])
+	}
+	return job, exec
+}
+
+// actions returns "action resource-JSON" strings for what a role may do.
+func (s *synthed) actions(role string) []string {
+	var out []string
+	for _, st := range s.statements(role) {
+		if st["Effect"] != "Allow" {
+			continue
+		}
+		res := jsonString(st["Resource"])
+		for _, a := range strs(st["Action"]) {
+			out = append(out, a+" "+res)
+		}
+	}
+	return out
+}
+
 func TestIAM(t *testing.T) {
 	s := synth(t, "default")
 	_, predict := s.imageFunction(t, "mlserve predict")
 	_, submitter := s.imageFunction(t, "mlserve submitter")
-	var jobRole, execRole string
-	for _, d := range s.resources("AWS::Batch::JobDefinition") {
-		c := d["ContainerProperties"].(map[string]any)
-		jobRole = roleOf(t, c["JobRoleArn"])
-		execRole = roleOf(t, c["ExecutionRoleArn"])
-	}
+	jobRole, execRole := s.jobRoles(t)
 	if jobRole == execRole {
 		t.Errorf("job role and execution role are the same role %s", jobRole)
-	}
-	// actions returns "action on resource" strings for a role, with the
-	// bucket and other references shortened to their logical ids.
-	actions := func(role string) []string {
-		var out []string
-		for _, st := range s.statements(role) {
-			if st["Effect"] != "Allow" {
-				continue
-			}
-			res := jsonString(st["Resource"])
-			for _, a := range strs(st["Action"]) {
-				out = append(out, a+" "+res)
-			}
-		}
-		return out
 	}
 	tests := []struct {
 		name    string
@@ -103,7 +109,7 @@ func TestIAM(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := actions(tt.role)
+			got := s.actions(tt.role)
 			for _, ar := range got {
 				a, r, _ := strings.Cut(ar, " ")
 				if !tt.allowed(a, r) {
@@ -121,6 +127,14 @@ func TestIAM(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFunctionRoles: no managed policies, and the submitter's Batch
+// permissions name exactly what it submits to.
+func TestFunctionRoles(t *testing.T) {
+	s := synth(t, "default")
+	_, predict := s.imageFunction(t, "mlserve predict")
+	_, submitter := s.imageFunction(t, "mlserve submitter")
 	t.Run("functions: no managed policies", func(t *testing.T) {
 		roles := s.resources("AWS::IAM::Role")
 		for _, fn := range []map[string]any{predict, submitter} {

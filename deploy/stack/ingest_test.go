@@ -109,6 +109,10 @@ func TestIngest(t *testing.T) {
 		s.tmpl.ResourceCountIs(jsii.String("AWS::Events::Rule"), jsii.Number(0))
 	})
 
+}
+
+// TestIngestOptions: the alarm topic and the sweep schedule.
+func TestIngestOptions(t *testing.T) {
 	sched := synth(t, "arm64-jwt")
 	sub, _ := sched.imageFunction(t, "mlserve submitter")
 	assert(t, "alarmTopicArn: told when the alarm fires and clears", func() {
