@@ -5,6 +5,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
 )
 
 // suppressedAlways are the AwsSolutions findings every variant suppresses,
@@ -99,4 +104,31 @@ func variantsAny() map[string]any {
 		m[k] = v
 	}
 	return m
+}
+
+// TestNagCatches is the control for TestNag: a queue without a DLQ or
+// TLS enforcement added to the stack must come back as AwsSolutions errors.
+func TestNagCatches(t *testing.T) {
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	props := Defaults()
+	props.ImageDir = repoRoot(t)
+	st, err := New(app, "MLServe", props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	awssqs.NewQueue(st, jsii.String("Careless"), nil)
+	Nag(app)
+	var got []string
+	assert(t, "synth", func() {
+		app.Synth(nil)
+		ann := assertions.Annotations_FromStack(st)
+		for _, m := range *ann.FindError(jsii.String("/MLServe/Careless/Resource"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-"))) {
+			got = append(got, fmt.Sprint(m.Entry.Data))
+		}
+	})
+	for _, rule := range []string{"AwsSolutions-SQS3", "AwsSolutions-SQS4"} {
+		if !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, rule) }) {
+			t.Errorf("no %s error for a queue without DLQ and TLS; got %v", rule, got)
+		}
+	}
 }
