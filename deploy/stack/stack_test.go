@@ -151,6 +151,12 @@ func TestOutputs(t *testing.T) {
 		{"BucketName", nil},
 		{"CurlExample", []string{"curl ", "--data-binary @", "predict"}},
 		{"BatchInputExample", []string{"aws s3 cp ", "s3://", "/" + InputPrefix, "--recursive"}},
+		{"PredictInvokeArn", []string{"execute-api", "/$default/POST/predict"}},
+		{"DeadLetterQueueUrl", []string{"IngestDeadLetters"}},
+		{"DeadLetterQueueArn", []string{"IngestDeadLetters"}},
+		{"DeadLetterAlarmName", []string{"IngestDeadLettersAlarm"}},
+		{"IngestQueueUrl", []string{"Ingest"}},
+		{"SubmitterName", []string{"Submitter"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
