@@ -63,7 +63,8 @@ func TestPropsFromContext(t *testing.T) {
 				"jwtAudience": "a, b", "corsOrigins": "https://x.example.com", "throttleRate": "5", "throttleBurst": 7.0,
 				"predictConcurrency": "0", "submitterConcurrency": 10.0, "submitterTimeout": "10m", "batchWindow": 120.0,
 				"batchSize": "500", "maxReceives": "3", "imagesPerChild": "1000", "directMax": 0.0,
-				"sweepSchedule": "rate(6 hours)", "flowLogs": "false", "accessLogDays": "30"},
+				"sweepSchedule": "rate(6 hours)", "flowLogs": "false", "accessLogDays": "30",
+				"alarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops"},
 			check: func(t *testing.T, p stack.Props) {
 				want := stack.Defaults()
 				want.Architecture, want.Auth, want.JWTIssuer = stack.ARM64, stack.AuthJWT, "https://id.example.com/"
@@ -73,6 +74,7 @@ func TestPropsFromContext(t *testing.T) {
 				want.SubmitterTimeout, want.BatchWindow = 10*time.Minute, 2*time.Minute
 				want.BatchSize, want.MaxReceives, want.ImagesPerChild, want.DirectMax = 500, 3, 1000, -1
 				want.SweepSchedule, want.NoFlowLogs, want.AccessLogDays = "rate(6 hours)", true, 30
+				want.AlarmTopicARN = "arn:aws:sns:eu-west-1:123456789012:ops"
 				if !reflect.DeepEqual(p, want) {
 					t.Errorf("got  %+v\nwant %+v", p, want)
 				}
