@@ -32,8 +32,8 @@ const (
 	AuthPublic Auth = "public"
 )
 
-// Props configure the stack. Zero values take the defaults in Defaults,
-// except where a field says that zero turns something off.
+// Props configure the stack. Zero values take the defaults in Defaults;
+// a negative count turns a feature off where a field says so.
 type Props struct {
 	awscdk.StackProps
 
