@@ -33,41 +33,34 @@ func copyB12(dst, src []float32, panels, stride int) {
 // neonTile runs full 8x12 tiles in assembly; an edge tile is computed into
 // a scratch tile and merged in Go.
 func neonTile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
-	const MR, NR = 8, 12
-	_, _ = a[kc*MR-1], b[kc*NR-1] // the kernel reads whole panels
-	if mr < MR || nr < NR {
-		var tmp [MR * NR]float32
-		tileNEON8x12(kc, &a[0], &b[0], &tmp[0], NR, nil, nil, 0)
-		epilogue(tmp[:], NR, c, ldc, bias, res, flags, mr, nr)
-		return
-	}
-	bp, rp := neonPointers(c, ldc, bias, res, flags, MR, NR)
-	tileNEON8x12(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags)
+	neonRun(12, kc, a, b, c, ldc, bias, res, flags, mr, nr)
 }
 
 // neonN4Tile is neonTile with 4 columns.
 func neonN4Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
-	const MR, NR = 8, 4
-	_, _ = a[kc*MR-1], b[kc*NR-1]
-	if mr < MR || nr < NR {
-		var tmp [MR * NR]float32
-		tileNEON8x4(kc, &a[0], &b[0], &tmp[0], NR, nil, nil, 0)
-		epilogue(tmp[:], NR, c, ldc, bias, res, flags, mr, nr)
-		return
-	}
-	bp, rp := neonPointers(c, ldc, bias, res, flags, MR, NR)
-	tileNEON8x4(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags)
+	neonRun(4, kc, a, b, c, ldc, bias, res, flags, mr, nr)
 }
 
-// neonPointers bounds-checks a full mr x nr tile of C and, as flags ask,
-// its bias and residual, and returns the pointers the assembly takes.
-func neonPointers(c []float32, ldc int, bias, res []float32, flags, mr, nr int) (bp, rp *float32) {
-	if flags&flagBias != 0 {
-		bp = &bias[:mr][0]
+// neonRun runs the 8 x NR kernel (NR = 12 or 4) on one tile.
+func neonRun(NR, kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
+	const MR = 8
+	_, _ = a[kc*MR-1], b[kc*NR-1] // the kernel reads whole panels
+	if mr < MR || nr < NR {
+		var tmp [MR * 12]float32
+		neonAsm(NR, kc, &a[0], &b[0], &tmp[0], NR, nil, nil, 0)
+		epilogue(tmp[:MR*NR], NR, c, ldc, bias, res, flags, mr, nr)
+		return
 	}
-	if flags&flagRes != 0 {
-		rp = &res[:(mr-1)*ldc+nr][0]
+	bp, rp := tilePointers(c, ldc, bias, res, flags, MR, NR)
+	neonAsm(NR, kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags)
+}
+
+// neonAsm calls the assembly kernel for NR (a direct call, so the scratch
+// tile stays on the stack).
+func neonAsm(NR, kc int, a, b, c *float32, ldc int, bias, res *float32, flags int) {
+	if NR == 12 {
+		tileNEON8x12(kc, a, b, c, ldc, bias, res, flags)
+	} else {
+		tileNEON8x4(kc, a, b, c, ldc, bias, res, flags)
 	}
-	_ = c[(mr-1)*ldc+nr-1]
-	return bp, rp
 }
