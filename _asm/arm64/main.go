@@ -93,7 +93,13 @@ func (f *file) line(format string, args ...any) {
 }
 
 // ins writes one instruction.
-func (f *file) ins(op, args string) { f.line("\t%-7s %s", op, args) }
+func (f *file) ins(op, args string) {
+	if args == "" {
+		f.line("\t%s", op)
+		return
+	}
+	f.line("\t%-7s %s", op, args)
+}
 
 // word writes an encoded instruction with its text as a comment.
 func (f *file) word(enc uint32, text string) { f.line("\tWORD    $0x%08x // %s", enc, text) }

@@ -327,7 +327,7 @@ tileneon8x12_norelu:
 	VST1.P  [V15.S4, V16.S4, V17.S4], (R3)(R4)
 	VST1.P  [V18.S4, V19.S4, V20.S4], (R3)(R4)
 	VST1.P  [V21.S4, V22.S4, V23.S4], (R3)(R4)
-	RET     
+	RET
 
 // func tileNEON8x4(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int)
 TEXT ·tileNEON8x4(SB), NOSPLIT, $0-64
@@ -492,7 +492,7 @@ tileneon8x4_norelu:
 	VST1.P  [V5.S4], (R3)(R4)
 	VST1.P  [V6.S4], (R3)(R4)
 	VST1.P  [V7.S4], (R3)(R4)
-	RET     
+	RET
 
 // func copyPanels12(dst *float32, src *float32, panels int, stride int)
 TEXT ·copyPanels12(SB), NOSPLIT, $0-32
@@ -507,4 +507,4 @@ copypanels12_loop:
 	VST1.P  [V0.S4, V1.S4, V2.S4], (R0)(R3)
 	SUBS    $1, R2, R2
 	BNE     copypanels12_loop
-	RET     
+	RET
