@@ -41,6 +41,6 @@ arm64-run:
 	GOARCH=arm64 go test -c -tags purego -o $(ARM64_BIN)/infer-purego.test ./internal/infer
 	$(call arm64_run,internal/gemm,gemm.test,)
 	$(call arm64_run,internal/gemm,gemm-purego.test,-test.short)
-	$(call arm64_run,internal/infer,infer.test,-test.run '^TestParity$$' -test.short)
+	$(call arm64_run,internal/infer,infer.test,-test.run '^TestParity$$' -test.short -test.v)
 	$(call arm64_run,internal/infer,infer.test,-test.run '^TestParityKernels$$' -test.v)
-	$(call arm64_run,internal/infer,infer-purego.test,-test.run '^TestParity$$' -test.short)
+	$(call arm64_run,internal/infer,infer-purego.test,-test.run '^TestParity$$' -test.short -test.v)
