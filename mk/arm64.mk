@@ -39,6 +39,9 @@ arm64-run:
 	GOARCH=arm64 go test -c -tags purego -o $(ARM64_BIN)/gemm-purego.test ./internal/gemm
 	GOARCH=arm64 go test -c -o $(ARM64_BIN)/infer.test ./internal/infer
 	GOARCH=arm64 go test -c -tags purego -o $(ARM64_BIN)/infer-purego.test ./internal/infer
+	CGO_ENABLED=0 GOARCH=arm64 go build -o $(ARM64_BIN)/mlserve ./cmd/mlserve
+	$(ARM64_QEMU) $(ARM64_BIN)/mlserve version | grep -x 'gemm: neon'
+	MLSERVE_GEMM_KERNEL=generic $(ARM64_QEMU) $(ARM64_BIN)/mlserve version | grep -x 'gemm: generic'
 	$(call arm64_run,internal/gemm,gemm.test,)
 	$(call arm64_run,internal/gemm,gemm-purego.test,-test.short)
 	$(call arm64_run,internal/infer,infer.test,-test.run '^TestParity$$' -test.short -test.v)
