@@ -24,7 +24,7 @@ arm64-check: arm64-generate ## test the arm64 generator's encodings; fail if the
 	git diff --exit-code -- internal/gemm/gemm_arm64.s internal/gemm/kernels_arm64.go
 
 .PHONY: test-arm64
-test-arm64: arm64-check ## arm64 under qemu: the gemm suite (NEON + generic) and the parity suite on every fixture model, NEON and purego
+test-arm64: arm64-check ## arm64 under qemu: the gemm suite and the engine parity suite, on the NEON and the generic kernel
 	@command -v $(ARM64_QEMU) >/dev/null || { \
 	  if [ -n "$$CI" ]; then echo "test-arm64: $(ARM64_QEMU) not found (apt-get install qemu-user-static)" >&2; exit 1; fi; \
 	  echo "test-arm64: SKIPPED, $(ARM64_QEMU) not found (apt-get install qemu-user-static)" >&2; exit 0; } ; \
