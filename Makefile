@@ -7,7 +7,7 @@ BIN     := bin/mlserve
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: ## build a static bin/mlserve
@@ -25,6 +25,7 @@ test: ## vet and run every test: race detector, purego kernels, the CDK app and 
 	go vet ./...
 	go test -race -timeout 30m ./...
 	go test -tags purego -timeout 20m ./internal/gemm/... ./internal/infer/...
+	$(MAKE) test-arm64
 	$(MAKE) deploy-test
 	$(MAKE) bench-test
 

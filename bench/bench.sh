@@ -43,7 +43,8 @@ iters=${BENCH_ITERS:-10}
 max_time=${BENCH_MAX_TIME:-20s}
 threads=${BENCH_THREADS:-2}
 bin=${BENCH_BIN:-bin/bench}
-lib=bench/ort/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1
+case $(uname -m) in aarch64 | arm64) ort_arch=arm64 ;; *) ort_arch=x64 ;; esac
+lib=bench/ort/node_modules/onnxruntime-node/bin/napi-v6/linux/$ort_arch/libonnxruntime.so.1
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 

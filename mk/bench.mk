@@ -2,7 +2,9 @@
 # micro-benchmarks. bench/ort is its own module (cgo); it is built from its
 # directory and never part of ./... of the main module.
 
-ORT_LIB := bench/ort/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1
+# The npm package ships linux/x64 and linux/arm64 libraries.
+ORT_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x64)
+ORT_LIB  := bench/ort/node_modules/onnxruntime-node/bin/napi-v6/linux/$(ORT_ARCH)/libonnxruntime.so.1
 
 $(ORT_LIB): bench/ort/package-lock.json
 	cd bench/ort && npm ci --ignore-scripts --no-audit --no-fund

@@ -95,13 +95,13 @@ func TestParity(t *testing.T) {
 }
 
 // TestParityKernels runs fixture models on every GEMM kernel this CPU has
-// (AVX-512, AVX2+FMA, pure Go): each must stay within 1e-5 of torch.
+// (AVX-512, AVX2+FMA, NEON, pure Go): each must stay within 1e-5 of torch.
 func TestParityKernels(t *testing.T) {
 	input := readF32(t, filepath.Join(fixtures, "models/input-b4.f32"))
 	per := 3 * 224 * 224
 	px := [][]float32{input[:per], input[per : 2*per], input[2*per : 3*per], input[3*per:]}
 	defer gemm.Use(gemm.Kernel())
-	for _, kern := range []string{"avx512", "avx2", "generic"} {
+	for _, kern := range []string{"avx512", "avx2", "neon", "generic"} {
 		if err := gemm.Use(kern); err != nil {
 			t.Logf("skip %s: %v", kern, err) // a CPU without it, or -tags purego
 			continue

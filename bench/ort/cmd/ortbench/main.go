@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -33,9 +34,13 @@ import (
 // directory below it).
 const (
 	defaultModel = "../shared/fixtures/models/resnet50-opset11.onnx"
-	defaultLib   = "bench/ort/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1"
 	defaultInput = "../shared/fixtures/models/input-b4.f32"
 )
+
+// defaultLib is the npm package's library for this CPU (linux/x64 or
+// linux/arm64).
+var defaultLib = "bench/ort/node_modules/onnxruntime-node/bin/napi-v6/linux/" +
+	strings.Replace(runtime.GOARCH, "amd64", "x64", 1) + "/libonnxruntime.so.1"
 
 type options struct {
 	model, lib   string
