@@ -122,6 +122,7 @@ func (b *builder) submitter(bucket awss3.Bucket, batch batchParts) awslambda.Doc
 			"MLSERVE_IMAGES_PER_CHILD": b.str(strconv.Itoa(b.props.ImagesPerChild)),
 			"MLSERVE_DIRECT_MAX":       b.str(strconv.Itoa(directMax)),
 			"MLSERVE_MODEL":            b.str(ModelPath),
+			"MLSERVE_BUCKET":           bucket.BucketName(), // the scheduled sweep's bucket
 		},
 	})
 	statement := func(sid string, actions []string, resources ...*string) {

@@ -75,6 +75,12 @@ func TestFunctions(t *testing.T) {
 				t.Errorf("Architectures: got %v", got)
 			}
 			env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+			if tt.prefix == "mlserve submitter" {
+				// The scheduled sweep event names only the prefix: the bucket comes from here.
+				if data, _ := s.buckets(t); jsonString(env["MLSERVE_BUCKET"]) != jsonString(map[string]any{"Ref": data}) {
+					t.Errorf("env MLSERVE_BUCKET: got %v, want a Ref to the data bucket %s", env["MLSERVE_BUCKET"], data)
+				}
+			}
 			for k, want := range tt.env {
 				if env[k] != want {
 					t.Errorf("env %s: got %v, want %q", k, env[k], want)
