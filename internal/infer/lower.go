@@ -60,7 +60,6 @@ type layer struct {
 	// kView (Flatten: axis; Reshape: in[1] is the shape) and kShapeOp
 	axis    int
 	axes    []int64
-	hasAxes bool
 	zero    bool // Reshape allowzero
 	softmax int  // kSoftmax: axis as written (normalized when planning)
 }
@@ -362,7 +361,7 @@ func lowerOp(net *network, op *irOp) (*layer, error) {
 			return nil, err
 		}
 		l.axis = int(axis)
-		if l.axes, l.hasAxes, err = attrInts(op, "axes"); err != nil {
+		if l.axes, _, err = attrInts(op, "axes"); err != nil {
 			return nil, err
 		}
 		if op.typ == "Shape" {

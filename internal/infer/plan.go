@@ -61,7 +61,6 @@ type plan struct {
 type execOp struct {
 	p      *plan
 	l      *layer
-	id     int
 	ins    []*value // activation inputs, in order (residual last for kConv)
 	out    *value
 	tmp    []*buffer // scratch planned in the arena: cols, deint, FC transposes
@@ -223,7 +222,7 @@ func newPlan(net *network, n int, prof bool) (*plan, error) {
 			vals[l.out] = &value{shape: c.shape, c: c}
 			continue
 		}
-		o := &execOp{p: p, l: l, id: len(p.ops)}
+		o := &execOp{p: p, l: l}
 		if err := o.setup(net, ins, get); err != nil {
 			var le *LoadError
 			if errors.As(err, &le) {
