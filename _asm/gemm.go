@@ -35,6 +35,8 @@ func main() {
 	avx2(6, 16)
 	copyPanels("copyPanels32", 32, 64, true)
 	copyPanels("copyPanels16", 16, 32, false)
+	fmaPeak("peakAVX512", 24, true)
+	fmaPeak("peakAVX2", 12, false)
 	Generate()
 }
 
@@ -244,6 +246,41 @@ func copyPanels(fname string, NR, vbytes int, z bool) {
 	}
 	ADDQ(U32(4*NR), src)
 	ADDQ(stride, dst)
+	DECQ(n)
+	JNZ(LabelRef(fname + "_loop"))
+	Label(fname + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// fmaPeak emits a loop of n iterations of acc independent FMAs on
+// registers, no memory operands: the CPU's FMA peak, against which the GEMM
+// benchmark reports each kernel's efficiency. acc chains hide the FMA
+// latency on every x86 core with two FMA pipes (4-5 cycles x 2).
+func fmaPeak(fname string, acc int, z bool) {
+	TEXT(fname, NOSPLIT, "func(n int)")
+	Pragma("noescape")
+	w := "ymm"
+	reg := ymm
+	if z {
+		w, reg = "zmm", zmm
+	}
+	Doc(fmt.Sprintf("%s runs n iterations of %d independent %s FMAs (the FMA peak).", fname, acc, w))
+	n := Load(Param("n"), RCX)
+	x, y := reg(acc), reg(acc+1)
+	for r := range acc + 2 {
+		if z {
+			VPXORD(reg(r), reg(r), reg(r))
+		} else {
+			VXORPS(reg(r), reg(r), reg(r))
+		}
+	}
+	TESTQ(n, n)
+	JZ(LabelRef(fname + "_done"))
+	Label(fname + "_loop")
+	for r := range acc {
+		VFMADD231PS(x, y, reg(r))
+	}
 	DECQ(n)
 	JNZ(LabelRef(fname + "_loop"))
 	Label(fname + "_done")

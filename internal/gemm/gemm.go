@@ -54,6 +54,11 @@ type kernel struct {
 	// copyPanels, if set, packs one row of B: for q < panels it copies
 	// src[q*nr : q*nr+nr] to dst[q*stride:]. nil: packB's Go loop.
 	copyPanels func(dst, src []float32, panels, stride int)
+	// peak, if set, runs n iterations of peakFlops floating-point
+	// operations of register-only FMAs: the core's FMA peak, which the
+	// GEMM benchmark reports the kernel's efficiency against.
+	peak      func(n int)
+	peakFlops int
 }
 
 var genericKernel = &kernel{name: "generic", mr: 4, nr: 4, tile: genericTile}
@@ -254,7 +259,7 @@ var (
 // workspace is one worker's packed-B buffer.
 type workspace struct {
 	b []float32
-	t []float32 // a kc x nc block of B from a Source, before packing
+	t []float32 // one row of a block of B from a Source, before packing
 }
 
 // startWorker starts one more pool goroutine unless limit already serve
@@ -288,8 +293,8 @@ func (j *job) run() {
 	if need := kcStep * nc; len(ws.b) < need {
 		ws.b = make([]float32, need)
 	}
-	if need := kcStep * nc; j.src != nil && len(ws.t) < need {
-		ws.t = make([]float32, need)
+	if j.src != nil && len(ws.t) < nc {
+		ws.t = make([]float32, nc)
 	}
 	ad := j.a.data
 	for jc := j.n0 * nr; jc < min(j.n1*nr, n); jc += nc {
@@ -304,8 +309,14 @@ func (j *job) run() {
 		for pc := 0; pc < k; pc += kcStep {
 			kc := min(kcStep, k-pc)
 			if j.src != nil {
-				j.src.Rows(ws.t[:kc*ncCur], pc, kc, jc, ncCur)
-				packB(ws.b, ws.t, ncCur, 0, kc, 0, ncCur, nr, tailKern.nr, kern.copyPanels)
+				// One row of B at a time, through a row buffer that stays
+				// in L1, straight into the panels: a whole kc x nc block
+				// would take half of L2 beside the packed block.
+				row := ws.t[:ncCur]
+				for p := range kc {
+					j.src.Rows(row, pc+p, 1, jc, ncCur)
+					packRow(ws.b, row, p, kc, nr, tailKern.nr, kern.copyPanels)
+				}
 			} else {
 				packB(ws.b, j.b, n, pc, kc, jc, ncCur, nr, tailKern.nr, kern.copyPanels)
 			}
@@ -354,46 +365,52 @@ func (j *job) run() {
 
 // packB copies B[pc:pc+kc, jc:jc+nc] into dst as nr-wide micro-panels, each
 // kc x nr row-major; a last, partial micro-panel is tnr wide (tnr <= nr),
-// zero-padded past nc. It walks B row by row (sequential reads); cp, if
-// not nil, copies a row's whole panels (an assembly helper), else whole
-// panel rows move as fixed-size arrays, which the compiler inlines.
+// zero-padded past nc. It walks B row by row (sequential reads).
 func packB(dst, b []float32, ldb, pc, kc, jc, nc, nr, tnr int, cp func(dst, src []float32, panels, stride int)) {
-	full := nc / nr * nr
 	for p := range kc {
-		src := b[(pc+p)*ldb+jc : (pc+p)*ldb+jc+nc]
-		switch {
-		case cp != nil:
-			if full > 0 {
-				cp(dst[p*nr:], src, full/nr, kc*nr)
-			}
-		case nr == 32:
-			for jr := 0; jr < full; jr += 32 {
-				*(*[32]float32)(dst[jr*kc+p*32:]) = *(*[32]float32)(src[jr:])
-			}
-		case nr == 16:
-			for jr := 0; jr < full; jr += 16 {
-				*(*[16]float32)(dst[jr*kc+p*16:]) = *(*[16]float32)(src[jr:])
-			}
-		case nr == 4:
-			for jr := 0; jr < full; jr += 4 {
-				*(*[4]float32)(dst[jr*kc+p*4:]) = *(*[4]float32)(src[jr:])
-			}
-		default:
-			for jr := 0; jr < full; jr += nr {
-				copy(dst[jr*kc+p*nr:jr*kc+p*nr+nr], src[jr:jr+nr])
-			}
+		packRow(dst, b[(pc+p)*ldb+jc:(pc+p)*ldb+jc+nc], p, kc, nr, tnr, cp)
+	}
+}
+
+// packRow copies src, row p of a kc x len(src) block of B, into its place in
+// the block's micro-panels (see packB). cp, if not nil, copies the row's
+// whole panels (an assembly helper), else whole panel rows move as
+// fixed-size arrays, which the compiler inlines.
+func packRow(dst, src []float32, p, kc, nr, tnr int, cp func(dst, src []float32, panels, stride int)) {
+	nc := len(src)
+	full := nc / nr * nr
+	switch {
+	case cp != nil:
+		if full > 0 {
+			cp(dst[p*nr:], src, full/nr, kc*nr)
 		}
-		if full < nc {
-			// Element loops: cheaper than memmove and memclr calls for
-			// fewer than nr floats.
-			d := dst[full*kc+p*tnr : full*kc+p*tnr+tnr]
-			t := src[full:]
-			for i := range d {
-				if i < len(t) {
-					d[i] = t[i]
-				} else {
-					d[i] = 0
-				}
+	case nr == 32:
+		for jr := 0; jr < full; jr += 32 {
+			*(*[32]float32)(dst[jr*kc+p*32:]) = *(*[32]float32)(src[jr:])
+		}
+	case nr == 16:
+		for jr := 0; jr < full; jr += 16 {
+			*(*[16]float32)(dst[jr*kc+p*16:]) = *(*[16]float32)(src[jr:])
+		}
+	case nr == 4:
+		for jr := 0; jr < full; jr += 4 {
+			*(*[4]float32)(dst[jr*kc+p*4:]) = *(*[4]float32)(src[jr:])
+		}
+	default:
+		for jr := 0; jr < full; jr += nr {
+			copy(dst[jr*kc+p*nr:jr*kc+p*nr+nr], src[jr:jr+nr])
+		}
+	}
+	if full < nc {
+		// Element loops: cheaper than memmove and memclr calls for
+		// fewer than nr floats.
+		d := dst[full*kc+p*tnr : full*kc+p*tnr+tnr]
+		t := src[full:]
+		for i := range d {
+			if i < len(t) {
+				d[i] = t[i]
+			} else {
+				d[i] = 0
 			}
 		}
 	}

@@ -19,8 +19,10 @@ var archKernels = func() []*kernel {
 
 var (
 	avx512Kernel = &kernel{name: "avx512", mr: 12, nr: 32, tile: avx512Tile,
-		narrow: &kernel{name: "avx512", mr: 12, nr: 16, tile: avx512N16Tile}}
-	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, tile: avx2Tile}
+		narrow: &kernel{name: "avx512", mr: 12, nr: 16, tile: avx512N16Tile},
+		peak:   peakAVX512, peakFlops: 24 * 16 * 2}
+	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, tile: avx2Tile,
+		peak: peakAVX2, peakFlops: 12 * 8 * 2}
 )
 
 // copyB32 and copyB16 check the bounds of copyPanels32 and copyPanels16.

@@ -28,3 +28,13 @@ func copyPanels32(dst *float32, src *float32, panels int, stride int)
 //
 //go:noescape
 func copyPanels16(dst *float32, src *float32, panels int, stride int)
+
+// peakAVX512 runs n iterations of 24 independent zmm FMAs (the FMA peak).
+//
+//go:noescape
+func peakAVX512(n int)
+
+// peakAVX2 runs n iterations of 12 independent ymm FMAs (the FMA peak).
+//
+//go:noescape
+func peakAVX2(n int)

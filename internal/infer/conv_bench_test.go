@@ -1,0 +1,66 @@
+package infer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mlserve/mlserve/internal/gemm"
+)
+
+// convBenchShapes are ResNet-50 v1.5's convolutions that do not run as a
+// plain GEMM (stem, 3x3, 1x1 stride 2), at 224x224: cin, h (= w), cout,
+// kernel, stride, pad.
+var convBenchShapes = [][6]int{
+	{3, 224, 64, 7, 2, 3},
+	{64, 56, 64, 3, 1, 1},
+	{128, 56, 128, 3, 2, 1},
+	{128, 28, 128, 3, 1, 1},
+	{256, 14, 256, 3, 1, 1},
+	{512, 7, 512, 3, 1, 1},
+	{256, 56, 512, 1, 2, 0},
+}
+
+// BenchmarkConv times one convolution as execOp.run does it (im2col made
+// inside the GEMM, or beforehand for few columns), on the active kernel;
+// compare with benchstat.
+func BenchmarkConv(b *testing.B) {
+	for _, s := range convBenchShapes {
+		cin, h, cout, k, st, pad := s[0], s[1], s[2], s[3], s[4], s[5]
+		for _, n := range []int{1, 8} {
+			b.Run(fmt.Sprintf("c%d_h%d_k%d_s%d/b%d", cin, h, k, st, n), func(b *testing.B) {
+				g := geom{c: cin, h: h, w: h, kh: k, kw: k, sh: st, sw: st, pt: pad, pl: pad}
+				g.oh = (h+2*pad-k)/st + 1
+				g.ow = g.oh
+				rng := rand.New(rand.NewPCG(1, 2))
+				in := randData(rng, cin*n*h*h)
+				w := gemm.PackA(randData(rng, cout*cin*k*k), cout, cin*k*k)
+				cols := n * g.oh * g.ow
+				dst := make([]float32, cout*cols)
+				ep := gemm.Epilogue{Bias: randData(rng, cout), ReLU: true}
+				var deint, whole []float32
+				if st == 2 {
+					deint = make([]float32, len(in))
+				}
+				if cols < implicitMinCols {
+					whole = make([]float32, cin*k*k*cols)
+				}
+				src := &im2colSource{g: g, n: n}
+				for b.Loop() {
+					src.in, src.hw2 = in, 0
+					if deint != nil {
+						src.deinterleave(deint)
+					}
+					if whole == nil {
+						gemm.MulSource(dst, w, src, cols, ep)
+						continue
+					}
+					parallelFor(cin*k*k, 8, func(lo, hi int) { src.Rows(whole[lo*cols:hi*cols], lo, hi-lo, 0, cols) })
+					gemm.Mul(dst, w, whole, cols, ep)
+				}
+				flops := 2 * float64(cout*cols) * float64(cin*k*k)
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
