@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 
 	"gorgonia.org/tensor"
 
@@ -149,21 +150,42 @@ func lower(m *model) (*network, error) {
 		}
 	}
 	fuse(net)
-	for _, l := range net.layers {
-		if l.kind == kConv {
-			l.packed = gemm.PackA(l.w, l.cout, l.cin*l.kh*l.kw)
-			l.w = nil
-		}
-	}
-	// Weights now live packed in the layers; keep only the constants that
-	// shape computations and views may still read.
+	// The layers hold their own (folded) copies of the weights now; keep
+	// only the constants that shape computations and views may still read.
 	for name := range net.consts {
 		if !shapeConsts[name] {
 			delete(net.consts, name)
 		}
 	}
+	packWeights(net)
 	return net, nil
 }
+
+// packWeights packs every convolution's weights for the GEMM and drops the
+// unpacked copy. It collects garbage every packGCFloats packed floats, so the
+// packed weights reuse the memory of the unpacked ones and of the dropped
+// constants instead of adding to the peak RSS (ResNet-50: about 100 MB).
+func packWeights(net *network) {
+	runtime.GC()
+	since := 0
+	for _, l := range net.layers {
+		if l.kind != kConv {
+			continue
+		}
+		l.packed = gemm.PackA(l.w, l.cout, l.cin*l.kh*l.kw)
+		since += len(l.w)
+		l.w = nil
+		if since >= packGCFloats {
+			runtime.GC()
+			since = 0
+		}
+	}
+}
+
+// packGCFloats is how many floats packWeights packs between collections:
+// 16 MiB, a few collections for ResNet-50, each cheap (weights hold no
+// pointers).
+const packGCFloats = 4 << 20
 
 func checkAttrs(op *irOp) error {
 	allowed, ok := allowedAttrs[op.typ]
