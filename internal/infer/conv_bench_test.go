@@ -45,21 +45,36 @@ func BenchmarkConv(b *testing.B) {
 				if cols < implicitMinCols {
 					whole = make([]float32, cin*k*k*cols)
 				}
-				src := &im2colSource{g: g, n: n}
-				for b.Loop() {
-					src.in, src.hw2 = in, 0
-					if deint != nil {
-						src.deinterleave(deint)
-					}
-					if whole == nil {
-						gemm.MulSource(dst, w, src, cols, ep)
-						continue
-					}
-					parallelFor(cin*k*k, 8, func(lo, hi int) { src.Rows(whole[lo*cols:hi*cols], lo, hi-lo, 0, cols) })
-					gemm.Mul(dst, w, whole, cols, ep)
+				if k == 3 && st == 1 {
+					b.Run("wino", func(b *testing.B) {
+						wc := newWinoConv(g, n, cout)
+						wc.w = newWinoWeights(randData(rng, cout*cin*9), cout, cin)
+						wc.bias, wc.relu = ep.Bias, true
+						vs, ms := wc.bufSizes()
+						v, m := make([]float32, vs), make([]float32, ms)
+						for b.Loop() {
+							wc.run(dst, in, v, m)
+						}
+						b.ReportMetric(2*float64(cout*cols)*float64(cin*9)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					})
 				}
-				flops := 2 * float64(cout*cols) * float64(cin*k*k)
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				b.Run("direct", func(b *testing.B) {
+					src := &im2colSource{g: g, n: n}
+					for b.Loop() {
+						src.in, src.hw2 = in, 0
+						if deint != nil {
+							src.deinterleave(deint)
+						}
+						if whole == nil {
+							gemm.MulSource(dst, w, src, cols, ep)
+							continue
+						}
+						parallelFor(cin*k*k, 8, func(lo, hi int) { src.Rows(whole[lo*cols:hi*cols], lo, hi-lo, 0, cols) })
+						gemm.Mul(dst, w, whole, cols, ep)
+					}
+					flops := 2 * float64(cout*cols) * float64(cin*k*k)
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
 			})
 		}
 	}

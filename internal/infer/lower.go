@@ -46,6 +46,7 @@ type layer struct {
 	autoPad                   string
 	w                         []float32
 	packed                    *gemm.PackedA
+	wino                      *winoWeights // 3x3 stride 1 run as Winograd (packed is nil then)
 	bias                      []float32
 	residual                  string // kConv: value added before ReLU, or ""
 
@@ -169,10 +170,14 @@ func packWeights(net *network) {
 	runtime.GC()
 	since := 0
 	for _, l := range net.layers {
-		if l.kind != kConv {
+		switch {
+		case l.kind != kConv:
 			continue
+		case useWino(l):
+			l.wino = newWinoWeights(l.w, l.cout, l.cin)
+		default:
+			l.packed = gemm.PackA(l.w, l.cout, l.cin*l.kh*l.kw)
 		}
-		l.packed = gemm.PackA(l.w, l.cout, l.cin*l.kh*l.kw)
 		since += len(l.w)
 		l.w = nil
 		if since >= packGCFloats {

@@ -66,7 +66,9 @@ type execOp struct {
 	tmp    []*buffer // scratch planned in the arena: cols, deint, FC transposes
 	outT   *tensor.Dense
 	g      geom
-	direct bool          // kConv: 1x1 stride-1 unpadded, the input is the GEMM's B
+	direct bool      // kConv: 1x1 stride-1 unpadded, the input is the GEMM's B
+	wino   *winoConv // kConv 3x3 stride 1 as Winograd, with its scratch wv, wm
+	wv, wm *buffer
 	src    *im2colSource // kConv otherwise: B made on demand from the input
 	cols   *buffer       // kConv: the whole im2col, when made beforehand
 	deint  *buffer       // kConv with stride 2: the input, deinterleaved
@@ -132,6 +134,11 @@ func (o *execOp) run() {
 			ep.Residual = o.ins[1].buf.data
 		}
 		cols := n * o.g.oh * o.g.ow
+		if o.wino != nil {
+			o.wino.res = ep.Residual
+			o.wino.run(dst, src, o.wv.data, o.wm.data)
+			break
+		}
 		if o.direct {
 			gemm.Mul(dst, l.packed, src, cols, ep)
 			break
@@ -304,7 +311,13 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		}
 		newOut(n, l.cout, o.g.oh, o.g.ow)
 		o.direct = l.kh == 1 && l.kw == 1 && l.sh == 1 && l.sw == 1 && pt+pl+pb+pr == 0
-		if !o.direct {
+		if l.wino != nil {
+			o.wino = newWinoConv(o.g, n, l.cout)
+			o.wino.w, o.wino.bias, o.wino.relu = l.wino, l.bias, l.relu
+			v, m := o.wino.bufSizes()
+			o.wv, o.wm = &buffer{size: v}, &buffer{size: m}
+			o.tmp = append(o.tmp, o.wv, o.wm)
+		} else if !o.direct {
 			o.src = &im2colSource{g: o.g, n: n}
 			if cols := n * o.g.oh * o.g.ow; cols < implicitMinCols {
 				o.cols = &buffer{size: l.cin * l.kh * l.kw * cols}
