@@ -517,3 +517,29 @@ func kernelByName(name string) *kernel {
 	}
 	return nil
 }
+
+// MaxInto sets dst[i] = max(dst[i], src[i]) for i < len(dst); src must be
+// at least as long. Where either is NaN the result is src[i], as x86's
+// MAXPS gives. It is the inner loop of the engine's max pooling, here
+// beside the GEMM because that is where the vector kernels are.
+func MaxInto(dst, src []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	_ = src[len(dst)-1]
+	maxInto(dst, src[:len(dst)])
+}
+
+// maxInto is MaxInto's kernel: maxIntoGeneric unless the CPU has a vector
+// one (set at init).
+var maxInto = maxIntoGeneric
+
+// maxIntoGeneric is the pure-Go MaxInto, and the reference for the others.
+func maxIntoGeneric(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, s := range src {
+		if !(dst[i] > s) {
+			dst[i] = s
+		}
+	}
+}

@@ -25,6 +25,15 @@ var (
 		peak: peakAVX2, peakFlops: 12 * 8 * 2}
 )
 
+func init() {
+	if cpu.X86.HasAVX2 {
+		maxInto = maxIntoVec
+	}
+}
+
+// maxIntoVec is MaxInto in AVX2 (len(src) == len(dst) > 0).
+func maxIntoVec(dst, src []float32) { maxIntoAVX2(&dst[0], &src[0], len(dst)) }
+
 // copyB32 and copyB16 check the bounds of copyPanels32 and copyPanels16.
 func copyB32(dst, src []float32, panels, stride int) {
 	_, _ = dst[(panels-1)*stride+31], src[panels*32-1]

@@ -1472,6 +1472,59 @@ copyPanels16_done:
 	VZEROUPPER
 	RET
 
+// func maxIntoAVX2(dst *float32, src *float32, n int)
+// Requires: AVX
+TEXT ·maxIntoAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+max_loop32:
+	CMPQ    CX, $0x20
+	JL      max_loop8
+	VMOVUPS (DI), Y0
+	VMAXPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	VMOVUPS 32(DI), Y1
+	VMAXPS  32(SI), Y1, Y1
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS 64(DI), Y2
+	VMAXPS  64(SI), Y2, Y2
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS 96(DI), Y3
+	VMAXPS  96(SI), Y3, Y3
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $0x80, DI
+	ADDQ    $0x80, SI
+	SUBQ    $0x20, CX
+	JMP     max_loop32
+
+max_loop8:
+	CMPQ    CX, $0x08
+	JL      max_loop1
+	VMOVUPS (DI), Y0
+	VMAXPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $0x20, DI
+	ADDQ    $0x20, SI
+	SUBQ    $0x08, CX
+	JMP     max_loop8
+
+max_loop1:
+	TESTQ  CX, CX
+	JZ     max_done
+	VMOVSS (DI), X0
+	VMAXSS (SI), X0, X0
+	VMOVSS X0, (DI)
+	ADDQ   $0x04, DI
+	ADDQ   $0x04, SI
+	DECQ   CX
+	JMP    max_loop1
+
+max_done:
+	VZEROUPPER
+	RET
+
 // func peakAVX512(n int)
 // Requires: AVX, AVX512F
 TEXT ·peakAVX512(SB), NOSPLIT, $0-8

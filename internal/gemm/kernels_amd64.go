@@ -29,6 +29,11 @@ func copyPanels32(dst *float32, src *float32, panels int, stride int)
 //go:noescape
 func copyPanels16(dst *float32, src *float32, panels int, stride int)
 
+// maxIntoAVX2 sets dst[i] = max(dst[i], src[i]) for i < n (src when either is NaN).
+//
+//go:noescape
+func maxIntoAVX2(dst *float32, src *float32, n int)
+
 // peakAVX512 runs n iterations of 24 independent zmm FMAs (the FMA peak).
 //
 //go:noescape

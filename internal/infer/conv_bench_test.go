@@ -79,3 +79,15 @@ func BenchmarkConv(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMaxPool times ResNet's 3x3 stride-2 max pool of the stem output
+// (64 x 112 x 112 per image).
+func BenchmarkMaxPool(b *testing.B) {
+	g := geom{c: 64, h: 112, w: 112, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, oh: 56, ow: 56}
+	rng := rand.New(rand.NewPCG(1, 2))
+	in := randData(rng, 64*112*112)
+	dst := make([]float32, 64*56*56)
+	for b.Loop() {
+		maxPool(dst, in, 64, g)
+	}
+}
