@@ -59,6 +59,9 @@ type kernel struct {
 	// GEMM benchmark reports the kernel's efficiency against.
 	peak      func(n int)
 	peakFlops int
+	// gemv, if set, computes out[i] = sum_p a[p*mr+i] * x[p] for i < mr
+	// of one whole packed A panel (len(x) = k): Mul uses it for n = 1.
+	gemv func(a, x []float32, out *[16]float32)
 }
 
 var genericKernel = &kernel{name: "generic", mr: 4, nr: 4, tile: genericTile}
@@ -174,10 +177,11 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 		ep.Residual = ep.Residual[:m*n]
 	}
 	kern := a.kern
-	if kern.narrow != nil && n <= kern.narrow.nr {
+	vec := n == 1 && b != nil && kern.gemv != nil
+	if kern.narrow != nil && n <= kern.narrow.nr && !vec {
 		kern = kern.narrow
 	}
-	j := job{c: c, a: a, kern: kern, b: b, src: src, n: n, ep: ep}
+	j := job{c: c, a: a, kern: kern, b: b, src: src, n: n, ep: ep, vec: vec}
 	parts := runtime.GOMAXPROCS(0)
 	mt := (m + kern.mr - 1) / kern.mr // A panels
 	nt := (n + kern.nr - 1) / kern.nr // B micro-panels
@@ -244,6 +248,7 @@ type job struct {
 	ep     Epilogue
 	m0, m1 int
 	n0, n1 int
+	vec    bool // n = 1 with the kernel's gemv: A panels times the vector b
 	wg     *sync.WaitGroup
 }
 
@@ -258,8 +263,9 @@ var (
 
 // workspace is one worker's packed-B buffer.
 type workspace struct {
-	b []float32
-	t []float32 // one row of a block of B from a Source, before packing
+	b   []float32
+	t   []float32   // one row of a block of B from a Source, before packing
+	acc [16]float32 // one panel's results of a gemv
 }
 
 // startWorker starts one more pool goroutine unless limit already serve
@@ -280,8 +286,44 @@ func startWorker(limit int) {
 	}()
 }
 
+// runVec computes the job's share of C = A*b for n = 1, panel by panel.
+func (j *job) runVec() {
+	kern := j.kern
+	mr, m, k := kern.mr, j.a.m, j.a.k
+	var flags int
+	if j.ep.Bias != nil {
+		flags |= flagBias
+	}
+	if j.ep.Residual != nil {
+		flags |= flagRes
+	}
+	if j.ep.ReLU {
+		flags |= flagReLU
+	}
+	ws := bufPool.Get().(*workspace)
+	defer bufPool.Put(ws)
+	acc := &ws.acc // a pooled array: one on the stack would escape through kern.gemv
+	for q := j.m0; q < j.m1; q++ {
+		i0 := q * mr
+		mrCur := min(mr, m-i0)
+		kern.gemv(j.a.data[q*mr*k:(q+1)*mr*k], j.b[:k], acc)
+		var bias, res []float32
+		if j.ep.Bias != nil {
+			bias = j.ep.Bias[i0 : i0+mrCur]
+		}
+		if j.ep.Residual != nil {
+			res = j.ep.Residual[i0 : i0+mrCur]
+		}
+		epilogue(acc[:], 1, j.c[i0:i0+mrCur], 1, bias, res, flags, mrCur, 1)
+	}
+}
+
 // run computes the job's share of C.
 func (j *job) run() {
+	if j.vec {
+		j.runVec()
+		return
+	}
 	ws := bufPool.Get().(*workspace)
 	defer bufPool.Put(ws)
 	kern := j.kern

@@ -1472,6 +1472,57 @@ copyPanels16_done:
 	VZEROUPPER
 	RET
 
+// func gemvAVX512(k int, a *float32, x *float32, out *float32)
+// Requires: AVX, AVX512F
+TEXT ·gemvAVX512(SB), NOSPLIT, $0-32
+	MOVQ   k+0(FP), CX
+	MOVQ   a+8(FP), SI
+	MOVQ   x+16(FP), DI
+	MOVL   $0x00000fff, AX
+	KMOVW  AX, K1
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   CX, BX
+	SHRQ   $0x02, BX
+	JZ     gemv_tail
+
+gemv_loop4:
+	VMOVUPS.Z        (SI), K1, Z4
+	VFMADD231PS.BCST (DI), Z4, Z0
+	VMOVUPS.Z        48(SI), K1, Z5
+	VFMADD231PS.BCST 4(DI), Z5, Z1
+	VMOVUPS.Z        96(SI), K1, Z6
+	VFMADD231PS.BCST 8(DI), Z6, Z2
+	VMOVUPS.Z        144(SI), K1, Z7
+	VFMADD231PS.BCST 12(DI), Z7, Z3
+	ADDQ             $0xc0, SI
+	ADDQ             $0x10, DI
+	DECQ             BX
+	JNZ              gemv_loop4
+
+gemv_tail:
+	ANDQ $0x03, CX
+	JZ   gemv_end
+
+gemv_loop1:
+	VMOVUPS.Z        (SI), K1, Z4
+	VFMADD231PS.BCST (DI), Z4, Z0
+	ADDQ             $0x30, SI
+	ADDQ             $0x04, DI
+	DECQ             CX
+	JNZ              gemv_loop1
+
+gemv_end:
+	VADDPS  Z1, Z0, Z0
+	VADDPS  Z3, Z2, Z2
+	VADDPS  Z2, Z0, Z0
+	MOVQ    out+24(FP), DX
+	VMOVUPS Z0, (DX)
+	VZEROUPPER
+	RET
+
 // func maxIntoAVX2(dst *float32, src *float32, n int)
 // Requires: AVX
 TEXT ·maxIntoAVX2(SB), NOSPLIT, $0-24

@@ -29,6 +29,11 @@ func copyPanels32(dst *float32, src *float32, panels int, stride int)
 //go:noescape
 func copyPanels16(dst *float32, src *float32, panels int, stride int)
 
+// gemvAVX512 computes out[i] = sum_p a[p*12+i] * x[p] for i < 12 of one packed A panel (k x 12); out[12:16] = 0.
+//
+//go:noescape
+func gemvAVX512(k int, a *float32, x *float32, out *float32)
+
 // maxIntoAVX2 sets dst[i] = max(dst[i], src[i]) for i < n (src when either is NaN).
 //
 //go:noescape
