@@ -202,12 +202,11 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 		j.run()
 		return
 	}
-	wg := wgPool.Get().(*sync.WaitGroup)
-	wg.Add(parts - 1)
 	total := nt
 	if !splitN {
 		total = mt
 	}
+	g := groups.Get().(*group)
 	for w := range parts {
 		lo, hi := w*total/parts, (w+1)*total/parts
 		t := j
@@ -217,21 +216,13 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 			t.m0, t.m1, t.n0, t.n1 = lo, hi, 0, nt
 		}
 		if w == parts-1 {
+			g.fork(parts - 1)
 			t.run()
 			break
 		}
-		t.wg = wg
-		select {
-		case work <- t: // an idle worker took it
-		default:
-			// All workers are busy (other Muls run concurrently) or one
-			// has not yet come back for more: grow the pool, bounded.
-			startWorker(4 * parts)
-			work <- t
-		}
+		g.tasks[w].j = t
 	}
-	wg.Wait()
-	wgPool.Put(wg)
+	g.join(parts - 1)
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
@@ -249,16 +240,10 @@ type job struct {
 	m0, m1 int
 	n0, n1 int
 	vec    bool // n = 1 with the kernel's gemv: A panels times the vector b
-	wg     *sync.WaitGroup
 }
 
 var (
-	wgPool  = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
 	bufPool = sync.Pool{New: func() any { return new(workspace) }}
-
-	work       = make(chan job)
-	workersMu  sync.Mutex
-	numWorkers int
 )
 
 // workspace is one worker's packed-B buffer.
@@ -266,24 +251,6 @@ type workspace struct {
 	b   []float32
 	t   []float32   // one row of a block of B from a Source, before packing
 	acc [16]float32 // one panel's results of a gemv
-}
-
-// startWorker starts one more pool goroutine unless limit already serve
-// Mul. Workers live for the life of the process; after warm-up Mul starts
-// none, so it allocates nothing.
-func startWorker(limit int) {
-	workersMu.Lock()
-	defer workersMu.Unlock()
-	if numWorkers >= limit {
-		return
-	}
-	numWorkers++
-	go func() {
-		for j := range work {
-			j.run()
-			j.wg.Done()
-		}
-	}()
 }
 
 // runVec computes the job's share of C = A*b for n = 1, panel by panel.

@@ -50,3 +50,30 @@ func TestMaxInto(t *testing.T) {
 		}
 	}
 }
+
+// TestMulMany checks MulMany against one Mul per product, bit for bit (the
+// same kernel and blocking), with n = 1 (the gemv) and small and wide n.
+func TestMulMany(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 5, 16, 17, 49, 300} {
+		const count = 7
+		var as []*PackedA
+		var bs, cs, want [][]float32
+		for i := range count {
+			m, k := 1+rng.IntN(40), 1+rng.IntN(300)
+			as = append(as, PackA(randSlice(rng, m*k), m, k))
+			bs = append(bs, randSlice(rng, k*n))
+			cs = append(cs, make([]float32, m*n))
+			want = append(want, make([]float32, m*n))
+			Mul(want[i], as[i], bs[i], n, Epilogue{})
+		}
+		MulMany(cs, as, bs, n)
+		for i := range cs {
+			for j := range cs[i] {
+				if math.Float32bits(cs[i][j]) != math.Float32bits(want[i][j]) {
+					t.Fatalf("n=%d product %d: c[%d] = %v, Mul gives %v", n, i, j, cs[i][j], want[i][j])
+				}
+			}
+		}
+	}
+}

@@ -2,38 +2,14 @@ package infer
 
 import (
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/mlserve/mlserve/internal/gemm"
 )
 
-// parallelFor splits [0, n) into up to GOMAXPROCS contiguous ranges and runs
-// fn on each concurrently. Ranges hold at least grain items.
-func parallelFor(n, grain int, fn func(lo, hi int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if grain < 1 {
-		grain = 1
-	}
-	if max := n / grain; workers > max {
-		workers = max
-	}
-	if workers <= 1 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
+// parallelFor splits [0, n) into up to GOMAXPROCS contiguous ranges of at
+// least grain items and runs fn on each concurrently, on the GEMM's worker
+// pool (see gemm.Parallel).
+func parallelFor(n, grain int, fn func(lo, hi int)) { gemm.Parallel(n, grain, fn) }
 
 // geom is the geometry of a 2-D window operation (convolution or pooling).
 type geom struct {

@@ -102,6 +102,7 @@ type winoConv struct {
 	w         *winoWeights
 	bias, res []float32
 	relu      bool
+	cs, bs    [16][]float32 // the 16 products' C and B, for gemm.MulMany
 }
 
 func newWinoConv(g geom, n, cout int) *winoConv {
@@ -146,8 +147,9 @@ func (wc *winoConv) run(dst, in, v, m []float32) {
 		})
 		vs, ms := wc.strides(np)
 		for x := range 16 {
-			gemm.Mul(m[x*ms:x*ms+cout*np], wc.w.u[x], v[x*vs:x*vs+cin*np], np, gemm.Epilogue{})
+			wc.cs[x], wc.bs[x] = m[x*ms:x*ms+cout*np], v[x*vs:x*vs+cin*np]
 		}
+		gemm.MulMany(wc.cs[:], wc.w.u[:], wc.bs[:], np)
 		parallelFor(cout, 4, func(lo, hi int) {
 			for k := lo; k < hi; k++ {
 				wc.output(dst, m, k, p0, np)
