@@ -29,6 +29,9 @@ func init() {
 	if cpu.X86.HasAVX2 {
 		maxInto = maxIntoVec
 	}
+	if cpu.X86.HasAVX512F && cpu.X86.HasBMI2 {
+		winoIn, winoOut = winoInAVX512, winoOutAVX512
+	}
 }
 
 // maxIntoVec is MaxInto in AVX2 (len(src) == len(dst) > 0).

@@ -34,6 +34,16 @@ func copyPanels16(dst *float32, src *float32, panels int, stride int)
 //go:noescape
 func gemvAVX512(k int, a *float32, x *float32, out *float32)
 
+// winoInAVX512 is Winograd F(2x2,3x3)'s input transform of n tiles (see the generator).
+//
+//go:noescape
+func winoInAVX512(rows *float32, ws int, out *float32, stride int, n int)
+
+// winoOutAVX512 is Winograd F(2x2,3x3)'s output transform of n whole tiles (see the generator).
+//
+//go:noescape
+func winoOutAVX512(m *float32, stride int, n int, out0 *float32, out1 *float32, bias *float32, relu bool)
+
 // maxIntoAVX2 sets dst[i] = max(dst[i], src[i]) for i < n (src when either is NaN).
 //
 //go:noescape

@@ -22,13 +22,20 @@ import (
 //	      | 0 -1  1  0 |       | 1/2 -1/2  1/2 |
 //	      | 0  1  0 -1 |       | 0    0    1  |
 
-// winoMinChannels (a variable for tests) is the channel count (input and output) from which a 3x3
-// stride-1 convolution runs as Winograd. The transforms cost about
-// 40*(cin+cout) operations per tile against the 20*cin*cout multiply-adds
-// they save, so they pay off with many channels: measured with
-// BenchmarkConv on one core, Winograd was 1.15-1.5x the direct GEMM at 128
-// to 512 channels (14x14 and 7x7 included) and 0.8x at 64.
-var winoMinChannels = 128
+// winoMinChannels (a variable for tests) is the channel count (input and
+// output) from which a 3x3 stride-1 convolution runs as Winograd. The
+// transforms cost about 40*(cin+cout) operations per tile against the
+// 20*cin*cout multiply-adds they save, so they pay off with enough
+// channels. Measured with BenchmarkConv on one core: with the AVX-512
+// transform kernels Winograd was 1.26-1.7x the direct GEMM from 64 to 512
+// channels (ResNet-50 has none fewer); with the Go loops 1.15-1.5x from
+// 128 channels, but 0.8x at 64.
+var winoMinChannels = func() int {
+	if gemm.HasWinoKernels() {
+		return 64
+	}
+	return 128
+}()
 
 // winoEnabled is the test hook that turns Winograd off for models loaded
 // from now on.
@@ -141,8 +148,9 @@ func (wc *winoConv) run(dst, in, v, m []float32) {
 		np := min(wc.chunk, wc.tiles-p0)
 		cin, cout := wc.g.c, wc.cout
 		parallelFor(cin, 4, func(lo, hi int) {
+			var sc winoScratch
 			for c := lo; c < hi; c++ {
-				wc.input(v, in, c, p0, np)
+				wc.input(v, in, c, p0, np, &sc)
 			}
 		})
 		vs, ms := wc.strides(np)
@@ -158,21 +166,29 @@ func (wc *winoConv) run(dst, in, v, m []float32) {
 	}
 }
 
+// winoScratch is one worker's rows for the input transform.
+type winoScratch struct {
+	rows []float32 // four zero-padded input rows
+	eo   []float32 // their even and odd columns, for gemm.WinoInput
+}
+
+// winoVec is the test hook that turns the vector transform kernels off.
+var winoVec = true
+
 // input writes V[ξ][c][p-p0] = (B^T d B)[ξ] for the tiles p0 <= p < p0+np
 // of channel c.
-func (wc *winoConv) input(v, in []float32, c, p0, np int) {
+func (wc *winoConv) input(v, in []float32, c, p0, np int, sc *winoScratch) {
 	g := wc.g
 	cnp, _ := wc.strides(np)
 	// Four input rows of the current tile row, zero-padded: padded column
 	// 2*tx+j is input column 2*tx+j-pl.
 	width := max(2*wc.tw+2, g.pl+g.w)
-	var rowsBuf [4 * 512]float32
-	var rows []float32
-	if 4*width <= len(rowsBuf) {
-		rows = rowsBuf[:4*width]
-	} else {
-		rows = make([]float32, 4*width)
+	ws := wc.tw + 1 + 16 // an even or odd half row, with room for a vector past it
+	if len(sc.rows) < 4*width {
+		sc.rows = make([]float32, 4*width)
+		sc.eo = make([]float32, 8*ws+16)
 	}
+	rows := sc.rows[:4*width]
 	out := v[c*np:]
 	bt, tx := p0/wc.tw, p0%wc.tw
 	for q := 0; q < np; bt, tx = bt+1, 0 {
@@ -186,6 +202,19 @@ func (wc *winoConv) input(v, in []float32, c, p0, np int) {
 			}
 		}
 		r0, r1, r2, r3 := rows[:width], rows[width:2*width], rows[2*width:3*width], rows[3*width:]
+		if count := min(wc.tw-tx, np-q); winoVec && count >= 4 {
+			eo := sc.eo
+			for i, r := range [4][]float32{r0, r1, r2, r3} {
+				e, o := eo[2*i*ws:], eo[(2*i+1)*ws:]
+				for t := range wc.tw + 1 {
+					e[t], o[t] = r[2*t], r[2*t+1]
+				}
+			}
+			if gemm.WinoInput(eo[tx:], ws, out[q:], cnp, count) {
+				tx, q = tx+count, q+count
+				continue
+			}
+		}
 		for ; tx < wc.tw && q < np; tx, q = tx+1, q+1 {
 			x := 2 * tx
 			a0, a1, a2, a3 := r0[x], r0[x+1], r0[x+2], r0[x+3]
@@ -228,6 +257,14 @@ func (wc *winoConv) output(dst, m []float32, k, p0, np int) {
 		oy := 2 * ty
 		rows := min(2, g.oh-oy)
 		for ; tx < wc.tw && q < np; tx, q = tx+1, q+1 {
+			if full := g.ow / 2; winoVec && res == nil && rows == 2 && tx < full {
+				count := min(full-tx, np-q)
+				i := oy*g.ow + 2*tx
+				if gemm.WinoOutput(src[q:], knp, count, plane[i:], plane[i+g.ow:], bias, wc.relu) {
+					tx, q = tx+count-1, q+count-1
+					continue
+				}
+			}
 			s := src[q:]
 			_ = s[15*knp]
 			// A^T M: two rows of four.

@@ -66,56 +66,63 @@ func TestWinograd(t *testing.T) {
 		{8, 12, 9, 7, 0, 2, 5, false, true},
 		{16, 40, 14, 14, 1, 3, 32, true, true},
 		{130, 33, 6, 6, 1, 1, 0, false, false},
+		{3, 4, 9, 40, 1, 2, 0, false, true},
+		{5, 6, 12, 37, 1, 2, 7, false, true},
+		{2, 3, 7, 70, 1, 1, 23, false, false},
 	}
 	const guard = 29
 	sentinel := float32(math.Float32frombits(0x7fc0_beef))
+	defer func(v bool) { winoVec = v }(winoVec)
 	for _, tt := range tests {
-		name := fmt.Sprintf("c%d_k%d_%dx%d_pad%d_n%d_chunk%d_res%v_relu%v", tt.c, tt.cout, tt.h, tt.w, tt.pad, tt.n, tt.chunk, tt.res, tt.relu)
-		t.Run(name, func(t *testing.T) {
-			g := geom{c: tt.c, h: tt.h, w: tt.w, kh: 3, kw: 3, sh: 1, sw: 1, pt: tt.pad, pl: tt.pad}
-			g.oh, g.ow = tt.h+2*tt.pad-2, tt.w+2*tt.pad-2
-			in := randData(rng, tt.c*tt.n*tt.h*tt.w)
-			w := randData(rng, tt.cout*tt.c*9)
-			bias := randData(rng, tt.cout)
-			size := tt.cout * tt.n * g.oh * g.ow
-			var res []float32
-			if tt.res {
-				res = randData(rng, size)
-			}
-			wc := newWinoConv(g, tt.n, tt.cout)
-			if tt.chunk > 0 {
-				wc.chunk = tt.chunk
-			}
-			wc.w, wc.bias, wc.res, wc.relu = newWinoWeights(w, tt.cout, tt.c), bias, res, tt.relu
-			vs, ms := wc.bufSizes()
-			buf := make([]float32, size+2*guard)
-			for i := range buf {
-				buf[i] = sentinel
-			}
-			dst := buf[guard : guard+size]
-			wc.run(dst, in, randData(rng, vs), randData(rng, ms)) // scratch starts as garbage
-			for i := range guard {
-				if math.Float32bits(buf[i]) != math.Float32bits(sentinel) || math.Float32bits(buf[guard+size+i]) != math.Float32bits(sentinel) {
-					t.Fatalf("guard band written at %d", i)
+		for _, vec := range []bool{true, false} { // vector kernels (where the CPU has them), Go loops
+			name := fmt.Sprintf("c%d_k%d_%dx%d_pad%d_n%d_chunk%d_res%v_relu%v_vec%v", tt.c, tt.cout, tt.h, tt.w, tt.pad, tt.n, tt.chunk, tt.res, tt.relu, vec)
+			t.Run(name, func(t *testing.T) {
+				winoVec = vec
+				g := geom{c: tt.c, h: tt.h, w: tt.w, kh: 3, kw: 3, sh: 1, sw: 1, pt: tt.pad, pl: tt.pad}
+				g.oh, g.ow = tt.h+2*tt.pad-2, tt.w+2*tt.pad-2
+				in := randData(rng, tt.c*tt.n*tt.h*tt.w)
+				w := randData(rng, tt.cout*tt.c*9)
+				bias := randData(rng, tt.cout)
+				size := tt.cout * tt.n * g.oh * g.ow
+				var res []float32
+				if tt.res {
+					res = randData(rng, size)
 				}
-			}
-			want, scale := convRef(in, w, bias, res, g, tt.n, tt.cout, tt.relu)
-			worst := 0.0
-			for i := range want {
-				e := math.Abs(float64(dst[i])-want[i]) / (scale[i] + 1e-30)
-				if !(e <= worst) {
-					worst = e
+				wc := newWinoConv(g, tt.n, tt.cout)
+				if tt.chunk > 0 {
+					wc.chunk = tt.chunk
 				}
-			}
-			// Error relative to sum |w*x|: float32 rounding of the GEMM's
-			// sums (~sqrt(cin*9)*6e-8) times the transforms' small
-			// constant factors; 1e-5 leaves room without hiding a wrong
-			// tap, which gives errors of order 0.1.
-			if !(worst < 1e-5) {
-				t.Fatalf("worst error %.3g of sum|w*x|, want < 1e-5", worst)
-			}
-			t.Logf("worst error %.3g of sum|w*x|", worst)
-		})
+				wc.w, wc.bias, wc.res, wc.relu = newWinoWeights(w, tt.cout, tt.c), bias, res, tt.relu
+				vs, ms := wc.bufSizes()
+				buf := make([]float32, size+2*guard)
+				for i := range buf {
+					buf[i] = sentinel
+				}
+				dst := buf[guard : guard+size]
+				wc.run(dst, in, randData(rng, vs), randData(rng, ms)) // scratch starts as garbage
+				for i := range guard {
+					if math.Float32bits(buf[i]) != math.Float32bits(sentinel) || math.Float32bits(buf[guard+size+i]) != math.Float32bits(sentinel) {
+						t.Fatalf("guard band written at %d", i)
+					}
+				}
+				want, scale := convRef(in, w, bias, res, g, tt.n, tt.cout, tt.relu)
+				worst := 0.0
+				for i := range want {
+					e := math.Abs(float64(dst[i])-want[i]) / (scale[i] + 1e-30)
+					if !(e <= worst) {
+						worst = e
+					}
+				}
+				// Error relative to sum |w*x|: float32 rounding of the GEMM's
+				// sums (~sqrt(cin*9)*6e-8) times the transforms' small
+				// constant factors; 1e-5 leaves room without hiding a wrong
+				// tap, which gives errors of order 0.1.
+				if !(worst < 1e-5) {
+					t.Fatalf("worst error %.3g of sum|w*x|, want < 1e-5", worst)
+				}
+				t.Logf("worst error %.3g of sum|w*x|", worst)
+			})
+		}
 	}
 }
 
