@@ -60,7 +60,16 @@ func BenchmarkConv(b *testing.B) {
 				}
 				b.Run("direct", func(b *testing.B) {
 					src := &im2colSource{g: g, n: n}
+					var sub []float32
+					if k == 1 {
+						sub = make([]float32, cin*cols)
+					}
 					for b.Loop() {
+						if sub != nil {
+							subsample(sub, in, cin*n, g)
+							gemm.Mul(dst, w, sub, cols, ep)
+							continue
+						}
 						src.in, src.hw2 = in, 0
 						if deint != nil {
 							src.deinterleave(deint)

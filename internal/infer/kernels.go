@@ -121,6 +121,23 @@ func (s *im2colSource) Rows(dst []float32, r0, kc, j0, nc int) {
 	}
 }
 
+// subsample writes the pixels a strided 1x1 convolution reads, planes
+// [planes, h, w] to [planes, oh, ow]: (oy*sh, ox*sw), with no padding.
+func subsample(dst, src []float32, planes int, g geom) {
+	hw, ohw := g.h*g.w, g.oh*g.ow
+	parallelFor(planes, 8, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			in, out := src[p*hw:(p+1)*hw], dst[p*ohw:(p+1)*ohw]
+			for oy := range g.oh {
+				row, orow := in[oy*g.sh*g.w:], out[oy*g.ow:(oy+1)*g.ow]
+				for ox := range orow {
+					orow[ox] = row[ox*g.sw]
+				}
+			}
+		}
+	})
+}
+
 // toNCHW reorders [c, n, hw] into [n, c, hw].
 func toNCHW(dst, src []float32, n, c, hw int) {
 	for ci := range c {

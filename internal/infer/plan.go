@@ -69,6 +69,7 @@ type execOp struct {
 	direct bool      // kConv: 1x1 stride-1 unpadded, the input is the GEMM's B
 	wino   *winoConv // kConv 3x3 stride 1 as Winograd, with its scratch wv, wm
 	wv, wm *buffer
+	sub    *buffer       // kConv 1x1 with a stride: the input subsampled, the GEMM's B
 	src    *im2colSource // kConv otherwise: B made on demand from the input
 	cols   *buffer       // kConv: the whole im2col, when made beforehand
 	deint  *buffer       // kConv with stride 2: the input, deinterleaved
@@ -137,6 +138,11 @@ func (o *execOp) run() {
 		if o.wino != nil {
 			o.wino.res = ep.Residual
 			o.wino.run(dst, src, o.wv.data, o.wm.data)
+			break
+		}
+		if o.sub != nil {
+			subsample(o.sub.data, src, l.cin*n, o.g)
+			gemm.Mul(dst, l.packed, o.sub.data, cols, ep)
 			break
 		}
 		if o.direct {
@@ -311,7 +317,11 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		}
 		newOut(n, l.cout, o.g.oh, o.g.ow)
 		o.direct = l.kh == 1 && l.kw == 1 && l.sh == 1 && l.sw == 1 && pt+pl+pb+pr == 0
-		if l.wino != nil {
+		if l.kh == 1 && l.kw == 1 && pt+pl+pb+pr == 0 && !o.direct {
+			// A strided 1x1: B is the input subsampled, made whole.
+			o.sub = &buffer{size: l.cin * n * o.g.oh * o.g.ow}
+			o.tmp = append(o.tmp, o.sub)
+		} else if l.wino != nil {
 			o.wino = newWinoConv(o.g, n, l.cout)
 			o.wino.w, o.wino.bias, o.wino.relu = l.wino, l.bias, l.relu
 			v, m := o.wino.bufSizes()
