@@ -15,15 +15,17 @@ var convBenchShapes = [][6]int{
 	{3, 224, 64, 7, 2, 3},
 	{64, 56, 64, 3, 1, 1},
 	{128, 56, 128, 3, 2, 1},
+	{256, 28, 256, 3, 2, 1},
+	{512, 14, 512, 3, 2, 1},
 	{128, 28, 128, 3, 1, 1},
 	{256, 14, 256, 3, 1, 1},
 	{512, 7, 512, 3, 1, 1},
 	{256, 56, 512, 1, 2, 0},
 }
 
-// BenchmarkConv times one convolution as execOp.run does it (im2col made
-// inside the GEMM, or beforehand for few columns), on the active kernel;
-// compare with benchstat.
+// BenchmarkConv times one convolution as execOp.run does it (Winograd, the
+// subsampled input of a strided 1x1, or im2col made inside the GEMM), on
+// the active kernel; compare with benchstat.
 func BenchmarkConv(b *testing.B) {
 	for _, s := range convBenchShapes {
 		cin, h, cout, k, st, pad := s[0], s[1], s[2], s[3], s[4], s[5]
@@ -38,12 +40,9 @@ func BenchmarkConv(b *testing.B) {
 				cols := n * g.oh * g.ow
 				dst := make([]float32, cout*cols)
 				ep := gemm.Epilogue{Bias: randData(rng, cout), ReLU: true}
-				var deint, whole []float32
+				var deint []float32
 				if st == 2 {
 					deint = make([]float32, len(in))
-				}
-				if cols < implicitMinCols {
-					whole = make([]float32, cin*k*k*cols)
 				}
 				if k == 3 && st == 1 {
 					b.Run("wino", func(b *testing.B) {
@@ -74,12 +73,7 @@ func BenchmarkConv(b *testing.B) {
 						if deint != nil {
 							src.deinterleave(deint)
 						}
-						if whole == nil {
-							gemm.MulSource(dst, w, src, cols, ep)
-							continue
-						}
-						parallelFor(cin*k*k, 8, func(lo, hi int) { src.Rows(whole[lo*cols:hi*cols], lo, hi-lo, 0, cols) })
-						gemm.Mul(dst, w, whole, cols, ep)
+						gemm.MulSource(dst, w, src, cols, ep)
 					}
 					flops := 2 * float64(cout*cols) * float64(cin*k*k)
 					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")

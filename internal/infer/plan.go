@@ -63,7 +63,7 @@ type execOp struct {
 	l      *layer
 	ins    []*value // activation inputs, in order (residual last for kConv)
 	out    *value
-	tmp    []*buffer // scratch planned in the arena: cols, deint, FC transposes
+	tmp    []*buffer // scratch planned in the arena: deint, Winograd, subsampled input, FC transposes
 	outT   *tensor.Dense
 	g      geom
 	direct bool      // kConv: 1x1 stride-1 unpadded, the input is the GEMM's B
@@ -71,7 +71,6 @@ type execOp struct {
 	wv, wm *buffer
 	sub    *buffer       // kConv 1x1 with a stride: the input subsampled, the GEMM's B
 	src    *im2colSource // kConv otherwise: B made on demand from the input
-	cols   *buffer       // kConv: the whole im2col, when made beforehand
 	deint  *buffer       // kConv with stride 2: the input, deinterleaved
 	nchw   bool          // kView of a 4-D batch: reorder CNHW to NCHW
 	flops  float64
@@ -153,17 +152,11 @@ func (o *execOp) run() {
 		if o.deint != nil {
 			o.src.deinterleave(o.deint.data)
 		}
-		if o.cols == nil {
-			gemm.MulSource(dst, l.packed, o.src, cols, ep)
-			break
-		}
-		// Few columns: Mul splits the rows of A between the cores, and
-		// each would make all of B, so make it once, in parallel.
-		b := o.cols.data
-		parallelFor(l.cin*l.kh*l.kw, 8, func(lo, hi int) {
-			o.src.Rows(b[lo*cols:hi*cols], lo, hi-lo, 0, cols)
-		})
-		gemm.Mul(dst, l.packed, b, cols, ep)
+		// Made block by block inside the GEMM, also for few columns, where
+		// Mul splits the rows of A and each worker makes the (small) B
+		// again: still faster than making it whole first (BenchmarkConv:
+		// 1.1-1.9x on ResNet's stride-2 3x3 layers at batch 1).
+		gemm.MulSource(dst, l.packed, o.src, cols, ep)
 	case kAffine:
 		affine(dst, src, o.g.c, o.g.h*o.g.w, o.g.sh, l.scale, l.shift, l.relu)
 	case kAdd:
@@ -329,10 +322,6 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 			o.tmp = append(o.tmp, o.wv, o.wm)
 		} else if !o.direct {
 			o.src = &im2colSource{g: o.g, n: n}
-			if cols := n * o.g.oh * o.g.ow; cols < implicitMinCols {
-				o.cols = &buffer{size: l.cin * l.kh * l.kw * cols}
-				o.tmp = append(o.tmp, o.cols)
-			}
 			if l.sw == 2 {
 				o.deint = &buffer{size: prod(x.shape)}
 				o.tmp = append(o.tmp, o.deint)
@@ -419,12 +408,6 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 	}
 	return nil
 }
-
-// implicitMinCols is the GEMM width from which a convolution's im2col is
-// made block by block inside the GEMM (gemm.MulSource) rather than whole
-// beforehand: wide enough that the GEMM splits its columns between the
-// cores, so no block is made twice.
-const implicitMinCols = 1024
 
 func poolOut(in, k, s, p0, p1 int, ceil bool) int {
 	span := in + p0 + p1 - k
