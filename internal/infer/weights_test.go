@@ -1,7 +1,6 @@
 package infer
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -155,14 +154,7 @@ func TestWeightEncodings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows, err := c.Logits(context.Background(), px)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []float32
-			for _, r := range rows {
-				got = append(got, r...)
-			}
+			got := logitsFlat(t, c, px)
 			// 1e-5: what a correct float32 engine reaches (fixtures README).
 			if e := relL2(got, want); !(e < 1e-5) {
 				t.Errorf("relative L2 error %.3g against torch, want < 1e-5", e)

@@ -1,7 +1,6 @@
 package infer
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -158,14 +157,7 @@ func TestParityWinograd(t *testing.T) {
 			if wino == 0 {
 				t.Fatal("no layer runs as Winograd")
 			}
-			rows, err := c.Logits(context.Background(), px)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []float32
-			for _, r := range rows {
-				got = append(got, r...)
-			}
+			got := logitsFlat(t, c, px)
 			// 1e-5: what a correct float32 engine reaches (fixtures README).
 			if e := relL2(got, readF32(t, filepath.Join(fixtures, "models", m[1]))); !(e < 1e-5) {
 				t.Errorf("%d Winograd layers: relative L2 error %.3g, want < 1e-5", wino, e)
