@@ -18,8 +18,8 @@ var archKernels = func() []*kernel {
 }()
 
 var (
-	avx512Kernel = &kernel{name: "avx512", mr: 12, nr: 32, tile: avx512Tile,
-		narrow: &kernel{name: "avx512", mr: 12, nr: 16, tile: avx512N16Tile},
+	avx512Kernel = &kernel{name: "avx512", mr: 12, nr: 32, tile: avx512Tile, copyPanels: copyB32,
+		narrow: &kernel{name: "avx512", mr: 12, nr: 16, tile: avx512N16Tile, copyPanels: copyB16},
 		peak:   peakAVX512, peakFlops: 24 * 16 * 2, gemv: gemvVec}
 	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, tile: avx2Tile,
 		peak: peakAVX2, peakFlops: 12 * 8 * 2}
