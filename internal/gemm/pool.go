@@ -180,13 +180,7 @@ func MulMany(c []([]float32), a []*PackedA, b []([]float32), n int) {
 	}
 	Parallel(len(a), 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			kern := a[i].kern
-			vec := n == 1 && kern.gemv != nil
-			if kern.narrow != nil && n <= kern.narrow.nr && !vec {
-				kern = kern.narrow
-			}
-			j := job{c: c[i][:a[i].m*n], a: a[i], kern: kern, b: b[i][:a[i].k*n], n: n, vec: vec}
-			j.m1, j.n1 = ceilDiv(a[i].m, kern.mr), ceilDiv(n, kern.nr)
+			j, _, _ := newJob(c[i][:a[i].m*n], a[i], b[i][:a[i].k*n], nil, n, Epilogue{})
 			j.run()
 		}
 	})
