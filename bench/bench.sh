@@ -10,13 +10,15 @@
 # RSS is per batch size and noise hits both), and prints the median of the
 # rounds:
 #
-#   batch | mlserve ms/img | ORT ms/img | ratio | mlserve peak RSS | ORT peak RSS | RSS ratio
+#   threads | batch | mlserve ms/img | ORT ms/img | ratio | mlserve peak RSS | ORT peak RSS | RSS ratio
 #
 # ratio = mlserve / ORT: above 1 means mlserve is slower or bigger.
 #
 # Knobs (environment): BENCH_MODEL, BENCH_BATCHES ("1 8"), BENCH_ROUNDS (3),
 # BENCH_WARMUP (2), BENCH_ITERS (10), BENCH_MAX_TIME (20s per process),
-# BENCH_THREADS (2), BENCH_BIN (bin/bench), and BENCH_NICE (unset).
+# BENCH_THREADS ("2 1": each thread count gets rows of every batch size;
+# both engines use that many threads), BENCH_BIN (bin/bench), and BENCH_NICE
+# (unset).
 #
 # On a shared machine, BENCH_NICE=-20 (root) runs the benchmark in its own
 # session whose scheduler autogroup gets that nice value, so other sessions'
@@ -41,7 +43,7 @@ rounds=${BENCH_ROUNDS:-3}
 warmup=${BENCH_WARMUP:-2}
 iters=${BENCH_ITERS:-10}
 max_time=${BENCH_MAX_TIME:-20s}
-threads=${BENCH_THREADS:-2}
+threads=${BENCH_THREADS:-2 1}
 bin=${BENCH_BIN:-bin/bench}
 case $(uname -m) in aarch64 | arm64) ort_arch=arm64 ;; *) ort_arch=x64 ;; esac
 lib=bench/ort/node_modules/onnxruntime-node/bin/napi-v6/linux/$ort_arch/libonnxruntime.so.1
@@ -60,42 +62,44 @@ log "building $bin/enginebench and $bin/ortbench"
 CGO_ENABLED=0 go build -o "$bin/enginebench" ./bench/enginebench
 (cd bench/ort && go build -o "$root/$bin/ortbench" ./cmd/ortbench)
 
-common=(-model "$model" -threads "$threads")
+common=(-model "$model")
 timing=(-warmup "$warmup" -iters "$iters" -max-time "$max_time")
 
 # A fast engine that computes the wrong thing is no result, and an anchor
 # that does is no anchor.
 log "checking both engines against the reference logits"
-"$bin/ortbench" "${common[@]}" -lib "$lib" -verify >&2
-"$bin/enginebench" "${common[@]}" -verify >&2
+"$bin/ortbench" "${common[@]}" -threads 2 -lib "$lib" -verify >&2
+"$bin/enginebench" "${common[@]}" -threads 2 -verify >&2
 
 log "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), scheduling: $(cat /proc/self/autogroup 2>/dev/null || echo "nice $(nice)")"
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 for ((r = 1; r <= rounds; r++)); do
-	for b in $batches; do
-		# Swap who goes first every round, so neither always runs on a
-		# warmer (or more throttled) machine.
-		order=(mlserve ort)
-		((r % 2)) || order=(ort mlserve)
-		for e in "${order[@]}"; do
-			case $e in
-			mlserve) line=$("$bin/enginebench" "${common[@]}" "${timing[@]}" -batch "$b") ;;
-			ort) line=$("$bin/ortbench" "${common[@]}" "${timing[@]}" -lib "$lib" -batch "$b") ;;
-			esac
-			log "round $r/$rounds: $line"
-			printf '%s\n' "$line" >>"$raw"
+	for t in $threads; do
+		for b in $batches; do
+			# Swap who goes first every round, so neither always runs on a
+			# warmer (or more throttled) machine.
+			order=(mlserve ort)
+			((r % 2)) || order=(ort mlserve)
+			for e in "${order[@]}"; do
+				case $e in
+				mlserve) line=$("$bin/enginebench" "${common[@]}" "${timing[@]}" -threads "$t" -batch "$b") ;;
+				ort) line=$("$bin/ortbench" "${common[@]}" "${timing[@]}" -threads "$t" -lib "$lib" -batch "$b") ;;
+				esac
+				log "round $r/$rounds: $line"
+				printf '%s\n' "$line" >>"$raw"
+			done
 		done
 	done
 done
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# field prints the value of key=value field $2 of lines for engine $3 and
-# batch $4 of the raw file $1, one a line.
+# field prints the value of key=value field $2 of lines for engine $3,
+# batch $4 and threads $5 of the raw file $1, one a line.
 field() {
-	awk -v key="$2" -v eng="$3" -v b="$4" '
+	awk -v key="$2" -v eng="$3" -v b="$4" -v t="$5" '
 		{ delete f; for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
-		f["engine"] == eng && f["batch"] == b { print f[key] }' "$1"
+		f["engine"] == eng && f["batch"] == b && f["threads"] == t { print f[key] }' "$1"
 }
 
 # median of numbers on stdin (mean of the middle two for an even count).
@@ -105,14 +109,16 @@ median() {
 		if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-printf '\nmodel %s, %s rounds, %s threads, median of per-process medians\n\n' "$(basename "$model")" "$rounds" "$threads"
-printf '%5s | %14s | %10s | %5s | %16s | %12s | %9s\n' batch "mlserve ms/img" "ORT ms/img" ratio "mlserve peak RSS" "ORT peak RSS" "RSS ratio"
-printf '%5s-|-%14s-|-%10s-|-%5s-|-%16s-|-%12s-|-%9s\n' ----- -------------- ---------- ----- ---------------- ------------ ---------
-for b in $batches; do
-	ms_m=$(field "$raw" ms_per_img mlserve "$b" | median)
-	ms_o=$(field "$raw" ms_per_img ort "$b" | median)
-	rss_m=$(field "$raw" peak_rss_mib mlserve "$b" | median)
-	rss_o=$(field "$raw" peak_rss_mib ort "$b" | median)
-	awk -v b="$b" -v mm="$ms_m" -v mo="$ms_o" -v rm="$rss_m" -v ro="$rss_o" 'BEGIN {
-		printf "%5d | %14.2f | %10.2f | %5.2f | %12.0f MiB | %8.0f MiB | %9.2f\n", b, mm, mo, mm / mo, rm, ro, rm / ro }'
+printf '\nmodel %s, %s rounds, median of per-process medians\n\n' "$(basename "$model")" "$rounds"
+printf '%7s | %5s | %14s | %10s | %5s | %16s | %12s | %9s\n' threads batch "mlserve ms/img" "ORT ms/img" ratio "mlserve peak RSS" "ORT peak RSS" "RSS ratio"
+printf '%7s-|-%5s-|-%14s-|-%10s-|-%5s-|-%16s-|-%12s-|-%9s\n' ------- ----- -------------- ---------- ----- ---------------- ------------ ---------
+for t in $threads; do
+	for b in $batches; do
+		ms_m=$(field "$raw" ms_per_img mlserve "$b" "$t" | median)
+		ms_o=$(field "$raw" ms_per_img ort "$b" "$t" | median)
+		rss_m=$(field "$raw" peak_rss_mib mlserve "$b" "$t" | median)
+		rss_o=$(field "$raw" peak_rss_mib ort "$b" "$t" | median)
+		awk -v t="$t" -v b="$b" -v mm="$ms_m" -v mo="$ms_o" -v rm="$rss_m" -v ro="$rss_o" 'BEGIN {
+			printf "%7d | %5d | %14.2f | %10.2f | %5.2f | %12.0f MiB | %8.0f MiB | %9.2f\n", t, b, mm, mo, mm / mo, rm, ro, rm / ro }'
+	done
 done

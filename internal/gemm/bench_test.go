@@ -3,7 +3,10 @@ package gemm
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 	"testing"
+	"time"
 )
 
 // benchShapes are ResNet-50's GEMMs at batch 1 (m x k x n): the 7x7 stem,
@@ -37,8 +40,50 @@ func BenchmarkMul(b *testing.B) {
 				for b.Loop() {
 					Mul(c, pa, bm, n, ep)
 				}
-				b.ReportMetric(2*float64(m)*float64(k)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				gflops := 2 * float64(m) * float64(k) * float64(n) * float64(b.N) / b.Elapsed().Seconds() / 1e9
+				b.ReportMetric(gflops, "GFLOP/s")
+				if peak := peakGFLOPS(kernelByName(kern), runtime.GOMAXPROCS(0)); peak > 0 {
+					b.ReportMetric(100*gflops/peak, "%peak")
+				}
 			})
 		}
+	}
+}
+
+// peakGFLOPS measures the FMA peak of kern's instruction set on threads
+// cores at once (register-only FMAs, best of 5 runs of ~2 ms), in GFLOP/s;
+// 0 for a kernel without a peak loop (generic). It is measured in the
+// same process as the benchmark it anchors, so clock and load are shared.
+func peakGFLOPS(kern *kernel, threads int) float64 {
+	if kern == nil || kern.peak == nil {
+		return 0
+	}
+	const iters = 1 << 18
+	best := time.Duration(1 << 62)
+	for range 5 {
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range threads {
+			wg.Go(func() { kern.peak(iters) })
+		}
+		wg.Wait()
+		best = min(best, time.Since(start))
+	}
+	return float64(threads) * iters * float64(kern.peakFlops) / best.Seconds() / 1e9
+}
+
+// BenchmarkPeak reports each kernel's FMA peak (the anchor of %peak).
+func BenchmarkPeak(b *testing.B) {
+	for _, name := range kernelNames() {
+		kern := kernelByName(name)
+		if kern.peak == nil {
+			continue
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				kern.peak(1 << 16)
+			}
+			b.ReportMetric(float64(b.N)*(1<<16)*float64(kern.peakFlops)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
 }

@@ -54,6 +54,14 @@ type kernel struct {
 	// copyPanels, if set, packs one row of B: for q < panels it copies
 	// src[q*nr : q*nr+nr] to dst[q*stride:]. nil: packB's Go loop.
 	copyPanels func(dst, src []float32, panels, stride int)
+	// peak, if set, runs n iterations of peakFlops floating-point
+	// operations of register-only FMAs: the core's FMA peak, which the
+	// GEMM benchmark reports the kernel's efficiency against.
+	peak      func(n int)
+	peakFlops int
+	// gemv, if set, computes out[i] = sum_p a[p*mr+i] * x[p] for i < mr
+	// of one whole packed A panel (len(x) = k): Mul uses it for n = 1.
+	gemv func(a, x []float32, out *[16]float32)
 }
 
 var genericKernel = &kernel{name: "generic", mr: 4, nr: 4, tile: genericTile}
@@ -168,14 +176,8 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 	if ep.Residual != nil {
 		ep.Residual = ep.Residual[:m*n]
 	}
-	kern := a.kern
-	if kern.narrow != nil && n <= kern.narrow.nr {
-		kern = kern.narrow
-	}
-	j := job{c: c, a: a, kern: kern, b: b, src: src, n: n, ep: ep}
+	j, mt, nt := newJob(c, a, b, src, n, ep)
 	parts := runtime.GOMAXPROCS(0)
-	mt := (m + kern.mr - 1) / kern.mr // A panels
-	nt := (n + kern.nr - 1) / kern.nr // B micro-panels
 	// Small products are not worth waking a worker (~1-2 µs).
 	if 2*m*n*k < 1<<18 {
 		parts = 1
@@ -189,16 +191,14 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 		parts = min(parts, mt)
 	}
 	if parts <= 1 {
-		j.m1, j.n1 = mt, nt
 		j.run()
 		return
 	}
-	wg := wgPool.Get().(*sync.WaitGroup)
-	wg.Add(parts - 1)
 	total := nt
 	if !splitN {
 		total = mt
 	}
+	g := groups.Get().(*group)
 	for w := range parts {
 		lo, hi := w*total/parts, (w+1)*total/parts
 		t := j
@@ -208,21 +208,34 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 			t.m0, t.m1, t.n0, t.n1 = lo, hi, 0, nt
 		}
 		if w == parts-1 {
+			g.fork(parts - 1)
 			t.run()
 			break
 		}
-		t.wg = wg
-		select {
-		case work <- t: // an idle worker took it
-		default:
-			// All workers are busy (other Muls run concurrently) or one
-			// has not yet come back for more: grow the pool, bounded.
-			startWorker(4 * parts)
-			work <- t
-		}
+		g.tasks[w].j = t
 	}
-	wg.Wait()
-	wgPool.Put(wg)
+	g.join(parts - 1)
+}
+
+// newJob sets up C = A*B for the whole of C, and returns the number of A
+// panels and of B micro-panels (the units jobs split).
+func newJob(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) (j job, mt, nt int) {
+	kern := a.kern
+	vec := n == 1 && b != nil && kern.gemv != nil
+	if kern.narrow != nil && n <= kern.narrow.nr && !vec {
+		kern = kern.narrow
+	}
+	j = job{c: c, a: a, kern: kern, b: b, src: src, n: n, ep: ep, vec: vec}
+	// One or two columns past a multiple of 16 (n = 49: ResNet's last
+	// stage at batch 1) are computed with the gemv, one FMA per 12 rows,
+	// instead of in a 16- or 32-wide tile, 12 FMAs per 12 rows.
+	if r := n % 16; !vec && a.kern.gemv != nil && r <= 2 && n > r {
+		j.rem = r
+	}
+	mt = ceilDiv(a.m, kern.mr)
+	nt = ceilDiv(n-j.rem, kern.nr)
+	j.m1, j.n1 = mt, nt
+	return j, mt, nt
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
@@ -239,44 +252,104 @@ type job struct {
 	ep     Epilogue
 	m0, m1 int
 	n0, n1 int
-	wg     *sync.WaitGroup
+	vec    bool // n = 1 with the kernel's gemv: A panels times the vector b
+	rem    int  // the last rem columns are computed with the gemv (see mul)
 }
 
 var (
-	wgPool  = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
 	bufPool = sync.Pool{New: func() any { return new(workspace) }}
-
-	work       = make(chan job)
-	workersMu  sync.Mutex
-	numWorkers int
 )
 
 // workspace is one worker's packed-B buffer.
 type workspace struct {
-	b []float32
-	t []float32 // a kc x nc block of B from a Source, before packing
+	b   []float32
+	t   []float32   // one row of a block of B from a Source, before packing
+	acc [16]float32 // one panel's results of a gemv
+	x   []float32   // a column of B for the gemv
 }
 
-// startWorker starts one more pool goroutine unless limit already serve
-// Mul. Workers live for the life of the process; after warm-up Mul starts
-// none, so it allocates nothing.
-func startWorker(limit int) {
-	workersMu.Lock()
-	defer workersMu.Unlock()
-	if numWorkers >= limit {
-		return
+// runVec computes the job's share of C = A*b for n = 1, panel by panel.
+func (j *job) runVec() {
+	kern := j.kern
+	mr, m, k := kern.mr, j.a.m, j.a.k
+	var flags int
+	if j.ep.Bias != nil {
+		flags |= flagBias
 	}
-	numWorkers++
-	go func() {
-		for j := range work {
-			j.run()
-			j.wg.Done()
+	if j.ep.Residual != nil {
+		flags |= flagRes
+	}
+	if j.ep.ReLU {
+		flags |= flagReLU
+	}
+	ws := bufPool.Get().(*workspace)
+	defer bufPool.Put(ws)
+	acc := &ws.acc // a pooled array: one on the stack would escape through kern.gemv
+	for q := j.m0; q < j.m1; q++ {
+		i0 := q * mr
+		mrCur := min(mr, m-i0)
+		kern.gemv(j.a.data[q*mr*k:(q+1)*mr*k], j.b[:k], acc)
+		var bias, res []float32
+		if j.ep.Bias != nil {
+			bias = j.ep.Bias[i0 : i0+mrCur]
 		}
-	}()
+		if j.ep.Residual != nil {
+			res = j.ep.Residual[i0 : i0+mrCur]
+		}
+		epilogue(acc[:], 1, j.c[i0:i0+mrCur], 1, bias, res, flags, mrCur, 1)
+	}
+}
+
+// runRem computes the last j.rem columns of C for the job's A panels with
+// the gemv, each from its column of B, gathered.
+func (j *job) runRem(ws *workspace) {
+	gemv := j.a.kern.gemv
+	mr, m, k, n := j.a.kern.mr, j.a.m, j.a.k, j.n
+	if len(ws.x) < k {
+		ws.x = make([]float32, k)
+	}
+	x := ws.x[:k]
+	flags := 0
+	if j.ep.Bias != nil {
+		flags |= flagBias
+	}
+	if j.ep.Residual != nil {
+		flags |= flagRes
+	}
+	if j.ep.ReLU {
+		flags |= flagReLU
+	}
+	for col := n - j.rem; col < n; col++ {
+		if j.src != nil {
+			j.src.Rows(x, 0, k, col, 1)
+		} else {
+			for p := range x {
+				x[p] = j.b[p*n+col]
+			}
+		}
+		for q := j.m0; q < j.m1; q++ {
+			i0 := q * mr
+			mrCur := min(mr, m-i0)
+			gemv(j.a.data[q*mr*k:(q+1)*mr*k], x, &ws.acc)
+			off, end := i0*n+col, (i0+mrCur-1)*n+col+1
+			var bias, res []float32
+			if j.ep.Bias != nil {
+				bias = j.ep.Bias[i0 : i0+mrCur]
+			}
+			if j.ep.Residual != nil {
+				res = j.ep.Residual[off:end]
+			}
+			epilogue(ws.acc[:], 1, j.c[off:end], n, bias, res, flags, mrCur, 1)
+		}
+	}
 }
 
 // run computes the job's share of C.
 func (j *job) run() {
+	if j.vec {
+		j.runVec()
+		return
+	}
 	ws := bufPool.Get().(*workspace)
 	defer bufPool.Put(ws)
 	kern := j.kern
@@ -288,12 +361,16 @@ func (j *job) run() {
 	if need := kcStep * nc; len(ws.b) < need {
 		ws.b = make([]float32, need)
 	}
-	if need := kcStep * nc; j.src != nil && len(ws.t) < need {
-		ws.t = make([]float32, need)
+	if j.src != nil && len(ws.t) < nc {
+		ws.t = make([]float32, nc)
 	}
 	ad := j.a.data
-	for jc := j.n0 * nr; jc < min(j.n1*nr, n); jc += nc {
-		ncCur := min(nc, min(j.n1*nr, n)-jc)
+	cols := n - j.rem // columns computed in tiles
+	if j.rem > 0 && j.n1*nr >= cols {
+		defer j.runRem(ws) // this job holds the last micro-panel
+	}
+	for jc := j.n0 * nr; jc < min(j.n1*nr, cols); jc += nc {
+		ncCur := min(nc, min(j.n1*nr, cols)-jc)
 		// A last micro-panel narrower than the narrow kernel is packed
 		// and computed at its width (n = 196 computes 208 columns, not 224).
 		full := ncCur / nr * nr
@@ -304,8 +381,14 @@ func (j *job) run() {
 		for pc := 0; pc < k; pc += kcStep {
 			kc := min(kcStep, k-pc)
 			if j.src != nil {
-				j.src.Rows(ws.t[:kc*ncCur], pc, kc, jc, ncCur)
-				packB(ws.b, ws.t, ncCur, 0, kc, 0, ncCur, nr, tailKern.nr, kern.copyPanels)
+				// One row of B at a time, through a row buffer that stays
+				// in L1, straight into the panels: a whole kc x nc block
+				// would take half of L2 beside the packed block.
+				row := ws.t[:ncCur]
+				for p := range kc {
+					j.src.Rows(row, pc+p, 1, jc, ncCur)
+					packRow(ws.b, row, p, kc, nr, tailKern.nr, kern.copyPanels)
+				}
 			} else {
 				packB(ws.b, j.b, n, pc, kc, jc, ncCur, nr, tailKern.nr, kern.copyPanels)
 			}
@@ -354,46 +437,52 @@ func (j *job) run() {
 
 // packB copies B[pc:pc+kc, jc:jc+nc] into dst as nr-wide micro-panels, each
 // kc x nr row-major; a last, partial micro-panel is tnr wide (tnr <= nr),
-// zero-padded past nc. It walks B row by row (sequential reads); cp, if
-// not nil, copies a row's whole panels (an assembly helper), else whole
-// panel rows move as fixed-size arrays, which the compiler inlines.
+// zero-padded past nc. It walks B row by row (sequential reads).
 func packB(dst, b []float32, ldb, pc, kc, jc, nc, nr, tnr int, cp func(dst, src []float32, panels, stride int)) {
-	full := nc / nr * nr
 	for p := range kc {
-		src := b[(pc+p)*ldb+jc : (pc+p)*ldb+jc+nc]
-		switch {
-		case cp != nil:
-			if full > 0 {
-				cp(dst[p*nr:], src, full/nr, kc*nr)
-			}
-		case nr == 32:
-			for jr := 0; jr < full; jr += 32 {
-				*(*[32]float32)(dst[jr*kc+p*32:]) = *(*[32]float32)(src[jr:])
-			}
-		case nr == 16:
-			for jr := 0; jr < full; jr += 16 {
-				*(*[16]float32)(dst[jr*kc+p*16:]) = *(*[16]float32)(src[jr:])
-			}
-		case nr == 4:
-			for jr := 0; jr < full; jr += 4 {
-				*(*[4]float32)(dst[jr*kc+p*4:]) = *(*[4]float32)(src[jr:])
-			}
-		default:
-			for jr := 0; jr < full; jr += nr {
-				copy(dst[jr*kc+p*nr:jr*kc+p*nr+nr], src[jr:jr+nr])
-			}
+		packRow(dst, b[(pc+p)*ldb+jc:(pc+p)*ldb+jc+nc], p, kc, nr, tnr, cp)
+	}
+}
+
+// packRow copies src, row p of a kc x len(src) block of B, into its place in
+// the block's micro-panels (see packB). cp, if not nil, copies the row's
+// whole panels (an assembly helper), else whole panel rows move as
+// fixed-size arrays, which the compiler inlines.
+func packRow(dst, src []float32, p, kc, nr, tnr int, cp func(dst, src []float32, panels, stride int)) {
+	nc := len(src)
+	full := nc / nr * nr
+	switch {
+	case cp != nil:
+		if full > 0 {
+			cp(dst[p*nr:], src, full/nr, kc*nr)
 		}
-		if full < nc {
-			// Element loops: cheaper than memmove and memclr calls for
-			// fewer than nr floats.
-			d := dst[full*kc+p*tnr : full*kc+p*tnr+tnr]
-			t := src[full:]
-			for i := range d {
-				if i < len(t) {
-					d[i] = t[i]
-				} else {
-					d[i] = 0
-				}
+	case nr == 32:
+		for jr := 0; jr < full; jr += 32 {
+			*(*[32]float32)(dst[jr*kc+p*32:]) = *(*[32]float32)(src[jr:])
+		}
+	case nr == 16:
+		for jr := 0; jr < full; jr += 16 {
+			*(*[16]float32)(dst[jr*kc+p*16:]) = *(*[16]float32)(src[jr:])
+		}
+	case nr == 4:
+		for jr := 0; jr < full; jr += 4 {
+			*(*[4]float32)(dst[jr*kc+p*4:]) = *(*[4]float32)(src[jr:])
+		}
+	default:
+		for jr := 0; jr < full; jr += nr {
+			copy(dst[jr*kc+p*nr:jr*kc+p*nr+nr], src[jr:jr+nr])
+		}
+	}
+	if full < nc {
+		// Element loops: cheaper than memmove and memclr calls for
+		// fewer than nr floats.
+		d := dst[full*kc+p*tnr : full*kc+p*tnr+tnr]
+		t := src[full:]
+		for i := range d {
+			if i < len(t) {
+				d[i] = t[i]
+			} else {
+				d[i] = 0
 			}
 		}
 	}
@@ -500,3 +589,65 @@ func kernelByName(name string) *kernel {
 	}
 	return nil
 }
+
+// MaxInto sets dst[i] = max(dst[i], src[i]) for i < len(dst); src must be
+// at least as long. Where either is NaN the result is src[i], as x86's
+// MAXPS gives. It is the inner loop of the engine's max pooling, here
+// beside the GEMM because that is where the vector kernels are.
+func MaxInto(dst, src []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	_ = src[len(dst)-1]
+	maxInto(dst, src[:len(dst)])
+}
+
+// maxInto is MaxInto's kernel: maxIntoGeneric unless the CPU has a vector
+// one (set at init).
+var maxInto = maxIntoGeneric
+
+// maxIntoGeneric is the pure-Go MaxInto, and the reference for the others.
+func maxIntoGeneric(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, s := range src {
+		if !(dst[i] > s) {
+			dst[i] = s
+		}
+	}
+}
+
+// Winograd F(2x2, 3x3) transform kernels for the engine (internal/infer's
+// winograd.go documents the layouts). Each returns false, doing nothing,
+// when this CPU or build has no vector kernel or the slices are shorter
+// than the kernel reads; the caller then runs its own loop.
+var (
+	winoIn  func(rows *float32, ws int, out *float32, stride int, n int)
+	winoOut func(m *float32, stride int, n int, out0, out1, bias *float32, relu bool)
+)
+
+// WinoInput writes the input transform of n tiles of one tile row: rows
+// holds the eight arrays E0, O0, ..., E3, O3, ws floats apart (ws > n), and
+// tile t's transform goes to out[ξ*stride+t]. rows must extend 16 floats
+// past 7*ws+n.
+func WinoInput(rows []float32, ws int, out []float32, stride, n int) bool {
+	if winoIn == nil || n <= 0 || ws <= n || len(rows) < 7*ws+ceilDiv(n, 16)*16+1 || len(out) < 15*stride+n {
+		return n <= 0 && winoIn != nil
+	}
+	winoIn(&rows[0], ws, &out[0], stride, n)
+	return true
+}
+
+// WinoOutput writes the output transform of n whole tiles of one tile row
+// and channel: from m[ξ*stride+t] to out0[2t:2t+2] and out1[2t:2t+2], plus
+// bias, then ReLU. m must extend 16 floats past 15*stride+n.
+func WinoOutput(m []float32, stride, n int, out0, out1 []float32, bias float32, relu bool) bool {
+	if winoOut == nil || n <= 0 || len(m) < 15*stride+ceilDiv(n, 16)*16 || len(out0) < 2*n || len(out1) < 2*n {
+		return n <= 0 && winoOut != nil
+	}
+	winoOut(&m[0], stride, n, &out0[0], &out1[0], &bias, relu)
+	return true
+}
+
+// HasWinoKernels reports whether WinoInput and WinoOutput run vector
+// kernels here.
+func HasWinoKernels() bool { return winoIn != nil && winoOut != nil }

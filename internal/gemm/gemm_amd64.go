@@ -18,10 +18,31 @@ var archKernels = func() []*kernel {
 }()
 
 var (
-	avx512Kernel = &kernel{name: "avx512", mr: 12, nr: 32, tile: avx512Tile,
-		narrow: &kernel{name: "avx512", mr: 12, nr: 16, tile: avx512N16Tile}}
-	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, tile: avx2Tile}
+	avx512Kernel = &kernel{name: "avx512", mr: 12, nr: 32, tile: avx512Tile, copyPanels: copyB32,
+		narrow: &kernel{name: "avx512", mr: 12, nr: 16, tile: avx512N16Tile, copyPanels: copyB16},
+		peak:   peakAVX512, peakFlops: 24 * 16 * 2, gemv: gemvVec}
+	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, tile: avx2Tile,
+		peak: peakAVX2, peakFlops: 12 * 8 * 2}
 )
+
+func init() {
+	if cpu.X86.HasAVX2 {
+		maxInto = maxIntoVec
+	}
+	if cpu.X86.HasAVX512F && cpu.X86.HasBMI2 {
+		winoIn, winoOut = winoInAVX512, winoOutAVX512
+	}
+}
+
+// maxIntoVec is MaxInto in AVX2 (len(src) == len(dst) > 0).
+func maxIntoVec(dst, src []float32) { maxIntoAVX2(&dst[0], &src[0], len(dst)) }
+
+// gemvVec checks the bounds of gemvAVX512: a is one whole 12-row panel of
+// len(x) columns.
+func gemvVec(a, x []float32, out *[16]float32) {
+	_ = a[len(x)*12-1]
+	gemvAVX512(len(x), &a[0], &x[0], &out[0])
+}
 
 // copyB32 and copyB16 check the bounds of copyPanels32 and copyPanels16.
 func copyB32(dst, src []float32, panels, stride int) {

@@ -1471,3 +1471,648 @@ copyPanels16_loop:
 copyPanels16_done:
 	VZEROUPPER
 	RET
+
+// func gemvAVX512(k int, a *float32, x *float32, out *float32)
+// Requires: AVX, AVX512F
+TEXT ·gemvAVX512(SB), NOSPLIT, $0-32
+	MOVQ   k+0(FP), CX
+	MOVQ   a+8(FP), SI
+	MOVQ   x+16(FP), DI
+	MOVL   $0x00000fff, AX
+	KMOVW  AX, K1
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   CX, BX
+	SHRQ   $0x02, BX
+	JZ     gemv_tail
+
+gemv_loop4:
+	VMOVUPS.Z        (SI), K1, Z4
+	VFMADD231PS.BCST (DI), Z4, Z0
+	VMOVUPS.Z        48(SI), K1, Z5
+	VFMADD231PS.BCST 4(DI), Z5, Z1
+	VMOVUPS.Z        96(SI), K1, Z6
+	VFMADD231PS.BCST 8(DI), Z6, Z2
+	VMOVUPS.Z        144(SI), K1, Z7
+	VFMADD231PS.BCST 12(DI), Z7, Z3
+	ADDQ             $0xc0, SI
+	ADDQ             $0x10, DI
+	DECQ             BX
+	JNZ              gemv_loop4
+
+gemv_tail:
+	ANDQ $0x03, CX
+	JZ   gemv_end
+
+gemv_loop1:
+	VMOVUPS.Z        (SI), K1, Z4
+	VFMADD231PS.BCST (DI), Z4, Z0
+	ADDQ             $0x30, SI
+	ADDQ             $0x04, DI
+	DECQ             CX
+	JNZ              gemv_loop1
+
+gemv_end:
+	VADDPS  Z1, Z0, Z0
+	VADDPS  Z3, Z2, Z2
+	VADDPS  Z2, Z0, Z0
+	MOVQ    out+24(FP), DX
+	VMOVUPS Z0, (DX)
+	VZEROUPPER
+	RET
+
+// func winoInAVX512(rows *float32, ws int, out *float32, stride int, n int)
+// Requires: AVX, AVX512F, BMI2, CMOV
+TEXT ·winoInAVX512(SB), NOSPLIT, $0-40
+	MOVQ rows+0(FP), AX
+	MOVQ ws+8(FP), CX
+	SHLQ $0x02, CX
+	MOVQ out+16(FP), DX
+	MOVQ stride+24(FP), BX
+	SHLQ $0x02, BX
+	MOVQ n+32(FP), SI
+	MOVQ AX, DI
+	MOVQ AX, R8
+	ADDQ CX, R8
+	MOVQ AX, R9
+	ADDQ CX, R9
+	ADDQ CX, R9
+	MOVQ AX, R10
+	ADDQ CX, R10
+	ADDQ CX, R10
+	ADDQ CX, R10
+	MOVQ AX, R11
+	ADDQ CX, R11
+	ADDQ CX, R11
+	ADDQ CX, R11
+	ADDQ CX, R11
+	MOVQ AX, R12
+	ADDQ CX, R12
+	ADDQ CX, R12
+	ADDQ CX, R12
+	ADDQ CX, R12
+	ADDQ CX, R12
+	MOVQ AX, R13
+	ADDQ CX, R13
+	ADDQ CX, R13
+	ADDQ CX, R13
+	ADDQ CX, R13
+	ADDQ CX, R13
+	ADDQ CX, R13
+	ADDQ CX, AX
+	ADDQ CX, AX
+	ADDQ CX, AX
+	ADDQ CX, AX
+	ADDQ CX, AX
+	ADDQ CX, AX
+	ADDQ CX, AX
+
+winoin_loop:
+	TESTQ   SI, SI
+	JLE     winoin_done
+	MOVQ    $0x00000010, CX
+	CMPQ    SI, CX
+	CMOVQLT SI, CX
+	MOVL    $0x0000ffff, R14
+	BZHIL   CX, R14, CX
+	KMOVW   CX, K1
+	VMOVUPS (DI), Z0
+	VMOVUPS (R9), Z1
+	VMOVUPS (R11), Z2
+	VMOVUPS (R13), Z3
+	VSUBPS  Z2, Z0, Z0
+	VADDPS  Z2, Z1, Z4
+	VSUBPS  Z1, Z2, Z2
+	VSUBPS  Z3, Z1, Z1
+	VMOVUPS (R8), Z3
+	VMOVUPS (R10), Z5
+	VMOVUPS (R12), Z6
+	VMOVUPS (AX), Z7
+	VSUBPS  Z6, Z3, Z3
+	VADDPS  Z6, Z5, Z8
+	VSUBPS  Z5, Z6, Z6
+	VSUBPS  Z7, Z5, Z5
+	VMOVUPS 4(DI), Z7
+	VMOVUPS 4(R9), Z9
+	VMOVUPS 4(R11), Z10
+	VMOVUPS 4(R13), Z11
+	VSUBPS  Z10, Z7, Z7
+	VADDPS  Z10, Z9, Z12
+	VSUBPS  Z9, Z10, Z10
+	VSUBPS  Z11, Z9, Z9
+	VMOVUPS 4(R8), Z11
+	VMOVUPS 4(R10), Z13
+	VMOVUPS 4(R12), Z14
+	VMOVUPS 4(AX), Z15
+	VSUBPS  Z14, Z11, Z11
+	VADDPS  Z14, Z13, Z16
+	VSUBPS  Z13, Z14, Z14
+	VSUBPS  Z15, Z13, Z13
+	MOVQ    DX, CX
+	VSUBPS  Z7, Z0, Z0
+	VADDPS  Z7, Z3, Z15
+	VSUBPS  Z3, Z7, Z7
+	VSUBPS  Z11, Z3, Z3
+	VMOVUPS Z0, K1, (CX)
+	ADDQ    BX, CX
+	VMOVUPS Z15, K1, (CX)
+	ADDQ    BX, CX
+	VMOVUPS Z7, K1, (CX)
+	ADDQ    BX, CX
+	VMOVUPS Z3, K1, (CX)
+	ADDQ    BX, CX
+	VSUBPS  Z12, Z4, Z0
+	VADDPS  Z12, Z8, Z3
+	VSUBPS  Z8, Z12, Z4
+	VSUBPS  Z16, Z8, Z7
+	VMOVUPS Z0, K1, (CX)
+	ADDQ    BX, CX
+	VMOVUPS Z3, K1, (CX)
+	ADDQ    BX, CX
+	VMOVUPS Z4, K1, (CX)
+	ADDQ    BX, CX
+	VMOVUPS Z7, K1, (CX)
+	ADDQ    BX, CX
+	VSUBPS  Z10, Z2, Z0
+	VADDPS  Z10, Z6, Z2
+	VSUBPS  Z6, Z10, Z3
+	VSUBPS  Z14, Z6, Z4
+	VMOVUPS Z0, K1, (CX)
+	ADDQ    BX, CX
+	VMOVUPS Z2, K1, (CX)
+	ADDQ    BX, CX
+	VMOVUPS Z3, K1, (CX)
+	ADDQ    BX, CX
+	VMOVUPS Z4, K1, (CX)
+	ADDQ    BX, CX
+	VSUBPS  Z9, Z1, Z0
+	VADDPS  Z9, Z5, Z1
+	VSUBPS  Z5, Z9, Z2
+	VSUBPS  Z13, Z5, Z3
+	VMOVUPS Z0, K1, (CX)
+	ADDQ    BX, CX
+	VMOVUPS Z1, K1, (CX)
+	ADDQ    BX, CX
+	VMOVUPS Z2, K1, (CX)
+	ADDQ    BX, CX
+	VMOVUPS Z3, K1, (CX)
+	ADDQ    BX, CX
+	ADDQ    $0x40, DI
+	ADDQ    $0x40, R8
+	ADDQ    $0x40, R9
+	ADDQ    $0x40, R10
+	ADDQ    $0x40, R11
+	ADDQ    $0x40, R12
+	ADDQ    $0x40, R13
+	ADDQ    $0x40, AX
+	ADDQ    $0x40, DX
+	SUBQ    $0x10, SI
+	JMP     winoin_loop
+
+winoin_done:
+	VZEROUPPER
+	RET
+
+DATA winoInterleave<>+0(SB)/4, $0x00000000
+DATA winoInterleave<>+4(SB)/4, $0x00000010
+DATA winoInterleave<>+8(SB)/4, $0x00000001
+DATA winoInterleave<>+12(SB)/4, $0x00000011
+DATA winoInterleave<>+16(SB)/4, $0x00000002
+DATA winoInterleave<>+20(SB)/4, $0x00000012
+DATA winoInterleave<>+24(SB)/4, $0x00000003
+DATA winoInterleave<>+28(SB)/4, $0x00000013
+DATA winoInterleave<>+32(SB)/4, $0x00000004
+DATA winoInterleave<>+36(SB)/4, $0x00000014
+DATA winoInterleave<>+40(SB)/4, $0x00000005
+DATA winoInterleave<>+44(SB)/4, $0x00000015
+DATA winoInterleave<>+48(SB)/4, $0x00000006
+DATA winoInterleave<>+52(SB)/4, $0x00000016
+DATA winoInterleave<>+56(SB)/4, $0x00000007
+DATA winoInterleave<>+60(SB)/4, $0x00000017
+DATA winoInterleave<>+64(SB)/4, $0x00000008
+DATA winoInterleave<>+68(SB)/4, $0x00000018
+DATA winoInterleave<>+72(SB)/4, $0x00000009
+DATA winoInterleave<>+76(SB)/4, $0x00000019
+DATA winoInterleave<>+80(SB)/4, $0x0000000a
+DATA winoInterleave<>+84(SB)/4, $0x0000001a
+DATA winoInterleave<>+88(SB)/4, $0x0000000b
+DATA winoInterleave<>+92(SB)/4, $0x0000001b
+DATA winoInterleave<>+96(SB)/4, $0x0000000c
+DATA winoInterleave<>+100(SB)/4, $0x0000001c
+DATA winoInterleave<>+104(SB)/4, $0x0000000d
+DATA winoInterleave<>+108(SB)/4, $0x0000001d
+DATA winoInterleave<>+112(SB)/4, $0x0000000e
+DATA winoInterleave<>+116(SB)/4, $0x0000001e
+DATA winoInterleave<>+120(SB)/4, $0x0000000f
+DATA winoInterleave<>+124(SB)/4, $0x0000001f
+GLOBL winoInterleave<>(SB), RODATA|NOPTR, $128
+
+// func winoOutAVX512(m *float32, stride int, n int, out0 *float32, out1 *float32, bias *float32, relu bool)
+// Requires: AVX, AVX512F, BMI2, CMOV
+TEXT ·winoOutAVX512(SB), NOSPLIT, $0-49
+	MOVQ         m+0(FP), AX
+	MOVQ         stride+8(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         n+16(FP), DX
+	MOVQ         out0+24(FP), BX
+	MOVQ         out1+32(FP), SI
+	MOVQ         bias+40(FP), DI
+	MOVB         relu+48(FP), R8
+	VBROADCASTSS (DI), Z0
+	VPXORD       Z1, Z1, Z1
+
+winoout_loop:
+	TESTQ   DX, DX
+	JLE     winoout_done
+	MOVQ    DX, DI
+	SHLQ    $0x01, DI
+	MOVQ    $0x00000010, R9
+	CMPQ    DI, R9
+	CMOVQLT DI, R9
+	MOVL    $0x0000ffff, R10
+	BZHIL   R9, R10, R9
+	KMOVW   R9, K1
+	SUBQ    $0x10, DI
+	XORQ    R9, R9
+	CMPQ    DI, $0x00
+	CMOVQLT R9, DI
+	MOVQ    $0x00000010, R9
+	CMPQ    DI, R9
+	CMOVQLT DI, R9
+	MOVL    $0x0000ffff, DI
+	BZHIL   R9, DI, DI
+	KMOVW   DI, K2
+	MOVQ    AX, DI
+	VMOVUPS (DI), Z2
+	MOVQ    AX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	VMOVUPS (DI), Z3
+	MOVQ    AX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	VMOVUPS (DI), Z4
+	MOVQ    AX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	VMOVUPS (DI), Z5
+	VADDPS  Z3, Z2, Z2
+	VADDPS  Z4, Z2, Z2
+	VSUBPS  Z4, Z3, Z3
+	VSUBPS  Z5, Z3, Z3
+	MOVQ    AX, DI
+	ADDQ    CX, DI
+	VMOVUPS (DI), Z4
+	MOVQ    AX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	VMOVUPS (DI), Z5
+	MOVQ    AX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	VMOVUPS (DI), Z6
+	MOVQ    AX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	VMOVUPS (DI), Z7
+	VADDPS  Z5, Z4, Z4
+	VADDPS  Z6, Z4, Z4
+	VSUBPS  Z6, Z5, Z5
+	VSUBPS  Z7, Z5, Z5
+	MOVQ    AX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	VMOVUPS (DI), Z6
+	MOVQ    AX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	VMOVUPS (DI), Z7
+	MOVQ    AX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	VMOVUPS (DI), Z8
+	MOVQ    AX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	VMOVUPS (DI), Z9
+	VADDPS  Z7, Z6, Z6
+	VADDPS  Z8, Z6, Z6
+	VSUBPS  Z8, Z7, Z7
+	VSUBPS  Z9, Z7, Z7
+	MOVQ    AX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	VMOVUPS (DI), Z8
+	MOVQ    AX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	VMOVUPS (DI), Z9
+	MOVQ    AX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	VMOVUPS (DI), Z10
+	MOVQ    AX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	ADDQ    CX, DI
+	VMOVUPS (DI), Z11
+	VADDPS  Z9, Z8, Z8
+	VADDPS  Z10, Z8, Z8
+	VSUBPS  Z10, Z9, Z9
+	VSUBPS  Z11, Z9, Z9
+	VADDPS  Z4, Z2, Z2
+	VADDPS  Z6, Z2, Z2
+	VSUBPS  Z6, Z4, Z4
+	VSUBPS  Z8, Z4, Z4
+	VADDPS  Z0, Z2, Z2
+	VADDPS  Z0, Z4, Z4
+	TESTB   R8, R8
+	JZ      winoout_norelu0
+	VMAXPS  Z2, Z1, Z2
+	VMAXPS  Z4, Z1, Z4
+
+winoout_norelu0:
+	VMOVUPS   winoInterleave<>+0(SB), Z6
+	VPERMI2PS Z4, Z2, Z6
+	VMOVUPS   winoInterleave<>+64(SB), Z8
+	VPERMI2PS Z4, Z2, Z8
+	VMOVUPS   Z6, K1, (BX)
+	VMOVUPS   Z8, K2, 64(BX)
+	ADDQ      $0x80, BX
+	VADDPS    Z5, Z3, Z2
+	VADDPS    Z7, Z2, Z2
+	VSUBPS    Z7, Z5, Z3
+	VSUBPS    Z9, Z3, Z3
+	VADDPS    Z0, Z2, Z2
+	VADDPS    Z0, Z3, Z3
+	TESTB     R8, R8
+	JZ        winoout_norelu1
+	VMAXPS    Z2, Z1, Z2
+	VMAXPS    Z3, Z1, Z3
+
+winoout_norelu1:
+	VMOVUPS   winoInterleave<>+0(SB), Z4
+	VPERMI2PS Z3, Z2, Z4
+	VMOVUPS   winoInterleave<>+64(SB), Z5
+	VPERMI2PS Z3, Z2, Z5
+	VMOVUPS   Z4, K1, (SI)
+	VMOVUPS   Z5, K2, 64(SI)
+	ADDQ      $0x80, SI
+	ADDQ      $0x40, AX
+	SUBQ      $0x10, DX
+	JMP       winoout_loop
+
+winoout_done:
+	VZEROUPPER
+	RET
+
+// func maxIntoAVX2(dst *float32, src *float32, n int)
+// Requires: AVX
+TEXT ·maxIntoAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+max_loop32:
+	CMPQ    CX, $0x20
+	JL      max_loop8
+	VMOVUPS (DI), Y0
+	VMAXPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	VMOVUPS 32(DI), Y1
+	VMAXPS  32(SI), Y1, Y1
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS 64(DI), Y2
+	VMAXPS  64(SI), Y2, Y2
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS 96(DI), Y3
+	VMAXPS  96(SI), Y3, Y3
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $0x80, DI
+	ADDQ    $0x80, SI
+	SUBQ    $0x20, CX
+	JMP     max_loop32
+
+max_loop8:
+	CMPQ    CX, $0x08
+	JL      max_loop1
+	VMOVUPS (DI), Y0
+	VMAXPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $0x20, DI
+	ADDQ    $0x20, SI
+	SUBQ    $0x08, CX
+	JMP     max_loop8
+
+max_loop1:
+	TESTQ  CX, CX
+	JZ     max_done
+	VMOVSS (DI), X0
+	VMAXSS (SI), X0, X0
+	VMOVSS X0, (DI)
+	ADDQ   $0x04, DI
+	ADDQ   $0x04, SI
+	DECQ   CX
+	JMP    max_loop1
+
+max_done:
+	VZEROUPPER
+	RET
+
+// func peakAVX512(n int)
+// Requires: AVX, AVX512F
+TEXT ·peakAVX512(SB), NOSPLIT, $0-8
+	MOVQ   n+0(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	TESTQ  CX, CX
+	JZ     peakAVX512_done
+
+peakAVX512_loop:
+	VFMADD231PS Z24, Z25, Z0
+	VFMADD231PS Z24, Z25, Z1
+	VFMADD231PS Z24, Z25, Z2
+	VFMADD231PS Z24, Z25, Z3
+	VFMADD231PS Z24, Z25, Z4
+	VFMADD231PS Z24, Z25, Z5
+	VFMADD231PS Z24, Z25, Z6
+	VFMADD231PS Z24, Z25, Z7
+	VFMADD231PS Z24, Z25, Z8
+	VFMADD231PS Z24, Z25, Z9
+	VFMADD231PS Z24, Z25, Z10
+	VFMADD231PS Z24, Z25, Z11
+	VFMADD231PS Z24, Z25, Z12
+	VFMADD231PS Z24, Z25, Z13
+	VFMADD231PS Z24, Z25, Z14
+	VFMADD231PS Z24, Z25, Z15
+	VFMADD231PS Z24, Z25, Z16
+	VFMADD231PS Z24, Z25, Z17
+	VFMADD231PS Z24, Z25, Z18
+	VFMADD231PS Z24, Z25, Z19
+	VFMADD231PS Z24, Z25, Z20
+	VFMADD231PS Z24, Z25, Z21
+	VFMADD231PS Z24, Z25, Z22
+	VFMADD231PS Z24, Z25, Z23
+	DECQ        CX
+	JNZ         peakAVX512_loop
+
+peakAVX512_done:
+	VZEROUPPER
+	RET
+
+// func peakAVX2(n int)
+// Requires: AVX, FMA3
+TEXT ·peakAVX2(SB), NOSPLIT, $0-8
+	MOVQ   n+0(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	TESTQ  CX, CX
+	JZ     peakAVX2_done
+
+peakAVX2_loop:
+	VFMADD231PS Y12, Y13, Y0
+	VFMADD231PS Y12, Y13, Y1
+	VFMADD231PS Y12, Y13, Y2
+	VFMADD231PS Y12, Y13, Y3
+	VFMADD231PS Y12, Y13, Y4
+	VFMADD231PS Y12, Y13, Y5
+	VFMADD231PS Y12, Y13, Y6
+	VFMADD231PS Y12, Y13, Y7
+	VFMADD231PS Y12, Y13, Y8
+	VFMADD231PS Y12, Y13, Y9
+	VFMADD231PS Y12, Y13, Y10
+	VFMADD231PS Y12, Y13, Y11
+	DECQ        CX
+	JNZ         peakAVX2_loop
+
+peakAVX2_done:
+	VZEROUPPER
+	RET

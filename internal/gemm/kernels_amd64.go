@@ -28,3 +28,33 @@ func copyPanels32(dst *float32, src *float32, panels int, stride int)
 //
 //go:noescape
 func copyPanels16(dst *float32, src *float32, panels int, stride int)
+
+// gemvAVX512 computes out[i] = sum_p a[p*12+i] * x[p] for i < 12 of one packed A panel (k x 12); out[12:16] = 0.
+//
+//go:noescape
+func gemvAVX512(k int, a *float32, x *float32, out *float32)
+
+// winoInAVX512 is Winograd F(2x2,3x3)'s input transform of n tiles (see the generator).
+//
+//go:noescape
+func winoInAVX512(rows *float32, ws int, out *float32, stride int, n int)
+
+// winoOutAVX512 is Winograd F(2x2,3x3)'s output transform of n whole tiles (see the generator).
+//
+//go:noescape
+func winoOutAVX512(m *float32, stride int, n int, out0 *float32, out1 *float32, bias *float32, relu bool)
+
+// maxIntoAVX2 sets dst[i] = max(dst[i], src[i]) for i < n (src when either is NaN).
+//
+//go:noescape
+func maxIntoAVX2(dst *float32, src *float32, n int)
+
+// peakAVX512 runs n iterations of 24 independent zmm FMAs (the FMA peak).
+//
+//go:noescape
+func peakAVX512(n int)
+
+// peakAVX2 runs n iterations of 12 independent ymm FMAs (the FMA peak).
+//
+//go:noescape
+func peakAVX2(n int)

@@ -148,7 +148,10 @@ func Describe(data []byte) (*Description, error) {
 	return d, nil
 }
 
-// walk calls fn for each field of a protobuf message.
+// walk calls fn for each field of a protobuf message: a varint's value in x,
+// a length-delimited field's contents in v, a fixed-width field's value in x
+// and its four or eight little-endian bytes in v (so float_data stored
+// unpacked reads as what it is), and a group's raw encoding in v.
 func walk(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -163,8 +166,16 @@ func walk(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, 
 			x, n = protowire.ConsumeVarint(b)
 		case protowire.BytesType:
 			v, n = protowire.ConsumeBytes(b)
-		default:
+		case protowire.Fixed32Type:
+			var u uint32
+			u, n = protowire.ConsumeFixed32(b)
+			x, v = uint64(u), b[:max(n, 0)]
+		case protowire.Fixed64Type:
+			x, n = protowire.ConsumeFixed64(b)
+			v = b[:max(n, 0)]
+		default: // groups: v is the raw encoding, end tag included
 			n = protowire.ConsumeFieldValue(num, typ, b)
+			v = b[:max(n, 0)]
 		}
 		if n < 0 {
 			return fmt.Errorf("%w: %v", errMalformed, protowire.ParseError(n))

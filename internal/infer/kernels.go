@@ -2,36 +2,14 @@ package infer
 
 import (
 	"math"
-	"runtime"
-	"sync"
+
+	"github.com/mlserve/mlserve/internal/gemm"
 )
 
-// parallelFor splits [0, n) into up to GOMAXPROCS contiguous ranges and runs
-// fn on each concurrently. Ranges hold at least grain items.
-func parallelFor(n, grain int, fn func(lo, hi int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if grain < 1 {
-		grain = 1
-	}
-	if max := n / grain; workers > max {
-		workers = max
-	}
-	if workers <= 1 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
+// parallelFor splits [0, n) into up to GOMAXPROCS contiguous ranges of at
+// least grain items and runs fn on each concurrently, on the GEMM's worker
+// pool (see gemm.Parallel).
+func parallelFor(n, grain int, fn func(lo, hi int)) { gemm.Parallel(n, grain, fn) }
 
 // geom is the geometry of a 2-D window operation (convolution or pooling).
 type geom struct {
@@ -143,6 +121,23 @@ func (s *im2colSource) Rows(dst []float32, r0, kc, j0, nc int) {
 	}
 }
 
+// subsample writes the pixels a strided 1x1 convolution reads, planes
+// [planes, h, w] to [planes, oh, ow]: (oy*sh, ox*sw), with no padding.
+func subsample(dst, src []float32, planes int, g geom) {
+	hw, ohw := g.h*g.w, g.oh*g.ow
+	parallelFor(planes, 8, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			in, out := src[p*hw:(p+1)*hw], dst[p*ohw:(p+1)*ohw]
+			for oy := range g.oh {
+				row, orow := in[oy*g.sh*g.w:], out[oy*g.ow:(oy+1)*g.ow]
+				for ox := range orow {
+					orow[ox] = row[ox*g.sw]
+				}
+			}
+		}
+	})
+}
+
 // toNCHW reorders [c, n, hw] into [n, c, hw].
 func toNCHW(dst, src []float32, n, c, hw int) {
 	for ci := range c {
@@ -154,11 +149,21 @@ func toNCHW(dst, src []float32, n, c, hw int) {
 
 // maxPool pools planes [planes, h, w] into dst [planes, oh, ow]; padding
 // never wins the max. Each output row takes the column-wise max of its
-// window's input rows first, then the max across each window's columns.
+// window's input rows first, into a row padded with -Inf, then the max of
+// each run of kw columns of it, all with gemm.MaxInto's vector kernel;
+// output column ox is then run ox*sw.
 func maxPool(dst, src []float32, planes int, g geom) {
 	hw, ohw := g.h*g.w, g.oh*g.ow
+	span := max((g.ow-1)*g.sw+g.kw, g.pl+g.w) // padded row length
+	runs := span - g.kw + 1
+	inf := float32(math.Inf(-1))
 	parallelFor(planes, 1, func(lo, hi int) {
-		col := make([]float32, g.w)
+		col := make([]float32, span)
+		win := make([]float32, runs)
+		for i := range col {
+			col[i] = inf
+		}
+		inner := col[g.pl : g.pl+g.w]
 		for p := lo; p < hi; p++ {
 			in, out := src[p*hw:(p+1)*hw], dst[p*ohw:(p+1)*ohw]
 			for oy := range g.oh {
@@ -168,30 +173,20 @@ func maxPool(dst, src []float32, planes int, g geom) {
 				orow := out[oy*g.ow : (oy+1)*g.ow]
 				if y0 >= y1 { // a window all in padding (pads >= kernel)
 					for i := range orow {
-						orow[i] = float32(math.Inf(-1))
+						orow[i] = inf
 					}
 					continue
 				}
-				copy(col, in[y0*g.w:(y0+1)*g.w])
+				copy(inner, in[y0*g.w:(y0+1)*g.w])
 				for y := y0 + 1; y < y1; y++ {
-					row := in[y*g.w : (y+1)*g.w]
-					for x, v := range row {
-						col[x] = max(col[x], v)
-					}
+					gemm.MaxInto(inner, in[y*g.w:(y+1)*g.w])
+				}
+				copy(win, col[:runs])
+				for kx := 1; kx < g.kw; kx++ {
+					gemm.MaxInto(win, col[kx:kx+runs])
 				}
 				for ox := range orow {
-					x0 := ox*g.sw - g.pl
-					x1 := min(x0+g.kw, g.w)
-					x0 = max(x0, 0)
-					if x0 >= x1 {
-						orow[ox] = float32(math.Inf(-1))
-						continue
-					}
-					m := col[x0]
-					for _, v := range col[x0+1 : x1] {
-						m = max(m, v)
-					}
-					orow[ox] = m
+					orow[ox] = win[ox*g.sw]
 				}
 			}
 		}

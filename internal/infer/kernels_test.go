@@ -101,3 +101,29 @@ func TestMaxPool(t *testing.T) {
 		}
 	}
 }
+
+// TestSubsample checks the B of a strided 1x1 convolution against the
+// definition: pixel (oy*sh, ox*sw) of each plane.
+func TestSubsample(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, g := range []geom{{c: 3, h: 7, w: 9, kh: 1, kw: 1, sh: 2, sw: 2}, {c: 2, h: 6, w: 5, kh: 1, kw: 1, sh: 3, sw: 1}, {c: 1, h: 4, w: 8, kh: 1, kw: 1, sh: 1, sw: 3}} {
+		g.oh, g.ow = (g.h-1)/g.sh+1, (g.w-1)/g.sw+1
+		planes := 2 * g.c
+		in := randData(rng, planes*g.h*g.w)
+		got := make([]float32, planes*g.oh*g.ow+1)
+		got[len(got)-1] = 42 // guard
+		subsample(got, in, planes, g)
+		for p := range planes {
+			for oy := range g.oh {
+				for ox := range g.ow {
+					if v, w := got[(p*g.oh+oy)*g.ow+ox], in[(p*g.h+oy*g.sh)*g.w+ox*g.sw]; v != w {
+						t.Fatalf("%+v: out[%d,%d,%d] = %v, want %v", g, p, oy, ox, v, w)
+					}
+				}
+			}
+		}
+		if got[len(got)-1] != 42 {
+			t.Fatalf("%+v: wrote past the output", g)
+		}
+	}
+}

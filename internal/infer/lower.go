@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 
 	"gorgonia.org/tensor"
 
@@ -45,6 +46,7 @@ type layer struct {
 	autoPad                   string
 	w                         []float32
 	packed                    *gemm.PackedA
+	wino                      *winoWeights // 3x3 stride 1 run as Winograd (packed is nil then)
 	bias                      []float32
 	residual                  string // kConv: value added before ReLU, or ""
 
@@ -60,7 +62,6 @@ type layer struct {
 	// kView (Flatten: axis; Reshape: in[1] is the shape) and kShapeOp
 	axis    int
 	axes    []int64
-	hasAxes bool
 	zero    bool // Reshape allowzero
 	softmax int  // kSoftmax: axis as written (normalized when planning)
 }
@@ -150,21 +151,46 @@ func lower(m *model) (*network, error) {
 		}
 	}
 	fuse(net)
-	for _, l := range net.layers {
-		if l.kind == kConv {
-			l.packed = gemm.PackA(l.w, l.cout, l.cin*l.kh*l.kw)
-			l.w = nil
-		}
-	}
-	// Weights now live packed in the layers; keep only the constants that
-	// shape computations and views may still read.
+	// The layers hold their own (folded) copies of the weights now; keep
+	// only the constants that shape computations and views may still read.
 	for name := range net.consts {
 		if !shapeConsts[name] {
 			delete(net.consts, name)
 		}
 	}
+	packWeights(net)
 	return net, nil
 }
+
+// packWeights packs every convolution's weights for the GEMM and drops the
+// unpacked copy. It collects garbage every packGCFloats packed floats, so the
+// packed weights reuse the memory of the unpacked ones and of the dropped
+// constants instead of adding to the peak RSS (ResNet-50: about 100 MB).
+func packWeights(net *network) {
+	runtime.GC()
+	since := 0
+	for _, l := range net.layers {
+		switch {
+		case l.kind != kConv:
+			continue
+		case useWino(l):
+			l.wino = newWinoWeights(l.w, l.cout, l.cin)
+		default:
+			l.packed = gemm.PackA(l.w, l.cout, l.cin*l.kh*l.kw)
+		}
+		since += len(l.w)
+		l.w = nil
+		if since >= packGCFloats {
+			runtime.GC()
+			since = 0
+		}
+	}
+}
+
+// packGCFloats is how many floats packWeights packs between collections:
+// 16 MiB, a few collections for ResNet-50, each cheap (weights hold no
+// pointers).
+const packGCFloats = 4 << 20
 
 func checkAttrs(op *irOp) error {
 	allowed, ok := allowedAttrs[op.typ]
@@ -362,7 +388,7 @@ func lowerOp(net *network, op *irOp) (*layer, error) {
 			return nil, err
 		}
 		l.axis = int(axis)
-		if l.axes, l.hasAxes, err = attrInts(op, "axes"); err != nil {
+		if l.axes, _, err = attrInts(op, "axes"); err != nil {
 			return nil, err
 		}
 		if op.typ == "Shape" {

@@ -27,6 +27,20 @@ func readF32(t testing.TB, path string) []float32 {
 	return out
 }
 
+// logitsFlat runs c on the batch px and returns the logits row after row.
+func logitsFlat(t *testing.T, c *Classifier, px [][]float32) []float32 {
+	t.Helper()
+	rows, err := c.Logits(context.Background(), px)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []float32
+	for _, r := range rows {
+		got = append(got, r...)
+	}
+	return got
+}
+
 // relL2 is ||got-want|| / ||want||.
 func relL2(got, want []float32) float64 {
 	var num, den float64
@@ -116,14 +130,7 @@ func TestParityKernels(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				rows, err := c.Logits(context.Background(), px)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got []float32
-				for _, r := range rows {
-					got = append(got, r...)
-				}
+				got := logitsFlat(t, c, px)
 				if e := relL2(got, readF32(t, filepath.Join(fixtures, "models", m[1]))); !(e < 1e-5) {
 					t.Errorf("relative L2 error %.3g, want < 1e-5", e)
 				}

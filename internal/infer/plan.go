@@ -61,15 +61,16 @@ type plan struct {
 type execOp struct {
 	p      *plan
 	l      *layer
-	id     int
 	ins    []*value // activation inputs, in order (residual last for kConv)
 	out    *value
-	tmp    []*buffer // scratch planned in the arena: cols, deint, FC transposes
+	tmp    []*buffer // scratch planned in the arena: deint, Winograd, subsampled input, FC transposes
 	outT   *tensor.Dense
 	g      geom
-	direct bool          // kConv: 1x1 stride-1 unpadded, the input is the GEMM's B
+	direct bool      // kConv: 1x1 stride-1 unpadded, the input is the GEMM's B
+	wino   *winoConv // kConv 3x3 stride 1 as Winograd, with its scratch wv, wm
+	wv, wm *buffer
+	sub    *buffer       // kConv 1x1 with a stride: the input subsampled, the GEMM's B
 	src    *im2colSource // kConv otherwise: B made on demand from the input
-	cols   *buffer       // kConv: the whole im2col, when made beforehand
 	deint  *buffer       // kConv with stride 2: the input, deinterleaved
 	nchw   bool          // kView of a 4-D batch: reorder CNHW to NCHW
 	flops  float64
@@ -133,6 +134,16 @@ func (o *execOp) run() {
 			ep.Residual = o.ins[1].buf.data
 		}
 		cols := n * o.g.oh * o.g.ow
+		if o.wino != nil {
+			o.wino.res = ep.Residual
+			o.wino.run(dst, src, o.wv.data, o.wm.data)
+			break
+		}
+		if o.sub != nil {
+			subsample(o.sub.data, src, l.cin*n, o.g)
+			gemm.Mul(dst, l.packed, o.sub.data, cols, ep)
+			break
+		}
 		if o.direct {
 			gemm.Mul(dst, l.packed, src, cols, ep)
 			break
@@ -141,17 +152,11 @@ func (o *execOp) run() {
 		if o.deint != nil {
 			o.src.deinterleave(o.deint.data)
 		}
-		if o.cols == nil {
-			gemm.MulSource(dst, l.packed, o.src, cols, ep)
-			break
-		}
-		// Few columns: Mul splits the rows of A between the cores, and
-		// each would make all of B, so make it once, in parallel.
-		b := o.cols.data
-		parallelFor(l.cin*l.kh*l.kw, 8, func(lo, hi int) {
-			o.src.Rows(b[lo*cols:hi*cols], lo, hi-lo, 0, cols)
-		})
-		gemm.Mul(dst, l.packed, b, cols, ep)
+		// Made block by block inside the GEMM, also for few columns, where
+		// Mul splits the rows of A and each worker makes the (small) B
+		// again: still faster than making it whole first (BenchmarkConv:
+		// 1.1-1.9x on ResNet's stride-2 3x3 layers at batch 1).
+		gemm.MulSource(dst, l.packed, o.src, cols, ep)
 	case kAffine:
 		affine(dst, src, o.g.c, o.g.h*o.g.w, o.g.sh, l.scale, l.shift, l.relu)
 	case kAdd:
@@ -223,7 +228,7 @@ func newPlan(net *network, n int, prof bool) (*plan, error) {
 			vals[l.out] = &value{shape: c.shape, c: c}
 			continue
 		}
-		o := &execOp{p: p, l: l, id: len(p.ops)}
+		o := &execOp{p: p, l: l}
 		if err := o.setup(net, ins, get); err != nil {
 			var le *LoadError
 			if errors.As(err, &le) {
@@ -305,12 +310,18 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		}
 		newOut(n, l.cout, o.g.oh, o.g.ow)
 		o.direct = l.kh == 1 && l.kw == 1 && l.sh == 1 && l.sw == 1 && pt+pl+pb+pr == 0
-		if !o.direct {
+		if l.kh == 1 && l.kw == 1 && pt+pl+pb+pr == 0 && !o.direct {
+			// A strided 1x1: B is the input subsampled, made whole.
+			o.sub = &buffer{size: l.cin * n * o.g.oh * o.g.ow}
+			o.tmp = append(o.tmp, o.sub)
+		} else if l.wino != nil {
+			o.wino = newWinoConv(o.g, n, l.cout)
+			o.wino.w, o.wino.bias, o.wino.relu = l.wino, l.bias, l.relu
+			v, m := o.wino.bufSizes()
+			o.wv, o.wm = &buffer{size: v}, &buffer{size: m}
+			o.tmp = append(o.tmp, o.wv, o.wm)
+		} else if !o.direct {
 			o.src = &im2colSource{g: o.g, n: n}
-			if cols := n * o.g.oh * o.g.ow; cols < implicitMinCols {
-				o.cols = &buffer{size: l.cin * l.kh * l.kw * cols}
-				o.tmp = append(o.tmp, o.cols)
-			}
 			if l.sw == 2 {
 				o.deint = &buffer{size: prod(x.shape)}
 				o.tmp = append(o.tmp, o.deint)
@@ -397,12 +408,6 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 	}
 	return nil
 }
-
-// implicitMinCols is the GEMM width from which a convolution's im2col is
-// made block by block inside the GEMM (gemm.MulSource) rather than whole
-// beforehand: wide enough that the GEMM splits its columns between the
-// cores, so no block is made twice.
-const implicitMinCols = 1024
 
 func poolOut(in, k, s, p0, p1 int, ceil bool) int {
 	span := in + p0 + p1 - k

@@ -2,6 +2,7 @@ package infer
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 
@@ -49,7 +50,8 @@ func appendField(out []byte, num protowire.Number, typ protowire.Type, v []byte,
 	case protowire.BytesType:
 		return protowire.AppendBytes(out, v)
 	}
-	return append(out, v...)
+	return append(out, v...) // fixed32, fixed64, group: the raw bytes walk passed
+
 }
 
 func splitGraph(g []byte, weights map[string]*constant) ([]byte, error) {
@@ -105,15 +107,21 @@ func splitGraph(g []byte, weights map[string]*constant) ([]byte, error) {
 	return out, nil
 }
 
+// errExternalData is returned for initializers whose values live in a file
+// beside the model (ONNX external data).
+var errExternalData = errors.New("weights stored in an external data file are not supported: save the model with its weights inside it (onnx.save_model(m, path, save_as_external_data=False))")
+
 // decodeFloatTensor decodes a TensorProto holding at least minDirect float32
-// values; for anything else it returns a nil constant.
+// values, from raw_data or float_data (packed or not); for anything else it
+// returns a nil constant. Tensors of any type kept in external data files are
+// an error.
 func decodeFloatTensor(b []byte) (string, *constant, error) {
 	var name string
 	var dims []int
 	var dtype uint64
 	var raw []byte
 	var floats []float32
-	external := false
+	external, segment := false, false
 	err := walk(b, func(n protowire.Number, t protowire.Type, v []byte, x uint64) error {
 		switch {
 		case n == 1 && t == protowire.VarintType:
@@ -139,13 +147,24 @@ func decodeFloatTensor(b []byte) (string, *constant, error) {
 			name = string(v)
 		case n == 9 && t == protowire.BytesType:
 			raw = v
-		case n == 3 || n == 13 || n == 14: // segment, external data, data_location
+		case n == 3: // segment: one piece of a tensor split across several
+			segment = true
+		case n == 13: // external_data
+			external = true
+		case n == 14 && t == protowire.VarintType && x == 1: // data_location EXTERNAL
 			external = true
 		}
 		return nil
 	})
-	if err != nil || dtype != 1 || external || name == "" {
+	switch {
+	case err != nil:
 		return "", nil, err
+	case external:
+		return "", nil, fmt.Errorf("tensor %q: %w", name, errExternalData)
+	case segment:
+		return "", nil, fmt.Errorf("%w: tensor %q is stored in segments, which ONNX models do not use", errMalformed, name)
+	case dtype != 1 || name == "":
+		return "", nil, nil
 	}
 	size := 1
 	for _, d := range dims {

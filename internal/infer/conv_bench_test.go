@@ -1,0 +1,96 @@
+package infer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mlserve/mlserve/internal/gemm"
+)
+
+// convBenchShapes are ResNet-50 v1.5's convolutions that do not run as a
+// plain GEMM (stem, 3x3, 1x1 stride 2), at 224x224: cin, h (= w), cout,
+// kernel, stride, pad.
+var convBenchShapes = [][6]int{
+	{3, 224, 64, 7, 2, 3},
+	{64, 56, 64, 3, 1, 1},
+	{128, 56, 128, 3, 2, 1},
+	{256, 28, 256, 3, 2, 1},
+	{512, 14, 512, 3, 2, 1},
+	{128, 28, 128, 3, 1, 1},
+	{256, 14, 256, 3, 1, 1},
+	{512, 7, 512, 3, 1, 1},
+	{256, 56, 512, 1, 2, 0},
+}
+
+// BenchmarkConv times one convolution as execOp.run does it (Winograd, the
+// subsampled input of a strided 1x1, or im2col made inside the GEMM), on
+// the active kernel; compare with benchstat.
+func BenchmarkConv(b *testing.B) {
+	for _, s := range convBenchShapes {
+		cin, h, cout, k, st, pad := s[0], s[1], s[2], s[3], s[4], s[5]
+		for _, n := range []int{1, 8} {
+			b.Run(fmt.Sprintf("c%d_h%d_k%d_s%d/b%d", cin, h, k, st, n), func(b *testing.B) {
+				g := geom{c: cin, h: h, w: h, kh: k, kw: k, sh: st, sw: st, pt: pad, pl: pad}
+				g.oh = (h+2*pad-k)/st + 1
+				g.ow = g.oh
+				rng := rand.New(rand.NewPCG(1, 2))
+				in := randData(rng, cin*n*h*h)
+				w := gemm.PackA(randData(rng, cout*cin*k*k), cout, cin*k*k)
+				cols := n * g.oh * g.ow
+				dst := make([]float32, cout*cols)
+				ep := gemm.Epilogue{Bias: randData(rng, cout), ReLU: true}
+				var deint []float32
+				if st == 2 {
+					deint = make([]float32, len(in))
+				}
+				if k == 3 && st == 1 {
+					b.Run("wino", func(b *testing.B) {
+						wc := newWinoConv(g, n, cout)
+						wc.w = newWinoWeights(randData(rng, cout*cin*9), cout, cin)
+						wc.bias, wc.relu = ep.Bias, true
+						vs, ms := wc.bufSizes()
+						v, m := make([]float32, vs), make([]float32, ms)
+						for b.Loop() {
+							wc.run(dst, in, v, m)
+						}
+						b.ReportMetric(2*float64(cout*cols)*float64(cin*9)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					})
+				}
+				b.Run("direct", func(b *testing.B) {
+					src := &im2colSource{g: g, n: n}
+					var sub []float32
+					if k == 1 {
+						sub = make([]float32, cin*cols)
+					}
+					for b.Loop() {
+						if sub != nil {
+							subsample(sub, in, cin*n, g)
+							gemm.Mul(dst, w, sub, cols, ep)
+							continue
+						}
+						src.in, src.hw2 = in, 0
+						if deint != nil {
+							src.deinterleave(deint)
+						}
+						gemm.MulSource(dst, w, src, cols, ep)
+					}
+					flops := 2 * float64(cout*cols) * float64(cin*k*k)
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkMaxPool times ResNet's 3x3 stride-2 max pool of the stem output
+// (64 x 112 x 112 per image).
+func BenchmarkMaxPool(b *testing.B) {
+	g := geom{c: 64, h: 112, w: 112, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, oh: 56, ow: 56}
+	rng := rand.New(rand.NewPCG(1, 2))
+	in := randData(rng, 64*112*112)
+	dst := make([]float32, 64*56*56)
+	for b.Loop() {
+		maxPool(dst, in, 64, g)
+	}
+}

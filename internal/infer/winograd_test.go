@@ -1,0 +1,169 @@
+package infer
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+)
+
+// convRef is the definition of a 3x3 stride-1 convolution on CNHW input in
+// float64, with bias, residual and ReLU, and the sum of |w*x| of every
+// output (the scale of its rounding error).
+func convRef(in, w, bias, res []float32, g geom, n, cout int, relu bool) (out, scale []float64) {
+	out = make([]float64, cout*n*g.oh*g.ow)
+	scale = make([]float64, len(out))
+	for k := range cout {
+		for b := range n {
+			for oy := range g.oh {
+				for ox := range g.ow {
+					s, a := float64(bias[k]), math.Abs(float64(bias[k]))
+					for c := range g.c {
+						for ky := range 3 {
+							for kx := range 3 {
+								iy, ix := oy-g.pt+ky, ox-g.pl+kx
+								if iy < 0 || iy >= g.h || ix < 0 || ix >= g.w {
+									continue
+								}
+								t := float64(w[((k*g.c+c)*3+ky)*3+kx]) * float64(in[((c*n+b)*g.h+iy)*g.w+ix])
+								s += t
+								a += math.Abs(t)
+							}
+						}
+					}
+					i := ((k*n+b)*g.oh+oy)*g.ow + ox
+					if res != nil {
+						s += float64(res[i])
+						a += math.Abs(float64(res[i]))
+					}
+					if relu && s < 0 {
+						s = 0
+					}
+					out[i], scale[i] = s, a
+				}
+			}
+		}
+	}
+	return out, scale
+}
+
+// TestWinograd checks F(2x2, 3x3) against the float64 definition: odd and
+// even sizes (partial tiles), paddings 0 to 2, batches, chunks smaller than
+// the tiles, residual and ReLU, with guard bands around the output.
+func TestWinograd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	tests := []struct {
+		c, cout, h, w, pad, n, chunk int
+		res, relu                    bool
+	}{
+		{1, 1, 3, 3, 0, 1, 0, false, false},
+		{2, 1, 3, 4, 0, 1, 0, false, false},
+		{3, 5, 7, 9, 1, 1, 0, false, true},
+		{4, 3, 8, 8, 1, 2, 0, true, true},
+		{13, 17, 5, 11, 2, 3, 0, true, false},
+		{8, 12, 9, 7, 0, 2, 5, false, true},
+		{16, 40, 14, 14, 1, 3, 32, true, true},
+		{130, 33, 6, 6, 1, 1, 0, false, false},
+		{3, 4, 9, 40, 1, 2, 0, false, true},
+		{5, 6, 12, 37, 1, 2, 7, false, true},
+		{2, 3, 7, 70, 1, 1, 23, false, false},
+	}
+	const guard = 29
+	sentinel := float32(math.Float32frombits(0x7fc0_beef))
+	defer func(v bool) { winoVec = v }(winoVec)
+	for _, tt := range tests {
+		for _, vec := range []bool{true, false} { // vector kernels (where the CPU has them), Go loops
+			name := fmt.Sprintf("c%d_k%d_%dx%d_pad%d_n%d_chunk%d_res%v_relu%v_vec%v", tt.c, tt.cout, tt.h, tt.w, tt.pad, tt.n, tt.chunk, tt.res, tt.relu, vec)
+			t.Run(name, func(t *testing.T) {
+				winoVec = vec
+				g := geom{c: tt.c, h: tt.h, w: tt.w, kh: 3, kw: 3, sh: 1, sw: 1, pt: tt.pad, pl: tt.pad}
+				g.oh, g.ow = tt.h+2*tt.pad-2, tt.w+2*tt.pad-2
+				in := randData(rng, tt.c*tt.n*tt.h*tt.w)
+				w := randData(rng, tt.cout*tt.c*9)
+				bias := randData(rng, tt.cout)
+				size := tt.cout * tt.n * g.oh * g.ow
+				var res []float32
+				if tt.res {
+					res = randData(rng, size)
+				}
+				wc := newWinoConv(g, tt.n, tt.cout)
+				if tt.chunk > 0 {
+					wc.chunk = tt.chunk
+				}
+				wc.w, wc.bias, wc.res, wc.relu = newWinoWeights(w, tt.cout, tt.c), bias, res, tt.relu
+				vs, ms := wc.bufSizes()
+				buf := make([]float32, size+2*guard)
+				for i := range buf {
+					buf[i] = sentinel
+				}
+				dst := buf[guard : guard+size]
+				wc.run(dst, in, randData(rng, vs), randData(rng, ms)) // scratch starts as garbage
+				for i := range guard {
+					if math.Float32bits(buf[i]) != math.Float32bits(sentinel) || math.Float32bits(buf[guard+size+i]) != math.Float32bits(sentinel) {
+						t.Fatalf("guard band written at %d", i)
+					}
+				}
+				want, scale := convRef(in, w, bias, res, g, tt.n, tt.cout, tt.relu)
+				worst := 0.0
+				for i := range want {
+					e := math.Abs(float64(dst[i])-want[i]) / (scale[i] + 1e-30)
+					if !(e <= worst) {
+						worst = e
+					}
+				}
+				// Error relative to sum |w*x|: float32 rounding of the GEMM's
+				// sums (~sqrt(cin*9)*6e-8) times the transforms' small
+				// constant factors; 1e-5 leaves room without hiding a wrong
+				// tap, which gives errors of order 0.1.
+				if !(worst < 1e-5) {
+					t.Fatalf("worst error %.3g of sum|w*x|, want < 1e-5", worst)
+				}
+				t.Logf("worst error %.3g of sum|w*x|", worst)
+			})
+		}
+	}
+}
+
+// TestParityWinograd runs every fixture model with Winograd on every 3x3
+// stride-1 convolution, whatever its channels: the whole network must stay
+// within the parity limit against torch.
+func TestParityWinograd(t *testing.T) {
+	defer func(m int) { winoMinChannels = m }(winoMinChannels)
+	winoMinChannels = 1
+	input := readF32(t, filepath.Join(fixtures, "models/input-b4.f32"))
+	per := 3 * 224 * 224
+	px := [][]float32{input[:per], input[per : 2*per], input[2*per : 3*per], input[3*per:]}
+	models := [][2]string{
+		{"mini-v1-opset11.onnx", "mini-v1.out-b4.f32"}, {"mini-v2-opset9.onnx", "mini-v2.out-b4.f32"},
+		{"zoo-v1-opset12.onnx", "zoo-v1.out-b4.f32"}, {"zoo-v2-opset7.onnx", "zoo-v2.out-b4.f32"},
+		{"mini-v2-view-opset11.onnx", "mini-v2-view.out-b4.f32"},
+	}
+	if !testing.Short() {
+		models = append(models, [2]string{"resnet50-opset11.onnx", "resnet50.out-b4.f32"})
+	}
+	for _, m := range models {
+		t.Run(m[0], func(t *testing.T) {
+			c, err := LoadFile(filepath.Join(fixtures, "models", m[0]), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wino := 0
+			for _, l := range c.net.layers {
+				if l.wino != nil {
+					wino++
+				}
+			}
+			if wino == 0 {
+				t.Fatal("no layer runs as Winograd")
+			}
+			got := logitsFlat(t, c, px)
+			// 1e-5: what a correct float32 engine reaches (fixtures README).
+			if e := relL2(got, readF32(t, filepath.Join(fixtures, "models", m[1]))); !(e < 1e-5) {
+				t.Errorf("%d Winograd layers: relative L2 error %.3g, want < 1e-5", wino, e)
+			} else {
+				t.Logf("%d Winograd layers: relative L2 error %.3g", wino, e)
+			}
+		})
+	}
+}
