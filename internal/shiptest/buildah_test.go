@@ -69,7 +69,7 @@ func mustRun(t *testing.T, name string, args ...string) string {
 // from local images only, for the machine's platform.
 func bud(t *testing.T, ref, target string, buildArgs map[string]string) (string, error) {
 	t.Helper()
-	args := []string{"bud", "--pull-never", "--isolation", "chroot", "--layers", "-t", ref, "--target", target,
+	args := []string{"bud", "--pull-never", "--isolation", "chroot", "--layers", "--force-rm", "-t", ref, "--target", target,
 		"--build-arg", "TARGETOS=" + runtime.GOOS, "--build-arg", "TARGETARCH=" + runtime.GOARCH}
 	keys := make([]string, 0, len(buildArgs))
 	for k := range buildArgs {
@@ -230,19 +230,35 @@ func newNetns(t *testing.T) string {
 	return name
 }
 
+// netnsPids lists the processes in a network namespace.
+func netnsPids(name string) []int {
+	out, _ := run(context.Background(), "ip", "netns", "pids", name)
+	var ps []int
+	for _, f := range strings.Fields(out) {
+		if p, err := strconv.Atoi(f); err == nil {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// signalNamed sends sig to the processes in netns whose command name is
+// comm and returns how many there were.
+func signalNamed(netns, comm string, sig syscall.Signal) int {
+	n := 0
+	for _, p := range netnsPids(netns) {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p)); err == nil && strings.TrimSpace(string(b)) == comm {
+			syscall.Kill(p, sig)
+			n++
+		}
+	}
+	return n
+}
+
 // stopNetns sends SIGTERM to every process in the namespace (all started
 // by this test), waits up to grace for them to go, then SIGKILLs the rest.
 func stopNetns(name string, grace time.Duration) {
-	pids := func() []int {
-		out, _ := run(context.Background(), "ip", "netns", "pids", name)
-		var ps []int
-		for _, f := range strings.Fields(out) {
-			if p, err := strconv.Atoi(f); err == nil {
-				ps = append(ps, p)
-			}
-		}
-		return ps
-	}
+	pids := func() []int { return netnsPids(name) }
 	for _, p := range pids() {
 		syscall.Kill(p, syscall.SIGTERM)
 	}

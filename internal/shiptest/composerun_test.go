@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,12 +77,26 @@ func stop(t *testing.T, netns string, p *started) {
 }
 
 // testComposeServe: the serve service answers /readyz and POST /predict
-// on the container port it publishes.
+// on the container port it publishes, and exits 0 on SIGTERM (what
+// `docker compose stop` sends to the container's process).
 func testComposeServe(t *testing.T, s types.ServiceConfig, img string, want infer.Result) {
 	cs := newComposeService(t, s)
 	ns := newNetns(t)
 	p := cs.start(t, ns)
-	defer stop(t, ns, p)
+	defer func() {
+		if n := signalNamed(ns, "mlserve", syscall.SIGTERM); n != 1 {
+			t.Errorf("%d mlserve processes in the service's namespace, want 1", n)
+		}
+		select {
+		case <-p.exited:
+			if p.err != nil {
+				t.Errorf("serve after SIGTERM: %v\n%s", p.err, tailString(p.out.String(), 1500))
+			}
+		case <-time.After(40 * time.Second):
+			t.Errorf("serve still running 40s after SIGTERM")
+		}
+		stop(t, ns, p)
+	}()
 	base := fmt.Sprintf("http://127.0.0.1:%d", cs.port(t))
 	waitHTTP(t, ns, base+"/readyz", 2*time.Minute, p.exited)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

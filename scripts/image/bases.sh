@@ -48,9 +48,12 @@ static_tar=$cache/static-$key.tar
 
 log() { echo "bases.sh: $*" >&2; }
 
+# Tarballs of earlier keys are stale.
+find "$cache" -maxdepth 1 -name '*.tar' ! -name "${rootfs_tar##*/}" ! -name "${static_tar##*/}" -delete
+
 # has_image REF: buildah holds REF built with this key.
 has_image() {
-	[ "$(buildah inspect --type image --format '{{index .OCIv1.Config.Labels "io.mlserve.stand-in-key"}}' "$1" 2>/dev/null)" = "$key" ]
+	[ "$(buildah inspect --type image --format '{{index .ImageAnnotations "io.mlserve.stand-in-key"}}' "$1" 2>/dev/null)" = "$key" ]
 }
 
 make_rootfs() {
@@ -103,16 +106,20 @@ make_static_tar() {
 	mv "$static_tar.part" "$static_tar"
 }
 
-# commit_base REF TAR CONFIG...: a one-layer image from TAR with buildah
-# config options CONFIG.
+# commit_base REF TAR... -- CONFIG...: an image of the TARs' files with
+# buildah config options CONFIG. The key is an annotation, which images
+# built FROM it do not inherit.
 commit_base() {
-	local ref=$1 tar=$2
-	shift 2
-	local ctr
+	local ref=$1 ctr
+	shift
 	ctr=$(buildah from --pull-never scratch)
-	buildah add --quiet "$ctr" "$tar" / >/dev/null
-	buildah config --label io.mlserve.stand-in-key="$key" \
-		--label io.mlserve.stand-in="made by scripts/image/bases.sh, not the upstream image" "$@" "$ctr"
+	while [ "$1" != -- ]; do
+		buildah add --quiet "$ctr" "$1" / >/dev/null
+		shift
+	done
+	shift
+	buildah config --annotation io.mlserve.stand-in-key="$key" \
+		--annotation io.mlserve.stand-in="made by scripts/image/bases.sh, not the upstream image" "$@" "$ctr"
 	buildah commit --quiet --rm "$ctr" "$ref" >/dev/null
 	log "committed $ref"
 }
@@ -121,27 +128,23 @@ if ! has_image "$golang_ref"; then
 	make_rootfs
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
-	# The local toolchain as /usr/local/go, as the golang image has it.
+	# The local toolchain as /usr/local/go, GOPATH /go (mode 1777) and the
+	# host's CA bundle, as the golang image has them.
 	tar -cf "$tmp/go.tar" --transform "s|^\.|./usr/local/go|" -C "$goroot" .
-	ctr=$(buildah from --pull-never scratch)
-	buildah add --quiet "$ctr" "$rootfs_tar" / >/dev/null
-	buildah add --quiet "$ctr" "$tmp/go.tar" / >/dev/null
-	buildah copy --quiet "$ctr" "$host_ca" /etc/ssl/certs/ca-certificates.crt >/dev/null
-	buildah run --isolation chroot "$ctr" -- mkdir -p /go/bin /go/src
-	buildah run --isolation chroot "$ctr" -- chmod -R 1777 /go
-	buildah config --label io.mlserve.stand-in-key="$key" \
-		--label io.mlserve.stand-in="made by scripts/image/bases.sh, not the upstream image" \
+	mkdir -p "$tmp/extra/go/bin" "$tmp/extra/go/src" "$tmp/extra/etc/ssl/certs"
+	chmod -R 1777 "$tmp/extra/go"
+	cp "$host_ca" "$tmp/extra/etc/ssl/certs/ca-certificates.crt"
+	tar -C "$tmp/extra" --numeric-owner --owner=0 --group=0 -cf "$tmp/extra.tar" .
+	commit_base "$golang_ref" "$rootfs_tar" "$tmp/go.tar" "$tmp/extra.tar" -- \
 		--env GOLANG_VERSION="${gover#go}" --env GOTOOLCHAIN=local --env GOPATH=/go \
 		--env PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		--workingdir /go --cmd bash "$ctr"
-	buildah commit --quiet --rm "$ctr" "$golang_ref" >/dev/null
-	log "committed $golang_ref ($gover)"
+		--workingdir /go --cmd bash
 fi
 
 if ! has_image "$static_ref"; then
 	make_rootfs
 	make_static_tar
-	commit_base "$static_ref" "$static_tar" \
+	commit_base "$static_ref" "$static_tar" -- \
 		--user 65532 --workingdir /home/nonroot \
 		--env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		--env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
