@@ -9,7 +9,7 @@ IMAGE_CACHE  ?= .cache/image
 IMAGE_ARGS   ?=
 
 .PHONY: image
-image: ## build the container image $(IMAGE) (docker if an engine answers, else buildah; IMAGE_TARGET=lambda-rie for the emulator image)
+image: ## build the container image IMAGE (default mlserve:local; docker if an engine answers, else buildah; IMAGE_TARGET=lambda-rie for the emulator image)
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
 		echo "docker build"; \
 		docker build --build-arg VERSION=$(VERSION) --target $(IMAGE_TARGET) -t $(IMAGE) $(IMAGE_ARGS) .; \
@@ -29,3 +29,9 @@ image-bases: ## make the stand-in golang:1.26 and distroless base images for bui
 .PHONY: image-test
 image-test: image-bases ## build the image with buildah from the stand-in bases, run every mode in it, check its size (root)
 	MLSERVE_IMAGE_TEST=1 go test -count=1 -timeout 30m -run '^TestImage$$' -v ./internal/shiptest/
+
+.PHONY: image-clean
+image-clean: ## remove the stand-in bases, buildah's untagged layers and .cache/image (the next image-test is cold)
+	-buildah rmi docker.io/library/golang:1.26 gcr.io/distroless/static-debian12:nonroot
+	buildah rmi --prune
+	rm -rf $(IMAGE_CACHE)

@@ -11,9 +11,9 @@
 #                                              /etc/group, /tmp, /home/nonroot
 #
 # Both root file systems are cached as tarballs in CACHE_DIR (default
-# .cache/image), keyed by this script's text, the Go version and the Debian
-# suite, so a second run only imports them (or does nothing when buildah
-# already holds images with the same key). Needs root, buildah, mmdebstrap.
+# .cache/image), and the images carry a key annotation (see "Keys" below),
+# so a second run only imports the tarballs, or does nothing when buildah
+# already holds images with the same key. Needs root, buildah, mmdebstrap.
 set -euo pipefail
 
 cache=${1:-.cache/image}
@@ -62,6 +62,8 @@ make_rootfs() {
 	local mirror=/etc/apt/sources.list.d/debian.sources
 	[ -f "$mirror" ] || mirror=/etc/apt/sources.list
 	log "mmdebstrap $suite from $mirror into $rootfs_tar"
+	# The configured mirror may be a dated snapshot: its Release files
+	# have expired, as the host's apt configuration allows.
 	mmdebstrap --variant=minbase --quiet \
 		--aptopt='Acquire::Check-Valid-Until "false"' \
 		--include="$pkgs" \
