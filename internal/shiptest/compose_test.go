@@ -133,6 +133,13 @@ func TestComposeServices(t *testing.T) {
 			t.Errorf("no mlserve service %q", name)
 		}
 	}
+	for name, s := range p.Services {
+		for _, port := range s.Ports {
+			if port.HostIP != "127.0.0.1" {
+				t.Errorf("service %s publishes %s:%d on %q, every interface: bind it to 127.0.0.1", name, port.Published, port.Target, port.HostIP)
+			}
+		}
+	}
 	s3, ok := p.Services["s3"]
 	if !ok || !strings.HasPrefix(s3.Image, "versity/versitygw:") {
 		t.Errorf("want an s3 service running versitygw, got %q", s3.Image)

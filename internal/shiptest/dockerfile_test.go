@@ -3,6 +3,7 @@ package shiptest
 import (
 	"bufio"
 	"bytes"
+	"debug/elf"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -36,6 +37,7 @@ type instruction struct {
 
 type stage struct {
 	Name, From string
+	Flags      []string `json:",omitempty"` // FROM's options, such as --platform=$BUILDPLATFORM
 	Body       []instruction
 }
 
@@ -55,7 +57,12 @@ func parseDockerfile(t testing.TB, data []byte) []stage {
 		in := instruction{Cmd: strings.ToUpper(cmd), Args: strings.TrimSpace(args)}
 		if in.Cmd == "FROM" {
 			f := strings.Fields(in.Args)
-			st := stage{From: f[0]}
+			st := stage{}
+			for len(f) > 1 && strings.HasPrefix(f[0], "--") { // --platform=...
+				st.Flags = append(st.Flags, f[0])
+				f = f[1:]
+			}
+			st.From = f[0]
 			if len(f) == 3 && strings.EqualFold(f[1], "AS") {
 				st.Name = f[2]
 			}
@@ -200,7 +207,7 @@ func buildCommand(t testing.TB, overrides map[string]string) string {
 	var run string
 	for _, r := range st.all("RUN") {
 		if strings.Contains(r, "go build") {
-			run = r
+			run = runCommand(r)
 		}
 	}
 	if run == "" {
@@ -212,6 +219,16 @@ func buildCommand(t testing.TB, overrides map[string]string) string {
 		}
 		return "${" + k + "}"
 	})
+}
+
+// runCommand drops a RUN instruction's leading --mount=... options
+// (BuildKit and buildah cache mounts), leaving the shell command.
+func runCommand(args string) string {
+	for strings.HasPrefix(args, "--mount=") {
+		_, args, _ = strings.Cut(args, " ")
+		args = strings.TrimLeft(args, " ")
+	}
+	return args
 }
 
 // TestStaticBinary builds mlserve exactly as the Dockerfile's build stage
@@ -264,15 +281,107 @@ func TestStaticBinary(t *testing.T) {
 }
 
 func TestParseDockerfile(t *testing.T) {
-	src := "ARG X=1\n# comment\nFROM a AS one\nRUN echo \\\n  two\nFROM one\nCMD [\"x\"]\n"
+	src := "ARG X=1\n# comment\nFROM a AS one\nRUN echo \\\n  two\nFROM one\nCMD [\"x\"]\nFROM --platform=$BUILDPLATFORM b AS three\n"
 	got := parseDockerfile(t, []byte(src))
 	want := []stage{
 		{Name: "one", From: "a", Body: []instruction{{"RUN", "echo    two"}}},
 		{From: "one", Body: []instruction{{"CMD", `["x"]`}}},
+		{Name: "three", From: "b", Flags: []string{"--platform=$BUILDPLATFORM"}},
 	}
 	gj, _ := json.Marshal(got)
 	wj, _ := json.Marshal(want)
 	if string(gj) != string(wj) {
 		t.Errorf("got %s\nwant %s", gj, wj)
+	}
+}
+
+// TestDockerfilePlatform: the stages that compile or download run on the
+// build machine and cross-compile for the platform asked for, so a
+// `--platform linux/arm64` build needs no emulation.
+func TestDockerfilePlatform(t *testing.T) {
+	stages := readDockerfile(t)
+	for _, name := range []string{"build", "model", "rie"} {
+		st := findStage(t, stages, name)
+		if !slices.Contains(st.Flags, "--platform=$BUILDPLATFORM") {
+			t.Errorf("stage %s: FROM %v %s, want --platform=$BUILDPLATFORM", name, st.Flags, st.From)
+		}
+		if name == "model" {
+			continue
+		}
+		if _, ok := st.args()["TARGETARCH"]; !ok {
+			t.Errorf("stage %s: no ARG TARGETARCH", name)
+		}
+		var goRun string
+		for _, r := range st.all("RUN") {
+			if strings.Contains(r, "go build") || strings.Contains(r, "go install") {
+				goRun = r
+			}
+		}
+		for _, want := range []string{"CGO_ENABLED=0", "GOOS=${TARGETOS}", "GOARCH=${TARGETARCH}"} {
+			if !strings.Contains(goRun, want) {
+				t.Errorf("stage %s: go RUN line lacks %s: %s", name, want, goRun)
+			}
+		}
+	}
+}
+
+// TestDockerfileRIE: the emulator is built from the Go module proxy at the
+// version CI and the local stack use, and no stage copies from an image
+// outside this Dockerfile.
+func TestDockerfileRIE(t *testing.T) {
+	stages := readDockerfile(t)
+	version := findStage(t, stages, "rie").args()["RIE_VERSION"]
+	if version == "" {
+		t.Fatal("rie stage: no ARG RIE_VERSION default")
+	}
+	for _, f := range []string{".ci/run", "mk/local-stack.mk", "mk/lambda.mk"} {
+		b, err := os.ReadFile(filepath.Join(repoRoot(t), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), version) {
+			t.Errorf("%s does not use aws-lambda-rie %s, the Dockerfile's version", f, version)
+		}
+	}
+	names := map[string]bool{}
+	for _, st := range stages {
+		for _, c := range st.all("COPY") {
+			if from, ok := strings.CutPrefix(c, "--from="); ok {
+				if from, _, _ = strings.Cut(from, " "); !names[from] {
+					t.Errorf("COPY --from=%s: not an earlier stage of this Dockerfile", from)
+				}
+			}
+		}
+		names[st.Name] = true
+	}
+	if !slices.Contains(findStage(t, stages, "lambda-rie").all("COPY"), "--from=rie /out/aws-lambda-rie /usr/local/bin/aws-lambda-rie") {
+		t.Error("lambda-rie stage: does not copy the emulator from the rie stage")
+	}
+}
+
+// TestCrossCompile runs the build stage's RUN line for linux/arm64 and
+// checks the binary's ELF machine.
+func TestCrossCompile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cross-compiles mlserve: skipped with -short")
+	}
+	cmdline := buildCommand(t, map[string]string{"VERSION": "v0.0.0-shiptest", "TARGETOS": "linux", "TARGETARCH": "arm64"})
+	out := filepath.Join(t.TempDir(), "mlserve")
+	cmdline = strings.Replace(cmdline, " -o /out/mlserve ", " -o "+out+" ", 1)
+	build := exec.Command("sh", "-c", cmdline)
+	build.Dir = repoRoot(t)
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmdline, err, b)
+	}
+	f, err := elf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 {
+		t.Errorf("TARGETARCH=arm64 built a %s binary", f.Machine)
+	}
+	if slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP }) {
+		t.Error("the arm64 binary is dynamically linked")
 	}
 }
