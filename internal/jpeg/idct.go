@@ -2,66 +2,97 @@ package jpeg
 
 import "math"
 
-// The inverse DCT (T.81 A.3.3) at N = 8, 4, 2 or 1 output samples per
-// block side uses only the first N x N coefficients:
+// The inverse DCT (T.81 A.3.3), at N = 8, 4, 2 or 1 output samples per
+// block side. At N < 8 each output sample is the mean of the 8/N x 8/N
+// samples the full transform would give (before rounding), which is what
+// libjpeg-turbo's reduced transforms compute: averaged over a group of
+// 8/N samples some cosines vanish (frequency 4 at N = 4, the even ones at
+// N = 2, all but DC at N = 1), so only the other coefficients are read.
 //
-//	f(x,y) = 1/4 sum_{u,v<N} C(u) C(v) F(v,u) cos((2x+1)u pi/2N) cos((2y+1)v pi/2N)
+//	f(x) = sum_u F(u) * C(u)/2 * mean_{j in group x} cos((2j+1) u pi / 16)
 //
-// with C(0) = 1/sqrt(2), else 1. For N < 8 this is the 8-point transform
-// evaluated at the centres of groups of 8/N pixels, so each output sample
-// is (close to) the mean of the pixels it replaces. It runs in two
-// separable passes in 32-bit fixed point, columns then rows, each split
-// into even and odd frequencies (out[N-1-x] differs from out[x] only in
-// the sign of the odd terms).
+// with C(0) = 1/sqrt(2), else 1, applied to columns then rows in 32-bit
+// fixed point. Each 1-D pass is split into even and odd frequencies:
+// out[N-1-x] differs from out[x] only in the sign of the odd terms.
 
 const (
 	constBits = 13 // fraction bits of the cosine table
 	pass1Bits = 2  // extra fraction bits kept between the passes
 )
 
-// cosTab[N][x][u] = round(2^constBits * C(u)/2 * cos((2x+1) u pi / 2N)).
-var cosTab [9][8][8]int32
+// idctTab is the table of one output size.
+type idctTab struct {
+	freqs []int       // frequencies read, increasing
+	m     [8][8]int32 // m[x][u] in constBits fixed point
+}
+
+// idctTabs is indexed by N.
+var idctTabs [9]*idctTab
 
 func init() {
 	for _, n := range []int{1, 2, 4, 8} {
-		for x := range n {
-			for u := range n {
-				c := 1.0
-				if u == 0 {
-					c = 1 / math.Sqrt2
+		t := &idctTab{}
+		g := 8 / n
+		for u := range 8 {
+			c := 1.0
+			if u == 0 {
+				c = 1 / math.Sqrt2
+			}
+			used := false
+			for x := range n {
+				sum := 0.0
+				for j := x * g; j < (x+1)*g; j++ {
+					sum += math.Cos(float64(2*j+1) * float64(u) * math.Pi / 16)
 				}
-				v := c / 2 * math.Cos(float64(2*x+1)*float64(u)*math.Pi/float64(2*n))
-				cosTab[n][x][u] = int32(math.Round(v * (1 << constBits)))
+				v := c / 2 * sum / float64(g)
+				t.m[x][u] = int32(math.Round(v * (1 << constBits)))
+				used = used || math.Abs(v) > 1e-9
+			}
+			if used {
+				t.freqs = append(t.freqs, u)
 			}
 		}
+		idctTabs[n] = t
 	}
 }
 
-// idct transforms the top-left n x n coefficients of blk (natural order,
-// row stride 8, not yet dequantized) into n x n samples at dst (row
-// stride stride), level-shifted and clamped to [0, 255].
+// keeps reports whether the transform of size n reads frequency u.
+func keeps(n, u int) bool {
+	for _, f := range idctTabs[n].freqs {
+		if f == u {
+			return true
+		}
+	}
+	return false
+}
+
+// idct transforms the coefficients of blk (natural order, row stride 8,
+// not yet dequantized; only the frequencies the size-n transform reads are
+// looked at) into n x n samples at dst (row stride stride), level-shifted
+// and clamped to [0, 255].
 func idct(blk *[65]int32, q *[64]int32, n int, dst []byte, stride int) {
 	if n == 1 {
-		// 1/8: the DC coefficient alone, F/8 rounded (libjpeg's
-		// jpeg_idct_1x1).
+		// 1/8: the DC coefficient alone, F/8 rounded (the block mean).
 		dst[0] = clamp((blk[0]*q[0]+4)>>3 + 128)
 		return
 	}
-	var tmp [64]int32
-	tab := &cosTab[n]
+	t := idctTabs[n]
+	fr := t.freqs
 	h := n / 2
-	// Pass 1: columns. tmp[y*8+u] = sum_v tab[y][v] * F(v,u).
-	for u := range n {
+	var tmp [64]int32 // tmp[y*8+u]
+	// Pass 1: columns.
+	for _, u := range fr {
 		var f [8]int32
 		ac := int32(0)
-		for v := range n {
+		for _, v := range fr {
 			f[v] = blk[v*8+u] * q[v*8+u]
 			if v > 0 {
 				ac |= f[v]
 			}
 		}
+		const round = 1 << (constBits - pass1Bits - 1)
 		if ac == 0 {
-			dc := (f[0]*tab[0][0] + 1<<(constBits-pass1Bits-1)) >> (constBits - pass1Bits)
+			dc := (f[0]*t.m[0][0] + round) >> (constBits - pass1Bits)
 			for y := range n {
 				tmp[y*8+u] = dc
 			}
@@ -69,30 +100,33 @@ func idct(blk *[65]int32, q *[64]int32, n int, dst []byte, stride int) {
 		}
 		for y := range h {
 			var even, odd int32
-			for v := 0; v < n; v += 2 {
-				even += tab[y][v] * f[v]
+			m := &t.m[y]
+			for _, v := range fr {
+				if v&1 == 0 {
+					even += m[v] * f[v]
+				} else {
+					odd += m[v] * f[v]
+				}
 			}
-			for v := 1; v < n; v += 2 {
-				odd += tab[y][v] * f[v]
-			}
-			const round = 1 << (constBits - pass1Bits - 1)
 			tmp[y*8+u] = (even + odd + round) >> (constBits - pass1Bits)
 			tmp[(n-1-y)*8+u] = (even - odd + round) >> (constBits - pass1Bits)
 		}
 	}
 	// Pass 2: rows, with the level shift folded into the rounding term.
-	const shift = constBits + pass1Bits + 3 - 3 // the 1/4 is in the table's C/2 factors
+	const shift = constBits + pass1Bits
 	const round = 1<<(shift-1) + 128<<shift
 	for y := range n {
 		row := tmp[y*8 : y*8+8]
 		out := dst[y*stride : y*stride+n]
 		for x := range h {
 			var even, odd int32
-			for u := 0; u < n; u += 2 {
-				even += tab[x][u] * row[u]
-			}
-			for u := 1; u < n; u += 2 {
-				odd += tab[x][u] * row[u]
+			m := &t.m[x]
+			for _, u := range fr {
+				if u&1 == 0 {
+					even += m[u] * row[u]
+				} else {
+					odd += m[u] * row[u]
+				}
 			}
 			out[x] = clamp((even + odd + round) >> shift)
 			out[n-1-x] = clamp((even - odd + round) >> shift)

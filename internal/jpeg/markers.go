@@ -32,9 +32,10 @@ type component struct {
 	// Blocks a non-interleaved scan of this component covers.
 	sbw, sbh int
 	keep     [64]uint8 // zigzag index -> slot in a block buffer (64: dropped)
-	keepN    [64]uint8 // zigzag index -> slot among ss*ss coefficients (255: dropped)
+	keepN    [64]uint8 // zigzag index -> slot among nkeep coefficients (255: dropped)
+	nkeep    int       // coefficients kept per block
 	plane    []byte    // output samples, stride bw*ss
-	coef     []int16   // progressive: ss*ss kept coefficients per block
+	coef     []int16   // progressive: nkeep coefficients per block
 	mask     []uint64  // progressive: which zigzag coefficients are non-zero
 }
 

@@ -9,7 +9,7 @@ package jpeg
 // blockCoefs returns the kept coefficients and the mask word of a block.
 func (c *component) blockCoefs(bx, by int) ([]int16, *uint64) {
 	i := by*c.bw + bx
-	n := c.ss * c.ss
+	n := c.nkeep
 	return c.coef[i*n : (i+1)*n], &c.mask[i]
 }
 
@@ -165,16 +165,16 @@ func (d *decoder) reconstruct() {
 	for i := range d.ncomp {
 		c := &d.comp[i]
 		s := c.ss
-		n := s * s
+		n := c.nkeep
 		stride := c.bw * s
 		q := &d.quant[c.tq]
+		blk := &d.blk
 		for by := range c.bh {
 			for bx := range c.bw {
 				coef := c.coef[(by*c.bw+bx)*n:][:n]
-				blk := &d.blk
-				for y := range s {
-					for x := range s {
-						blk[y*8+x] = int32(coef[y*s+x])
+				for k, slot := range c.keepN {
+					if slot != 255 {
+						blk[zigzag[k]] = int32(coef[slot])
 					}
 				}
 				idct(blk, q, s, c.plane[by*s*stride+bx*s:], stride)

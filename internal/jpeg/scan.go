@@ -40,16 +40,27 @@ func (d *decoder) setup() error {
 		if d.ncomp == 1 {
 			c.bw, c.bh = c.sbw, c.sbh
 		}
+		// Coefficients the transform reads: in the block buffer at their
+		// natural index, in progressive storage packed nf x nf.
+		slot, nf := [8]int{}, 0
+		for u := range 8 {
+			slot[u] = -1
+			if keeps(s, u) {
+				slot[u] = nf
+				nf++
+			}
+		}
+		c.nkeep = nf * nf
 		for k := range 64 {
 			z := int(zigzag[k])
 			c.keep[k], c.keepN[k] = 64, 255
-			if z/8 < s && z%8 < s {
-				c.keep[k], c.keepN[k] = uint8(z), uint8(z/8*s+z%8)
+			if slot[z/8] >= 0 && slot[z%8] >= 0 {
+				c.keep[k], c.keepN[k] = uint8(z), uint8(slot[z/8]*nf+slot[z%8])
 			}
 		}
 		c.plane = make([]byte, c.bw*s*c.bh*s)
 		if d.progressive {
-			c.coef = make([]int16, c.bw*c.bh*s*s)
+			c.coef = make([]int16, c.bw*c.bh*c.nkeep)
 			c.mask = make([]uint64, c.bw*c.bh)
 		}
 	}
@@ -250,8 +261,10 @@ func (d *decoder) baselineBlock(r *bitReader, sc *scanComp, bx, by int) error {
 	c := sc.c
 	blk := &d.blk
 	s := c.ss
-	for y := range s {
-		clear(blk[y*8 : y*8+s])
+	if s == 1 {
+		blk[0] = 0
+	} else {
+		clear(blk[:64])
 	}
 	if err := decodeBlock(r, blk, &c.keep, sc.dc, sc.ac, &sc.pred); err != nil {
 		return err
