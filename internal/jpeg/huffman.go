@@ -132,6 +132,9 @@ const maxPooledScan = 32 << 20
 // returns the position of the marker that ends it (len(data) at the end).
 func (s *scanBuffer) unstuff(data []byte, p int) int {
 	s.buf, s.starts, s.eof = s.buf[:0], append(s.starts[:0], 0), false
+	if need := len(data) - p + scanPad; cap(s.buf) < need {
+		s.buf = make([]byte, 0, need)
+	}
 	for {
 		i := bytes.IndexByte(data[p:], 0xFF)
 		if i < 0 {
@@ -229,6 +232,19 @@ func (r *bitReader) receive(size uint) int32 {
 	r.bits <<= size
 	r.n -= size
 	return v
+}
+
+// skip drops n bits.
+func (r *bitReader) skip(n uint) {
+	for n > 0 {
+		if r.n < 32 {
+			r.refill()
+		}
+		m := min(n, 32)
+		r.bits <<= m
+		r.n -= m
+		n -= m
+	}
 }
 
 // bit reads one bit.

@@ -68,12 +68,13 @@ func keeps(n, u int) bool {
 
 // idct transforms the coefficients of blk (natural order, row stride 8,
 // not yet dequantized; only the frequencies the size-n transform reads are
-// looked at) into n x n samples at dst (row stride stride), level-shifted
-// and clamped to [0, 255].
+// looked at, and set back to zero for the next block) into n x n samples
+// at dst (row stride stride), level-shifted and clamped to [0, 255].
 func idct(blk *[65]int32, q *[64]int32, n int, dst []byte, stride int) {
 	if n == 1 {
 		// 1/8: the DC coefficient alone, F/8 rounded (the block mean).
 		dst[0] = clamp((blk[0]*q[0]+4)>>3 + 128)
+		blk[0] = 0
 		return
 	}
 	t := idctTabs[n]
@@ -86,6 +87,7 @@ func idct(blk *[65]int32, q *[64]int32, n int, dst []byte, stride int) {
 		ac := int32(0)
 		for _, v := range fr {
 			f[v] = blk[v*8+u] * q[v*8+u]
+			blk[v*8+u] = 0
 			if v > 0 {
 				ac |= f[v]
 			}

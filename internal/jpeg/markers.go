@@ -34,6 +34,8 @@ type component struct {
 	keep     [64]uint8 // zigzag index -> slot in a block buffer (64: dropped)
 	keepN    [64]uint8 // zigzag index -> slot among nkeep coefficients (255: dropped)
 	nkeep    int       // coefficients kept per block
+	keepMask uint64    // zigzag positions kept
+	natural  []uint8   // slot -> natural index
 	plane    []byte    // output samples, stride bw*ss
 	coef     []int16   // progressive: nkeep coefficients per block
 	mask     []uint64  // progressive: which zigzag coefficients are non-zero

@@ -51,11 +51,14 @@ func (d *decoder) setup() error {
 			}
 		}
 		c.nkeep = nf * nf
+		c.natural = make([]uint8, c.nkeep)
 		for k := range 64 {
 			z := int(zigzag[k])
 			c.keep[k], c.keepN[k] = 64, 255
 			if slot[z/8] >= 0 && slot[z%8] >= 0 {
 				c.keep[k], c.keepN[k] = uint8(z), uint8(slot[z/8]*nf+slot[z%8])
+				c.keepMask |= 1 << k
+				c.natural[c.keepN[k]] = uint8(z)
 			}
 		}
 		c.plane = make([]byte, c.bw*s*c.bh*s)
@@ -256,16 +259,12 @@ func (d *decoder) nextSegment(r *bitReader, sb *scanBuffer, sc *scan) error {
 	return nil
 }
 
-// baselineBlock decodes one sequential block and writes its pixels.
+// baselineBlock decodes one sequential block and writes its pixels. The
+// block buffer is all zeros between blocks (idct clears what it reads).
 func (d *decoder) baselineBlock(r *bitReader, sc *scanComp, bx, by int) error {
 	c := sc.c
 	blk := &d.blk
 	s := c.ss
-	if s == 1 {
-		blk[0] = 0
-	} else {
-		clear(blk[:64])
-	}
 	if err := decodeBlock(r, blk, &c.keep, sc.dc, sc.ac, &sc.pred); err != nil {
 		return err
 	}
