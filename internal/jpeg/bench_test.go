@@ -2,11 +2,7 @@ package jpeg
 
 import (
 	"bytes"
-	"image"
 	stdjpeg "image/jpeg"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -19,66 +15,6 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// Photo12MP makes a 4032x3024 phone-sized photo the way issue 11 measured
-// one: the fixture dog upscaled bilinearly, with noise, as packed RGBA.
-func photo12MP(tb testing.TB) *image.RGBA {
-	tb.Helper()
-	data, err := os.ReadFile(filepath.Join(fixtureImages(tb), "dog-768x576.jpg"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	src, err := stdjpeg.Decode(bytes.NewReader(data))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return upscaleNoisy(src, 4032, 3024, 6)
-}
-
-// upscaleNoisy resizes src to w x h bilinearly and adds Gaussian noise of
-// standard deviation sigma, like sensor noise on a phone photo.
-func upscaleNoisy(src image.Image, w, h int, sigma float64) *image.RGBA {
-	b := src.Bounds()
-	sw, sh := b.Dx(), b.Dy()
-	rgb := make([]float64, sw*sh*3)
-	for y := range sh {
-		for x := range sw {
-			r, g, bl, _ := src.At(b.Min.X+x, b.Min.Y+y).RGBA()
-			i := (y*sw + x) * 3
-			rgb[i], rgb[i+1], rgb[i+2] = float64(r>>8), float64(g>>8), float64(bl>>8)
-		}
-	}
-	out := image.NewRGBA(image.Rect(0, 0, w, h))
-	var wg sync.WaitGroup
-	const bands = 8
-	for band := range bands {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(band), 11))
-			for y := band * h / bands; y < (band+1)*h/bands; y++ {
-				fy := (float64(y)+0.5)*float64(sh)/float64(h) - 0.5
-				y0 := min(max(int(fy), 0), sh-2)
-				ty := min(max(fy-float64(y0), 0), 1)
-				for x := range w {
-					fx := (float64(x)+0.5)*float64(sw)/float64(w) - 0.5
-					x0 := min(max(int(fx), 0), sw-2)
-					tx := min(max(fx-float64(x0), 0), 1)
-					p := out.Pix[y*out.Stride+4*x:]
-					for c := range 3 {
-						a := rgb[(y0*sw+x0)*3+c]*(1-tx) + rgb[(y0*sw+x0+1)*3+c]*tx
-						bb := rgb[((y0+1)*sw+x0)*3+c]*(1-tx) + rgb[((y0+1)*sw+x0+1)*3+c]*tx
-						v := a*(1-ty) + bb*ty + rng.NormFloat64()*sigma
-						p[c] = uint8(min(max(v+0.5, 0), 255))
-					}
-					p[3] = 255
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return out
 }
 
 var (

@@ -93,10 +93,9 @@ func (d *decoder) readHeaders(configOnly bool) error {
 			d.pos++
 		}
 		if d.pos >= len(d.data) {
-			if d.scans > 0 && !configOnly {
-				return nil // no EOI, but the image is there
-			}
-			return errTruncated("no frame or scan before the end of data")
+			// Even when every scan is complete, data without EOI is
+			// truncated, as image/jpeg says.
+			return errTruncated("no EOI marker")
 		}
 		m := d.data[d.pos]
 		d.pos++
