@@ -3,12 +3,13 @@ package jpeg
 import (
 	"bytes"
 	"fmt"
-	"github.com/mlserve/mlserve/internal/jpeg/jpegtest"
 	"image"
 	stdjpeg "image/jpeg"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mlserve/mlserve/internal/jpeg/jpegtest"
 )
 
 // corpusCase is one test JPEG.

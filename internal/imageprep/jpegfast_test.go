@@ -1,0 +1,144 @@
+package imageprep
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"image"
+	stdjpeg "image/jpeg"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/mlserve/mlserve/internal/jpeg/jpegtest"
+)
+
+// withOrientation inserts an APP1 Exif segment with orientation o after
+// the SOI marker of a JPEG.
+func withOrientation(data []byte, o uint16) []byte {
+	tiff := []byte("II*\x00\x08\x00\x00\x00\x01\x00")
+	tiff = binary.LittleEndian.AppendUint16(tiff, 0x0112)
+	tiff = binary.LittleEndian.AppendUint16(tiff, 3)
+	tiff = binary.LittleEndian.AppendUint32(tiff, 1)
+	tiff = binary.LittleEndian.AppendUint16(tiff, o)
+	tiff = append(tiff, 0, 0, 0, 0, 0, 0)
+	seg := append([]byte("Exif\x00\x00"), tiff...)
+	app1 := []byte{0xFF, 0xE1}
+	app1 = binary.BigEndian.AppendUint16(app1, uint16(len(seg)+2))
+	app1 = append(app1, seg...)
+	out := append([]byte{}, data[:2]...)
+	out = append(out, app1...)
+	return append(out, data[2:]...)
+}
+
+type namedJPEG struct {
+	name string
+	data []byte
+}
+
+var (
+	largeOnce   sync.Once
+	largeJPEGs  []namedJPEG
+	largeJPEGsE error
+)
+
+// largeJPEGs makes phone-sized photos: 12 MP baseline (image/jpeg, 4:2:0)
+// and progressive (cjpeg), a rotated one (EXIF 6), and odd sizes with
+// other subsamplings.
+func largePhotos(tb testing.TB) []namedJPEG {
+	tb.Helper()
+	largeOnce.Do(func() {
+		img := jpegtest.Photo12MP(tb)
+		var buf bytes.Buffer
+		if err := stdjpeg.Encode(&buf, img, &stdjpeg.Options{Quality: 92}); err != nil {
+			largeJPEGsE = err
+			return
+		}
+		base := bytes.Clone(buf.Bytes())
+		odd := img.SubImage(image.Rect(0, 0, 4031, 3021)).(*image.RGBA)
+		largeJPEGs = []namedJPEG{
+			{"12mp-baseline-420", base},
+			{"12mp-progressive-420", jpegtest.Cjpeg(tb, img, "-quality", "92", "-sample", "2x2", "-progressive")},
+			{"12mp-baseline-exif6", withOrientation(base, 6)},
+			{"12mp-odd-422-exif3", withOrientation(jpegtest.Cjpeg(tb, odd, "-quality", "90", "-sample", "2x1"), 3)},
+			{"12mp-odd-444-exif8", withOrientation(jpegtest.Cjpeg(tb, odd, "-quality", "90", "-sample", "1x1"), 8)},
+		}
+	})
+	if largeJPEGsE != nil {
+		tb.Fatal(largeJPEGsE)
+	}
+	return largeJPEGs
+}
+
+func fixtureJPEGs(tb testing.TB) []namedJPEG {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join(fixtures(tb), "images", "*.jpg"))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("fixture JPEGs: %v", err)
+	}
+	var out []namedJPEG
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, namedJPEG{filepath.Base(f), data})
+	}
+	return out
+}
+
+// tensorDiff returns the mean and max absolute difference.
+func tensorDiff(a, b []float32) (mean, worst float64) {
+	var sum float64
+	for i := range a {
+		d := math.Abs(float64(a[i]) - float64(b[i]))
+		sum += d
+		worst = max(worst, d)
+	}
+	return sum / float64(len(a)), worst
+}
+
+// TestJPEGFastMatchesExact compares the reduced decode's tensor with the
+// full-size decode's at margins 1, 1.25 and 2. Tolerances are in normalized
+// units (one level is about 0.017): the reduced path averages each block
+// before the antialiased resize instead of after, which moves a pixel by
+// a few levels where the image has fine detail.
+func TestJPEGFastMatchesExact(t *testing.T) {
+	images := append(fixtureJPEGs(t), largePhotos(t)...)
+	exact := make([]float32, 3*224*224)
+	fast := make([]float32, 3*224*224)
+	defer func(m float64) { jpegMargin = m }(jpegMargin)
+	for _, im := range images {
+		exactCfg := imageNet
+		exactCfg.ExactResize = true
+		ie, err := Prepare(im.data, exactCfg, exact)
+		if err != nil {
+			t.Fatalf("%s exact: %v", im.name, err)
+		}
+		for _, margin := range []float64{1, 1.25, 2} {
+			jpegMargin = margin
+			t.Run(fmt.Sprintf("%s/margin%g", im.name, margin), func(t *testing.T) {
+				info, err := Prepare(im.data, imageNet, fast)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if info.Width != ie.Width || info.Height != ie.Height {
+					t.Errorf("size %dx%d, exact %dx%d", info.Width, info.Height, ie.Width, ie.Height)
+				}
+				cfg, _ := jpegConfig(im.data)
+				scale := jpegScale(cfg.Width, cfg.Height, 256, margin)
+				mean, worst := tensorDiff(fast, exact)
+				t.Logf("1/%d: mean abs %.5f, max abs %.5f (%.1f levels)", scale, mean, worst, worst*255*0.226)
+				maxMean := 0.02
+				if margin < 1.25 {
+					maxMean = 0.03 // a resize of under 1.25x after a reduction
+				}
+				if mean > maxMean {
+					t.Errorf("mean abs %.5f against the exact path, want <= %g", mean, maxMean)
+				}
+			})
+		}
+	}
+}
