@@ -26,7 +26,7 @@ type coeffs struct {
 
 type coeffKey struct {
 	in, out, off, count int
-	in0, n            float64
+	in0, n              float64
 }
 
 var (
