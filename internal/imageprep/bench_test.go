@@ -1,11 +1,15 @@
 package imageprep
 
 import (
+	"bytes"
+	"image/jpeg"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mlserve/mlserve/internal/jpeg/jpegtest"
 )
 
 // cpuTime is the CPU time the process has used: on a shared, loaded machine
@@ -70,5 +74,48 @@ func BenchmarkTensor(b *testing.B) {
 			}
 			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
 		})
+	}
+}
+
+// BenchmarkPrepare12MP times decode plus preprocessing of 12 MP photos
+// (issue 11), the DCT-reduced path against the full-size (ExactResize,
+// image/jpeg) path in the same run. cpu-ms/op is the process CPU time per
+// image: the wall clock on a shared machine is noise.
+func BenchmarkPrepare12MP(b *testing.B) {
+	photo := jpegtest.Photo12MP(b)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, photo, &jpeg.Options{Quality: 92}); err != nil {
+		b.Fatal(err)
+	}
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{"baseline", buf.Bytes()},
+		{"progressive", jpegtest.Cjpeg(b, photo, "-quality", "92", "-sample", "2x2", "-progressive")},
+	}
+	dst := make([]float32, 3*224*224)
+	for _, f := range files {
+		for _, mode := range []struct {
+			name string
+			cfg  Config
+		}{{"exact", Config{ExactResize: true}}, {"fast", Config{}}} {
+			b.Run(f.name+"/"+mode.name, func(b *testing.B) {
+				b.SetBytes(int64(len(f.data)))
+				var dec, pre int64
+				cpu0 := cpuTime()
+				for b.Loop() {
+					info, err := Prepare(f.data, mode.cfg, dst)
+					if err != nil {
+						b.Fatal(err)
+					}
+					dec += int64(info.DecodeTime)
+					pre += int64(info.PreprocessTime)
+				}
+				b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+				b.ReportMetric(float64(dec)/float64(b.N)/1e6, "decode-ms/op")
+				b.ReportMetric(float64(pre)/float64(b.N)/1e6, "preprocess-ms/op")
+			})
+		}
 	}
 }
