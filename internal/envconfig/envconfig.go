@@ -24,6 +24,7 @@ var Vars = []Var{
 	{"MLSERVE_ADDR", ":8080", "serve: listen address"},
 	{"MLSERVE_BATCH_WAIT", "100ms", "serve: longest wait for images still decoding to join a dynamic batch (a lone request never waits)"},
 	{"MLSERVE_CACHE_DIR", "", "model cache directory (default: the user cache dir + /mlserve)"},
+	{"MLSERVE_EXACT_RESIZE", "false", "true: decode JPEGs at full size before the resize, as torchvision does; false: at the DCT reduction the resize needs (much faster on large photos)"},
 	{"MLSERVE_GEMM_KERNEL", "", "force the GEMM micro-kernel: avx512, avx2 or generic (default: the best this CPU runs)"},
 	{"MLSERVE_INPUT_PREFIX", "input/", "lambda: S3 key prefix whose uploads submit batch jobs"},
 	{"MLSERVE_JOB_DEFINITION", "", "lambda: AWS Batch job definition for submitted jobs"},
