@@ -6,6 +6,7 @@ import (
 	"image"
 	stdjpeg "image/jpeg"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -81,3 +82,5 @@ var (
 	fixtureImages = jpegtest.FixtureImages
 	photo12MP     = jpegtest.Photo12MP
 )
+
+var lookPath = exec.LookPath
