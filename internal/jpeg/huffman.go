@@ -6,7 +6,7 @@ import (
 )
 
 // lookBits is how many bits one table lookup resolves.
-const lookBits = 10
+const lookBits = 11
 
 // huffTable is a Huffman table (T.81 annex C) ready for decoding. Codes up
 // to lookBits long resolve with one lookup in lut; fast also folds in the

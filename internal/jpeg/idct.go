@@ -22,8 +22,9 @@ const (
 
 // idctTab is the table of one output size.
 type idctTab struct {
-	freqs []int       // frequencies read, increasing
-	m     [8][8]int32 // m[x][u] in constBits fixed point
+	freqs     []int       // frequencies read, increasing
+	even, odd []int       // the same, split by parity
+	m         [8][8]int32 // m[x][u] in constBits fixed point
 }
 
 // idctTabs is indexed by N.
@@ -50,6 +51,11 @@ func init() {
 			}
 			if used {
 				t.freqs = append(t.freqs, u)
+				if u&1 == 0 {
+					t.even = append(t.even, u)
+				} else {
+					t.odd = append(t.odd, u)
+				}
 			}
 		}
 		idctTabs[n] = t
@@ -103,12 +109,11 @@ func idct(blk *[65]int32, q *[64]int32, n int, dst []byte, stride int) {
 		for y := range h {
 			var even, odd int32
 			m := &t.m[y]
-			for _, v := range fr {
-				if v&1 == 0 {
-					even += m[v] * f[v]
-				} else {
-					odd += m[v] * f[v]
-				}
+			for _, v := range t.even {
+				even += m[v] * f[v]
+			}
+			for _, v := range t.odd {
+				odd += m[v] * f[v]
 			}
 			tmp[y*8+u] = (even + odd + round) >> (constBits - pass1Bits)
 			tmp[(n-1-y)*8+u] = (even - odd + round) >> (constBits - pass1Bits)
@@ -123,12 +128,11 @@ func idct(blk *[65]int32, q *[64]int32, n int, dst []byte, stride int) {
 		for x := range h {
 			var even, odd int32
 			m := &t.m[x]
-			for _, u := range fr {
-				if u&1 == 0 {
-					even += m[u] * row[u]
-				} else {
-					odd += m[u] * row[u]
-				}
+			for _, u := range t.even {
+				even += m[u] * row[u]
+			}
+			for _, u := range t.odd {
+				odd += m[u] * row[u]
 			}
 			out[x] = clamp((even + odd + round) >> shift)
 			out[n-1-x] = clamp((even - odd + round) >> shift)
