@@ -12,6 +12,13 @@
 // (v/255 - mean) / std in float32. JPEG chroma is upsampled and converted
 // with libjpeg-turbo's arithmetic, so only the IDCT differs from PIL by a
 // level here and there.
+//
+// Unless Config.ExactResize is set, a JPEG is decoded by internal/jpeg at
+// the largest DCT reduction (1/2, 1/4, 1/8) that keeps its shorter side
+// at least jpegMargin times the resize target, and the resize maps the
+// full image's geometry onto the reduced pixels (Pillow's resample box),
+// so the output has the same size and crop as the full-size path and is
+// close to it; see jpegfast.go.
 package imageprep
 
 import (
