@@ -142,3 +142,28 @@ func TestJPEGFastMatchesExact(t *testing.T) {
 		}
 	}
 }
+
+// TestJPEGFallback checks that the variants internal/jpeg leaves to
+// image/jpeg still decode (an RGB-coded JPEG), and that what neither
+// decodes is unsupported_format (arithmetic coding).
+func TestJPEGFallback(t *testing.T) {
+	img := jpegtest.Photo(300, 200, 4)
+	rgb := jpegtest.Cjpeg(t, img, "-rgb")
+	arith := jpegtest.Cjpeg(t, img, "-arithmetic")
+	fast := make([]float32, 3*224*224)
+	exact := make([]float32, 3*224*224)
+	if _, err := Prepare(rgb, imageNet, fast); err != nil {
+		t.Fatalf("RGB JPEG: %v", err)
+	}
+	cfg := imageNet
+	cfg.ExactResize = true
+	if _, err := Prepare(rgb, cfg, exact); err != nil {
+		t.Fatalf("RGB JPEG, exact: %v", err)
+	}
+	if mean, worst := tensorDiff(fast, exact); mean != 0 || worst != 0 {
+		t.Errorf("RGB JPEG: fast and exact differ (mean %g, max %g): not the same fallback", mean, worst)
+	}
+	if _, err := Prepare(arith, imageNet, fast); Code(err) != CodeUnsupported {
+		t.Errorf("arithmetic JPEG: %v, want %s", err, CodeUnsupported)
+	}
+}
