@@ -14,7 +14,7 @@ const lookBits = 11
 // coefficients cost one lookup and one shift.
 type huffTable struct {
 	// fast entries: bits 0-3 total length (code + extra bits), 4-7 code
-	// length, 8-12 run (16 means end of block), 16-31 the coefficient
+	// length, 8-14 run (runEOB for an end of block), 16-31 the coefficient
 	// value. Zero means "not resolved here".
 	fast [1 << lookBits]int32
 	// lut entries: code length << 8 | symbol, zero for longer codes.
@@ -27,9 +27,8 @@ type huffTable struct {
 	defined bool
 }
 
-const (
-	runEOB = 16
-)
+// runEOB is the run of an end of block in fast entries: past any block.
+const runEOB = 64
 
 // build makes the decoding tables from a DHT's counts and symbols. ac says
 // how the fused entries read a symbol: run/size for AC tables, size for DC.

@@ -76,7 +76,7 @@ func keeps(n, u int) bool {
 // not yet dequantized; only the frequencies the size-n transform reads are
 // looked at, and set back to zero for the next block) into n x n samples
 // at dst (row stride stride), level-shifted and clamped to [0, 255].
-func idct(blk *[65]int32, q *[64]int32, n int, dst []byte, stride int) {
+func idct(blk *[256]int32, q *[64]int32, n int, dst []byte, stride int) {
 	if n == 1 {
 		// 1/8: the DC coefficient alone, F/8 rounded (the block mean).
 		dst[0] = clamp((blk[0]*q[0]+4)>>3 + 128)

@@ -69,7 +69,7 @@ func TestIDCTMatchesDefinition(t *testing.T) {
 			}
 		}
 		for _, n := range []int{1, 2, 4, 8} {
-			var blk [65]int32
+			var blk [256]int32
 			copy(blk[:64], coef[:])
 			out := make([]byte, n*n)
 			idct(&blk, &ones, n, out, n)

@@ -66,7 +66,7 @@ type decoder struct {
 	adobeXform   byte
 	coefAlloced  bool
 	unstuffed    *scanBuffer
-	blk          [65]int32
+	blk          [256]int32 // one block; slot 64 (and any index a uint8 names) is a sink for dropped coefficients
 	eobrun       int
 	scratchPlane []byte
 }

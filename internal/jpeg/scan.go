@@ -276,7 +276,7 @@ func (d *decoder) baselineBlock(r *bitReader, sc *scanComp, bx, by int) error {
 // decodeBlock reads one sequential block (T.81 F.2.2): the DC difference,
 // added to *pred, and the AC coefficients, stored through keep. The bit
 // reader's state lives in locals for the whole block.
-func decodeBlock(r *bitReader, blk *[65]int32, keep *[64]uint8, dc, ac *huffTable, pred *int32) error {
+func decodeBlock(r *bitReader, blk *[256]int32, keep *[64]uint8, dc, ac *huffTable, pred *int32) error {
 	bits, n, pos, buf := r.bits, r.n, r.pos, r.buf
 	if n < 32 {
 		bits |= be64(buf[pos:]) >> n
@@ -316,13 +316,10 @@ func decodeBlock(r *bitReader, blk *[65]int32, keep *[64]uint8, dc, ac *huffTabl
 		}
 		e := ac.fast[bits>>(64-lookBits)]
 		if e != 0 {
-			run := int(e>>8) & 31
-			if run == runEOB {
-				bits <<= uint(e & 15)
-				n -= uint(e & 15)
-				break
-			}
-			k += run
+			// An end of block has run 64, so one test ends the block for
+			// it and for a run past the last coefficient (which, like
+			// image/jpeg, takes the code but not its extra bits).
+			k += int(e>>8) & 127
 			if k > 63 {
 				l := uint(e>>4) & 15
 				bits <<= l
@@ -332,7 +329,7 @@ func decodeBlock(r *bitReader, blk *[65]int32, keep *[64]uint8, dc, ac *huffTabl
 			l := uint(e & 15)
 			bits <<= l
 			n -= l
-			blk[keep[k]] = e >> 16
+			blk[keep[k&63]] = e >> 16
 			k++
 			continue
 		}
@@ -354,7 +351,7 @@ func decodeBlock(r *bitReader, blk *[65]int32, keep *[64]uint8, dc, ac *huffTabl
 		if k > 63 {
 			break
 		}
-		blk[keep[k]] = extend(int32(bits>>(64-size)), size)
+		blk[keep[k&63]] = extend(int32(bits>>(64-size)), size)
 		bits <<= size
 		n -= size
 		k++
