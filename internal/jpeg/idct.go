@@ -78,9 +78,12 @@ func keeps(n, u int) bool {
 // at dst (row stride stride), level-shifted and clamped to [0, 255].
 func idct(blk *[256]int32, q *[64]int32, n int, dst []byte, stride int) {
 	if n == 1 {
-		// 1/8: the DC coefficient alone, F/8 rounded (the block mean).
-		dst[0] = clamp((blk[0]*q[0]+4)>>3 + 128)
+		dst[0] = dcOnly(blk[0], q[0])
 		blk[0] = 0
+		return
+	}
+	if n == 2 {
+		idct2(blk, q, dst, stride)
 		return
 	}
 	t := idctTabs[n]
@@ -137,6 +140,41 @@ func idct(blk *[256]int32, q *[64]int32, n int, dst []byte, stride int) {
 			out[x] = clamp((even + odd + round) >> shift)
 			out[n-1-x] = clamp((even - odd + round) >> shift)
 		}
+	}
+}
+
+// dcOnly is the 1/8 transform: the DC coefficient alone, F/8 rounded (the
+// block mean, libjpeg's jpeg_idct_1x1), level-shifted.
+func dcOnly(dc, q int32) uint8 { return clamp((dc*q+4)>>3 + 128) }
+
+// idct2 is idct for n = 2 unrolled: frequencies 0, 1, 3, 5 and 7 (see
+// idctTabs[2]); one even term and four odd ones per 1-D transform. The
+// large photos a fast path reduces to 1/8 spend their chroma here.
+func idct2(blk *[256]int32, q *[64]int32, dst []byte, stride int) {
+	m := &idctTabs[2].m[0]
+	c0, c1, c3, c5, c7 := m[0], m[1], m[3], m[5], m[7]
+	const round1 = 1 << (constBits - pass1Bits - 1)
+	var t0, t1 [8]int32 // rows 0 and 1 of pass 1, by frequency
+	for _, u := range [5]int{0, 1, 3, 5, 7} {
+		f0 := blk[u] * q[u]
+		f1 := blk[8+u] * q[8+u]
+		f3 := blk[24+u] * q[24+u]
+		f5 := blk[40+u] * q[40+u]
+		f7 := blk[56+u] * q[56+u]
+		blk[u], blk[8+u], blk[24+u], blk[40+u], blk[56+u] = 0, 0, 0, 0, 0
+		even := c0*f0 + round1
+		odd := c1*f1 + c3*f3 + c5*f5 + c7*f7
+		t0[u] = (even + odd) >> (constBits - pass1Bits)
+		t1[u] = (even - odd) >> (constBits - pass1Bits)
+	}
+	const shift = constBits + pass1Bits
+	const round = 1<<(shift-1) + 128<<shift
+	for y, t := range [2]*[8]int32{&t0, &t1} {
+		even := c0*t[0] + round
+		odd := c1*t[1] + c3*t[3] + c5*t[5] + c7*t[7]
+		out := dst[y*stride : y*stride+2]
+		out[0] = clamp((even + odd) >> shift)
+		out[1] = clamp((even - odd) >> shift)
 	}
 }
 

@@ -269,6 +269,12 @@ func (d *decoder) baselineBlock(r *bitReader, sc *scanComp, bx, by int) error {
 		return err
 	}
 	stride := c.bw * s
+	if s == 1 {
+		// 1/8, inline: the block mean (idct's n = 1 case).
+		c.plane[by*stride+bx] = dcOnly(blk[0], d.quant[c.tq][0])
+		blk[0] = 0
+		return nil
+	}
 	idct(blk, &d.quant[c.tq], s, c.plane[by*s*stride+bx*s:], stride)
 	return nil
 }
