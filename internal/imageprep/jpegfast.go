@@ -31,8 +31,9 @@ func jpegScale(w, h, target int, margin float64) int {
 }
 
 // decodeJPEGReduced decodes a JPEG with internal/jpeg at the reduction the
-// resize needs. ok is false (with a nil error) for JPEG variants that
-// package does not decode: the caller then takes the full-size path.
+// resize needs. ok is false (with a nil error) when there is nothing to
+// reduce, and for JPEG variants that package does not decode: the caller
+// then takes the full-size path.
 func decodeJPEGReduced(data []byte, cfg Config) (src source, ok bool, err error) {
 	hdr, err := jpeg.DecodeConfig(data)
 	if err != nil {
@@ -45,6 +46,11 @@ func decodeJPEGReduced(data []byte, cfg Config) (src source, ok bool, err error)
 		return source{}, false, &Error{Code: CodeTooLarge, Err: fmt.Errorf("jpeg image is %dx%d, more than %d pixels", hdr.Width, hdr.Height, cfg.MaxPixels)}
 	}
 	scale := jpegScale(hdr.Width, hdr.Height, max(cfg.ResizeShorter, cfg.Crop), jpegMargin)
+	if scale == 1 {
+		// No reduction to gain: image/jpeg's full-size decode is faster
+		// than internal/jpeg's generic 8x8 transform (BENCHMARKS.md).
+		return source{}, false, nil
+	}
 	img, err := jpeg.Decode(data, jpeg.Options{Scale: scale, MaxPixels: cfg.MaxPixels})
 	if err != nil {
 		if isJPEGUnsupported(err) {

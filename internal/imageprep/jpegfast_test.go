@@ -138,6 +138,15 @@ func TestJPEGFastMatchesExact(t *testing.T) {
 				if mean > maxMean {
 					t.Errorf("mean abs %.5f against the exact path, want <= %g", mean, maxMean)
 				}
+				// Fixtures: against torchvision's tensor too.
+				ref := filepath.Join(fixtures(t), "preprocess", im.name+".f32")
+				if _, err := os.Stat(ref); err == nil {
+					mean, worst := tensorDiff(fast, readFloats(t, ref))
+					t.Logf("against torchvision: mean abs %.5f, max abs %.5f", mean, worst)
+					if mean > maxMean+0.005 {
+						t.Errorf("mean abs %.5f against torchvision, want <= %g", mean, maxMean+0.005)
+					}
+				}
 			})
 		}
 	}
