@@ -244,7 +244,7 @@ func referenceTensor(rgb []byte, w, h int, cfg Config) []float32 {
 	if nw != w {
 		c := computeCoeffs(w, nw, 0, nw, 0, float64(w))
 		out := make([]byte, nw*h*3)
-		resizeRows(out, cur, h, w, 0, c)
+		resizeRows(out, cur, h, w*3, 3, 0, c)
 		cur, cw = out, nw
 	}
 	if nh != h {

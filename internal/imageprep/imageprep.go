@@ -351,24 +351,29 @@ func tensor(dst []float32, src source, cfg Config) {
 		sy0, sy1 = vc.start[0], vc.start[r1-r0-1]+vc.n[r1-r0-1]
 	}
 
-	// The source region, oriented, as packed RGB.
+	// The source region, oriented, as packed RGB; 8-bit RGBA pixels in
+	// their stored orientation are read in place by the horizontal pass.
 	rw, rh := sx1-sx0, sy1-sy0
-	sc.roi = grow(sc.roi, rw*rh*3)
-	if src.orient == 1 {
-		toRGB(sc.roi, src.img, image.Rect(sx0, sy0, sx1, sy1), src.ycc, src.pal)
-	} else {
-		rx0, ry0, rx1, ry1 := rawRect(src.orient, PW, PH, sx0, sy0, sx1, sy1)
-		sc.raw = grow(sc.raw, (rx1-rx0)*(ry1-ry0)*3)
-		toRGB(sc.raw, src.img, image.Rect(rx0, ry0, rx1, ry1), src.ycc, src.pal)
-		reorient(sc.roi, sc.raw, src.orient, PW, PH, sx0, sy0, sx1, sy1, rx0, ry0, rx1-rx0)
+	in, stride, bpp := inPlace(src.img, src.orient, needH, sx0, sy0)
+	if in == nil {
+		sc.roi = grow(sc.roi, rw*rh*3)
+		if src.orient == 1 {
+			toRGB(sc.roi, src.img, image.Rect(sx0, sy0, sx1, sy1), src.ycc, src.pal)
+		} else {
+			rx0, ry0, rx1, ry1 := rawRect(src.orient, PW, PH, sx0, sy0, sx1, sy1)
+			sc.raw = grow(sc.raw, (rx1-rx0)*(ry1-ry0)*3)
+			toRGB(sc.raw, src.img, image.Rect(rx0, ry0, rx1, ry1), src.ycc, src.pal)
+			reorient(sc.roi, sc.raw, src.orient, PW, PH, sx0, sy0, sx1, sy1, rx0, ry0, rx1-rx0)
+		}
+		in, stride, bpp = sc.roi, rw*3, 3
 	}
 
 	// Horizontal pass.
 	cw := c1 - c0
-	rows := sc.roi
+	rows := in
 	if needH {
 		sc.tmp = grow(sc.tmp, rh*cw*3)
-		resizeRows(sc.tmp, sc.roi, rh, rw, sx0, hc)
+		resizeRows(sc.tmp, in, rh, stride, bpp, sx0, hc)
 		rows = sc.tmp
 	}
 
@@ -394,6 +399,23 @@ func tensor(dst []float32, src source, cfg Config) {
 			d2[j] = lut[2][p[2]]
 		}
 	}
+}
+
+// inPlace returns the pixels of an *image.RGBA or *image.NRGBA from
+// (x0, y0) on, its stride and 4 bytes per pixel, when the horizontal pass
+// can read them without a packed RGB copy (no reorientation, a resize
+// along x); otherwise nil.
+func inPlace(img image.Image, orient int, needH bool, x0, y0 int) ([]byte, int, int) {
+	if orient != 1 || !needH || img.Bounds().Min != (image.Point{}) {
+		return nil, 0, 0
+	}
+	switch m := img.(type) {
+	case *image.RGBA:
+		return m.Pix[m.PixOffset(x0, y0):], m.Stride, 4
+	case *image.NRGBA:
+		return m.Pix[m.PixOffset(x0, y0):], m.Stride, 4
+	}
+	return nil, 0, 0
 }
 
 func fill(s []float32, v float32) {

@@ -134,27 +134,32 @@ func clip8(v int32) uint8 {
 	return uint8(v)
 }
 
-// resizeRows runs the horizontal pass: src holds rows of packed RGB, srcW
-// pixels wide, whose first column is input sample x0; dst receives rows of
-// len(c.start) pixels.
-func resizeRows(dst, src []byte, rows, srcW, x0 int, c *coeffs) {
+// resizeRows runs the horizontal pass: src holds rows pixels, stride bytes
+// apart, of bpp bytes each (packed RGB is 3; RGBA read in place is 4, its
+// alpha ignored), whose first column is input sample x0; dst receives rows
+// of len(c.start) packed RGB pixels.
+func resizeRows(dst, src []byte, rows, stride, bpp, x0 int, c *coeffs) {
 	outW := len(c.start)
 	const half = 1 << (precisionBits - 1)
 	for r := range rows {
-		in := src[r*srcW*3 : (r+1)*srcW*3]
+		in := src[r*stride:]
 		out := dst[r*outW*3 : (r+1)*outW*3]
 		for j := range outW {
 			k := c.k[j*c.ksize : j*c.ksize+c.n[j]]
-			p := in[(c.start[j]-x0)*3:]
-			p = p[:len(k)*3]
+			o := out[j*3 : j*3+3]
+			if len(k) == 0 {
+				o[0], o[1], o[2] = 0, 0, 0
+				continue
+			}
+			p := in[(c.start[j]-x0)*bpp:]
+			p = p[:(len(k)-1)*bpp+3]
 			s0, s1, s2 := int32(half), int32(half), int32(half)
 			for x, w := range k {
-				i := x * 3
+				i := x * bpp
 				s0 += int32(p[i]) * w
 				s1 += int32(p[i+1]) * w
 				s2 += int32(p[i+2]) * w
 			}
-			o := out[j*3 : j*3+3]
 			o[0], o[1], o[2] = clip8(s0), clip8(s1), clip8(s2)
 		}
 	}
