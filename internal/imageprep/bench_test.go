@@ -5,20 +5,12 @@ import (
 	"image/jpeg"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/mlserve/mlserve/internal/jpeg/jpegtest"
 )
 
-// cpuTime is the CPU time the process has used: on a shared, loaded machine
-// it tracks the work done better than the wall clock.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+var cpuTime = jpegtest.CPUTime
 
 // BenchmarkPrepare measures decode plus preprocessing of each fixture image.
 func BenchmarkPrepare(b *testing.B) {
@@ -33,22 +25,7 @@ func BenchmarkPrepare(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run(e.Name(), func(b *testing.B) {
-			b.SetBytes(int64(len(data)))
-			var dec, pre int64
-			cpu0 := cpuTime()
-			for b.Loop() {
-				info, err := Prepare(data, imageNet, dst)
-				if err != nil {
-					b.Fatal(err)
-				}
-				dec += int64(info.DecodeTime)
-				pre += int64(info.PreprocessTime)
-			}
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
-			b.ReportMetric(float64(dec)/float64(b.N)/1e6, "decode-ms/op")
-			b.ReportMetric(float64(pre)/float64(b.N)/1e6, "preprocess-ms/op")
-		})
+		b.Run(e.Name(), func(b *testing.B) { benchPrepare(b, data, imageNet, dst) })
 	}
 }
 
@@ -100,22 +77,7 @@ func BenchmarkPrepare12MP(b *testing.B) {
 			name string
 			cfg  Config
 		}{{"exact", Config{ExactResize: true}}, {"fast", Config{}}} {
-			b.Run(f.name+"/"+mode.name, func(b *testing.B) {
-				b.SetBytes(int64(len(f.data)))
-				var dec, pre int64
-				cpu0 := cpuTime()
-				for b.Loop() {
-					info, err := Prepare(f.data, mode.cfg, dst)
-					if err != nil {
-						b.Fatal(err)
-					}
-					dec += int64(info.DecodeTime)
-					pre += int64(info.PreprocessTime)
-				}
-				b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
-				b.ReportMetric(float64(dec)/float64(b.N)/1e6, "decode-ms/op")
-				b.ReportMetric(float64(pre)/float64(b.N)/1e6, "preprocess-ms/op")
-			})
+			b.Run(f.name+"/"+mode.name, func(b *testing.B) { benchPrepare(b, f.data, mode.cfg, dst) })
 		}
 	}
 }
@@ -132,4 +94,23 @@ func BenchmarkTensor12MP(b *testing.B) {
 		tensor(dst, src, imageNet)
 	}
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+}
+
+// benchPrepare times Prepare on data, reporting CPU, decode and preprocess
+// milliseconds per image.
+func benchPrepare(b *testing.B, data []byte, cfg Config, dst []float32) {
+	b.SetBytes(int64(len(data)))
+	var dec, pre int64
+	cpu0 := cpuTime()
+	for b.Loop() {
+		info, err := Prepare(data, cfg, dst)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dec += int64(info.DecodeTime)
+		pre += int64(info.PreprocessTime)
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+	b.ReportMetric(float64(dec)/float64(b.N)/1e6, "decode-ms/op")
+	b.ReportMetric(float64(pre)/float64(b.N)/1e6, "preprocess-ms/op")
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	stdjpeg "image/jpeg"
-	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -89,17 +88,6 @@ func fixtureJPEGs(tb testing.TB) []namedJPEG {
 	return out
 }
 
-// tensorDiff returns the mean and max absolute difference.
-func tensorDiff(a, b []float32) (mean, worst float64) {
-	var sum float64
-	for i := range a {
-		d := math.Abs(float64(a[i]) - float64(b[i]))
-		sum += d
-		worst = max(worst, d)
-	}
-	return sum / float64(len(a)), worst
-}
-
 // TestJPEGFastMatchesExact compares the reduced decode's tensor with the
 // full-size decode's at margins 1, 1.25 and 2. Tolerances are in normalized
 // units (one level is about 0.017): the reduced path averages each block
@@ -129,7 +117,7 @@ func TestJPEGFastMatchesExact(t *testing.T) {
 				}
 				cfg, _ := jpegConfig(im.data)
 				scale := jpegScale(cfg.Width, cfg.Height, 256, margin)
-				mean, worst := tensorDiff(fast, exact)
+				mean, worst := diff(fast, exact)
 				t.Logf("1/%d: mean abs %.5f, max abs %.5f (%.1f levels)", scale, mean, worst, worst*255*0.226)
 				maxMean := 0.02
 				if margin < 1.25 {
@@ -141,7 +129,7 @@ func TestJPEGFastMatchesExact(t *testing.T) {
 				// Fixtures: against torchvision's tensor too.
 				ref := filepath.Join(fixtures(t), "preprocess", im.name+".f32")
 				if _, err := os.Stat(ref); err == nil {
-					mean, worst := tensorDiff(fast, readFloats(t, ref))
+					mean, worst := diff(fast, readFloats(t, ref))
 					t.Logf("against torchvision: mean abs %.5f, max abs %.5f", mean, worst)
 					if mean > maxMean+0.005 {
 						t.Errorf("mean abs %.5f against torchvision, want <= %g", mean, maxMean+0.005)
@@ -169,7 +157,7 @@ func TestJPEGFallback(t *testing.T) {
 	if _, err := Prepare(rgb, cfg, exact); err != nil {
 		t.Fatalf("RGB JPEG, exact: %v", err)
 	}
-	if mean, worst := tensorDiff(fast, exact); mean != 0 || worst != 0 {
+	if mean, worst := diff(fast, exact); mean != 0 || worst != 0 {
 		t.Errorf("RGB JPEG: fast and exact differ (mean %g, max %g): not the same fallback", mean, worst)
 	}
 	if _, err := Prepare(arith, imageNet, fast); Code(err) != CodeUnsupported {

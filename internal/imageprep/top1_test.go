@@ -13,20 +13,8 @@ import (
 	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/jpeg/jpegtest"
+	"github.com/mlserve/mlserve/internal/testsupport"
 )
-
-// fixturesDir is ../shared/fixtures from the repository root.
-func fixturesDir(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "fixtures"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("fixtures: %v", err)
-	}
-	return dir
-}
 
 func argmax(v []float32) int {
 	return slices.Index(v, slices.Max(v))
@@ -39,7 +27,7 @@ func TestTop1FastEqualsExact(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads every fixture model")
 	}
-	dir := fixturesDir(t)
+	dir := testsupport.Fixtures(t)
 	models, _ := filepath.Glob(filepath.Join(dir, "models", "*.onnx"))
 	families, _ := filepath.Glob(filepath.Join(dir, "families", "*.onnx"))
 	models = append(models, families...)

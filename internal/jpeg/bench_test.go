@@ -4,18 +4,10 @@ import (
 	"bytes"
 	stdjpeg "image/jpeg"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
-)
 
-// cpuTime is the CPU time the process has used: on a shared, loaded
-// machine it tracks the work done better than the wall clock.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/mlserve/mlserve/internal/jpeg/jpegtest"
+)
 
 var (
 	bench12Once             sync.Once
@@ -47,24 +39,24 @@ func BenchmarkDecode12MP(b *testing.B) {
 	}{{"baseline", base}, {"progressive", prog}} {
 		b.Run(f.name+"/stdlib", func(b *testing.B) {
 			b.SetBytes(int64(len(f.data)))
-			cpu0 := cpuTime()
+			cpu0 := jpegtest.CPUTime()
 			for b.Loop() {
 				if _, err := stdjpeg.Decode(bytes.NewReader(f.data)); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+			b.ReportMetric(float64(jpegtest.CPUTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
 		})
 		for _, scale := range []int{1, 2, 4, 8} {
 			b.Run(f.name+"/scale"+string(rune('0'+scale)), func(b *testing.B) {
 				b.SetBytes(int64(len(f.data)))
-				cpu0 := cpuTime()
+				cpu0 := jpegtest.CPUTime()
 				for b.Loop() {
 					if _, err := Decode(f.data, Options{Scale: scale}); err != nil {
 						b.Fatal(err)
 					}
 				}
-				b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+				b.ReportMetric(float64(jpegtest.CPUTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
 			})
 		}
 	}

@@ -14,22 +14,19 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
-// NeedTool returns the path of a libjpeg-turbo tool. Without it the test
-// skips, except under CI (.ci/run installs libjpeg-turbo-progs), where it
-// fails.
+// NeedTool returns the path of a libjpeg-turbo tool (cjpeg, djpeg): a
+// missing one skips the test, or fails it under CI, where .ci/run installs
+// libjpeg-turbo-progs.
 func NeedTool(tb testing.TB, name string) string {
 	tb.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("%s not found (apt-get install libjpeg-turbo-progs): %v", name, err)
-		}
-		tb.Skipf("%s not found (apt-get install libjpeg-turbo-progs)", name)
-	}
-	return p
+	return testsupport.Tool(tb, name, "")
 }
 
 // Photo makes a w x h image that compresses like a photograph: smooth
@@ -197,23 +194,13 @@ func UpscaleNoisy(src image.Image, w, h int, sigma float64) *image.RGBA {
 // FixtureImages is ../shared/fixtures/images from the repository root.
 func FixtureImages(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	f := filepath.Join(dir, "..", "shared", "fixtures", "images")
-	if _, err := os.Stat(f); err != nil {
-		tb.Fatalf("fixtures: %v", err)
-	}
-	return f
+	return testsupport.Fixtures(tb, "images")
+}
+
+// CPUTime is the CPU time the process has used: on a shared, loaded
+// machine it tracks the work a benchmark did better than the wall clock.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
