@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/spf13/pflag"
 
@@ -21,6 +22,9 @@ type modelOptions struct {
 	Model     string
 	Labels    string
 	MaxPixels int
+	// ExactResize decodes JPEGs at full size (imageprep.Config.ExactResize).
+	ExactResize bool
+	envErr      error // a bad MLSERVE_EXACT_RESIZE, reported by loadClassifier
 	// Profile prints per-op engine timings to stderr (classify --profile).
 	Profile bool
 }
@@ -30,6 +34,11 @@ func (o *modelOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Labels, "labels", envconfig.String("MLSERVE_LABELS"), "class names file, one per line (env MLSERVE_LABELS)")
 	maxPixels, _ := envconfig.Int("MLSERVE_MAX_PIXELS")
 	fs.IntVar(&o.MaxPixels, "max-pixels", maxPixels, "largest image in pixels, checked before decoding (env MLSERVE_MAX_PIXELS)")
+	exact, err := strconv.ParseBool(envconfig.String("MLSERVE_EXACT_RESIZE"))
+	if err != nil {
+		o.envErr = usageErrorf("MLSERVE_EXACT_RESIZE=%q: want true or false", envconfig.String("MLSERVE_EXACT_RESIZE"))
+	}
+	fs.BoolVar(&o.ExactResize, "exact-resize", exact, "decode JPEGs at full size before resizing, as torchvision does, instead of at the DCT reduction the resize needs (env MLSERVE_EXACT_RESIZE)")
 }
 
 // openURL reads s3:// model URLs for modelstore.
@@ -41,6 +50,9 @@ func openURL(ctx context.Context, uri string) (io.ReadCloser, error) {
 // and its labels. pull lets it download the default model with a progress
 // bar on stdio.Err (the CLI on a terminal).
 func loadClassifier(ctx context.Context, o modelOptions, stdio IO, pull bool) (*infer.Classifier, error) {
+	if o.envErr != nil {
+		return nil, o.envErr
+	}
 	man := models.Default()
 	req := modelstore.Request{
 		Flag:     o.Model,
@@ -64,6 +76,7 @@ func loadClassifier(ctx context.Context, o modelOptions, stdio IO, pull bool) (*
 			Mean:          man.Mean,
 			Std:           man.Std,
 			MaxPixels:     o.MaxPixels,
+			ExactResize:   o.ExactResize,
 		},
 	}
 	if o.Profile {

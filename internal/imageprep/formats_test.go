@@ -242,13 +242,13 @@ func referenceTensor(rgb []byte, w, h int, cfg Config) []float32 {
 	nw, nh := resizedSize(w, h, cfg.ResizeShorter)
 	cur, cw, chh := rgb, w, h
 	if nw != w {
-		c := computeCoeffs(w, nw, 0, nw)
+		c := computeCoeffs(w, nw, 0, nw, 0, float64(w))
 		out := make([]byte, nw*h*3)
-		resizeRows(out, cur, h, w, 0, c)
+		resizeRows(out, cur, h, w*3, 3, 0, c)
 		cur, cw = out, nw
 	}
 	if nh != h {
-		c := computeCoeffs(h, nh, 0, nh)
+		c := computeCoeffs(h, nh, 0, nh, 0, float64(h))
 		out := make([]byte, cw*nh*3)
 		for i := range nh {
 			resizeColumn(out[i*cw*3:], nil, cur, cw, 0, c, i)

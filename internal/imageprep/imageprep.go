@@ -12,6 +12,13 @@
 // (v/255 - mean) / std in float32. JPEG chroma is upsampled and converted
 // with libjpeg-turbo's arithmetic, so only the IDCT differs from PIL by a
 // level here and there.
+//
+// Unless Config.ExactResize is set, a JPEG is decoded by internal/jpeg at
+// the largest DCT reduction (1/2, 1/4, 1/8) that keeps its shorter side
+// at least jpegMargin times the resize target, and the resize maps the
+// full image's geometry onto the reduced pixels (Pillow's resample box),
+// so the output has the same size and crop as the full-size path and is
+// close to it; see jpegfast.go.
 package imageprep
 
 import (
@@ -81,6 +88,10 @@ type Config struct {
 	Crop          int        // then center-cropped to Crop x Crop (224)
 	Mean, Std     [3]float32 // per channel, applied to values scaled to [0,1]
 	MaxPixels     int        // 0 means DefaultMaxPixels
+	// ExactResize decodes JPEGs at full size, as torchvision does, instead
+	// of at the DCT reduction the resize needs (1/2, 1/4 or 1/8): slower on
+	// large photos, identical to the reference to the last level.
+	ExactResize bool
 }
 
 func (c Config) withDefaults() Config {
@@ -120,22 +131,11 @@ func Prepare(data []byte, cfg Config, dst []float32) (Info, error) {
 		return Info{}, fmt.Errorf("imageprep: dst has %d elements, want %d", len(dst), want)
 	}
 	start := time.Now()
-	img, format, err := Decode(data, cfg.MaxPixels)
+	src, format, err := decodeSource(data, cfg)
 	if err != nil {
 		return Info{}, err
 	}
-	o := orientation(format, data)
-	var pal []byte
-	if p, ok := img.(*image.Paletted); ok && format == FormatGIF {
-		if gp := gifPalette(data); len(gp) == 3*len(p.Palette) {
-			pal = gp
-		}
-	}
 	decoded := time.Now()
-	src := source{img: img, orient: o, pal: pal}
-	if format == FormatWebP {
-		src.ycc = yccVP8
-	}
 	w, h := src.size()
 	tensor(dst, src, cfg)
 	return Info{
@@ -252,21 +252,6 @@ func isUnsupported(err error) bool {
 		errors.Is(err, bmp.ErrUnsupported)
 }
 
-// source is a decoded image with how to read it: orientation, YCbCr
-// flavor and, for GIF, the stored palette.
-type source struct {
-	img    image.Image
-	orient int
-	ycc    yccKind
-	pal    []byte
-}
-
-// size returns the oriented width and height.
-func (s source) size() (int, int) {
-	b := s.img.Bounds()
-	return orientedSize(s.orient, b.Dx(), b.Dy())
-}
-
 // scratch holds the per-call buffers, reused through a pool.
 type scratch struct {
 	raw, roi, tmp, row []byte
@@ -318,6 +303,7 @@ func cropOffset(n, crop int) int {
 // tensor resizes, crops and normalizes src into dst ([3][crop][crop]).
 func tensor(dst []float32, src source, cfg Config) {
 	W, H := src.size()
+	PW, PH := src.pixSize()
 	crop := cfg.Crop
 	// When the size does not change, torchvision returns the image as is,
 	// and so do the passes below (needH and needV are false).
@@ -347,40 +333,47 @@ func tensor(dst []float32, src source, cfg Config) {
 	sc := scratchPool.Get().(*scratch)
 	defer sc.release()
 
-	needH, needV := nw != W, nh != H
+	needH, needV := nw != PW || PW != W, nh != PH || PH != H
 	var hc, vc *coeffs
 	sx0, sx1 := c0, c1 // source columns used
 	sy0, sy1 := r0, r1 // source rows used
 	if needH {
-		hc = resampleCoeffs(W, nw, c0, c1-c0)
+		in0, n := src.box(false)
+		hc = resampleCoeffs(PW, nw, c0, c1-c0, in0, n)
 		sx0, sx1 = hc.start[0], hc.start[c1-c0-1]+hc.n[c1-c0-1]
 	}
 	if needV {
-		vc = resampleCoeffs(H, nh, r0, r1-r0)
+		in0, n := src.box(true)
+		vc = resampleCoeffs(PH, nh, r0, r1-r0, in0, n)
 		if cap(sc.rows) < vc.ksize {
 			sc.rows = make([][]byte, 0, vc.ksize)
 		}
 		sy0, sy1 = vc.start[0], vc.start[r1-r0-1]+vc.n[r1-r0-1]
 	}
 
-	// The source region, oriented, as packed RGB.
+	// The source region, oriented, as packed RGB; 8-bit RGBA pixels in
+	// their stored orientation are read in place by the horizontal pass.
 	rw, rh := sx1-sx0, sy1-sy0
-	sc.roi = grow(sc.roi, rw*rh*3)
-	if src.orient == 1 {
-		toRGB(sc.roi, src.img, image.Rect(sx0, sy0, sx1, sy1), src.ycc, src.pal)
-	} else {
-		rx0, ry0, rx1, ry1 := rawRect(src.orient, W, H, sx0, sy0, sx1, sy1)
-		sc.raw = grow(sc.raw, (rx1-rx0)*(ry1-ry0)*3)
-		toRGB(sc.raw, src.img, image.Rect(rx0, ry0, rx1, ry1), src.ycc, src.pal)
-		reorient(sc.roi, sc.raw, src.orient, W, H, sx0, sy0, sx1, sy1, rx0, ry0, rx1-rx0)
+	in, stride, bpp := inPlace(src.img, src.orient, needH, sx0, sy0)
+	if in == nil {
+		sc.roi = grow(sc.roi, rw*rh*3)
+		if src.orient == 1 {
+			toRGB(sc.roi, src.img, image.Rect(sx0, sy0, sx1, sy1), src.ycc, src.pal)
+		} else {
+			rx0, ry0, rx1, ry1 := rawRect(src.orient, PW, PH, sx0, sy0, sx1, sy1)
+			sc.raw = grow(sc.raw, (rx1-rx0)*(ry1-ry0)*3)
+			toRGB(sc.raw, src.img, image.Rect(rx0, ry0, rx1, ry1), src.ycc, src.pal)
+			reorient(sc.roi, sc.raw, src.orient, PW, PH, sx0, sy0, sx1, sy1, rx0, ry0, rx1-rx0)
+		}
+		in, stride, bpp = sc.roi, rw*3, 3
 	}
 
 	// Horizontal pass.
 	cw := c1 - c0
-	rows := sc.roi
+	rows := in
 	if needH {
 		sc.tmp = grow(sc.tmp, rh*cw*3)
-		resizeRows(sc.tmp, sc.roi, rh, rw, sx0, hc)
+		resizeRows(sc.tmp, in, rh, stride, bpp, sx0, hc)
 		rows = sc.tmp
 	}
 
@@ -406,6 +399,23 @@ func tensor(dst []float32, src source, cfg Config) {
 			d2[j] = lut[2][p[2]]
 		}
 	}
+}
+
+// inPlace returns the pixels of an *image.RGBA or *image.NRGBA from
+// (x0, y0) on, its stride and 4 bytes per pixel, when the horizontal pass
+// can read them without a packed RGB copy (no reorientation, a resize
+// along x); otherwise nil.
+func inPlace(img image.Image, orient int, needH bool, x0, y0 int) ([]byte, int, int) {
+	if orient != 1 || !needH || img.Bounds().Min != (image.Point{}) {
+		return nil, 0, 0
+	}
+	switch m := img.(type) {
+	case *image.RGBA:
+		return m.Pix[m.PixOffset(x0, y0):], m.Stride, 4
+	case *image.NRGBA:
+		return m.Pix[m.PixOffset(x0, y0):], m.Stride, 4
+	}
+	return nil, 0, 0
 }
 
 func fill(s []float32, v float32) {

@@ -24,7 +24,10 @@ type coeffs struct {
 	ksize int
 }
 
-type coeffKey struct{ in, out, off, count int }
+type coeffKey struct {
+	in, out, off, count int
+	in0, n              float64
+}
 
 var (
 	coeffCache     sync.Map // coeffKey -> *coeffs
@@ -36,14 +39,15 @@ var (
 // sizes, but a stream of unusual ones must not grow memory without bound.
 const maxCachedCoeffs = 4096
 
-// resampleCoeffs returns the bilinear taps mapping inSize samples to outSize
-// samples, for the outputs off .. off+count-1.
-func resampleCoeffs(inSize, outSize, off, count int) *coeffs {
-	key := coeffKey{inSize, outSize, off, count}
+// resampleCoeffs returns the bilinear taps mapping the span [in0, in0+n)
+// of inSize samples (Pillow's box; the whole input is 0, inSize) to
+// outSize samples, for the outputs off .. off+count-1.
+func resampleCoeffs(inSize, outSize, off, count int, in0, n float64) *coeffs {
+	key := coeffKey{inSize, outSize, off, count, in0, n}
 	if c, ok := coeffCache.Load(key); ok {
 		return c.(*coeffs)
 	}
-	c := computeCoeffs(inSize, outSize, off, count)
+	c := computeCoeffs(inSize, outSize, off, count, in0, n)
 	coeffCacheMu.Lock()
 	if coeffCacheSize < maxCachedCoeffs {
 		if _, loaded := coeffCache.LoadOrStore(key, c); !loaded {
@@ -55,10 +59,10 @@ func resampleCoeffs(inSize, outSize, off, count int) *coeffs {
 }
 
 // computeCoeffs is Pillow's precompute_coeffs followed by
-// normalize_coeffs_8bpc, for the bilinear filter (support 1) and the whole
-// input range as the box.
-func computeCoeffs(inSize, outSize, off, count int) *coeffs {
-	scale := float64(inSize) / float64(outSize)
+// normalize_coeffs_8bpc, for the bilinear filter (support 1) and the box
+// [in0, in0+n) of the input.
+func computeCoeffs(inSize, outSize, off, count int, in0, n float64) *coeffs {
+	scale := n / float64(outSize)
 	filterscale := max(scale, 1.0)
 	support := 1.0 * filterscale
 	ksize := int(math.Ceil(support))*2 + 1
@@ -72,7 +76,7 @@ func computeCoeffs(inSize, outSize, off, count int) *coeffs {
 	ss := 1.0 / filterscale
 	for i := range count {
 		xx := off + i
-		center := (float64(xx) + 0.5) * scale
+		center := in0 + (float64(xx)+0.5)*scale
 		// C's (int) conversion truncates toward zero, like Go's.
 		xmin := int(center - support + 0.5)
 		if xmin < 0 {
@@ -130,27 +134,32 @@ func clip8(v int32) uint8 {
 	return uint8(v)
 }
 
-// resizeRows runs the horizontal pass: src holds rows of packed RGB, srcW
-// pixels wide, whose first column is input sample x0; dst receives rows of
-// len(c.start) pixels.
-func resizeRows(dst, src []byte, rows, srcW, x0 int, c *coeffs) {
+// resizeRows runs the horizontal pass: src holds rows pixels, stride bytes
+// apart, of bpp bytes each (packed RGB is 3; RGBA read in place is 4, its
+// alpha ignored), whose first column is input sample x0; dst receives rows
+// of len(c.start) packed RGB pixels.
+func resizeRows(dst, src []byte, rows, stride, bpp, x0 int, c *coeffs) {
 	outW := len(c.start)
 	const half = 1 << (precisionBits - 1)
 	for r := range rows {
-		in := src[r*srcW*3 : (r+1)*srcW*3]
+		in := src[r*stride:]
 		out := dst[r*outW*3 : (r+1)*outW*3]
 		for j := range outW {
 			k := c.k[j*c.ksize : j*c.ksize+c.n[j]]
-			p := in[(c.start[j]-x0)*3:]
-			p = p[:len(k)*3]
+			o := out[j*3 : j*3+3]
+			if len(k) == 0 {
+				o[0], o[1], o[2] = 0, 0, 0
+				continue
+			}
+			p := in[(c.start[j]-x0)*bpp:]
+			p = p[:(len(k)-1)*bpp+3]
 			s0, s1, s2 := int32(half), int32(half), int32(half)
 			for x, w := range k {
-				i := x * 3
+				i := x * bpp
 				s0 += int32(p[i]) * w
 				s1 += int32(p[i+1]) * w
 				s2 += int32(p[i+2]) * w
 			}
-			o := out[j*3 : j*3+3]
 			o[0], o[1], o[2] = clip8(s0), clip8(s1), clip8(s2)
 		}
 	}

@@ -10,9 +10,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
+	"image/jpeg"
 	"io"
 	"log"
 	"log/slog"
@@ -27,6 +29,7 @@ import (
 	"github.com/mlserve/mlserve/internal/batch"
 	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
+	"github.com/mlserve/mlserve/internal/jpeg/jpegtest"
 	"github.com/mlserve/mlserve/models"
 )
 
@@ -39,6 +42,7 @@ func main() {
 	bin := flag.String("bin", "", "mlserve binary for the RSS runs (empty: skip them)")
 	rssModel := flag.String("rss-model", "", "model for the RSS runs (default: -model)")
 	rssSizes := flag.String("rss-sizes", "64,1024", "input counts of the RSS runs")
+	photo := flag.String("photo", "", "inputs: one WxH photo (the fixture dog upscaled with noise, JPEG q92) instead of the fixture JPEGs")
 	flag.Parse()
 	if *model == "" {
 		*model = filepath.Join(*fixtures, "models", "resnet50-opset11.onnx")
@@ -51,6 +55,9 @@ func main() {
 	check(err)
 	defer os.RemoveAll(tmp)
 	jpegs := fixtureJPEGs(*fixtures)
+	if *photo != "" {
+		jpegs = [][]byte{makePhoto(*fixtures, *photo)}
+	}
 
 	man := models.Default()
 	c, err := infer.LoadFile(*model, infer.Options{
@@ -195,6 +202,21 @@ func makeInputs(dir string, jpegs [][]byte, n int) []string {
 		files = append(files, p)
 	}
 	return files
+}
+
+// makePhoto makes a size ("WxH") photo as issue 11 did: the fixture dog
+// upscaled with noise, JPEG q92 4:2:0.
+func makePhoto(fixtures, size string) []byte {
+	var w, h int
+	_, err := fmt.Sscanf(size, "%dx%d", &w, &h)
+	check(err)
+	data, err := os.ReadFile(filepath.Join(fixtures, "images", "dog-768x576.jpg"))
+	check(err)
+	dog, err := jpeg.Decode(bytes.NewReader(data))
+	check(err)
+	var buf bytes.Buffer
+	check(jpeg.Encode(&buf, jpegtest.UpscaleNoisy(dog, w, h, 6), &jpeg.Options{Quality: 92}))
+	return buf.Bytes()
 }
 
 func check(err error) {

@@ -1,0 +1,4 @@
+package imageprep
+
+// JPEGMargin lets the external tests try other reduction margins.
+var JPEGMargin = &jpegMargin

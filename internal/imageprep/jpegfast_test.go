@@ -1,0 +1,166 @@
+package imageprep
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"image"
+	stdjpeg "image/jpeg"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/mlserve/mlserve/internal/jpeg/jpegtest"
+)
+
+// withOrientation inserts an APP1 Exif segment with orientation o after
+// the SOI marker of a JPEG.
+func withOrientation(data []byte, o uint16) []byte {
+	tiff := []byte("II*\x00\x08\x00\x00\x00\x01\x00")
+	tiff = binary.LittleEndian.AppendUint16(tiff, 0x0112)
+	tiff = binary.LittleEndian.AppendUint16(tiff, 3)
+	tiff = binary.LittleEndian.AppendUint32(tiff, 1)
+	tiff = binary.LittleEndian.AppendUint16(tiff, o)
+	tiff = append(tiff, 0, 0, 0, 0, 0, 0)
+	seg := append([]byte("Exif\x00\x00"), tiff...)
+	app1 := []byte{0xFF, 0xE1}
+	app1 = binary.BigEndian.AppendUint16(app1, uint16(len(seg)+2))
+	app1 = append(app1, seg...)
+	out := append([]byte{}, data[:2]...)
+	out = append(out, app1...)
+	return append(out, data[2:]...)
+}
+
+type namedJPEG struct {
+	name string
+	data []byte
+}
+
+var (
+	largeOnce   sync.Once
+	largeJPEGs  []namedJPEG
+	largeJPEGsE error
+)
+
+// largeJPEGs makes phone-sized photos: 12 MP baseline (image/jpeg, 4:2:0)
+// and progressive (cjpeg), a rotated one (EXIF 6), and odd sizes with
+// other subsamplings.
+func largePhotos(tb testing.TB) []namedJPEG {
+	tb.Helper()
+	largeOnce.Do(func() {
+		img := jpegtest.Photo12MP(tb)
+		var buf bytes.Buffer
+		if err := stdjpeg.Encode(&buf, img, &stdjpeg.Options{Quality: 92}); err != nil {
+			largeJPEGsE = err
+			return
+		}
+		base := bytes.Clone(buf.Bytes())
+		odd := img.SubImage(image.Rect(0, 0, 4031, 3021)).(*image.RGBA)
+		largeJPEGs = []namedJPEG{
+			{"12mp-baseline-420", base},
+			{"12mp-progressive-420", jpegtest.Cjpeg(tb, img, "-quality", "92", "-sample", "2x2", "-progressive")},
+			{"12mp-baseline-exif6", withOrientation(base, 6)},
+			{"12mp-odd-422-exif3", withOrientation(jpegtest.Cjpeg(tb, odd, "-quality", "90", "-sample", "2x1"), 3)},
+			{"12mp-odd-444-exif8", withOrientation(jpegtest.Cjpeg(tb, odd, "-quality", "90", "-sample", "1x1"), 8)},
+		}
+	})
+	if largeJPEGsE != nil {
+		tb.Fatal(largeJPEGsE)
+	}
+	return largeJPEGs
+}
+
+func fixtureJPEGs(tb testing.TB) []namedJPEG {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join(fixtures(tb), "images", "*.jpg"))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("fixture JPEGs: %v", err)
+	}
+	var out []namedJPEG
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, namedJPEG{filepath.Base(f), data})
+	}
+	return out
+}
+
+// TestJPEGFastMatchesExact compares the reduced decode's tensor with the
+// full-size decode's at margins 1, 1.25 and 2. Tolerances are in normalized
+// units (one level is about 0.017): the reduced path averages each block
+// before the antialiased resize instead of after, which moves a pixel by
+// a few levels where the image has fine detail.
+func TestJPEGFastMatchesExact(t *testing.T) {
+	images := append(fixtureJPEGs(t), largePhotos(t)...)
+	exact := make([]float32, 3*224*224)
+	fast := make([]float32, 3*224*224)
+	defer func(m float64) { jpegMargin = m }(jpegMargin)
+	for _, im := range images {
+		exactCfg := imageNet
+		exactCfg.ExactResize = true
+		ie, err := Prepare(im.data, exactCfg, exact)
+		if err != nil {
+			t.Fatalf("%s exact: %v", im.name, err)
+		}
+		for _, margin := range []float64{1, 1.25, 2} {
+			jpegMargin = margin
+			t.Run(fmt.Sprintf("%s/margin%g", im.name, margin), func(t *testing.T) {
+				info, err := Prepare(im.data, imageNet, fast)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if info.Width != ie.Width || info.Height != ie.Height {
+					t.Errorf("size %dx%d, exact %dx%d", info.Width, info.Height, ie.Width, ie.Height)
+				}
+				cfg, _ := jpegConfig(im.data)
+				scale := jpegScale(cfg.Width, cfg.Height, 256, margin)
+				mean, worst := diff(fast, exact)
+				t.Logf("1/%d: mean abs %.5f, max abs %.5f (%.1f levels)", scale, mean, worst, worst*255*0.226)
+				maxMean := 0.02
+				if margin < 1.25 {
+					maxMean = 0.03 // a resize of under 1.25x after a reduction
+				}
+				if mean > maxMean {
+					t.Errorf("mean abs %.5f against the exact path, want <= %g", mean, maxMean)
+				}
+				// Fixtures: against torchvision's tensor too.
+				ref := filepath.Join(fixtures(t), "preprocess", im.name+".f32")
+				if _, err := os.Stat(ref); err == nil {
+					mean, worst := diff(fast, readFloats(t, ref))
+					t.Logf("against torchvision: mean abs %.5f, max abs %.5f", mean, worst)
+					if mean > maxMean+0.005 {
+						t.Errorf("mean abs %.5f against torchvision, want <= %g", mean, maxMean+0.005)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestJPEGFallback checks that the variants internal/jpeg leaves to
+// image/jpeg still decode (an RGB-coded JPEG), and that what neither
+// decodes is unsupported_format (arithmetic coding).
+func TestJPEGFallback(t *testing.T) {
+	img := jpegtest.Photo(300, 200, 4)
+	rgb := jpegtest.Cjpeg(t, img, "-rgb")
+	arith := jpegtest.Cjpeg(t, img, "-arithmetic")
+	fast := make([]float32, 3*224*224)
+	exact := make([]float32, 3*224*224)
+	if _, err := Prepare(rgb, imageNet, fast); err != nil {
+		t.Fatalf("RGB JPEG: %v", err)
+	}
+	cfg := imageNet
+	cfg.ExactResize = true
+	if _, err := Prepare(rgb, cfg, exact); err != nil {
+		t.Fatalf("RGB JPEG, exact: %v", err)
+	}
+	if mean, worst := diff(fast, exact); mean != 0 || worst != 0 {
+		t.Errorf("RGB JPEG: fast and exact differ (mean %g, max %g): not the same fallback", mean, worst)
+	}
+	if _, err := Prepare(arith, imageNet, fast); Code(err) != CodeUnsupported {
+		t.Errorf("arithmetic JPEG: %v, want %s", err, CodeUnsupported)
+	}
+}

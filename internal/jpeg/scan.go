@@ -1,0 +1,375 @@
+package jpeg
+
+import (
+	"fmt"
+)
+
+// scanComp is one component of a scan.
+type scanComp struct {
+	c      *component
+	dc, ac *huffTable
+	pred   int32
+}
+
+// scan is a parsed SOS header (T.81 B.2.3).
+type scan struct {
+	comps          []scanComp
+	ss, se, ah, al int
+}
+
+// setup computes the geometry once the frame and the scale are known:
+// per component, the transform size, the block grids and the planes.
+func (d *decoder) setup() error {
+	ss0 := 8 / d.scale
+	d.mcusX = (d.width + 8*d.hmax - 1) / (8 * d.hmax)
+	d.mcusY = (d.height + 8*d.vmax - 1) / (8 * d.vmax)
+	for i := range d.ncomp {
+		c := &d.comp[i]
+		// libjpeg-turbo's rule (jdmaster.c): grow a subsampled
+		// component's transform while that removes a 2x upsampling step
+		// in both directions.
+		s := ss0
+		for s < 8 && (d.hmax*ss0)%(c.h*s*2) == 0 && (d.vmax*ss0)%(c.v*s*2) == 0 {
+			s *= 2
+		}
+		c.ss = s
+		c.bw, c.bh = d.mcusX*c.h, d.mcusY*c.v
+		cw := (d.width*c.h + d.hmax - 1) / d.hmax
+		ch := (d.height*c.v + d.vmax - 1) / d.vmax
+		c.sbw, c.sbh = (cw+7)/8, (ch+7)/8
+		if d.ncomp == 1 {
+			c.bw, c.bh = c.sbw, c.sbh
+		}
+		// Coefficients the transform reads: in the block buffer at their
+		// natural index, in progressive storage packed nf x nf.
+		slot, nf := [8]int{}, 0
+		for u := range 8 {
+			slot[u] = -1
+			if keeps(s, u) {
+				slot[u] = nf
+				nf++
+			}
+		}
+		c.nkeep = nf * nf
+		c.natural = make([]uint8, c.nkeep)
+		for k := range 64 {
+			z := int(zigzag[k])
+			c.keep[k], c.keepN[k] = 64, 255
+			if slot[z/8] >= 0 && slot[z%8] >= 0 {
+				c.keep[k], c.keepN[k] = uint8(z), uint8(slot[z/8]*nf+slot[z%8])
+				c.keepMask |= 1 << k
+				c.natural[c.keepN[k]] = uint8(z)
+			}
+		}
+		c.plane = make([]byte, c.bw*s*c.bh*s)
+		if d.progressive {
+			c.coef = make([]int16, c.bw*c.bh*c.nkeep)
+			c.mask = make([]uint64, c.bw*c.bh)
+		}
+	}
+	return nil
+}
+
+// readSOS parses a scan header and decodes the scan that follows it.
+func (d *decoder) readSOS(seg []byte) error {
+	if !d.frame {
+		return FormatError("SOS before SOF")
+	}
+	if d.scans == 0 {
+		if err := d.setup(); err != nil {
+			return err
+		}
+	}
+	if len(seg) < 1 {
+		return FormatError("short SOS")
+	}
+	n := int(seg[0])
+	if n < 1 || n > d.ncomp || len(seg) != 4+2*n {
+		return FormatError("SOS length")
+	}
+	var sc scan
+	var comps [4]scanComp
+	blocks := 0
+	for i := range n {
+		id, tabs := seg[1+2*i], seg[2+2*i]
+		ci := -1
+		for j := range d.ncomp {
+			if d.comp[j].id == id {
+				ci = j
+			}
+		}
+		if ci < 0 {
+			return FormatError("unknown component in SOS")
+		}
+		for j := range i {
+			if comps[j].c == &d.comp[ci] {
+				return FormatError("repeated component in SOS")
+			}
+		}
+		td, ta := tabs>>4, tabs&15
+		if td > 3 || ta > 3 {
+			return FormatError("bad Huffman table id")
+		}
+		comps[i] = scanComp{c: &d.comp[ci], dc: &d.dc[td], ac: &d.ac[ta]}
+		blocks += d.comp[ci].h * d.comp[ci].v
+	}
+	sc.comps = comps[:n]
+	if n > 1 && blocks > 10 {
+		return FormatError("more than 10 blocks in an MCU")
+	}
+	p := seg[1+2*n:]
+	sc.ss, sc.se, sc.ah, sc.al = int(p[0]), int(p[1]), int(p[2]>>4), int(p[2]&15)
+	if d.progressive {
+		if err := checkProgressive(&sc); err != nil {
+			return err
+		}
+	} else if n != d.ncomp {
+		return UnsupportedError("baseline image in more than one scan")
+	}
+	for i := range sc.comps {
+		c := &sc.comps[i]
+		needDC := !d.progressive || (sc.ss == 0 && sc.ah == 0)
+		needAC := !d.progressive || sc.ss > 0
+		if (needDC && !c.dc.defined) || (needAC && !c.ac.defined) {
+			return FormatError("scan uses an undefined Huffman table")
+		}
+	}
+	d.scans++
+	if d.unstuffed == nil {
+		d.unstuffed = scanPool.Get().(*scanBuffer)
+	}
+	d.pos = d.unstuffed.unstuff(d.data, d.pos)
+	return d.decodeScan(&sc)
+}
+
+func checkProgressive(sc *scan) error {
+	switch {
+	case sc.ss == 0 && sc.se != 0:
+		return FormatError("progressive DC scan with AC coefficients")
+	case sc.ss > sc.se || sc.se > 63:
+		return FormatError("bad spectral selection")
+	case sc.ss > 0 && len(sc.comps) != 1:
+		return FormatError("progressive AC scan of more than one component")
+	case sc.al > 13 || sc.ah > 13:
+		return FormatError("bad successive approximation")
+	}
+	return nil
+}
+
+// release returns pooled buffers.
+func (d *decoder) release() {
+	if s := d.unstuffed; s != nil {
+		d.unstuffed = nil
+		if cap(s.buf) <= maxPooledScan {
+			scanPool.Put(s)
+		}
+	}
+}
+
+// blockFunc decodes the block at (bx, by) of the scan's component ci.
+type blockFunc func(r *bitReader, c *scanComp, bx, by int) error
+
+// decodeScan runs the scan's blocks in order, with restart intervals.
+func (d *decoder) decodeScan(sc *scan) error {
+	var fn blockFunc
+	switch {
+	case !d.progressive:
+		fn = d.baselineBlock
+	case sc.ss == 0 && sc.ah == 0:
+		fn = d.dcFirst(sc.al)
+	case sc.ss == 0:
+		fn = d.dcRefine(sc.al)
+	case sc.ah == 0:
+		fn = d.acFirst(sc.ss, sc.se, sc.al)
+	default:
+		fn = d.acRefine(sc.ss, sc.se, sc.al)
+	}
+	sb := d.unstuffed
+	r := &bitReader{buf: sb.buf}
+	r.setSegment(sb, 0)
+	d.eobrun = 0
+	units, perRow := d.mcusX*d.mcusY, d.mcusX
+	single := len(sc.comps) == 1
+	if single {
+		c := sc.comps[0].c
+		units, perRow = c.sbw*c.sbh, c.sbw
+	}
+	for u := range units {
+		if d.restart > 0 && u > 0 && u%d.restart == 0 {
+			if err := d.nextSegment(r, sb, sc); err != nil {
+				return err
+			}
+		}
+		ux, uy := u%perRow, u/perRow
+		if single {
+			if err := fn(r, &sc.comps[0], ux, uy); err != nil {
+				return err
+			}
+		} else {
+			for i := range sc.comps {
+				c := &sc.comps[i]
+				for y := range c.c.v {
+					for x := range c.c.h {
+						if err := fn(r, c, ux*c.c.h+x, uy*c.c.v+y); err != nil {
+							return err
+						}
+					}
+				}
+			}
+		}
+		if r.consumed() > r.lim {
+			return overrun(sb, r)
+		}
+	}
+	return nil
+}
+
+func overrun(sb *scanBuffer, r *bitReader) error {
+	if sb.eof && r.seg == len(sb.starts)-1 {
+		return errTruncated("entropy-coded data")
+	}
+	return FormatError(fmt.Sprintf("entropy-coded segment %d is short", r.seg))
+}
+
+func (r *bitReader) setSegment(sb *scanBuffer, i int) {
+	r.seg = i
+	r.pos = sb.starts[i]
+	end := sb.end
+	if i+1 < len(sb.starts) {
+		end = sb.starts[i+1]
+	}
+	r.lim = end * 8
+	r.bits, r.n = 0, 0
+}
+
+// nextSegment moves to the data after the next restart marker and resets
+// the predictors (T.81 F.2.1.3.1, G.1.2.2).
+func (d *decoder) nextSegment(r *bitReader, sb *scanBuffer, sc *scan) error {
+	if r.seg+1 >= len(sb.starts) {
+		if sb.eof {
+			return errTruncated("missing restart marker")
+		}
+		return FormatError("missing restart marker")
+	}
+	r.setSegment(sb, r.seg+1)
+	for i := range sc.comps {
+		sc.comps[i].pred = 0
+	}
+	d.eobrun = 0
+	return nil
+}
+
+// baselineBlock decodes one sequential block and writes its pixels. The
+// block buffer is all zeros between blocks (idct clears what it reads).
+func (d *decoder) baselineBlock(r *bitReader, sc *scanComp, bx, by int) error {
+	c := sc.c
+	blk := &d.blk
+	s := c.ss
+	if err := decodeBlock(r, blk, &c.keep, sc.dc, sc.ac, &sc.pred); err != nil {
+		return err
+	}
+	stride := c.bw * s
+	if s == 1 {
+		// 1/8, inline: the block mean (idct's n = 1 case).
+		c.plane[by*stride+bx] = dcOnly(blk[0], d.quant[c.tq][0])
+		blk[0] = 0
+		return nil
+	}
+	idct(blk, &d.quant[c.tq], s, c.plane[by*s*stride+bx*s:], stride)
+	return nil
+}
+
+// decodeBlock reads one sequential block (T.81 F.2.2): the DC difference,
+// added to *pred, and the AC coefficients, stored through keep. The bit
+// reader's state lives in locals for the whole block.
+func decodeBlock(r *bitReader, blk *[256]int32, keep *[64]uint8, dc, ac *huffTable, pred *int32) error {
+	bits, n, pos, buf := r.bits, r.n, r.pos, r.buf
+	if n < 32 {
+		bits |= be64(buf[pos:]) >> n
+		pos += int(63-n) >> 3
+		n |= 56
+	}
+	// DC.
+	var diff int32
+	if e := dc.fast[bits>>(64-lookBits)]; e != 0 {
+		l := uint(e & 15)
+		bits <<= l
+		n -= l
+		diff = e >> 16
+	} else {
+		sym, l := dc.slowOrLUT(bits)
+		if l == 0 {
+			return FormatError("bad Huffman code")
+		}
+		if sym > 16 {
+			return UnsupportedError("excessive DC component")
+		}
+		bits <<= l
+		n -= l
+		s := uint(sym)
+		diff = extend(int32(bits>>(64-s)), s)
+		bits <<= s
+		n -= s
+	}
+	*pred += diff
+	blk[0] = *pred
+	// AC.
+	for k := 1; k < 64; {
+		if n < 32 {
+			bits |= be64(buf[pos:]) >> n
+			pos += int(63-n) >> 3
+			n |= 56
+		}
+		e := ac.fast[bits>>(64-lookBits)]
+		if e != 0 {
+			// An end of block has run 64, so one test ends the block for
+			// it and for a run past the last coefficient (which, like
+			// image/jpeg, takes the code but not its extra bits).
+			k += int(e>>8) & 127
+			if k > 63 {
+				l := uint(e>>4) & 15
+				bits <<= l
+				n -= l
+				break
+			}
+			l := uint(e & 15)
+			bits <<= l
+			n -= l
+			blk[keep[k&63]] = e >> 16
+			k++
+			continue
+		}
+		sym, l := ac.slowOrLUT(bits)
+		if l == 0 {
+			return FormatError("bad Huffman code")
+		}
+		bits <<= l
+		n -= l
+		run, size := int(sym>>4), uint(sym&15)
+		if size == 0 {
+			if run != 15 {
+				break
+			}
+			k += 16
+			continue
+		}
+		k += run
+		if k > 63 {
+			break
+		}
+		blk[keep[k&63]] = extend(int32(bits>>(64-size)), size)
+		bits <<= size
+		n -= size
+		k++
+	}
+	r.bits, r.n, r.pos = bits, n, pos
+	return nil
+}
+
+// slowOrLUT decodes a symbol that the fused table did not resolve.
+func (t *huffTable) slowOrLUT(bits uint64) (uint8, uint) {
+	if e := t.lut[bits>>(64-lookBits)]; e != 0 {
+		return uint8(e), uint(e >> 8)
+	}
+	return t.slow(bits)
+}
