@@ -1,5 +1,7 @@
 package infer
 
+import "github.com/mlserve/mlserve/internal/api"
+
 // Result is the one JSON result schema every mode emits: the CLI's --json
 // lines, the HTTP and Lambda responses and the batch output files.
 type Result struct {
@@ -47,7 +49,4 @@ type Source struct {
 }
 
 // ErrorInfo is a per-item failure: a stable machine-readable code and a message.
-type ErrorInfo struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+type ErrorInfo = api.ErrorInfo

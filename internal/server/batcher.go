@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/httpapi"
 	"github.com/mlserve/mlserve/internal/infer"
 )
 
@@ -111,7 +112,7 @@ func (b *batcher) do(ctx context.Context, in *infer.Input, topK int) (infer.Resu
 	select {
 	case <-b.quit:
 		b.abandon()
-		return infer.Result{}, errDraining
+		return infer.Result{}, httpapi.ErrDraining
 	default:
 	}
 	// Never blocks: admission keeps pending <= cap(queue).
@@ -128,7 +129,7 @@ func (b *batcher) do(ctx context.Context, in *infer.Input, topK int) (infer.Resu
 }
 
 // stop ends the loop after the running batch; images still queued fail
-// with errDraining. hard also cancels the running batch.
+// with httpapi.ErrDraining. hard also cancels the running batch.
 func (b *batcher) stop(hard bool) {
 	select {
 	case <-b.quit:
@@ -216,7 +217,7 @@ func (b *batcher) drain() {
 		select {
 		case j := <-b.queue:
 			b.pending.Add(-1)
-			j.done <- jobResult{err: errDraining}
+			j.done <- jobResult{err: httpapi.ErrDraining}
 		default:
 			return
 		}

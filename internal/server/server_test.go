@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/infer"
 )
 
@@ -85,7 +86,7 @@ func (r response) results(t testing.TB) []infer.Result {
 
 func (r response) errorInfo(t testing.TB) infer.ErrorInfo {
 	t.Helper()
-	var e errorBody
+	var e api.ErrorBody
 	if err := json.Unmarshal(r.body, &e); err != nil || e.Error.Code == "" {
 		t.Fatalf("not an error body (%v): %s", err, r.body)
 	}
@@ -269,7 +270,7 @@ func TestTopK(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
 			}
 			if tt.status != 200 {
-				if e := r.errorInfo(t); e.Code != CodeBadRequest || !strings.Contains(e.Message, "top_k") {
+				if e := r.errorInfo(t); e.Code != api.CodeBadRequest || !strings.Contains(e.Message, "top_k") {
 					t.Errorf("error %+v", e)
 				}
 				return
@@ -305,23 +306,23 @@ func TestPredictErrors(t *testing.T) {
 		{"truncated png", "POST", "/predict", "image/png", small[:len(small)/2], 400, "truncated", ""},
 		{"unsupported format (ico)", "POST", "/predict", "image/x-icon", []byte("\x00\x00\x01\x00\x01\x00\x10\x10\x00\x00\x01\x00 \x00h\x04\x00\x00\x16\x00\x00\x00"), 415, "unsupported_format", "ico"},
 		{"too many pixels", "POST", "/predict", "image/png", big, 413, "too_large", "1000 pixels"},
-		{"body too large", "POST", "/predict", "application/octet-stream", make([]byte, 5000), 413, CodeBodyTooLarge, "4096 bytes"},
-		{"body too large json", "POST", "/predict", "application/json", []byte(`{"image":"` + strings.Repeat("A", 5000) + `"}`), 413, CodeBodyTooLarge, "4096 bytes"},
-		{"unsupported content type", "POST", "/predict", "text/plain", small, 415, CodeUnsupportedMedia, "text/plain"},
-		{"form urlencoded form", "POST", "/predict", "application/x-www-form-urlencoded", []byte("a=b&c=d"), 415, CodeUnsupportedMedia, "form"},
-		{"bad content type", "POST", "/predict", "image/png; =", small, 415, CodeUnsupportedMedia, ""},
-		{"bad json", "POST", "/predict", "application/json", []byte(`{"image":`), 400, CodeBadRequest, "json"},
-		{"json trailing data", "POST", "/predict", "application/json", []byte(`{"image":"AA=="} {}`), 400, CodeBadRequest, "after"},
-		{"json both", "POST", "/predict", "application/json", jsonBodyOf(t, map[string]any{"image": b64(small), "images": []string{b64(small)}}), 400, CodeBadRequest, "not both"},
-		{"json neither", "POST", "/predict", "application/json", []byte(`{}`), 400, CodeNoImage, ""},
-		{"json empty images", "POST", "/predict", "application/json", []byte(`{"images":[]}`), 400, CodeNoImage, ""},
-		{"json bad base64", "POST", "/predict", "application/json", []byte(`{"image":"***"}`), 400, CodeBadRequest, "base64"},
-		{"json too many images", "POST", "/predict", "application/json", []byte(`{"images":["AA","AA","AA","AA","AA"]}`), 413, CodeTooManyImages, "4"},
-		{"multipart without boundary", "POST", "/predict", noBoundary, []byte("x"), 400, CodeBadRequest, "boundary"},
-		{"multipart without file", "POST", "/predict", mpText, mpTextBody, 400, CodeNoImage, ""},
-		{"multipart broken", "POST", "/predict", "multipart/form-data; boundary=xyz", []byte("--xyz\r\nbroken"), 400, CodeBadRequest, "multipart"},
-		{"wrong method", "GET", "/predict", "", nil, 405, CodeMethodNotAllowed, "POST"},
-		{"unknown path", "GET", "/nope", "", nil, 404, CodeNotFound, "/nope"},
+		{"body too large", "POST", "/predict", "application/octet-stream", make([]byte, 5000), 413, api.CodeBodyTooLarge, "4096 bytes"},
+		{"body too large json", "POST", "/predict", "application/json", []byte(`{"image":"` + strings.Repeat("A", 5000) + `"}`), 413, api.CodeBodyTooLarge, "4096 bytes"},
+		{"unsupported content type", "POST", "/predict", "text/plain", small, 415, api.CodeUnsupportedMedia, "text/plain"},
+		{"form urlencoded form", "POST", "/predict", "application/x-www-form-urlencoded", []byte("a=b&c=d"), 415, api.CodeUnsupportedMedia, "form"},
+		{"bad content type", "POST", "/predict", "image/png; =", small, 415, api.CodeUnsupportedMedia, ""},
+		{"bad json", "POST", "/predict", "application/json", []byte(`{"image":`), 400, api.CodeBadRequest, "json"},
+		{"json trailing data", "POST", "/predict", "application/json", []byte(`{"image":"AA=="} {}`), 400, api.CodeBadRequest, "after"},
+		{"json both", "POST", "/predict", "application/json", jsonBodyOf(t, map[string]any{"image": b64(small), "images": []string{b64(small)}}), 400, api.CodeBadRequest, "not both"},
+		{"json neither", "POST", "/predict", "application/json", []byte(`{}`), 400, api.CodeNoImage, ""},
+		{"json empty images", "POST", "/predict", "application/json", []byte(`{"images":[]}`), 400, api.CodeNoImage, ""},
+		{"json bad base64", "POST", "/predict", "application/json", []byte(`{"image":"***"}`), 400, api.CodeBadRequest, "base64"},
+		{"json too many images", "POST", "/predict", "application/json", []byte(`{"images":["AA","AA","AA","AA","AA"]}`), 413, api.CodeTooManyImages, "4"},
+		{"multipart without boundary", "POST", "/predict", noBoundary, []byte("x"), 400, api.CodeBadRequest, "boundary"},
+		{"multipart without file", "POST", "/predict", mpText, mpTextBody, 400, api.CodeNoImage, ""},
+		{"multipart broken", "POST", "/predict", "multipart/form-data; boundary=xyz", []byte("--xyz\r\nbroken"), 400, api.CodeBadRequest, "multipart"},
+		{"wrong method", "GET", "/predict", "", nil, 405, api.CodeMethodNotAllowed, "POST"},
+		{"unknown path", "GET", "/nope", "", nil, 404, api.CodeNotFound, "/nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -388,7 +389,7 @@ func TestServerErrors(t *testing.T) {
 		defer close(fake.hold)
 		ts := start(t, Config{Timeout: 100 * time.Millisecond}, fake)
 		r := do(t, "POST", ts.url+"/predict", "image/png", img)
-		if e := r.errorInfo(t); r.status != 504 || e.Code != CodeDeadline {
+		if e := r.errorInfo(t); r.status != 504 || e.Code != api.CodeDeadline {
 			t.Fatalf("%d %+v", r.status, e)
 		}
 	})
@@ -405,7 +406,7 @@ func TestServerErrors(t *testing.T) {
 		wg.Go(func() { statuses <- sendStatus(ts.url+"/predict", "image/png", img) })
 		waitFor(t, func() bool { return ts.model.Load().batch.depth() == 1 })
 		r := do(t, "POST", ts.url+"/predict", "image/png", img)
-		if e := r.errorInfo(t); r.status != 503 || e.Code != CodeOverloaded || r.header.Get("Retry-After") == "" {
+		if e := r.errorInfo(t); r.status != 503 || e.Code != api.CodeOverloaded || r.header.Get("Retry-After") == "" {
 			t.Fatalf("%d %+v %v", r.status, e, r.header)
 		}
 		close(fake.hold)
@@ -426,7 +427,7 @@ func TestServerErrors(t *testing.T) {
 		}
 		ts.model.Load().batch.admit(1) // someone else holds one slot
 		r := do(t, "POST", ts.url+"/predict", ct, body)
-		if e := r.errorInfo(t); r.status != 503 || e.Code != CodeOverloaded {
+		if e := r.errorInfo(t); r.status != 503 || e.Code != api.CodeOverloaded {
 			t.Fatalf("%d %+v", r.status, e)
 		}
 	})
@@ -450,7 +451,7 @@ func TestReadiness(t *testing.T) {
 		t.Fatalf("healthz while loading: %d", r.status)
 	}
 	for _, path := range []string{"/readyz", "/v1/models"} {
-		if r := do(t, "GET", ts.url+path, "", nil); r.status != 503 || r.errorInfo(t).Code != CodeNotReady {
+		if r := do(t, "GET", ts.url+path, "", nil); r.status != 503 || r.errorInfo(t).Code != api.CodeNotReady {
 			t.Fatalf("%s while loading: %d %s", path, r.status, r.body)
 		}
 	}
@@ -604,7 +605,7 @@ func TestAccessLog(t *testing.T) {
 	if m := lines["req-1"]; m == nil || m["status"] != 200.0 || m["images"] != 1.0 || m["path"] != "/predict" {
 		t.Errorf("req-1: %v", m)
 	}
-	if m := lines["req-2"]; m == nil || m["status"] != 415.0 || m["error"] != CodeUnsupportedMedia {
+	if m := lines["req-2"]; m == nil || m["status"] != 415.0 || m["error"] != api.CodeUnsupportedMedia {
 		t.Errorf("req-2: %v", m)
 	}
 	if _, ok := lines["probe"]; ok {
