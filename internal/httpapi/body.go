@@ -2,7 +2,7 @@ package httpapi
 
 import (
 	"bytes"
-		"encoding/json"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
