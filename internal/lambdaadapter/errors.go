@@ -17,7 +17,7 @@ func (e *UnknownEventError) Error() string {
 // BadRequestError is a direct invoke that is malformed (bad base64, wrong
 // field types, an s3_uri that is not s3://...).
 type BadRequestError struct {
-	Code    string // "bad_request", "invalid_base64", "payload_too_large"
+	Code    string // api.CodeBadRequest or api.CodeBodyTooLarge
 	Message string
 }
 

@@ -25,6 +25,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 
+	"github.com/mlserve/mlserve/internal/httpapi"
 	"github.com/mlserve/mlserve/internal/infer"
 )
 
@@ -115,6 +116,7 @@ type Handler struct {
 	jobs  JobSubmitter
 	store ObjectStore
 	log   *slog.Logger
+	api   *httpapi.Handler // the HTTP events' /predict
 }
 
 // New returns a Handler. jobs and store may be nil when the deployment
@@ -128,7 +130,9 @@ func New(cfg Config, clf Classifier, jobs JobSubmitter, store ObjectStore, log *
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handler{cfg: cfg, clf: clf, jobs: jobs, store: store, log: log}
+	h := &Handler{cfg: cfg, clf: clf, jobs: jobs, store: store, log: log}
+	h.api = h.newAPI()
+	return h
 }
 
 // probe holds the fields that tell event shapes apart.

@@ -357,7 +357,7 @@ func TestSubmitOnly(t *testing.T) {
 		t.Fatalf("response %+v, %d SubmitJob calls", resp, len(srv.recorded()))
 	}
 	r := invokeHTTP(t, h, httpEvent(t, "apigw-http-v2.json", []byte("\xff\xd8\xff"), true, "image/jpeg"))
-	wantHTTPError(t, r, http.StatusNotImplemented, CodeSubmitOnly)
+	wantHTTPError(t, r, http.StatusNotImplemented, "submit_only")
 	_, err = h.Invoke(lambdaCtx("r2"), json.RawMessage(`{"image": "/9j/"}`))
 	if ce, ok := err.(*ConfigError); !ok || !strings.Contains(ce.Error(), "MLSERVE_SUBMIT_ONLY") {
 		t.Fatalf("direct invoke: err = %v, want a *ConfigError", err)
