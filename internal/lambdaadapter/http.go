@@ -43,9 +43,14 @@ func (h *Handler) newAPI() *httpapi.Handler {
 // apiClassifier is the Lambda's Classifier as httpapi wants it.
 type apiClassifier struct{ clf Classifier }
 
+// Accept refuses every request of a function without a model; top_k is
+// capped to the model's classes when the classifier describes its model.
 func (c apiClassifier) Accept() (int, error) {
 	if c.clf == nil {
 		return 0, httpapi.Errorf(api.CodeSubmitOnly, "%s", errSubmitOnly)
+	}
+	if m, ok := c.clf.(interface{ Info() infer.ModelInfo }); ok {
+		return m.Info().Classes, nil
 	}
 	return 0, nil
 }
