@@ -302,4 +302,3 @@ func readFile(t *testing.T, name string) []byte {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
