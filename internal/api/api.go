@@ -1,5 +1,6 @@
-// Package api is the wire schema every mode emits: the error codes of
-// whole-request failures, the JSON error body, and the request fields
+// Package api is the wire schema every mode emits: the JSON result (the
+// engine's infer.Result plus queue time, source and ETag), the error codes
+// of whole-request failures and the JSON error body, and the request fields
 // (top_k, base64 images) that every transport validates the same way.
 package api
 

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/s3io"
@@ -86,9 +87,9 @@ type Failure struct {
 
 // Failure codes beyond the imageprep and infer ones.
 const (
-	CodeNotFound    = "not_found"    // a manifest names a missing object
-	CodeReadFailed  = "read_failed"  // the input could not be read after retries
-	CodeWriteFailed = "write_failed" // the output could not be written after retries
+	CodeNotFound    = "not_found"         // a manifest names a missing object
+	CodeReadFailed  = api.CodeReadFailed  // the input could not be read after retries
+	CodeWriteFailed = api.CodeWriteFailed // the output could not be written after retries
 )
 
 // Summary is summary-<shard>.json.
@@ -158,8 +159,8 @@ type work struct {
 	item
 	data    []byte
 	input   *infer.Input
-	result  *infer.Result // success, or a failure of the image itself: written as the output
-	fail    *Failure      // a failure of the run (storage, engine): recorded only, retried next run
+	result  *api.Result // success, or a failure of the image itself: written as the output
+	fail    *Failure    // a failure of the run (storage, engine): recorded only, retried next run
 	skipped bool
 	attempt int
 }
@@ -494,7 +495,7 @@ func (r *runner) alreadyDone(ctx context.Context, w *work) bool {
 		return false
 	}
 	defer rc.Close()
-	var res infer.Result
+	var res api.Result
 	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&res); err != nil {
 		return false
 	}
@@ -542,7 +543,8 @@ func (r *runner) failImage(w *work, code, msg string) {
 	if w.attempt == 0 {
 		w.attempt = 1
 	}
-	w.result = &infer.Result{Model: r.model, Error: &infer.ErrorInfo{Code: code, Message: msg}}
+	res := api.Failed(r.model, code, msg)
+	w.result = &res
 }
 
 // failRun records a failure of this run (storage, engine): the input gets no
@@ -603,7 +605,8 @@ func (r *runner) infer(ctx context.Context, in <-chan *work, out chan<- *work) {
 			case res[i].Error != nil:
 				r.failRun(w, errors.New(res[i].Error.Message), res[i].Error.Code)
 			default:
-				w.result = &res[i]
+				r := api.FromEngine(res[i])
+				w.result = &r
 			}
 			out <- w
 		}
@@ -632,7 +635,7 @@ func (r *runner) upload(ctx context.Context, w *work) {
 	if w.result == nil || w.skipped {
 		return
 	}
-	w.result.Source = &infer.Source{URI: w.uri, Size: w.obj.Size, ETag: w.obj.ETag}
+	w.result.Source = &api.Source{URI: w.uri, Size: w.obj.Size, ETag: w.obj.ETag}
 	data, err := json.Marshal(w.result)
 	if err != nil {
 		r.failRun(w, err, infer.CodeInternal)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/s3io"
@@ -111,17 +112,17 @@ func testConfig(t *testing.T, in, out string) Config {
 
 // shardRecords reads every results-*.jsonl and failures-*.jsonl under out
 // and returns the inputs' keys, failing on any input recorded twice.
-func shardRecords(t *testing.T, out string, shards int) (results map[string]infer.Result, failures map[string]Failure) {
+func shardRecords(t *testing.T, out string, shards int) (results map[string]api.Result, failures map[string]Failure) {
 	t.Helper()
 	s, err := s3io.Open(context.Background(), out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	results, failures = map[string]infer.Result{}, map[string]Failure{}
+	results, failures = map[string]api.Result{}, map[string]Failure{}
 	seen := map[string]string{}
 	for shard := range shards {
 		for _, line := range readLines(t, s, fmt.Sprintf("results-%d.jsonl", shard)) {
-			var r infer.Result
+			var r api.Result
 			if err := json.Unmarshal(line, &r); err != nil {
 				t.Fatal(err)
 			}
@@ -211,7 +212,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res infer.Result
+	var res api.Result
 	json.NewDecoder(rc).Decode(&res)
 	rc.Close()
 	if res.Source == nil || res.Source.URI != in+"with space/ünï 猫.jpg" || res.Source.ETag == "" ||

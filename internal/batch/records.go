@@ -11,7 +11,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/mlserve/mlserve/internal/infer"
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/s3io"
 )
 
@@ -91,7 +91,7 @@ func CSVHeader(topK int) []string {
 	return h
 }
 
-func (r *records) addCSV(w *work, res *infer.Result, f *Failure) error {
+func (r *records) addCSV(w *work, res *api.Result, f *Failure) error {
 	if r.csv == nil {
 		return nil
 	}

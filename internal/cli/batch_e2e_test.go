@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/batch"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/s3io"
@@ -255,10 +256,10 @@ func summaries(t *testing.T, out string, shards int) []batch.Summary {
 
 // checkRecords asserts that no input is recorded twice across the shards'
 // files, and returns the records by input key.
-func (e *e2e) checkRecords(t *testing.T, in, out string, shards int) (results map[string]infer.Result, failures map[string]batch.Failure) {
+func (e *e2e) checkRecords(t *testing.T, in, out string, shards int) (results map[string]api.Result, failures map[string]batch.Failure) {
 	t.Helper()
 	s := openStore(t, out)
-	results, failures = map[string]infer.Result{}, map[string]batch.Failure{}
+	results, failures = map[string]api.Result{}, map[string]batch.Failure{}
 	seen := map[string]bool{}
 	record := func(uri string) string {
 		key, ok := strings.CutPrefix(uri, in)
@@ -273,7 +274,7 @@ func (e *e2e) checkRecords(t *testing.T, in, out string, shards int) (results ma
 	}
 	for i := range shards {
 		for _, line := range lines(t, s, fmt.Sprintf("results-%d.jsonl", i)) {
-			var r infer.Result
+			var r api.Result
 			if err := json.Unmarshal(line, &r); err != nil || r.Source == nil {
 				t.Fatalf("result line %s: %v", line, err)
 			}

@@ -15,9 +15,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/envconfig"
 	"github.com/mlserve/mlserve/internal/imageprep"
-	"github.com/mlserve/mlserve/internal/infer"
 )
 
 // classifyOptions are the flags of `mlserve classify`.
@@ -143,11 +143,11 @@ func runClassify(ctx context.Context, opts classifyOptions) error {
 		}
 		results := clf.Classify(ctx, images, opts.TopK)
 		for i, name := range batch {
-			r := results[i]
+			r := api.FromEngine(results[i])
 			if readErrs[i] != nil {
-				r = infer.Result{Model: clf.Info().Name, Error: &infer.ErrorInfo{Code: "read_error", Message: readErrs[i].Error()}}
+				r = api.Failed(clf.Info().Name, api.CodeReadFailed, readErrs[i].Error())
 			}
-			r.Source = &infer.Source{URI: name, Size: int64(len(images[i]))}
+			r.Source = &api.Source{URI: name, Size: int64(len(images[i]))}
 			if r.Error != nil {
 				failed++
 				fmt.Fprintf(opts.Err, "mlserve: %s: %s\n", name, r.Error.Message)
@@ -176,7 +176,7 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 	return os.ReadFile(name)
 }
 
-func printResult(w io.Writer, r infer.Result, asJSON bool) error {
+func printResult(w io.Writer, r api.Result, asJSON bool) error {
 	if asJSON {
 		b, err := json.Marshal(r)
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mlserve/mlserve/internal/infer"
+	"github.com/mlserve/mlserve/internal/api"
 )
 
 // fixtures is the shared reference data made with PyTorch (see its README).
@@ -27,12 +27,12 @@ func runCLI(t *testing.T, stdin []byte, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func parseLines(t *testing.T, s string) []infer.Result {
+func parseLines(t *testing.T, s string) []api.Result {
 	t.Helper()
-	var rs []infer.Result
+	var rs []api.Result
 	sc := bufio.NewScanner(strings.NewReader(s))
 	for sc.Scan() {
-		var r infer.Result
+		var r api.Result
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
 		}
@@ -127,7 +127,7 @@ func TestClassifyErrors(t *testing.T) {
 		t.Fatalf("exit %d, want %d; stderr: %s", code, ExitFailure, errOut)
 	}
 	rs := parseLines(t, out)
-	wantCodes := []string{"", "not_an_image", "truncated", "empty", "read_error"}
+	wantCodes := []string{"", "not_an_image", "truncated", "empty", "read_failed"}
 	if len(rs) != len(wantCodes) {
 		t.Fatalf("got %d results, want %d:\n%s", len(rs), len(wantCodes), out)
 	}

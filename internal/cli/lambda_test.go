@@ -25,7 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 
-	"github.com/mlserve/mlserve/internal/infer"
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/testsupport"
 	"github.com/mlserve/mlserve/internal/testsupport/s3server"
 )
@@ -304,7 +304,7 @@ func TestLambdaRIE(t *testing.T) {
 				body = []byte(hr.Body)
 				if tc.status != 200 {
 					var eb struct {
-						Error infer.ErrorInfo `json:"error"`
+						Error api.ErrorInfo `json:"error"`
 					}
 					if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code == "" || eb.Error.Message == "" {
 						t.Fatalf("error body %s", body)
@@ -316,13 +316,13 @@ func TestLambdaRIE(t *testing.T) {
 				}
 			}
 			if tc.resultsLen > 0 {
-				var br struct{ Results []infer.Result }
+				var br struct{ Results []api.Result }
 				if err := json.Unmarshal(body, &br); err != nil || len(br.Results) != tc.resultsLen || br.Results[1].Error == nil {
 					t.Fatalf("results %s", body)
 				}
 				return
 			}
-			var res infer.Result
+			var res api.Result
 			if err := json.Unmarshal(body, &res); err != nil || res.Error != nil || len(res.Predictions) != 5 {
 				t.Fatalf("result %s", body)
 			}
@@ -385,7 +385,7 @@ func TestLambdaRIES3(t *testing.T) {
 
 	t.Run("s3_uri", func(t *testing.T) {
 		raw, et := r.invoke(t, []byte(`{"s3_uri":"s3://`+bucket+`/`+key+`","top_k":1}`))
-		var res infer.Result
+		var res api.Result
 		if et != "" || json.Unmarshal(raw, &res) != nil || len(res.Predictions) != 1 || res.Source.URI != "s3://"+bucket+"/"+key {
 			t.Fatalf("answer %s", raw)
 		}

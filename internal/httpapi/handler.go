@@ -16,7 +16,6 @@ import (
 
 	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/imageprep"
-	"github.com/mlserve/mlserve/internal/infer"
 )
 
 // Classifier is the engine as a transport provides it.
@@ -28,7 +27,7 @@ type Classifier interface {
 	Accept() (classes int, err error)
 	// Classify classifies the images of one request. errs[i] is image i's
 	// failure; results[i] then still names the model.
-	Classify(ctx context.Context, images [][]byte, topK int) (results []infer.Result, errs []error)
+	Classify(ctx context.Context, images [][]byte, topK int) (results []api.Result, errs []error)
 }
 
 // Route is an extra route the transport serves beside /predict.
@@ -213,7 +212,7 @@ func (h *Handler) predict(w http.ResponseWriter, r *http.Request) {
 	for i, err := range errs {
 		if err != nil {
 			e := toError(err, h.opts.MaxPixels)
-			results[i] = infer.Result{Model: results[i].Model, Error: &infer.ErrorInfo{Code: e.Code, Message: e.Message}}
+			results[i] = api.Failed(results[i].Model, e.Code, e.Message)
 		}
 	}
 	WriteJSON(w, http.StatusOK, results)
@@ -244,8 +243,8 @@ func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 
 // ClassifyEach runs classify on every image, concurrently when there are
 // several, for Classifiers whose engine takes one image at a time.
-func ClassifyEach(images [][]byte, classify func(i int, data []byte) (infer.Result, error)) ([]infer.Result, []error) {
-	results := make([]infer.Result, len(images))
+func ClassifyEach(images [][]byte, classify func(i int, data []byte) (api.Result, error)) ([]api.Result, []error) {
+	results := make([]api.Result, len(images))
 	errs := make([]error, len(images))
 	if len(images) == 1 {
 		results[0], errs[0] = classify(0, images[0])

@@ -24,7 +24,7 @@ type DirectRequest struct {
 // DirectBatchResponse answers {"images": [...]}: one Result per image, in
 // order; a failed image has Error set.
 type DirectBatchResponse struct {
-	Results []infer.Result `json:"results"`
+	Results []api.Result `json:"results"`
 }
 
 // maxDirectImages bounds {"images": [...]}; the 6 MB payload bounds it
@@ -71,7 +71,7 @@ func (h *Handler) handleDirect(ctx context.Context, raw json.RawMessage, p *prob
 		}
 		r, err := h.classifyOne(ctx, data, topK, req.S3URI)
 		if err == nil {
-			r.Source = &infer.Source{URI: req.S3URI, Size: int64(len(data))}
+			r.Source = &api.Source{URI: req.S3URI, Size: int64(len(data))}
 		}
 		h.logDirect(ctx, "s3_uri", 1, start, err)
 		return r, err
@@ -99,19 +99,19 @@ func (h *Handler) handleDirect(ctx context.Context, raw json.RawMessage, p *prob
 			return nil, &ImageError{Code: infer.CodeInternal, Message: fmt.Sprintf("engine returned %d results for %d images", len(res), len(imgs))}
 		}
 		h.logDirect(ctx, "images", len(imgs), start, nil)
-		return DirectBatchResponse{Results: res}, nil
+		return DirectBatchResponse{Results: api.FromEngineAll(res)}, nil
 	}
 }
 
-func (h *Handler) classifyOne(ctx context.Context, data []byte, topK int, source string) (infer.Result, error) {
+func (h *Handler) classifyOne(ctx context.Context, data []byte, topK int, source string) (api.Result, error) {
 	res := h.clf.Classify(ctx, [][]byte{data}, topK)
 	if len(res) != 1 {
-		return infer.Result{}, &ImageError{Code: infer.CodeInternal, Message: fmt.Sprintf("engine returned %d results for 1 image", len(res)), Source: source}
+		return api.Result{}, &ImageError{Code: infer.CodeInternal, Message: fmt.Sprintf("engine returned %d results for 1 image", len(res)), Source: source}
 	}
 	if e := res[0].Error; e != nil {
-		return infer.Result{}, &ImageError{Code: e.Code, Message: e.Message, Source: source}
+		return api.Result{}, &ImageError{Code: e.Code, Message: e.Message, Source: source}
 	}
-	return res[0], nil
+	return api.FromEngine(res[0]), nil
 }
 
 func (h *Handler) logDirect(ctx context.Context, kind string, n int, start time.Time, err error) {

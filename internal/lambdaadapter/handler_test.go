@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/mlserve/mlserve/internal/api"
-	"github.com/mlserve/mlserve/internal/infer"
 )
 
 func TestDirectInvoke(t *testing.T) {
@@ -82,7 +81,7 @@ func TestDirectInvoke(t *testing.T) {
 				}
 				return
 			}
-			var r infer.Result
+			var r api.Result
 			if err := json.Unmarshal(raw, &r); err != nil {
 				t.Fatal(err)
 			}

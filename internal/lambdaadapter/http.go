@@ -55,12 +55,12 @@ func (c apiClassifier) Accept() (int, error) {
 	return 0, nil
 }
 
-func (c apiClassifier) Classify(ctx context.Context, images [][]byte, topK int) ([]infer.Result, []error) {
-	res := c.clf.Classify(ctx, images, topK)
+func (c apiClassifier) Classify(ctx context.Context, images [][]byte, topK int) ([]api.Result, []error) {
+	res := api.FromEngineAll(c.clf.Classify(ctx, images, topK))
 	errs := make([]error, len(images))
 	if len(res) != len(images) {
 		err := httpapi.Errorf(infer.CodeInternal, "engine returned %d results for %d images", len(res), len(images))
-		res = make([]infer.Result, len(images))
+		res = make([]api.Result, len(images))
 		for i := range errs {
 			errs[i] = err
 		}

@@ -65,7 +65,7 @@ func TestHTTPPredict(t *testing.T) {
 				if !bytes.Equal(clf.lastCall(), img.data) {
 					t.Fatalf("classifier got %d bytes, want the %d-byte image", len(clf.lastCall()), len(img.data))
 				}
-				var res infer.Result
+				var res api.Result
 				if err := json.Unmarshal([]byte(r.Body), &res); err != nil {
 					t.Fatalf("body is not a Result: %v: %s", err, r.Body)
 				}
@@ -87,7 +87,7 @@ func TestHTTPJSON(t *testing.T) {
 			clf := &fakeClassifier{}
 			h := New(Config{TopK: 2}, clf, nil, nil, testLogger(t))
 			r := invokeHTTP(t, h, httpEvent(t, evName, []byte(`{"image": "`+b64+`"}`), false, "application/json"))
-			var one infer.Result
+			var one api.Result
 			if err := json.Unmarshal([]byte(r.Body), &one); r.StatusCode != http.StatusOK || err != nil || len(one.Predictions) != 2 {
 				t.Fatalf("image: status %d, %v: %s", r.StatusCode, err, r.Body)
 			}
@@ -96,7 +96,7 @@ func TestHTTPJSON(t *testing.T) {
 			}
 			body := `{"images": ["` + b64 + `", "` + base64.StdEncoding.EncodeToString([]byte("hello")) + `"]}`
 			r = invokeHTTP(t, h, httpEvent(t, evName, []byte(body), true, "application/json"))
-			var list []infer.Result
+			var list []api.Result
 			if err := json.Unmarshal([]byte(r.Body), &list); r.StatusCode != http.StatusOK || err != nil || len(list) != 2 {
 				t.Fatalf("images: status %d, %v: %s", r.StatusCode, err, r.Body)
 			}
@@ -228,7 +228,7 @@ func TestHTTPTopK(t *testing.T) {
 	ev["queryStringParameters"] = map[string]any{"top_k": "2"}
 	ev["rawQueryString"] = "top_k=2"
 	r := invokeHTTP(t, h, mustJSON(t, ev))
-	var res infer.Result
+	var res api.Result
 	if err := json.Unmarshal([]byte(r.Body), &res); err != nil || len(res.Predictions) != 2 {
 		t.Fatalf("status %d body %s", r.StatusCode, r.Body)
 	}
@@ -249,13 +249,13 @@ func TestHTTPResponseTypes(t *testing.T) {
 	}
 }
 
-func wantHTTPError(t *testing.T, r httpResult, status int, code string) infer.ErrorInfo {
+func wantHTTPError(t *testing.T, r httpResult, status int, code string) api.ErrorInfo {
 	t.Helper()
 	if r.StatusCode != status {
 		t.Fatalf("status %d, want %d: %s", r.StatusCode, status, truncate(r.Body))
 	}
 	var body struct {
-		Error *infer.ErrorInfo `json:"error"`
+		Error *api.ErrorInfo `json:"error"`
 	}
 	dec := json.NewDecoder(strings.NewReader(r.Body))
 	dec.DisallowUnknownFields()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/httpapi"
 	"github.com/mlserve/mlserve/internal/infer"
 )
@@ -199,28 +200,28 @@ func (p *predictor) Accept() (int, error) {
 }
 
 // Classify admits the request's images and runs each through the batcher.
-func (p *predictor) Classify(ctx context.Context, images [][]byte, topK int) ([]infer.Result, []error) {
+func (p *predictor) Classify(ctx context.Context, images [][]byte, topK int) ([]api.Result, []error) {
 	s := (*Server)(p)
 	m := s.model.Load()
 	if m == nil {
-		return failAll(infer.Result{}, len(images), httpapi.ErrNotReady)
+		return failAll(api.Result{}, len(images), httpapi.ErrNotReady)
 	}
 	if !m.batch.admit(len(images)) {
-		return failAll(infer.Result{Model: m.info.Name}, len(images), httpapi.ErrOverloaded)
+		return failAll(api.Result{Model: m.info.Name}, len(images), httpapi.ErrOverloaded)
 	}
-	results, errs := httpapi.ClassifyEach(images, func(_ int, data []byte) (infer.Result, error) {
+	results, errs := httpapi.ClassifyEach(images, func(_ int, data []byte) (api.Result, error) {
 		return s.classify(ctx, m, data, topK)
 	})
 	for i := range results {
 		if errs[i] != nil {
-			results[i] = infer.Result{Model: m.info.Name}
+			results[i] = api.Result{Model: m.info.Name}
 		}
 	}
 	return results, errs
 }
 
-func failAll(r infer.Result, n int, err error) ([]infer.Result, []error) {
-	results := make([]infer.Result, n)
+func failAll(r api.Result, n int, err error) ([]api.Result, []error) {
+	results := make([]api.Result, n)
 	errs := make([]error, n)
 	for i := range n {
 		results[i], errs[i] = r, err
@@ -230,12 +231,12 @@ func failAll(r infer.Result, n int, err error) ([]infer.Result, []error) {
 
 // classify prepares one admitted image on the request goroutine (at most
 // Config.Decoders at once) and runs it through the batcher.
-func (s *Server) classify(ctx context.Context, m *model, data []byte, topK int) (infer.Result, error) {
+func (s *Server) classify(ctx context.Context, m *model, data []byte, topK int) (api.Result, error) {
 	select {
 	case s.decode <- struct{}{}:
 	case <-ctx.Done():
 		m.batch.abandon()
-		return infer.Result{}, ctx.Err()
+		return api.Result{}, ctx.Err()
 	}
 	if !s.cfg.Overlap {
 		s.cpu.RLock()
@@ -247,13 +248,13 @@ func (s *Server) classify(ctx context.Context, m *model, data []byte, topK int) 
 	<-s.decode
 	if err != nil {
 		m.batch.abandon()
-		return infer.Result{}, err
+		return api.Result{}, err
 	}
 	s.metrics.observeStage(stageDecode, in.Image.DecodeTime)
 	s.metrics.observeStage(stagePreprocess, in.Image.PreprocessTime)
 	if err := ctx.Err(); err != nil {
 		m.batch.abandon()
-		return infer.Result{}, err
+		return api.Result{}, err
 	}
 	return m.batch.do(ctx, in, topK)
 }

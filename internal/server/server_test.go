@@ -66,25 +66,25 @@ type response struct {
 	body   []byte
 }
 
-func (r response) result(t testing.TB) infer.Result {
+func (r response) result(t testing.TB) api.Result {
 	t.Helper()
-	var res infer.Result
+	var res api.Result
 	if err := json.Unmarshal(r.body, &res); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
 	}
 	return res
 }
 
-func (r response) results(t testing.TB) []infer.Result {
+func (r response) results(t testing.TB) []api.Result {
 	t.Helper()
-	var res []infer.Result
+	var res []api.Result
 	if err := json.Unmarshal(r.body, &res); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
 	}
 	return res
 }
 
-func (r response) errorInfo(t testing.TB) infer.ErrorInfo {
+func (r response) errorInfo(t testing.TB) api.ErrorInfo {
 	t.Helper()
 	var e api.ErrorBody
 	if err := json.Unmarshal(r.body, &e); err != nil || e.Error.Code == "" {
@@ -218,11 +218,11 @@ func TestPredictContentTypes(t *testing.T) {
 				if ct := r.header.Get("Content-Type"); ct != "application/json" {
 					t.Errorf("Content-Type %q", ct)
 				}
-				var got []infer.Result
+				var got []api.Result
 				if tt.list {
 					got = r.results(t)
 				} else {
-					got = []infer.Result{r.result(t)}
+					got = []api.Result{r.result(t)}
 				}
 				if len(got) != len(tt.formats) {
 					t.Fatalf("%d results, want %d", len(got), len(tt.formats))

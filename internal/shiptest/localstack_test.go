@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/shiptest/localaws"
 	"github.com/mlserve/mlserve/internal/testsupport"
@@ -279,7 +280,7 @@ func TestLocalStack(t *testing.T) {
 			if err != nil {
 				t.Fatalf("output/%s.json: %v", name, err)
 			}
-			var got infer.Result
+			var got api.Result
 			err = json.NewDecoder(obj.Body).Decode(&got)
 			obj.Body.Close()
 			if err != nil {
@@ -304,7 +305,7 @@ func TestLocalStack(t *testing.T) {
 	}
 }
 
-func predict(t *testing.T, port int, img []byte) infer.Result {
+func predict(t *testing.T, port int, img []byte) api.Result {
 	t.Helper()
 	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/predict", port), "application/octet-stream", bytes.NewReader(img))
 	if err != nil {
@@ -312,7 +313,7 @@ func predict(t *testing.T, port int, img []byte) infer.Result {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	var r infer.Result
+	var r api.Result
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &r) != nil {
 		t.Fatalf("POST /predict: %s\n%s", resp.Status, body)
 	}
