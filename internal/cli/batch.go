@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/batch"
-	"github.com/mlserve/mlserve/internal/envconfig"
 )
 
 // batchOptions are the flags of `mlserve batch`.
@@ -33,7 +33,7 @@ type batchOptions struct {
 
 func newBatchCmd(stdio IO) *cobra.Command {
 	opts := batchOptions{IO: stdio}
-	topK, _ := envconfig.Int("MLSERVE_TOP_K")
+	env := stdio.env()
 	cmd := &cobra.Command{
 		Use:   "batch --input <prefix> --output <prefix>",
 		Short: "Classify every image under a prefix, resumably, in shards",
@@ -75,22 +75,22 @@ recorded; re-running resumes).`,
 		},
 	}
 	f := cmd.Flags()
-	opts.modelOptions.addFlags(f)
+	opts.modelOptions.addFlags(f, env)
 	f.StringVar(&opts.Input, "input", "", "input prefix: s3://bucket/prefix/ or a folder")
 	f.StringVar(&opts.Output, "output", "", "output prefix: s3://bucket/prefix/ or a folder")
 	f.StringVar(&opts.Manifest, "manifest", "", `URI of a list of inputs: JSON Lines of URIs, or [{"prefix": "s3://b/p/"}, "key", ...]`)
 	f.IntVar(&opts.Shard, "shard", -1, "this process's shard, 0 to --shards-1 (default $AWS_BATCH_JOB_ARRAY_INDEX, else 0)")
-	f.IntVar(&opts.Shards, "shards", 0, "number of shards (default $MLSERVE_SHARDS, else 1)")
+	f.IntVar(&opts.Shards, "shards", env.Shards, "number of shards (env MLSERVE_SHARDS; default 1)")
 	f.IntVar(&opts.BatchSize, "batch-size", 8, "images per engine batch")
-	f.IntVarP(&opts.TopK, "top-k", "k", topK, "number of classes per image, 1 to 1000 (env MLSERVE_TOP_K)")
+	f.IntVarP(&opts.TopK, "top-k", "k", env.TopK, "number of classes per image, 1 to 1000 (env MLSERVE_TOP_K)")
 	f.StringVar(&opts.Format, "format", "jsonl", "shard records: jsonl, or csv for results-<shard>.csv as well")
 	f.BoolVar(&opts.Force, "force", false, "redo inputs that already have an output")
 	f.StringVar(&opts.MaxFailures, "max-failures", "0", "failures allowed before exit status 1: a count (10) or a percentage (2.5%)")
 	f.IntVar(&opts.Concurrency, "concurrency", 8, "concurrent downloads and uploads")
 	f.DurationVar(&opts.ProgressEvery, "progress-interval", 10*time.Second, "log progress this often when stderr is not a terminal")
 	f.DurationVar(&opts.Grace, "grace", 90*time.Second, "after SIGTERM, how long in-flight inputs may take before they are abandoned")
-	f.StringVar(&opts.LogFormat, "log-format", envconfig.String("MLSERVE_LOG_FORMAT"), "log format: text or json (env MLSERVE_LOG_FORMAT)")
-	f.StringVar(&opts.LogLevel, "log-level", envconfig.String("MLSERVE_LOG_LEVEL"), "log level: debug, info, warn, error (env MLSERVE_LOG_LEVEL)")
+	f.StringVar(&opts.LogFormat, "log-format", env.LogFormat, "log format: text or json (env MLSERVE_LOG_FORMAT)")
+	f.StringVar(&opts.LogLevel, "log-level", env.LogLevel, "log level: debug, info, warn, error (env MLSERVE_LOG_LEVEL)")
 	return cmd
 }
 
@@ -110,8 +110,8 @@ func (o *batchOptions) config(getenv func(string) string) (batch.Config, error) 
 		return cfg, usageErrorf("--input or --manifest is required")
 	case o.BatchSize < 1:
 		return cfg, usageErrorf("--batch-size %d: want at least 1", o.BatchSize)
-	case o.TopK < 1 || o.TopK > 1000:
-		return cfg, usageErrorf("--top-k %d: want 1 to 1000", o.TopK)
+	case api.CheckTopK(o.TopK) != nil:
+		return cfg, usageErrorf("--top-k: %w", api.CheckTopK(o.TopK))
 	case o.Concurrency < 1:
 		return cfg, usageErrorf("--concurrency %d: want at least 1", o.Concurrency)
 	case o.Grace <= 0:
@@ -143,18 +143,12 @@ func (o *batchOptions) config(getenv func(string) string) (batch.Config, error) 
 }
 
 // resolveShard picks this process's shard: flags first, then
-// AWS_BATCH_JOB_ARRAY_INDEX and MLSERVE_SHARDS (Batch does not tell a child
-// the array size, so it is passed explicitly); without either, 0 of 1.
+// AWS_BATCH_JOB_ARRAY_INDEX; shards comes from --shards or MLSERVE_SHARDS
+// (Batch does not tell a child the array size, so it is passed
+// explicitly); without either, 0 of 1.
 func resolveShard(shard, shards int, getenv func(string) string) (int, int, error) {
 	if shards <= 0 {
 		shards = 1
-		if s := getenv("MLSERVE_SHARDS"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 {
-				return 0, 0, fmt.Errorf("MLSERVE_SHARDS=%q: want a positive integer", s)
-			}
-			shards = n
-		}
 	}
 	if shard < 0 {
 		s := getenv("AWS_BATCH_JOB_ARRAY_INDEX")
@@ -188,7 +182,7 @@ func runBatch(ctx context.Context, opts batchOptions, cfg batch.Config) error {
 	log.InfoContext(ctx, "batch: start", "input", cfg.Input, "manifest", cfg.Manifest, "output", cfg.Output,
 		"shard", cfg.Shard, "shards", cfg.Shards, "batch_size", cfg.BatchSize, "top_k", cfg.TopK,
 		"format", opts.Format, "force", cfg.Force, "max_failures", cfg.MaxFailures.String(),
-		"concurrency", opts.Concurrency, "model", firstNonEmpty(opts.Model, envconfig.String("MLSERVE_MODEL")))
+		"concurrency", opts.Concurrency, "model", opts.modelName(), "env", opts.env())
 	c, err := loadClassifier(ctx, opts.modelOptions, opts.IO, false)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -210,13 +204,4 @@ func runBatch(ctx context.Context, opts batchOptions, cfg batch.Config) error {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
 	return err
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

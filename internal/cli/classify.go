@@ -16,7 +16,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mlserve/mlserve/internal/api"
-	"github.com/mlserve/mlserve/internal/envconfig"
 	"github.com/mlserve/mlserve/internal/imageprep"
 )
 
@@ -32,7 +31,7 @@ type classifyOptions struct {
 
 func newClassifyCmd(stdio IO) *cobra.Command {
 	opts := classifyOptions{IO: stdio}
-	topK, _ := envconfig.Int("MLSERVE_TOP_K")
+	env := stdio.env()
 	cmd := &cobra.Command{
 		Use:   "classify <image>...",
 		Short: "Print the top classes of images",
@@ -57,8 +56,8 @@ others still get their results.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
-			if opts.TopK < 1 || opts.TopK > 1000 {
-				return usageErrorf("--top-k %d: want 1 to 1000", opts.TopK)
+			if err := api.CheckTopK(opts.TopK); err != nil {
+				return usageErrorf("--top-k: %w", err)
 			}
 			if opts.BatchSize < 1 {
 				return usageErrorf("--batch-size %d: want at least 1", opts.BatchSize)
@@ -66,11 +65,11 @@ others still get their results.`,
 			return runClassify(cmd.Context(), opts)
 		},
 	}
-	opts.modelOptions.addFlags(cmd.Flags())
-	cmd.Flags().IntVarP(&opts.TopK, "top-k", "k", topK, "number of classes per image, 1 to 1000 (env MLSERVE_TOP_K)")
+	opts.modelOptions.addFlags(cmd.Flags(), env)
+	cmd.Flags().IntVarP(&opts.TopK, "top-k", "k", env.TopK, "number of classes per image, 1 to 1000 (env MLSERVE_TOP_K)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON object per image (JSON Lines)")
 	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 8, "images per engine batch")
-	cmd.Flags().BoolVar(&opts.modelOptions.Profile, "profile", envconfig.String("MLSERVE_PROFILE") == "1", "print time and GFLOP/s per engine op to stderr (env MLSERVE_PROFILE=1)")
+	cmd.Flags().BoolVar(&opts.modelOptions.Profile, "profile", env.Profile, "print time and GFLOP/s per engine op to stderr (env MLSERVE_PROFILE=1)")
 	return cmd
 }
 

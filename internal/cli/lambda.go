@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -17,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/spf13/cobra"
 
-	"github.com/mlserve/mlserve/internal/envconfig"
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/lambdaadapter"
 	"github.com/mlserve/mlserve/internal/s3io"
@@ -48,7 +46,7 @@ func newLambdaCmd(stdio IO) *cobra.Command {
 // parsing apart from running.
 func newLambdaCmdWith(stdio IO, run func(context.Context, lambdaOptions) error) *cobra.Command {
 	opts := lambdaOptions{IO: stdio}
-	topK, topKErr := envconfig.Int("MLSERVE_TOP_K")
+	env := stdio.env()
 	cmd := &cobra.Command{
 		Use:   "lambda",
 		Short: "Run as an AWS Lambda function",
@@ -84,32 +82,28 @@ AWS_LAMBDA_LOG_FORMAT, with the request id.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if topKErr != nil {
-				return &ExitError{Code: ExitUsage, Err: topKErr}
-			}
-			if opts.TopK < 1 || opts.TopK > 1000 {
-				return usageErrorf("--top-k %d: want 1 to 1000", opts.TopK)
+			if err := api.CheckTopK(opts.TopK); err != nil {
+				return usageErrorf("--top-k: %w", err)
 			}
 			return run(cmd.Context(), opts)
 		},
 	}
 	fs := cmd.Flags()
-	opts.modelOptions.addFlags(fs)
-	fs.IntVarP(&opts.TopK, "top-k", "k", topK, "classes per image when the event does not say (env MLSERVE_TOP_K)")
-	fs.StringVar(&opts.InputPrefix, "input-prefix", envconfig.String("MLSERVE_INPUT_PREFIX"), "S3 key prefix whose uploads submit batch jobs (env MLSERVE_INPUT_PREFIX)")
-	fs.StringVar(&opts.OutputPrefix, "output-prefix", envconfig.String("MLSERVE_OUTPUT_PREFIX"), "S3 key prefix the submitted jobs write to (env MLSERVE_OUTPUT_PREFIX)")
-	fs.StringVar(&opts.JobQueue, "job-queue", envconfig.String("MLSERVE_JOB_QUEUE"), "AWS Batch job queue (env MLSERVE_JOB_QUEUE)")
-	fs.StringVar(&opts.JobDefinition, "job-definition", envconfig.String("MLSERVE_JOB_DEFINITION"), "AWS Batch job definition (env MLSERVE_JOB_DEFINITION)")
-	fs.StringVar(&opts.JobNamePrefix, "job-name-prefix", envconfig.String("MLSERVE_JOB_NAME_PREFIX"), "prefix of submitted job names (env MLSERVE_JOB_NAME_PREFIX)")
-	submitOnly, _ := strconv.ParseBool(envconfig.String("MLSERVE_SUBMIT_ONLY"))
-	fs.BoolVar(&opts.SubmitOnly, "submit-only", submitOnly, "only submit Batch jobs for S3 uploads: load no model (env MLSERVE_SUBMIT_ONLY)")
+	opts.modelOptions.addFlags(fs, env)
+	fs.IntVarP(&opts.TopK, "top-k", "k", env.TopK, "classes per image when the event does not say (env MLSERVE_TOP_K)")
+	fs.StringVar(&opts.InputPrefix, "input-prefix", env.InputPrefix, "S3 key prefix whose uploads submit batch jobs (env MLSERVE_INPUT_PREFIX)")
+	fs.StringVar(&opts.OutputPrefix, "output-prefix", env.OutputPrefix, "S3 key prefix the submitted jobs write to (env MLSERVE_OUTPUT_PREFIX)")
+	fs.StringVar(&opts.JobQueue, "job-queue", env.JobQueue, "AWS Batch job queue (env MLSERVE_JOB_QUEUE)")
+	fs.StringVar(&opts.JobDefinition, "job-definition", env.JobDefinition, "AWS Batch job definition (env MLSERVE_JOB_DEFINITION)")
+	fs.StringVar(&opts.JobNamePrefix, "job-name-prefix", env.JobNamePrefix, "prefix of submitted job names (env MLSERVE_JOB_NAME_PREFIX)")
+	fs.BoolVar(&opts.SubmitOnly, "submit-only", env.SubmitOnly, "only submit Batch jobs for S3 uploads: load no model (env MLSERVE_SUBMIT_ONLY)")
 	return cmd
 }
 
 // runLambda loads the model, then serves events until the runtime stops
 // the process (SIGTERM cancels ctx; runLambda then returns nil).
 func runLambda(ctx context.Context, o lambdaOptions) error {
-	if os.Getenv("AWS_LAMBDA_RUNTIME_API") == "" {
+	if !o.env().OnLambda() {
 		return usageErrorf("lambda: AWS_LAMBDA_RUNTIME_API is not set: run this under AWS Lambda or aws-lambda-rie")
 	}
 	log := slog.New(lambdacontext.NewLogHandler())
@@ -146,7 +140,7 @@ func runLambda(ctx context.Context, o lambdaOptions) error {
 		"load_ms", loaded.Milliseconds(), "init_ms", time.Since(processStart).Milliseconds(),
 		"top_k", o.TopK, "input_prefix", o.InputPrefix, "output_prefix", o.OutputPrefix,
 		"job_queue", o.JobQueue, "job_definition", o.JobDefinition, "job_name_prefix", o.JobNamePrefix,
-		"max_concurrency", lambdacontext.MaxConcurrency(), "version", Version)
+		"max_concurrency", lambdacontext.MaxConcurrency(), "version", Version, "env", o.env())
 
 	// lambda.StartWithOptions never returns: it exits the process itself
 	// when the runtime API goes away. SIGTERM (sent when the environment

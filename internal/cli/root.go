@@ -13,8 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mlserve/mlserve/internal/envconfig"
+	"github.com/mlserve/mlserve/internal/config"
 	"github.com/mlserve/mlserve/internal/gemm"
+	"github.com/mlserve/mlserve/internal/s3io"
 )
 
 // Version is set at build time with -ldflags "-X github.com/mlserve/mlserve/internal/cli.Version=...".
@@ -42,10 +43,23 @@ func usageErrorf(format string, args ...any) error {
 	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
 }
 
-// IO holds the streams commands use, so tests can capture them.
+// IO holds the streams commands use, so tests can capture them, and the
+// environment's configuration.
 type IO struct {
 	In       io.Reader
 	Out, Err io.Writer
+	// Env is every MLSERVE_* variable, read once by Run; nil reads the
+	// environment when a command is built (tests build commands alone).
+	Env *config.Config
+}
+
+// env returns the configuration the command's flags default to.
+func (s IO) env() *config.Config {
+	if s.Env != nil {
+		return s.Env
+	}
+	c, _ := config.Load(os.LookupEnv) // the error is c.Err(), checked before any command runs
+	return c
 }
 
 // Main runs mlserve with os.Args and returns the process exit code.
@@ -62,11 +76,8 @@ func Main() int {
 
 // Run executes the command line args and returns the exit code.
 func Run(ctx context.Context, args []string, stdio IO) int {
-	if k := envconfig.String("MLSERVE_GEMM_KERNEL"); k != "" {
-		if err := gemm.Use(k); err != nil {
-			fmt.Fprintf(stdio.Err, "mlserve: MLSERVE_GEMM_KERNEL: %v\n", err)
-			return ExitUsage
-		}
+	if stdio.Env == nil {
+		stdio.Env, _ = config.Load(os.LookupEnv)
 	}
 	root := NewRootCmd(stdio)
 	root.SetArgs(args)
@@ -106,6 +117,22 @@ func NewRootCmd(stdio IO) *cobra.Command {
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError{err} })
+	env := stdio.env()
+	stdio.Env = env
+	// A bad variable is a usage error before any command runs (--help
+	// still works).
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if err := env.Err(); err != nil {
+			return &ExitError{Code: ExitUsage, Err: err}
+		}
+		s3io.SetPathStyle(env.S3PathStyle)
+		if k := env.GemmKernel; k != "" {
+			if err := gemm.Use(k); err != nil {
+				return usageErrorf("MLSERVE_GEMM_KERNEL: %w", err)
+			}
+		}
+		return nil
+	}
 	root.AddCommand(
 		newClassifyCmd(stdio),
 		newModelCmd(stdio),
@@ -114,7 +141,7 @@ func NewRootCmd(stdio IO) *cobra.Command {
 		newBatchCmd(stdio),
 	)
 	markArgErrors(root)
-	root.SetUsageTemplate(root.UsageTemplate() + "\nEnvironment variables (flags override them):\n" + envconfig.Help())
+	root.SetUsageTemplate(root.UsageTemplate() + "\nEnvironment variables (flags override them):\n" + config.Help())
 	return root
 }
 
