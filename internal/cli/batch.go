@@ -77,8 +77,8 @@ recorded; re-running resumes).`,
 	f := cmd.Flags()
 	opts.modelOptions.addFlags(f, env)
 	f.StringVar(&opts.Input, "input", "", "input prefix: s3://bucket/prefix/ or a folder")
-	f.StringVar(&opts.Output, "output", "", "output prefix: s3://bucket/prefix/ or a folder")
-	f.StringVar(&opts.Manifest, "manifest", "", `URI of a list of inputs: JSON Lines of URIs, or [{"prefix": "s3://b/p/"}, "key", ...]`)
+	f.StringVar(&opts.Output, batch.FlagOutput, "", "output prefix: s3://bucket/prefix/ or a folder")
+	f.StringVar(&opts.Manifest, batch.FlagManifest, "", `URI of a list of inputs: JSON Lines of URIs, or [{"prefix": "s3://b/p/"}, "key", ...]`)
 	f.IntVar(&opts.Shard, "shard", -1, "this process's shard, 0 to --shards-1 (default $AWS_BATCH_JOB_ARRAY_INDEX, else 0)")
 	f.IntVar(&opts.Shards, "shards", env.Shards, "number of shards (env MLSERVE_SHARDS; default 1)")
 	f.IntVar(&opts.BatchSize, "batch-size", 8, "images per engine batch")
@@ -131,13 +131,13 @@ func (o *batchOptions) config(getenv func(string) string) (batch.Config, error) 
 		return cfg, usageErrorf("--max-failures: %w", err)
 	}
 	if cfg.Shard, cfg.Shards, err = resolveShard(o.Shard, o.Shards, getenv); err != nil {
-		return cfg, &ExitError{Code: ExitUsage, Err: err}
+		return cfg, &UsageError{Err: err}
 	}
 	if _, err := serveLogger(io.Discard, o.LogFormat, o.LogLevel); err != nil {
-		return cfg, &ExitError{Code: ExitUsage, Err: err}
+		return cfg, &UsageError{Err: err}
 	}
 	if err := cfg.Check(); err != nil {
-		return cfg, &ExitError{Code: ExitUsage, Err: err}
+		return cfg, &UsageError{Err: err}
 	}
 	return cfg, nil
 }
@@ -174,7 +174,7 @@ func resolveShard(shard, shards int, getenv func(string) string) (int, int, erro
 func runBatch(ctx context.Context, opts batchOptions, cfg batch.Config) error {
 	log, err := serveLogger(opts.Err, opts.LogFormat, opts.LogLevel)
 	if err != nil {
-		return &ExitError{Code: ExitUsage, Err: err}
+		return &UsageError{Err: err}
 	}
 	cfg.Log = log
 	cfg.Progress = opts.Err
@@ -186,22 +186,13 @@ func runBatch(ctx context.Context, opts batchOptions, cfg batch.Config) error {
 	c, err := loadClassifier(ctx, opts.modelOptions, opts.IO, false)
 	if err != nil {
 		if ctx.Err() != nil {
-			return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("batch: interrupted while loading the model: %w", err)}
+			return &InterruptedError{Err: fmt.Errorf("batch: interrupted while loading the model: %w", err)}
 		}
 		return fmt.Errorf("load model: %w", err)
 	}
 	_, err = batch.Run(ctx, c, cfg)
-	var ue *batch.UsageError
-	var fe *batch.FailuresError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, batch.ErrInterrupted):
-		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("%w (re-run to resume)", err)}
-	case errors.As(err, &ue):
-		return &ExitError{Code: ExitUsage, Err: err}
-	case errors.As(err, &fe):
-		return &ExitError{Code: ExitFailure, Err: err}
+	if errors.Is(err, batch.ErrInterrupted) {
+		return fmt.Errorf("%w (re-run to resume)", err) // exit 3 (root's table)
 	}
-	return err
+	return err // *batch.UsageError: exit 2, *batch.FailuresError: 1
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/batch"
 	"github.com/mlserve/mlserve/internal/config"
 )
 
@@ -118,5 +119,23 @@ func TestBatchShardsVariable(t *testing.T) {
 	code := Run(context.Background(), []string{"batch", "--input", dir + "/in", "--output", dir + "/out"}, IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &stderr})
 	if code != ExitUsage || !strings.Contains(stderr.String(), "MLSERVE_SHARDS") {
 		t.Errorf("exit %d, stderr %q: want a usage error naming MLSERVE_SHARDS", code, stderr.String())
+	}
+}
+
+// batch.JobCommand, which the Lambda submitter puts in job overrides, is a
+// command line `mlserve batch` parses.
+func TestBatchJobCommand(t *testing.T) {
+	args := batch.JobCommand("s3://b/manifests/j.jsonl", "s3://b/output/")
+	cmd := newBatchCmd(IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &bytes.Buffer{}})
+	if args[0] != cmd.Name() {
+		t.Fatalf("command %q, want %q", args[0], cmd.Name())
+	}
+	if err := cmd.ParseFlags(args[1:]); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := cmd.Flags().GetString("manifest")
+	o, _ := cmd.Flags().GetString("output")
+	if m != "s3://b/manifests/j.jsonl" || o != "s3://b/output/" {
+		t.Errorf("manifest %q, output %q", m, o)
 	}
 }

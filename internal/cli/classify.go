@@ -156,11 +156,11 @@ func runClassify(ctx context.Context, opts classifyOptions) error {
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			return &ExitError{Code: ExitInterrupted, Err: err}
+			return &InterruptedError{Err: err}
 		}
 	}
 	if failed > 0 {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d of %d images failed", failed, len(names))}
+		return fmt.Errorf("%d of %d images failed", failed, len(names))
 	}
 	return nil
 }

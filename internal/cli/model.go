@@ -87,7 +87,7 @@ func runModelPull(ctx context.Context, opts modelPullOptions) error {
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("model pull: %w", err)}
+			return &InterruptedError{Err: fmt.Errorf("model pull: %w", err)}
 		}
 		return fmt.Errorf("model pull: %w", err)
 	}

@@ -4,7 +4,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,28 +19,6 @@ import (
 
 // Version is set at build time with -ldflags "-X github.com/mlserve/mlserve/internal/cli.Version=...".
 var Version = "dev"
-
-// Exit codes, documented in the README.
-const (
-	ExitOK          = 0
-	ExitFailure     = 1 // some inputs failed (or failures over --max-failures)
-	ExitUsage       = 2 // bad flags or arguments
-	ExitInterrupted = 3 // stopped by a signal; re-running resumes
-)
-
-// ExitError carries a specific exit code.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
-
-// usageErrorf reports a usage error (exit 2).
-func usageErrorf(format string, args ...any) error {
-	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
-}
 
 // IO holds the streams commands use, so tests can capture them, and the
 // environment's configuration.
@@ -82,27 +59,15 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	root := NewRootCmd(stdio)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return ExitOK
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "mlserve: %v\n", err)
 	}
-	fmt.Fprintf(stdio.Err, "mlserve: %v\n", err)
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		return ee.Code
-	}
-	if isFlagError(err) {
-		return ExitUsage
-	}
-	return ExitFailure
+	return exitCodeOf(err)
 }
 
 // flagError marks errors that come from cobra's flag and argument parsing.
 type flagError struct{ error }
 
-func isFlagError(err error) bool {
-	var fe flagError
-	return errors.As(err, &fe)
-}
 
 // NewRootCmd builds the command tree.
 func NewRootCmd(stdio IO) *cobra.Command {
@@ -123,7 +88,7 @@ func NewRootCmd(stdio IO) *cobra.Command {
 	// still works).
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if err := env.Err(); err != nil {
-			return &ExitError{Code: ExitUsage, Err: err}
+			return &UsageError{Err: err}
 		}
 		s3io.SetPathStyle(env.S3PathStyle)
 		if k := env.GemmKernel; k != "" {

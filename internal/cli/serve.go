@@ -140,7 +140,7 @@ func (o serveOptions) validate() error {
 		return usageErrorf("server timeouts: want more than 0")
 	}
 	if _, err := serveLogger(io.Discard, o.LogFormat, o.LogLevel); err != nil {
-		return &ExitError{Code: ExitUsage, Err: err}
+		return &UsageError{Err: err}
 	}
 	return nil
 }
@@ -167,7 +167,7 @@ func serveLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 func runServe(ctx context.Context, opts serveOptions) error {
 	log, err := serveLogger(opts.Err, opts.LogFormat, opts.LogLevel)
 	if err != nil {
-		return &ExitError{Code: ExitUsage, Err: err}
+		return &UsageError{Err: err}
 	}
 	cfg := server.Config{
 		MaxBatch:          opts.MaxBatch,

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -98,16 +97,7 @@ func TestServeFlags(t *testing.T) {
 }
 
 // exitCode maps err as Run does.
-func exitCode(err error) int {
-	var ee *ExitError
-	switch {
-	case errors.As(err, &ee):
-		return ee.Code
-	case isFlagError(err):
-		return ExitUsage
-	}
-	return ExitFailure
-}
+func exitCode(err error) int { return exitCodeOf(err) }
 
 // TestRunServe serves the mini model in-process through runServe and stops
 // it by cancelling the context, as SIGTERM does.
