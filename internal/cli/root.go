@@ -68,7 +68,6 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 // flagError marks errors that come from cobra's flag and argument parsing.
 type flagError struct{ error }
 
-
 // NewRootCmd builds the command tree.
 func NewRootCmd(stdio IO) *cobra.Command {
 	root := &cobra.Command{
