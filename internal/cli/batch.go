@@ -13,6 +13,7 @@ import (
 
 	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/batch"
+	"github.com/mlserve/mlserve/internal/tty"
 )
 
 // batchOptions are the flags of `mlserve batch`.
@@ -178,7 +179,7 @@ func runBatch(ctx context.Context, opts batchOptions, cfg batch.Config) error {
 	}
 	cfg.Log = log
 	cfg.Progress = opts.Err
-	cfg.Terminal = isTerminal(opts.Err)
+	cfg.Terminal = tty.Is(opts.Err)
 	log.InfoContext(ctx, "batch: start", "input", cfg.Input, "manifest", cfg.Manifest, "output", cfg.Output,
 		"shard", cfg.Shard, "shards", cfg.Shards, "batch_size", cfg.BatchSize, "top_k", cfg.TopK,
 		"format", opts.Format, "force", cfg.Force, "max_failures", cfg.MaxFailures.String(),

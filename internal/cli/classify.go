@@ -13,10 +13,10 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/imageprep"
+	"github.com/mlserve/mlserve/internal/tty"
 )
 
 // classifyOptions are the flags of `mlserve classify`.
@@ -109,11 +109,6 @@ func expandArgs(args []string) ([]string, error) {
 	return out, nil
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
 func runClassify(ctx context.Context, opts classifyOptions) error {
 	names, err := expandArgs(opts.Args)
 	if err != nil {
@@ -128,7 +123,7 @@ func runClassify(ctx context.Context, opts classifyOptions) error {
 	if stdin > 1 {
 		return usageErrorf("- (standard input) given %d times", stdin)
 	}
-	clf, err := loadClassifier(ctx, opts.modelOptions, opts.IO, isTerminal(opts.Err))
+	clf, err := loadClassifier(ctx, opts.modelOptions, opts.IO, tty.Is(opts.Err))
 	if err != nil {
 		return err
 	}
