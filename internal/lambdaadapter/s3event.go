@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+
+	mlbatch "github.com/mlserve/mlserve/internal/batch"
+	"github.com/mlserve/mlserve/internal/exitcode"
+	"github.com/mlserve/mlserve/internal/imageprep"
 )
 
 // s3Event is the part of an S3 notification the handler reads. It is its
@@ -64,13 +67,6 @@ type SkippedItem struct {
 	Reason string `json:"reason"`
 }
 
-// imageExts are the extensions that submit a job; the batch job checks
-// magic bytes again.
-var imageExts = map[string]bool{
-	".jpg": true, ".jpeg": true, ".png": true, ".gif": true,
-	".webp": true, ".bmp": true, ".tif": true, ".tiff": true,
-}
-
 func (h *Handler) handleS3(ctx context.Context, raw json.RawMessage) (*S3Response, error) {
 	var ev s3Event
 	if err := json.Unmarshal(raw, &ev); err != nil {
@@ -108,8 +104,8 @@ func (h *Handler) handleS3(ctx context.Context, raw json.RawMessage) (*S3Respons
 		case strings.HasSuffix(key, "/"):
 			skip(bucket, key, "key is a folder marker")
 			continue
-		case !imageExts[strings.ToLower(path.Ext(key))]:
-			skip(bucket, key, "not an image file name (want .jpg, .jpeg, .png, .gif, .webp, .bmp, .tif or .tiff)")
+		case !imageprep.HasImageExt(key): // the batch job checks the bytes again
+			skip(bucket, key, "not an image file name (want .jpg, .jpeg, .jpe, .jfif, .png, .gif, .webp, .bmp, .tif or .tiff)")
 			continue
 		}
 		if seen[bucket+"/"+key] {
@@ -259,7 +255,7 @@ func (h *Handler) jobInput(name, bucket, manifest, output string, n int) *batch.
 		JobQueue:      aws.String(h.cfg.JobQueue),
 		JobDefinition: aws.String(h.cfg.JobDefinition),
 		ContainerOverrides: &types.ContainerOverrides{
-			Command: []string{"batch", "--manifest", manifest, "--output", output},
+			Command: mlbatch.JobCommand(manifest, output),
 		},
 		RetryStrategy: &types.RetryStrategy{
 			Attempts: aws.Int32(int32(h.cfg.JobAttempts)),
@@ -269,9 +265,9 @@ func (h *Handler) jobInput(name, bucket, manifest, output string, n int) *batch.
 			// again. Anything else matches no rule and is retried.
 			EvaluateOnExit: []types.EvaluateOnExit{
 				{OnStatusReason: aws.String("Host EC2*"), Action: types.RetryActionRetry},
-				{OnExitCode: aws.String("3"), Action: types.RetryActionRetry},
-				{OnExitCode: aws.String("1"), Action: types.RetryActionExit},
-				{OnExitCode: aws.String("2"), Action: types.RetryActionExit},
+				{OnExitCode: aws.String(strconv.Itoa(exitcode.Interrupted)), Action: types.RetryActionRetry},
+				{OnExitCode: aws.String(strconv.Itoa(exitcode.Failure)), Action: types.RetryActionExit},
+				{OnExitCode: aws.String(strconv.Itoa(exitcode.Usage)), Action: types.RetryActionExit},
 			},
 		},
 		Tags: map[string]string{
