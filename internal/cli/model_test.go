@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/testsupport"
 	"github.com/mlserve/mlserve/models"
 )
 
@@ -24,24 +25,7 @@ import (
 // repository root.
 func modelTestFixture(t *testing.T, rel string) []byte {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = filepath.Dir(dir)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "..", "shared", "fixtures", rel))
-	if err != nil {
-		t.Fatalf("fixture: %v", err)
-	}
-	return b
+	return testsupport.ReadFixture(t, rel)
 }
 
 func TestModelPull(t *testing.T) {
