@@ -42,19 +42,9 @@ func parseLines(t *testing.T, s string) []api.Result {
 // TestClassifyWholePipeline checks decode, preprocess, inference, softmax and
 // top-k against the top-1 class and probability torch computed (meta.json e2e).
 func TestClassifyWholePipeline(t *testing.T) {
-	raw, err := os.ReadFile(testsupport.Fixtures(t, "meta.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meta struct {
-		E2E map[string]map[string]struct {
-			Classes       []int     `json:"classes"`
-			Probabilities []float64 `json:"probabilities"`
-		} `json:"e2e"`
-	}
-	if err := json.Unmarshal(raw, &meta); err != nil {
-		t.Fatal(err)
-	}
+	meta := struct {
+		E2E map[string]map[string]testsupport.Reference
+	}{testsupport.References(t)}
 	files := map[string]string{
 		"mini-v1":         "mini-v1-opset11.onnx",
 		"mini-v2":         "mini-v2-opset11.onnx",

@@ -60,8 +60,8 @@ what happens:
   API Gateway (REST or HTTP API) or Function URL, POST /predict
       the body is one image (base64 or raw), or JSON {"image": "<base64>"}
       or {"images": [...]} as for serve; the answer is the JSON result (a
-      list for "images"), or {"error": {"code", "message"}} with status 400,
-      413, 415 or 500.
+      list for "images"), or {"error": {"code", "message"}}: the same
+      statuses, codes and bodies as serve's POST /predict.
   S3 ObjectCreated:* for keys under the input prefix
       writes the keys to a manifest (manifests/<job>.jsonl) and submits one
       AWS Batch job (an array job for several keys) running

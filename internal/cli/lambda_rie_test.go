@@ -22,6 +22,13 @@ import (
 
 // buildMlserve builds the binary into a test directory (go's build cache
 // makes the second build a link only).
+// rie is an aws-lambda-rie process running `mlserve lambda`.
+type rie struct {
+	URL  string // the invocations endpoint
+	pid  int
+	logs *testsupport.SyncBuffer
+}
+
 func buildMlserve(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "mlserve")
@@ -44,7 +51,7 @@ func startRIE(t *testing.T, env ...string) *rie {
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_LAMBDA_FUNCTION_TIMEOUT=60", "MLSERVE_CACHE_DIR="+t.TempDir())
 	cmd.Env = append(cmd.Env, env...)
-	r := &rie{URL: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: &syncWriter{}}
+	r := &rie{URL: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: &testsupport.SyncBuffer{}}
 	cmd.Stdout, cmd.Stderr = r.logs, r.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -141,24 +148,7 @@ func recordedEvent(t *testing.T, name string, body []byte, b64 bool, contentType
 // on the mini-v1 model (meta.json "e2e", made with PyTorch).
 func e2eTop1(t *testing.T, image string) (int, float64) {
 	t.Helper()
-	b, err := os.ReadFile(testsupport.Fixtures(t, "meta.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meta struct {
-		E2E map[string]map[string]struct {
-			Classes       []int     `json:"classes"`
-			Probabilities []float64 `json:"probabilities"`
-		} `json:"e2e"`
-	}
-	if err := json.Unmarshal(b, &meta); err != nil {
-		t.Fatal(err)
-	}
-	e, ok := meta.E2E["mini-v1"][image]
-	if !ok {
-		t.Fatalf("meta.json has no e2e entry for mini-v1 %s", image)
-	}
-	return e.Classes[0], e.Probabilities[0]
+	return testsupport.Top1(t, "mini-v1", image)
 }
 
 // TestLambdaRIE runs `mlserve lambda` under the real Runtime Interface

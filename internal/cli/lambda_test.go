@@ -61,10 +61,3 @@ func TestLambdaOutsideLambda(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 }
-
-// rie is an aws-lambda-rie process running `mlserve lambda`.
-type rie struct {
-	URL  string // the invocations endpoint
-	pid  int
-	logs *syncWriter
-}

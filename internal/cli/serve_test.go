@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -104,7 +103,7 @@ func exitCode(err error) int { return exitCodeOf(err) }
 func TestRunServe(t *testing.T) {
 	model := filepath.Join(serveFixtures(t), "models", "mini-v1-opset11.onnx")
 	addrc := make(chan net.Addr, 1)
-	var logs syncWriter
+	var logs testsupport.SyncBuffer
 	opts := serveOptions{
 		IO:           IO{In: strings.NewReader(""), Out: io.Discard, Err: &logs},
 		modelOptions: modelOptions{Model: model},
@@ -201,7 +200,7 @@ func TestServeBinarySIGTERM(t *testing.T) {
 	defer cmd.Process.Kill() //nolint:errcheck // already exited when the test passes
 
 	addrc := make(chan string, 1)
-	var logs syncWriter
+	var logs testsupport.SyncBuffer
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -275,22 +274,4 @@ func TestServeBinarySIGTERM(t *testing.T) {
 			t.Errorf("log lacks %s", msg)
 		}
 	}
-}
-
-// syncWriter is a bytes.Buffer safe for a logger and a test to share.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

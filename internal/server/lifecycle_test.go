@@ -1,17 +1,16 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mlserve/mlserve/internal/api"
+	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
 func waitFor(t testing.TB, cond func() bool) {
@@ -167,7 +166,7 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestAccessLog(t *testing.T) {
-	var buf syncBuffer
+	var buf testsupport.SyncBuffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
 	ts := start(t, Config{Logger: log}, newFake())
 	do(t, "POST", ts.url+"/predict", "image/png", pngImage(t, 8, 8), "X-Request-Id", "req-1")
@@ -192,21 +191,4 @@ func TestAccessLog(t *testing.T) {
 	if _, ok := lines["probe"]; ok {
 		t.Error("probe logged at info level")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

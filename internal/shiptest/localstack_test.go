@@ -333,21 +333,6 @@ func samePredictions(a, b []infer.Prediction) bool {
 // mini-v1 model (meta.json "e2e").
 func referenceTop1(t *testing.T, image string) int {
 	t.Helper()
-	b, err := os.ReadFile(testsupport.Fixtures(t, "meta.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meta struct {
-		E2E map[string]map[string]struct {
-			Classes []int `json:"classes"`
-		} `json:"e2e"`
-	}
-	if err := json.Unmarshal(b, &meta); err != nil {
-		t.Fatal(err)
-	}
-	ref := meta.E2E["mini-v1"][image].Classes
-	if len(ref) == 0 {
-		t.Fatalf("meta.json: no e2e reference for mini-v1 and %s", image)
-	}
-	return ref[0]
+	c, _ := testsupport.Top1(t, "mini-v1", image)
+	return c
 }
