@@ -162,7 +162,10 @@ func parseJSON(r io.Reader, maxImages int) (body, error) {
 	var jb jsonBody
 	dec := json.NewDecoder(r)
 	if err := dec.Decode(&jb); err != nil {
-		return body{}, badBody("json", err)
+		if isTooLarge(err) {
+			return body{}, err
+		}
+		return body{}, &Error{Code: api.CodeBadRequest, Message: jsonMessage(err), Err: err}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		if err == nil || !isTooLarge(err) {
@@ -195,6 +198,22 @@ func parseJSON(r io.Reader, maxImages int) (body, error) {
 		return body{}, Errorf(api.CodeNoImage, `json body has no "image" or "images"`)
 	}
 	return b, nil
+}
+
+// jsonMessage says what is wrong with a JSON body in the client's terms
+// (encoding/json's type errors name our Go types).
+func jsonMessage(err error) string {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return "json: " + strings.TrimPrefix(err.Error(), "json: ")
+	}
+	switch field, _, _ := strings.Cut(te.Field, "."); field {
+	case "image":
+		return fmt.Sprintf(`json: "image" must be a base64 string, got a %s`, te.Value)
+	case "images":
+		return fmt.Sprintf(`json: "images" must be a list of base64 strings, got a %s`, te.Value)
+	}
+	return fmt.Sprintf(`json: the body must be an object, {"image": "<base64>"} or {"images": [...]}, got a %s`, te.Value)
 }
 
 func tooManyImages(max int) *Error {

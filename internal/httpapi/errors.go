@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/imageprep"
@@ -83,12 +84,13 @@ func toError(err error, maxPixels int) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	switch code := imageprep.Code(err); code {
-	case "":
-	case imageprep.CodeTooLarge:
-		return &Error{Code: code, Message: fmt.Sprintf("image exceeds the limit of %d pixels: %v", maxPixels, err), Err: err}
-	default:
-		return &Error{Code: code, Message: err.Error(), Err: err}
+	var ie *imageprep.Error
+	if errors.As(err, &ie) {
+		msg := ImageError(ie.Code, ie.Err.Error()).Message
+		if ie.Code == imageprep.CodeTooLarge {
+			msg = fmt.Sprintf("image exceeds the limit of %d pixels: %s", maxPixels, msg)
+		}
+		return &Error{Code: ie.Code, Message: msg, Err: err}
 	}
 	switch {
 	case errors.Is(err, ErrOverloaded):
@@ -101,6 +103,16 @@ func toError(err error, maxPixels int) *Error {
 		return &Error{Code: infer.CodeCanceled, Message: "request canceled", Err: err}
 	}
 	return &Error{Code: infer.CodeInternal, Message: err.Error(), Err: err}
+}
+
+// ImageError is the failure of one image with the engine's code and
+// message; a message that starts with its code ("not_an_image: ...", as
+// the engine's errors print) does not repeat it.
+func ImageError(code, message string) *Error {
+	for strings.HasPrefix(message, code+": ") {
+		message = strings.TrimPrefix(message, code+": ")
+	}
+	return &Error{Code: code, Message: message}
 }
 
 // serverSide reports whether e is the server's failure rather than the

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"regexp"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mlserve/mlserve/internal/api"
+	"github.com/mlserve/mlserve/internal/imageprep"
 )
 
 // TestOpenAPIErrorCodes checks that openapi.json is valid and documents
@@ -39,5 +41,34 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 	}
 	if len(codes) < 8 || !slices.ContainsFunc(codes, func(c []string) bool { return c[1] == api.CodeOverloaded }) {
 		t.Errorf("found codes %v", codes)
+	}
+}
+
+// Error messages are in the client's terms: no Go type or package names,
+// no code repeated as a prefix.
+func TestErrorMessages(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{`{"image": 42}`, `"image" must be a base64 string, got a number`},
+		{`{"images": "AA"}`, `"images" must be a list of base64 strings, got a string`},
+		{`{"images": [1]}`, `"images" must be a list of base64 strings, got a number`},
+		{`[1]`, `the body must be an object`},
+		{`"x"`, `the body must be an object`},
+	} {
+		_, err := parseBody("application/json", strings.NewReader(tc.body), -1, 1<<20, 4)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != api.CodeBadRequest || !strings.Contains(e.Message, tc.want) {
+			t.Errorf("%s: %v, want bad_request with %q", tc.body, err, tc.want)
+			continue
+		}
+		if strings.Contains(e.Message, "httpapi") || strings.Contains(e.Message, "Go ") || strings.Contains(e.Message, "jsonBody") {
+			t.Errorf("%s: message %q names Go types", tc.body, e.Message)
+		}
+	}
+	e := toError(&imageprep.Error{Code: imageprep.CodeTooLarge, Err: errors.New("7000x7000 is over the limit")}, 100)
+	if e.Message != "image exceeds the limit of 100 pixels: 7000x7000 is over the limit" {
+		t.Errorf("too large: %q", e.Message)
+	}
+	if e := ImageError("not_an_image", "not_an_image: not_an_image: unknown signature"); e.Message != "unknown signature" {
+		t.Errorf("ImageError: %q", e.Message)
 	}
 }

@@ -72,7 +72,7 @@ func (c apiClassifier) Classify(ctx context.Context, images [][]byte, topK int) 
 		case ctx.Err() != nil: // the deadline, not the image: 504
 			errs[i] = ctx.Err()
 		default:
-			errs[i] = &httpapi.Error{Code: r.Error.Code, Message: r.Error.Message}
+			errs[i] = httpapi.ImageError(r.Error.Code, r.Error.Message)
 		}
 	}
 	return res, errs
