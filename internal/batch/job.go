@@ -166,4 +166,3 @@ func jobSummary(cfg Config, sums []*Summary) JobSummary {
 	js.Images = js.Succeeded + js.Failed + js.Abandoned
 	return js
 }
-
