@@ -23,8 +23,11 @@ type Var struct {
 var Vars = []Var{
 	{"MLSERVE_ADDR", ":8080", "serve: listen address"},
 	{"MLSERVE_BATCH_WAIT", "100ms", "serve: longest wait for images still decoding to join a dynamic batch (a lone request never waits)"},
+	{"MLSERVE_BUCKET", "", "lambda: bucket a scheduled {\"sweep\"} lists when the event names none"},
 	{"MLSERVE_CACHE_DIR", "", "model cache directory (default: the user cache dir + /mlserve)"},
+	{"MLSERVE_DIRECT_MAX", "5", "lambda: windows of at most this many uploads are classified in the function, not in AWS Batch (0: never)"},
 	{"MLSERVE_GEMM_KERNEL", "", "force the GEMM micro-kernel: avx512, avx2 or generic (default: the best this CPU runs)"},
+	{"MLSERVE_IMAGES_PER_CHILD", "6000", "lambda, submit: images per AWS Batch array child (about 10 minutes of ResNet-50 work)"},
 	{"MLSERVE_INPUT_PREFIX", "input/", "lambda: S3 key prefix whose uploads submit batch jobs"},
 	{"MLSERVE_JOB_DEFINITION", "", "lambda: AWS Batch job definition for submitted jobs"},
 	{"MLSERVE_JOB_NAME_PREFIX", "mlserve", "lambda: prefix of submitted AWS Batch job names"},
