@@ -334,7 +334,7 @@ func TestLocalStackScale(t *testing.T) {
 					}
 					var r struct {
 						Source struct{ URI string } `json:"source"`
-						Input  string              `json:"input"`
+						Input  string               `json:"input"`
 					}
 					json.Unmarshal(line, &r)
 					uri := r.Source.URI + r.Input
