@@ -2,7 +2,6 @@ package lambdaadapter
 
 import (
 	"context"
-	"errors"
 	"strconv"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -69,24 +68,15 @@ func (h *Handler) processWindow(ctx context.Context, w *submit.Window, trigger s
 	return res
 }
 
-// submitKeys submits one job for keys and maps the errors to the
-// handler's types (Lambda names them in errorType).
+// submitKeys submits one job for keys. Its errors are *ManifestError and
+// *SubmitJobError (Lambda names them in errorType).
 func (h *Handler) submitKeys(ctx context.Context, name, bucket string, keys []string, trigger string) (Job, error) {
 	if err := h.checkJobConfig(); err != nil {
 		return Job{}, err
 	}
 	cfg := h.submitConfig()
 	cfg.Trigger = trigger
-	job, err := submit.New(cfg, h.jobs, h.store, h.log).Keys(ctx, name, bucket, h.cfg.InputPrefix, keys)
-	var me *submit.ManifestError
-	var se *submit.SubmitJobError
-	switch {
-	case errors.As(err, &me):
-		return job, &ManifestError{URI: me.URI, Err: me.Err}
-	case errors.As(err, &se):
-		return job, &SubmitJobError{JobName: se.JobName, JobQueue: se.JobQueue, Err: se.Err}
-	}
-	return job, err
+	return submit.New(cfg, h.jobs, h.store, h.log).Keys(ctx, name, bucket, h.cfg.InputPrefix, keys)
 }
 
 func (h *Handler) submitConfig() submit.Config {
