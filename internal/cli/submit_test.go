@@ -106,3 +106,31 @@ func asExit(err error, ee **ExitError) bool {
 	*ee = e
 	return ok
 }
+
+func TestSubmitManifestAndDryRun(t *testing.T) {
+	bucket, deps, rec := memDeps(t)
+	s, _ := deps.open(context.Background(), "s3://"+bucket+"/")
+	man := fmt.Sprintf("\"s3://%[1]s/input/a.jpg\"\n\"s3://%[1]s/input/b.jpg\"\n\"s3://%[1]s/input/c.jpg\"\n", bucket)
+	s.Put(context.Background(), "manifests/m.jsonl", strings.NewReader(man), -1)
+	for _, dry := range []bool{true, false} {
+		var out bytes.Buffer
+		o := submitOptions{IO: IO{Out: &out, Err: &bytes.Buffer{}}, Manifest: "s3://" + bucket + "/manifests/m.jsonl",
+			Input: "s3://" + bucket + "/input/", OutputPrefix: "output/", JobQueue: "q", JobDefinition: "d", ImagesPerChild: 2, DryRun: dry}
+		if err := o.check(); err != nil {
+			t.Fatal(err)
+		}
+		if err := runSubmit(context.Background(), o, deps); err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil || got["images"] != 3.0 || got["array_size"] != 2.0 {
+			t.Errorf("dry run %v: output %s", dry, out.String())
+		}
+	}
+	if len(rec.ins) != 1 {
+		t.Fatalf("%d SubmitJob calls, want 1 (the dry run submits nothing)", len(rec.ins))
+	}
+	if cmd := strings.Join(rec.ins[0].ContainerOverrides.Command, " "); !strings.HasPrefix(cmd, "batch --manifest s3://"+bucket+"/manifests/m.jsonl --input") {
+		t.Errorf("command %q", cmd)
+	}
+}
