@@ -17,3 +17,7 @@ local-stack: ## run S3, SQS, the Lambda submitter, a local AWS Batch and serve o
 .PHONY: ship-test
 ship-test: ## test the Dockerfile, fetch-model.sh, docker-compose.yml and the local stack end to end
 	go test -count=1 ./internal/shiptest/...
+
+.PHONY: bench-bursts
+bench-bursts: ## uploads (1, 10, 1,000, 10,000) against windows, SubmitJob calls and task starts on the local stack
+	MLSERVE_BURSTS=1,10,1000,10000 go test -count=1 -v -timeout 30m -run TestLocalStackBursts ./internal/shiptest/
