@@ -3,11 +3,16 @@ package lambdaadapter
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/mlserve/mlserve/internal/submit"
 )
+
+// answerReserve is the time kept, before the invocation's deadline, to
+// answer Lambda after the last SubmitJob attempt.
+const answerReserve = 2 * time.Second
 
 func (h *Handler) newWindow() *submit.Window {
 	return &submit.Window{InputPrefix: h.cfg.InputPrefix}
@@ -76,6 +81,13 @@ func (h *Handler) submitKeys(ctx context.Context, name, bucket string, keys []st
 	}
 	cfg := h.submitConfig()
 	cfg.Trigger = trigger
+	// Stop retrying in time to answer: an invocation cut off by its
+	// timeout has every message of the window delivered again.
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-answerReserve))
+		defer cancel()
+	}
 	return submit.New(cfg, h.jobs, h.store, h.log).Keys(ctx, name, bucket, h.cfg.InputPrefix, keys)
 }
 
