@@ -17,6 +17,9 @@ type s3Event struct {
 	// Event is "s3:TestEvent" in the test message S3 sends when a
 	// notification is configured.
 	Event string `json:"Event"`
+	// Bucket and Key are the compact SQS body {"bucket", "key"}.
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
 }
 
 type s3Record struct {

@@ -60,7 +60,16 @@ func (h *Handler) handleSQS(ctx context.Context, raw json.RawMessage) (*SQSRespo
 			direct = false
 		}
 		var body s3Event
-		if err := json.Unmarshal([]byte(m.Body), &body); err != nil || (body.Records == nil && body.Event == "") {
+		err := json.Unmarshal([]byte(m.Body), &body)
+		if err == nil && body.Records == nil && body.Bucket != "" && body.Key != "" {
+			// The compact form {"bucket": "b", "key": "k"} (key not
+			// URL-encoded), e.g. from an EventBridge input transformer:
+			// a third of an S3 notification's size, so three times the
+			// messages fit Lambda's 6 MB event.
+			w.Add(body.Bucket, body.Key, m.MessageID)
+			continue
+		}
+		if err != nil || (body.Records == nil && body.Event == "") {
 			reason := "message body is not an S3 event notification"
 			if err != nil {
 				reason += ": " + err.Error()
