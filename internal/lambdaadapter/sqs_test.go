@@ -67,7 +67,7 @@ func TestSQSWindow(t *testing.T) {
 		msg{id: "m2", body: s3Body(t, testBucket, "input/a.jpg")}, // S3 delivered a.jpg twice
 		msg{id: "m3", body: `{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-12-01T09:00:00.000Z","Bucket":"` + testBucket + `"}`},
 		msg{id: "m4", body: s3Body(t, testBucket, "input/readme.txt")},
-		msg{id: "m2", body: s3Body(t, testBucket, "input/a.jpg")}, // the same message twice
+		msg{id: "m2", body: s3Body(t, testBucket, "input/a.jpg")},                    // the same message twice
 		msg{id: "m5", body: `{"bucket":"` + testBucket + `","key":"input/b c.png"}`}, // compact form, same key as m1's
 	)
 	out, err := h.Invoke(lambdaCtx("req-w"), ev)
