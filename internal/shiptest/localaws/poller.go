@@ -35,6 +35,7 @@ type Poller struct {
 	windows  []Window
 	receives map[string]int // by message id: goaws does not count them
 	busy     bool
+	carry    []sqsRecord // received, but over the last window's 6 MB: the next one starts with them
 }
 
 // maxPayload is Lambda's synchronous invocation payload limit.
@@ -110,6 +111,26 @@ func (p *Poller) collect(ctx context.Context) []sqsRecord {
 	var recs []sqsRecord
 	size := 64
 	var deadline time.Time
+	add := func(r sqsRecord) bool {
+		b, _ := json.Marshal(r)
+		if size+len(b)+1 > maxPayload || len(recs) >= p.BatchSize {
+			return false
+		}
+		size += len(b) + 1
+		recs = append(recs, r)
+		if deadline.IsZero() {
+			deadline = time.Now().Add(p.Window)
+		}
+		return true
+	}
+	carried := p.carry
+	p.carry = nil
+	for i, r := range carried {
+		if !add(r) {
+			p.carry = carried[i:]
+			return recs
+		}
+	}
 	for ctx.Err() == nil && len(recs) < p.BatchSize {
 		wait := time.Second
 		if !deadline.IsZero() {
@@ -130,10 +151,8 @@ func (p *Poller) collect(ctx context.Context) []sqsRecord {
 		if len(msgs) == 0 && !deadline.IsZero() && wait < time.Second {
 			time.Sleep(wait) // goaws answers at once when the wait is under a second
 		}
+		full := false
 		for _, m := range msgs {
-			if deadline.IsZero() {
-				deadline = time.Now().Add(p.Window)
-			}
 			p.mu.Lock()
 			p.receives[m.MessageID]++
 			n := p.receives[m.MessageID]
@@ -145,18 +164,16 @@ func (p *Poller) collect(ctx context.Context) []sqsRecord {
 			attrs["ApproximateReceiveCount"] = strconv.Itoa(n)
 			r := sqsRecord{MessageID: m.MessageID, ReceiptHandle: m.ReceiptHandle, Body: m.Body, Attributes: attrs,
 				MessageAttrs: map[string]any{}, EventSource: "aws:sqs", EventSourceARN: p.QueueARN, AWSRegion: "us-east-1"}
-			b, _ := json.Marshal(r)
-			if size+len(b)+1 > maxPayload {
-				// Over Lambda's payload limit: this one waits for the next
-				// window (it becomes visible again after its timeout).
-				p.Log.InfoContext(ctx, "poller: window full (6 MB)", "messages", len(recs))
-				return recs
+			if full || !add(r) {
+				// Over Lambda's payload limit (or the batch size): the rest
+				// start the next window, as the event source mapping does.
+				full = true
+				p.carry = append(p.carry, r)
 			}
-			size += len(b) + 1
-			recs = append(recs, r)
 		}
-		if len(msgs) == 0 && deadline.IsZero() {
-			continue
+		if full {
+			p.Log.InfoContext(ctx, "poller: window full", "messages", len(recs), "bytes", size, "carried", len(p.carry))
+			return recs
 		}
 	}
 	return recs
