@@ -375,5 +375,27 @@ func TestLocalStackScale(t *testing.T) {
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
+		// The cause fixed, the scheduled sweep classifies what has no
+		// result: nothing was lost.
+		st.faults(t, localaws.Faults{KillIndex: -1})
+		j0 := len(st.jobs(t).Jobs)
+		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", st.lambdaPort),
+			"application/json", strings.NewReader(`{"sweep":{"prefix":"input/"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sweep struct {
+			Missing int `json:"missing"`
+			Jobs    []struct {
+				JobID string `json:"job_id"`
+			} `json:"jobs"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&sweep)
+		resp.Body.Close()
+		if err != nil || sweep.Missing != len(keys) || len(sweep.Jobs) != 1 {
+			t.Fatalf("sweep answer %+v, %v: want one job for the %d uploads without a result", sweep, err, len(keys))
+		}
+		st.waitOutputs(ctx, t, keys)
+		st.waitJobs(ctx, t, j0+1)
 	})
 }

@@ -58,8 +58,8 @@ func goBuild(t *testing.T, out, pkg string) {
 
 // stack is a running scripts/local-stack.sh.
 type stack struct {
-	s3Port, awsPort, servePort, sqsPort int
-	dir                                 string
+	s3Port, awsPort, servePort, sqsPort, lambdaPort int
+	dir                                             string
 }
 
 // startStack runs scripts/local-stack.sh, as `make local-stack` does, with
@@ -76,7 +76,7 @@ func startStack(t *testing.T, env ...string) *stack {
 	goBuild(t, filepath.Join(bin, "localaws"), "./internal/shiptest/cmd/localaws")
 
 	p := freePorts(t, 6)
-	st := &stack{s3Port: p[0], awsPort: p[3], servePort: p[4], sqsPort: p[5], dir: t.TempDir()}
+	st := &stack{s3Port: p[0], lambdaPort: p[1], awsPort: p[3], servePort: p[4], sqsPort: p[5], dir: t.TempDir()}
 	cmd := exec.Command("bash", filepath.Join(repoRoot(t), "scripts", "local-stack.sh"))
 	cmd.Env = append(os.Environ(),
 		"VERSITYGW="+versitygw, "AWS_LAMBDA_RIE="+rie,
