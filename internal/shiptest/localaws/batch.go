@@ -42,20 +42,6 @@ type Batch struct {
 	calls  int // SubmitJob calls, refused ones included
 }
 
-// Faults are failures the stand-in injects (POST /local/faults).
-type Faults struct {
-	// Throttle answers the next Throttle SubmitJob calls with 429
-	// TooManyRequestsException, as AWS Batch does over 50 calls a second.
-	Throttle int `json:"throttle"`
-	// Refuse answers every SubmitJob with 400 ClientException (a queue
-	// that was deleted, say): a submission that always fails.
-	Refuse bool `json:"refuse"`
-	// KillIndex is an array index whose first attempt is SIGKILLed after
-	// KillAfterMS milliseconds (-1: none), as a lost Spot host ends it.
-	KillIndex   int `json:"kill_index"`
-	KillAfterMS int `json:"kill_after_ms"`
-}
-
 // ExitRule is one evaluateOnExit entry.
 type ExitRule struct {
 	OnExitCode     string `json:"onExitCode,omitempty"`
@@ -131,15 +117,7 @@ func (b *Batch) Handler() http.Handler {
 		b.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{"jobs": b.Jobs(), "submit_calls": calls})
 	})
-	mux.HandleFunc("POST /local/faults", func(w http.ResponseWriter, r *http.Request) {
-		f := Faults{KillIndex: -1}
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&f); err != nil {
-			clientError(w, "faults: %v", err)
-			return
-		}
-		b.SetFaults(f)
-		w.WriteHeader(http.StatusNoContent)
-	})
+	mux.HandleFunc("POST /local/faults", b.serveFaults)
 	return mux
 }
 
@@ -174,34 +152,6 @@ type submitJobInput struct {
 }
 
 var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
-
-// SetFaults replaces the injected faults.
-func (b *Batch) SetFaults(f Faults) {
-	b.init()
-	b.mu.Lock()
-	b.faults = f
-	b.mu.Unlock()
-}
-
-// refuse answers a SubmitJob call with an injected fault, if one is due.
-func (b *Batch) refuse(w http.ResponseWriter) bool {
-	b.init()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.calls++
-	switch {
-	case b.faults.Refuse:
-		w.Header().Set("X-Amzn-ErrorType", "ClientException")
-		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "job queue is DISABLED (injected fault)"})
-		return true
-	case b.faults.Throttle > 0:
-		b.faults.Throttle--
-		w.Header().Set("X-Amzn-ErrorType", "TooManyRequestsException")
-		writeJSON(w, http.StatusTooManyRequests, map[string]string{"message": "Too Many Requests (injected fault)"})
-		return true
-	}
-	return false
-}
 
 func (b *Batch) submitJob(w http.ResponseWriter, r *http.Request) {
 	if b.refuse(w) {
