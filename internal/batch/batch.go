@@ -45,6 +45,16 @@ type Config struct {
 	// Output is the prefix that receives <key>.json per input and the shard
 	// records.
 	Output string
+	// Inputs, when set, lists the input URIs instead of a manifest file
+	// (the Lambda submitter's direct bursts); outputs are named relative
+	// to Input as for a manifest.
+	Inputs []string
+	// Job names the job this run belongs to: its aggregate records go under
+	// <Output>/_jobs/<Job>/, so no job overwrites another's. Every shard of
+	// one job gives the same Job (AWS Batch: the parent job id). Default:
+	// "run-" and a hash of the inputs and shard count, so a rerun of the
+	// same command resumes the same job.
+	Job string
 	// Shard of Shards: this run takes the inputs whose key hashes to Shard.
 	Shard, Shards int
 	BatchSize     int
@@ -94,6 +104,7 @@ const (
 
 // Summary is summary-<shard>.json.
 type Summary struct {
+	Job    string `json:"job"`
 	Shard  int    `json:"shard"`
 	Shards int    `json:"shards"`
 	Model  string `json:"model"`
@@ -107,6 +118,9 @@ type Summary struct {
 	Skipped int `json:"skipped"`
 	// Processed inputs were worked on by this run (Inputs - Skipped).
 	Processed int `json:"processed"`
+	// RunFailed of the Failed are failures of the run (storage, engine),
+	// not of the image: they have no output, and a rerun tries them again.
+	RunFailed int `json:"run_failed"`
 	// Abandoned inputs were in flight when the run was interrupted.
 	Abandoned    int       `json:"abandoned"`
 	ImagesPerSec float64   `json:"images_per_sec"`
@@ -208,10 +222,19 @@ func (cfg *Config) Check() error {
 	if cfg.Output == "" {
 		return &UsageError{errors.New("no output")}
 	}
-	if (cfg.Input == "") == (cfg.Manifest == "") && cfg.Manifest == "" {
+	if cfg.Input == "" && cfg.Manifest == "" && len(cfg.Inputs) == 0 {
 		return &UsageError{errors.New("no input: give an input prefix or a manifest")}
 	}
-	if cfg.Input != "" && cfg.Manifest == "" && under(cfg.Output, cfg.Input) {
+	if cfg.Manifest != "" && len(cfg.Inputs) > 0 {
+		return &UsageError{errors.New("give a manifest or a list of inputs, not both")}
+	}
+	if cfg.Job == "" {
+		cfg.Job = DefaultJob(*cfg)
+	}
+	if err := CheckJob(cfg.Job); err != nil {
+		return &UsageError{err}
+	}
+	if cfg.Input != "" && cfg.Manifest == "" && len(cfg.Inputs) == 0 && under(cfg.Output, cfg.Input) {
 		return &UsageError{fmt.Errorf("output %s is inside input %s: outputs would become inputs", cfg.Output, cfg.Input)}
 	}
 	if cfg.BatchSize <= 0 {
@@ -263,7 +286,7 @@ func under(a, b string) bool {
 
 func (r *runner) run(ctx context.Context) (Summary, error) {
 	cfg := r.cfg
-	sum := Summary{Shard: cfg.Shard, Shards: cfg.Shards, Model: r.model, Input: cfg.Input, Output: cfg.Output,
+	sum := Summary{Job: cfg.Job, Shard: cfg.Shard, Shards: cfg.Shards, Model: r.model, Input: cfg.Input, Output: cfg.Output,
 		Started: time.Now().UTC(), MaxFailures: cfg.MaxFailures.String()}
 	if cfg.Manifest != "" {
 		sum.Input = cfg.Manifest
@@ -380,6 +403,9 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 			cancelWork()
 			continue
 		}
+		if w.fail != nil {
+			sum.RunFailed++
+		}
 		if w.skipped {
 			sum.Skipped++
 		} else {
@@ -405,7 +431,10 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 	// Write the records even when interrupted, with a context of their own.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	if err := recs.write(fctx, r.out, cfg.Shard, sum); err != nil {
+	if err := recs.write(fctx, r.out, JobPrefix(cfg.Job), cfg.Shard, sum); err != nil {
+		return sum, err
+	}
+	if err := writeJobSummary(fctx, r.out, cfg, r.log); err != nil {
 		return sum, err
 	}
 	r.log.InfoContext(ctx, "batch: done", "shard", sum.Shard, "shards", sum.Shards, "inputs", sum.Inputs,

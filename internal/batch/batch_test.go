@@ -84,6 +84,9 @@ var wantFailures = map[string]string{
 
 var memN atomic.Int64
 
+// testJob is the job name of testConfig's runs.
+const testJob = "test-job"
+
 // newMem returns fresh input and output mem:// URLs holding inputs.
 func newMem(t *testing.T) (in, out string) {
 	t.Helper()
@@ -103,7 +106,7 @@ func newMem(t *testing.T) (in, out string) {
 
 func testConfig(t *testing.T, in, out string) Config {
 	return Config{
-		Input: in, Output: out, BatchSize: 3, TopK: 1,
+		Input: in, Output: out, Job: testJob, BatchSize: 3, TopK: 1,
 		MaxFailures: Threshold{N: 100, Percent: true},
 		TempDir:     t.TempDir(), ProgressEvery: -1,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -121,7 +124,7 @@ func shardRecords(t *testing.T, out string, shards int) (results map[string]api.
 	results, failures = map[string]api.Result{}, map[string]Failure{}
 	seen := map[string]string{}
 	for shard := range shards {
-		for _, line := range readLines(t, s, fmt.Sprintf("results-%d.jsonl", shard)) {
+		for _, line := range readLines(t, s, fmt.Sprintf(JobPrefix(testJob)+"results-%d.jsonl", shard)) {
 			var r api.Result
 			if err := json.Unmarshal(line, &r); err != nil {
 				t.Fatal(err)
@@ -135,7 +138,7 @@ func shardRecords(t *testing.T, out string, shards int) (results map[string]api.
 			seen[r.Source.URI] = fmt.Sprintf("results-%d", shard)
 			results[r.Source.URI] = r
 		}
-		for _, line := range readLines(t, s, fmt.Sprintf("failures-%d.jsonl", shard)) {
+		for _, line := range readLines(t, s, fmt.Sprintf(JobPrefix(testJob)+"failures-%d.jsonl", shard)) {
 			var f Failure
 			if err := json.Unmarshal(line, &f); err != nil {
 				t.Fatal(err)
@@ -224,7 +227,7 @@ func TestRun(t *testing.T) {
 	}
 
 	// The CSV parses back, one row per input plus the header.
-	rc, _, err = os.Open(ctx, "results-0.csv")
+	rc, _, err = os.Open(ctx, JobPrefix(testJob)+"results-0.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +246,7 @@ func TestRun(t *testing.T) {
 	}
 
 	// A rerun skips everything and rewrites the same records.
-	before := readLines(t, os, "results-0.jsonl")
+	before := readLines(t, os, JobPrefix(testJob)+"results-0.jsonl")
 	c2 := &fakeClassifier{}
 	sum, err = Run(ctx, c2, cfg)
 	if err != nil {
@@ -252,7 +255,7 @@ func TestRun(t *testing.T) {
 	if sum.Skipped != 8 || sum.Processed != 0 || c2.runs.Load() != 0 {
 		t.Errorf("rerun: summary %+v, %d engine runs", sum, c2.runs.Load())
 	}
-	if after := readLines(t, os, "results-0.jsonl"); !slices.EqualFunc(before, after, bytes.Equal) {
+	if after := readLines(t, os, JobPrefix(testJob)+"results-0.jsonl"); !slices.EqualFunc(before, after, bytes.Equal) {
 		t.Errorf("rerun changed results:\n%s\n%s", bytes.Join(before, nil), bytes.Join(after, nil))
 	}
 	checkComplete(t, in, out, 1)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +22,7 @@ type batchOptions struct {
 	IO
 	modelOptions
 	Input, Output, Manifest string
+	Job                     string
 	Shard, Shards           int
 	BatchSize, TopK         int
 	Format                  string
@@ -42,7 +44,11 @@ func newBatchCmd(stdio IO) *cobra.Command {
 one result file per input, <output>/<key relative to the input>.json, holding
 the result schema plus the source URI, size and ETag. Each shard also writes
 results-<shard>.jsonl, failures-<shard>.jsonl and summary-<shard>.json (and
-results-<shard>.csv with --format csv) to the output prefix.
+results-<shard>.csv with --format csv) under <output>/_jobs/<job>/, and the
+last shard to finish writes the job's summary.json there (images, succeeded,
+failed, skipped, and where the records are). The job is --job, else the AWS
+Batch job id, else a name made from the inputs and shard count (so a rerun
+of the same command resumes the same job).
 
 Prefixes are s3://bucket/prefix/ or local folders. S3 uses the AWS SDK's
 standard configuration (AWS_REGION, credentials, AWS_ENDPOINT_URL_S3).
@@ -77,8 +83,9 @@ recorded; re-running resumes).`,
 	}
 	f := cmd.Flags()
 	opts.modelOptions.addFlags(f, env)
-	f.StringVar(&opts.Input, "input", "", "input prefix: s3://bucket/prefix/ or a folder")
+	f.StringVar(&opts.Input, batch.FlagInput, "", "input prefix: s3://bucket/prefix/ or a folder")
 	f.StringVar(&opts.Output, batch.FlagOutput, "", "output prefix: s3://bucket/prefix/ or a folder")
+	f.StringVar(&opts.Job, batch.FlagJob, "", "job name: records go under <output>/_jobs/<job>/ (default $AWS_BATCH_JOB_ID, else run-<hash of the inputs>)")
 	f.StringVar(&opts.Manifest, batch.FlagManifest, "", `URI of a list of inputs: JSON Lines of URIs, or [{"prefix": "s3://b/p/"}, "key", ...]`)
 	f.IntVar(&opts.Shard, "shard", -1, "this process's shard, 0 to --shards-1 (default $AWS_BATCH_JOB_ARRAY_INDEX, else 0)")
 	f.IntVar(&opts.Shards, "shards", env.Shards, "number of shards (env MLSERVE_SHARDS; default 1)")
@@ -99,7 +106,7 @@ recorded; re-running resumes).`,
 // AWS Batch array job, from the environment (getenv).
 func (o *batchOptions) config(getenv func(string) string) (batch.Config, error) {
 	cfg := batch.Config{
-		Input: o.Input, Output: o.Output, Manifest: o.Manifest,
+		Input: o.Input, Output: o.Output, Manifest: o.Manifest, Job: o.Job,
 		BatchSize: o.BatchSize, TopK: o.TopK, Force: o.Force,
 		Fetchers: o.Concurrency, Uploaders: o.Concurrency,
 		ProgressEvery: o.ProgressEvery, Grace: o.Grace,
@@ -130,6 +137,11 @@ func (o *batchOptions) config(getenv func(string) string) (batch.Config, error) 
 	var err error
 	if cfg.MaxFailures, err = batch.ParseThreshold(o.MaxFailures); err != nil {
 		return cfg, usageErrorf("--max-failures: %w", err)
+	}
+	if cfg.Job == "" {
+		// An array child's id is "<parent id>:<index>": every child of
+		// the job shares the parent's folder.
+		cfg.Job, _, _ = strings.Cut(getenv("AWS_BATCH_JOB_ID"), ":")
 	}
 	if cfg.Shard, cfg.Shards, err = resolveShard(o.Shard, o.Shards, getenv); err != nil {
 		return cfg, &UsageError{Err: err}

@@ -129,6 +129,17 @@ func (e *e2e) run(t *testing.T, in string, out func(name string) string) {
 				t.Errorf("shard summary %+v", s)
 			}
 		}
+		// The last child wrote the job summary; its counts add up.
+		var js batch.JobSummary
+		rc, _, err := openStore(t, o).Open(context.Background(), batch.JobSummaryKey(e2eJob))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(rc).Decode(&js)
+		rc.Close()
+		if err != nil || js.Images != len(e.inputs) || js.Succeeded+js.Failed != js.Images || !js.Complete || len(js.CSV) != 3 {
+			t.Errorf("job summary %+v, %v; want %d images", js, err, len(e.inputs))
+		}
 		// Rerun: everything is skipped, nothing is classified again.
 		for i := range 3 {
 			cmd := e.command(t, "--input", in, "--output", o, "--max-failures", "100%", "--shard", fmt.Sprint(i), "--shards", "3")
@@ -189,7 +200,7 @@ func (e *e2e) run(t *testing.T, in string, out func(name string) string) {
 }
 
 func (e *e2e) command(t *testing.T, args ...string) *exec.Cmd {
-	cmd := exec.Command(e.bin, append([]string{"batch", "--model", e.model, "--progress-interval", "500ms"}, args...)...)
+	cmd := exec.Command(e.bin, append([]string{"batch", "--model", e.model, "--progress-interval", "500ms", "--job", e2eJob}, args...)...)
 	cmd.Env = append(os.Environ(), "MLSERVE_CACHE_DIR="+e.cache)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -235,8 +246,13 @@ func waitOutputs(t *testing.T, s s3io.Store, n int, cmd *exec.Cmd) {
 	t.Fatalf("fewer than %d outputs after 60s\n%s", n, cmd.Stderr)
 }
 
+// e2eJob is the --job of every e2e run: its records are under jobDir.
+const e2eJob = "e2e"
+
+func jobDir(out string) string { return s3io.JoinURL(out, batch.JobPrefix(e2eJob)) }
+
 func summaries(t *testing.T, out string, shards int) []batch.Summary {
-	s := openStore(t, out)
+	s := openStore(t, jobDir(out))
 	var sums []batch.Summary
 	for i := range shards {
 		rc, _, err := s.Open(context.Background(), fmt.Sprintf("summary-%d.json", i))
@@ -258,7 +274,7 @@ func summaries(t *testing.T, out string, shards int) []batch.Summary {
 // files, and returns the records by input key.
 func (e *e2e) checkRecords(t *testing.T, in, out string, shards int) (results map[string]api.Result, failures map[string]batch.Failure) {
 	t.Helper()
-	s := openStore(t, out)
+	s := openStore(t, jobDir(out))
 	results, failures = map[string]api.Result{}, map[string]batch.Failure{}
 	seen := map[string]bool{}
 	record := func(uri string) string {

@@ -122,20 +122,29 @@ func TestBatchShardsVariable(t *testing.T) {
 	}
 }
 
-// batch.JobCommand, which the Lambda submitter puts in job overrides, is a
-// command line `mlserve batch` parses.
+// batch.JobCommand and batch.PrefixCommand, which the submitter puts in
+// job overrides, are command lines `mlserve batch` parses.
 func TestBatchJobCommand(t *testing.T) {
-	args := batch.JobCommand("s3://b/manifests/j.jsonl", "s3://b/output/")
-	cmd := newBatchCmd(IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &bytes.Buffer{}})
-	if args[0] != cmd.Name() {
-		t.Fatalf("command %q, want %q", args[0], cmd.Name())
-	}
-	if err := cmd.ParseFlags(args[1:]); err != nil {
-		t.Fatal(err)
-	}
-	m, _ := cmd.Flags().GetString("manifest")
-	o, _ := cmd.Flags().GetString("output")
-	if m != "s3://b/manifests/j.jsonl" || o != "s3://b/output/" {
-		t.Errorf("manifest %q, output %q", m, o)
+	for _, tc := range []struct {
+		args                    []string
+		manifest, input, output string
+	}{
+		{batch.JobCommand("s3://b/manifests/j.jsonl", "", "s3://b/output/"), "s3://b/manifests/j.jsonl", "", "s3://b/output/"},
+		{batch.JobCommand("s3://b/manifests/j.jsonl", "s3://b/input/", "s3://b/output/"), "s3://b/manifests/j.jsonl", "s3://b/input/", "s3://b/output/"},
+		{batch.PrefixCommand("s3://b/input/", "s3://b/output/"), "", "s3://b/input/", "s3://b/output/"},
+	} {
+		cmd := newBatchCmd(IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &bytes.Buffer{}})
+		if tc.args[0] != cmd.Name() {
+			t.Fatalf("command %q, want %q", tc.args[0], cmd.Name())
+		}
+		if err := cmd.ParseFlags(tc.args[1:]); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := cmd.Flags().GetString("manifest")
+		i, _ := cmd.Flags().GetString("input")
+		o, _ := cmd.Flags().GetString("output")
+		if m != tc.manifest || i != tc.input || o != tc.output {
+			t.Errorf("%q: manifest %q, input %q, output %q", tc.args, m, i, o)
+		}
 	}
 }

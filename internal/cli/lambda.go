@@ -36,6 +36,7 @@ type lambdaOptions struct {
 	JobDefinition string
 	JobNamePrefix string
 	SubmitOnly    bool
+	Scale         scaleOptions
 }
 
 func newLambdaCmd(stdio IO) *cobra.Command {
@@ -62,10 +63,14 @@ what happens:
       or {"images": [...]} as for serve; the answer is the JSON result (a
       list for "images"), or {"error": {"code", "message"}}: the same
       statuses, codes and bodies as serve's POST /predict.
-  S3 ObjectCreated:* for keys under the input prefix
-      writes the keys to a manifest (manifests/<job>.jsonl) and submits one
-      AWS Batch job (an array job for several keys) running
-      "batch --manifest s3://<bucket>/manifests/<job>.jsonl --output s3://<bucket>/<output prefix>".
+  S3 ObjectCreated:* for keys under the input prefix, directly or as SQS
+  messages (a batching window of them; answered with batchItemFailures)
+      writes the window's keys to one manifest (manifests/<job>.jsonl) and
+      submits one AWS Batch job (an array job of ceil(images / images per
+      child) children) running "batch --manifest ... --output ..."; a window
+      of at most --direct-max images is classified in the function itself.
+  {"sweep": {"prefix": "input/"}}
+      submits one job for the images under the prefix without a result.
   {"s3_uri": "s3://bucket/key"}, {"image": "<base64>"} or {"images": [...]}
       classifies and answers the result ({"results": [...]} for "images").
 Anything else fails with UnknownEventError. Logs are JSON or text per
@@ -85,6 +90,9 @@ AWS_LAMBDA_LOG_FORMAT, with the request id.`,
 			if err := api.CheckTopK(opts.TopK); err != nil {
 				return usageErrorf("--top-k: %w", err)
 			}
+			if err := opts.Scale.check(); err != nil {
+				return err
+			}
 			return run(cmd.Context(), opts)
 		},
 	}
@@ -97,6 +105,7 @@ AWS_LAMBDA_LOG_FORMAT, with the request id.`,
 	fs.StringVar(&opts.JobDefinition, "job-definition", env.JobDefinition, "AWS Batch job definition (env MLSERVE_JOB_DEFINITION)")
 	fs.StringVar(&opts.JobNamePrefix, "job-name-prefix", env.JobNamePrefix, "prefix of submitted job names (env MLSERVE_JOB_NAME_PREFIX)")
 	fs.BoolVar(&opts.SubmitOnly, "submit-only", env.SubmitOnly, "only submit Batch jobs for S3 uploads: load no model (env MLSERVE_SUBMIT_ONLY)")
+	opts.Scale.addFlags(fs, env)
 	return cmd
 }
 
@@ -134,12 +143,14 @@ func runLambda(ctx context.Context, o lambdaOptions) error {
 		JobQueue:      o.JobQueue,
 		JobDefinition: o.JobDefinition,
 		JobNamePrefix: o.JobNamePrefix,
+		Scale:         o.Scale.config(ctx, clf, o.modelOptions, o.IO),
 	}, clf, batch.NewFromConfig(awsCfg), s3Objects{}, log)
 	log.InfoContext(ctx, "lambda ready", "submit_only", o.SubmitOnly,
 		"model", info.Name, "sha256", info.SHA256, "classes", info.Classes,
 		"load_ms", loaded.Milliseconds(), "init_ms", time.Since(processStart).Milliseconds(),
 		"top_k", o.TopK, "input_prefix", o.InputPrefix, "output_prefix", o.OutputPrefix,
 		"job_queue", o.JobQueue, "job_definition", o.JobDefinition, "job_name_prefix", o.JobNamePrefix,
+		"images_per_child", o.Scale.ImagesPerChild, "direct_max", o.Scale.DirectMax, "bucket", o.Scale.Bucket,
 		"max_concurrency", lambdacontext.MaxConcurrency(), "version", Version, "env", o.env())
 
 	// lambda.StartWithOptions never returns: it exits the process itself

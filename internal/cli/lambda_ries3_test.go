@@ -65,6 +65,8 @@ func TestLambdaRIES3(t *testing.T) {
 		"AWS_ENDPOINT_URL_BATCH="+batchSrv.URL,
 		"MLSERVE_JOB_QUEUE=mlserve-queue", "MLSERVE_JOB_DEFINITION=mlserve-batch:1", "MLSERVE_JOB_NAME_PREFIX=ml-e2e",
 		"AWS_CONFIG_FILE="+os.DevNull, "AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
+		// Submit even two images, as an array of two: no direct burst.
+		"MLSERVE_DIRECT_MAX=0", "MLSERVE_IMAGES_PER_CHILD=1",
 	)
 	r := startRIE(t, env...)
 
@@ -120,7 +122,7 @@ func TestLambdaRIES3(t *testing.T) {
 		}
 		co := submits[0]["containerOverrides"].(map[string]any)
 		cmd := fmt.Sprint(co["command"])
-		if want := fmt.Sprintf("[batch --manifest %s --output s3://%s/output/]", job.Manifest, bucket); cmd != want {
+		if want := fmt.Sprintf("[batch --manifest %s --input s3://%s/input/ --output s3://%s/output/]", job.Manifest, bucket, bucket); cmd != want {
 			t.Errorf("command %s, want %s", cmd, want)
 		}
 		// The manifest is in the real bucket, listing both keys decoded.

@@ -103,6 +103,7 @@ func NewRootCmd(stdio IO) *cobra.Command {
 		newServeCmd(stdio),
 		newLambdaCmd(stdio),
 		newBatchCmd(stdio),
+		newSubmitCmd(stdio),
 	)
 	markArgErrors(root)
 	root.SetUsageTemplate(root.UsageTemplate() + "\nEnvironment variables (flags override them):\n" + config.Help())

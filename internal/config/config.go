@@ -21,31 +21,34 @@ import (
 
 // Config holds every setting the environment gives mlserve.
 type Config struct {
-	Addr          string        // MLSERVE_ADDR
-	BatchWait     time.Duration // MLSERVE_BATCH_WAIT
-	CacheDir      string        // MLSERVE_CACHE_DIR ("" : the user cache dir + /mlserve)
-	GemmKernel    string        // MLSERVE_GEMM_KERNEL
-	InputPrefix   string        // MLSERVE_INPUT_PREFIX
-	JobDefinition string        // MLSERVE_JOB_DEFINITION
-	JobNamePrefix string        // MLSERVE_JOB_NAME_PREFIX
-	JobQueue      string        // MLSERVE_JOB_QUEUE
-	Labels        string        // MLSERVE_LABELS
-	LogFormat     string        // MLSERVE_LOG_FORMAT
-	LogLevel      string        // MLSERVE_LOG_LEVEL
-	MaxBatch      int           // MLSERVE_MAX_BATCH
-	MaxBodyBytes  int64         // MLSERVE_MAX_BODY_BYTES
-	MaxPixels     int           // MLSERVE_MAX_PIXELS
-	Model         string        // MLSERVE_MODEL
-	OutputPrefix  string        // MLSERVE_OUTPUT_PREFIX
-	Profile       bool          // MLSERVE_PROFILE
-	Queue         int           // MLSERVE_QUEUE
-	S3PathStyle   *bool         // MLSERVE_S3_PATH_STYLE (nil: on when an endpoint URL is set)
-	Shards        int           // MLSERVE_SHARDS (0: not set)
-	ShutdownDelay time.Duration // MLSERVE_SHUTDOWN_DELAY
-	ShutdownGrace time.Duration // MLSERVE_SHUTDOWN_GRACE
-	SubmitOnly    bool          // MLSERVE_SUBMIT_ONLY
-	Timeout       time.Duration // MLSERVE_TIMEOUT
-	TopK          int           // MLSERVE_TOP_K
+	Addr           string        // MLSERVE_ADDR
+	BatchWait      time.Duration // MLSERVE_BATCH_WAIT
+	Bucket         string        // MLSERVE_BUCKET
+	CacheDir       string        // MLSERVE_CACHE_DIR ("" : the user cache dir + /mlserve)
+	DirectMax      int           // MLSERVE_DIRECT_MAX (0: never classify in the function)
+	GemmKernel     string        // MLSERVE_GEMM_KERNEL
+	ImagesPerChild int           // MLSERVE_IMAGES_PER_CHILD
+	InputPrefix    string        // MLSERVE_INPUT_PREFIX
+	JobDefinition  string        // MLSERVE_JOB_DEFINITION
+	JobNamePrefix  string        // MLSERVE_JOB_NAME_PREFIX
+	JobQueue       string        // MLSERVE_JOB_QUEUE
+	Labels         string        // MLSERVE_LABELS
+	LogFormat      string        // MLSERVE_LOG_FORMAT
+	LogLevel       string        // MLSERVE_LOG_LEVEL
+	MaxBatch       int           // MLSERVE_MAX_BATCH
+	MaxBodyBytes   int64         // MLSERVE_MAX_BODY_BYTES
+	MaxPixels      int           // MLSERVE_MAX_PIXELS
+	Model          string        // MLSERVE_MODEL
+	OutputPrefix   string        // MLSERVE_OUTPUT_PREFIX
+	Profile        bool          // MLSERVE_PROFILE
+	Queue          int           // MLSERVE_QUEUE
+	S3PathStyle    *bool         // MLSERVE_S3_PATH_STYLE (nil: on when an endpoint URL is set)
+	Shards         int           // MLSERVE_SHARDS (0: not set)
+	ShutdownDelay  time.Duration // MLSERVE_SHUTDOWN_DELAY
+	ShutdownGrace  time.Duration // MLSERVE_SHUTDOWN_GRACE
+	SubmitOnly     bool          // MLSERVE_SUBMIT_ONLY
+	Timeout        time.Duration // MLSERVE_TIMEOUT
+	TopK           int           // MLSERVE_TOP_K
 
 	// LambdaRuntimeAPI is AWS_LAMBDA_RUNTIME_API: set when running on AWS
 	// Lambda (or under its emulator).
@@ -64,8 +67,11 @@ func (c *Config) OnLambda() bool { return c.LambdaRuntimeAPI != "" }
 var vars = []variable{
 	stringVar("MLSERVE_ADDR", ":8080", "serve: listen address", func(c *Config) *string { return &c.Addr }),
 	durationVar("MLSERVE_BATCH_WAIT", "100ms", "serve: longest wait for images still decoding to join a dynamic batch (a lone request never waits)", func(c *Config) *time.Duration { return &c.BatchWait }),
+	stringVar("MLSERVE_BUCKET", "", "lambda: bucket a scheduled {\"sweep\"} lists when the event names none", func(c *Config) *string { return &c.Bucket }),
 	stringVar("MLSERVE_CACHE_DIR", "", "model cache directory (default: the user cache dir + /mlserve)", func(c *Config) *string { return &c.CacheDir }),
+	intVar("MLSERVE_DIRECT_MAX", "5", "lambda: windows of at most this many uploads are classified in the function, not in AWS Batch (0: never)", func(c *Config) *int { return &c.DirectMax }, atLeast(0)),
 	stringVar("MLSERVE_GEMM_KERNEL", "", "force the GEMM micro-kernel: avx512, avx2 or generic (default: the best this CPU runs)", func(c *Config) *string { return &c.GemmKernel }),
+	intVar("MLSERVE_IMAGES_PER_CHILD", "6000", "lambda, submit: images per AWS Batch array child (about 10 minutes of ResNet-50 work)", func(c *Config) *int { return &c.ImagesPerChild }, atLeast(1)),
 	stringVar("MLSERVE_INPUT_PREFIX", "input/", "lambda: S3 key prefix whose uploads submit batch jobs", func(c *Config) *string { return &c.InputPrefix }),
 	stringVar("MLSERVE_JOB_DEFINITION", "", "lambda: AWS Batch job definition for submitted jobs", func(c *Config) *string { return &c.JobDefinition }),
 	stringVar("MLSERVE_JOB_NAME_PREFIX", "mlserve", "lambda: prefix of submitted AWS Batch job names", func(c *Config) *string { return &c.JobNamePrefix }),

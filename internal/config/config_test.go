@@ -45,7 +45,8 @@ func TestDefaults(t *testing.T) {
 		c.MaxBodyBytes != 10<<20 || c.MaxPixels != 50_000_000 || c.Timeout != 30*time.Second ||
 		c.ShutdownGrace != 25*time.Second || c.ShutdownDelay != 0 || c.LogFormat != "text" || c.LogLevel != "info" ||
 		c.InputPrefix != "input/" || c.OutputPrefix != "output/" || c.JobNamePrefix != "mlserve" ||
-		c.SubmitOnly || c.Profile || c.S3PathStyle != nil || c.Shards != 0 || c.OnLambda() {
+		c.SubmitOnly || c.Profile || c.S3PathStyle != nil || c.Shards != 0 || c.OnLambda() ||
+		c.ImagesPerChild != 6000 || c.DirectMax != 5 || c.Bucket != "" {
 		t.Errorf("defaults %+v", c)
 	}
 }
@@ -54,6 +55,7 @@ func TestValues(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		"MLSERVE_TOP_K": " 7 ", "MLSERVE_BATCH_WAIT": "2ms", "MLSERVE_MAX_BODY_BYTES": "1000", "MLSERVE_PROFILE": "1",
 		"MLSERVE_S3_PATH_STYLE": "false", "MLSERVE_LOG_FORMAT": "JSON", "MLSERVE_SHARDS": "4", "MLSERVE_MODEL": "s3://b/m.onnx",
+		"MLSERVE_DIRECT_MAX": "0", "MLSERVE_IMAGES_PER_CHILD": "100", "MLSERVE_BUCKET": "photos",
 		"MLSERVE_QUEUE":          "", // empty is unset: the default
 		"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
 	}))
@@ -62,7 +64,7 @@ func TestValues(t *testing.T) {
 	}
 	if c.TopK != 7 || c.BatchWait != 2*time.Millisecond || c.MaxBodyBytes != 1000 || !c.Profile ||
 		c.S3PathStyle == nil || *c.S3PathStyle || c.LogFormat != "json" || c.Shards != 4 || c.Model != "s3://b/m.onnx" ||
-		c.Queue != 64 || !c.OnLambda() {
+		c.Queue != 64 || !c.OnLambda() || c.DirectMax != 0 || c.ImagesPerChild != 100 || c.Bucket != "photos" {
 		t.Errorf("values %+v", c)
 	}
 }
@@ -71,15 +73,17 @@ func TestValues(t *testing.T) {
 // default in place.
 func TestBadValues(t *testing.T) {
 	bad := map[string]string{
-		"MLSERVE_TOP_K":          "seven",
-		"MLSERVE_MAX_BATCH":      "0",
-		"MLSERVE_TIMEOUT":        "soon",
-		"MLSERVE_SHUTDOWN_GRACE": "-1s",
-		"MLSERVE_SUBMIT_ONLY":    "yes please",
-		"MLSERVE_S3_PATH_STYLE":  "maybe",
-		"MLSERVE_LOG_LEVEL":      "loud",
-		"MLSERVE_MAX_BODY_BYTES": "-5",
-		"MLSERVE_SHARDS":         "0",
+		"MLSERVE_TOP_K":            "seven",
+		"MLSERVE_MAX_BATCH":        "0",
+		"MLSERVE_TIMEOUT":          "soon",
+		"MLSERVE_SHUTDOWN_GRACE":   "-1s",
+		"MLSERVE_SUBMIT_ONLY":      "yes please",
+		"MLSERVE_S3_PATH_STYLE":    "maybe",
+		"MLSERVE_LOG_LEVEL":        "loud",
+		"MLSERVE_MAX_BODY_BYTES":   "-5",
+		"MLSERVE_SHARDS":           "0",
+		"MLSERVE_IMAGES_PER_CHILD": "0",
+		"MLSERVE_DIRECT_MAX":       "-1",
 	}
 	for name, value := range bad {
 		t.Run(name, func(t *testing.T) {

@@ -4,9 +4,12 @@
 //   - API Gateway REST (v1 proxy), HTTP API (v2) and Function URL requests,
 //     POST /predict with the image as the body: the response is the shared
 //     infer.Result JSON, or {"error":{"code","message"}} with a 4xx/5xx status;
-//   - S3 ObjectCreated:* notifications for keys under the input prefix: one
-//     AWS Batch job (an array job for several keys) per event, its key list in
-//     a manifest object;
+//   - S3 ObjectCreated:* notifications for keys under the input prefix, sent
+//     directly or through an SQS queue (a window of messages per invoke,
+//     answered with batchItemFailures): one AWS Batch job (an array job for
+//     many keys) per window, its key list in a manifest object, or a small
+//     window classified in the function (sqs.go, window.go, burst.go);
+//   - {"sweep": {"prefix": "input/"}}: one job for what has no result yet;
 //   - direct invokes {"s3_uri": "s3://b/k"}, {"image": "<base64>"} or
 //     {"images": ["<base64>", ...]}.
 //
@@ -66,9 +69,8 @@ type Config struct {
 	JobQueue       string // AWS Batch job queue (required for S3 events)
 	JobDefinition  string // AWS Batch job definition (required for S3 events)
 	JobNamePrefix  string // job name prefix (default "mlserve")
-	// MaxShards caps the array size of a job (default 10); each child of
-	// an array job takes a share of the manifest.
-	MaxShards int
+	// Scale sizes jobs and turns on direct bursts and sweeps (burst.go).
+	Scale ScaleConfig
 	// JobAttempts is the retry strategy's attempt count (default 3).
 	JobAttempts int
 
@@ -91,12 +93,7 @@ func (c *Config) setDefaults() {
 	if c.JobNamePrefix == "" {
 		c.JobNamePrefix = "mlserve"
 	}
-	if c.MaxShards <= 0 {
-		c.MaxShards = 10
-	}
-	if c.MaxShards > 10000 { // AWS Batch's largest array size
-		c.MaxShards = 10000
-	}
+	c.Scale.setDefaults()
 	if c.JobAttempts <= 0 {
 		c.JobAttempts = 3
 	}
@@ -117,6 +114,7 @@ type Handler struct {
 	store ObjectStore
 	log   *slog.Logger
 	api   *httpapi.Handler // the HTTP events' /predict
+	burst burstState
 }
 
 // New returns a Handler. jobs and store may be nil when the deployment
@@ -149,6 +147,7 @@ type probe struct {
 	Records *[]struct {
 		EventSource string `json:"eventSource"`
 	} `json:"Records"`
+	Sweep  *json.RawMessage `json:"sweep"`
 	S3URI  *json.RawMessage `json:"s3_uri"`
 	Image  *json.RawMessage `json:"image"`
 	Images *json.RawMessage `json:"images"`
@@ -169,6 +168,10 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (any, error
 		return h.serveHTTPv2(ctx, event, kind), nil
 	case kindS3:
 		return h.handleS3(ctx, event)
+	case kindSQS:
+		return h.handleSQS(ctx, event)
+	case kindSweep:
+		return h.handleSweep(ctx, event)
 	default: // kindDirect
 		return h.handleDirect(ctx, event, p)
 	}
@@ -181,6 +184,8 @@ const (
 	kindHTTPv2      eventKind = "apigateway-http-v2"
 	kindFunctionURL eventKind = "function-url"
 	kindS3          eventKind = "s3"
+	kindSQS         eventKind = "sqs"
+	kindSweep       eventKind = "sweep"
 	kindDirect      eventKind = "direct"
 )
 
@@ -198,8 +203,11 @@ func classifyEvent(raw json.RawMessage) (eventKind, *probe, error) {
 	switch {
 	case p.Records != nil:
 		for _, r := range *p.Records {
-			if r.EventSource == "aws:s3" {
+			switch r.EventSource {
+			case "aws:s3":
 				return kindS3, &p, nil
+			case "aws:sqs":
+				return kindSQS, &p, nil
 			}
 		}
 	case p.RequestContext.HTTP != nil && p.RawPath != "":
@@ -209,6 +217,8 @@ func classifyEvent(raw json.RawMessage) (eventKind, *probe, error) {
 		return kindHTTPv2, &p, nil
 	case p.HTTPMethod != "":
 		return kindRESTv1, &p, nil
+	case p.Sweep != nil:
+		return kindSweep, &p, nil
 	case p.S3URI != nil || p.Image != nil || p.Images != nil:
 		return kindDirect, &p, nil
 	}

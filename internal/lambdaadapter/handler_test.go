@@ -132,7 +132,7 @@ func TestUnknownEvent(t *testing.T) {
 		{`"hello"`, "a JSON string"},
 		{`null`, "JSON null"},
 		{`42`, "a JSON number"},
-		{`{"Records":[{"eventSource":"aws:sqs","body":"x"}]}`, `a JSON object with keys [Records] and Records from "aws:sqs"`},
+		{`{"Records":[{"eventSource":"aws:sns","body":"x"}]}`, `a JSON object with keys [Records] and Records from "aws:sns"`},
 		{`{"Records":[]}`, "a JSON object with keys [Records]"},
 		{`{"detail-type":"Object Created","source":"aws.s3","detail":{}}`, "a JSON object with keys [detail, detail-type, source]"},
 		{`{"version":"2.0","rawPath":"/predict"}`, "a JSON object with keys [rawPath, version]"},
