@@ -52,7 +52,7 @@ type Outcome struct {
 type Options struct {
 	TopK         int   // classes per image without ?top_k= (5)
 	MaxBodyBytes int64 // request body limit (10 MiB, the API Gateway limit)
-	MaxImages    int   // images in one request (64)
+	MaxImages    int   // images in one request (16)
 	// MaxPixels is the engine's pixel limit, only quoted in 413 messages
 	// (imageprep.DefaultMaxPixels).
 	MaxPixels int
@@ -80,7 +80,7 @@ func (o Options) withDefaults() Options {
 		o.MaxBodyBytes = 10 << 20
 	}
 	if o.MaxImages <= 0 {
-		o.MaxImages = 64
+		o.MaxImages = 16
 	}
 	if o.MaxPixels <= 0 {
 		o.MaxPixels = imageprep.DefaultMaxPixels
