@@ -26,6 +26,7 @@ type serveOptions struct {
 	MaxBatch      int
 	BatchWait     time.Duration
 	Queue         int
+	MaxImages     int
 	MaxBodyBytes  int64
 	Timeout       time.Duration
 	ShutdownGrace time.Duration
@@ -104,6 +105,7 @@ func addServeFlags(fs *pflag.FlagSet, opts *serveOptions, env *config.Config) {
 	fs.IntVar(&opts.MaxBatch, "max-batch", env.MaxBatch, "largest dynamic batch of images per engine run (env MLSERVE_MAX_BATCH)")
 	fs.DurationVar(&opts.BatchWait, "batch-wait", env.BatchWait, "longest wait for images still decoding to join a batch (env MLSERVE_BATCH_WAIT)")
 	fs.IntVar(&opts.Queue, "queue", env.Queue, "images admitted and not yet in a batch before 503 (env MLSERVE_QUEUE)")
+	fs.IntVar(&opts.MaxImages, "max-images", env.MaxImages, "most images in one request, multipart files or a JSON list; at most --queue (env MLSERVE_MAX_IMAGES)")
 	fs.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", env.MaxBodyBytes, "largest request body in bytes (env MLSERVE_MAX_BODY_BYTES)")
 	fs.DurationVar(&opts.Timeout, "timeout", env.Timeout, "per-request deadline; past it 504 (env MLSERVE_TIMEOUT)")
 	fs.DurationVar(&opts.ShutdownGrace, "shutdown-grace", env.ShutdownGrace, "time in-flight requests get to finish on SIGTERM (env MLSERVE_SHUTDOWN_GRACE)")
@@ -128,6 +130,8 @@ func (o serveOptions) validate() error {
 		return usageErrorf("--batch-wait %s: want 0 or more", o.BatchWait)
 	case o.Queue < o.MaxBatch:
 		return usageErrorf("--queue %d: want at least --max-batch (%d)", o.Queue, o.MaxBatch)
+	case o.MaxImages < 1:
+		return usageErrorf("--max-images %d: want at least 1", o.MaxImages)
 	case o.MaxBodyBytes < 1:
 		return usageErrorf("--max-body-bytes %d: want at least 1", o.MaxBodyBytes)
 	case o.MaxPixels < 0:
@@ -173,6 +177,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		MaxBatch:          opts.MaxBatch,
 		BatchWait:         opts.BatchWait,
 		Queue:             opts.Queue,
+		MaxImages:         opts.MaxImages,
 		MaxBodyBytes:      opts.MaxBodyBytes,
 		MaxPixels:         opts.MaxPixels,
 		Timeout:           opts.Timeout,
@@ -190,7 +195,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	log.InfoContext(ctx, "serve config", "version", Version, "addr", opts.Addr,
 		"model", opts.modelName(),
 		"top_k", opts.TopK, "max_batch", opts.MaxBatch, "batch_wait", opts.BatchWait.String(),
-		"queue", opts.Queue, "max_body_bytes", opts.MaxBodyBytes, "max_pixels", opts.MaxPixels,
+		"queue", opts.Queue, "max_images", min(opts.MaxImages, opts.Queue), "max_body_bytes", opts.MaxBodyBytes, "max_pixels", opts.MaxPixels,
 		"timeout", opts.Timeout.String(), "shutdown_grace", opts.ShutdownGrace.String(),
 		"shutdown_delay", opts.ShutdownDelay.String(), "env", opts.env())
 

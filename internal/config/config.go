@@ -37,6 +37,7 @@ type Config struct {
 	LogLevel       string        // MLSERVE_LOG_LEVEL
 	MaxBatch       int           // MLSERVE_MAX_BATCH
 	MaxBodyBytes   int64         // MLSERVE_MAX_BODY_BYTES
+	MaxImages      int           // MLSERVE_MAX_IMAGES
 	MaxPixels      int           // MLSERVE_MAX_PIXELS
 	Model          string        // MLSERVE_MODEL
 	OutputPrefix   string        // MLSERVE_OUTPUT_PREFIX
@@ -81,6 +82,7 @@ var vars = []variable{
 	oneOfVar("MLSERVE_LOG_LEVEL", "info", "log level: debug, info, warn, error", func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error"),
 	intVar("MLSERVE_MAX_BATCH", "8", "serve: largest dynamic batch", func(c *Config) *int { return &c.MaxBatch }, atLeast(1)),
 	int64Var("MLSERVE_MAX_BODY_BYTES", "10485760", "serve: largest request body in bytes", func(c *Config) *int64 { return &c.MaxBodyBytes }),
+	intVar("MLSERVE_MAX_IMAGES", "16", "serve: most images in one request (multipart files or a JSON list), at most MLSERVE_QUEUE", func(c *Config) *int { return &c.MaxImages }, atLeast(1)),
 	intVar("MLSERVE_MAX_PIXELS", "50000000", "largest image in pixels, checked before decoding", func(c *Config) *int { return &c.MaxPixels }, atLeast(1)),
 	stringVar("MLSERVE_MODEL", "", "model: a path, file://, https:// or s3:// URL (default: the cached resnet50-v1-12)", func(c *Config) *string { return &c.Model }),
 	stringVar("MLSERVE_OUTPUT_PREFIX", "output/", "lambda: S3 key prefix the submitted jobs write to", func(c *Config) *string { return &c.OutputPrefix }),

@@ -273,12 +273,13 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readAll reads r into a buffer sized from the Content-Length when known,
-// so a large upload is not copied through doubling buffers.
+// readAll reads r into a buffer that grows as bytes arrive: the declared
+// Content-Length (sizeHint) only sizes the first 64 KiB, so a client that
+// declares 10 MB and sends one byte costs one small buffer, not 10 MB.
 func readAll(r io.Reader, sizeHint, maxBytes int64) ([]byte, error) {
 	var buf bytes.Buffer
 	if sizeHint > 0 && sizeHint <= maxBytes {
-		buf.Grow(int(sizeHint) + bytes.MinRead)
+		buf.Grow(int(min(sizeHint, 64<<10)) + bytes.MinRead)
 	}
 	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, err

@@ -8,6 +8,8 @@ package httpapi
 import (
 	"context"
 	_ "embed"
+	"errors"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/imageprep"
+	"github.com/mlserve/mlserve/internal/infer"
 )
 
 // Classifier is the engine as a transport provides it.
@@ -49,11 +52,14 @@ type Outcome struct {
 type Options struct {
 	TopK         int   // classes per image without ?top_k= (5)
 	MaxBodyBytes int64 // request body limit (10 MiB, the API Gateway limit)
-	MaxImages    int   // images in one request (64)
+	MaxImages    int   // images in one request (16)
 	// MaxPixels is the engine's pixel limit, only quoted in 413 messages
 	// (imageprep.DefaultMaxPixels).
 	MaxPixels int
 	Timeout   time.Duration // per-request deadline (none)
+	// MaxReading bounds the request bodies being read at once; past it a
+	// request gets 503 before its body is read (64).
+	MaxReading int
 	// BodyLimitHint is added to the message of a body over the limit (the
 	// Lambda adapter points to the S3 batch path).
 	BodyLimitHint string
@@ -74,20 +80,24 @@ func (o Options) withDefaults() Options {
 		o.MaxBodyBytes = 10 << 20
 	}
 	if o.MaxImages <= 0 {
-		o.MaxImages = 64
+		o.MaxImages = 16
 	}
 	if o.MaxPixels <= 0 {
 		o.MaxPixels = imageprep.DefaultMaxPixels
+	}
+	if o.MaxReading <= 0 {
+		o.MaxReading = 64
 	}
 	return o
 }
 
 // Handler serves the HTTP API.
 type Handler struct {
-	opts  Options
-	clf   Classifier
-	mux   *http.ServeMux
-	paths map[string]bool
+	opts    Options
+	clf     Classifier
+	mux     *http.ServeMux
+	paths   map[string]bool
+	reading chan struct{} // semaphore of Options.MaxReading
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -95,7 +105,7 @@ var _ http.Handler = (*Handler)(nil)
 // New returns the API in front of clf.
 func New(opts Options, clf Classifier) *Handler {
 	opts = opts.withDefaults()
-	h := &Handler{opts: opts, clf: clf, mux: http.NewServeMux(), paths: map[string]bool{}}
+	h := &Handler{opts: opts, clf: clf, mux: http.NewServeMux(), paths: map[string]bool{}, reading: make(chan struct{}, opts.MaxReading)}
 	routes := append([]Route{
 		{"POST", "/predict", http.HandlerFunc(h.predict)},
 		{"POST", "/v1/predict", http.HandlerFunc(h.predict)},
@@ -177,10 +187,9 @@ func (h *Handler) predict(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, h.opts.Timeout)
 		defer cancel()
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
-	b, err := parseBody(r.Header.Get("Content-Type"), r.Body, r.ContentLength, h.opts.MaxBodyBytes, h.opts.MaxImages)
+	b, err := h.readBody(w, r)
 	if err != nil {
-		fail(readError(err, h.opts.MaxBodyBytes))
+		fail(err)
 		return
 	}
 	o.Images = len(b.Images)
@@ -216,6 +225,45 @@ func (h *Handler) predict(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	WriteJSON(w, http.StatusOK, results)
+}
+
+// errClientGone is a body cut short: the client closed the connection.
+var errClientGone = &Error{Code: infer.CodeCanceled, Message: "the client closed the connection before the whole body arrived"}
+
+// readBody reads and parses the body, at most Options.MaxReading at once.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body, error) {
+	select {
+	case h.reading <- struct{}{}:
+		defer func() { <-h.reading }()
+	default:
+		return body{}, Errorf(api.CodeOverloaded, "too many request bodies being read at once (%d); retry later", h.opts.MaxReading)
+	}
+	src := &watchReader{r: r.Body}
+	lr := http.MaxBytesReader(w, io.NopCloser(src), h.opts.MaxBodyBytes)
+	b, err := parseBody(r.Header.Get("Content-Type"), lr, r.ContentLength, h.opts.MaxBodyBytes, h.opts.MaxImages)
+	if err != nil && src.err != nil {
+		return body{}, &Error{Code: errClientGone.Code, Message: errClientGone.Message, Err: src.err}
+	}
+	if err != nil {
+		return body{}, readError(err, h.opts.MaxBodyBytes)
+	}
+	return b, nil
+}
+
+// watchReader remembers a read error of the request body other than EOF:
+// the connection failed, so the request is the client's to cancel, not a
+// bad body.
+type watchReader struct {
+	r   io.Reader
+	err error
+}
+
+func (w *watchReader) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && w.err == nil {
+		w.err = err
+	}
+	return n, err
 }
 
 // imageError is a single image's failure, with the transport's hint when

@@ -32,7 +32,6 @@ func (h *Handler) newAPI() *httpapi.Handler {
 	return httpapi.New(httpapi.Options{
 		TopK:         h.cfg.TopK,
 		MaxBodyBytes: int64(h.cfg.MaxPayload),
-		MaxImages:    maxDirectImages,
 		BodyLimitHint: fmt.Sprintf("it is over AWS Lambda's (6 MB) synchronous payload limit (base64 adds a third); "+
 			"for large images or many of them upload to the bucket's %q prefix, which runs them as an AWS Batch job with results under %q",
 			h.cfg.InputPrefix, h.cfg.OutputPrefix),

@@ -23,7 +23,7 @@ func (s *Server) routes() http.Handler {
 	api := httpapi.New(httpapi.Options{
 		TopK:         s.cfg.TopK,
 		MaxBodyBytes: s.cfg.MaxBodyBytes,
-		MaxImages:    s.cfg.Queue,
+		MaxImages:    s.cfg.MaxImages,
 		MaxPixels:    s.cfg.MaxPixels,
 		Timeout:      s.cfg.Timeout,
 		Observe:      s.observe,

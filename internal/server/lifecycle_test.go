@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -190,5 +191,26 @@ func TestAccessLog(t *testing.T) {
 	}
 	if _, ok := lines["probe"]; ok {
 		t.Error("probe logged at info level")
+	}
+}
+
+// One request may not take the whole queue: past Config.MaxImages (16 by
+// default, with a queue of 64) it gets 413 too_many_images.
+func TestPerRequestImageLimit(t *testing.T) {
+	ts := start(t, Config{}, newFake())
+	img := base64.StdEncoding.EncodeToString(pngImage(t, 8, 8))
+	list := func(n int) []byte {
+		imgs := make([]string, n)
+		for i := range imgs {
+			imgs[i] = img
+		}
+		return jsonBodyOf(t, map[string][]string{"images": imgs})
+	}
+	if r := do(t, "POST", ts.url+"/predict", "application/json", list(16)); r.status != 200 || len(r.results(t)) != 16 {
+		t.Fatalf("16 images: %d %s", r.status, r.body)
+	}
+	r := do(t, "POST", ts.url+"/predict", "application/json", list(17))
+	if e := r.errorInfo(t); r.status != 413 || e.Code != api.CodeTooManyImages || !strings.Contains(e.Message, "16") {
+		t.Fatalf("17 images: %d %s", r.status, r.body)
 	}
 }
