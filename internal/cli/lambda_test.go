@@ -14,6 +14,8 @@ func TestLambdaFlags(t *testing.T) {
 	t.Setenv("MLSERVE_TOP_K", "3")
 	t.Setenv("MLSERVE_JOB_QUEUE", "q-env")
 	t.Setenv("MLSERVE_INPUT_PREFIX", "in/")
+	t.Setenv("MLSERVE_IMAGES_PER_CHILD", "100")
+	t.Setenv("MLSERVE_BUCKET", "photos")
 	var got lambdaOptions
 	run := func(_ context.Context, o lambdaOptions) error { got = o; return nil }
 	for _, tc := range []struct {
@@ -22,8 +24,14 @@ func TestLambdaFlags(t *testing.T) {
 		code int
 	}{
 		{nil, func(o lambdaOptions) bool {
-			return o.TopK == 3 && o.JobQueue == "q-env" && o.InputPrefix == "in/" && o.OutputPrefix == "output/" && o.JobNamePrefix == "mlserve"
+			return o.TopK == 3 && o.JobQueue == "q-env" && o.InputPrefix == "in/" && o.OutputPrefix == "output/" && o.JobNamePrefix == "mlserve" &&
+				o.Scale.ImagesPerChild == 100 && o.Scale.DirectMax == 5 && o.Scale.Bucket == "photos"
 		}, 0},
+		{[]string{"--images-per-child", "7", "--direct-max", "0", "--bucket", "b2"}, func(o lambdaOptions) bool {
+			return o.Scale.ImagesPerChild == 7 && o.Scale.DirectMax == 0 && o.Scale.Bucket == "b2"
+		}, 0},
+		{[]string{"--images-per-child", "0"}, nil, ExitUsage},
+		{[]string{"--direct-max", "-1"}, nil, ExitUsage},
 		{[]string{"--job-queue", "q-flag", "-k", "7", "--model", "m.onnx"}, func(o lambdaOptions) bool {
 			return o.TopK == 7 && o.JobQueue == "q-flag" && o.Model == "m.onnx"
 		}, 0},
@@ -59,5 +67,26 @@ func TestLambdaOutsideLambda(t *testing.T) {
 	code := Run(context.Background(), []string{"lambda"}, IO{In: strings.NewReader(""), Out: io.Discard, Err: &stderr})
 	if code != ExitUsage || !strings.Contains(stderr.String(), "AWS_LAMBDA_RUNTIME_API") {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// A bad value of a batch-path variable is a usage error naming it, for the
+// lambda submitter and for `mlserve submit` alike.
+func TestScaleVariablesBad(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{
+		{"MLSERVE_IMAGES_PER_CHILD", "many"},
+		{"MLSERVE_IMAGES_PER_CHILD", "0"},
+		{"MLSERVE_DIRECT_MAX", "-1"},
+	} {
+		for _, args := range [][]string{{"lambda"}, {"submit", "--input", "s3://b/input/", "--dry-run"}} {
+			t.Run(tc.name+"="+tc.value+" "+args[0], func(t *testing.T) {
+				t.Setenv(tc.name, tc.value)
+				var stderr bytes.Buffer
+				code := Run(context.Background(), args, IO{In: strings.NewReader(""), Out: io.Discard, Err: &stderr})
+				if code != ExitUsage || !strings.Contains(stderr.String(), tc.name) {
+					t.Fatalf("exit %d, stderr %q: want a usage error naming %s", code, stderr.String(), tc.name)
+				}
+			})
+		}
 	}
 }

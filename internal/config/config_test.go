@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlserve/mlserve/internal/submit"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -46,8 +48,16 @@ func TestDefaults(t *testing.T) {
 		c.ShutdownGrace != 25*time.Second || c.ShutdownDelay != 0 || c.LogFormat != "text" || c.LogLevel != "info" ||
 		c.InputPrefix != "input/" || c.OutputPrefix != "output/" || c.JobNamePrefix != "mlserve" ||
 		c.SubmitOnly || c.Profile || c.S3PathStyle != nil || c.Shards != 0 || c.OnLambda() ||
-		c.ImagesPerChild != 6000 || c.DirectMax != 5 || c.Bucket != "" {
+		c.ImagesPerChild != submit.DefaultImagesPerChild || c.DirectMax != 5 || c.Bucket != "" {
 		t.Errorf("defaults %+v", c)
+	}
+}
+
+// submit.DefaultImagesPerChild is the documented 6000 that
+// MLSERVE_IMAGES_PER_CHILD defaults to.
+func TestImagesPerChildDefault(t *testing.T) {
+	if c := Default(); c.ImagesPerChild != 6000 || submit.DefaultImagesPerChild != 6000 {
+		t.Errorf("MLSERVE_IMAGES_PER_CHILD default %d, submit.DefaultImagesPerChild %d: want both 6000", c.ImagesPerChild, submit.DefaultImagesPerChild)
 	}
 }
 
