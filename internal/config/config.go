@@ -66,7 +66,7 @@ var vars = []variable{
 	stringVar("MLSERVE_ADDR", ":8080", "serve: listen address", func(c *Config) *string { return &c.Addr }),
 	durationVar("MLSERVE_BATCH_WAIT", "100ms", "serve: longest wait for images still decoding to join a dynamic batch (a lone request never waits)", func(c *Config) *time.Duration { return &c.BatchWait }),
 	stringVar("MLSERVE_CACHE_DIR", "", "model cache directory (default: the user cache dir + /mlserve)", func(c *Config) *string { return &c.CacheDir }),
-	stringVar("MLSERVE_GEMM_KERNEL", "", "force the GEMM micro-kernel: avx512, avx2 or generic (default: the best this CPU runs)", func(c *Config) *string { return &c.GemmKernel }),
+	stringVar("MLSERVE_GEMM_KERNEL", "", "force the GEMM micro-kernel: avx512, avx2, neon or generic (default: the best this CPU runs)", func(c *Config) *string { return &c.GemmKernel }),
 	stringVar("MLSERVE_INPUT_PREFIX", "input/", "lambda: S3 key prefix whose uploads submit batch jobs", func(c *Config) *string { return &c.InputPrefix }),
 	stringVar("MLSERVE_JOB_DEFINITION", "", "lambda: AWS Batch job definition for submitted jobs", func(c *Config) *string { return &c.JobDefinition }),
 	stringVar("MLSERVE_JOB_NAME_PREFIX", "mlserve", "lambda: prefix of submitted AWS Batch job names", func(c *Config) *string { return &c.JobNamePrefix }),
