@@ -84,7 +84,7 @@ var vars = []variable{
 	intVar("MLSERVE_QUEUE", "64", "serve: images that may wait for the engine before 503", func(c *Config) *int { return &c.Queue }, atLeast(1)),
 	optBoolVar("MLSERVE_S3_PATH_STYLE", "", "S3 path-style addressing: true or false (default: true when AWS_ENDPOINT_URL_S3 is set)", func(c *Config) **bool { return &c.S3PathStyle }),
 	intVar("MLSERVE_SHARDS", "", "batch: number of shards of an AWS Batch array job", func(c *Config) *int { return &c.Shards }, atLeast(1)),
-	durationVar("MLSERVE_SHUTDOWN_DELAY", "0s", "serve: time /readyz answers 503 before the server stops accepting on SIGTERM", func(c *Config) *time.Duration { return &c.ShutdownDelay }),
+	durationVar("MLSERVE_SHUTDOWN_DELAY", "3s", "serve: time /readyz answers 503 before the server stops accepting on SIGTERM, so load balancers stop sending (0s: stop at once)", func(c *Config) *time.Duration { return &c.ShutdownDelay }),
 	durationVar("MLSERVE_SHUTDOWN_GRACE", "25s", "serve: time in-flight requests get to finish on SIGTERM", func(c *Config) *time.Duration { return &c.ShutdownGrace }),
 	boolVar("MLSERVE_SUBMIT_ONLY", "false", "lambda: true for a function that only submits Batch jobs for S3 uploads: no model is loaded", func(c *Config) *bool { return &c.SubmitOnly }),
 	durationVar("MLSERVE_TIMEOUT", "30s", "serve: per-request deadline", func(c *Config) *time.Duration { return &c.Timeout }),
