@@ -175,15 +175,7 @@ func TestLambdaRIE(t *testing.T) {
 	}
 	t.Logf("first invoke (init + REST v1 JPEG): %v; %s", first.Round(time.Millisecond), initReport(r.logs.String()))
 
-	tests := []struct {
-		name       string
-		payload    []byte
-		status     int    // of an HTTP answer; 0 for a direct invoke
-		image      string // fixture whose top-1 the answer must match
-		errorType  string // of a function error
-		errorCode  string // in an HTTP error body
-		resultsLen int    // of a {"results": [...]} answer
-	}{
+	tests := []rieCase{
 		{name: "REST v1 JPEG base64", payload: recordedEvent(t, "apigw-rest-v1.json", jpeg, true, "image/jpeg"), status: 200, image: "dog-768x576.jpg"},
 		{name: "HTTP v2 PNG base64", payload: recordedEvent(t, "apigw-http-v2.json", png, true, "image/png"), status: 200, image: "scene-500x375.png"},
 		{name: "Function URL JPEG base64", payload: recordedEvent(t, "function-url.json", jpeg, true, "image/jpeg"), status: 200, image: "dog-768x576.jpg"},
@@ -203,61 +195,78 @@ func TestLambdaRIE(t *testing.T) {
 			start := time.Now()
 			raw, et := r.invoke(t, tc.payload)
 			t.Logf("%v", time.Since(start).Round(time.Millisecond))
-			if et != tc.errorType {
-				t.Fatalf("errorType %q, want %q: %s", et, tc.errorType, raw)
-			}
-			if et != "" {
-				return
-			}
-			body := raw
-			if tc.status != 0 {
-				var hr struct {
-					StatusCode int               `json:"statusCode"`
-					Headers    map[string]string `json:"headers"`
-					Body       string            `json:"body"`
-				}
-				if err := json.Unmarshal(raw, &hr); err != nil {
-					t.Fatalf("%v: %s", err, raw)
-				}
-				if hr.StatusCode != tc.status || hr.Headers["Content-Type"] != "application/json" {
-					t.Fatalf("status %d headers %v, want %d: %s", hr.StatusCode, hr.Headers, tc.status, hr.Body)
-				}
-				body = []byte(hr.Body)
-				if tc.status != 200 {
-					var eb struct {
-						Error api.ErrorInfo `json:"error"`
-					}
-					if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code == "" || eb.Error.Message == "" {
-						t.Fatalf("error body %s", body)
-					}
-					if tc.errorCode != "" && eb.Error.Code != tc.errorCode {
-						t.Fatalf("error code %q, want %q", eb.Error.Code, tc.errorCode)
-					}
-					return
-				}
-			}
-			if tc.resultsLen > 0 {
-				var br struct{ Results []api.Result }
-				if err := json.Unmarshal(body, &br); err != nil || len(br.Results) != tc.resultsLen || br.Results[1].Error == nil {
-					t.Fatalf("results %s", body)
-				}
-				return
-			}
-			var res api.Result
-			if err := json.Unmarshal(body, &res); err != nil || res.Error != nil || len(res.Predictions) != 5 {
-				t.Fatalf("result %s", body)
-			}
-			class, p := e2eTop1(t, tc.image)
-			// The engine reads the image as torchvision does; JPEG decoders
-			// differ by a level or two per pixel, so probabilities agree to
-			// about 1e-3 (fixtures README).
-			if got := res.Predictions[0]; got.ClassID != class || math.Abs(got.Probability-p) > 2e-3 {
-				t.Errorf("top-1 %+v, want class %d p=%.4f (PyTorch)", got, class, p)
-			}
+			tc.check(t, raw, et)
 		})
 	}
 	// Logs are JSON lines with the request id (AWS_LAMBDA_LOG_FORMAT=JSON).
 	if !regexp.MustCompile(`\{"timestamp":"[^"]+","level":"INFO","message":"http request".*"requestId":"[0-9a-f-]{36}"`).MatchString(r.logs.String()) {
 		t.Errorf("no JSON log line with a requestId in:\n%s", r.logs.String())
+	}
+}
+
+// rieCase is one invoke of TestLambdaRIE and what its answer must be.
+type rieCase struct {
+	name       string
+	payload    []byte
+	status     int    // of an HTTP answer; 0 for a direct invoke
+	image      string // fixture whose top-1 the answer must match
+	errorType  string // of a function error
+	errorCode  string // in an HTTP error body
+	resultsLen int    // of a {"results": [...]} answer
+}
+
+// check asserts the answer raw (with Lambda's errorType et) of tc.
+func (tc rieCase) check(t *testing.T, raw []byte, et string) {
+	t.Helper()
+	if et != tc.errorType {
+		t.Fatalf("errorType %q, want %q: %s", et, tc.errorType, raw)
+	}
+	if et != "" {
+		return
+	}
+	body := raw
+	if tc.status != 0 {
+		var hr struct {
+			StatusCode int               `json:"statusCode"`
+			Headers    map[string]string `json:"headers"`
+			Body       string            `json:"body"`
+		}
+		if err := json.Unmarshal(raw, &hr); err != nil {
+			t.Fatalf("%v: %s", err, raw)
+		}
+		if hr.StatusCode != tc.status || hr.Headers["Content-Type"] != "application/json" {
+			t.Fatalf("status %d headers %v, want %d: %s", hr.StatusCode, hr.Headers, tc.status, hr.Body)
+		}
+		body = []byte(hr.Body)
+		if tc.status != 200 {
+			var eb struct {
+				Error api.ErrorInfo `json:"error"`
+			}
+			if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code == "" || eb.Error.Message == "" {
+				t.Fatalf("error body %s", body)
+			}
+			if tc.errorCode != "" && eb.Error.Code != tc.errorCode {
+				t.Fatalf("error code %q, want %q", eb.Error.Code, tc.errorCode)
+			}
+			return
+		}
+	}
+	if tc.resultsLen > 0 {
+		var br struct{ Results []api.Result }
+		if err := json.Unmarshal(body, &br); err != nil || len(br.Results) != tc.resultsLen || br.Results[1].Error == nil {
+			t.Fatalf("results %s", body)
+		}
+		return
+	}
+	var res api.Result
+	if err := json.Unmarshal(body, &res); err != nil || res.Error != nil || len(res.Predictions) != 5 {
+		t.Fatalf("result %s", body)
+	}
+	class, p := e2eTop1(t, tc.image)
+	// The engine reads the image as torchvision does; JPEG decoders
+	// differ by a level or two per pixel, so probabilities agree to
+	// about 1e-3 (fixtures README).
+	if got := res.Predictions[0]; got.ClassID != class || math.Abs(got.Probability-p) > 2e-3 {
+		t.Errorf("top-1 %+v, want class %d p=%.4f (PyTorch)", got, class, p)
 	}
 }

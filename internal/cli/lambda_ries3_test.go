@@ -43,22 +43,7 @@ func TestLambdaRIES3(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var mu sync.Mutex
-	var submits []map[string]any
-	batchSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var body map[string]any
-		b, _ := io.ReadAll(req.Body)
-		json.Unmarshal(b, &body)
-		if req.Method != "POST" || req.URL.Path != "/v1/submitjob" {
-			t.Errorf("batch request %s %s", req.Method, req.URL.Path)
-		}
-		mu.Lock()
-		submits = append(submits, body)
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"jobArn":"arn:aws:batch:us-east-1:123456789012:job/j-1","jobId":"j-1","jobName":%q}`, body["jobName"])
-	}))
-	defer batchSrv.Close()
+	batchSrv, mu, submits := fakeBatch(t)
 
 	env := append(s3srv.Env(),
 		"MLSERVE_MODEL="+testsupport.Fixtures(t, "models", "mini-v1-opset11.onnx"),
@@ -117,10 +102,10 @@ func TestLambdaRIES3(t *testing.T) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if len(submits) != 1 {
-			t.Fatalf("%d SubmitJob calls", len(submits))
+		if len(*submits) != 1 {
+			t.Fatalf("%d SubmitJob calls", len(*submits))
 		}
-		co := submits[0]["containerOverrides"].(map[string]any)
+		co := (*submits)[0]["containerOverrides"].(map[string]any)
 		cmd := fmt.Sprint(co["command"])
 		if want := fmt.Sprintf("[batch --manifest %s --input s3://%s/input/ --output s3://%s/output/]", job.Manifest, bucket, bucket); cmd != want {
 			t.Errorf("command %s, want %s", cmd, want)
@@ -248,4 +233,26 @@ func mustRead(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// fakeBatch is an AWS Batch endpoint on 127.0.0.1 that records the
+// SubmitJob bodies it gets (read *submits under mu).
+func fakeBatch(t *testing.T) (*httptest.Server, *sync.Mutex, *[]map[string]any) {
+	var mu sync.Mutex
+	var submits []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var body map[string]any
+		b, _ := io.ReadAll(req.Body)
+		json.Unmarshal(b, &body)
+		if req.Method != "POST" || req.URL.Path != "/v1/submitjob" {
+			t.Errorf("batch request %s %s", req.Method, req.URL.Path)
+		}
+		mu.Lock()
+		submits = append(submits, body)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"jobArn":"arn:aws:batch:us-east-1:123456789012:job/j-1","jobId":"j-1","jobName":%q}`, body["jobName"])
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &mu, &submits
 }

@@ -34,7 +34,7 @@ func TestServeFlags(t *testing.T) {
 		{"defaults", nil, nil, func(o serveOptions) bool {
 			return o.Addr == ":8080" && o.MaxBatch == 8 && o.BatchWait == 100*time.Millisecond && o.Queue == 64 &&
 				o.MaxBodyBytes == 10<<20 && o.MaxPixels == 50_000_000 && o.Timeout == 30*time.Second && o.TopK == 5 &&
-				o.ShutdownGrace == 25*time.Second && o.ShutdownDelay == 0 && o.LogFormat == "text" && o.LogLevel == "info"
+				o.ShutdownGrace == 25*time.Second && o.ShutdownDelay == 3*time.Second && o.LogFormat == "text" && o.LogLevel == "info"
 		}, 0},
 		{"env", map[string]string{
 			"MLSERVE_ADDR": "127.0.0.1:9", "MLSERVE_MAX_BATCH": "4", "MLSERVE_BATCH_WAIT": "2ms", "MLSERVE_QUEUE": "16",

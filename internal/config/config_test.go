@@ -45,7 +45,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.Addr != ":8080" || c.TopK != 5 || c.MaxBatch != 8 || c.BatchWait != 100*time.Millisecond || c.Queue != 64 ||
 		c.MaxBodyBytes != 10<<20 || c.MaxPixels != 50_000_000 || c.Timeout != 30*time.Second ||
-		c.ShutdownGrace != 25*time.Second || c.ShutdownDelay != 0 || c.LogFormat != "text" || c.LogLevel != "info" ||
+		c.ShutdownGrace != 25*time.Second || c.ShutdownDelay != 3*time.Second || c.LogFormat != "text" || c.LogLevel != "info" ||
 		c.InputPrefix != "input/" || c.OutputPrefix != "output/" || c.JobNamePrefix != "mlserve" ||
 		c.SubmitOnly || c.Profile || c.S3PathStyle != nil || c.Shards != 0 || c.OnLambda() ||
 		c.ImagesPerChild != submit.DefaultImagesPerChild || c.DirectMax != 5 || c.Bucket != "" {
