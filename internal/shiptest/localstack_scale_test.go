@@ -309,93 +309,102 @@ func TestLocalStackScale(t *testing.T) {
 			t.Errorf("no child was killed: %+v", p.jobs)
 		}
 	})
-	t.Run("message delivered twice", func(t *testing.T) {
-		j0 := len(st.jobs(t).Jobs)
-		keys := st.upload(ctx, t, "input/twice/", 8, img)
-		q := &localaws.SQS{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", st.sqsPort)}
-		url, err := q.QueueURL(ctx, "mlserve-uploads")
-		if err != nil {
+	t.Run("message delivered twice", func(t *testing.T) { checkDeliveredTwice(ctx, t, st, img) })
+	t.Run("submission always fails: messages end in the DLQ", func(t *testing.T) { checkDLQThenSweep(ctx, t, st, img) })
+}
+
+// checkDeliveredTwice sends every upload's notification a second time: no
+// job records a key twice.
+func checkDeliveredTwice(ctx context.Context, t *testing.T, st *stack, img []byte) {
+	j0 := len(st.jobs(t).Jobs)
+	keys := st.upload(ctx, t, "input/twice/", 8, img)
+	q := &localaws.SQS{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", st.sqsPort)}
+	url, err := q.QueueURL(ctx, "mlserve-uploads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		ev := fmt.Sprintf(`{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"mlserve"},"object":{"key":%q,"size":%d}}}]}`, k, len(img))
+		if err := q.Send(ctx, url, ev); err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range keys {
-			ev := fmt.Sprintf(`{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"mlserve"},"object":{"key":%q,"size":%d}}}]}`, k, len(img))
-			if err := q.Send(ctx, url, ev); err != nil {
-				t.Fatal(err)
-			}
-		}
-		st.waitOutputs(ctx, t, keys)
-		jobs := st.waitJobs(ctx, t, j0+1)
-		// Each job's records name each key at most once.
-		for _, j := range jobs[j0:] {
-			seen := map[string]bool{}
-			for _, f := range []string{"results-0.jsonl", "failures-0.jsonl"} {
-				b, _ := st.get(ctx, "output/"+batch.JobPrefix(j.ID)+f)
-				for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
-					if len(line) == 0 {
-						continue
-					}
-					var r struct {
-						Source struct{ URI string } `json:"source"`
-						Input  string               `json:"input"`
-					}
-					json.Unmarshal(line, &r)
-					uri := r.Source.URI + r.Input
-					if seen[uri] {
-						t.Errorf("job %s records %s twice", j.ID, uri)
-					}
-					seen[uri] = true
+	}
+	st.waitOutputs(ctx, t, keys)
+	jobs := st.waitJobs(ctx, t, j0+1)
+	// Each job's records name each key at most once.
+	for _, j := range jobs[j0:] {
+		seen := map[string]bool{}
+		for _, f := range []string{"results-0.jsonl", "failures-0.jsonl"} {
+			b, _ := st.get(ctx, "output/"+batch.JobPrefix(j.ID)+f)
+			for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+				if len(line) == 0 {
+					continue
 				}
-			}
-		}
-	})
-	t.Run("submission always fails: messages end in the DLQ", func(t *testing.T) {
-		// Every upload before this has its output (checked above); now the
-		// job queue refuses every job.
-		st.faults(t, localaws.Faults{Refuse: true, KillIndex: -1})
-		defer st.faults(t, localaws.Faults{KillIndex: -1})
-		keys := st.upload(ctx, t, "input/refused/", 8, img)
-		q := &localaws.SQS{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", st.sqsPort)}
-		dlq, err := q.QueueURL(ctx, "mlserve-uploads-dlq")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			n, err := q.Depth(ctx, dlq)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n >= len(keys) {
-				if n > len(keys) {
-					t.Errorf("DLQ holds %d messages, want %d: earlier phases lost messages to it", n, len(keys))
+				var r struct {
+					Source struct{ URI string } `json:"source"`
+					Input  string               `json:"input"`
 				}
-				break
+				json.Unmarshal(line, &r)
+				uri := r.Source.URI + r.Input
+				if seen[uri] {
+					t.Errorf("job %s records %s twice", j.ID, uri)
+				}
+				seen[uri] = true
 			}
-			if ctx.Err() != nil {
-				t.Fatalf("DLQ holds %d messages, want %d", n, len(keys))
-			}
-			time.Sleep(500 * time.Millisecond)
 		}
-		// The cause fixed, the scheduled sweep classifies what has no
-		// result: nothing was lost.
-		st.faults(t, localaws.Faults{KillIndex: -1})
-		j0 := len(st.jobs(t).Jobs)
-		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", st.lambdaPort),
-			"application/json", strings.NewReader(`{"sweep":{"prefix":"input/"}}`))
+	}
+}
+
+// checkDLQThenSweep makes the job queue refuse every job until the uploads'
+// messages sit in the DLQ, then fixes it and sweeps: every upload gets its
+// result.
+func checkDLQThenSweep(ctx context.Context, t *testing.T, st *stack, img []byte) {
+	// Every upload before this has its output (checked above); now the
+	// job queue refuses every job.
+	st.faults(t, localaws.Faults{Refuse: true, KillIndex: -1})
+	defer st.faults(t, localaws.Faults{KillIndex: -1})
+	keys := st.upload(ctx, t, "input/refused/", 8, img)
+	q := &localaws.SQS{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", st.sqsPort)}
+	dlq, err := q.QueueURL(ctx, "mlserve-uploads-dlq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		n, err := q.Depth(ctx, dlq)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sweep struct {
-			Missing int `json:"missing"`
-			Jobs    []struct {
-				JobID string `json:"job_id"`
-			} `json:"jobs"`
+		if n >= len(keys) {
+			if n > len(keys) {
+				t.Errorf("DLQ holds %d messages, want %d: earlier phases lost messages to it", n, len(keys))
+			}
+			break
 		}
-		err = json.NewDecoder(resp.Body).Decode(&sweep)
-		resp.Body.Close()
-		if err != nil || sweep.Missing != len(keys) || len(sweep.Jobs) != 1 {
-			t.Fatalf("sweep answer %+v, %v: want one job for the %d uploads without a result", sweep, err, len(keys))
+		if ctx.Err() != nil {
+			t.Fatalf("DLQ holds %d messages, want %d", n, len(keys))
 		}
-		st.waitOutputs(ctx, t, keys)
-		st.waitJobs(ctx, t, j0+1)
-	})
+		time.Sleep(500 * time.Millisecond)
+	}
+	// The cause fixed, the scheduled sweep classifies what has no
+	// result: nothing was lost.
+	st.faults(t, localaws.Faults{KillIndex: -1})
+	j0 := len(st.jobs(t).Jobs)
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", st.lambdaPort),
+		"application/json", strings.NewReader(`{"sweep":{"prefix":"input/"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sweep struct {
+		Missing int `json:"missing"`
+		Jobs    []struct {
+			JobID string `json:"job_id"`
+		} `json:"jobs"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&sweep)
+	resp.Body.Close()
+	if err != nil || sweep.Missing != len(keys) || len(sweep.Jobs) != 1 {
+		t.Fatalf("sweep answer %+v, %v: want one job for the %d uploads without a result", sweep, err, len(keys))
+	}
+	st.waitOutputs(ctx, t, keys)
+	st.waitJobs(ctx, t, j0+1)
 }
