@@ -129,17 +129,7 @@ func (e *e2e) run(t *testing.T, in string, out func(name string) string) {
 				t.Errorf("shard summary %+v", s)
 			}
 		}
-		// The last child wrote the job summary; its counts add up.
-		var js batch.JobSummary
-		rc, _, err := openStore(t, o).Open(context.Background(), batch.JobSummaryKey(e2eJob))
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = json.NewDecoder(rc).Decode(&js)
-		rc.Close()
-		if err != nil || js.Images != len(e.inputs) || js.Succeeded+js.Failed != js.Images || !js.Complete || len(js.CSV) != 3 {
-			t.Errorf("job summary %+v, %v; want %d images", js, err, len(e.inputs))
-		}
+		e.checkJobSummary(t, o, 3)
 		// Rerun: everything is skipped, nothing is classified again.
 		for i := range 3 {
 			cmd := e.command(t, "--input", in, "--output", o, "--max-failures", "100%", "--shard", fmt.Sprint(i), "--shards", "3")
@@ -196,6 +186,22 @@ func (e *e2e) run(t *testing.T, in string, out func(name string) string) {
 			}
 			e.checkComplete(t, in, o, 1)
 		})
+	}
+}
+
+// checkJobSummary reads the job summary the last of shards children wrote
+// under o: its counts add up to every input.
+func (e *e2e) checkJobSummary(t *testing.T, o string, shards int) {
+	t.Helper()
+	var js batch.JobSummary
+	rc, _, err := openStore(t, o).Open(context.Background(), batch.JobSummaryKey(e2eJob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(rc).Decode(&js)
+	rc.Close()
+	if err != nil || js.Images != len(e.inputs) || js.Succeeded+js.Failed != js.Images || !js.Complete || len(js.CSV) != shards {
+		t.Errorf("job summary %+v, %v; want %d images", js, err, len(e.inputs))
 	}
 }
 
