@@ -29,7 +29,6 @@ type Manifest struct {
 	ResizeSize int        `json:"resize_size"`
 	Mean       [3]float32 `json:"mean"`
 	Std        [3]float32 `json:"std"`
-	Labels     string     `json:"labels"`
 }
 
 // Default returns the manifest of the default model, resnet50-v1-12.

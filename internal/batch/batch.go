@@ -12,129 +12,17 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"log/slog"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/s3io"
 )
-
-// Classifier is what the runner needs of the engine.
-type Classifier interface {
-	Prepare(data []byte) (*infer.Input, error)
-	Run(ctx context.Context, inputs []*infer.Input, topK int) ([]infer.Result, error)
-	Info() infer.ModelInfo
-}
-
-var _ Classifier = (*infer.Classifier)(nil)
-
-// Config describes one batch run.
-type Config struct {
-	// Input is the prefix whose objects are classified (s3://b/in/, a
-	// folder); Manifest, when set, lists the inputs instead.
-	Input    string
-	Manifest string
-	// Output is the prefix that receives <key>.json per input and the shard
-	// records.
-	Output string
-	// Shard of Shards: this run takes the inputs whose key hashes to Shard.
-	Shard, Shards int
-	BatchSize     int
-	TopK          int
-	CSV           bool // also write results-<shard>.csv
-	Force         bool // redo inputs that already have an output
-	MaxFailures   Threshold
-
-	// Concurrency of each stage (defaults: 8 downloads, GOMAXPROCS
-	// preparers, 8 uploads).
-	Fetchers, Preparers, Uploaders int
-	// MaxObjectBytes bounds one input (default 64 MiB).
-	MaxObjectBytes int64
-	// Grace is how long in-flight work may continue after ctx is
-	// cancelled before it is abandoned (default 90s; Fargate Spot gives 120s).
-	Grace time.Duration
-
-	// Progress receives a progress bar when Terminal, else the runner
-	// logs progress every ProgressEvery (default 10s; negative disables).
-	Progress      io.Writer
-	Terminal      bool
-	ProgressEvery time.Duration
-	Log           *slog.Logger
-	// TempDir holds the record spools (default os.TempDir()).
-	TempDir string
-	// OpenStore opens input and output stores (default s3io.Open).
-	OpenStore func(ctx context.Context, url string) (s3io.Store, error)
-}
-
-// Failure is one line of failures-<shard>.jsonl.
-type Failure struct {
-	Input   string `json:"input"` // the input's URI
-	Key     string `json:"key"`   // relative to the input prefix
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	// Attempt is how many times this run tried to read the input (1 unless
-	// transient storage errors were retried).
-	Attempt int `json:"attempt"`
-}
-
-// Failure codes beyond the imageprep and infer ones.
-const (
-	CodeNotFound    = "not_found"    // a manifest names a missing object
-	CodeReadFailed  = "read_failed"  // the input could not be read after retries
-	CodeWriteFailed = "write_failed" // the output could not be written after retries
-)
-
-// Summary is summary-<shard>.json.
-type Summary struct {
-	Shard  int    `json:"shard"`
-	Shards int    `json:"shards"`
-	Model  string `json:"model"`
-	Input  string `json:"input"`
-	Output string `json:"output"`
-	// Inputs is the number of inputs with a record (Succeeded + Failed).
-	Inputs    int `json:"inputs"`
-	Succeeded int `json:"succeeded"`
-	Failed    int `json:"failed"`
-	// Skipped inputs already had an output for the same source ETag.
-	Skipped int `json:"skipped"`
-	// Processed inputs were worked on by this run (Inputs - Skipped).
-	Processed int `json:"processed"`
-	// Abandoned inputs were in flight when the run was interrupted.
-	Abandoned    int       `json:"abandoned"`
-	ImagesPerSec float64   `json:"images_per_sec"`
-	Started      time.Time `json:"started"`
-	Ended        time.Time `json:"ended"`
-	Seconds      float64   `json:"seconds"`
-	Interrupted  bool      `json:"interrupted"`
-	MaxFailures  string    `json:"max_failures"`
-}
-
-// ErrInterrupted is returned when ctx was cancelled before every input was
-// done; running again resumes.
-var ErrInterrupted = errors.New("batch: interrupted")
-
-// FailuresError reports more failures than Config.MaxFailures allows.
-type FailuresError struct {
-	Failed, Total int
-	Max           Threshold
-}
-
-func (e *FailuresError) Error() string {
-	return fmt.Sprintf("batch: %d of %d inputs failed (max %s)", e.Failed, e.Total, e.Max)
-}
-
-// UsageError is a configuration the runner refuses.
-type UsageError struct{ Err error }
-
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }
 
 // ShardOf returns the shard of shards that takes the input with key rel.
 func ShardOf(rel string, shards int) int {
@@ -158,8 +46,8 @@ type work struct {
 	item
 	data    []byte
 	input   *infer.Input
-	result  *infer.Result // success, or a failure of the image itself: written as the output
-	fail    *Failure      // a failure of the run (storage, engine): recorded only, retried next run
+	result  *api.Result // success, or a failure of the image itself: written as the output
+	fail    *Failure    // a failure of the run (storage, engine): recorded only, retried next run
 	skipped bool
 	attempt int
 }
@@ -195,74 +83,9 @@ func Run(ctx context.Context, c Classifier, cfg Config) (Summary, error) {
 	return r.run(ctx)
 }
 
-// Check validates cfg and fills in defaults; Run calls it. The error is a
-// *UsageError.
-func (cfg *Config) Check() error {
-	if cfg.Shards <= 0 {
-		cfg.Shards = 1
-	}
-	if cfg.Shard < 0 || cfg.Shard >= cfg.Shards {
-		return &UsageError{fmt.Errorf("shard %d out of range for %d shards", cfg.Shard, cfg.Shards)}
-	}
-	if cfg.Output == "" {
-		return &UsageError{errors.New("no output")}
-	}
-	if (cfg.Input == "") == (cfg.Manifest == "") && cfg.Manifest == "" {
-		return &UsageError{errors.New("no input: give an input prefix or a manifest")}
-	}
-	if cfg.Input != "" && cfg.Manifest == "" && under(cfg.Output, cfg.Input) {
-		return &UsageError{fmt.Errorf("output %s is inside input %s: outputs would become inputs", cfg.Output, cfg.Input)}
-	}
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 8
-	}
-	if cfg.TopK <= 0 {
-		cfg.TopK = 5
-	}
-	if cfg.Fetchers <= 0 {
-		cfg.Fetchers = 8
-	}
-	if cfg.Preparers <= 0 {
-		cfg.Preparers = runtime.GOMAXPROCS(0)
-	}
-	if cfg.Uploaders <= 0 {
-		cfg.Uploaders = 8
-	}
-	if cfg.MaxObjectBytes <= 0 {
-		cfg.MaxObjectBytes = 64 << 20
-	}
-	if cfg.Grace <= 0 {
-		cfg.Grace = 90 * time.Second
-	}
-	if cfg.ProgressEvery == 0 {
-		cfg.ProgressEvery = 10 * time.Second
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
-	if cfg.OpenStore == nil {
-		cfg.OpenStore = s3io.Open
-	}
-	return nil
-}
-
-// under reports whether URL a is inside (or equal to) URL b, textually.
-func under(a, b string) bool {
-	norm := func(s string) string {
-		s = strings.TrimPrefix(s, "file://")
-		if !strings.Contains(s, "://") {
-			if abs, err := filepath.Abs(s); err == nil {
-				s = filepath.ToSlash(abs)
-			}
-		}
-		return strings.TrimSuffix(s, "/") + "/"
-	}
-	return strings.HasPrefix(norm(a), norm(b))
-}
-
 func (r *runner) run(ctx context.Context) (Summary, error) {
 	cfg := r.cfg
-	sum := Summary{Shard: cfg.Shard, Shards: cfg.Shards, Model: r.model, Input: cfg.Input, Output: cfg.Output,
+	sum := Summary{Job: cfg.Job, Shard: cfg.Shard, Shards: cfg.Shards, Model: r.model, Input: cfg.Input, Output: cfg.Output,
 		Started: time.Now().UTC(), MaxFailures: cfg.MaxFailures.String()}
 	if cfg.Manifest != "" {
 		sum.Input = cfg.Manifest
@@ -272,20 +95,7 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 	// finishes what it started and records it.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
-	finished := make(chan struct{})
-	defer close(finished)
-	go func() {
-		select {
-		case <-ctx.Done():
-			select {
-			case <-time.After(cfg.Grace):
-				r.log.Warn("batch: grace period over, abandoning in-flight inputs", "grace", cfg.Grace)
-				cancelWork()
-			case <-finished:
-			}
-		case <-finished:
-		}
-	}()
+	defer r.watchGrace(ctx, cancelWork)()
 
 	recs, err := newRecords(cfg.TempDir, cfg.CSV, cfg.TopK)
 	if err != nil {
@@ -293,58 +103,87 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 	}
 	defer recs.close()
 
+	finished, enumErr := r.pipeline(ctx, workCtx)
+	stopProgress := r.startProgress(sum.Started)
+	recErr := r.collect(ctx, finished, recs, &sum, cancelWork)
+	stopProgress()
+	if recErr != nil {
+		return Summary{}, fmt.Errorf("records: %w", recErr)
+	}
+	return r.finish(ctx, recs, sum, *enumErr)
+}
+
+// watchGrace cancels the in-flight work Grace after ctx is done, unless
+// the run finished first; the returned func says it finished.
+func (r *runner) watchGrace(ctx context.Context, cancelWork context.CancelFunc) (finished func()) {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			select {
+			case <-time.After(r.cfg.Grace):
+				r.log.Warn("batch: grace period over, abandoning in-flight inputs", "grace", r.cfg.Grace)
+				cancelWork()
+			case <-done:
+			}
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
+}
+
+// pipeline starts the stages: listing, fetchers, preparers, the engine and
+// uploaders. It returns the channel of finished inputs, closed when every
+// stage is done, and where the listing's error is once it is closed.
+func (r *runner) pipeline(ctx, workCtx context.Context) (<-chan *work, *error) {
+	cfg := r.cfg
 	items := make(chan item, 2*cfg.Fetchers)
 	fetched := make(chan *work, cfg.Preparers)
 	prepared := make(chan *work, 2*cfg.BatchSize)
 	finishedWork := make(chan *work, 2*cfg.Uploaders+cfg.BatchSize)
 	records := make(chan *work, 2*cfg.Uploaders)
 
-	var enumErr error
+	enumErr := new(error)
 	go func() {
 		defer close(items)
 		n, err := r.enumerate(ctx, items)
-		enumErr = err
+		*enumErr = err
 		r.total.Store(int64(n))
 	}()
 
 	var producers sync.WaitGroup // everyone who sends on finishedWork
-	var fetchers, preparers sync.WaitGroup
-	for range cfg.Fetchers {
-		fetchers.Add(1)
-		producers.Add(1)
-		go func() {
-			defer fetchers.Done()
-			defer producers.Done()
-			for it := range items {
-				if ctx.Err() != nil {
-					continue // interrupted: take no new inputs
-				}
-				w := r.fetch(workCtx, it)
-				if w.data != nil {
-					fetched <- w
-				} else {
-					finishedWork <- w
-				}
-			}
-		}()
+	stage := func(n int, out chan<- *work, step func(*work) bool, in func(yield func(*work))) {
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			producers.Add(1)
+			go func() {
+				defer wg.Done()
+				defer producers.Done()
+				in(func(w *work) {
+					if step(w) {
+						out <- w
+					} else {
+						finishedWork <- w
+					}
+				})
+			}()
+		}
+		go func() { wg.Wait(); close(out) }()
 	}
-	go func() { fetchers.Wait(); close(fetched) }()
-	for range cfg.Preparers {
-		preparers.Add(1)
-		producers.Add(1)
-		go func() {
-			defer preparers.Done()
-			defer producers.Done()
-			for w := range fetched {
-				if r.prepare(w) {
-					prepared <- w
-				} else {
-					finishedWork <- w
-				}
+	stage(cfg.Fetchers, fetched, func(w *work) bool { return w.data != nil }, func(yield func(*work)) {
+		for it := range items {
+			if ctx.Err() != nil {
+				continue // interrupted: take no new inputs
 			}
-		}()
-	}
-	go func() { preparers.Wait(); close(prepared) }()
+			yield(r.fetch(workCtx, it))
+		}
+	})
+	stage(cfg.Preparers, prepared, r.prepare, func(yield func(*work)) {
+		for w := range fetched {
+			yield(w)
+		}
+	})
 	producers.Add(1)
 	go func() {
 		defer producers.Done()
@@ -363,12 +202,15 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 		}()
 	}
 	go func() { uploaders.Wait(); close(records) }()
+	return records, enumErr
+}
 
-	stopProgress := r.startProgress(sum.Started)
-	interrupted := func() bool { return ctx.Err() != nil }
+// collect adds each finished input to the records and counts it in sum.
+// After a records error it drains the pipeline and returns the error.
+func (r *runner) collect(ctx context.Context, finished <-chan *work, recs *records, sum *Summary, cancelWork context.CancelFunc) error {
 	var recErr error
-	for w := range records {
-		if w.fail != nil && w.fail.Code == infer.CodeCanceled && interrupted() {
+	for w := range finished {
+		if w.fail != nil && w.fail.Code == infer.CodeCanceled && ctx.Err() != nil {
 			sum.Abandoned++
 			continue
 		}
@@ -379,6 +221,9 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 			cancelWork()
 			continue
 		}
+		if w.fail != nil {
+			sum.RunFailed++
+		}
 		if w.skipped {
 			sum.Skipped++
 		} else {
@@ -386,11 +231,13 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 		}
 		r.done.Add(1)
 	}
-	stopProgress()
-	if recErr != nil {
-		return Summary{}, fmt.Errorf("records: %w", recErr)
-	}
+	return recErr
+}
 
+// finish completes sum, writes the shard's records and the job summary,
+// and returns the run's outcome.
+func (r *runner) finish(ctx context.Context, recs *records, sum Summary, enumErr error) (Summary, error) {
+	cfg := r.cfg
 	sum.Succeeded, sum.Failed = recs.results.len(), recs.failures.len()
 	sum.Inputs = sum.Succeeded + sum.Failed
 	sum.Processed = sum.Inputs - sum.Skipped
@@ -399,12 +246,15 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 	if sum.Seconds > 0 {
 		sum.ImagesPerSec = float64(sum.Processed) / sum.Seconds
 	}
-	sum.Interrupted = interrupted()
+	sum.Interrupted = ctx.Err() != nil
 
 	// Write the records even when interrupted, with a context of their own.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	if err := recs.write(fctx, r.out, cfg.Shard, sum); err != nil {
+	if err := recs.write(fctx, r.out, JobPrefix(cfg.Job), cfg.Shard, sum); err != nil {
+		return sum, err
+	}
+	if err := writeJobSummary(fctx, r.out, cfg, r.log); err != nil {
 		return sum, err
 	}
 	r.log.InfoContext(ctx, "batch: done", "shard", sum.Shard, "shards", sum.Shards, "inputs", sum.Inputs,
@@ -423,118 +273,6 @@ func (r *runner) run(ctx context.Context) (Summary, error) {
 
 func round(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
 
-// fetch checks whether the input is already done, then reads it. It leaves
-// w.data set when the input goes on to be prepared.
-func (r *runner) fetch(ctx context.Context, it item) *work {
-	w := &work{item: it}
-	if !it.listed {
-		obj, err := retry(ctx, func() (s3io.Object, error) { return it.store.Stat(ctx, it.key) }, &w.attempt)
-		if err != nil {
-			r.failRun(w, err, CodeReadFailed)
-			return w
-		}
-		w.obj = obj
-	}
-	if !r.cfg.Force && r.alreadyDone(ctx, w) {
-		return w
-	}
-	if !hasImageExt(it.rel) {
-		r.failImage(w, imageprep.CodeNotImage, "not an image file name (extension)")
-		return w
-	}
-	if w.obj.Size > r.cfg.MaxObjectBytes {
-		r.failImage(w, imageprep.CodeTooLarge, fmt.Sprintf("%d bytes, more than %d", w.obj.Size, r.cfg.MaxObjectBytes))
-		return w
-	}
-	w.attempt = 0
-	type got struct {
-		data []byte
-		obj  s3io.Object
-	}
-	g, err := retry(ctx, func() (got, error) {
-		rc, obj, err := it.store.Open(ctx, it.key)
-		if err != nil {
-			return got{}, err
-		}
-		defer rc.Close()
-		data, err := io.ReadAll(io.LimitReader(rc, r.cfg.MaxObjectBytes+1))
-		return got{data, obj}, err
-	}, &w.attempt)
-	if err != nil {
-		r.failRun(w, err, CodeReadFailed)
-		return w
-	}
-	if g.obj.ETag != "" {
-		w.obj.ETag, w.obj.Size = g.obj.ETag, g.obj.Size
-	}
-	switch {
-	case len(g.data) == 0:
-		r.failImage(w, imageprep.CodeEmpty, "zero bytes")
-	case int64(len(g.data)) > r.cfg.MaxObjectBytes:
-		r.failImage(w, imageprep.CodeTooLarge, fmt.Sprintf("more than %d bytes", r.cfg.MaxObjectBytes))
-	case !isImage(g.data):
-		r.failImage(w, imageprep.CodeNotImage, "no image signature (magic bytes)")
-	default:
-		w.data = g.data
-	}
-	return w
-}
-
-// alreadyDone reads the input's output and, when it was made from the same
-// source ETag, takes it as this input's record.
-func (r *runner) alreadyDone(ctx context.Context, w *work) bool {
-	if w.obj.ETag == "" {
-		return false
-	}
-	rc, _, err := r.out.Open(ctx, outputKey(w.rel))
-	if err != nil {
-		if !errors.Is(err, s3io.ErrNotExist) {
-			r.log.Warn("batch: cannot read existing output, redoing it", "input", w.uri, "err", err)
-		}
-		return false
-	}
-	defer rc.Close()
-	var res infer.Result
-	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&res); err != nil {
-		return false
-	}
-	// The ETag, not the URI, decides: the same content under the same key
-	// is done even if the input prefix was spelled differently.
-	if res.Source == nil || res.Source.ETag != w.obj.ETag {
-		return false
-	}
-	res.Source.URI = w.uri
-	w.result, w.skipped, w.attempt = &res, true, 1
-	return true
-}
-
-func outputKey(rel string) string { return rel + ".json" }
-
-// Retries of a read, on top of the SDK's own per-request retries.
-const readAttempts = 3
-
-// retryBackoff is the first pause between attempts; each next one is 4x.
-var retryBackoff = 250 * time.Millisecond
-
-// retry calls f up to readAttempts times with backoff while it fails with an error
-// other than ErrNotExist (the SDK retries each request on its own too).
-func retry[T any](ctx context.Context, f func() (T, error), attempts *int) (T, error) {
-	var v T
-	var err error
-	for i := range readAttempts {
-		*attempts = i + 1
-		if v, err = f(); err == nil || errors.Is(err, s3io.ErrNotExist) || ctx.Err() != nil || i == readAttempts-1 {
-			return v, err
-		}
-		select {
-		case <-time.After(retryBackoff << (2 * i)):
-		case <-ctx.Done():
-			return v, err
-		}
-	}
-	return v, err
-}
-
 // failImage records a failure of the image itself: deterministic for this
 // content, so it is written as the input's output and not retried.
 func (r *runner) failImage(w *work, code, msg string) {
@@ -542,7 +280,8 @@ func (r *runner) failImage(w *work, code, msg string) {
 	if w.attempt == 0 {
 		w.attempt = 1
 	}
-	w.result = &infer.Result{Model: r.model, Error: &infer.ErrorInfo{Code: code, Message: msg}}
+	res := api.Failed(r.model, code, msg)
+	w.result = &res
 }
 
 // failRun records a failure of this run (storage, engine): the input gets no
@@ -603,7 +342,8 @@ func (r *runner) infer(ctx context.Context, in <-chan *work, out chan<- *work) {
 			case res[i].Error != nil:
 				r.failRun(w, errors.New(res[i].Error.Message), res[i].Error.Code)
 			default:
-				w.result = &res[i]
+				r := api.FromEngine(res[i])
+				w.result = &r
 			}
 			out <- w
 		}
@@ -632,7 +372,7 @@ func (r *runner) upload(ctx context.Context, w *work) {
 	if w.result == nil || w.skipped {
 		return
 	}
-	w.result.Source = &infer.Source{URI: w.uri, Size: w.obj.Size, ETag: w.obj.ETag}
+	w.result.Source = &api.Source{URI: w.uri, Size: w.obj.Size, ETag: w.obj.ETag}
 	data, err := json.Marshal(w.result)
 	if err != nil {
 		r.failRun(w, err, infer.CodeInternal)

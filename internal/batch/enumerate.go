@@ -28,9 +28,12 @@ func (r *runner) enumerate(ctx context.Context, out chan<- item) (int, error) {
 		}
 	}
 	var err error
-	if r.cfg.Manifest != "" {
+	switch {
+	case len(r.cfg.Inputs) > 0:
+		err = r.enumerateURIs(ctx, Manifest{Entries: dedupe(r.cfg.Inputs)}, send)
+	case r.cfg.Manifest != "":
 		err = r.enumerateManifest(ctx, send)
-	} else {
+	default:
 		var in s3io.Store
 		if in, err = r.cfg.OpenStore(ctx, r.cfg.Input); err != nil {
 			return 0, err
@@ -63,6 +66,10 @@ func (r *runner) enumerateManifest(ctx context.Context, send func(item) error) e
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.cfg.Manifest, err)
 	}
+	return r.enumerateURIs(ctx, m, send)
+}
+
+func (r *runner) enumerateURIs(ctx context.Context, m Manifest, send func(item) error) error {
 	base, rels := ManifestInputs(m, r.cfg.Input)
 	store, err := r.cfg.OpenStore(ctx, base)
 	if err != nil {
@@ -112,4 +119,17 @@ func ManifestInputs(m Manifest, input string) (base string, rels []string) {
 		rels[i] = strings.TrimPrefix(strings.TrimPrefix(u, base), "./")
 	}
 	return base, rels
+}
+
+// dedupe returns s without repeats, keeping the first of each.
+func dedupe(s []string) []string {
+	seen := make(map[string]bool, len(s))
+	out := make([]string, 0, len(s))
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/mlserve/mlserve/internal/tty"
 )
 
 // startProgress draws a bar on a terminal, or logs a line every
@@ -70,12 +72,7 @@ func (r *runner) report(start time.Time, final bool) {
 func bar(done, total int64, rate float64, eta time.Duration, width int) string {
 	var b strings.Builder
 	if total > 0 {
-		filled := int(int64(width) * min(done, total) / total)
-		b.WriteString("[" + strings.Repeat("=", filled))
-		if filled < width {
-			b.WriteString(">" + strings.Repeat(" ", width-filled-1))
-		}
-		fmt.Fprintf(&b, "] %d/%d", done, total)
+		fmt.Fprintf(&b, "%s %d/%d", tty.Bar(done, total, width), done, total)
 	} else if total == 0 {
 		fmt.Fprintf(&b, "[%s] 0/0", strings.Repeat(" ", width))
 	} else {

@@ -11,7 +11,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/mlserve/mlserve/internal/infer"
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/s3io"
 )
 
@@ -91,7 +91,7 @@ func CSVHeader(topK int) []string {
 	return h
 }
 
-func (r *records) addCSV(w *work, res *infer.Result, f *Failure) error {
+func (r *records) addCSV(w *work, res *api.Result, f *Failure) error {
 	if r.csv == nil {
 		return nil
 	}
@@ -122,9 +122,11 @@ func (r *records) addCSV(w *work, res *infer.Result, f *Failure) error {
 	return r.csv.add(w.rel, bytes.Clone(r.csvBuf.Bytes()))
 }
 
-// write stores the shard's files; the summary goes last.
-func (r *records) write(ctx context.Context, out s3io.Store, shard int, sum Summary) error {
+// write stores the shard's files under dir (the job's folder); the
+// summary goes last.
+func (r *records) write(ctx context.Context, out s3io.Store, dir string, shard int, sum Summary) error {
 	sfx := strconv.Itoa(shard)
+	out = prefixed{out, dir}
 	if err := r.writeSpool(ctx, out, "results-"+sfx+".jsonl", nil, r.results); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/batch"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/s3io"
@@ -128,6 +129,7 @@ func (e *e2e) run(t *testing.T, in string, out func(name string) string) {
 				t.Errorf("shard summary %+v", s)
 			}
 		}
+		e.checkJobSummary(t, o, 3)
 		// Rerun: everything is skipped, nothing is classified again.
 		for i := range 3 {
 			cmd := e.command(t, "--input", in, "--output", o, "--max-failures", "100%", "--shard", fmt.Sprint(i), "--shards", "3")
@@ -187,8 +189,24 @@ func (e *e2e) run(t *testing.T, in string, out func(name string) string) {
 	}
 }
 
+// checkJobSummary reads the job summary the last of shards children wrote
+// under o: its counts add up to every input.
+func (e *e2e) checkJobSummary(t *testing.T, o string, shards int) {
+	t.Helper()
+	var js batch.JobSummary
+	rc, _, err := openStore(t, o).Open(context.Background(), batch.JobSummaryKey(e2eJob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(rc).Decode(&js)
+	rc.Close()
+	if err != nil || js.Images != len(e.inputs) || js.Succeeded+js.Failed != js.Images || !js.Complete || len(js.CSV) != shards {
+		t.Errorf("job summary %+v, %v; want %d images", js, err, len(e.inputs))
+	}
+}
+
 func (e *e2e) command(t *testing.T, args ...string) *exec.Cmd {
-	cmd := exec.Command(e.bin, append([]string{"batch", "--model", e.model, "--progress-interval", "500ms"}, args...)...)
+	cmd := exec.Command(e.bin, append([]string{"batch", "--model", e.model, "--progress-interval", "500ms", "--job", e2eJob}, args...)...)
 	cmd.Env = append(os.Environ(), "MLSERVE_CACHE_DIR="+e.cache)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -234,8 +252,13 @@ func waitOutputs(t *testing.T, s s3io.Store, n int, cmd *exec.Cmd) {
 	t.Fatalf("fewer than %d outputs after 60s\n%s", n, cmd.Stderr)
 }
 
+// e2eJob is the --job of every e2e run: its records are under jobDir.
+const e2eJob = "e2e"
+
+func jobDir(out string) string { return s3io.JoinURL(out, batch.JobPrefix(e2eJob)) }
+
 func summaries(t *testing.T, out string, shards int) []batch.Summary {
-	s := openStore(t, out)
+	s := openStore(t, jobDir(out))
 	var sums []batch.Summary
 	for i := range shards {
 		rc, _, err := s.Open(context.Background(), fmt.Sprintf("summary-%d.json", i))
@@ -255,10 +278,10 @@ func summaries(t *testing.T, out string, shards int) []batch.Summary {
 
 // checkRecords asserts that no input is recorded twice across the shards'
 // files, and returns the records by input key.
-func (e *e2e) checkRecords(t *testing.T, in, out string, shards int) (results map[string]infer.Result, failures map[string]batch.Failure) {
+func (e *e2e) checkRecords(t *testing.T, in, out string, shards int) (results map[string]api.Result, failures map[string]batch.Failure) {
 	t.Helper()
-	s := openStore(t, out)
-	results, failures = map[string]infer.Result{}, map[string]batch.Failure{}
+	s := openStore(t, jobDir(out))
+	results, failures = map[string]api.Result{}, map[string]batch.Failure{}
 	seen := map[string]bool{}
 	record := func(uri string) string {
 		key, ok := strings.CutPrefix(uri, in)
@@ -273,7 +296,7 @@ func (e *e2e) checkRecords(t *testing.T, in, out string, shards int) (results ma
 	}
 	for i := range shards {
 		for _, line := range lines(t, s, fmt.Sprintf("results-%d.jsonl", i)) {
-			var r infer.Result
+			var r api.Result
 			if err := json.Unmarshal(line, &r); err != nil || r.Source == nil {
 				t.Fatalf("result line %s: %v", line, err)
 			}

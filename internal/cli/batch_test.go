@@ -2,10 +2,14 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlserve/mlserve/internal/batch"
+	"github.com/mlserve/mlserve/internal/config"
 )
 
 func TestResolveShard(t *testing.T) {
@@ -29,7 +33,12 @@ func TestResolveShard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			shard, shards, err := resolveShard(tt.shard, tt.shards, func(k string) string { return tt.env[k] })
+			// MLSERVE_SHARDS reaches resolveShard as the --shards default.
+			env, err := config.Load(func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			shard, shards := 0, 0
+			if err == nil {
+				shard, shards, err = resolveShard(tt.shard, cmp.Or(tt.shards, env.Shards), func(k string) string { return tt.env[k] })
+			}
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}
@@ -71,10 +80,11 @@ func TestBatchUsage(t *testing.T) {
 }
 
 func TestBatchConfig(t *testing.T) {
-	o := batchOptions{Input: "s3://b/in/", Output: "s3://b/out/", Shard: -1, BatchSize: 4, TopK: 3,
+	// Shards: 2 is what --shards defaults to with MLSERVE_SHARDS=2 (see TestBatchShardsVariable).
+	o := batchOptions{Input: "s3://b/in/", Output: "s3://b/out/", Shard: -1, Shards: 2, BatchSize: 4, TopK: 3,
 		Format: "csv", MaxFailures: "2%", Concurrency: 5, Grace: time.Minute, LogFormat: "json", LogLevel: "info"}
 	cfg, err := o.config(func(k string) string {
-		return map[string]string{"AWS_BATCH_JOB_ARRAY_INDEX": "1", "MLSERVE_SHARDS": "2"}[k]
+		return map[string]string{"AWS_BATCH_JOB_ARRAY_INDEX": "1"}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -92,5 +102,49 @@ func TestBatchModelMissing(t *testing.T) {
 		IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &stderr})
 	if code != ExitFailure {
 		t.Errorf("exit %d, want %d; stderr: %s", code, ExitFailure, stderr.String())
+	}
+}
+
+// MLSERVE_SHARDS is read through config: the --shards default, and a bad
+// value is a usage error naming it.
+func TestBatchShardsVariable(t *testing.T) {
+	t.Setenv("MLSERVE_SHARDS", "2")
+	cmd := newBatchCmd(IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &bytes.Buffer{}})
+	if f := cmd.Flags().Lookup("shards"); f == nil || f.DefValue != "2" {
+		t.Fatalf("--shards default %v, want 2", f)
+	}
+	t.Setenv("MLSERVE_SHARDS", "zero")
+	var stderr bytes.Buffer
+	dir := t.TempDir()
+	code := Run(context.Background(), []string{"batch", "--input", dir + "/in", "--output", dir + "/out"}, IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &stderr})
+	if code != ExitUsage || !strings.Contains(stderr.String(), "MLSERVE_SHARDS") {
+		t.Errorf("exit %d, stderr %q: want a usage error naming MLSERVE_SHARDS", code, stderr.String())
+	}
+}
+
+// batch.JobCommand and batch.PrefixCommand, which the submitter puts in
+// job overrides, are command lines `mlserve batch` parses.
+func TestBatchJobCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args                    []string
+		manifest, input, output string
+	}{
+		{batch.JobCommand("s3://b/manifests/j.jsonl", "", "s3://b/output/"), "s3://b/manifests/j.jsonl", "", "s3://b/output/"},
+		{batch.JobCommand("s3://b/manifests/j.jsonl", "s3://b/input/", "s3://b/output/"), "s3://b/manifests/j.jsonl", "s3://b/input/", "s3://b/output/"},
+		{batch.PrefixCommand("s3://b/input/", "s3://b/output/"), "", "s3://b/input/", "s3://b/output/"},
+	} {
+		cmd := newBatchCmd(IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &bytes.Buffer{}})
+		if tc.args[0] != cmd.Name() {
+			t.Fatalf("command %q, want %q", tc.args[0], cmd.Name())
+		}
+		if err := cmd.ParseFlags(tc.args[1:]); err != nil {
+			t.Fatal(err)
+		}
+		m, _ := cmd.Flags().GetString("manifest")
+		i, _ := cmd.Flags().GetString("input")
+		o, _ := cmd.Flags().GetString("output")
+		if m != tc.manifest || i != tc.input || o != tc.output {
+			t.Errorf("%q: manifest %q, input %q, output %q", tc.args, m, i, o)
+		}
 	}
 }

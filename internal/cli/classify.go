@@ -13,11 +13,10 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
-	"github.com/mlserve/mlserve/internal/envconfig"
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/imageprep"
-	"github.com/mlserve/mlserve/internal/infer"
+	"github.com/mlserve/mlserve/internal/tty"
 )
 
 // classifyOptions are the flags of `mlserve classify`.
@@ -32,7 +31,7 @@ type classifyOptions struct {
 
 func newClassifyCmd(stdio IO) *cobra.Command {
 	opts := classifyOptions{IO: stdio}
-	topK, _ := envconfig.Int("MLSERVE_TOP_K")
+	env := stdio.env()
 	cmd := &cobra.Command{
 		Use:   "classify <image>...",
 		Short: "Print the top classes of images",
@@ -57,8 +56,8 @@ others still get their results.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
-			if opts.TopK < 1 || opts.TopK > 1000 {
-				return usageErrorf("--top-k %d: want 1 to 1000", opts.TopK)
+			if err := api.CheckTopK(opts.TopK); err != nil {
+				return usageErrorf("--top-k: %w", err)
 			}
 			if opts.BatchSize < 1 {
 				return usageErrorf("--batch-size %d: want at least 1", opts.BatchSize)
@@ -66,11 +65,11 @@ others still get their results.`,
 			return runClassify(cmd.Context(), opts)
 		},
 	}
-	opts.modelOptions.addFlags(cmd.Flags())
-	cmd.Flags().IntVarP(&opts.TopK, "top-k", "k", topK, "number of classes per image, 1 to 1000 (env MLSERVE_TOP_K)")
+	opts.modelOptions.addFlags(cmd.Flags(), env)
+	cmd.Flags().IntVarP(&opts.TopK, "top-k", "k", env.TopK, "number of classes per image, 1 to 1000 (env MLSERVE_TOP_K)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON object per image (JSON Lines)")
 	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 8, "images per engine batch")
-	cmd.Flags().BoolVar(&opts.modelOptions.Profile, "profile", envconfig.String("MLSERVE_PROFILE") == "1", "print time and GFLOP/s per engine op to stderr (env MLSERVE_PROFILE=1)")
+	cmd.Flags().BoolVar(&opts.modelOptions.Profile, "profile", env.Profile, "print time and GFLOP/s per engine op to stderr (env MLSERVE_PROFILE=1)")
 	return cmd
 }
 
@@ -110,11 +109,6 @@ func expandArgs(args []string) ([]string, error) {
 	return out, nil
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
 func runClassify(ctx context.Context, opts classifyOptions) error {
 	names, err := expandArgs(opts.Args)
 	if err != nil {
@@ -129,7 +123,7 @@ func runClassify(ctx context.Context, opts classifyOptions) error {
 	if stdin > 1 {
 		return usageErrorf("- (standard input) given %d times", stdin)
 	}
-	clf, err := loadClassifier(ctx, opts.modelOptions, opts.IO, isTerminal(opts.Err))
+	clf, err := loadClassifier(ctx, opts.modelOptions, opts.IO, tty.Is(opts.Err))
 	if err != nil {
 		return err
 	}
@@ -143,11 +137,11 @@ func runClassify(ctx context.Context, opts classifyOptions) error {
 		}
 		results := clf.Classify(ctx, images, opts.TopK)
 		for i, name := range batch {
-			r := results[i]
+			r := api.FromEngine(results[i])
 			if readErrs[i] != nil {
-				r = infer.Result{Model: clf.Info().Name, Error: &infer.ErrorInfo{Code: "read_error", Message: readErrs[i].Error()}}
+				r = api.Failed(clf.Info().Name, api.CodeReadFailed, readErrs[i].Error())
 			}
-			r.Source = &infer.Source{URI: name, Size: int64(len(images[i]))}
+			r.Source = &api.Source{URI: name, Size: int64(len(images[i]))}
 			if r.Error != nil {
 				failed++
 				fmt.Fprintf(opts.Err, "mlserve: %s: %s\n", name, r.Error.Message)
@@ -157,11 +151,11 @@ func runClassify(ctx context.Context, opts classifyOptions) error {
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			return &ExitError{Code: ExitInterrupted, Err: err}
+			return &InterruptedError{Err: err}
 		}
 	}
 	if failed > 0 {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d of %d images failed", failed, len(names))}
+		return fmt.Errorf("%d of %d images failed", failed, len(names))
 	}
 	return nil
 }
@@ -176,7 +170,7 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 	return os.ReadFile(name)
 }
 
-func printResult(w io.Writer, r infer.Result, asJSON bool) error {
+func printResult(w io.Writer, r api.Result, asJSON bool) error {
 	if asJSON {
 		b, err := json.Marshal(r)
 		if err != nil {

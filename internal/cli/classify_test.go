@@ -11,13 +11,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mlserve/mlserve/internal/infer"
+	"github.com/mlserve/mlserve/internal/api"
+	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
-// fixtures is the shared reference data made with PyTorch (see its README).
-const fixtures = "../../../shared/fixtures"
-
-func miniModel() string { return filepath.Join(fixtures, "models/mini-v1-opset11.onnx") }
+func miniModel(t testing.TB) string { return testsupport.Fixtures(t, "models/mini-v1-opset11.onnx") }
 
 // runCLI runs mlserve with args and returns the exit code, stdout and stderr.
 func runCLI(t *testing.T, stdin []byte, args ...string) (int, string, string) {
@@ -27,12 +25,12 @@ func runCLI(t *testing.T, stdin []byte, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func parseLines(t *testing.T, s string) []infer.Result {
+func parseLines(t *testing.T, s string) []api.Result {
 	t.Helper()
-	var rs []infer.Result
+	var rs []api.Result
 	sc := bufio.NewScanner(strings.NewReader(s))
 	for sc.Scan() {
-		var r infer.Result
+		var r api.Result
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
 		}
@@ -44,19 +42,9 @@ func parseLines(t *testing.T, s string) []infer.Result {
 // TestClassifyWholePipeline checks decode, preprocess, inference, softmax and
 // top-k against the top-1 class and probability torch computed (meta.json e2e).
 func TestClassifyWholePipeline(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(fixtures, "meta.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meta struct {
-		E2E map[string]map[string]struct {
-			Classes       []int     `json:"classes"`
-			Probabilities []float64 `json:"probabilities"`
-		} `json:"e2e"`
-	}
-	if err := json.Unmarshal(raw, &meta); err != nil {
-		t.Fatal(err)
-	}
+	meta := struct {
+		E2E map[string]map[string]testsupport.Reference
+	}{testsupport.References(t)}
 	files := map[string]string{
 		"mini-v1":         "mini-v1-opset11.onnx",
 		"mini-v2":         "mini-v2-opset11.onnx",
@@ -74,11 +62,11 @@ func TestClassifyWholePipeline(t *testing.T) {
 			if !ok {
 				t.Fatalf("no model file for e2e entry %s", name)
 			}
-			args := []string{"classify", "--json", "--model", filepath.Join(fixtures, "models", file)}
+			args := []string{"classify", "--json", "--model", testsupport.Fixtures(t, "models", file)}
 			var images []string
 			for img := range want {
 				images = append(images, img)
-				args = append(args, filepath.Join(fixtures, "images", img))
+				args = append(args, testsupport.Fixtures(t, "images", img))
 			}
 			code, out, errOut := runCLI(t, nil, args...)
 			if code != 0 {
@@ -105,7 +93,7 @@ func TestClassifyWholePipeline(t *testing.T) {
 
 func TestClassifyErrors(t *testing.T) {
 	dir := t.TempDir()
-	dog, err := os.ReadFile(filepath.Join(fixtures, "images/dog-768x576.jpg"))
+	dog, err := os.ReadFile(testsupport.Fixtures(t, "images/dog-768x576.jpg"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,12 +110,12 @@ func TestClassifyErrors(t *testing.T) {
 	write("d-empty.png", nil)
 	write("notes.txt", []byte("skipped: not an image extension"))
 
-	code, out, errOut := runCLI(t, nil, "classify", "--json", "--model", miniModel(), dir, filepath.Join(dir, "missing.jpg"))
+	code, out, errOut := runCLI(t, nil, "classify", "--json", "--model", miniModel(t), dir, filepath.Join(dir, "missing.jpg"))
 	if code != ExitFailure {
 		t.Fatalf("exit %d, want %d; stderr: %s", code, ExitFailure, errOut)
 	}
 	rs := parseLines(t, out)
-	wantCodes := []string{"", "not_an_image", "truncated", "empty", "read_error"}
+	wantCodes := []string{"", "not_an_image", "truncated", "empty", "read_failed"}
 	if len(rs) != len(wantCodes) {
 		t.Fatalf("got %d results, want %d:\n%s", len(rs), len(wantCodes), out)
 	}
@@ -155,7 +143,7 @@ func TestClassifyErrors(t *testing.T) {
 		{"top-k too big", []string{"classify", "--top-k", "1001", good}},
 		{"no args", []string{"classify"}},
 		{"unknown flag", []string{"classify", "--nope", good}},
-		{"empty dir", []string{"classify", "--model", miniModel(), t.TempDir()}},
+		{"empty dir", []string{"classify", "--model", miniModel(t), t.TempDir()}},
 	}
 	for _, tt := range usage {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,11 +155,11 @@ func TestClassifyErrors(t *testing.T) {
 }
 
 func TestClassifyTextAndStdin(t *testing.T) {
-	dog, err := os.ReadFile(filepath.Join(fixtures, "images/dog-768x576.jpg"))
+	dog, err := os.ReadFile(testsupport.Fixtures(t, "images/dog-768x576.jpg"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCLI(t, dog, "classify", "--top-k", "2", "--model", miniModel(), "-")
+	code, out, errOut := runCLI(t, dog, "classify", "--top-k", "2", "--model", miniModel(t), "-")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -187,7 +175,7 @@ func TestClassifyCorruptModel(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("\x08\x07garbage that is not protobuf"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, _, errOut := runCLI(t, nil, "classify", "--model", bad, filepath.Join(fixtures, "images/dog-768x576.jpg"))
+	code, _, errOut := runCLI(t, nil, "classify", "--model", bad, testsupport.Fixtures(t, "images/dog-768x576.jpg"))
 	if code != ExitFailure || !strings.Contains(errOut, "model") {
 		t.Errorf("exit %d, stderr %q: want a clear model error", code, errOut)
 	}
@@ -195,7 +183,7 @@ func TestClassifyCorruptModel(t *testing.T) {
 
 func TestGEMMKernelVariable(t *testing.T) {
 	t.Setenv("MLSERVE_GEMM_KERNEL", "sse9")
-	code, _, errOut := runCLI(t, nil, "classify", "--model", miniModel(), filepath.Join(fixtures, "images/dog-768x576.jpg"))
+	code, _, errOut := runCLI(t, nil, "classify", "--model", miniModel(t), testsupport.Fixtures(t, "images/dog-768x576.jpg"))
 	if code != ExitUsage || !strings.Contains(errOut, `kernel "sse9" is not available`) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}

@@ -1,15 +1,15 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 
 	"github.com/spf13/pflag"
 
-	"github.com/mlserve/mlserve/internal/envconfig"
+	"github.com/mlserve/mlserve/internal/config"
 	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/modelstore"
@@ -24,21 +24,28 @@ type modelOptions struct {
 	MaxPixels int
 	// ExactResize decodes JPEGs at full size (imageprep.Config.ExactResize).
 	ExactResize bool
-	envErr      error // a bad MLSERVE_EXACT_RESIZE, reported by loadClassifier
 	// Profile prints per-op engine timings to stderr (classify --profile).
 	Profile bool
+	// EnvModel and CacheDir are MLSERVE_MODEL and MLSERVE_CACHE_DIR;
+	// OnLambda says the cache must live under /tmp.
+	EnvModel, CacheDir string
+	OnLambda           bool
 }
 
-func (o *modelOptions) addFlags(fs *pflag.FlagSet) {
+func (o *modelOptions) addFlags(fs *pflag.FlagSet, env *config.Config) {
+	o.EnvModel, o.CacheDir, o.OnLambda = env.Model, env.CacheDir, env.OnLambda()
 	fs.StringVar(&o.Model, "model", "", "model: a path, file://, https:// or s3:// URL (env MLSERVE_MODEL; default: the cached resnet50-v1-12)")
-	fs.StringVar(&o.Labels, "labels", envconfig.String("MLSERVE_LABELS"), "class names file, one per line (env MLSERVE_LABELS)")
-	maxPixels, _ := envconfig.Int("MLSERVE_MAX_PIXELS")
-	fs.IntVar(&o.MaxPixels, "max-pixels", maxPixels, "largest image in pixels, checked before decoding (env MLSERVE_MAX_PIXELS)")
-	exact, err := strconv.ParseBool(envconfig.String("MLSERVE_EXACT_RESIZE"))
-	if err != nil {
-		o.envErr = usageErrorf("MLSERVE_EXACT_RESIZE=%q: want true or false", envconfig.String("MLSERVE_EXACT_RESIZE"))
-	}
-	fs.BoolVar(&o.ExactResize, "exact-resize", exact, "decode JPEGs at full size before resizing, as torchvision does, instead of at the DCT reduction the resize needs (env MLSERVE_EXACT_RESIZE)")
+	fs.StringVar(&o.Labels, "labels", env.Labels, "class names file, one per line (env MLSERVE_LABELS)")
+	fs.IntVar(&o.MaxPixels, "max-pixels", env.MaxPixels, "largest image in pixels, checked before decoding (env MLSERVE_MAX_PIXELS)")
+	fs.BoolVar(&o.ExactResize, "exact-resize", env.ExactResize, "decode JPEGs at full size before resizing, as torchvision does, instead of at the DCT reduction the resize needs (env MLSERVE_EXACT_RESIZE)")
+}
+
+// modelName is the model's source for logs.
+func (o modelOptions) modelName() string { return cmp.Or(o.Model, o.EnvModel, "(default)") }
+
+// cacheDir is the model cache: MLSERVE_CACHE_DIR, else the default.
+func (o modelOptions) cacheDir() string {
+	return cmp.Or(o.CacheDir, modelstore.DefaultCacheDir(o.OnLambda))
 }
 
 // openURL reads s3:// model URLs for modelstore.
@@ -50,14 +57,11 @@ func openURL(ctx context.Context, uri string) (io.ReadCloser, error) {
 // and its labels. pull lets it download the default model with a progress
 // bar on stdio.Err (the CLI on a terminal).
 func loadClassifier(ctx context.Context, o modelOptions, stdio IO, pull bool) (*infer.Classifier, error) {
-	if o.envErr != nil {
-		return nil, o.envErr
-	}
 	man := models.Default()
 	req := modelstore.Request{
 		Flag:     o.Model,
-		Env:      envconfig.String("MLSERVE_MODEL"),
-		CacheDir: envconfig.String("MLSERVE_CACHE_DIR"),
+		Env:      o.EnvModel,
+		CacheDir: o.cacheDir(),
 		Manifest: man,
 		Pull:     pull,
 		OpenURL:  openURL,

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -17,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/spf13/cobra"
 
-	"github.com/mlserve/mlserve/internal/envconfig"
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/lambdaadapter"
 	"github.com/mlserve/mlserve/internal/s3io"
@@ -38,6 +36,7 @@ type lambdaOptions struct {
 	JobDefinition string
 	JobNamePrefix string
 	SubmitOnly    bool
+	Scale         scaleOptions
 }
 
 func newLambdaCmd(stdio IO) *cobra.Command {
@@ -48,7 +47,7 @@ func newLambdaCmd(stdio IO) *cobra.Command {
 // parsing apart from running.
 func newLambdaCmdWith(stdio IO, run func(context.Context, lambdaOptions) error) *cobra.Command {
 	opts := lambdaOptions{IO: stdio}
-	topK, topKErr := envconfig.Int("MLSERVE_TOP_K")
+	env := stdio.env()
 	cmd := &cobra.Command{
 		Use:   "lambda",
 		Short: "Run as an AWS Lambda function",
@@ -62,12 +61,16 @@ what happens:
   API Gateway (REST or HTTP API) or Function URL, POST /predict
       the body is one image (base64 or raw), or JSON {"image": "<base64>"}
       or {"images": [...]} as for serve; the answer is the JSON result (a
-      list for "images"), or {"error": {"code", "message"}} with status 400,
-      413, 415 or 500.
-  S3 ObjectCreated:* for keys under the input prefix
-      writes the keys to a manifest (manifests/<job>.jsonl) and submits one
-      AWS Batch job (an array job for several keys) running
-      "batch --manifest s3://<bucket>/manifests/<job>.jsonl --output s3://<bucket>/<output prefix>".
+      list for "images"), or {"error": {"code", "message"}}: the same
+      statuses, codes and bodies as serve's POST /predict.
+  S3 ObjectCreated:* for keys under the input prefix, directly or as SQS
+  messages (a batching window of them; answered with batchItemFailures)
+      writes the window's keys to one manifest (manifests/<job>.jsonl) and
+      submits one AWS Batch job (an array job of ceil(images / images per
+      child) children) running "batch --manifest ... --output ..."; a window
+      of at most --direct-max images is classified in the function itself.
+  {"sweep": {"prefix": "input/"}}
+      submits one job for the images under the prefix without a result.
   {"s3_uri": "s3://bucket/key"}, {"image": "<base64>"} or {"images": [...]}
       classifies and answers the result ({"results": [...]} for "images").
 Anything else fails with UnknownEventError. Logs are JSON or text per
@@ -84,32 +87,32 @@ AWS_LAMBDA_LOG_FORMAT, with the request id.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if topKErr != nil {
-				return &ExitError{Code: ExitUsage, Err: topKErr}
+			if err := api.CheckTopK(opts.TopK); err != nil {
+				return usageErrorf("--top-k: %w", err)
 			}
-			if opts.TopK < 1 || opts.TopK > 1000 {
-				return usageErrorf("--top-k %d: want 1 to 1000", opts.TopK)
+			if err := opts.Scale.check(); err != nil {
+				return err
 			}
 			return run(cmd.Context(), opts)
 		},
 	}
 	fs := cmd.Flags()
-	opts.modelOptions.addFlags(fs)
-	fs.IntVarP(&opts.TopK, "top-k", "k", topK, "classes per image when the event does not say (env MLSERVE_TOP_K)")
-	fs.StringVar(&opts.InputPrefix, "input-prefix", envconfig.String("MLSERVE_INPUT_PREFIX"), "S3 key prefix whose uploads submit batch jobs (env MLSERVE_INPUT_PREFIX)")
-	fs.StringVar(&opts.OutputPrefix, "output-prefix", envconfig.String("MLSERVE_OUTPUT_PREFIX"), "S3 key prefix the submitted jobs write to (env MLSERVE_OUTPUT_PREFIX)")
-	fs.StringVar(&opts.JobQueue, "job-queue", envconfig.String("MLSERVE_JOB_QUEUE"), "AWS Batch job queue (env MLSERVE_JOB_QUEUE)")
-	fs.StringVar(&opts.JobDefinition, "job-definition", envconfig.String("MLSERVE_JOB_DEFINITION"), "AWS Batch job definition (env MLSERVE_JOB_DEFINITION)")
-	fs.StringVar(&opts.JobNamePrefix, "job-name-prefix", envconfig.String("MLSERVE_JOB_NAME_PREFIX"), "prefix of submitted job names (env MLSERVE_JOB_NAME_PREFIX)")
-	submitOnly, _ := strconv.ParseBool(envconfig.String("MLSERVE_SUBMIT_ONLY"))
-	fs.BoolVar(&opts.SubmitOnly, "submit-only", submitOnly, "only submit Batch jobs for S3 uploads: load no model (env MLSERVE_SUBMIT_ONLY)")
+	opts.modelOptions.addFlags(fs, env)
+	fs.IntVarP(&opts.TopK, "top-k", "k", env.TopK, "classes per image when the event does not say (env MLSERVE_TOP_K)")
+	fs.StringVar(&opts.InputPrefix, "input-prefix", env.InputPrefix, "S3 key prefix whose uploads submit batch jobs (env MLSERVE_INPUT_PREFIX)")
+	fs.StringVar(&opts.OutputPrefix, "output-prefix", env.OutputPrefix, "S3 key prefix the submitted jobs write to (env MLSERVE_OUTPUT_PREFIX)")
+	fs.StringVar(&opts.JobQueue, "job-queue", env.JobQueue, "AWS Batch job queue (env MLSERVE_JOB_QUEUE)")
+	fs.StringVar(&opts.JobDefinition, "job-definition", env.JobDefinition, "AWS Batch job definition (env MLSERVE_JOB_DEFINITION)")
+	fs.StringVar(&opts.JobNamePrefix, "job-name-prefix", env.JobNamePrefix, "prefix of submitted job names (env MLSERVE_JOB_NAME_PREFIX)")
+	fs.BoolVar(&opts.SubmitOnly, "submit-only", env.SubmitOnly, "only submit Batch jobs for S3 uploads: load no model (env MLSERVE_SUBMIT_ONLY)")
+	opts.Scale.addFlags(fs, env)
 	return cmd
 }
 
 // runLambda loads the model, then serves events until the runtime stops
 // the process (SIGTERM cancels ctx; runLambda then returns nil).
 func runLambda(ctx context.Context, o lambdaOptions) error {
-	if os.Getenv("AWS_LAMBDA_RUNTIME_API") == "" {
+	if !o.env().OnLambda() {
 		return usageErrorf("lambda: AWS_LAMBDA_RUNTIME_API is not set: run this under AWS Lambda or aws-lambda-rie")
 	}
 	log := slog.New(lambdacontext.NewLogHandler())
@@ -140,13 +143,15 @@ func runLambda(ctx context.Context, o lambdaOptions) error {
 		JobQueue:      o.JobQueue,
 		JobDefinition: o.JobDefinition,
 		JobNamePrefix: o.JobNamePrefix,
+		Scale:         o.Scale.config(ctx, clf, o.modelOptions, o.IO),
 	}, clf, batch.NewFromConfig(awsCfg), s3Objects{}, log)
 	log.InfoContext(ctx, "lambda ready", "submit_only", o.SubmitOnly,
 		"model", info.Name, "sha256", info.SHA256, "classes", info.Classes,
 		"load_ms", loaded.Milliseconds(), "init_ms", time.Since(processStart).Milliseconds(),
 		"top_k", o.TopK, "input_prefix", o.InputPrefix, "output_prefix", o.OutputPrefix,
 		"job_queue", o.JobQueue, "job_definition", o.JobDefinition, "job_name_prefix", o.JobNamePrefix,
-		"max_concurrency", lambdacontext.MaxConcurrency(), "version", Version)
+		"images_per_child", o.Scale.ImagesPerChild, "direct_max", o.Scale.DirectMax, "bucket", o.Scale.Bucket,
+		"max_concurrency", lambdacontext.MaxConcurrency(), "version", Version, "env", o.env())
 
 	// lambda.StartWithOptions never returns: it exits the process itself
 	// when the runtime API goes away. SIGTERM (sent when the environment

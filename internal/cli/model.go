@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -27,7 +28,7 @@ func newModelCmd(stdio IO) *cobra.Command {
 type modelPullOptions struct {
 	IO
 	URL   string // overrides the manifest's URL (a mirror)
-	Dir   string // "" means modelstore.DefaultCacheDir()
+	Dir   string // "" means MLSERVE_CACHE_DIR, else modelstore.DefaultCacheDir
 	Force bool
 }
 
@@ -69,10 +70,8 @@ already in the cache is verified and kept unless --force is given.`,
 // runModelPull downloads the default model and prints its path.
 func runModelPull(ctx context.Context, opts modelPullOptions) error {
 	m := modelManifest()
-	dir := opts.Dir
-	if dir == "" {
-		dir = modelstore.DefaultCacheDir()
-	}
+	env := opts.env()
+	dir := cmp.Or(opts.Dir, env.CacheDir, modelstore.DefaultCacheDir(env.OnLambda()))
 	url := m.URL
 	if opts.URL != "" {
 		url = opts.URL
@@ -88,7 +87,7 @@ func runModelPull(ctx context.Context, opts modelPullOptions) error {
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("model pull: %w", err)}
+			return &InterruptedError{Err: fmt.Errorf("model pull: %w", err)}
 		}
 		return fmt.Errorf("model pull: %w", err)
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mlserve/mlserve/internal/envconfig"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/modelstore"
 )
@@ -50,10 +50,11 @@ func newModelInfoCmd(stdio IO) *cobra.Command {
 
 // runModelInfo describes a model file without loading it into the engine.
 func runModelInfo(ctx context.Context, opts modelInfoOptions) error {
+	env := opts.env()
 	path, err := modelstore.Resolve(ctx, modelstore.Request{
 		Flag:     opts.Model,
-		Env:      envconfig.String("MLSERVE_MODEL"),
-		CacheDir: envconfig.String("MLSERVE_CACHE_DIR"),
+		Env:      env.Model,
+		CacheDir: cmp.Or(env.CacheDir, modelstore.DefaultCacheDir(env.OnLambda())),
 		Manifest: modelManifest(),
 		OpenURL:  openURL,
 	})

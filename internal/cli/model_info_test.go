@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
 func TestModelInfo(t *testing.T) {
-	zoo := filepath.Join(fixtures, "models/zoo-v2-opset7.onnx")
+	zoo := testsupport.Fixtures(t, "models/zoo-v2-opset7.onnx")
 	code, out, errOut := runCLI(t, nil, "model", "info", zoo)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/testsupport"
 	"github.com/mlserve/mlserve/models"
 )
 
@@ -24,24 +25,7 @@ import (
 // repository root.
 func modelTestFixture(t *testing.T, rel string) []byte {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = filepath.Dir(dir)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "..", "shared", "fixtures", rel))
-	if err != nil {
-		t.Fatalf("fixture: %v", err)
-	}
-	return b
+	return testsupport.ReadFixture(t, rel)
 }
 
 func TestModelPull(t *testing.T) {
@@ -70,18 +54,7 @@ func TestModelPull(t *testing.T) {
 	otherDir := t.TempDir()
 	t.Setenv("MLSERVE_CACHE_DIR", envDir)
 
-	tests := []struct {
-		name         string
-		args         []string
-		manifest     models.Manifest
-		status       int
-		wantCode     int
-		wantOut      string // exact stdout
-		wantErr      string // in stderr
-		wantRequests int32
-		wantFile     string // holds the fixture afterwards
-		wantGone     string // does not exist afterwards
-	}{
+	tests := []pullCase{
 		{
 			name: "download", args: []string{"model", "pull", "--url", srv.URL + "/mini.onnx"}, manifest: mini,
 			wantOut: filepath.Join(envDir, "mini.onnx") + "\n", wantErr: "downloaded mini.onnx", wantRequests: 1,
@@ -136,33 +109,54 @@ func TestModelPull(t *testing.T) {
 			before := requests.Load()
 			var out, errOut bytes.Buffer
 			code := Run(context.Background(), tc.args, IO{In: strings.NewReader(""), Out: &out, Err: &errOut})
-			if code != tc.wantCode {
-				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tc.wantCode, errOut.String())
-			}
-			if tc.name == "help" {
-				if !strings.Contains(out.String(), "$ mlserve model pull --url") {
-					t.Errorf("help lacks the examples:\n%s", out.String())
-				}
-			} else if out.String() != tc.wantOut {
-				t.Errorf("stdout = %q, want %q", out.String(), tc.wantOut)
-			}
-			if !strings.Contains(errOut.String(), tc.wantErr) {
-				t.Errorf("stderr = %q, want it to contain %q", errOut.String(), tc.wantErr)
-			}
-			if got := requests.Load() - before; got != tc.wantRequests {
-				t.Errorf("%d requests, want %d", got, tc.wantRequests)
-			}
-			if tc.wantFile != "" {
-				if got, err := os.ReadFile(tc.wantFile); err != nil || !bytes.Equal(got, data) {
-					t.Errorf("%s: %d bytes, %v; want the served file", tc.wantFile, len(got), err)
-				}
-			}
-			if tc.wantGone != "" {
-				if _, err := os.Stat(tc.wantGone); err == nil {
-					t.Errorf("%s exists after a failed pull", tc.wantGone)
-				}
-			}
+			tc.check(t, code, out.String(), errOut.String(), requests.Load()-before, data)
 		})
+	}
+}
+
+// pullCase is one `mlserve model ...` run of TestModelPull.
+type pullCase struct {
+	name         string
+	args         []string
+	manifest     models.Manifest
+	status       int
+	wantCode     int
+	wantOut      string // exact stdout
+	wantErr      string // in stderr
+	wantRequests int32
+	wantFile     string // holds the fixture afterwards
+	wantGone     string // does not exist afterwards
+}
+
+// check asserts a run's exit code, output, download requests and files;
+// data is the served file.
+func (tc pullCase) check(t *testing.T, code int, out, errOut string, requests int32, data []byte) {
+	t.Helper()
+	if code != tc.wantCode {
+		t.Errorf("exit code %d, want %d; stderr:\n%s", code, tc.wantCode, errOut)
+	}
+	if tc.name == "help" {
+		if !strings.Contains(out, "$ mlserve model pull --url") {
+			t.Errorf("help lacks the examples:\n%s", out)
+		}
+	} else if out != tc.wantOut {
+		t.Errorf("stdout = %q, want %q", out, tc.wantOut)
+	}
+	if !strings.Contains(errOut, tc.wantErr) {
+		t.Errorf("stderr = %q, want it to contain %q", errOut, tc.wantErr)
+	}
+	if got := requests; got != tc.wantRequests {
+		t.Errorf("%d requests, want %d", got, tc.wantRequests)
+	}
+	if tc.wantFile != "" {
+		if got, err := os.ReadFile(tc.wantFile); err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%s: %d bytes, %v; want the served file", tc.wantFile, len(got), err)
+		}
+	}
+	if tc.wantGone != "" {
+		if _, err := os.Stat(tc.wantGone); err == nil {
+			t.Errorf("%s exists after a failed pull", tc.wantGone)
+		}
 	}
 }
 

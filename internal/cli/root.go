@@ -4,7 +4,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,39 +12,31 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mlserve/mlserve/internal/envconfig"
+	"github.com/mlserve/mlserve/internal/config"
 	"github.com/mlserve/mlserve/internal/gemm"
+	"github.com/mlserve/mlserve/internal/s3io"
 )
 
 // Version is set at build time with -ldflags "-X github.com/mlserve/mlserve/internal/cli.Version=...".
 var Version = "dev"
 
-// Exit codes, documented in the README.
-const (
-	ExitOK          = 0
-	ExitFailure     = 1 // some inputs failed (or failures over --max-failures)
-	ExitUsage       = 2 // bad flags or arguments
-	ExitInterrupted = 3 // stopped by a signal; re-running resumes
-)
-
-// ExitError carries a specific exit code.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
-
-// usageErrorf reports a usage error (exit 2).
-func usageErrorf(format string, args ...any) error {
-	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
-}
-
-// IO holds the streams commands use, so tests can capture them.
+// IO holds the streams commands use, so tests can capture them, and the
+// environment's configuration.
 type IO struct {
 	In       io.Reader
 	Out, Err io.Writer
+	// Env is every MLSERVE_* variable, read once by Run; nil reads the
+	// environment when a command is built (tests build commands alone).
+	Env *config.Config
+}
+
+// env returns the configuration the command's flags default to.
+func (s IO) env() *config.Config {
+	if s.Env != nil {
+		return s.Env
+	}
+	c, _ := config.Load(os.LookupEnv) // the error is c.Err(), checked before any command runs
+	return c
 }
 
 // Main runs mlserve with os.Args and returns the process exit code.
@@ -62,36 +53,20 @@ func Main() int {
 
 // Run executes the command line args and returns the exit code.
 func Run(ctx context.Context, args []string, stdio IO) int {
-	if k := envconfig.String("MLSERVE_GEMM_KERNEL"); k != "" {
-		if err := gemm.Use(k); err != nil {
-			fmt.Fprintf(stdio.Err, "mlserve: MLSERVE_GEMM_KERNEL: %v\n", err)
-			return ExitUsage
-		}
+	if stdio.Env == nil {
+		stdio.Env, _ = config.Load(os.LookupEnv)
 	}
 	root := NewRootCmd(stdio)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return ExitOK
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "mlserve: %v\n", err)
 	}
-	fmt.Fprintf(stdio.Err, "mlserve: %v\n", err)
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		return ee.Code
-	}
-	if isFlagError(err) {
-		return ExitUsage
-	}
-	return ExitFailure
+	return exitCodeOf(err)
 }
 
 // flagError marks errors that come from cobra's flag and argument parsing.
 type flagError struct{ error }
-
-func isFlagError(err error) bool {
-	var fe flagError
-	return errors.As(err, &fe)
-}
 
 // NewRootCmd builds the command tree.
 func NewRootCmd(stdio IO) *cobra.Command {
@@ -106,16 +81,33 @@ func NewRootCmd(stdio IO) *cobra.Command {
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError{err} })
+	env := stdio.env()
+	stdio.Env = env
+	// A bad variable is a usage error before any command runs (--help
+	// still works).
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if err := env.Err(); err != nil {
+			return &UsageError{Err: err}
+		}
+		s3io.SetPathStyle(env.S3PathStyle)
+		if k := env.GemmKernel; k != "" {
+			if err := gemm.Use(k); err != nil {
+				return usageErrorf("MLSERVE_GEMM_KERNEL: %w", err)
+			}
+		}
+		return nil
+	}
 	root.AddCommand(
 		newClassifyCmd(stdio),
 		newModelCmd(stdio),
 		newServeCmd(stdio),
 		newLambdaCmd(stdio),
 		newBatchCmd(stdio),
+		newSubmitCmd(stdio),
 		newVersionCmd(stdio),
 	)
 	markArgErrors(root)
-	root.SetUsageTemplate(root.UsageTemplate() + "\nEnvironment variables (flags override them):\n" + envconfig.Help())
+	root.SetUsageTemplate(root.UsageTemplate() + "\nEnvironment variables (flags override them):\n" + config.Help())
 	return root
 }
 

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,8 +10,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
-	"github.com/mlserve/mlserve/internal/envconfig"
+	"github.com/mlserve/mlserve/internal/api"
+	"github.com/mlserve/mlserve/internal/config"
 	"github.com/mlserve/mlserve/internal/server"
 )
 
@@ -26,6 +26,7 @@ type serveOptions struct {
 	MaxBatch      int
 	BatchWait     time.Duration
 	Queue         int
+	MaxImages     int
 	MaxBodyBytes  int64
 	Timeout       time.Duration
 	ShutdownGrace time.Duration
@@ -51,17 +52,7 @@ func newServeCmd(stdio IO) *cobra.Command {
 // parsing apart from serving.
 func newServeCmdWith(stdio IO, run func(context.Context, serveOptions) error) *cobra.Command {
 	opts := serveOptions{IO: stdio}
-	var envErrs []error
-	envInt := func(name string) int {
-		n, err := envconfig.Int(name)
-		envErrs = append(envErrs, err)
-		return n
-	}
-	envDuration := func(name string) time.Duration {
-		d, err := envconfig.Duration(name)
-		envErrs = append(envErrs, err)
-		return d
-	}
+	env := stdio.env()
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve image classification over HTTP",
@@ -96,9 +87,6 @@ server stops accepting after --shutdown-delay, in-flight requests get
   $ mlserve serve --model my.onnx --addr :9000 --log-format json --max-batch 16`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := errors.Join(envErrs...); err != nil {
-				return &ExitError{Code: ExitUsage, Err: err}
-			}
 			if err := opts.validate(); err != nil {
 				return err
 			}
@@ -106,37 +94,44 @@ server stops accepting after --shutdown-delay, in-flight requests get
 		},
 	}
 	fs := cmd.Flags()
-	opts.modelOptions.addFlags(fs)
-	fs.StringVar(&opts.Addr, "addr", envconfig.String("MLSERVE_ADDR"), "listen address, host:port (env MLSERVE_ADDR)")
-	fs.IntVarP(&opts.TopK, "top-k", "k", envInt("MLSERVE_TOP_K"), "classes per image when the request has no ?top_k= (env MLSERVE_TOP_K)")
-	fs.IntVar(&opts.MaxBatch, "max-batch", envInt("MLSERVE_MAX_BATCH"), "largest dynamic batch of images per engine run (env MLSERVE_MAX_BATCH)")
-	fs.DurationVar(&opts.BatchWait, "batch-wait", envDuration("MLSERVE_BATCH_WAIT"), "longest wait for images still decoding to join a batch (env MLSERVE_BATCH_WAIT)")
-	fs.IntVar(&opts.Queue, "queue", envInt("MLSERVE_QUEUE"), "images admitted and not yet in a batch before 503 (env MLSERVE_QUEUE)")
-	fs.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", int64(envInt("MLSERVE_MAX_BODY_BYTES")), "largest request body in bytes (env MLSERVE_MAX_BODY_BYTES)")
-	fs.DurationVar(&opts.Timeout, "timeout", envDuration("MLSERVE_TIMEOUT"), "per-request deadline; past it 504 (env MLSERVE_TIMEOUT)")
-	fs.DurationVar(&opts.ShutdownGrace, "shutdown-grace", envDuration("MLSERVE_SHUTDOWN_GRACE"), "time in-flight requests get to finish on SIGTERM (env MLSERVE_SHUTDOWN_GRACE)")
-	fs.DurationVar(&opts.ShutdownDelay, "shutdown-delay", envDuration("MLSERVE_SHUTDOWN_DELAY"), "time /readyz answers 503 before the server stops accepting on SIGTERM (env MLSERVE_SHUTDOWN_DELAY)")
-	fs.StringVar(&opts.LogFormat, "log-format", envconfig.String("MLSERVE_LOG_FORMAT"), "log format: text or json (env MLSERVE_LOG_FORMAT)")
-	fs.StringVar(&opts.LogLevel, "log-level", envconfig.String("MLSERVE_LOG_LEVEL"), "log level: debug, info, warn or error (env MLSERVE_LOG_LEVEL)")
+	addServeFlags(fs, &opts, env)
+	return cmd
+}
+
+func addServeFlags(fs *pflag.FlagSet, opts *serveOptions, env *config.Config) {
+	opts.modelOptions.addFlags(fs, env)
+	fs.StringVar(&opts.Addr, "addr", env.Addr, "listen address, host:port (env MLSERVE_ADDR)")
+	fs.IntVarP(&opts.TopK, "top-k", "k", env.TopK, "classes per image when the request has no ?top_k= (env MLSERVE_TOP_K)")
+	fs.IntVar(&opts.MaxBatch, "max-batch", env.MaxBatch, "largest dynamic batch of images per engine run (env MLSERVE_MAX_BATCH)")
+	fs.DurationVar(&opts.BatchWait, "batch-wait", env.BatchWait, "longest wait for images still decoding to join a batch (env MLSERVE_BATCH_WAIT)")
+	fs.IntVar(&opts.Queue, "queue", env.Queue, "images admitted and not yet in a batch before 503 (env MLSERVE_QUEUE)")
+	fs.IntVar(&opts.MaxImages, "max-images", env.MaxImages, "most images in one request, multipart files or a JSON list; at most --queue (env MLSERVE_MAX_IMAGES)")
+	fs.Int64Var(&opts.MaxBodyBytes, "max-body-bytes", env.MaxBodyBytes, "largest request body in bytes (env MLSERVE_MAX_BODY_BYTES)")
+	fs.DurationVar(&opts.Timeout, "timeout", env.Timeout, "per-request deadline; past it 504 (env MLSERVE_TIMEOUT)")
+	fs.DurationVar(&opts.ShutdownGrace, "shutdown-grace", env.ShutdownGrace, "time in-flight requests get to finish on SIGTERM (env MLSERVE_SHUTDOWN_GRACE)")
+	fs.DurationVar(&opts.ShutdownDelay, "shutdown-delay", env.ShutdownDelay, "time /readyz answers 503 before the server stops accepting on SIGTERM (env MLSERVE_SHUTDOWN_DELAY)")
+	fs.StringVar(&opts.LogFormat, "log-format", env.LogFormat, "log format: text or json (env MLSERVE_LOG_FORMAT)")
+	fs.StringVar(&opts.LogLevel, "log-level", env.LogLevel, "log level: debug, info, warn or error (env MLSERVE_LOG_LEVEL)")
 	fs.DurationVar(&opts.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "longest time to read request headers")
 	fs.DurationVar(&opts.ReadTimeout, "read-timeout", 60*time.Second, "longest time to read a whole request, body included")
 	fs.DurationVar(&opts.WriteTimeout, "write-timeout", 0, "longest time from the end of the headers to the end of the response (default: --timeout + 10s)")
 	fs.DurationVar(&opts.IdleTimeout, "idle-timeout", 120*time.Second, "longest keep-alive idle time")
-	return cmd
 }
 
 func (o serveOptions) validate() error {
 	switch {
 	case o.Addr == "":
 		return usageErrorf("--addr: empty")
-	case o.TopK < 1 || o.TopK > 1000:
-		return usageErrorf("--top-k %d: want 1 to 1000", o.TopK)
+	case api.CheckTopK(o.TopK) != nil:
+		return usageErrorf("--top-k: %w", api.CheckTopK(o.TopK))
 	case o.MaxBatch < 1:
 		return usageErrorf("--max-batch %d: want at least 1", o.MaxBatch)
 	case o.BatchWait < 0:
 		return usageErrorf("--batch-wait %s: want 0 or more", o.BatchWait)
 	case o.Queue < o.MaxBatch:
 		return usageErrorf("--queue %d: want at least --max-batch (%d)", o.Queue, o.MaxBatch)
+	case o.MaxImages < 1:
+		return usageErrorf("--max-images %d: want at least 1", o.MaxImages)
 	case o.MaxBodyBytes < 1:
 		return usageErrorf("--max-body-bytes %d: want at least 1", o.MaxBodyBytes)
 	case o.MaxPixels < 0:
@@ -149,7 +144,7 @@ func (o serveOptions) validate() error {
 		return usageErrorf("server timeouts: want more than 0")
 	}
 	if _, err := serveLogger(io.Discard, o.LogFormat, o.LogLevel); err != nil {
-		return &ExitError{Code: ExitUsage, Err: err}
+		return &UsageError{Err: err}
 	}
 	return nil
 }
@@ -176,12 +171,13 @@ func serveLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 func runServe(ctx context.Context, opts serveOptions) error {
 	log, err := serveLogger(opts.Err, opts.LogFormat, opts.LogLevel)
 	if err != nil {
-		return &ExitError{Code: ExitUsage, Err: err}
+		return &UsageError{Err: err}
 	}
 	cfg := server.Config{
 		MaxBatch:          opts.MaxBatch,
 		BatchWait:         opts.BatchWait,
 		Queue:             opts.Queue,
+		MaxImages:         opts.MaxImages,
 		MaxBodyBytes:      opts.MaxBodyBytes,
 		MaxPixels:         opts.MaxPixels,
 		Timeout:           opts.Timeout,
@@ -197,11 +193,11 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		cfg.BatchWait = -1 // 0 on the command line means "never wait"
 	}
 	log.InfoContext(ctx, "serve config", "version", Version, "addr", opts.Addr,
-		"model", cmp.Or(opts.Model, envconfig.String("MLSERVE_MODEL"), "(default)"),
+		"model", opts.modelName(),
 		"top_k", opts.TopK, "max_batch", opts.MaxBatch, "batch_wait", opts.BatchWait.String(),
-		"queue", opts.Queue, "max_body_bytes", opts.MaxBodyBytes, "max_pixels", opts.MaxPixels,
+		"queue", opts.Queue, "max_images", min(opts.MaxImages, opts.Queue), "max_body_bytes", opts.MaxBodyBytes, "max_pixels", opts.MaxPixels,
 		"timeout", opts.Timeout.String(), "shutdown_grace", opts.ShutdownGrace.String(),
-		"shutdown_delay", opts.ShutdownDelay.String())
+		"shutdown_delay", opts.ShutdownDelay.String(), "env", opts.env())
 
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {

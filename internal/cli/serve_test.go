@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,7 +34,7 @@ func TestServeFlags(t *testing.T) {
 		{"defaults", nil, nil, func(o serveOptions) bool {
 			return o.Addr == ":8080" && o.MaxBatch == 8 && o.BatchWait == 100*time.Millisecond && o.Queue == 64 &&
 				o.MaxBodyBytes == 10<<20 && o.MaxPixels == 50_000_000 && o.Timeout == 30*time.Second && o.TopK == 5 &&
-				o.ShutdownGrace == 25*time.Second && o.ShutdownDelay == 0 && o.LogFormat == "text" && o.LogLevel == "info"
+				o.ShutdownGrace == 25*time.Second && o.ShutdownDelay == 3*time.Second && o.LogFormat == "text" && o.LogLevel == "info"
 		}, 0},
 		{"env", map[string]string{
 			"MLSERVE_ADDR": "127.0.0.1:9", "MLSERVE_MAX_BATCH": "4", "MLSERVE_BATCH_WAIT": "2ms", "MLSERVE_QUEUE": "16",
@@ -98,23 +96,14 @@ func TestServeFlags(t *testing.T) {
 }
 
 // exitCode maps err as Run does.
-func exitCode(err error) int {
-	var ee *ExitError
-	switch {
-	case errors.As(err, &ee):
-		return ee.Code
-	case isFlagError(err):
-		return ExitUsage
-	}
-	return ExitFailure
-}
+func exitCode(err error) int { return exitCodeOf(err) }
 
 // TestRunServe serves the mini model in-process through runServe and stops
 // it by cancelling the context, as SIGTERM does.
 func TestRunServe(t *testing.T) {
 	model := filepath.Join(serveFixtures(t), "models", "mini-v1-opset11.onnx")
 	addrc := make(chan net.Addr, 1)
-	var logs syncWriter
+	var logs testsupport.SyncBuffer
 	opts := serveOptions{
 		IO:           IO{In: strings.NewReader(""), Out: io.Discard, Err: &logs},
 		modelOptions: modelOptions{Model: model},
@@ -211,7 +200,7 @@ func TestServeBinarySIGTERM(t *testing.T) {
 	defer cmd.Process.Kill() //nolint:errcheck // already exited when the test passes
 
 	addrc := make(chan string, 1)
-	var logs syncWriter
+	var logs testsupport.SyncBuffer
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -285,22 +274,4 @@ func TestServeBinarySIGTERM(t *testing.T) {
 			t.Errorf("log lacks %s", msg)
 		}
 	}
-}
-
-// syncWriter is a bytes.Buffer safe for a logger and a test to share.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

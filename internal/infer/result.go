@@ -1,15 +1,12 @@
 package infer
 
-// Result is the one JSON result schema every mode emits: the CLI's --json
-// lines, the HTTP and Lambda responses and the batch output files.
+// Result is the engine's answer for one image. The modes emit it as
+// api.Result, which adds what only they know (queue time, source URI, ETag).
 type Result struct {
 	Model       string       `json:"model"`
 	Predictions []Prediction `json:"predictions"`
 	Image       *ImageInfo   `json:"image,omitempty"`
 	TimingsMs   *Timings     `json:"timings_ms,omitempty"`
-	// Source names where the image came from (a file path or URI) when the
-	// mode knows one.
-	Source *Source `json:"source,omitempty"`
 	// Error is set instead of Predictions when this item failed.
 	Error *ErrorInfo `json:"error,omitempty"`
 }
@@ -32,18 +29,10 @@ type ImageInfo struct {
 // Timings are wall-clock milliseconds spent in each stage for this item.
 // Inference is the time of the whole engine batch the item ran in.
 type Timings struct {
-	Queue      float64 `json:"queue,omitempty"`
 	Decode     float64 `json:"decode"`
 	Preprocess float64 `json:"preprocess"`
 	Inference  float64 `json:"inference"`
 	BatchSize  int     `json:"batch_size,omitempty"`
-}
-
-// Source identifies an input by URI, with its size and ETag where known.
-type Source struct {
-	URI  string `json:"uri"`
-	Size int64  `json:"size,omitempty"`
-	ETag string `json:"etag,omitempty"`
 }
 
 // ErrorInfo is a per-item failure: a stable machine-readable code and a message.

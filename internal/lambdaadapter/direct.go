@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
 )
@@ -23,7 +24,7 @@ type DirectRequest struct {
 // DirectBatchResponse answers {"images": [...]}: one Result per image, in
 // order; a failed image has Error set.
 type DirectBatchResponse struct {
-	Results []infer.Result `json:"results"`
+	Results []api.Result `json:"results"`
 }
 
 // maxDirectImages bounds {"images": [...]}; the 6 MB payload bounds it
@@ -37,13 +38,13 @@ func (h *Handler) handleDirect(ctx context.Context, raw json.RawMessage, p *prob
 		return nil, &ConfigError{Message: errSubmitOnly}
 	}
 	if len(raw) > h.cfg.MaxPayload {
-		return nil, &BadRequestError{Code: CodePayloadTooLarge, Message: fmt.Sprintf(
+		return nil, &BadRequestError{Code: api.CodeBodyTooLarge, Message: fmt.Sprintf(
 			"payload of %d bytes is over AWS Lambda's %d-byte synchronous limit; upload images under the bucket's %q prefix to run them as an AWS Batch job",
 			len(raw), h.cfg.MaxPayload, h.cfg.InputPrefix)}
 	}
 	var req DirectRequest
 	if err := json.Unmarshal(raw, &req); err != nil {
-		return nil, &BadRequestError{Code: CodeBadRequest, Message: "direct invoke: " + err.Error()}
+		return nil, &BadRequestError{Code: api.CodeBadRequest, Message: "direct invoke: " + err.Error()}
 	}
 	n := 0
 	for _, set := range []bool{p.S3URI != nil, p.Image != nil, p.Images != nil} {
@@ -52,12 +53,12 @@ func (h *Handler) handleDirect(ctx context.Context, raw json.RawMessage, p *prob
 		}
 	}
 	if n != 1 {
-		return nil, &BadRequestError{Code: CodeBadRequest, Message: `direct invoke: give exactly one of "s3_uri", "image" and "images"`}
+		return nil, &BadRequestError{Code: api.CodeBadRequest, Message: `direct invoke: give exactly one of "s3_uri", "image" and "images"`}
 	}
 	topK := h.cfg.TopK
 	if req.TopK != 0 {
-		if req.TopK < 1 || req.TopK > 1000 {
-			return nil, &BadRequestError{Code: CodeBadRequest, Message: fmt.Sprintf("top_k=%d: want 1 to 1000", req.TopK)}
+		if err := api.CheckTopK(req.TopK); err != nil {
+			return nil, &BadRequestError{Code: api.CodeBadRequest, Message: err.Error()}
 		}
 		topK = req.TopK
 	}
@@ -70,27 +71,27 @@ func (h *Handler) handleDirect(ctx context.Context, raw json.RawMessage, p *prob
 		}
 		r, err := h.classifyOne(ctx, data, topK, req.S3URI)
 		if err == nil {
-			r.Source = &infer.Source{URI: req.S3URI, Size: int64(len(data))}
+			r.Source = &api.Source{URI: req.S3URI, Size: int64(len(data))}
 		}
 		h.logDirect(ctx, "s3_uri", 1, start, err)
 		return r, err
 	case p.Image != nil:
-		data, err := decodeBase64(req.Image)
+		data, err := api.DecodeBase64(req.Image)
 		if err != nil {
-			return nil, &BadRequestError{Code: CodeInvalidBase64, Message: `"image" is not valid base64: ` + err.Error()}
+			return nil, &BadRequestError{Code: api.CodeBadRequest, Message: `"image" is not valid base64: ` + err.Error()}
 		}
 		r, err := h.classifyOne(ctx, data, topK, "")
 		h.logDirect(ctx, "image", 1, start, err)
 		return r, err
 	default:
 		if len(req.Images) == 0 || len(req.Images) > maxDirectImages {
-			return nil, &BadRequestError{Code: CodeBadRequest, Message: fmt.Sprintf(`"images" has %d items: want 1 to %d`, len(req.Images), maxDirectImages)}
+			return nil, &BadRequestError{Code: api.CodeBadRequest, Message: fmt.Sprintf(`"images" has %d items: want 1 to %d`, len(req.Images), maxDirectImages)}
 		}
 		imgs := make([][]byte, len(req.Images))
 		for i, s := range req.Images {
 			var err error
-			if imgs[i], err = decodeBase64(s); err != nil {
-				return nil, &BadRequestError{Code: CodeInvalidBase64, Message: fmt.Sprintf(`"images"[%d] is not valid base64: %v`, i, err)}
+			if imgs[i], err = api.DecodeBase64(s); err != nil {
+				return nil, &BadRequestError{Code: api.CodeBadRequest, Message: fmt.Sprintf(`"images"[%d] is not valid base64: %v`, i, err)}
 			}
 		}
 		res := h.clf.Classify(ctx, imgs, topK)
@@ -98,19 +99,19 @@ func (h *Handler) handleDirect(ctx context.Context, raw json.RawMessage, p *prob
 			return nil, &ImageError{Code: infer.CodeInternal, Message: fmt.Sprintf("engine returned %d results for %d images", len(res), len(imgs))}
 		}
 		h.logDirect(ctx, "images", len(imgs), start, nil)
-		return DirectBatchResponse{Results: res}, nil
+		return DirectBatchResponse{Results: api.FromEngineAll(res)}, nil
 	}
 }
 
-func (h *Handler) classifyOne(ctx context.Context, data []byte, topK int, source string) (infer.Result, error) {
+func (h *Handler) classifyOne(ctx context.Context, data []byte, topK int, source string) (api.Result, error) {
 	res := h.clf.Classify(ctx, [][]byte{data}, topK)
 	if len(res) != 1 {
-		return infer.Result{}, &ImageError{Code: infer.CodeInternal, Message: fmt.Sprintf("engine returned %d results for 1 image", len(res)), Source: source}
+		return api.Result{}, &ImageError{Code: infer.CodeInternal, Message: fmt.Sprintf("engine returned %d results for 1 image", len(res)), Source: source}
 	}
 	if e := res[0].Error; e != nil {
-		return infer.Result{}, &ImageError{Code: e.Code, Message: e.Message, Source: source}
+		return api.Result{}, &ImageError{Code: e.Code, Message: e.Message, Source: source}
 	}
-	return res[0], nil
+	return api.FromEngine(res[0]), nil
 }
 
 func (h *Handler) logDirect(ctx context.Context, kind string, n int, start time.Time, err error) {
@@ -124,7 +125,7 @@ func (h *Handler) logDirect(ctx context.Context, kind string, n int, start time.
 // readObject reads an s3:// object of at most MaxObjectBytes.
 func (h *Handler) readObject(ctx context.Context, uri string) ([]byte, error) {
 	if !strings.HasPrefix(uri, "s3://") || len(uri) <= len("s3://") || !strings.Contains(uri[len("s3://"):], "/") {
-		return nil, &BadRequestError{Code: CodeBadRequest, Message: fmt.Sprintf("s3_uri %q: want s3://bucket/key", uri)}
+		return nil, &BadRequestError{Code: api.CodeBadRequest, Message: fmt.Sprintf("s3_uri %q: want s3://bucket/key", uri)}
 	}
 	if h.store == nil {
 		return nil, &ConfigError{Message: "s3_uri invokes need an S3 store"}

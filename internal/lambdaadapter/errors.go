@@ -1,6 +1,10 @@
 package lambdaadapter
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/mlserve/mlserve/internal/submit"
+)
 
 // The handler returns these types unwrapped, so Lambda's errorType names
 // them (it reports the Go type name of the returned error).
@@ -11,13 +15,13 @@ type UnknownEventError struct {
 }
 
 func (e *UnknownEventError) Error() string {
-	return "unknown event: received " + e.Received + `; want an API Gateway or Function URL request (POST /predict), an S3 ObjectCreated notification, {"s3_uri": "s3://bucket/key"}, {"image": "<base64>"} or {"images": [...]}`
+	return "unknown event: received " + e.Received + `; want an API Gateway or Function URL request (POST /predict), an S3 ObjectCreated notification (directly or in SQS messages), {"sweep": {"prefix": "input/"}}, {"s3_uri": "s3://bucket/key"}, {"image": "<base64>"} or {"images": [...]}`
 }
 
 // BadRequestError is a direct invoke that is malformed (bad base64, wrong
 // field types, an s3_uri that is not s3://...).
 type BadRequestError struct {
-	Code    string // "bad_request", "invalid_base64", "payload_too_large"
+	Code    string // api.CodeBadRequest or api.CodeBodyTooLarge
 	Message string
 }
 
@@ -56,24 +60,8 @@ type ConfigError struct {
 func (e *ConfigError) Error() string { return "configuration: " + e.Message }
 
 // ManifestError is a job manifest that could not be written.
-type ManifestError struct {
-	URI string
-	Err error
-}
+type ManifestError = submit.ManifestError
 
-func (e *ManifestError) Error() string { return fmt.Sprintf("write manifest %s: %v", e.URI, e.Err) }
-func (e *ManifestError) Unwrap() error { return e.Err }
-
-// SubmitJobError is a SubmitJob call AWS Batch refused or that failed.
-// Jobs submitted before it (for other buckets of the same event) are listed.
-type SubmitJobError struct {
-	JobName   string
-	JobQueue  string
-	Submitted []Job
-	Err       error
-}
-
-func (e *SubmitJobError) Error() string {
-	return fmt.Sprintf("submit job %s to queue %s: %v", e.JobName, e.JobQueue, e.Err)
-}
-func (e *SubmitJobError) Unwrap() error { return e.Err }
+// SubmitJobError is a SubmitJob call AWS Batch refused or that failed,
+// after its retries.
+type SubmitJobError = submit.SubmitJobError

@@ -122,11 +122,7 @@ func fixturesDir(t testing.TB) string { return testsupport.Fixtures(t) }
 
 func readFixture(t testing.TB, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixturesDir(t), rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testsupport.ReadFixture(t, rel)
 }
 
 // loadEvent reads testdata/events/name as a generic JSON object.

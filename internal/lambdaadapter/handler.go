@@ -4,9 +4,12 @@
 //   - API Gateway REST (v1 proxy), HTTP API (v2) and Function URL requests,
 //     POST /predict with the image as the body: the response is the shared
 //     infer.Result JSON, or {"error":{"code","message"}} with a 4xx/5xx status;
-//   - S3 ObjectCreated:* notifications for keys under the input prefix: one
-//     AWS Batch job (an array job for several keys) per event, its key list in
-//     a manifest object;
+//   - S3 ObjectCreated:* notifications for keys under the input prefix, sent
+//     directly or through an SQS queue (a window of messages per invoke,
+//     answered with batchItemFailures): one AWS Batch job (an array job for
+//     many keys) per window, its key list in a manifest object, or a small
+//     window classified in the function (sqs.go, window.go, burst.go);
+//   - {"sweep": {"prefix": "input/"}}: one job for what has no result yet;
 //   - direct invokes {"s3_uri": "s3://b/k"}, {"image": "<base64>"} or
 //     {"images": ["<base64>", ...]}.
 //
@@ -25,6 +28,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 
+	"github.com/mlserve/mlserve/internal/httpapi"
 	"github.com/mlserve/mlserve/internal/infer"
 )
 
@@ -65,9 +69,8 @@ type Config struct {
 	JobQueue       string // AWS Batch job queue (required for S3 events)
 	JobDefinition  string // AWS Batch job definition (required for S3 events)
 	JobNamePrefix  string // job name prefix (default "mlserve")
-	// MaxShards caps the array size of a job (default 10); each child of
-	// an array job takes a share of the manifest.
-	MaxShards int
+	// Scale sizes jobs and turns on direct bursts and sweeps (burst.go).
+	Scale ScaleConfig
 	// JobAttempts is the retry strategy's attempt count (default 3).
 	JobAttempts int
 
@@ -90,12 +93,7 @@ func (c *Config) setDefaults() {
 	if c.JobNamePrefix == "" {
 		c.JobNamePrefix = "mlserve"
 	}
-	if c.MaxShards <= 0 {
-		c.MaxShards = 10
-	}
-	if c.MaxShards > 10000 { // AWS Batch's largest array size
-		c.MaxShards = 10000
-	}
+	c.Scale.setDefaults()
 	if c.JobAttempts <= 0 {
 		c.JobAttempts = 3
 	}
@@ -115,6 +113,8 @@ type Handler struct {
 	jobs  JobSubmitter
 	store ObjectStore
 	log   *slog.Logger
+	api   *httpapi.Handler // the HTTP events' /predict
+	burst burstState
 }
 
 // New returns a Handler. jobs and store may be nil when the deployment
@@ -128,7 +128,9 @@ func New(cfg Config, clf Classifier, jobs JobSubmitter, store ObjectStore, log *
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handler{cfg: cfg, clf: clf, jobs: jobs, store: store, log: log}
+	h := &Handler{cfg: cfg, clf: clf, jobs: jobs, store: store, log: log}
+	h.api = h.newAPI()
+	return h
 }
 
 // probe holds the fields that tell event shapes apart.
@@ -145,6 +147,7 @@ type probe struct {
 	Records *[]struct {
 		EventSource string `json:"eventSource"`
 	} `json:"Records"`
+	Sweep  *json.RawMessage `json:"sweep"`
 	S3URI  *json.RawMessage `json:"s3_uri"`
 	Image  *json.RawMessage `json:"image"`
 	Images *json.RawMessage `json:"images"`
@@ -165,6 +168,10 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (any, error
 		return h.serveHTTPv2(ctx, event, kind), nil
 	case kindS3:
 		return h.handleS3(ctx, event)
+	case kindSQS:
+		return h.handleSQS(ctx, event)
+	case kindSweep:
+		return h.handleSweep(ctx, event)
 	default: // kindDirect
 		return h.handleDirect(ctx, event, p)
 	}
@@ -177,6 +184,8 @@ const (
 	kindHTTPv2      eventKind = "apigateway-http-v2"
 	kindFunctionURL eventKind = "function-url"
 	kindS3          eventKind = "s3"
+	kindSQS         eventKind = "sqs"
+	kindSweep       eventKind = "sweep"
 	kindDirect      eventKind = "direct"
 )
 
@@ -194,8 +203,11 @@ func classifyEvent(raw json.RawMessage) (eventKind, *probe, error) {
 	switch {
 	case p.Records != nil:
 		for _, r := range *p.Records {
-			if r.EventSource == "aws:s3" {
+			switch r.EventSource {
+			case "aws:s3":
 				return kindS3, &p, nil
+			case "aws:sqs":
+				return kindSQS, &p, nil
 			}
 		}
 	case p.RequestContext.HTTP != nil && p.RawPath != "":
@@ -205,6 +217,8 @@ func classifyEvent(raw json.RawMessage) (eventKind, *probe, error) {
 		return kindHTTPv2, &p, nil
 	case p.HTTPMethod != "":
 		return kindRESTv1, &p, nil
+	case p.Sweep != nil:
+		return kindSweep, &p, nil
 	case p.S3URI != nil || p.Image != nil || p.Images != nil:
 		return kindDirect, &p, nil
 	}

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mlserve/mlserve/internal/infer"
+	"github.com/mlserve/mlserve/internal/api"
 )
 
 func TestDirectInvoke(t *testing.T) {
@@ -40,15 +40,15 @@ func TestDirectInvoke(t *testing.T) {
 		{name: "images", payload: `{"images":["` + b64(jpeg) + `","` + b64([]byte("nope")) + `","` + b64(png) + `"]}`, topK: 5},
 		{name: "s3_uri not an image", payload: `{"s3_uri":"s3://bkt/input/notes.txt"}`, errType: "ImageError", code: "not_an_image"},
 		{name: "s3_uri missing", payload: `{"s3_uri":"s3://bkt/input/gone.jpg"}`, errType: "ObjectReadError"},
-		{name: "s3_uri not s3", payload: `{"s3_uri":"/etc/passwd"}`, errType: "BadRequestError", code: CodeBadRequest},
-		{name: "s3_uri no key", payload: `{"s3_uri":"s3://bkt"}`, errType: "BadRequestError", code: CodeBadRequest},
-		{name: "image bad base64", payload: `{"image":"@@@"}`, errType: "BadRequestError", code: CodeInvalidBase64},
+		{name: "s3_uri not s3", payload: `{"s3_uri":"/etc/passwd"}`, errType: "BadRequestError", code: api.CodeBadRequest},
+		{name: "s3_uri no key", payload: `{"s3_uri":"s3://bkt"}`, errType: "BadRequestError", code: api.CodeBadRequest},
+		{name: "image bad base64", payload: `{"image":"@@@"}`, errType: "BadRequestError", code: api.CodeBadRequest},
 		{name: "image empty", payload: `{"image":""}`, errType: "ImageError", code: "empty"},
-		{name: "image wrong type", payload: `{"image":42}`, errType: "BadRequestError", code: CodeBadRequest},
-		{name: "two inputs", payload: `{"image":"` + b64(png) + `","s3_uri":"s3://bkt/k.jpg"}`, errType: "BadRequestError", code: CodeBadRequest},
-		{name: "images empty", payload: `{"images":[]}`, errType: "BadRequestError", code: CodeBadRequest},
-		{name: "images bad base64", payload: `{"images":["` + b64(png) + `","!"]}`, errType: "BadRequestError", code: CodeInvalidBase64},
-		{name: "bad top_k", payload: `{"image":"` + b64(png) + `","top_k":-1}`, errType: "BadRequestError", code: CodeBadRequest},
+		{name: "image wrong type", payload: `{"image":42}`, errType: "BadRequestError", code: api.CodeBadRequest},
+		{name: "two inputs", payload: `{"image":"` + b64(png) + `","s3_uri":"s3://bkt/k.jpg"}`, errType: "BadRequestError", code: api.CodeBadRequest},
+		{name: "images empty", payload: `{"images":[]}`, errType: "BadRequestError", code: api.CodeBadRequest},
+		{name: "images bad base64", payload: `{"images":["` + b64(png) + `","!"]}`, errType: "BadRequestError", code: api.CodeBadRequest},
+		{name: "bad top_k", payload: `{"image":"` + b64(png) + `","top_k":-1}`, errType: "BadRequestError", code: api.CodeBadRequest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,7 +81,7 @@ func TestDirectInvoke(t *testing.T) {
 				}
 				return
 			}
-			var r infer.Result
+			var r api.Result
 			if err := json.Unmarshal(raw, &r); err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +117,7 @@ func TestDirectInvokeTooLarge(t *testing.T) {
 	h := New(Config{InputPrefix: "input/"}, &fakeClassifier{}, nil, nil, testLogger(t))
 	_, err := h.Invoke(context.Background(), json.RawMessage(`{"image":"`+big+`"}`))
 	be, ok := err.(*BadRequestError)
-	if !ok || be.Code != CodePayloadTooLarge || !strings.Contains(be.Message, `"input/" prefix`) {
+	if !ok || be.Code != api.CodeBodyTooLarge || !strings.Contains(be.Message, `"input/" prefix`) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -132,7 +132,7 @@ func TestUnknownEvent(t *testing.T) {
 		{`"hello"`, "a JSON string"},
 		{`null`, "JSON null"},
 		{`42`, "a JSON number"},
-		{`{"Records":[{"eventSource":"aws:sqs","body":"x"}]}`, `a JSON object with keys [Records] and Records from "aws:sqs"`},
+		{`{"Records":[{"eventSource":"aws:sns","body":"x"}]}`, `a JSON object with keys [Records] and Records from "aws:sns"`},
 		{`{"Records":[]}`, "a JSON object with keys [Records]"},
 		{`{"detail-type":"Object Created","source":"aws.s3","detail":{}}`, "a JSON object with keys [detail, detail-type, source]"},
 		{`{"version":"2.0","rawPath":"/predict"}`, "a JSON object with keys [rawPath, version]"},

@@ -1,289 +1,291 @@
 package lambdaadapter
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
-	"strconv"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/mlserve/mlserve/internal/imageprep"
+	"github.com/mlserve/mlserve/internal/api"
+	"github.com/mlserve/mlserve/internal/httpapi"
 	"github.com/mlserve/mlserve/internal/infer"
 )
 
-// Error codes of HTTP responses that are not about the image itself
-// (those carry the engine's codes: imageprep's and "internal").
-const (
-	CodeBadRequest       = "bad_request"
-	CodeInvalidBase64    = "invalid_base64"
-	CodePayloadTooLarge  = "payload_too_large"
-	CodeUnsupportedMedia = "unsupported_media_type"
-	CodeNotFound         = "not_found"
-	CodeMethodNotAllowed = "method_not_allowed"
-	CodeSubmitOnly       = "submit_only" // a function without a model (MLSERVE_SUBMIT_ONLY)
-)
+// The HTTP events (API Gateway REST v1, HTTP API v2, Function URLs) become
+// *http.Request and are served by the same httpapi.Handler as `mlserve
+// serve`; the response goes back in the event's response type.
 
-// httpRequest is what the three gateway formats have in common.
-type httpRequest struct {
-	Method, Path string
-	Headers      map[string]string // lower-case names
-	Query        map[string]string
-	Body         string
-	Base64       bool
-	EventBytes   int
+// newAPI returns the HTTP API in front of the handler's classifier.
+func (h *Handler) newAPI() *httpapi.Handler {
+	return httpapi.New(httpapi.Options{
+		TopK:         h.cfg.TopK,
+		MaxBodyBytes: int64(h.cfg.MaxPayload),
+		BodyLimitHint: fmt.Sprintf("it is over AWS Lambda's (6 MB) synchronous payload limit (base64 adds a third); "+
+			"for large images or many of them upload to the bucket's %q prefix, which runs them as an AWS Batch job with results under %q",
+			h.cfg.InputPrefix, h.cfg.OutputPrefix),
+		ImageErrorHint: textBodyHint,
+	}, apiClassifier{h.clf})
 }
 
-// httpResponse is a status, extra headers and a JSON body.
-type httpResponse struct {
-	Status  int
-	Headers map[string]string
-	Body    []byte
+// apiClassifier is the Lambda's Classifier as httpapi wants it.
+type apiClassifier struct{ clf Classifier }
+
+// Accept refuses every request of a function without a model; top_k is
+// capped to the model's classes when the classifier describes its model.
+func (c apiClassifier) Accept() (int, error) {
+	if c.clf == nil {
+		return 0, httpapi.Errorf(api.CodeSubmitOnly, "%s", errSubmitOnly)
+	}
+	if m, ok := c.clf.(interface{ Info() infer.ModelInfo }); ok {
+		return m.Info().Classes, nil
+	}
+	return 0, nil
+}
+
+func (c apiClassifier) Classify(ctx context.Context, images [][]byte, topK int) ([]api.Result, []error) {
+	res := api.FromEngineAll(c.clf.Classify(ctx, images, topK))
+	errs := make([]error, len(images))
+	if len(res) != len(images) {
+		err := httpapi.Errorf(infer.CodeInternal, "engine returned %d results for %d images", len(res), len(images))
+		res = make([]api.Result, len(images))
+		for i := range errs {
+			errs[i] = err
+		}
+		return res, errs
+	}
+	for i, r := range res {
+		switch {
+		case r.Error == nil:
+		case ctx.Err() != nil: // the deadline, not the image: 504
+			errs[i] = ctx.Err()
+		default:
+			errs[i] = httpapi.ImageError(r.Error.Code, r.Error.Message)
+		}
+	}
+	return res, errs
+}
+
+type textBodyKey struct{}
+
+// textBodyHint explains a failed image whose body arrived as text with
+// bytes replaced: the gateway did not pass it as binary.
+func textBodyHint(r *http.Request) string {
+	if r.Context().Value(textBodyKey{}) == nil {
+		return ""
+	}
+	return "the body arrived as text with bytes replaced, so the gateway did not pass it as binary: " +
+		"on a REST API add image/* (or */*) to binaryMediaTypes, or send the image base64-encoded"
+}
+
+// gatewayRequest is what the three gateway formats have in common.
+type gatewayRequest struct {
+	Method, Path, Host, RemoteAddr string
+	Header                         http.Header
+	RawQuery                       string
+	Body                           string
+	Base64                         bool
 }
 
 func (h *Handler) serveREST(ctx context.Context, raw json.RawMessage) events.APIGatewayProxyResponse {
 	var ev events.APIGatewayProxyRequest
-	var resp httpResponse
-	if len(raw) > h.cfg.MaxPayload {
-		resp = h.logHTTP(ctx, httpRequest{EventBytes: len(raw)}, kindRESTv1, time.Now(), tooLarge(len(raw), h.cfg))
-	} else if err := json.Unmarshal(raw, &ev); err != nil {
-		resp = errorResponse(http.StatusBadRequest, CodeBadRequest, "malformed API Gateway event: "+err.Error())
+	w := newResponseRecorder()
+	if err := h.decodeEvent(raw, &ev); err != nil {
+		httpapi.WriteError(w, err)
 	} else {
-		req := httpRequest{
-			Method: ev.HTTPMethod, Path: ev.Path, Headers: lowerKeys(ev.Headers),
-			Query: ev.QueryStringParameters, Body: ev.Body, Base64: ev.IsBase64Encoded, EventBytes: len(raw),
-		}
-		for k, vs := range ev.MultiValueHeaders {
-			if k = strings.ToLower(k); req.Headers[k] == "" && len(vs) > 0 {
-				req.Headers[k] = vs[len(vs)-1]
+		q := url.Values(ev.MultiValueQueryStringParameters)
+		if len(q) == 0 {
+			q = url.Values{}
+			for k, v := range ev.QueryStringParameters {
+				q.Set(k, v)
 			}
 		}
-		if req.Path == "" {
-			req.Path = ev.Resource
+		hdr := http.Header{}
+		for k, v := range ev.Headers {
+			hdr.Set(k, v)
 		}
-		resp = h.serveHTTP(ctx, req, kindRESTv1)
+		for k, vs := range ev.MultiValueHeaders {
+			hdr[http.CanonicalHeaderKey(k)] = vs
+		}
+		h.serveGateway(ctx, w, gatewayRequest{
+			Method: ev.HTTPMethod, Path: cmp.Or(ev.Path, ev.Resource), Host: hdr.Get("Host"),
+			RemoteAddr: ev.RequestContext.Identity.SourceIP, Header: hdr, RawQuery: q.Encode(),
+			Body: ev.Body, Base64: ev.IsBase64Encoded,
+		})
 	}
-	return events.APIGatewayProxyResponse{StatusCode: resp.Status, Headers: resp.Headers, Body: string(resp.Body)}
+	h.logHTTP(ctx, kindRESTv1, w, len(raw))
+	body, b64 := w.body()
+	return events.APIGatewayProxyResponse{StatusCode: w.status, Headers: singleHeaders(w.header, ", "),
+		MultiValueHeaders: w.header, Body: body, IsBase64Encoded: b64}
 }
 
 // serveHTTPv2 serves HTTP API v2 payloads and Function URL requests, which
 // share one format (events.LambdaFunctionURLRequest has the same fields).
 func (h *Handler) serveHTTPv2(ctx context.Context, raw json.RawMessage, kind eventKind) events.APIGatewayV2HTTPResponse {
 	var ev events.APIGatewayV2HTTPRequest
-	var resp httpResponse
-	if len(raw) > h.cfg.MaxPayload {
-		resp = h.logHTTP(ctx, httpRequest{EventBytes: len(raw)}, kind, time.Now(), tooLarge(len(raw), h.cfg))
-	} else if err := json.Unmarshal(raw, &ev); err != nil {
-		resp = errorResponse(http.StatusBadRequest, CodeBadRequest, "malformed HTTP API event: "+err.Error())
+	w := newResponseRecorder()
+	if err := h.decodeEvent(raw, &ev); err != nil {
+		httpapi.WriteError(w, err)
 	} else {
-		req := httpRequest{
-			Method: ev.RequestContext.HTTP.Method, Path: ev.RawPath, Headers: lowerKeys(ev.Headers),
-			Query: ev.QueryStringParameters, Body: ev.Body, Base64: ev.IsBase64Encoded, EventBytes: len(raw),
+		hdr := http.Header{}
+		for k, v := range ev.Headers {
+			hdr.Set(k, v)
 		}
-		resp = h.serveHTTP(ctx, req, kind)
+		if len(ev.Cookies) > 0 {
+			hdr.Set("Cookie", strings.Join(ev.Cookies, "; "))
+		}
+		rawQuery := ev.RawQueryString
+		if rawQuery == "" && len(ev.QueryStringParameters) > 0 {
+			q := url.Values{}
+			for k, v := range ev.QueryStringParameters {
+				q.Set(k, v)
+			}
+			rawQuery = q.Encode()
+		}
+		h.serveGateway(ctx, w, gatewayRequest{
+			Method: ev.RequestContext.HTTP.Method, Path: ev.RawPath, Host: cmp.Or(ev.RequestContext.DomainName, hdr.Get("Host")),
+			RemoteAddr: ev.RequestContext.HTTP.SourceIP, Header: hdr, RawQuery: rawQuery,
+			Body: ev.Body, Base64: ev.IsBase64Encoded,
+		})
 	}
-	return events.APIGatewayV2HTTPResponse{StatusCode: resp.Status, Headers: resp.Headers, Body: string(resp.Body)}
+	h.logHTTP(ctx, kind, w, len(raw))
+	body, b64 := w.body()
+	cookies := w.header.Values("Set-Cookie")
+	w.header.Del("Set-Cookie")
+	return events.APIGatewayV2HTTPResponse{StatusCode: w.status, Headers: singleHeaders(w.header, ", "),
+		Cookies: cookies, Body: body, IsBase64Encoded: b64}
 }
 
-// serveHTTP routes POST /predict. A path with a stage prefix
-// (/prod/predict) matches too.
-func (h *Handler) serveHTTP(ctx context.Context, req httpRequest, kind eventKind) httpResponse {
-	start := time.Now()
-	return h.logHTTP(ctx, req, kind, start, h.predict(ctx, req))
+// decodeEvent unmarshals a gateway event no larger than the payload limit.
+func (h *Handler) decodeEvent(raw json.RawMessage, ev any) error {
+	if len(raw) > h.cfg.MaxPayload {
+		// The real service refuses such requests before the handler; this
+		// is the handler's own guard (and what the RIE cannot show).
+		return h.api.BodyTooLarge()
+	}
+	if err := json.Unmarshal(raw, ev); err != nil {
+		return httpapi.Errorf(api.CodeBadRequest, "malformed gateway event: %v", err)
+	}
+	return nil
 }
 
-func (h *Handler) logHTTP(ctx context.Context, req httpRequest, kind eventKind, start time.Time, resp httpResponse) httpResponse {
+// serveGateway builds the *http.Request of a gateway event and serves it.
+func (h *Handler) serveGateway(ctx context.Context, w *responseRecorder, g gatewayRequest) {
+	body := []byte(g.Body)
+	if g.Base64 {
+		var err error
+		if body, err = base64.StdEncoding.DecodeString(g.Body); err != nil {
+			if body, err = api.DecodeBase64(g.Body); err != nil {
+				httpapi.WriteError(w, httpapi.Errorf(api.CodeBadRequest, "body is marked isBase64Encoded but is not valid base64: %v", err))
+				return
+			}
+		}
+	} else if strings.ContainsRune(g.Body, utf8.RuneError) {
+		ctx = context.WithValue(ctx, textBodyKey{}, true)
+	}
+	// A stage or base path before a route (/prod/predict) is dropped.
+	path := g.Path
+	if !h.api.HasRoute(path) {
+		if i := strings.IndexByte(strings.TrimPrefix(path, "/"), '/'); i >= 0 && h.api.HasRoute(path[i+1:]) {
+			path = path[i+1:]
+		}
+	}
+	r := &http.Request{
+		Method:        strings.ToUpper(g.Method),
+		URL:           &url.URL{Path: path, RawQuery: g.RawQuery},
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        g.Header,
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Host:          g.Host,
+		RemoteAddr:    g.RemoteAddr,
+		RequestURI:    (&url.URL{Path: path, RawQuery: g.RawQuery}).RequestURI(),
+	}
+	h.api.ServeHTTP(w, r.WithContext(ctx))
+	w.method, w.path = r.Method, g.Path
+}
+
+func (h *Handler) logHTTP(ctx context.Context, kind eventKind, w *responseRecorder, eventBytes int) {
 	level := slog.LevelInfo
-	if resp.Status >= 500 {
+	if w.status >= 500 {
 		level = slog.LevelError
 	}
-	h.log.Log(ctx, level, "http request", "kind", kind, "method", req.Method, "path", req.Path,
-		"status", resp.Status, "event_bytes", req.EventBytes, "duration_ms", msSince(start))
-	return resp
+	h.log.Log(ctx, level, "http request", "kind", kind, "method", w.method, "path", w.path,
+		"status", w.status, "event_bytes", eventBytes, "duration_ms", msSince(w.start))
 }
 
-func (h *Handler) predict(ctx context.Context, req httpRequest) httpResponse {
-	if h.clf == nil {
-		return errorResponse(http.StatusNotImplemented, CodeSubmitOnly, errSubmitOnly)
-	}
-	if req.Path != "/predict" && !strings.HasSuffix(req.Path, "/predict") {
-		return errorResponse(http.StatusNotFound, CodeNotFound, fmt.Sprintf("no route %s %s; send images to POST /predict", req.Method, req.Path))
-	}
-	if req.Method != http.MethodPost {
-		r := errorResponse(http.StatusMethodNotAllowed, CodeMethodNotAllowed, req.Method+" /predict: use POST with the image as the body")
-		r.Headers["Allow"] = http.MethodPost
-		return r
-	}
-	// The event itself, or the decoded body, may exceed the synchronous
-	// limit; the real service rejects such requests before the handler, so
-	// this is the handler's own guard (and what the RIE cannot show).
-	if req.EventBytes > h.cfg.MaxPayload || len(req.Body) > h.cfg.MaxPayload {
-		return tooLarge(max(req.EventBytes, len(req.Body)), h.cfg)
-	}
-	isJSON := false
-	if ct := req.Headers["content-type"]; ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		isJSON = err == nil && mt == "application/json"
-		if err != nil || !(acceptedMediaType(mt) || isJSON) {
-			return errorResponse(http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
-				fmt.Sprintf("content type %q: send the image bytes as the body with an image/* or application/octet-stream content type, or JSON {\"image\": \"<base64>\"}", ct))
-		}
-	}
-	topK := h.cfg.TopK
-	if s, ok := req.Query["top_k"]; ok {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			return errorResponse(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("top_k=%q: want an integer from 1 to 1000", s))
-		}
-		topK = n
-	}
-	body := []byte(req.Body)
-	if req.Base64 {
-		var err error
-		if body, err = decodeBase64(req.Body); err != nil {
-			return errorResponse(http.StatusBadRequest, CodeInvalidBase64, "body is marked isBase64Encoded but is not valid base64: "+err.Error())
-		}
-	}
-	if isJSON {
-		return h.predictJSON(ctx, body, topK)
-	}
-	res := h.clf.Classify(ctx, [][]byte{body}, topK)
-	if len(res) != 1 {
-		return errorResponse(http.StatusInternalServerError, infer.CodeInternal, fmt.Sprintf("engine returned %d results for 1 image", len(res)))
-	}
-	return resultResponse(res[0], req)
+// responseRecorder is the http.ResponseWriter a gateway event is served to.
+type responseRecorder struct {
+	header       http.Header
+	status       int
+	buf          bytes.Buffer
+	start        time.Time
+	method, path string
 }
 
-// predictJSON answers a JSON body, as mlserve serve does: {"image":
-// "<base64>"} gets one result, {"images": [...]} a list of results in
-// which a failed image carries its own error.
-func (h *Handler) predictJSON(ctx context.Context, body []byte, topK int) httpResponse {
-	var in struct {
-		Image  *string  `json:"image"`
-		Images []string `json:"images"`
-	}
-	if err := json.Unmarshal(body, &in); err != nil {
-		return errorResponse(http.StatusBadRequest, CodeBadRequest, "JSON body: "+err.Error())
-	}
-	if (in.Image == nil) == (in.Images == nil) {
-		return errorResponse(http.StatusBadRequest, CodeBadRequest, `JSON body: give exactly one of "image" and "images" (base64)`)
-	}
-	if in.Image != nil {
-		data, err := decodeBase64(*in.Image)
-		if err != nil {
-			return errorResponse(http.StatusBadRequest, CodeInvalidBase64, `"image" is not valid base64: `+err.Error())
-		}
-		return resultResponse(h.clf.Classify(ctx, [][]byte{data}, topK)[0], httpRequest{Base64: true})
-	}
-	if len(in.Images) == 0 || len(in.Images) > maxDirectImages {
-		return errorResponse(http.StatusBadRequest, CodeBadRequest, fmt.Sprintf(`"images" holds %d images: want 1 to %d`, len(in.Images), maxDirectImages))
-	}
-	images := make([][]byte, len(in.Images))
-	for i, s := range in.Images {
-		var err error
-		if images[i], err = decodeBase64(s); err != nil {
-			return errorResponse(http.StatusBadRequest, CodeInvalidBase64, fmt.Sprintf(`"images"[%d] is not valid base64: %v`, i, err))
-		}
-	}
-	b, err := json.Marshal(h.clf.Classify(ctx, images, topK))
-	if err != nil {
-		return errorResponse(http.StatusInternalServerError, infer.CodeInternal, "encode results: "+err.Error())
-	}
-	return httpResponse{Status: http.StatusOK, Headers: jsonHeaders(), Body: b}
+func newResponseRecorder() *responseRecorder {
+	return &responseRecorder{header: http.Header{}, start: time.Now()}
 }
 
-// resultResponse answers one image's result: 200 with the result, or the
-// error's status.
-func resultResponse(r infer.Result, req httpRequest) httpResponse {
-	if r.Error != nil {
-		msg := r.Error.Message
-		if !req.Base64 && strings.ContainsRune(req.Body, utf8.RuneError) {
-			// Binary bodies that a gateway passed as text arrive with
-			// their non-UTF-8 bytes replaced: the image cannot be saved.
-			msg += "; the body arrived as text with bytes replaced, so the gateway did not pass it as binary: " +
-				"on a REST API add image/* (or */*) to binaryMediaTypes, or send the image base64-encoded"
-		}
-		return errorResponse(statusForCode(r.Error.Code), r.Error.Code, msg)
+func (r *responseRecorder) Header() http.Header { return r.header }
+
+func (r *responseRecorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
 	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return errorResponse(http.StatusInternalServerError, infer.CodeInternal, "encode result: "+err.Error())
-	}
-	return httpResponse{Status: http.StatusOK, Headers: jsonHeaders(), Body: b}
 }
 
-func tooLarge(n int, cfg Config) httpResponse {
-	return errorResponse(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf(
-		"request of %d bytes is over AWS Lambda's %d-byte (6 MB) synchronous payload limit (base64 adds a third); "+
-			"for large images or many of them upload to the bucket's %q prefix, which runs them as an AWS Batch job with results under %q",
-		n, cfg.MaxPayload, cfg.InputPrefix, cfg.OutputPrefix))
+func (r *responseRecorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.buf.Write(b)
 }
 
-// acceptedMediaType reports whether a body of media type mt may be an image.
-func acceptedMediaType(mt string) bool {
-	switch {
-	case strings.HasPrefix(mt, "image/"):
-		return true
-	case mt == "application/octet-stream", mt == "binary/octet-stream", mt == "application/jpeg":
+// body is the response body as the gateway wants it: text as is, anything
+// else base64 with the flag set.
+func (r *responseRecorder) body() (string, bool) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	b := r.buf.Bytes()
+	if isText(r.header.Get("Content-Type")) && utf8.Valid(b) {
+		return string(b), false
+	}
+	return base64.StdEncoding.EncodeToString(b), true
+}
+
+func isText(contentType string) bool {
+	if contentType == "" {
 		return true
 	}
-	return false
-}
-
-// statusForCode maps engine error codes to HTTP statuses, as mlserve
-// serve does: 400 bad image, 413 too many pixels, 415 a format mlserve
-// does not decode, 503 cancelled, 500 otherwise.
-func statusForCode(code string) int {
-	switch code {
-	case imageprep.CodeEmpty, imageprep.CodeNotImage, imageprep.CodeTruncated, imageprep.CodeCorrupt:
-		return http.StatusBadRequest
-	case imageprep.CodeUnsupported: // an image, in a format mlserve does not decode
-		return http.StatusUnsupportedMediaType
-	case imageprep.CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case infer.CodeCanceled:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
 	}
+	return strings.HasPrefix(mt, "text/") || mt == "application/json" || strings.HasSuffix(mt, "+json") ||
+		mt == "application/xml" || mt == "application/javascript"
 }
 
-type errorBody struct {
-	Error infer.ErrorInfo `json:"error"`
-}
-
-func errorResponse(status int, code, msg string) httpResponse {
-	b, _ := json.Marshal(errorBody{Error: infer.ErrorInfo{Code: code, Message: msg}}) // cannot fail: strings only
-	return httpResponse{Status: status, Headers: jsonHeaders(), Body: b}
-}
-
-func jsonHeaders() map[string]string {
-	return map[string]string{"Content-Type": "application/json"}
-}
-
-func lowerKeys(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[strings.ToLower(k)] = v
+// singleHeaders joins each header's values with sep, for the gateways'
+// single-value header maps.
+func singleHeaders(h http.Header, sep string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, vs := range h {
+		out[k] = strings.Join(vs, sep)
 	}
 	return out
-}
-
-// decodeBase64 accepts standard base64, padded or not (gateways pad;
-// hand-written direct invokes sometimes do not).
-func decodeBase64(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if strings.HasSuffix(s, "=") || len(s)%4 == 0 {
-		return base64.StdEncoding.DecodeString(s)
-	}
-	return base64.RawStdEncoding.DecodeString(s)
 }
 
 func msSince(t time.Time) float64 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/infer"
 )
 
@@ -64,7 +65,7 @@ func TestHTTPPredict(t *testing.T) {
 				if !bytes.Equal(clf.lastCall(), img.data) {
 					t.Fatalf("classifier got %d bytes, want the %d-byte image", len(clf.lastCall()), len(img.data))
 				}
-				var res infer.Result
+				var res api.Result
 				if err := json.Unmarshal([]byte(r.Body), &res); err != nil {
 					t.Fatalf("body is not a Result: %v: %s", err, r.Body)
 				}
@@ -86,7 +87,7 @@ func TestHTTPJSON(t *testing.T) {
 			clf := &fakeClassifier{}
 			h := New(Config{TopK: 2}, clf, nil, nil, testLogger(t))
 			r := invokeHTTP(t, h, httpEvent(t, evName, []byte(`{"image": "`+b64+`"}`), false, "application/json"))
-			var one infer.Result
+			var one api.Result
 			if err := json.Unmarshal([]byte(r.Body), &one); r.StatusCode != http.StatusOK || err != nil || len(one.Predictions) != 2 {
 				t.Fatalf("image: status %d, %v: %s", r.StatusCode, err, r.Body)
 			}
@@ -95,7 +96,7 @@ func TestHTTPJSON(t *testing.T) {
 			}
 			body := `{"images": ["` + b64 + `", "` + base64.StdEncoding.EncodeToString([]byte("hello")) + `"]}`
 			r = invokeHTTP(t, h, httpEvent(t, evName, []byte(body), true, "application/json"))
-			var list []infer.Result
+			var list []api.Result
 			if err := json.Unmarshal([]byte(r.Body), &list); r.StatusCode != http.StatusOK || err != nil || len(list) != 2 {
 				t.Fatalf("images: status %d, %v: %s", r.StatusCode, err, r.Body)
 			}
@@ -151,29 +152,29 @@ func TestHTTPErrors(t *testing.T) {
 		msg    string // a substring of the message
 	}{
 		{name: "empty body", event: "apigw-http-v2.json", b64: true, ct: "image/jpeg", status: 400, code: "empty"},
-		{name: "bad base64", event: "apigw-rest-v1.json", body: []byte("not base64!"), ct: "image/jpeg", status: 400, code: CodeInvalidBase64,
+		{name: "bad base64", event: "apigw-rest-v1.json", body: []byte("not base64!"), ct: "image/jpeg", status: 400, code: api.CodeBadRequest,
 			edit: func(ev map[string]any) { ev["isBase64Encoded"] = true }},
 		{name: "not an image", event: "function-url.json", body: []byte("hello"), b64: true, ct: "image/jpeg", status: 400, code: "not_an_image"},
 		{name: "unsupported format", event: "apigw-rest-v1.json", body: []byte("BM\x36\x00"), b64: true, ct: "image/bmp", status: 415, code: "unsupported_format"},
-		{name: "json content type, image body", event: "apigw-http-v2.json", body: jpeg, b64: true, ct: "application/json", status: 400, code: CodeBadRequest},
-		{name: "json without image", event: "apigw-http-v2.json", body: []byte(`{"picture": "x"}`), b64: false, ct: "application/json", status: 400, code: CodeBadRequest},
-		{name: "json bad base64", event: "function-url.json", body: []byte(`{"image": "***"}`), b64: false, ct: "application/json", status: 400, code: CodeInvalidBase64},
-		{name: "multipart form", event: "apigw-rest-v1.json", body: jpeg, b64: true, ct: "multipart/form-data; boundary=x", status: 415, code: CodeUnsupportedMedia},
+		{name: "json content type, image body", event: "apigw-http-v2.json", body: jpeg, b64: true, ct: "application/json", status: 400, code: api.CodeBadRequest},
+		{name: "json without image", event: "apigw-http-v2.json", body: []byte(`{"picture": "x"}`), b64: false, ct: "application/json", status: 400, code: api.CodeNoImage},
+		{name: "json bad base64", event: "function-url.json", body: []byte(`{"image": "***"}`), b64: false, ct: "application/json", status: 400, code: api.CodeBadRequest},
+		{name: "multipart form", event: "apigw-rest-v1.json", body: jpeg, b64: true, ct: "multipart/form-data; boundary=x", status: 400, code: api.CodeBadRequest},
 		{name: "engine failure", event: "apigw-http-v2.json", body: []byte("ENGINE-FAILS"), b64: true, ct: "image/jpeg", status: 500, code: infer.CodeInternal},
-		{name: "GET", event: "apigw-http-v2.json", body: jpeg, b64: true, ct: "image/jpeg", status: 405, code: CodeMethodNotAllowed,
+		{name: "GET", event: "apigw-http-v2.json", body: jpeg, b64: true, ct: "image/jpeg", status: 405, code: api.CodeMethodNotAllowed,
 			edit: func(ev map[string]any) {
 				ev["requestContext"].(map[string]any)["http"].(map[string]any)["method"] = "GET"
 			}},
-		{name: "REST GET", event: "apigw-rest-v1.json", body: jpeg, b64: true, ct: "image/jpeg", status: 405, code: CodeMethodNotAllowed,
+		{name: "REST GET", event: "apigw-rest-v1.json", body: jpeg, b64: true, ct: "image/jpeg", status: 405, code: api.CodeMethodNotAllowed,
 			edit: func(ev map[string]any) { ev["httpMethod"] = "GET" }},
-		{name: "other path", event: "function-url.json", body: jpeg, b64: true, ct: "image/jpeg", status: 404, code: CodeNotFound,
+		{name: "other path", event: "function-url.json", body: jpeg, b64: true, ct: "image/jpeg", status: 404, code: api.CodeNotFound,
 			edit: func(ev map[string]any) { ev["rawPath"] = "/" }},
-		{name: "bad top_k", event: "apigw-rest-v1.json", body: jpeg, b64: true, ct: "image/jpeg", status: 400, code: CodeBadRequest,
+		{name: "bad top_k", event: "apigw-rest-v1.json", body: jpeg, b64: true, ct: "image/jpeg", status: 400, code: api.CodeBadRequest,
 			edit: func(ev map[string]any) { ev["queryStringParameters"] = map[string]any{"top_k": "0"} }},
-		{name: "over 6 MB", event: "apigw-http-v2.json", body: over, b64: true, ct: "image/jpeg", status: 413, code: CodePayloadTooLarge,
+		{name: "over 6 MB", event: "apigw-http-v2.json", body: over, b64: true, ct: "image/jpeg", status: 413, code: api.CodeBodyTooLarge,
 			cfg: Config{InputPrefix: "input/"}, msg: `(6 MB) synchronous payload limit (base64 adds a third); for large images or many of them upload to the bucket's "input/" prefix`},
-		{name: "over 6 MB raw", event: "apigw-rest-v1.json", body: overText, ct: "image/jpeg", status: 413, code: CodePayloadTooLarge},
-		{name: "over configured limit", event: "function-url.json", body: jpeg, b64: true, ct: "image/jpeg", status: 413, code: CodePayloadTooLarge,
+		{name: "over 6 MB raw", event: "apigw-rest-v1.json", body: overText, ct: "image/jpeg", status: 413, code: api.CodeBodyTooLarge},
+		{name: "over configured limit", event: "function-url.json", body: jpeg, b64: true, ct: "image/jpeg", status: 413, code: api.CodeBodyTooLarge,
 			cfg: Config{MaxPayload: 100_000}, msg: "AWS Batch"},
 	}
 	for _, tc := range tests {
@@ -227,7 +228,7 @@ func TestHTTPTopK(t *testing.T) {
 	ev["queryStringParameters"] = map[string]any{"top_k": "2"}
 	ev["rawQueryString"] = "top_k=2"
 	r := invokeHTTP(t, h, mustJSON(t, ev))
-	var res infer.Result
+	var res api.Result
 	if err := json.Unmarshal([]byte(r.Body), &res); err != nil || len(res.Predictions) != 2 {
 		t.Fatalf("status %d body %s", r.StatusCode, r.Body)
 	}
@@ -248,13 +249,13 @@ func TestHTTPResponseTypes(t *testing.T) {
 	}
 }
 
-func wantHTTPError(t *testing.T, r httpResult, status int, code string) infer.ErrorInfo {
+func wantHTTPError(t *testing.T, r httpResult, status int, code string) api.ErrorInfo {
 	t.Helper()
 	if r.StatusCode != status {
 		t.Fatalf("status %d, want %d: %s", r.StatusCode, status, truncate(r.Body))
 	}
 	var body struct {
-		Error *infer.ErrorInfo `json:"error"`
+		Error *api.ErrorInfo `json:"error"`
 	}
 	dec := json.NewDecoder(strings.NewReader(r.Body))
 	dec.DisallowUnknownFields()

@@ -111,7 +111,7 @@ func TestS3SubmitJobOnTheWire(t *testing.T) {
 			"input/holiday 2024/beach day.JPEG",
 			"input/été/café 猫.png",
 			"input/1+1=2.webp",
-		}, 4, 4},
+		}, 0, 4}, // four images: one child's worth, a plain job
 	}
 	for _, tc := range tests {
 		t.Run(tc.event, func(t *testing.T) {
@@ -145,7 +145,7 @@ func TestS3SubmitJobOnTheWire(t *testing.T) {
 				"jobQueue":      "mlserve-queue",
 				"jobDefinition": "mlserve-batch:3",
 				"containerOverrides": map[string]any{
-					"command": []any{"batch", "--manifest", manifest, "--output", "s3://" + testBucket + "/output/"},
+					"command": []any{"batch", "--manifest", manifest, "--input", "s3://" + testBucket + "/input/", "--output", "s3://" + testBucket + "/output/"},
 				},
 				"retryStrategy": map[string]any{
 					"attempts": 3.0,
@@ -305,7 +305,7 @@ func (f *fakeSubmitter) SubmitJob(_ context.Context, in *batch.SubmitJobInput, _
 }
 
 func TestS3ArraySize(t *testing.T) {
-	// 25 keys with MaxShards 10: an array of 10, each child a share.
+	// 25 keys with 3 images per child: an array of ceil(25/3) = 9.
 	var recs []any
 	for i := range 25 {
 		ev := loadEvent(t, "s3-put.json")
@@ -314,33 +314,15 @@ func TestS3ArraySize(t *testing.T) {
 		recs = append(recs, rec)
 	}
 	sub := &fakeSubmitter{}
-	h := New(s3Config(), &fakeClassifier{}, sub, newMemStore(), testLogger(t))
+	cfg := s3Config()
+	cfg.Scale.ImagesPerChild = 3
+	h := New(cfg, &fakeClassifier{}, sub, newMemStore(), testLogger(t))
 	if _, err := h.Invoke(lambdaCtx("r"), mustJSON(t, map[string]any{"Records": recs})); err != nil {
 		t.Fatal(err)
 	}
-	if len(sub.ins) != 1 || aws.ToInt32(sub.ins[0].ArrayProperties.Size) != 10 ||
-		aws.ToString(sub.ins[0].ContainerOverrides.Environment[0].Value) != "10" {
+	if len(sub.ins) != 1 || aws.ToInt32(sub.ins[0].ArrayProperties.Size) != 9 ||
+		aws.ToString(sub.ins[0].ContainerOverrides.Environment[0].Value) != "9" {
 		t.Fatalf("inputs %+v", sub.ins)
-	}
-}
-
-func TestJobName(t *testing.T) {
-	long := strings.Repeat("p", 200)
-	for _, tc := range []struct{ prefix, suffix, want string }{
-		{"mlserve", "-abc", "mlserve-abc"},
-		{"my app.v2", "-7f2c9d1e-5b3a", "my-app-v2-7f2c9d1e-5b3a"},
-		{"_x", "-1", "x-1"},
-		{"", "-é/1", "1"},
-		{"", "", "mlserve"},
-		{long, "-7f2c9d1e-5b3a-4c8d-9e0f-1a2b3c4d5e6f", long[:128-37] + "-7f2c9d1e-5b3a-4c8d-9e0f-1a2b3c4d5e6f"},
-	} {
-		got := jobName(tc.prefix, tc.suffix)
-		if got != tc.want {
-			t.Errorf("jobName(%q, %q) = %q, want %q", tc.prefix, tc.suffix, got, tc.want)
-		}
-		if len(got) > 128 {
-			t.Errorf("jobName(%q, %q) has %d characters", tc.prefix, tc.suffix, len(got))
-		}
 	}
 }
 
@@ -357,7 +339,7 @@ func TestSubmitOnly(t *testing.T) {
 		t.Fatalf("response %+v, %d SubmitJob calls", resp, len(srv.recorded()))
 	}
 	r := invokeHTTP(t, h, httpEvent(t, "apigw-http-v2.json", []byte("\xff\xd8\xff"), true, "image/jpeg"))
-	wantHTTPError(t, r, http.StatusNotImplemented, CodeSubmitOnly)
+	wantHTTPError(t, r, http.StatusNotImplemented, "submit_only")
 	_, err = h.Invoke(lambdaCtx("r2"), json.RawMessage(`{"image": "/9j/"}`))
 	if ce, ok := err.(*ConfigError); !ok || !strings.Contains(ce.Error(), "MLSERVE_SUBMIT_ONLY") {
 		t.Fatalf("direct invoke: err = %v, want a *ConfigError", err)

@@ -13,31 +13,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
 // fixture reads a file from the shared fixtures (../shared/fixtures next to
 // the repository root).
 func fixture(t testing.TB, rel string) []byte {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "..", "shared", "fixtures", rel))
-	if err != nil {
-		t.Fatalf("fixture: %v", err)
-	}
-	return b
+	return testsupport.ReadFixture(t, rel)
 }
 
 // miniModel is a real ONNX file small enough to download in every test.

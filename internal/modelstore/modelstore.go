@@ -24,7 +24,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mlserve/mlserve/internal/envconfig"
 	"github.com/mlserve/mlserve/models"
 )
 
@@ -33,7 +32,7 @@ import (
 type Request struct {
 	Flag     string // --model: a path, file://, https:// or s3:// URL
 	Env      string // MLSERVE_MODEL, same forms
-	CacheDir string // "" means DefaultCacheDir()
+	CacheDir string // "" means DefaultCacheDir(false)
 	Manifest models.Manifest
 	// Pull lets Resolve download the default model itself when it is not
 	// cached (the CLI sets it on a terminal); otherwise a missing model is
@@ -60,14 +59,11 @@ func (e *ErrNoModel) Error() string {
 	return fmt.Sprintf("run %q to download %s (%s) into %s", "mlserve model pull", e.Name, mib(e.Size), e.Dir)
 }
 
-// DefaultCacheDir returns MLSERVE_CACHE_DIR if set, else the user cache
-// directory + /mlserve. Without a home directory, and on AWS Lambda (whose
-// filesystem is read-only except /tmp), it is /tmp/mlserve.
-func DefaultCacheDir() string {
-	if d := envconfig.String("MLSERVE_CACHE_DIR"); d != "" {
-		return d
-	}
-	if os.Getenv("AWS_LAMBDA_RUNTIME_API") == "" {
+// DefaultCacheDir returns the user cache directory + /mlserve. Without a
+// home directory, and on AWS Lambda (whose filesystem is read-only except
+// /tmp), it is /tmp/mlserve.
+func DefaultCacheDir(onLambda bool) string {
+	if !onLambda {
 		if d, err := os.UserCacheDir(); err == nil {
 			return filepath.Join(d, "mlserve")
 		}
@@ -83,7 +79,7 @@ func Resolve(ctx context.Context, r Request) (string, error) {
 		r.Manifest = models.Default()
 	}
 	if r.CacheDir == "" {
-		r.CacheDir = DefaultCacheDir()
+		r.CacheDir = DefaultCacheDir(false)
 	}
 	switch {
 	case r.Flag != "":

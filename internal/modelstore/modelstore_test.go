@@ -334,26 +334,27 @@ func TestResolveDefault(t *testing.T) {
 }
 
 func TestDefaultCacheDir(t *testing.T) {
+	// MLSERVE_CACHE_DIR is the caller's (config's): see the cli tests.
 	tests := []struct {
-		name string
-		env  map[string]string
-		want string
+		name     string
+		env      map[string]string
+		onLambda bool
+		want     string
 	}{
-		{"MLSERVE_CACHE_DIR", map[string]string{"MLSERVE_CACHE_DIR": "/srv/models"}, "/srv/models"},
-		{"XDG_CACHE_HOME", map[string]string{"XDG_CACHE_HOME": "/xdg"}, "/xdg/mlserve"},
-		{"HOME", map[string]string{"HOME": "/home/u"}, "/home/u/.cache/mlserve"},
-		{"no home", map[string]string{"HOME": ""}, "/tmp/mlserve"},
-		{"lambda", map[string]string{"HOME": "/home/u", "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}, "/tmp/mlserve"},
+		{"XDG_CACHE_HOME", map[string]string{"XDG_CACHE_HOME": "/xdg"}, false, "/xdg/mlserve"},
+		{"HOME", map[string]string{"HOME": "/home/u"}, false, "/home/u/.cache/mlserve"},
+		{"no home", map[string]string{"HOME": ""}, false, "/tmp/mlserve"},
+		{"lambda", map[string]string{"HOME": "/home/u"}, true, "/tmp/mlserve"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, k := range []string{"MLSERVE_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "AWS_LAMBDA_RUNTIME_API", "TMPDIR"} {
+			for _, k := range []string{"XDG_CACHE_HOME", "HOME", "TMPDIR"} {
 				t.Setenv(k, "")
 			}
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			if got := DefaultCacheDir(); got != tc.want {
+			if got := DefaultCacheDir(tc.onLambda); got != tc.want {
 				t.Errorf("DefaultCacheDir = %s, want %s", got, tc.want)
 			}
 		})

@@ -3,11 +3,9 @@ package modelstore
 import (
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
 
-	"golang.org/x/term"
+	"github.com/mlserve/mlserve/internal/tty"
 )
 
 // progress reports a download: a redrawn bar on a terminal (at most every
@@ -33,7 +31,7 @@ func newProgress(w io.Writer, name, url string, have, total int64) *progress {
 	if w == nil {
 		return nil
 	}
-	return newProgressAt(w, isTerminal(w), time.Now, name, url, have, total)
+	return newProgressAt(w, tty.Is(w), time.Now, name, url, have, total)
 }
 
 func newProgressAt(w io.Writer, tty bool, now func() time.Time, name, url string, have, total int64) *progress {
@@ -58,11 +56,6 @@ func newProgressAt(w io.Writer, tty bool, now func() time.Time, name, url string
 		fmt.Fprintf(w, "downloading %s%s from %s%s\n", name, size, url, resume)
 	}
 	return p
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // setTotal records the size the server announced, when none was expected.
@@ -150,19 +143,13 @@ func (p *progress) bar(n int64, now time.Time) string {
 	if !p.totalKnown {
 		return fmt.Sprintf("%s  %s  %s/s", p.name, humanBytes(n), humanBytes(int64(rate)))
 	}
-	const width = 24
 	frac := min(float64(n)/float64(p.total), 1)
-	fill := int(frac * width)
-	bar := strings.Repeat("=", fill)
-	if fill < width {
-		bar += ">" + strings.Repeat(" ", width-fill-1)
-	}
 	eta := "--:--"
 	if rate > 0 {
 		eta = clock(time.Duration(float64(p.total-n) / rate * float64(time.Second)))
 	}
-	return fmt.Sprintf("%s [%s] %s / %s  %3.0f%%  %s/s  ETA %s",
-		p.name, bar, humanBytes(n), humanBytes(p.total), frac*100, humanBytes(int64(rate)), eta)
+	return fmt.Sprintf("%s %s %s / %s  %3.0f%%  %s/s  ETA %s",
+		p.name, tty.Bar(n, p.total, 24), humanBytes(n), humanBytes(p.total), frac*100, humanBytes(int64(rate)), eta)
 }
 
 // clock formats d as m:ss or h:mm:ss.

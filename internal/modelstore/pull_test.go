@@ -22,17 +22,7 @@ func TestPull(t *testing.T) {
 	bigger := append(append([]byte(nil), data...), "trailing junk"...)
 	corrupt := append([]byte("garbage"), data[7:n/2]...)
 
-	tests := []struct {
-		name      string
-		server    func(*fileServer)
-		part      []byte // left by an earlier attempt
-		size      int64  // 0: expect the file's size
-		sha       string // "": expect the file's sha256
-		noSize    bool   // do not tell Pull the size
-		wantRange []string
-		wantErr   string // "" for success
-		wantKind  any    // error type to find with errors.As
-	}{
+	tests := []pullCase{
 		{name: "full download", wantRange: []string{""}},
 		{
 			name: "resume from .part", part: half,
@@ -105,48 +95,65 @@ func TestPull(t *testing.T) {
 		},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := newFileServer(t, data, tc.server)
-			dest := filepath.Join(t.TempDir(), "cache", "model.onnx")
-			if tc.part != nil {
-				writeFile(t, dest+".part", tc.part)
-			}
-			o := PullOptions{URL: srv.URL + "/model.onnx", Size: int64(n), SHA256: sum, Dest: dest}
-			if tc.size != 0 {
-				o.Size = tc.size
-			}
-			if tc.noSize {
-				o.Size = 0
-			}
-			if tc.sha != "" {
-				o.SHA256 = tc.sha
-			}
-			err := Pull(context.Background(), o)
-			if got := srv.requests(); !slices.Equal(got, tc.wantRange) {
-				t.Errorf("Range headers = %q, want %q", got, tc.wantRange)
-			}
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
-				}
-				if !errors.As(err, tc.wantKind) {
-					t.Errorf("err = %T %v, want a %T", err, err, tc.wantKind)
-				}
-				if !strings.Contains(err.Error(), srv.URL) {
-					t.Errorf("err = %v, want it to name the URL", err)
-				}
-				mustNotExist(t, dest, dest+".part", dest+".sha256")
-				return
-			}
-			if err != nil {
-				t.Fatalf("Pull: %v", err)
-			}
-			mustExist(t, dest, data)
-			mustNotExist(t, dest+".part")
-			if stamp, err := os.ReadFile(dest + ".sha256"); err != nil || !strings.HasPrefix(string(stamp), sum+"  ") {
-				t.Errorf("stamp = %q, %v; want the sha256", stamp, err)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, data, sum) })
+	}
+}
+
+// pullCase is one download of TestPull.
+type pullCase struct {
+	name      string
+	server    func(*fileServer)
+	part      []byte // left by an earlier attempt
+	size      int64  // 0: expect the file's size
+	sha       string // "": expect the file's sha256
+	noSize    bool   // do not tell Pull the size
+	wantRange []string
+	wantErr   string // "" for success
+	wantKind  any    // error type to find with errors.As
+}
+
+// run pulls data (with sha256 sum) from a test server as tc says and
+// checks the outcome.
+func (tc pullCase) run(t *testing.T, data []byte, sum string) {
+	srv := newFileServer(t, data, tc.server)
+	dest := filepath.Join(t.TempDir(), "cache", "model.onnx")
+	if tc.part != nil {
+		writeFile(t, dest+".part", tc.part)
+	}
+	o := PullOptions{URL: srv.URL + "/model.onnx", Size: int64(len(data)), SHA256: sum, Dest: dest}
+	if tc.size != 0 {
+		o.Size = tc.size
+	}
+	if tc.noSize {
+		o.Size = 0
+	}
+	if tc.sha != "" {
+		o.SHA256 = tc.sha
+	}
+	err := Pull(context.Background(), o)
+	if got := srv.requests(); !slices.Equal(got, tc.wantRange) {
+		t.Errorf("Range headers = %q, want %q", got, tc.wantRange)
+	}
+	if tc.wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+		}
+		if !errors.As(err, tc.wantKind) {
+			t.Errorf("err = %T %v, want a %T", err, err, tc.wantKind)
+		}
+		if !strings.Contains(err.Error(), srv.URL) {
+			t.Errorf("err = %v, want it to name the URL", err)
+		}
+		mustNotExist(t, dest, dest+".part", dest+".sha256")
+		return
+	}
+	if err != nil {
+		t.Fatalf("Pull: %v", err)
+	}
+	mustExist(t, dest, data)
+	mustNotExist(t, dest+".part")
+	if stamp, err := os.ReadFile(dest + ".sha256"); err != nil || !strings.HasPrefix(string(stamp), sum+"  ") {
+		t.Errorf("stamp = %q, %v; want the sha256", stamp, err)
 	}
 }
 

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -16,8 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
-
-	"github.com/mlserve/mlserve/internal/envconfig"
 )
 
 // Transfer tuning. Objects below PartSize go up in one PUT; larger ones
@@ -41,13 +39,11 @@ var _ Store = (*s3Store)(nil)
 
 // NewS3Client returns an S3 client from the SDK's standard configuration
 // chain (AWS_REGION, credentials, AWS_ENDPOINT_URL_S3, ...). Path-style
-// addressing follows MLSERVE_S3_PATH_STYLE, by default on when an endpoint
-// URL is set (S3-compatible servers rarely have per-bucket DNS names).
+// addressing follows SetPathStyle (MLSERVE_S3_PATH_STYLE), by default on
+// when an endpoint URL is set (S3-compatible servers rarely have
+// per-bucket DNS names).
 func NewS3Client(ctx context.Context) (*s3.Client, error) {
-	pathStyle, err := usePathStyle()
-	if err != nil {
-		return nil, err
-	}
+	pathStyle := usePathStyle()
 	cfg, err := config.LoadDefaultConfig(ctx,
 		// With AWS_CA_BUNDLE set the SDK only accepts its buildable client.
 		config.WithHTTPClient(awshttp.NewBuildableClient()),
@@ -62,16 +58,19 @@ func NewS3Client(ctx context.Context) (*s3.Client, error) {
 	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }), nil
 }
 
-func usePathStyle() (bool, error) {
-	v := envconfig.String("MLSERVE_S3_PATH_STYLE")
-	if v == "" {
-		return os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != "", nil
+// pathStyle is SetPathStyle's value; nil means automatic.
+var pathStyle atomic.Pointer[bool]
+
+// SetPathStyle forces path-style addressing on or off for the S3 clients
+// made after it; nil restores the default (on when AWS_ENDPOINT_URL_S3 or
+// AWS_ENDPOINT_URL is set). The CLI passes MLSERVE_S3_PATH_STYLE.
+func SetPathStyle(on *bool) { pathStyle.Store(on) }
+
+func usePathStyle() bool {
+	if b := pathStyle.Load(); b != nil {
+		return *b
 	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("MLSERVE_S3_PATH_STYLE=%q: not a boolean", v)
-	}
-	return b, nil
+	return os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
 }
 
 func openS3(ctx context.Context, bucket, prefix string) (Store, error) {

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/api"
+	"github.com/mlserve/mlserve/internal/httpapi"
 	"github.com/mlserve/mlserve/internal/infer"
 )
 
@@ -51,7 +53,7 @@ type job struct {
 }
 
 type jobResult struct {
-	res infer.Result
+	res api.Result
 	err error
 }
 
@@ -106,12 +108,12 @@ func (b *batcher) abandon() {
 }
 
 // do queues an admitted, prepared input and waits for its result.
-func (b *batcher) do(ctx context.Context, in *infer.Input, topK int) (infer.Result, error) {
+func (b *batcher) do(ctx context.Context, in *infer.Input, topK int) (api.Result, error) {
 	j := &job{ctx: ctx, in: in, topK: topK, enq: time.Now(), done: make(chan jobResult, 1)}
 	select {
 	case <-b.quit:
 		b.abandon()
-		return infer.Result{}, errDraining
+		return api.Result{}, httpapi.ErrDraining
 	default:
 	}
 	// Never blocks: admission keeps pending <= cap(queue).
@@ -123,12 +125,12 @@ func (b *batcher) do(ctx context.Context, in *infer.Input, topK int) (infer.Resu
 	case <-ctx.Done():
 		// The loop drops the job when it takes it (or answers into the
 		// buffered channel if it already runs).
-		return infer.Result{}, ctx.Err()
+		return api.Result{}, ctx.Err()
 	}
 }
 
 // stop ends the loop after the running batch; images still queued fail
-// with errDraining. hard also cancels the running batch.
+// with httpapi.ErrDraining. hard also cancels the running batch.
 func (b *batcher) stop(hard bool) {
 	select {
 	case <-b.quit:
@@ -216,7 +218,7 @@ func (b *batcher) drain() {
 		select {
 		case j := <-b.queue:
 			b.pending.Add(-1)
-			j.done <- jobResult{err: errDraining}
+			j.done <- jobResult{err: httpapi.ErrDraining}
 		default:
 			return
 		}
@@ -256,16 +258,16 @@ func (b *batcher) runBatch(batch []*job) {
 			j.done <- jobResult{err: err}
 			continue
 		}
-		r := results[i]
+		r := api.FromEngine(results[i])
 		if len(r.Predictions) > j.topK {
 			r.Predictions = r.Predictions[:j.topK:j.topK]
 		}
 		if r.TimingsMs == nil {
-			r.TimingsMs = &infer.Timings{
+			r.TimingsMs = &api.Timings{Timings: infer.Timings{
 				Decode:     ms(j.in.Image.DecodeTime),
 				Preprocess: ms(j.in.Image.PreprocessTime),
 				Inference:  ms(d),
-			}
+			}}
 		}
 		r.TimingsMs.Queue = ms(start.Sub(j.enq))
 		r.TimingsMs.BatchSize = len(batch)

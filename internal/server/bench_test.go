@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/infer"
 )
 
@@ -104,7 +105,7 @@ func postTimed(url string, img []byte) (overhead time.Duration, err error) {
 	if err != nil {
 		return 0, err
 	}
-	var r infer.Result
+	var r api.Result
 	err = json.NewDecoder(resp.Body).Decode(&r)
 	drain(resp)
 	wall := time.Since(t0)

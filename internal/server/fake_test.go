@@ -12,8 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -105,11 +103,7 @@ func fixtures(t testing.TB) string { return testsupport.Fixtures(t) }
 
 func readFixture(t testing.TB, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures(t), rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testsupport.ReadFixture(t, rel)
 }
 
 // jpegImage encodes a w x h gradient as JPEG.

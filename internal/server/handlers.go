@@ -7,51 +7,37 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mlserve/mlserve/internal/api"
+	"github.com/mlserve/mlserve/internal/httpapi"
 	"github.com/mlserve/mlserve/internal/infer"
 )
 
 func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	handle := func(method, path string, h http.HandlerFunc) {
-		mux.HandleFunc(method+" "+path, h)
-	}
-	handle("POST", "/predict", s.predict)
-	handle("POST", "/v1/predict", s.predict)
-	handle("GET", "/healthz", s.healthz)
-	handle("GET", "/readyz", s.readyz)
-	handle("GET", "/v1/models", s.models)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{
+	metricsHandler := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}))
-	handle("GET", "/openapi.json", serveOpenAPI)
-	// Known paths with another method: 405 in JSON (the mux's own is text).
-	for path, allow := range map[string]string{
-		"/predict": "POST", "/v1/predict": "POST", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD",
-		"/v1/models": "GET, HEAD", "/metrics": "GET, HEAD", "/openapi.json": "GET, HEAD",
-	} {
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			writeError(w, errorf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "%s %s: use %s", r.Method, path, allow))
-		})
-	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, errorf(http.StatusNotFound, CodeNotFound, "no route %s %s; see /openapi.json", r.Method, r.URL.Path))
 	})
-	return s.middleware(mux)
+	api := httpapi.New(httpapi.Options{
+		TopK:         s.cfg.TopK,
+		MaxBodyBytes: s.cfg.MaxBodyBytes,
+		MaxImages:    s.cfg.MaxImages,
+		MaxPixels:    s.cfg.MaxPixels,
+		Timeout:      s.cfg.Timeout,
+		Observe:      s.observe,
+		Routes: []httpapi.Route{
+			{Method: "GET", Path: "/healthz", Handler: http.HandlerFunc(s.healthz)},
+			{Method: "GET", Path: "/readyz", Handler: http.HandlerFunc(s.readyz)},
+			{Method: "GET", Path: "/v1/models", Handler: http.HandlerFunc(s.models)},
+			{Method: "GET", Path: "/metrics", Handler: metricsHandler},
+		},
+	}, (*predictor)(s))
+	return s.middleware(api)
 }
 
 type ctxKey struct{}
-
-// RequestID returns the request id of a request context ("" outside one).
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(ctxKey{}).(string)
-	return id
-}
 
 // requestID echoes a sane X-Request-Id or makes one.
 func requestID(r *http.Request) string {
@@ -154,25 +140,29 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// note records the image count of a /predict for the access log.
-func note(w http.ResponseWriter, images int) {
+// observe notes what a /predict did for the access log and counts each
+// image's outcome.
+func (s *Server) observe(w http.ResponseWriter, _ *http.Request, o httpapi.Outcome) {
 	if r, ok := w.(*recorder); ok {
-		r.images = images
+		r.images, r.errCode = o.Images, o.Code
+	}
+	for _, code := range o.ImageCodes {
+		s.metrics.images.WithLabelValues(code).Inc()
 	}
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	switch s.state.Load() {
 	case stateReady:
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	case stateDraining:
-		writeError(w, errorf(http.StatusServiceUnavailable, CodeNotReady, "draining"))
+		httpapi.WriteError(w, httpapi.ErrDraining)
 	default:
-		writeError(w, errorf(http.StatusServiceUnavailable, CodeNotReady, "loading the model"))
+		httpapi.WriteError(w, httpapi.ErrNotReady)
 	}
 }
 
@@ -184,133 +174,69 @@ type modelList struct {
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 	m := s.model.Load()
 	if m == nil {
-		writeError(w, errorf(http.StatusServiceUnavailable, CodeNotReady, "loading the model"))
+		httpapi.WriteError(w, httpapi.ErrNotReady)
 		return
 	}
-	writeJSON(w, http.StatusOK, modelList{Models: []infer.ModelInfo{m.info}})
+	httpapi.WriteJSON(w, http.StatusOK, modelList{Models: []infer.ModelInfo{m.info}})
 }
 
-func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
+// predictor is the server as the API's Classifier: readiness, admission
+// against the queue, and the batcher.
+type predictor Server
+
+var _ httpapi.Classifier = (*predictor)(nil)
+
+// Accept refuses a request before its body is read when the model is not
+// loaded or nothing could be admitted.
+func (p *predictor) Accept() (int, error) {
+	m := p.model.Load()
+	switch {
+	case m == nil:
+		return 0, httpapi.ErrNotReady
+	case m.batch.full():
+		return 0, httpapi.ErrOverloaded
+	}
+	return m.info.Classes, nil
+}
+
+// Classify admits the request's images and runs each through the batcher.
+func (p *predictor) Classify(ctx context.Context, images [][]byte, topK int) ([]api.Result, []error) {
+	s := (*Server)(p)
 	m := s.model.Load()
 	if m == nil {
-		s.fail(w, errorf(http.StatusServiceUnavailable, CodeNotReady, "loading the model"))
-		return
+		return failAll(api.Result{}, len(images), httpapi.ErrNotReady)
 	}
-	topK, err := parseTopK(r.URL.Query(), s.cfg.TopK)
-	if err != nil {
-		s.fail(w, s.httpError(err))
-		return
+	if !m.batch.admit(len(images)) {
+		return failAll(api.Result{Model: m.info.Name}, len(images), httpapi.ErrOverloaded)
 	}
-	if c := m.info.Classes; c > 0 && topK > c {
-		topK = c // a model with fewer classes reports them all
+	results, errs := httpapi.ClassifyEach(images, func(_ int, data []byte) (api.Result, error) {
+		return s.classify(ctx, m, data, topK)
+	})
+	for i := range results {
+		if errs[i] != nil {
+			results[i] = api.Result{Model: m.info.Name}
+		}
 	}
-	// Refuse before reading the body when nothing could be admitted.
-	if m.batch.full() {
-		s.fail(w, s.httpError(errOverloaded))
-		return
-	}
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		s.fail(w, s.httpError(readError(errBodyTooLarge, s.cfg.MaxBodyBytes)))
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
-	defer cancel()
+	return results, errs
+}
 
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	b, err := parseBody(r.Header.Get("Content-Type"), r.Body, r.ContentLength, s.cfg.MaxBodyBytes, s.cfg.Queue)
-	if err != nil {
-		s.fail(w, s.httpError(err))
-		return
-	}
-	n := len(b.Images)
-	if !m.batch.admit(n) {
-		s.fail(w, s.httpError(errOverloaded))
-		return
-	}
-	results := make([]infer.Result, n)
+func failAll(r api.Result, n int, err error) ([]api.Result, []error) {
+	results := make([]api.Result, n)
 	errs := make([]error, n)
-	if n == 1 {
-		results[0], errs[0] = s.classify(ctx, m, b.Images[0], topK)
-	} else {
-		var wg sync.WaitGroup
-		for i, data := range b.Images {
-			wg.Go(func() { results[i], errs[i] = s.classify(ctx, m, data, topK) })
-		}
-		wg.Wait()
+	for i := range n {
+		results[i], errs[i] = r, err
 	}
-	note(w, n)
-	s.countImages(results, errs)
-
-	if !b.List {
-		if errs[0] != nil {
-			s.fail(w, s.httpError(errs[0]))
-			return
-		}
-		writeJSON(w, http.StatusOK, results[0])
-		return
-	}
-	// A list answers 200 with a per-item error for each bad image; a
-	// failure of the server itself (overload, deadline, engine) fails the
-	// whole request.
-	for _, err := range errs {
-		if he := s.httpError(err); he != nil && serverSide(he) {
-			s.fail(w, he)
-			return
-		}
-	}
-	for i, err := range errs {
-		if he := s.httpError(err); he != nil {
-			results[i] = infer.Result{Model: m.info.Name, Error: &infer.ErrorInfo{Code: he.Code, Message: he.Message}}
-		}
-	}
-	writeJSON(w, http.StatusOK, results)
-}
-
-// httpError is toHTTPError with the server's pixel limit; nil for nil.
-func (s *Server) httpError(err error) *httpError {
-	if err == nil {
-		return nil
-	}
-	return toHTTPError(err, s.cfg.MaxPixels)
-}
-
-// serverSide reports whether e is the server's failure rather than the
-// image's: 5xx, or the client going away (499).
-func serverSide(e *httpError) bool { return e.Status >= 500 || e.Status == 499 }
-
-// countImages counts each image's outcome: ok, its image error code, or
-// the server-side code.
-func (s *Server) countImages(results []infer.Result, errs []error) {
-	for i, err := range errs {
-		code := "ok"
-		switch he := s.httpError(err); {
-		case he != nil && serverSide(he):
-			code = he.Code
-		case he != nil:
-			code = infer.ErrorCode(err)
-		case results[i].Error != nil:
-			code = results[i].Error.Code
-		}
-		s.metrics.images.WithLabelValues(code).Inc()
-	}
-}
-
-// fail writes a whole-request error and notes its code for the access log.
-func (s *Server) fail(w http.ResponseWriter, e *httpError) {
-	if r, ok := w.(*recorder); ok {
-		r.errCode = e.Code
-	}
-	writeError(w, e)
+	return results, errs
 }
 
 // classify prepares one admitted image on the request goroutine (at most
 // Config.Decoders at once) and runs it through the batcher.
-func (s *Server) classify(ctx context.Context, m *model, data []byte, topK int) (infer.Result, error) {
+func (s *Server) classify(ctx context.Context, m *model, data []byte, topK int) (api.Result, error) {
 	select {
 	case s.decode <- struct{}{}:
 	case <-ctx.Done():
 		m.batch.abandon()
-		return infer.Result{}, ctx.Err()
+		return api.Result{}, ctx.Err()
 	}
 	if !s.cfg.Overlap {
 		s.cpu.RLock()
@@ -322,13 +248,13 @@ func (s *Server) classify(ctx context.Context, m *model, data []byte, topK int) 
 	<-s.decode
 	if err != nil {
 		m.batch.abandon()
-		return infer.Result{}, err
+		return api.Result{}, err
 	}
 	s.metrics.observeStage(stageDecode, in.Image.DecodeTime)
 	s.metrics.observeStage(stagePreprocess, in.Image.PreprocessTime)
 	if err := ctx.Err(); err != nil {
 		m.batch.abandon()
-		return infer.Result{}, err
+		return api.Result{}, err
 	}
 	return m.batch.do(ctx, in, topK)
 }

@@ -40,10 +40,13 @@ var _ warmer = (*infer.Classifier)(nil)
 
 // Config tunes the server; zero fields take the defaults in parentheses.
 type Config struct {
-	MaxBatch     int           // images per engine run (8)
-	BatchWait    time.Duration // longest wait for images still decoding to join a batch (100ms); negative: never wait
-	Queue        int           // images admitted and not yet in a batch before 503 (64)
-	MaxBodyBytes int64         // request body limit (10 MiB, the API Gateway limit)
+	MaxBatch  int           // images per engine run (8)
+	BatchWait time.Duration // longest wait for images still decoding to join a batch (100ms); negative: never wait
+	Queue     int           // images admitted and not yet in a batch before 503 (64)
+	// MaxImages bounds the images of one request, well below Queue so one
+	// request cannot take the whole queue (16, at most Queue).
+	MaxImages    int
+	MaxBodyBytes int64 // request body limit (10 MiB, the API Gateway limit)
 	// MaxPixels is the engine's pixel limit, only quoted in 413 messages
 	// (imageprep.DefaultMaxPixels).
 	MaxPixels int
@@ -81,6 +84,10 @@ func (c Config) withDefaults() Config {
 	if c.Queue <= 0 {
 		c.Queue = 64
 	}
+	if c.MaxImages <= 0 {
+		c.MaxImages = 16
+	}
+	c.MaxImages = min(c.MaxImages, c.Queue)
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 10 << 20
 	}

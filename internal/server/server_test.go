@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/infer"
 )
 
@@ -65,27 +66,27 @@ type response struct {
 	body   []byte
 }
 
-func (r response) result(t testing.TB) infer.Result {
+func (r response) result(t testing.TB) api.Result {
 	t.Helper()
-	var res infer.Result
+	var res api.Result
 	if err := json.Unmarshal(r.body, &res); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
 	}
 	return res
 }
 
-func (r response) results(t testing.TB) []infer.Result {
+func (r response) results(t testing.TB) []api.Result {
 	t.Helper()
-	var res []infer.Result
+	var res []api.Result
 	if err := json.Unmarshal(r.body, &res); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
 	}
 	return res
 }
 
-func (r response) errorInfo(t testing.TB) infer.ErrorInfo {
+func (r response) errorInfo(t testing.TB) api.ErrorInfo {
 	t.Helper()
-	var e errorBody
+	var e api.ErrorBody
 	if err := json.Unmarshal(r.body, &e); err != nil || e.Error.Code == "" {
 		t.Fatalf("not an error body (%v): %s", err, r.body)
 	}
@@ -217,11 +218,11 @@ func TestPredictContentTypes(t *testing.T) {
 				if ct := r.header.Get("Content-Type"); ct != "application/json" {
 					t.Errorf("Content-Type %q", ct)
 				}
-				var got []infer.Result
+				var got []api.Result
 				if tt.list {
 					got = r.results(t)
 				} else {
-					got = []infer.Result{r.result(t)}
+					got = []api.Result{r.result(t)}
 				}
 				if len(got) != len(tt.formats) {
 					t.Fatalf("%d results, want %d", len(got), len(tt.formats))
@@ -269,7 +270,7 @@ func TestTopK(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
 			}
 			if tt.status != 200 {
-				if e := r.errorInfo(t); e.Code != CodeBadRequest || !strings.Contains(e.Message, "top_k") {
+				if e := r.errorInfo(t); e.Code != api.CodeBadRequest || !strings.Contains(e.Message, "top_k") {
 					t.Errorf("error %+v", e)
 				}
 				return
@@ -305,23 +306,23 @@ func TestPredictErrors(t *testing.T) {
 		{"truncated png", "POST", "/predict", "image/png", small[:len(small)/2], 400, "truncated", ""},
 		{"unsupported format (ico)", "POST", "/predict", "image/x-icon", []byte("\x00\x00\x01\x00\x01\x00\x10\x10\x00\x00\x01\x00 \x00h\x04\x00\x00\x16\x00\x00\x00"), 415, "unsupported_format", "ico"},
 		{"too many pixels", "POST", "/predict", "image/png", big, 413, "too_large", "1000 pixels"},
-		{"body too large", "POST", "/predict", "application/octet-stream", make([]byte, 5000), 413, CodeBodyTooLarge, "4096 bytes"},
-		{"body too large json", "POST", "/predict", "application/json", []byte(`{"image":"` + strings.Repeat("A", 5000) + `"}`), 413, CodeBodyTooLarge, "4096 bytes"},
-		{"unsupported content type", "POST", "/predict", "text/plain", small, 415, CodeUnsupportedMedia, "text/plain"},
-		{"form urlencoded form", "POST", "/predict", "application/x-www-form-urlencoded", []byte("a=b&c=d"), 415, CodeUnsupportedMedia, "form"},
-		{"bad content type", "POST", "/predict", "image/png; =", small, 415, CodeUnsupportedMedia, ""},
-		{"bad json", "POST", "/predict", "application/json", []byte(`{"image":`), 400, CodeBadRequest, "json"},
-		{"json trailing data", "POST", "/predict", "application/json", []byte(`{"image":"AA=="} {}`), 400, CodeBadRequest, "after"},
-		{"json both", "POST", "/predict", "application/json", jsonBodyOf(t, map[string]any{"image": b64(small), "images": []string{b64(small)}}), 400, CodeBadRequest, "not both"},
-		{"json neither", "POST", "/predict", "application/json", []byte(`{}`), 400, CodeNoImage, ""},
-		{"json empty images", "POST", "/predict", "application/json", []byte(`{"images":[]}`), 400, CodeNoImage, ""},
-		{"json bad base64", "POST", "/predict", "application/json", []byte(`{"image":"***"}`), 400, CodeBadRequest, "base64"},
-		{"json too many images", "POST", "/predict", "application/json", []byte(`{"images":["AA","AA","AA","AA","AA"]}`), 413, CodeTooManyImages, "4"},
-		{"multipart without boundary", "POST", "/predict", noBoundary, []byte("x"), 400, CodeBadRequest, "boundary"},
-		{"multipart without file", "POST", "/predict", mpText, mpTextBody, 400, CodeNoImage, ""},
-		{"multipart broken", "POST", "/predict", "multipart/form-data; boundary=xyz", []byte("--xyz\r\nbroken"), 400, CodeBadRequest, "multipart"},
-		{"wrong method", "GET", "/predict", "", nil, 405, CodeMethodNotAllowed, "POST"},
-		{"unknown path", "GET", "/nope", "", nil, 404, CodeNotFound, "/nope"},
+		{"body too large", "POST", "/predict", "application/octet-stream", make([]byte, 5000), 413, api.CodeBodyTooLarge, "4096 bytes"},
+		{"body too large json", "POST", "/predict", "application/json", []byte(`{"image":"` + strings.Repeat("A", 5000) + `"}`), 413, api.CodeBodyTooLarge, "4096 bytes"},
+		{"unsupported content type", "POST", "/predict", "text/plain", small, 415, api.CodeUnsupportedMedia, "text/plain"},
+		{"form urlencoded form", "POST", "/predict", "application/x-www-form-urlencoded", []byte("a=b&c=d"), 415, api.CodeUnsupportedMedia, "form"},
+		{"bad content type", "POST", "/predict", "image/png; =", small, 415, api.CodeUnsupportedMedia, ""},
+		{"bad json", "POST", "/predict", "application/json", []byte(`{"image":`), 400, api.CodeBadRequest, "json"},
+		{"json trailing data", "POST", "/predict", "application/json", []byte(`{"image":"AA=="} {}`), 400, api.CodeBadRequest, "after"},
+		{"json both", "POST", "/predict", "application/json", jsonBodyOf(t, map[string]any{"image": b64(small), "images": []string{b64(small)}}), 400, api.CodeBadRequest, "not both"},
+		{"json neither", "POST", "/predict", "application/json", []byte(`{}`), 400, api.CodeNoImage, ""},
+		{"json empty images", "POST", "/predict", "application/json", []byte(`{"images":[]}`), 400, api.CodeNoImage, ""},
+		{"json bad base64", "POST", "/predict", "application/json", []byte(`{"image":"***"}`), 400, api.CodeBadRequest, "base64"},
+		{"json too many images", "POST", "/predict", "application/json", []byte(`{"images":["AA","AA","AA","AA","AA"]}`), 413, api.CodeTooManyImages, "4"},
+		{"multipart without boundary", "POST", "/predict", noBoundary, []byte("x"), 400, api.CodeBadRequest, "boundary"},
+		{"multipart without file", "POST", "/predict", mpText, mpTextBody, 400, api.CodeNoImage, ""},
+		{"multipart broken", "POST", "/predict", "multipart/form-data; boundary=xyz", []byte("--xyz\r\nbroken"), 400, api.CodeBadRequest, "multipart"},
+		{"wrong method", "GET", "/predict", "", nil, 405, api.CodeMethodNotAllowed, "POST"},
+		{"unknown path", "GET", "/nope", "", nil, 404, api.CodeNotFound, "/nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -388,7 +389,7 @@ func TestServerErrors(t *testing.T) {
 		defer close(fake.hold)
 		ts := start(t, Config{Timeout: 100 * time.Millisecond}, fake)
 		r := do(t, "POST", ts.url+"/predict", "image/png", img)
-		if e := r.errorInfo(t); r.status != 504 || e.Code != CodeDeadline {
+		if e := r.errorInfo(t); r.status != 504 || e.Code != api.CodeDeadline {
 			t.Fatalf("%d %+v", r.status, e)
 		}
 	})
@@ -405,7 +406,7 @@ func TestServerErrors(t *testing.T) {
 		wg.Go(func() { statuses <- sendStatus(ts.url+"/predict", "image/png", img) })
 		waitFor(t, func() bool { return ts.model.Load().batch.depth() == 1 })
 		r := do(t, "POST", ts.url+"/predict", "image/png", img)
-		if e := r.errorInfo(t); r.status != 503 || e.Code != CodeOverloaded || r.header.Get("Retry-After") == "" {
+		if e := r.errorInfo(t); r.status != 503 || e.Code != api.CodeOverloaded || r.header.Get("Retry-After") == "" {
 			t.Fatalf("%d %+v %v", r.status, e, r.header)
 		}
 		close(fake.hold)
@@ -426,205 +427,8 @@ func TestServerErrors(t *testing.T) {
 		}
 		ts.model.Load().batch.admit(1) // someone else holds one slot
 		r := do(t, "POST", ts.url+"/predict", ct, body)
-		if e := r.errorInfo(t); r.status != 503 || e.Code != CodeOverloaded {
+		if e := r.errorInfo(t); r.status != 503 || e.Code != api.CodeOverloaded {
 			t.Fatalf("%d %+v", r.status, e)
 		}
 	})
-}
-
-func waitFor(t testing.TB, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func TestReadiness(t *testing.T) {
-	ts := listen(t, Config{})
-	img := pngImage(t, 16, 16)
-	if r := do(t, "GET", ts.url+"/healthz", "", nil); r.status != 200 {
-		t.Fatalf("healthz while loading: %d", r.status)
-	}
-	for _, path := range []string{"/readyz", "/v1/models"} {
-		if r := do(t, "GET", ts.url+path, "", nil); r.status != 503 || r.errorInfo(t).Code != CodeNotReady {
-			t.Fatalf("%s while loading: %d %s", path, r.status, r.body)
-		}
-	}
-	if r := do(t, "POST", ts.url+"/predict", "image/png", img); r.status != 503 || r.header.Get("Retry-After") == "" {
-		t.Fatalf("predict while loading: %d %s", r.status, r.body)
-	}
-
-	fake := newFake()
-	release := make(chan struct{})
-	loaded := make(chan error, 1)
-	go func() {
-		loaded <- ts.Load(context.Background(), func(context.Context) (Engine, error) {
-			<-release // the model takes its time
-			return fake, nil
-		})
-	}()
-	if r := do(t, "GET", ts.url+"/readyz", "", nil); r.status != 503 {
-		t.Fatalf("readyz during load: %d", r.status)
-	}
-	close(release)
-	if err := <-loaded; err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-fake.warmed:
-	default:
-		t.Fatal("ready without a warm-up")
-	}
-	if r := do(t, "GET", ts.url+"/readyz", "", nil); r.status != 200 {
-		t.Fatalf("readyz after warm-up: %d", r.status)
-	}
-	r := do(t, "GET", ts.url+"/v1/models", "", nil)
-	var ml modelList
-	if err := json.Unmarshal(r.body, &ml); err != nil || r.status != 200 || len(ml.Models) != 1 || ml.Models[0].Name != "fake" || ml.Models[0].InputSize != fakeCrop {
-		t.Fatalf("models: %d %s", r.status, r.body)
-	}
-	if err := ts.Load(context.Background(), func(context.Context) (Engine, error) { return fake, nil }); err == nil {
-		t.Error("second Load succeeded")
-	}
-}
-
-func TestLoadFailure(t *testing.T) {
-	ts := listen(t, Config{})
-	err := ts.Load(context.Background(), func(context.Context) (Engine, error) { return nil, errEngine })
-	if err == nil || !strings.Contains(err.Error(), "exploded") {
-		t.Fatalf("Load: %v", err)
-	}
-	if r := do(t, "GET", ts.url+"/readyz", "", nil); r.status != 503 {
-		t.Fatalf("readyz: %d", r.status)
-	}
-}
-
-// TestDrain shuts the server down with a request in flight: /readyz turns
-// 503 at once, the request completes, Shutdown returns nil.
-func TestDrain(t *testing.T) {
-	fake := newFake()
-	fake.hold = make(chan struct{})
-	fake.running = make(chan struct{}, 1)
-	ts := start(t, Config{ShutdownDelay: 300 * time.Millisecond}, fake)
-	img := pngImage(t, 16, 16)
-
-	inflight := make(chan response, 1)
-	go func() {
-		r, err := send("POST", ts.url+"/predict", "image/png", img)
-		if err != nil {
-			r.status, r.body = -1, []byte(err.Error())
-		}
-		inflight <- r
-	}()
-	<-fake.running
-
-	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		shut <- ts.Shutdown(ctx)
-	}()
-	waitFor(t, func() bool { return !ts.Ready() })
-	if r := do(t, "GET", ts.url+"/readyz", "", nil); r.status != 503 || !strings.Contains(r.errorInfo(t).Message, "draining") {
-		t.Fatalf("readyz while draining: %d %s", r.status, r.body)
-	}
-	if r := do(t, "GET", ts.url+"/healthz", "", nil); r.status != 200 {
-		t.Fatalf("healthz while draining: %d", r.status)
-	}
-	time.Sleep(400 * time.Millisecond) // past the delay: no longer accepting
-	select {
-	case err := <-shut:
-		t.Fatalf("Shutdown returned %v with a request in flight", err)
-	default:
-	}
-	close(fake.hold)
-	if r := <-inflight; r.status != 200 {
-		t.Fatalf("in-flight request: %d %s", r.status, r.body)
-	}
-	if err := <-shut; err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
-	if _, err := http.Get(ts.url + "/healthz"); err == nil {
-		t.Error("still accepting after Shutdown")
-	}
-}
-
-// TestDrainGraceExpires: a request that outlives the grace period is cut
-// off and Shutdown reports it.
-func TestDrainGraceExpires(t *testing.T) {
-	fake := newFake()
-	fake.hold = make(chan struct{})
-	fake.running = make(chan struct{}, 1)
-	ts := start(t, Config{}, fake)
-	img := pngImage(t, 8, 8)
-	go sendStatus(ts.url+"/predict", "image/png", img)
-	<-fake.running
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	if err := ts.Shutdown(ctx); err == nil {
-		t.Fatal("Shutdown succeeded with a stuck request")
-	}
-}
-
-func TestRequestID(t *testing.T) {
-	ts := start(t, Config{}, newFake())
-	r := do(t, "GET", ts.url+"/healthz", "", nil, "X-Request-Id", "abc-123")
-	if got := r.header.Get("X-Request-Id"); got != "abc-123" {
-		t.Errorf("echoed id %q", got)
-	}
-	r1 := do(t, "GET", ts.url+"/healthz", "", nil)
-	r2 := do(t, "POST", ts.url+"/predict", "text/plain", nil, "X-Request-Id", "bad id with spaces")
-	id1, id2 := r1.header.Get("X-Request-Id"), r2.header.Get("X-Request-Id")
-	if len(id1) != 24 || len(id2) != 24 || id1 == id2 {
-		t.Errorf("generated ids %q %q", id1, id2)
-	}
-}
-
-func TestAccessLog(t *testing.T) {
-	var buf syncBuffer
-	log := slog.New(slog.NewJSONHandler(&buf, nil))
-	ts := start(t, Config{Logger: log}, newFake())
-	do(t, "POST", ts.url+"/predict", "image/png", pngImage(t, 8, 8), "X-Request-Id", "req-1")
-	do(t, "POST", ts.url+"/predict", "text/plain", nil, "X-Request-Id", "req-2")
-	do(t, "GET", ts.url+"/healthz", "", nil, "X-Request-Id", "probe") // debug level: not logged
-	lines := map[string]map[string]any{}
-	for line := range strings.SplitSeq(strings.TrimSpace(buf.String()), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		if m["msg"] == "request" {
-			lines[m["request_id"].(string)] = m
-		}
-	}
-	if m := lines["req-1"]; m == nil || m["status"] != 200.0 || m["images"] != 1.0 || m["path"] != "/predict" {
-		t.Errorf("req-1: %v", m)
-	}
-	if m := lines["req-2"]; m == nil || m["status"] != 415.0 || m["error"] != CodeUnsupportedMedia {
-		t.Errorf("req-2: %v", m)
-	}
-	if _, ok := lines["probe"]; ok {
-		t.Error("probe logged at info level")
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/mlserve/mlserve/internal/cli"
-	"github.com/mlserve/mlserve/internal/envconfig"
+	"github.com/mlserve/mlserve/internal/config"
 )
 
 func loadCompose(t *testing.T) *types.Project {
@@ -122,8 +122,8 @@ func TestComposeServices(t *testing.T) {
 				t.Errorf("entrypoint %q does not run /mlserve", s.Entrypoint)
 			}
 			for k := range s.Environment {
-				if strings.HasPrefix(k, "MLSERVE_") && !declared(k) {
-					t.Errorf("environment %s is not declared in envconfig.Vars", k)
+				if strings.HasPrefix(k, "MLSERVE_") && !config.Declared(k) {
+					t.Errorf("environment %s is not declared in internal/config", k)
 				}
 			}
 		})
@@ -144,13 +144,4 @@ func TestComposeServices(t *testing.T) {
 	if !ok || !strings.HasPrefix(s3.Image, "versity/versitygw:") {
 		t.Errorf("want an s3 service running versitygw, got %q", s3.Image)
 	}
-}
-
-func declared(name string) bool {
-	for _, v := range envconfig.Vars {
-		if v.Name == name {
-			return true
-		}
-	}
-	return false
 }

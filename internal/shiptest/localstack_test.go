@@ -23,8 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/infer"
-	"github.com/mlserve/mlserve/internal/shiptest/localaws"
 	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
@@ -59,23 +59,25 @@ func goBuild(t *testing.T, out, pkg string) {
 
 // stack is a running scripts/local-stack.sh.
 type stack struct {
-	s3Port, awsPort, servePort int
-	dir                        string
+	s3Port, awsPort, servePort, sqsPort, lambdaPort int
+	dir                                             string
 }
 
 // startStack runs scripts/local-stack.sh, as `make local-stack` does, with
-// the mini fixture model, and waits until it says it is ready.
-func startStack(t *testing.T) *stack {
+// the mini fixture model and env (NAME=value) on top, and waits until it
+// says it is ready.
+func startStack(t *testing.T, env ...string) *stack {
 	t.Helper()
 	versitygw := testsupport.Tool(t, "versitygw", "VERSITYGW")
 	rie := testsupport.Tool(t, "aws-lambda-rie", "AWS_LAMBDA_RIE")
+	goaws := testsupport.Tool(t, "cmd", "GOAWS") // go install github.com/Admiral-Piett/goaws/app/cmd@v0.4.5
 	model := testsupport.Fixtures(t, "models", "mini-v1-opset11.onnx")
 	bin := t.TempDir()
 	goBuild(t, filepath.Join(bin, "mlserve"), "./cmd/mlserve")
 	goBuild(t, filepath.Join(bin, "localaws"), "./internal/shiptest/cmd/localaws")
 
-	p := freePorts(t, 5)
-	st := &stack{s3Port: p[0], awsPort: p[3], servePort: p[4], dir: t.TempDir()}
+	p := freePorts(t, 6)
+	st := &stack{s3Port: p[0], lambdaPort: p[1], awsPort: p[3], servePort: p[4], sqsPort: p[5], dir: t.TempDir()}
 	cmd := exec.Command("bash", filepath.Join(repoRoot(t), "scripts", "local-stack.sh"))
 	cmd.Env = append(os.Environ(),
 		"VERSITYGW="+versitygw, "AWS_LAMBDA_RIE="+rie,
@@ -83,8 +85,9 @@ func startStack(t *testing.T) *stack {
 		"MLSERVE_MODEL="+model, "LOCAL_STACK_DIR="+st.dir,
 		"S3_PORT="+strconv.Itoa(p[0]), "LAMBDA_PORT="+strconv.Itoa(p[1]),
 		"RUNTIME_API_PORT="+strconv.Itoa(p[2]), "AWS_PORT="+strconv.Itoa(p[3]),
-		"SERVE_PORT="+strconv.Itoa(p[4]),
+		"SERVE_PORT="+strconv.Itoa(p[4]), "SQS_PORT="+strconv.Itoa(p[5]), "GOAWS="+goaws,
 	)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -105,7 +108,7 @@ func startStack(t *testing.T) *stack {
 		}
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		if t.Failed() {
-			for _, name := range []string{"localaws", "versitygw", "lambda", "serve"} {
+			for _, name := range []string{"localaws", "versitygw", "goaws", "lambda", "serve"} {
 				b, _ := os.ReadFile(filepath.Join(st.dir, "logs", name+".log"))
 				t.Logf("--- %s.log (tail)\n%s", name, tailString(string(b), 3000))
 			}
@@ -163,15 +166,16 @@ func getJSON(t *testing.T, url string, v any) {
 }
 
 // TestLocalStack is the end-to-end run of the local stack: images uploaded
-// under input/ become S3 events, the Lambda function (under the RIE)
-// submits one Batch job per event, the Batch stand-in runs `mlserve batch`
-// with the job's command, and the results land under output/, equal to
-// what `mlserve serve` answers for the same image.
+// under input/ become S3 events on the SQS queue, the poller hands one
+// window of them to the Lambda function (under the RIE), which submits one
+// Batch job for the window; the Batch stand-in runs `mlserve batch` with
+// the job's command, and the results land under output/, equal to what
+// `mlserve serve` answers for the same image.
 func TestLocalStack(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts versitygw, the RIE and mlserve: skipped with -short")
+		t.Skip("starts versitygw, goaws, the RIE and mlserve: skipped with -short")
 	}
-	st := startStack(t)
+	st := startStack(t, "MLSERVE_DIRECT_MAX=0", "WINDOW=3s")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	client := st.s3Client()
@@ -185,7 +189,7 @@ func TestLocalStack(t *testing.T) {
 		}
 		uploads["input/"+name] = b
 	}
-	// Not an image: its job fails with exit code 1, which the retry
+	// Not an image: a failure record; the job exits 1, which the retry
 	// strategy ends at once (EXIT) instead of retrying.
 	uploads["input/broken.jpg"] = []byte("this is not a JPEG")
 	// Outside input/: the notification filter drops it.
@@ -198,93 +202,38 @@ func TestLocalStack(t *testing.T) {
 		}
 	}
 
-	// Wait until every event is relayed and every job has stopped.
-	base := fmt.Sprintf("http://127.0.0.1:%d", st.awsPort)
-	var jobs struct{ Jobs []localaws.Job }
-	for {
-		var inv struct {
-			Invocations []localaws.Invocation
-			Pending     int
-		}
-		getJSON(t, base+"/local/invocations", &inv)
-		getJSON(t, base+"/local/jobs", &jobs)
-		stopped := 0
-		for _, j := range jobs.Jobs {
-			if j.Status == "SUCCEEDED" || j.Status == "FAILED" {
-				stopped++
-			}
-		}
-		if len(inv.Invocations) >= 4 && inv.Pending == 0 && stopped == len(jobs.Jobs) && len(jobs.Jobs) >= 4 {
-			for _, i := range inv.Invocations {
-				if i.Status != http.StatusOK || i.Err != "" {
-					t.Errorf("invocation for %s: status %d, error %s, response %s", i.Key, i.Status, i.Err, i.Response)
-				}
-			}
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("timed out: %d invocations (%d pending), jobs %+v", len(inv.Invocations), inv.Pending, jobs.Jobs)
-		}
-		time.Sleep(250 * time.Millisecond)
+	// One window, one job for the four uploads under input/.
+	jobs := st.waitJobs(ctx, t, 1)
+	if len(jobs) != 1 {
+		t.Fatalf("SubmitJob calls: got %d, want 1 (one per window): %+v", len(jobs), jobs)
 	}
-
-	// One job per upload under input/, none for other/, manifests/ or output/.
-	if len(jobs.Jobs) != 4 {
-		t.Fatalf("SubmitJob calls: got %d, want 4 (one per upload under input/): %+v", len(jobs.Jobs), jobs.Jobs)
+	j := jobs[0]
+	if !strings.HasSuffix(j.Queue, ":job-queue/mlserve-local") || !strings.HasSuffix(j.Definition, ":job-definition/mlserve-local:1") {
+		t.Errorf("job %s: queue %s, definition %s", j.Name, j.Queue, j.Definition)
 	}
-	byImage := map[string]localaws.Job{}
-	for _, j := range jobs.Jobs {
-		if !strings.HasSuffix(j.Queue, ":job-queue/mlserve-local") || !strings.HasSuffix(j.Definition, ":job-definition/mlserve-local:1") {
-			t.Errorf("job %s: queue %s, definition %s", j.Name, j.Queue, j.Definition)
-		}
-		if len(j.Command) != 5 || j.Command[0] != "batch" || j.Command[1] != "--manifest" || j.Command[3] != "--output" ||
-			!strings.HasPrefix(j.Command[2], "s3://mlserve/manifests/") || j.Command[4] != "s3://mlserve/output/" {
-			t.Errorf("job %s command: %q", j.Name, j.Command)
-			continue
-		}
-		// The manifest names the uploaded key.
-		man, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("mlserve"), Key: aws.String(strings.TrimPrefix(j.Command[2], "s3://mlserve/"))})
-		if err != nil {
-			t.Errorf("manifest %s: %v", j.Command[2], err)
-			continue
-		}
-		var uri string
-		err = json.NewDecoder(man.Body).Decode(&uri)
-		man.Body.Close()
-		if err != nil || !strings.HasPrefix(uri, "s3://mlserve/input/") {
-			t.Errorf("manifest %s: first entry %q, %v", j.Command[2], uri, err)
-			continue
-		}
-		byImage[strings.TrimPrefix(uri, "s3://mlserve/input/")] = j
+	if len(j.Command) != 7 || j.Command[0] != "batch" || j.Command[1] != "--manifest" || !strings.HasPrefix(j.Command[2], "s3://mlserve/manifests/") ||
+		j.Command[3] != "--input" || j.Command[4] != "s3://mlserve/input/" || j.Command[5] != "--output" || j.Command[6] != "s3://mlserve/output/" {
+		t.Fatalf("job %s command: %q", j.Name, j.Command)
 	}
-
-	broken, ok := byImage["broken.jpg"]
-	switch {
-	case !ok:
-		t.Error("no job for input/broken.jpg")
-	case broken.Status != "FAILED" || len(broken.Runs) != 1 || broken.Runs[0].ExitCode != 1:
-		t.Errorf("broken.jpg job: status %s, runs %+v; want FAILED after one run with exit code 1 (EXIT, no retry)", broken.Status, broken.Runs)
+	// The manifest names the four keys under input/, once each.
+	uris := st.manifest(ctx, t, j.Command[2])
+	slices.Sort(uris)
+	if want := []string{"s3://mlserve/input/broken.jpg", "s3://mlserve/input/dog-768x576.jpg", "s3://mlserve/input/gray-320x480.png",
+		"s3://mlserve/input/scene-640x427-q90.jpg"}; !slices.Equal(uris, want) {
+		t.Errorf("manifest %q, want %q", uris, want)
+	}
+	// broken.jpg fails the job (exit 1, EXIT: no retry) after its record.
+	if j.Status != "FAILED" || len(j.Runs) != 1 || j.Runs[0].ExitCode != 1 {
+		t.Errorf("job: status %s, runs %+v; want FAILED after one run with exit code 1 (EXIT, no retry)", j.Status, j.Runs)
+	}
+	js := st.jobSummary(ctx, t, j.ID)
+	if js.Images != 4 || js.Succeeded != 3 || js.Failed != 1 || js.Shards != 1 {
+		t.Errorf("job summary %+v", js)
 	}
 
 	for _, name := range images {
 		t.Run(name, func(t *testing.T) {
-			j, ok := byImage[name]
-			if !ok {
-				t.Fatalf("no job for input/%s", name)
-			}
-			if j.Status != "SUCCEEDED" || len(j.Runs) != 1 || j.Runs[0].ExitCode != 0 {
-				t.Fatalf("job %s: status %s, runs %+v", j.Name, j.Status, j.Runs)
-			}
-			obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("mlserve"), Key: aws.String("output/" + name + ".json")})
-			if err != nil {
-				t.Fatalf("output/%s.json: %v", name, err)
-			}
-			var got infer.Result
-			err = json.NewDecoder(obj.Body).Decode(&got)
-			obj.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := st.result(ctx, t, "output/"+name+".json")
 			if got.Error != nil || len(got.Predictions) != 5 || got.Predictions[0].Label == "" {
 				t.Fatalf("batch result: %+v", got)
 			}
@@ -304,7 +253,7 @@ func TestLocalStack(t *testing.T) {
 	}
 }
 
-func predict(t *testing.T, port int, img []byte) infer.Result {
+func predict(t *testing.T, port int, img []byte) api.Result {
 	t.Helper()
 	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/predict", port), "application/octet-stream", bytes.NewReader(img))
 	if err != nil {
@@ -312,7 +261,7 @@ func predict(t *testing.T, port int, img []byte) infer.Result {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	var r infer.Result
+	var r api.Result
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &r) != nil {
 		t.Fatalf("POST /predict: %s\n%s", resp.Status, body)
 	}
@@ -332,21 +281,6 @@ func samePredictions(a, b []infer.Prediction) bool {
 // mini-v1 model (meta.json "e2e").
 func referenceTop1(t *testing.T, image string) int {
 	t.Helper()
-	b, err := os.ReadFile(testsupport.Fixtures(t, "meta.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meta struct {
-		E2E map[string]map[string]struct {
-			Classes []int `json:"classes"`
-		} `json:"e2e"`
-	}
-	if err := json.Unmarshal(b, &meta); err != nil {
-		t.Fatal(err)
-	}
-	ref := meta.E2E["mini-v1"][image].Classes
-	if len(ref) == 0 {
-		t.Fatalf("meta.json: no e2e reference for mini-v1 and %s", image)
-	}
-	return ref[0]
+	c, _ := testsupport.Top1(t, "mini-v1", image)
+	return c
 }

@@ -40,6 +40,16 @@ func Fixtures(t testing.TB, elem ...string) string {
 	return p
 }
 
+// ReadFixture reads a file of the shared fixtures (see Fixtures).
+func ReadFixture(t testing.TB, elem ...string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(Fixtures(t, elem...))
+	if err != nil {
+		t.Fatalf("fixture: %v", err)
+	}
+	return b
+}
+
 // Tool finds an external program: the path in the environment variable env
 // when set, else name on PATH. A missing tool skips the test locally and
 // fails it when CI=true, so CI cannot skip silently.

@@ -33,11 +33,13 @@ type Batch struct {
 	Timeout         time.Duration // per attempt (default 10m)
 	Log             *slog.Logger
 
-	once sync.Once
-	work chan *Job
-	mu   sync.Mutex
-	jobs []*Job
-	seq  int
+	once   sync.Once
+	work   chan *Job
+	mu     sync.Mutex
+	jobs   []*Job
+	seq    int
+	faults Faults
+	calls  int // SubmitJob calls, refused ones included
 }
 
 // ExitRule is one evaluateOnExit entry.
@@ -110,8 +112,12 @@ func (b *Batch) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/submitjob", b.submitJob)
 	mux.HandleFunc("POST /v1/describejobs", b.describeJobs)
 	mux.HandleFunc("GET /local/jobs", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"jobs": b.Jobs()})
+		b.mu.Lock()
+		calls := b.calls
+		b.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"jobs": b.Jobs(), "submit_calls": calls})
 	})
+	mux.HandleFunc("POST /local/faults", b.serveFaults)
 	return mux
 }
 
@@ -148,6 +154,9 @@ type submitJobInput struct {
 var jobNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
 
 func (b *Batch) submitJob(w http.ResponseWriter, r *http.Request) {
+	if b.refuse(w) {
+		return
+	}
 	var in submitJobInput
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
 		clientError(w, "SubmitJob: %v", err)
@@ -359,6 +368,19 @@ func (b *Batch) exec(ctx context.Context, job *Job, index, attempt int) (int, st
 		cmd.Env = append(cmd.Env, "AWS_BATCH_JOB_ARRAY_INDEX="+strconv.Itoa(index), "AWS_BATCH_JOB_ARRAY_SIZE="+strconv.Itoa(job.ArraySize))
 	}
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	b.mu.Lock()
+	kill := b.faults.KillAfterMS > 0 && b.faults.KillIndex == index && attempt == 1 && index >= 0
+	after := time.Duration(b.faults.KillAfterMS) * time.Millisecond
+	b.mu.Unlock()
+	if kill {
+		timer := time.AfterFunc(after, func() {
+			if cmd.Process != nil {
+				b.Log.Info("injected fault: SIGKILL array child", "job_id", job.ID, "index", index)
+				cmd.Process.Kill()
+			}
+		})
+		defer timer.Stop()
+	}
 	cmd.WaitDelay = 30 * time.Second
 	var out tail
 	cmd.Stdout = os.Stderr

@@ -37,10 +37,14 @@ type Invocation struct {
 }
 
 // Relay forwards S3 ObjectCreated records under Prefix to a Lambda
-// function behind the Runtime Interface Emulator at InvokeURL.
+// function behind the Runtime Interface Emulator at InvokeURL or, when
+// SQS is set, as messages on the queue at QueueURL (the bucket
+// notification's queue target; a Poller then invokes the function).
 type Relay struct {
 	Prefix    string
 	InvokeURL string
+	SQS       *SQS
+	QueueURL  string
 	Client    *http.Client
 	Log       *slog.Logger
 
@@ -172,6 +176,15 @@ func (r *Relay) Run(ctx context.Context) {
 
 func (r *Relay) invoke(ctx context.Context, ev relayed) Invocation {
 	inv := Invocation{Bucket: ev.bucket, Key: ev.key, Time: time.Now().UTC()}
+	if r.SQS != nil {
+		if err := r.SQS.Send(ctx, r.QueueURL, string(ev.event)); err != nil {
+			inv.Err = err.Error()
+			r.Log.ErrorContext(ctx, "send to queue failed", "key", ev.key, "err", err)
+			return inv
+		}
+		inv.Status = http.StatusOK
+		return inv
+	}
 	// The emulator may still be starting: retry refused connections briefly.
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.InvokeURL, bytes.NewReader(ev.event))

@@ -7,6 +7,12 @@
 //	POST /v1/describejobs      AWS Batch DescribeJobs
 //	GET  /local/jobs           every SubmitJob call and its runs
 //	GET  /local/invocations    every relayed event and the function's answer
+//	GET  /local/windows        with --sqs-endpoint: every window the poller invoked
+//	POST /local/faults         inject SubmitJob throttling/refusals, SIGKILL a child
+//
+// With --sqs-endpoint (goaws), events go to the SQS queue --sqs-queue and a
+// local event source mapping polls it into the function (batching window
+// --window, up to --batch-size messages, ReportBatchItemFailures).
 package main
 
 import (
@@ -43,6 +49,10 @@ func run() error {
 	attempts := flag.Int("attempts", 3, "job definition retry attempts")
 	mlserve := flag.String("mlserve", "mlserve", "the program jobs run (the image's entrypoint)")
 	region := flag.String("region", "us-east-1", "region in ARNs")
+	sqsEndpoint := flag.String("sqs-endpoint", "", "goaws endpoint: S3 events go through its queue (default: invoke the function directly)")
+	sqsQueue := flag.String("sqs-queue", "mlserve-uploads", "queue the bucket notification targets")
+	window := flag.Duration("window", 30*time.Second, "event source mapping batching window")
+	batchSize := flag.Int("batch-size", 10000, "event source mapping batch size")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "localaws")
@@ -62,14 +72,35 @@ func run() error {
 		Exec: *mlserve,
 		Log:  log,
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var poller *localaws.Poller
+	if *sqsEndpoint != "" {
+		q := &localaws.SQS{Endpoint: *sqsEndpoint}
+		var url string
+		var err error
+		for range 100 { // goaws may still be starting
+			if url, err = q.QueueURL(ctx, *sqsQueue); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			return err
+		}
+		relay.SQS, relay.QueueURL = q, url
+		poller = &localaws.Poller{SQS: q, QueueURL: url, QueueARN: "arn:aws:sqs:" + *region + ":000000000000:" + *sqsQueue,
+			InvokeURL: *invoke, Window: *window, BatchSize: *batchSize, Log: log}
+	}
 	mux := http.NewServeMux()
+	if poller != nil {
+		mux.HandleFunc("GET /local/windows", poller.ServeWindows)
+	}
 	mux.Handle("POST /s3-events", relay)
 	mux.HandleFunc("GET /local/invocations", relay.ServeInvocations)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.Handle("/", batch.Handler())
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -77,6 +108,9 @@ func run() error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go relay.Run(ctx)
 	go batch.Run(ctx)
+	if poller != nil {
+		go poller.Run(ctx)
+	}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -1,4 +1,4 @@
-package server
+package httpapi
 
 import (
 	"bytes"
@@ -10,15 +10,6 @@ import (
 	"path/filepath"
 	"testing"
 )
-
-func readSource(t testing.TB, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 // FuzzParseBody feeds request bodies of every content type to the parser:
 // it never panics, never returns more than the limits allow, and every
@@ -64,14 +55,14 @@ func FuzzParseBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ct string, data []byte) {
 		b, err := parseBody(ct, bytes.NewReader(data), int64(len(data)), maxBytes, maxImages)
 		if err != nil {
-			var he *httpError
+			var he *Error
 			if !errors.As(err, &he) {
-				t.Fatalf("error %T %v is not an *httpError", err, err)
+				t.Fatalf("error %T %v is not an *Error", err, err)
 			}
-			switch he.Status {
+			switch he.Status() {
 			case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 			default:
-				t.Fatalf("status %d for %v", he.Status, err)
+				t.Fatalf("status %d for %v", he.Status(), err)
 			}
 			if he.Code == "" || he.Message == "" {
 				t.Fatalf("error without code or message: %+v", he)

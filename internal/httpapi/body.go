@@ -1,8 +1,7 @@
-package server
+package httpapi
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,21 +13,22 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/imageprep"
 )
 
-// maxTopK bounds ?top_k=.
-const maxTopK = 1000
-
-// parseTopK reads ?top_k= (1..1000); def when absent.
+// parseTopK reads ?top_k= (1 to api.MaxTopK); def when absent.
 func parseTopK(q url.Values, def int) (int, error) {
 	s := q.Get("top_k")
 	if s == "" {
 		return def, nil
 	}
 	k, err := strconv.Atoi(s)
-	if err != nil || k < 1 || k > maxTopK {
-		return 0, errorf(http.StatusBadRequest, CodeBadRequest, "top_k must be an integer from 1 to %d, got %q", maxTopK, s)
+	if err == nil {
+		err = api.CheckTopK(k)
+	}
+	if err != nil {
+		return 0, Errorf(api.CodeBadRequest, "top_k must be an integer from 1 to %d, got %q", api.MaxTopK, s)
 	}
 	return k, nil
 }
@@ -52,7 +52,7 @@ func parseBody(contentType string, r io.Reader, sizeHint, maxBytes int64, maxIma
 		mt, err = "application/octet-stream", nil
 	}
 	if err != nil {
-		return body{}, &httpError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+		return body{}, &Error{Code: api.CodeUnsupportedMedia,
 			Message: fmt.Sprintf("bad Content-Type %q: %v", contentType, err), Err: err}
 	}
 	var b body
@@ -76,7 +76,7 @@ func parseBody(contentType string, r io.Reader, sizeHint, maxBytes int64, maxIma
 			return body{}, readError(err, maxBytes)
 		}
 		if format, _ := imageprep.Sniff(data); format == "" {
-			return body{}, errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
+			return body{}, Errorf(api.CodeUnsupportedMedia,
 				"a form is not an image: send the image as image/*, application/octet-stream, multipart/form-data or application/json {\"image\": \"<base64>\"}")
 		}
 		b.Images = [][]byte{data}
@@ -86,21 +86,28 @@ func parseBody(contentType string, r io.Reader, sizeHint, maxBytes int64, maxIma
 			return body{}, readError(err, maxBytes)
 		}
 	default:
-		return body{}, errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
+		return body{}, Errorf(api.CodeUnsupportedMedia,
 			"unsupported Content-Type %q: send the image as image/*, application/octet-stream, multipart/form-data or application/json {\"image\": \"<base64>\"}", mt)
 	}
 	return b, nil
 }
 
 // isRawType reports whether the body is the image itself. application/jpeg
-// is what the original sample's clients send.
+// is what the original sample's clients send, binary/octet-stream what S3
+// tools label unknown files with.
 func isRawType(mt string) bool {
-	return strings.HasPrefix(mt, "image/") || mt == "application/octet-stream" || mt == "application/jpeg"
+	switch {
+	case strings.HasPrefix(mt, "image/"):
+		return true
+	case mt == "application/octet-stream", mt == "binary/octet-stream", mt == "application/jpeg":
+		return true
+	}
+	return false
 }
 
 func parseMultipart(r io.Reader, boundary string, maxImages int) (body, error) {
 	if boundary == "" {
-		return body{}, errorf(http.StatusBadRequest, CodeBadRequest, "multipart/form-data without a boundary")
+		return body{}, Errorf(api.CodeBadRequest, "multipart/form-data without a boundary")
 	}
 	mr := multipart.NewReader(r, boundary)
 	var b body
@@ -129,7 +136,7 @@ func parseMultipart(r io.Reader, boundary string, maxImages int) (body, error) {
 		b.Images = append(b.Images, data)
 	}
 	if len(b.Images) == 0 {
-		return body{}, errorf(http.StatusBadRequest, CodeNoImage, "multipart body has no file part")
+		return body{}, Errorf(api.CodeNoImage, "multipart body has no file part")
 	}
 	b.List = len(b.Images) > 1
 	return b, nil
@@ -155,22 +162,25 @@ func parseJSON(r io.Reader, maxImages int) (body, error) {
 	var jb jsonBody
 	dec := json.NewDecoder(r)
 	if err := dec.Decode(&jb); err != nil {
-		return body{}, badBody("json", err)
+		if isTooLarge(err) {
+			return body{}, err
+		}
+		return body{}, &Error{Code: api.CodeBadRequest, Message: jsonMessage(err), Err: err}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		if err == nil || !isTooLarge(err) {
-			return body{}, errorf(http.StatusBadRequest, CodeBadRequest, "json: data after the object")
+			return body{}, Errorf(api.CodeBadRequest, "json: data after the object")
 		}
 		return body{}, err
 	}
 	var b body
 	switch {
 	case jb.Image != nil && jb.Images != nil:
-		return body{}, errorf(http.StatusBadRequest, CodeBadRequest, `json: give "image" or "images", not both`)
+		return body{}, Errorf(api.CodeBadRequest, `json: give "image" or "images", not both`)
 	case jb.Image != nil:
-		data, err := decodeBase64(*jb.Image)
+		data, err := api.DecodeBase64(*jb.Image)
 		if err != nil {
-			return body{}, errorf(http.StatusBadRequest, CodeBadRequest, "json image: %v", err)
+			return body{}, Errorf(api.CodeBadRequest, "json image: %v", err)
 		}
 		b.Images = [][]byte{data}
 	case len(jb.Images) > maxImages:
@@ -178,63 +188,56 @@ func parseJSON(r io.Reader, maxImages int) (body, error) {
 	case len(jb.Images) > 0:
 		b.List = true
 		for i, s := range jb.Images {
-			data, err := decodeBase64(s)
+			data, err := api.DecodeBase64(s)
 			if err != nil {
-				return body{}, errorf(http.StatusBadRequest, CodeBadRequest, "json images[%d]: %v", i, err)
+				return body{}, Errorf(api.CodeBadRequest, "json images[%d]: %v", i, err)
 			}
 			b.Images = append(b.Images, data)
 		}
 	default:
-		return body{}, errorf(http.StatusBadRequest, CodeNoImage, `json body has no "image" or "images"`)
+		return body{}, Errorf(api.CodeNoImage, `json body has no "image" or "images"`)
 	}
 	return b, nil
 }
 
-// decodeBase64 accepts standard or URL-safe base64, padded or not, and a
-// data: URL ("data:image/jpeg;base64,...") as browsers make them.
-func decodeBase64(s string) ([]byte, error) {
-	if strings.HasPrefix(s, "data:") {
-		i := strings.Index(s, ";base64,")
-		if i < 0 {
-			return nil, errors.New("data URL is not base64")
-		}
-		s = s[i+len(";base64,"):]
+// jsonMessage says what is wrong with a JSON body in the client's terms
+// (encoding/json's type errors name our Go types).
+func jsonMessage(err error) string {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return "json: " + strings.TrimPrefix(err.Error(), "json: ")
 	}
-	s = strings.TrimRight(s, "=")
-	enc := base64.RawStdEncoding
-	if strings.ContainsAny(s, "-_") {
-		enc = base64.RawURLEncoding
+	switch field, _, _ := strings.Cut(te.Field, "."); field {
+	case "image":
+		return fmt.Sprintf(`json: "image" must be a base64 string, got a %s`, te.Value)
+	case "images":
+		return fmt.Sprintf(`json: "images" must be a list of base64 strings, got a %s`, te.Value)
 	}
-	data, err := enc.DecodeString(s)
-	if err != nil {
-		return nil, fmt.Errorf("invalid base64: %w", err)
-	}
-	return data, nil
+	return fmt.Sprintf(`json: the body must be an object, {"image": "<base64>"} or {"images": [...]}, got a %s`, te.Value)
 }
 
-func tooManyImages(max int) *httpError {
-	return errorf(http.StatusRequestEntityTooLarge, CodeTooManyImages, "too many images in one request: the limit is %d", max)
+func tooManyImages(max int) *Error {
+	return Errorf(api.CodeTooManyImages, "too many images in one request: the limit is %d", max)
 }
 
 func badBody(kind string, err error) error {
 	if isTooLarge(err) {
 		return err
 	}
-	return &httpError{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: fmt.Sprintf("%s: %v", kind, err), Err: err}
+	return &Error{Code: api.CodeBadRequest, Message: fmt.Sprintf("%s: %v", kind, err), Err: err}
 }
 
 // readError turns a body read error into its response: 413 when over the
 // limit, 400 otherwise.
 func readError(err error, maxBytes int64) error {
 	if isTooLarge(err) {
-		return &httpError{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
-			Message: fmt.Sprintf("request body exceeds the limit of %d bytes", maxBytes), Err: err}
+		return &Error{Code: api.CodeBodyTooLarge, Message: fmt.Sprintf("request body exceeds the limit of %d bytes", maxBytes), Err: err}
 	}
-	var he *httpError
-	if errors.As(err, &he) {
-		return he
+	var e *Error
+	if errors.As(err, &e) {
+		return e
 	}
-	return &httpError{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: fmt.Sprintf("read body: %v", err), Err: err}
+	return &Error{Code: api.CodeBadRequest, Message: fmt.Sprintf("read body: %v", err), Err: err}
 }
 
 // errBodyTooLarge is returned by limitReader past its limit.
@@ -270,12 +273,13 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readAll reads r into a buffer sized from the Content-Length when known,
-// so a large upload is not copied through doubling buffers.
+// readAll reads r into a buffer that grows as bytes arrive: the declared
+// Content-Length (sizeHint) only sizes the first 64 KiB, so a client that
+// declares 10 MB and sends one byte costs one small buffer, not 10 MB.
 func readAll(r io.Reader, sizeHint, maxBytes int64) ([]byte, error) {
 	var buf bytes.Buffer
 	if sizeHint > 0 && sizeHint <= maxBytes {
-		buf.Grow(int(sizeHint) + bytes.MinRead)
+		buf.Grow(int(min(sizeHint, 64<<10)) + bytes.MinRead)
 	}
 	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, err

@@ -1,0 +1,126 @@
+package batch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mlserve/mlserve/internal/api"
+	"github.com/mlserve/mlserve/internal/imageprep"
+	"github.com/mlserve/mlserve/internal/s3io"
+)
+
+// fetch checks whether the input is already done, then reads it. It leaves
+// w.data set when the input goes on to be prepared.
+func (r *runner) fetch(ctx context.Context, it item) *work {
+	w := &work{item: it}
+	if !it.listed {
+		obj, err := retry(ctx, func() (s3io.Object, error) { return it.store.Stat(ctx, it.key) }, &w.attempt)
+		if err != nil {
+			r.failRun(w, err, CodeReadFailed)
+			return w
+		}
+		w.obj = obj
+	}
+	if !r.cfg.Force && r.alreadyDone(ctx, w) {
+		return w
+	}
+	if !hasImageExt(it.rel) {
+		r.failImage(w, imageprep.CodeNotImage, "not an image file name (extension)")
+		return w
+	}
+	if w.obj.Size > r.cfg.MaxObjectBytes {
+		r.failImage(w, imageprep.CodeTooLarge, fmt.Sprintf("%d bytes, more than %d", w.obj.Size, r.cfg.MaxObjectBytes))
+		return w
+	}
+	w.attempt = 0
+	type got struct {
+		data []byte
+		obj  s3io.Object
+	}
+	g, err := retry(ctx, func() (got, error) {
+		rc, obj, err := it.store.Open(ctx, it.key)
+		if err != nil {
+			return got{}, err
+		}
+		defer rc.Close()
+		data, err := io.ReadAll(io.LimitReader(rc, r.cfg.MaxObjectBytes+1))
+		return got{data, obj}, err
+	}, &w.attempt)
+	if err != nil {
+		r.failRun(w, err, CodeReadFailed)
+		return w
+	}
+	if g.obj.ETag != "" {
+		w.obj.ETag, w.obj.Size = g.obj.ETag, g.obj.Size
+	}
+	switch {
+	case len(g.data) == 0:
+		r.failImage(w, imageprep.CodeEmpty, "zero bytes")
+	case int64(len(g.data)) > r.cfg.MaxObjectBytes:
+		r.failImage(w, imageprep.CodeTooLarge, fmt.Sprintf("more than %d bytes", r.cfg.MaxObjectBytes))
+	case !isImage(g.data):
+		r.failImage(w, imageprep.CodeNotImage, "no image signature (magic bytes)")
+	default:
+		w.data = g.data
+	}
+	return w
+}
+
+// alreadyDone reads the input's output and, when it was made from the same
+// source ETag, takes it as this input's record.
+func (r *runner) alreadyDone(ctx context.Context, w *work) bool {
+	if w.obj.ETag == "" {
+		return false
+	}
+	rc, _, err := r.out.Open(ctx, outputKey(w.rel))
+	if err != nil {
+		if !errors.Is(err, s3io.ErrNotExist) {
+			r.log.Warn("batch: cannot read existing output, redoing it", "input", w.uri, "err", err)
+		}
+		return false
+	}
+	defer rc.Close()
+	var res api.Result
+	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&res); err != nil {
+		return false
+	}
+	// The ETag, not the URI, decides: the same content under the same key
+	// is done even if the input prefix was spelled differently.
+	if res.Source == nil || res.Source.ETag != w.obj.ETag {
+		return false
+	}
+	res.Source.URI = w.uri
+	w.result, w.skipped, w.attempt = &res, true, 1
+	return true
+}
+
+func outputKey(rel string) string { return rel + ".json" }
+
+// Retries of a read, on top of the SDK's own per-request retries.
+const readAttempts = 3
+
+// retryBackoff is the first pause between attempts; each next one is 4x.
+var retryBackoff = 250 * time.Millisecond
+
+// retry calls f up to readAttempts times with backoff while it fails with an error
+// other than ErrNotExist (the SDK retries each request on its own too).
+func retry[T any](ctx context.Context, f func() (T, error), attempts *int) (T, error) {
+	var v T
+	var err error
+	for i := range readAttempts {
+		*attempts = i + 1
+		if v, err = f(); err == nil || errors.Is(err, s3io.ErrNotExist) || ctx.Err() != nil || i == readAttempts-1 {
+			return v, err
+		}
+		select {
+		case <-time.After(retryBackoff << (2 * i)):
+		case <-ctx.Done():
+			return v, err
+		}
+	}
+	return v, err
+}
