@@ -47,6 +47,11 @@ type Config struct {
 	Timeout       time.Duration // MLSERVE_TIMEOUT
 	TopK          int           // MLSERVE_TOP_K
 
+	UploadBucket   string        // MLSERVE_UPLOAD_BUCKET ("": uploads off)
+	UploadPrefix   string        // MLSERVE_UPLOAD_PREFIX
+	UploadMaxBytes int64         // MLSERVE_UPLOAD_MAX_BYTES
+	UploadExpiry   time.Duration // MLSERVE_UPLOAD_EXPIRY
+
 	// LambdaRuntimeAPI is AWS_LAMBDA_RUNTIME_API: set when running on AWS
 	// Lambda (or under its emulator).
 	LambdaRuntimeAPI string
@@ -87,6 +92,10 @@ var vars = []variable{
 	boolVar("MLSERVE_SUBMIT_ONLY", "false", "lambda: true for a function that only submits Batch jobs for S3 uploads: no model is loaded", func(c *Config) *bool { return &c.SubmitOnly }),
 	durationVar("MLSERVE_TIMEOUT", "30s", "serve: per-request deadline", func(c *Config) *time.Duration { return &c.Timeout }),
 	intVar("MLSERVE_TOP_K", "5", "number of classes reported per image", func(c *Config) *int { return &c.TopK }, api.CheckTopK),
+	stringVar("MLSERVE_UPLOAD_BUCKET", "", "serve, lambda: S3 bucket of POST /uploads and /predict by key (default: uploads off)", func(c *Config) *string { return &c.UploadBucket }),
+	durationVar("MLSERVE_UPLOAD_EXPIRY", "5m", "serve, lambda: lifetime of a presigned upload URL", func(c *Config) *time.Duration { return &c.UploadExpiry }),
+	int64Var("MLSERVE_UPLOAD_MAX_BYTES", "52428800", "serve, lambda: largest uploaded image /predict reads, checked from its size before reading", func(c *Config) *int64 { return &c.UploadMaxBytes }),
+	stringVar("MLSERVE_UPLOAD_PREFIX", "uploads/", "serve, lambda: key prefix of uploads; /predict reads no other key", func(c *Config) *string { return &c.UploadPrefix }),
 }
 
 // Error is the variables whose values are bad: a usage error.

@@ -64,6 +64,8 @@ type Options struct {
 	Observe func(w http.ResponseWriter, r *http.Request, o Outcome)
 	// Routes are served beside /predict, /v1/predict and /openapi.json.
 	Routes []Route
+	// Uploads, when set, serves POST /uploads and /predict by key (uploads.go).
+	Uploads *Uploads
 }
 
 func (o Options) withDefaults() Options {
@@ -79,6 +81,7 @@ func (o Options) withDefaults() Options {
 	if o.MaxPixels <= 0 {
 		o.MaxPixels = imageprep.DefaultMaxPixels
 	}
+	o.Uploads = o.Uploads.withDefaults()
 	return o
 }
 
@@ -100,6 +103,7 @@ func New(opts Options, clf Classifier) *Handler {
 		{"POST", "/predict", http.HandlerFunc(h.predict)},
 		{"POST", "/v1/predict", http.HandlerFunc(h.predict)},
 		{"GET", "/openapi.json", http.HandlerFunc(serveOpenAPI)},
+		{"POST", "/uploads", http.HandlerFunc(h.uploads)},
 	}, opts.Routes...)
 	allow := map[string][]string{}
 	for _, r := range routes {
@@ -182,6 +186,14 @@ func (h *Handler) predict(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		fail(readError(err, h.opts.MaxBodyBytes))
 		return
+	}
+	if b.Ref.set() {
+		data, err := h.readUpload(ctx, b.Ref)
+		if err != nil {
+			fail(err)
+			return
+		}
+		b.Images = [][]byte{data}
 	}
 	o.Images = len(b.Images)
 	results, errs := h.clf.Classify(ctx, b.Images, topK)
