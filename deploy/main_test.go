@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,33 @@ func TestPropsFromContext(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "every new setting",
+			ctx: map[string]any{"architecture": "ARM64", "auth": "jwt", "jwtIssuer": "https://id.example.com/",
+				"jwtAudience": "a, b", "corsOrigins": "https://x.example.com", "throttleRate": "5", "throttleBurst": 7.0,
+				"predictConcurrency": "0", "submitterConcurrency": 10.0, "submitterTimeout": "10m", "batchWindow": 120.0,
+				"batchSize": "500", "maxReceives": "3", "imagesPerChild": "1000", "directMax": 0.0,
+				"sweepSchedule": "rate(6 hours)", "flowLogs": "false", "accessLogDays": "30",
+				"alarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops"},
+			check: func(t *testing.T, p stack.Props) {
+				want := stack.Defaults()
+				want.Architecture, want.Auth, want.JWTIssuer = stack.ARM64, stack.AuthJWT, "https://id.example.com/"
+				want.JWTAudience, want.CORSOrigins = []string{"a", "b"}, []string{"https://x.example.com"}
+				want.ThrottleRate, want.ThrottleBurst = 5, 7
+				want.PredictConcurrency, want.SubmitterConcurrency = -1, 10 // 0: no reservation
+				want.SubmitterTimeout, want.BatchWindow = 10*time.Minute, 2*time.Minute
+				want.BatchSize, want.MaxReceives, want.ImagesPerChild, want.DirectMax = 500, 3, 1000, -1
+				want.SweepSchedule, want.NoFlowLogs, want.AccessLogDays = "rate(6 hours)", true, 30
+				want.AlarmTopicARN = "arn:aws:sns:eu-west-1:123456789012:ops"
+				if !reflect.DeepEqual(p, want) {
+					t.Errorf("got  %+v\nwant %+v", p, want)
+				}
+			},
+		},
 		{name: "bad number", ctx: map[string]any{"predictMemory": "lots"}, wantErr: "predictMemory"},
+		{name: "fractional count", ctx: map[string]any{"batchSize": 2.5}, wantErr: "batchSize"},
+		{name: "bad window", ctx: map[string]any{"batchWindow": "later"}, wantErr: "batchWindow"},
+		{name: "list as a number", ctx: map[string]any{"corsOrigins": 3.0}, wantErr: "corsOrigins"},
 		{name: "bad bool", ctx: map[string]any{"functionUrl": "yes please"}, wantErr: "functionUrl"},
 		{name: "bad duration", ctx: map[string]any{"jobTimeout": "soon"}, wantErr: "jobTimeout"},
 	}
@@ -74,6 +101,26 @@ func TestPropsFromContext(t *testing.T) {
 			}
 			tt.check(t, p)
 		})
+	}
+}
+
+// TestCDKJSONIsTheDefaults keeps cdk.json's context, which users read and
+// edit, equal to the stack's defaults.
+func TestCDKJSONIsTheDefaults(t *testing.T) {
+	raw, err := os.ReadFile("cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct{ Context map[string]any }
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	got, err := propsFromContext(func(k string) any { return cfg.Context[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := stack.Defaults(); !reflect.DeepEqual(got, want) {
+		t.Errorf("cdk.json context:\n got %+v\nwant %+v", got, want)
 	}
 }
 
@@ -132,23 +179,41 @@ func TestCDKSynth(t *testing.T) {
 		counts[r.Type]++
 	}
 	for typ, want := range map[string]int{
-		"AWS::S3::Bucket":                1,
-		"AWS::Batch::JobQueue":           1,
-		"AWS::Batch::ComputeEnvironment": 2,
-		"AWS::Batch::JobDefinition":      1,
-		"AWS::ApiGatewayV2::Api":         1,
-		"AWS::Lambda::Url":               1,
-		"Custom::S3BucketNotifications":  1,
-		"AWS::EC2::NatGateway":           0,
+		"AWS::S3::Bucket":                 2, // data and access logs
+		"AWS::SQS::Queue":                 2, // ingest and its DLQ
+		"AWS::Lambda::EventSourceMapping": 1,
+		"AWS::CloudWatch::Alarm":          1,
+		"AWS::EC2::FlowLog":               1,
+		"AWS::Batch::JobQueue":            1,
+		"AWS::Batch::ComputeEnvironment":  2,
+		"AWS::Batch::JobDefinition":       1,
+		"AWS::ApiGatewayV2::Api":          1,
+		"AWS::ApiGatewayV2::Authorizer":   0, // IAM needs none
+		"AWS::Lambda::Url":                1,
+		"Custom::S3BucketNotifications":   1,
+		"AWS::EC2::NatGateway":            0,
 	} {
 		if counts[typ] != want {
 			t.Errorf("%s: got %d, want %d", typ, counts[typ], want)
 		}
 	}
-	for _, o := range []string{"PredictUrl", "BucketName", "CurlExample", "BatchInputExample", "FunctionUrl"} {
+	for _, o := range []string{"PredictUrl", "BucketName", "CurlExample", "BatchInputExample", "FunctionUrl", "DeadLetterQueueUrl"} {
 		if _, ok := tmpl.Outputs[o]; !ok {
 			t.Errorf("no output %s", o)
 		}
+	}
+	// The AwsSolutions report lands beside the template, and says every
+	// rule is compliant or suppressed.
+	reports, _ := filepath.Glob(filepath.Join(out, "AwsSolutions-*MLServe-NagReport.csv"))
+	if len(reports) != 1 {
+		t.Fatalf("nag reports: got %v, want one", reports)
+	}
+	report, err := os.ReadFile(reports[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(report), `"Compliant"`) || strings.Contains(string(report), "Non-Compliant") {
+		t.Errorf("nag report:\n%s", report)
 	}
 }
 

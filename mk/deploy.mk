@@ -13,8 +13,9 @@ deploy-test: deploy/node_modules/.bin/cdk ## vet and test the CDK app: template 
 	cd deploy && go vet . ./stack && $(CDK_ENV) go test -count=1 -timeout 30m . ./stack
 
 .PHONY: cdk-synth
-cdk-synth: deploy/node_modules/.bin/cdk ## write the CloudFormation template to deploy/cdk.out (no AWS account needed)
+cdk-synth: deploy/node_modules/.bin/cdk ## write the CloudFormation template and the cdk-nag AwsSolutions report to deploy/cdk.out (no AWS account needed)
 	$(CDK) synth --quiet
+	@echo "cdk-nag AwsSolutions report: $$(ls deploy/cdk.out/AwsSolutions-*-NagReport.csv)"
 
 .PHONY: cdk-deploy
 cdk-deploy: deploy/node_modules/.bin/cdk ## deploy the MLServe stack (needs Docker and AWS credentials; cdk bootstrap once)

@@ -1,6 +1,7 @@
 // Package stack defines mlserve's AWS deployment: one container image used
 // by a predict Lambda behind an HTTP API, a submitter Lambda fed by S3
-// uploads, and an AWS Batch job on Fargate (Spot first) for bulk runs.
+// uploads through an SQS queue, and an AWS Batch job on Fargate (Spot
+// first) for bulk runs.
 package stack
 
 import (
@@ -8,130 +9,104 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsbatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
 
-// Key prefixes in the bucket. The submitter reacts to uploads under
-// InputPrefix, writes one manifest per job under ManifestPrefix, and the
-// job writes its results under OutputPrefix.
+// Key prefixes in the bucket. Uploads under InputPrefix reach the
+// submitter, which writes one manifest per job under ManifestPrefix; jobs
+// (and direct bursts) write per-image results under OutputPrefix and their
+// aggregates under JobsPrefix. UploadsPrefix holds the real-time path's
+// large uploads and expires after a day.
 const (
 	InputPrefix    = "input/"
 	ManifestPrefix = "manifests/"
 	OutputPrefix   = "output/"
+	JobsPrefix     = OutputPrefix + "_jobs/"
+	UploadsPrefix  = "uploads/"
 )
 
 // ModelPath is where the image keeps the model (see the Dockerfile).
 const ModelPath = "/models/resnet50-v1-12.onnx"
 
-// JobCommand is the Batch job's command; Batch substitutes Ref::name with
-// the parameters that SubmitJob passes (or the job definition's defaults).
-var JobCommand = []string{"batch", "--manifest", "Ref::manifest", "--output", "Ref::output"}
+// SweepEvent is the constant event the optional schedule sends the
+// submitter: classify everything under input/ that has no result yet.
+var SweepEvent = map[string]any{"sweep": map[string]any{"prefix": InputPrefix}}
 
-// Exit codes of `mlserve batch` (internal/cli/root.go) that the retry
-// strategy tells apart.
-const (
-	exitFailures    = "1" // failures over --max-failures: the input is bad, a retry fails the same way
-	exitUsage       = "2" // bad flags or parameters
-	exitInterrupted = "3" // SIGTERM (Spot reclaim, scale-in): re-running resumes
-)
-
-// Props configure the stack. Zero values take the defaults in Defaults.
-type Props struct {
-	awscdk.StackProps
-
-	// ImageDir is the directory with the Dockerfile: the repository root.
-	ImageDir string
-	// PredictMemoryMiB is the predict function's memory (and so its CPU share).
-	PredictMemoryMiB int
-	// SubmitterMemoryMiB is the submitter function's memory.
-	SubmitterMemoryMiB int
-	// FunctionURL adds an IAM-authenticated Lambda Function URL to predict.
-	FunctionURL bool
-	// LogRetention applies to every log group the stack creates.
-	LogRetention awslogs.RetentionDays
-	// JobVCPU and JobMemoryMiB size one Batch job (a valid Fargate pair).
-	JobVCPU      float64
-	JobMemoryMiB int
-	// MaxVCPUs caps each compute environment.
-	MaxVCPUs int
-	// JobTimeout ends an attempt that runs longer.
-	JobTimeout time.Duration
-	// JobAttempts is how often Batch tries a job (1-10).
-	JobAttempts int
-	// DestroyBucket empties and deletes the bucket on `cdk destroy`
-	// (default: the bucket and its data are kept).
-	DestroyBucket bool
+// builder carries what the parts of the stack share.
+type builder struct {
+	st    awscdk.Stack
+	props Props
+	image awsecrassets.DockerImageAsset
 }
 
-// Defaults returns the props the app uses when cdk.json and -c set nothing.
-func Defaults() Props {
-	return Props{
-		ImageDir:           "..",
-		PredictMemoryMiB:   3008,
-		SubmitterMemoryMiB: 256, // MLSERVE_SUBMIT_ONLY: the submitter loads no model
-		LogRetention:       awslogs.RetentionDays_TWO_WEEKS,
-		JobVCPU:            4,
-		JobMemoryMiB:       8192,
-		MaxVCPUs:           64,
-		JobTimeout:         4 * time.Hour,
-		JobAttempts:        3,
-	}
+func (b *builder) str(s string) *string { return jsii.String(s) }
+
+func (b *builder) seconds(d time.Duration) awscdk.Duration {
+	return awscdk.Duration_Seconds(jsii.Number(d.Seconds()))
 }
 
-func (p *Props) fill() error {
-	d := Defaults()
-	if p.ImageDir == "" {
-		p.ImageDir = d.ImageDir
+// logGroup makes a log group with the stack's retention, deleted with the
+// stack.
+func (b *builder) logGroup(name string) awslogs.LogGroup {
+	return awslogs.NewLogGroup(b.st, b.str(name+"Logs"), &awslogs.LogGroupProps{
+		Retention:     b.props.LogRetention,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+}
+
+func (b *builder) lambdaArchitecture() awslambda.Architecture {
+	if b.props.Architecture == ARM64 {
+		return awslambda.Architecture_ARM_64()
 	}
-	if p.PredictMemoryMiB == 0 {
-		p.PredictMemoryMiB = d.PredictMemoryMiB
+	return awslambda.Architecture_X86_64()
+}
+
+// function is one container-image Lambda function of the shared image.
+type function struct {
+	id, description string
+	memoryMiB       int
+	timeout         time.Duration
+	reserved        int // reserved concurrency; negative: none
+	env             map[string]*string
+}
+
+// imageFunction makes a function with a role of its own that may write its
+// own log group and pull the image, nothing else (no managed policies).
+func (b *builder) imageFunction(f function) awslambda.DockerImageFunction {
+	logs := b.logGroup(f.id)
+	role := awsiam.NewRole(b.st, b.str(f.id+"Role"), &awsiam.RoleProps{
+		Description: b.str(f.description),
+		AssumedBy:   awsiam.NewServicePrincipal(b.str("lambda.amazonaws.com"), nil),
+	})
+	logs.GrantWrite(role)
+	var reserved *float64
+	if f.reserved >= 0 {
+		reserved = jsii.Number(f.reserved)
 	}
-	if p.SubmitterMemoryMiB == 0 {
-		p.SubmitterMemoryMiB = d.SubmitterMemoryMiB
+	env := map[string]*string{"MLSERVE_LOG_FORMAT": b.str("json")}
+	for k, v := range f.env {
+		env[k] = v
 	}
-	if p.LogRetention == "" {
-		p.LogRetention = d.LogRetention
-	}
-	if p.JobVCPU == 0 {
-		p.JobVCPU = d.JobVCPU
-	}
-	if p.JobMemoryMiB == 0 {
-		p.JobMemoryMiB = d.JobMemoryMiB
-	}
-	if p.MaxVCPUs == 0 {
-		p.MaxVCPUs = d.MaxVCPUs
-	}
-	if p.JobTimeout == 0 {
-		p.JobTimeout = d.JobTimeout
-	}
-	if p.JobAttempts == 0 {
-		p.JobAttempts = d.JobAttempts
-	}
-	switch {
-	case p.PredictMemoryMiB < 128 || p.PredictMemoryMiB > 10240:
-		return fmt.Errorf("predict memory %d MiB: want 128..10240", p.PredictMemoryMiB)
-	case p.SubmitterMemoryMiB < 128 || p.SubmitterMemoryMiB > 10240:
-		return fmt.Errorf("submitter memory %d MiB: want 128..10240", p.SubmitterMemoryMiB)
-	case p.JobAttempts < 1 || p.JobAttempts > 10:
-		return fmt.Errorf("job attempts %d: want 1..10", p.JobAttempts)
-	case p.JobTimeout < time.Minute:
-		return fmt.Errorf("job timeout %v: want at least 1m", p.JobTimeout)
-	case p.MaxVCPUs < int(p.JobVCPU):
-		return fmt.Errorf("max vCPUs %d is less than one job's %v", p.MaxVCPUs, p.JobVCPU)
-	}
-	return nil
+	fn := awslambda.NewDockerImageFunction(b.st, b.str(f.id), &awslambda.DockerImageFunctionProps{
+		Description: b.str(f.description),
+		Code: awslambda.DockerImageCode_FromEcr(b.image.Repository(), &awslambda.EcrImageCodeProps{
+			TagOrDigest: b.image.ImageTag(),
+			Cmd:         jsii.Strings("lambda"),
+		}),
+		Architecture:                 b.lambdaArchitecture(),
+		MemorySize:                   jsii.Number(f.memoryMiB),
+		Timeout:                      b.seconds(f.timeout),
+		ReservedConcurrentExecutions: reserved,
+		Role:                         role,
+		LogGroup:                     logs,
+		Environment:                  &env,
+	})
+	return fn
 }
 
 // New adds the mlserve stack to scope.
@@ -140,227 +115,52 @@ func New(scope constructs.Construct, id string, props Props) (awscdk.Stack, erro
 		return nil, fmt.Errorf("stack %s: %w", id, err)
 	}
 	st := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
-	str := jsii.String
+	// Server access logs are delivered under a bucket policy for the
+	// logging service, not the legacy log-delivery ACL.
+	st.Node().SetContext(jsii.String("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"), true)
 
+	platform := awsecrassets.Platform_LINUX_AMD64()
+	if props.Architecture == ARM64 {
+		platform = awsecrassets.Platform_LINUX_ARM64()
+	}
+	b := &builder{st: st, props: props}
 	// One image for all three roles. Synth only stages the directory (the
 	// .dockerignore keeps .git, bin/, deploy/ and model files out); Docker is
 	// needed at deploy time only.
-	image := awsecrassets.NewDockerImageAsset(st, str("Image"), &awsecrassets.DockerImageAssetProps{
-		Directory: str(props.ImageDir),
-		Target:    str("runtime"),
-		Platform:  awsecrassets.Platform_LINUX_AMD64(),
+	b.image = awsecrassets.NewDockerImageAsset(st, jsii.String("Image"), &awsecrassets.DockerImageAssetProps{
+		Directory: jsii.String(props.ImageDir),
+		Target:    jsii.String("runtime"),
+		Platform:  platform,
 		Exclude:   jsii.Strings("deploy", "bin", ".git", ".cache", "**/*.onnx"),
 	})
 
-	removal := awscdk.RemovalPolicy_RETAIN
-	if props.DestroyBucket {
-		removal = awscdk.RemovalPolicy_DESTROY
-	}
-	bucket := awss3.NewBucket(st, str("Bucket"), &awss3.BucketProps{
-		Encryption:        awss3.BucketEncryption_S3_MANAGED,
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		EnforceSSL:        jsii.Bool(true),
-		Versioned:         jsii.Bool(false),
-		RemovalPolicy:     removal,
-		AutoDeleteObjects: jsii.Bool(props.DestroyBucket),
-	})
-
-	logGroup := func(name string) awslogs.LogGroup {
-		return awslogs.NewLogGroup(st, str(name+"Logs"), &awslogs.LogGroupProps{
-			Retention:     props.LogRetention,
-			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-		})
-	}
-
-	// predict: POST /predict through the HTTP API. It reads nothing but its
-	// request, so its role has only the basic execution policy (and image pull).
-	predict := awslambda.NewDockerImageFunction(st, str("Predict"), &awslambda.DockerImageFunctionProps{
-		Description: str("mlserve predict: classify the image in the request body"),
-		Code: awslambda.DockerImageCode_FromEcr(image.Repository(), &awslambda.EcrImageCodeProps{
-			TagOrDigest: image.ImageTag(),
-			Cmd:         jsii.Strings("lambda"),
-		}),
-		Architecture: awslambda.Architecture_X86_64(),
-		MemorySize:   jsii.Number(props.PredictMemoryMiB),
-		Timeout:      awscdk.Duration_Seconds(jsii.Number(60)),
-		LogGroup:     logGroup("Predict"),
-		Environment: &map[string]*string{
-			"MLSERVE_MODEL":      str(ModelPath),
-			"MLSERVE_LOG_FORMAT": str("json"),
-		},
-	})
-	api := awsapigatewayv2.NewHttpApi(st, str("Api"), &awsapigatewayv2.HttpApiProps{
-		Description: str("mlserve: POST an image to /predict"),
-	})
-	api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
-		Path:        str("/predict"),
-		Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_POST},
-		Integration: awsapigatewayv2integrations.NewHttpLambdaIntegration(str("PredictIntegration"), predict, nil),
-	})
-
-	// Batch: Fargate Spot first, on-demand Fargate when Spot has no capacity.
-	// Public subnets with public IPs reach ECR, S3 and CloudWatch without NAT
-	// gateways; the S3 gateway endpoint keeps bucket traffic inside the VPC.
-	vpc := awsec2.NewVpc(st, str("Vpc"), &awsec2.VpcProps{
-		MaxAzs:      jsii.Number(2),
-		NatGateways: jsii.Number(0),
-		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{{
-			Name:       str("public"),
-			SubnetType: awsec2.SubnetType_PUBLIC,
-			CidrMask:   jsii.Number(20),
-		}},
-	})
-	vpc.AddGatewayEndpoint(str("S3"), &awsec2.GatewayVpcEndpointOptions{
-		Service: awsec2.GatewayVpcEndpointAwsService_S3(),
-	})
-	public := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC}
-	spot := awsbatch.NewFargateComputeEnvironment(st, str("FargateSpot"), &awsbatch.FargateComputeEnvironmentProps{
-		Vpc:        vpc,
-		VpcSubnets: public,
-		Spot:       jsii.Bool(true),
-		MaxvCpus:   jsii.Number(props.MaxVCPUs),
-	})
-	onDemand := awsbatch.NewFargateComputeEnvironment(st, str("Fargate"), &awsbatch.FargateComputeEnvironmentProps{
-		Vpc:        vpc,
-		VpcSubnets: public,
-		Spot:       jsii.Bool(false),
-		MaxvCpus:   jsii.Number(props.MaxVCPUs),
-	})
-	queue := awsbatch.NewJobQueue(st, str("Queue"), &awsbatch.JobQueueProps{
-		ComputeEnvironments: &[]*awsbatch.OrderedComputeEnvironment{
-			{ComputeEnvironment: spot, Order: jsii.Number(1)},
-			{ComputeEnvironment: onDemand, Order: jsii.Number(2)},
-		},
-	})
-
-	// The job role reads inputs and manifests and writes outputs; nothing else.
-	jobRole := awsiam.NewRole(st, str("JobRole"), &awsiam.RoleProps{
-		Description: str("mlserve batch job: read input/ and manifests/, write output/"),
-		AssumedBy:   awsiam.NewServicePrincipal(str("ecs-tasks.amazonaws.com"), nil),
-	})
-	jobRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       str("ReadInputsAndManifests"),
-		Actions:   jsii.Strings("s3:GetObject"),
-		Resources: &[]*string{bucket.ArnForObjects(str(InputPrefix + "*")), bucket.ArnForObjects(str(ManifestPrefix + "*"))},
-	}))
-	jobRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid: str("WriteOutputs"),
-		// GetObject too: a re-run (after a Spot interruption) skips what is done.
-		Actions:   jsii.Strings("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"),
-		Resources: &[]*string{bucket.ArnForObjects(str(OutputPrefix + "*"))},
-	}))
-	// ListBucket makes a missing object a 404 rather than a 403 (the batch
-	// runner stats outputs to resume) and lets a job take an input prefix.
-	// The bucket holds only mlserve's prefixes.
-	jobRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       str("ListBucket"),
-		Actions:   jsii.Strings("s3:ListBucket"),
-		Resources: &[]*string{bucket.BucketArn()},
-	}))
-	// The execution role lets ECS pull the image and write the logs.
-	execRole := awsiam.NewRole(st, str("JobExecutionRole"), &awsiam.RoleProps{
-		Description: str("mlserve batch job: pull the image, write logs"),
-		AssumedBy:   awsiam.NewServicePrincipal(str("ecs-tasks.amazonaws.com"), nil),
-	})
-
-	jobDef := awsbatch.NewEcsJobDefinition(st, str("Job"), &awsbatch.EcsJobDefinitionProps{
-		Container: awsbatch.NewEcsFargateContainerDefinition(st, str("JobContainer"), &awsbatch.EcsFargateContainerDefinitionProps{
-			Image:          awsecs.ContainerImage_FromDockerImageAsset(image),
-			Cpu:            jsii.Number(props.JobVCPU),
-			Memory:         awscdk.Size_Mebibytes(jsii.Number(props.JobMemoryMiB)),
-			Command:        jsii.Strings(JobCommand...),
-			AssignPublicIp: jsii.Bool(true),
-			JobRole:        jobRole,
-			ExecutionRole:  execRole,
-			Environment: &map[string]*string{
-				"MLSERVE_MODEL":      str(ModelPath),
-				"MLSERVE_LOG_FORMAT": str("json"),
-			},
-			Logging: awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{
-				StreamPrefix: str("mlserve"),
-				LogGroup:     logGroup("Job"),
-			}),
-		}),
-		Parameters: &map[string]any{
-			// Defaults for a job submitted by hand (aws batch submit-job
-			// --parameters); the submitter overrides the whole command.
-			"manifest": *bucket.S3UrlForObject(str(ManifestPrefix + "manifest.txt")),
-			"output":   *bucket.S3UrlForObject(str(OutputPrefix)),
-		},
-		Timeout:       awscdk.Duration_Seconds(jsii.Number(props.JobTimeout.Seconds())),
-		RetryAttempts: jsii.Number(props.JobAttempts),
-		// Batch takes the first match; a failure that matches none is retried.
-		RetryStrategies: &[]awsbatch.RetryStrategy{
-			awsbatch.RetryStrategy_Of(awsbatch.Action_RETRY, awsbatch.Reason_SPOT_INSTANCE_RECLAIMED()),
-			awsbatch.RetryStrategy_Of(awsbatch.Action_RETRY, awsbatch.Reason_Custom(&awsbatch.CustomReason{OnExitCode: str(exitInterrupted)})),
-			awsbatch.RetryStrategy_Of(awsbatch.Action_EXIT, awsbatch.Reason_Custom(&awsbatch.CustomReason{OnExitCode: str(exitFailures)})),
-			awsbatch.RetryStrategy_Of(awsbatch.Action_EXIT, awsbatch.Reason_Custom(&awsbatch.CustomReason{OnExitCode: str(exitUsage)})),
-		},
-		PropagateTags: jsii.Bool(true),
-	})
-
-	// submitter: turns uploads under input/ into Batch jobs. It may write
-	// manifests and submit to this queue with this definition, nothing more.
-	submitter := awslambda.NewDockerImageFunction(st, str("Submitter"), &awslambda.DockerImageFunctionProps{
-		Description: str("mlserve submitter: submit an AWS Batch job for new uploads under " + InputPrefix),
-		Code: awslambda.DockerImageCode_FromEcr(image.Repository(), &awslambda.EcrImageCodeProps{
-			TagOrDigest: image.ImageTag(),
-			Cmd:         jsii.Strings("lambda"),
-		}),
-		Architecture: awslambda.Architecture_X86_64(),
-		MemorySize:   jsii.Number(props.SubmitterMemoryMiB),
-		Timeout:      awscdk.Duration_Seconds(jsii.Number(60)),
-		LogGroup:     logGroup("Submitter"),
-		Environment: &map[string]*string{
-			"MLSERVE_JOB_QUEUE":       queue.JobQueueArn(),
-			"MLSERVE_JOB_DEFINITION":  jobDef.JobDefinitionArn(),
-			"MLSERVE_JOB_NAME_PREFIX": str("mlserve"),
-			"MLSERVE_INPUT_PREFIX":    str(InputPrefix),
-			"MLSERVE_OUTPUT_PREFIX":   str(OutputPrefix),
-			"MLSERVE_LOG_FORMAT":      str("json"),
-			"MLSERVE_SUBMIT_ONLY":     str("true"),
-		},
-	})
-	submitter.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       str("SubmitToThisQueue"),
-		Actions:   jsii.Strings("batch:SubmitJob"),
-		Resources: &[]*string{queue.JobQueueArn(), jobDef.JobDefinitionArn()},
-	}))
-	// The submitter tags its jobs (app, trigger, bucket): tagging on
-	// creation needs TagResource, limited to SubmitJob.
-	submitter.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:     str("TagSubmittedJobs"),
-		Actions: jsii.Strings("batch:TagResource"),
-		Resources: &[]*string{st.FormatArn(&awscdk.ArnComponents{
-			Service: str("batch"), Resource: str("job"), ResourceName: str("*"),
-			ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
-		})},
-		Conditions: &map[string]any{"StringEquals": map[string]any{"batch:CreateAction": "SubmitJob"}},
-	}))
-	submitter.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       str("WriteManifests"),
-		Actions:   jsii.Strings("s3:PutObject"),
-		Resources: &[]*string{bucket.ArnForObjects(str(ManifestPrefix + "*"))},
-	}))
-	bucket.AddEventNotification(awss3.EventType_OBJECT_CREATED,
-		awss3notifications.NewLambdaDestination(submitter),
-		&awss3.NotificationKeyFilter{Prefix: str(InputPrefix)})
-
-	predictURL := fmt.Sprintf("%spredict", *api.Url())
-	out := func(id, value, desc string) {
-		awscdk.NewCfnOutput(st, str(id), &awscdk.CfnOutputProps{Value: str(value), Description: str(desc)})
-	}
-	out("ApiUrl", *api.Url(), "HTTP API base URL")
-	out("PredictUrl", predictURL, "POST an image here")
-	out("BucketName", *bucket.BucketName(), "bucket: upload to input/, results appear under output/")
-	out("CurlExample", fmt.Sprintf("curl -sS --data-binary @dog.jpg -H 'Content-Type: image/jpeg' %s", predictURL), "classify one image")
-	out("BatchInputExample", fmt.Sprintf("aws s3 cp ./images/ s3://%s/%s --recursive", *bucket.BucketName(), InputPrefix), "start batch jobs by uploading images")
-	out("OutputsExample", fmt.Sprintf("aws s3 ls s3://%s/%s --recursive", *bucket.BucketName(), OutputPrefix), "list the results")
-	out("JobQueueArn", *queue.JobQueueArn(), "AWS Batch job queue")
-	out("JobDefinitionArn", *jobDef.JobDefinitionArn(), "AWS Batch job definition")
+	bucket := b.buckets()
+	predict := b.predict()
+	apiURL := b.api(predict)
+	batch := b.batch(bucket)
+	ingest := b.ingest(bucket, batch)
+	b.outputs(bucket, apiURL, batch, ingest)
 	if props.FunctionURL {
 		fu := predict.AddFunctionUrl(&awslambda.FunctionUrlOptions{AuthType: awslambda.FunctionUrlAuthType_AWS_IAM})
-		out("FunctionUrl", *fu.Url(), "predict Function URL (IAM auth: sign requests with SigV4)")
+		b.out("FunctionUrl", *fu.Url(), "predict Function URL (IAM auth: sign requests with SigV4, service lambda)")
 	}
+	suppressCDKInternals(st)
 	return st, nil
+}
+
+// predict: POST /predict through the HTTP API. It reads nothing but its
+// request, so its role may only write its logs and pull the image.
+func (b *builder) predict() awslambda.DockerImageFunction {
+	return b.imageFunction(function{
+		id:          "Predict",
+		description: "mlserve predict: classify the image in the request body",
+		memoryMiB:   b.props.PredictMemoryMiB,
+		timeout:     time.Minute,
+		reserved:    b.props.PredictConcurrency,
+		env:         map[string]*string{"MLSERVE_MODEL": b.str(ModelPath)},
+	})
+}
+
+func (b *builder) out(id, value, desc string) {
+	awscdk.NewCfnOutput(b.st, b.str(id), &awscdk.CfnOutputProps{Value: b.str(value), Description: b.str(desc)})
 }

@@ -6,231 +6,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 )
 
-// assert runs a CDK assertion. A failed assertion is a jsii exception,
-// which the Go bindings raise as a panic: turn it into a test failure so
-// the other checks still run and the binary does not abort.
-func assert(t *testing.T, what string, f func()) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Errorf("%s: %v", what, r)
-		}
-	}()
-	f()
-}
-
-// repoRoot is the directory with the Dockerfile, two levels up.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "Dockerfile")); err != nil {
-		t.Fatalf("repository root: %v", err)
-	}
-	return dir
-}
-
-type synthed struct {
-	tmpl   assertions.Template
-	json   map[string]any
-	outdir string
-}
-
-var (
-	synthMu    sync.Mutex
-	synthCache = map[bool]*synthed{}
-)
-
-// synth builds the stack once per FunctionURL setting into a temp outdir
-// (asset staging copies the image directory there; no Docker involved).
-func synth(t *testing.T, functionURL bool) *synthed {
-	t.Helper()
-	synthMu.Lock()
-	defer synthMu.Unlock()
-	if s, ok := synthCache[functionURL]; ok {
-		return s
-	}
-	outdir, err := os.MkdirTemp("", "cdk-test-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outdir)})
-	props := Defaults()
-	props.ImageDir = repoRoot(t)
-	props.FunctionURL = functionURL
-	st, err := New(app, "MLServe", props)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s synthed
-	assert(t, "synth", func() {
-		s.tmpl = assertions.Template_FromStack(st, nil)
-		app.Synth(nil)
-	})
-	if s.tmpl == nil {
-		t.FailNow()
-	}
-	raw, err := json.Marshal(s.tmpl.ToJSON())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &s.json); err != nil {
-		t.Fatal(err)
-	}
-	s.outdir = outdir
-	synthCache[functionURL] = &s
-	return &s
-}
-
-func TestMain(m *testing.M) {
-	// The jsii kernel runs on the machine's Node.js; it starts on first use.
-	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-	code := m.Run()
-	for _, s := range synthCache {
-		os.RemoveAll(s.outdir)
-	}
-	os.Exit(code)
-}
-
-func (s *synthed) resources(typ string) map[string]map[string]any {
-	out := map[string]map[string]any{}
-	for id, r := range s.json["Resources"].(map[string]any) {
-		r := r.(map[string]any)
-		if r["Type"] == typ {
-			props, _ := r["Properties"].(map[string]any)
-			out[id] = props
-		}
-	}
-	return out
-}
-
-// imageFunction returns the logical id and properties of the container
-// image function whose description starts with prefix.
-func (s *synthed) imageFunction(t *testing.T, prefix string) (string, map[string]any) {
-	t.Helper()
-	for id, p := range s.resources("AWS::Lambda::Function") {
-		if p["PackageType"] == "Image" && strings.HasPrefix(p["Description"].(string), prefix) {
-			return id, p
-		}
-	}
-	t.Fatalf("no image function %q", prefix)
-	return "", nil
-}
-
-// roleOf returns the logical id of the role a resource's property refers to.
-func roleOf(t *testing.T, v any) string {
-	t.Helper()
-	m, ok := v.(map[string]any)
-	if !ok {
-		t.Fatalf("role: not a reference: %v", v)
-	}
-	if ga, ok := m["Fn::GetAtt"].([]any); ok {
-		return ga[0].(string)
-	}
-	if ref, ok := m["Ref"].(string); ok {
-		return ref
-	}
-	t.Fatalf("role: not a reference: %v", v)
-	return ""
-}
-
-// statements returns every IAM policy statement attached to a role.
-func (s *synthed) statements(role string) []map[string]any {
-	var out []map[string]any
-	for _, p := range s.resources("AWS::IAM::Policy") {
-		attached := false
-		for _, r := range p["Roles"].([]any) {
-			if r.(map[string]any)["Ref"] == role {
-				attached = true
-			}
-		}
-		if !attached {
-			continue
-		}
-		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
-			out = append(out, st.(map[string]any))
-		}
-	}
-	return out
-}
-
-func strs(v any) []string {
-	switch v := v.(type) {
-	case string:
-		return []string{v}
-	case []any:
-		var out []string
-		for _, x := range v {
-			if s, ok := x.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
-
-func jsonString(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-func TestBucket(t *testing.T) {
-	s := synth(t, false)
-	assert(t, "one bucket", func() { s.tmpl.ResourceCountIs(jsii.String("AWS::S3::Bucket"), jsii.Number(1)) })
-	assert(t, "encrypted, private, no fixed name", func() {
-		s.tmpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), map[string]any{
-			"BucketName": assertions.Match_Absent(),
-			"BucketEncryption": map[string]any{
-				"ServerSideEncryptionConfiguration": []any{map[string]any{
-					"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "AES256"},
-				}},
-			},
-			"PublicAccessBlockConfiguration": map[string]any{
-				"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
-			},
-		})
-	})
-	assert(t, "kept on destroy by default", func() {
-		s.tmpl.HasResource(jsii.String("AWS::S3::Bucket"), map[string]any{"DeletionPolicy": "Retain"})
-	})
-	assert(t, "SSL enforced", func() {
-		s.tmpl.HasResourceProperties(jsii.String("AWS::S3::BucketPolicy"), map[string]any{
-			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
-				"Effect":    "Deny",
-				"Action":    "s3:*",
-				"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
-			})})},
-		})
-	})
-	submitter, _ := s.imageFunction(t, "mlserve submitter")
-	assert(t, "uploads under input/ notify the submitter", func() {
-		s.tmpl.HasResourceProperties(jsii.String("Custom::S3BucketNotifications"), map[string]any{
-			"NotificationConfiguration": map[string]any{
-				"LambdaFunctionConfigurations": []any{map[string]any{
-					"Events": []any{"s3:ObjectCreated:*"},
-					"Filter": map[string]any{"Key": map[string]any{
-						"FilterRules": []any{map[string]any{"Name": "prefix", "Value": InputPrefix}},
-					}},
-					"LambdaFunctionArn": map[string]any{"Fn::GetAtt": []any{submitter, "Arn"}},
-				}},
-			},
-		})
-	})
-}
-
 func TestFunctions(t *testing.T) {
-	s := synth(t, false)
+	s := synth(t, "default")
 	images := 0
 	for _, p := range s.resources("AWS::Lambda::Function") {
 		if p["PackageType"] == "Image" {
@@ -240,17 +23,34 @@ func TestFunctions(t *testing.T) {
 	if images != 2 {
 		t.Errorf("image functions: got %d, want 2 (predict, submitter)", images)
 	}
+	t.Run("no reservation, no direct bursts", func(t *testing.T) {
+		none := synth(t, "public")
+		for _, prefix := range []string{"mlserve predict", "mlserve submitter"} {
+			if _, p := none.imageFunction(t, prefix); p["ReservedConcurrentExecutions"] != nil {
+				t.Errorf("%s: ReservedConcurrentExecutions %v, want none", prefix, p["ReservedConcurrentExecutions"])
+			}
+		}
+		_, p := none.imageFunction(t, "mlserve submitter")
+		if got := p["Environment"].(map[string]any)["Variables"].(map[string]any)["MLSERVE_DIRECT_MAX"]; got != "0" {
+			t.Errorf("MLSERVE_DIRECT_MAX: got %v, want 0 (off)", got)
+		}
+	})
 	tests := []struct {
-		prefix string
-		memory float64
-		env    map[string]string
+		prefix   string
+		memory   float64
+		timeout  float64
+		reserved float64
+		env      map[string]string
 	}{
-		{"mlserve predict", 3008, map[string]string{"MLSERVE_MODEL": ModelPath}},
-		{"mlserve submitter", 256, map[string]string{
-			"MLSERVE_SUBMIT_ONLY":     "true",
-			"MLSERVE_JOB_NAME_PREFIX": "mlserve",
-			"MLSERVE_INPUT_PREFIX":    InputPrefix,
-			"MLSERVE_OUTPUT_PREFIX":   OutputPrefix,
+		{"mlserve predict", 3008, 60, 20, map[string]string{"MLSERVE_MODEL": ModelPath, "MLSERVE_LOG_FORMAT": "json"}},
+		{"mlserve submitter", 3008, 300, 5, map[string]string{
+			"MLSERVE_MODEL":            ModelPath, // small bursts are classified in the function
+			"MLSERVE_JOB_NAME_PREFIX":  "mlserve",
+			"MLSERVE_INPUT_PREFIX":     InputPrefix,
+			"MLSERVE_OUTPUT_PREFIX":    OutputPrefix,
+			"MLSERVE_IMAGES_PER_CHILD": "9600", // 4 vCPU x 2,400
+			"MLSERVE_DIRECT_MAX":       "8",
+			"MLSERVE_LOG_FORMAT":       "json",
 		}},
 	}
 	for _, tt := range tests {
@@ -258,6 +58,15 @@ func TestFunctions(t *testing.T) {
 			_, p := s.imageFunction(t, tt.prefix)
 			if got := p["MemorySize"]; got != tt.memory {
 				t.Errorf("MemorySize: got %v, want %v", got, tt.memory)
+			}
+			if got := p["Timeout"]; got != tt.timeout {
+				t.Errorf("Timeout: got %v, want %v", got, tt.timeout)
+			}
+			if got := p["ReservedConcurrentExecutions"]; got != tt.reserved {
+				t.Errorf("ReservedConcurrentExecutions: got %v, want %v", got, tt.reserved)
+			}
+			if env := p["Environment"].(map[string]any)["Variables"].(map[string]any); env["MLSERVE_SUBMIT_ONLY"] != nil {
+				t.Errorf("MLSERVE_SUBMIT_ONLY is set: the submitter may need the model")
 			}
 			if got := jsonString(p["ImageConfig"]); got != `{"Command":["lambda"]}` {
 				t.Errorf("ImageConfig: got %s, want the lambda command", got)
@@ -279,297 +88,59 @@ func TestFunctions(t *testing.T) {
 	t.Run("submitter targets this queue and definition", func(t *testing.T) {
 		_, p := s.imageFunction(t, "mlserve submitter")
 		env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
-		queue := jsonString(env["MLSERVE_JOB_QUEUE"])
-		def := jsonString(env["MLSERVE_JOB_DEFINITION"])
-		if len(s.resources("AWS::Batch::JobQueue")) != 1 || len(s.resources("AWS::Batch::JobDefinition")) != 1 {
-			t.Fatal("want one job queue and one job definition")
-		}
-		for id := range s.resources("AWS::Batch::JobQueue") {
-			if !strings.Contains(queue, id) {
-				t.Errorf("MLSERVE_JOB_QUEUE %s does not name %s", queue, id)
-			}
-		}
-		for id := range s.resources("AWS::Batch::JobDefinition") {
-			if !strings.Contains(def, id) {
-				t.Errorf("MLSERVE_JOB_DEFINITION %s does not name %s", def, id)
-			}
-		}
+		s.namesOnly(t, "MLSERVE_JOB_QUEUE", env["MLSERVE_JOB_QUEUE"], "AWS::Batch::JobQueue")
+		s.namesOnly(t, "MLSERVE_JOB_DEFINITION", env["MLSERVE_JOB_DEFINITION"], "AWS::Batch::JobDefinition")
 	})
 	assert(t, "every log group has a retention", func() {
 		s.tmpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 14})
-		s.tmpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(3))
+		// predict, submitter, job, API access logs, VPC flow logs
+		s.tmpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(5))
 	})
 }
 
-func TestHTTPAPI(t *testing.T) {
-	s := synth(t, false)
-	predict, _ := s.imageFunction(t, "mlserve predict")
-	assert(t, "HTTP API", func() {
-		s.tmpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Api"), map[string]any{"ProtocolType": "HTTP"})
-	})
-	assert(t, "POST /predict only", func() {
-		s.tmpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::Route"), jsii.Number(1))
-		s.tmpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), map[string]any{"RouteKey": "POST /predict"})
-	})
-	assert(t, "integration invokes predict", func() {
-		s.tmpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Integration"), map[string]any{
-			"IntegrationType":      "AWS_PROXY",
-			"PayloadFormatVersion": "2.0",
-			"IntegrationUri":       map[string]any{"Fn::GetAtt": []any{predict, "Arn"}},
-		})
-	})
-	assert(t, "no Function URL by default", func() {
-		s.tmpl.ResourceCountIs(jsii.String("AWS::Lambda::Url"), jsii.Number(0))
-	})
-	withURL := synth(t, true)
-	assert(t, "Function URL on request, IAM auth", func() {
-		withURL.tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Url"), map[string]any{"AuthType": "AWS_IAM"})
-		withURL.tmpl.HasOutput(jsii.String("FunctionUrl"), map[string]any{})
-	})
-}
-
-func TestBatch(t *testing.T) {
-	s := synth(t, false)
-	assert(t, "no NAT gateways, public subnets", func() {
-		s.tmpl.ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(0))
-		s.tmpl.AllResourcesProperties(jsii.String("AWS::EC2::Subnet"), map[string]any{"MapPublicIpOnLaunch": true})
-	})
-	envs := s.resources("AWS::Batch::ComputeEnvironment")
-	byType := map[string]string{}
-	for id, p := range envs {
-		cr := p["ComputeResources"].(map[string]any)
-		byType[cr["Type"].(string)] = id
-		if cr["MaxvCpus"] != float64(64) {
-			t.Errorf("%s MaxvCpus: got %v", id, cr["MaxvCpus"])
-		}
-		if p["Type"] != "managed" && p["Type"] != "MANAGED" {
-			t.Errorf("%s Type: got %v, want managed", id, p["Type"])
-		}
-	}
-	if len(envs) != 2 || byType["FARGATE_SPOT"] == "" || byType["FARGATE"] == "" {
-		t.Fatalf("compute environments: got %v, want one FARGATE_SPOT and one FARGATE", byType)
-	}
-	for _, q := range s.resources("AWS::Batch::JobQueue") {
-		order := q["ComputeEnvironmentOrder"].([]any)
-		got := map[float64]string{}
-		for _, o := range order {
-			o := o.(map[string]any)
-			got[o["Order"].(float64)] = jsonString(o["ComputeEnvironment"])
-		}
-		if !strings.Contains(got[1], byType["FARGATE_SPOT"]) || !strings.Contains(got[2], byType["FARGATE"]) {
-			t.Errorf("queue order: got %v, want Spot (%s) first", got, byType["FARGATE_SPOT"])
-		}
-	}
-
-	defs := s.resources("AWS::Batch::JobDefinition")
-	if len(defs) != 1 {
-		t.Fatalf("job definitions: got %d", len(defs))
-	}
-	for _, d := range defs {
-		if got := strs(d["PlatformCapabilities"]); !slices.Equal(got, []string{"FARGATE"}) {
-			t.Errorf("PlatformCapabilities: got %v", got)
-		}
-		c := d["ContainerProperties"].(map[string]any)
-		if got := strs(c["Command"]); !slices.Equal(got, JobCommand) {
-			t.Errorf("Command: got %v, want %v", got, JobCommand)
-		}
-		if got := jsonString(c["NetworkConfiguration"]); got != `{"AssignPublicIp":"ENABLED"}` {
-			t.Errorf("NetworkConfiguration: got %s", got)
-		}
-		if got := jsonString(c["ResourceRequirements"]); !strings.Contains(got, `"Type":"VCPU","Value":"4"`) || !strings.Contains(got, `"Type":"MEMORY","Value":"8192"`) {
-			t.Errorf("ResourceRequirements: got %s, want 4 vCPU and 8192 MiB", got)
-		}
-		if c["JobRoleArn"] == nil || c["ExecutionRoleArn"] == nil {
-			t.Errorf("want explicit job and execution roles: %v / %v", c["JobRoleArn"], c["ExecutionRoleArn"])
-		}
-		if got := jsonString(c["Environment"]); !strings.Contains(got, `{"Name":"MLSERVE_MODEL","Value":"`+ModelPath+`"}`) {
-			t.Errorf("Environment: got %s", got)
-		}
-		if got := jsonString(c["LogConfiguration"]); !strings.Contains(got, `"LogDriver":"awslogs"`) {
-			t.Errorf("LogConfiguration: got %s", got)
-		}
-		params := d["Parameters"].(map[string]any)
-		for _, ref := range []string{"manifest", "output"} {
-			if _, ok := params[ref]; !ok {
-				t.Errorf("no default for parameter %q", ref)
-			}
-		}
-		if got := jsonString(d["Timeout"]); got != `{"AttemptDurationSeconds":14400}` {
-			t.Errorf("Timeout: got %s, want 4h", got)
-		}
-		rs := d["RetryStrategy"].(map[string]any)
-		if rs["Attempts"] != float64(3) {
-			t.Errorf("Attempts: got %v", rs["Attempts"])
-		}
-		// First match wins: Spot reclaims and SIGTERM (exit 3) retry, bad
-		// input (exit 1) and usage (exit 2) stop at once.
-		want := `[{"Action":"RETRY","OnStatusReason":"Host EC2*"},` +
-			`{"Action":"RETRY","OnExitCode":"3"},` +
-			`{"Action":"EXIT","OnExitCode":"1"},` +
-			`{"Action":"EXIT","OnExitCode":"2"}]`
-		if got := jsonString(rs["EvaluateOnExit"]); got != want {
-			t.Errorf("EvaluateOnExit:\n got %s\nwant %s", got, want)
-		}
-	}
-}
-
-func TestIAM(t *testing.T) {
-	s := synth(t, false)
-	_, predict := s.imageFunction(t, "mlserve predict")
-	_, submitter := s.imageFunction(t, "mlserve submitter")
-	var jobRole, execRole string
-	for _, d := range s.resources("AWS::Batch::JobDefinition") {
-		c := d["ContainerProperties"].(map[string]any)
-		jobRole = roleOf(t, c["JobRoleArn"])
-		execRole = roleOf(t, c["ExecutionRoleArn"])
-	}
-	if jobRole == execRole {
-		t.Errorf("job role and execution role are the same role %s", jobRole)
-	}
-	// actions returns "action on resource" strings for a role, with the
-	// bucket and other references shortened to their logical ids.
-	actions := func(role string) []string {
-		var out []string
-		for _, st := range s.statements(role) {
-			if st["Effect"] != "Allow" {
-				continue
-			}
-			res := jsonString(st["Resource"])
-			for _, a := range strs(st["Action"]) {
-				out = append(out, a+" "+res)
-			}
-		}
-		return out
-	}
+// TestArchitecture: both functions, the job's Fargate platform and the
+// image build follow the architecture setting; arm64 has no Spot (Fargate
+// Spot runs x86_64 only).
+func TestArchitecture(t *testing.T) {
 	tests := []struct {
-		name    string
-		role    string
-		allowed func(action, resource string) bool
-		must    []string // substrings of "action resource" that must appear
+		variant, lambda, fargate, platform string
+		envs                               []string
 	}{
-		{
-			name: "predict: image pull only",
-			role: roleOf(t, predict["Role"]),
-			allowed: func(a, _ string) bool {
-				return strings.HasPrefix(a, "ecr:")
-			},
-		},
-		{
-			name: "submitter: submit to this queue, write manifests",
-			role: roleOf(t, submitter["Role"]),
-			allowed: func(a, r string) bool {
-				switch {
-				case strings.HasPrefix(a, "ecr:"):
-					return true
-				case a == "batch:SubmitJob":
-					return strings.Contains(r, "Queue") && strings.Contains(r, "Job")
-				case a == "s3:PutObject":
-					return strings.Contains(r, "/"+ManifestPrefix+"*")
-				case a == "batch:TagResource":
-					return strings.Contains(r, ":job/*") // its condition is checked below
-				}
-				return false
-			},
-			must: []string{"batch:SubmitJob", "s3:PutObject"},
-		},
-		{
-			name: "job: read input/ and manifests/, write output/",
-			role: jobRole,
-			allowed: func(a, r string) bool {
-				switch a {
-				case "s3:GetObject":
-					return !strings.Contains(r, `"*"`) && (strings.Contains(r, "/"+InputPrefix+"*") || strings.Contains(r, "/"+OutputPrefix+"*"))
-				case "s3:PutObject", "s3:AbortMultipartUpload":
-					return strings.Contains(r, "/"+OutputPrefix+"*") && !strings.Contains(r, InputPrefix) && !strings.Contains(r, ManifestPrefix)
-				case "s3:ListBucket":
-					return !strings.Contains(r, "/*") // the bucket itself, no objects
-				}
-				return false
-			},
-			must: []string{"s3:GetObject", "s3:PutObject", "/" + InputPrefix + "*", "/" + ManifestPrefix + "*", "/" + OutputPrefix + "*"},
-		},
-		{
-			name: "execution role: pull and logs",
-			role: execRole,
-			allowed: func(a, _ string) bool {
-				return strings.HasPrefix(a, "ecr:") || strings.HasPrefix(a, "logs:")
-			},
-			must: []string{"ecr:BatchGetImage", "logs:PutLogEvents"},
-		},
+		{"default", "x86_64", "X86_64", "linux/amd64", []string{"FARGATE", "FARGATE_SPOT"}},
+		{"arm64-jwt", "arm64", "ARM64", "linux/arm64", []string{"FARGATE"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := actions(tt.role)
-			for _, ar := range got {
-				a, r, _ := strings.Cut(ar, " ")
-				if !tt.allowed(a, r) {
-					t.Errorf("role %s may %s", tt.role, ar)
-				}
-				if strings.HasSuffix(a, ":*") || a == "*" {
-					t.Errorf("role %s has wildcard action %s", tt.role, ar)
+		t.Run(tt.variant, func(t *testing.T) {
+			s := synth(t, tt.variant)
+			for _, prefix := range []string{"mlserve predict", "mlserve submitter"} {
+				if _, p := s.imageFunction(t, prefix); jsonString(p["Architectures"]) != `["`+tt.lambda+`"]` {
+					t.Errorf("%s Architectures: got %v, want %s", prefix, p["Architectures"], tt.lambda)
 				}
 			}
-			all := strings.Join(got, "\n")
-			for _, m := range tt.must {
-				if !strings.Contains(all, m) {
-					t.Errorf("role %s lacks %q; has:\n%s", tt.role, m, all)
+			for id, d := range s.resources("AWS::Batch::JobDefinition") {
+				rp := d["ContainerProperties"].(map[string]any)["RuntimePlatform"]
+				if got := jsonString(rp); got != `{"CpuArchitecture":"`+tt.fargate+`","OperatingSystemFamily":"LINUX"}` {
+					t.Errorf("%s RuntimePlatform: got %s, want %s", id, got, tt.fargate)
+				}
+			}
+			var envs []string
+			for _, p := range s.resources("AWS::Batch::ComputeEnvironment") {
+				envs = append(envs, p["ComputeResources"].(map[string]any)["Type"].(string))
+			}
+			if slices.Sort(envs); !slices.Equal(envs, tt.envs) {
+				t.Errorf("compute environments: got %v, want %v", envs, tt.envs)
+			}
+			for _, img := range s.assets(t).DockerImages {
+				if img.Source.Platform != tt.platform {
+					t.Errorf("image platform: got %q, want %q", img.Source.Platform, tt.platform)
 				}
 			}
 		})
 	}
-	t.Run("functions: only the basic execution policy is managed", func(t *testing.T) {
-		roles := s.resources("AWS::IAM::Role")
-		for _, fn := range []map[string]any{predict, submitter} {
-			role := roles[roleOf(t, fn["Role"])]
-			got := jsonString(role["ManagedPolicyArns"])
-			if strings.Count(got, "arn:") != 1 || !strings.Contains(got, "service-role/AWSLambdaBasicExecutionRole") {
-				t.Errorf("%s managed policies: %s", fn["Description"], got)
-			}
-		}
-	})
-	t.Run("submitter tags only the jobs it submits", func(t *testing.T) {
-		found := false
-		for _, st := range s.statements(roleOf(t, submitter["Role"])) {
-			if slices.Contains(strs(st["Action"]), "batch:TagResource") {
-				found = true
-				if got := jsonString(st["Condition"]); got != `{"StringEquals":{"batch:CreateAction":"SubmitJob"}}` {
-					t.Errorf("TagResource condition: got %s", got)
-				}
-				if got := jsonString(st["Resource"]); !strings.Contains(got, ":job/*") {
-					t.Errorf("TagResource resource: got %s, want jobs", got)
-				}
-			}
-		}
-		if !found {
-			t.Error("no batch:TagResource statement: SubmitJob with tags would be denied")
-		}
-	})
-	t.Run("submitter: SubmitJob names exactly the queue and definition", func(t *testing.T) {
-		for _, st := range s.statements(roleOf(t, submitter["Role"])) {
-			if !slices.Contains(strs(st["Action"]), "batch:SubmitJob") {
-				continue
-			}
-			res := st["Resource"].([]any)
-			if len(res) != 2 {
-				t.Fatalf("SubmitJob resources: got %s", jsonString(res))
-			}
-			q, d := jsonString(res[0]), jsonString(res[1])
-			for id := range s.resources("AWS::Batch::JobQueue") {
-				if !strings.Contains(q, id) {
-					t.Errorf("SubmitJob resource %s is not queue %s", q, id)
-				}
-			}
-			for id := range s.resources("AWS::Batch::JobDefinition") {
-				if !strings.Contains(d, id) {
-					t.Errorf("SubmitJob resource %s is not definition %s", d, id)
-				}
-			}
-		}
-	})
 }
 
 func TestOutputs(t *testing.T) {
-	s := synth(t, false)
+	s := synth(t, "default")
 	outs := s.json["Outputs"].(map[string]any)
 	tests := []struct {
 		name string
@@ -580,6 +151,12 @@ func TestOutputs(t *testing.T) {
 		{"BucketName", nil},
 		{"CurlExample", []string{"curl ", "--data-binary @", "predict"}},
 		{"BatchInputExample", []string{"aws s3 cp ", "s3://", "/" + InputPrefix, "--recursive"}},
+		{"PredictInvokeArn", []string{"execute-api", "/$default/POST/predict"}},
+		{"DeadLetterQueueUrl", []string{"IngestDeadLetters"}},
+		{"DeadLetterQueueArn", []string{"IngestDeadLetters"}},
+		{"DeadLetterAlarmName", []string{"IngestDeadLettersAlarm"}},
+		{"IngestQueueUrl", []string{"Ingest"}},
+		{"SubmitterName", []string{"Submitter"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -597,36 +174,34 @@ func TestOutputs(t *testing.T) {
 	}
 }
 
-func mapsKeys(m map[string]any) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
+type assetManifest struct {
+	DockerImages map[string]struct {
+		Source struct {
+			Directory         string `json:"directory"`
+			DockerBuildTarget string `json:"dockerBuildTarget"`
+			Platform          string `json:"platform"`
+		} `json:"source"`
+	} `json:"dockerImages"`
+}
+
+func (s *synthed) assets(t *testing.T) assetManifest {
+	t.Helper()
+	var manifest assetManifest
+	raw, err := os.ReadFile(filepath.Join(s.outdir, "MLServe.assets.json"))
+	if err == nil {
+		err = json.Unmarshal(raw, &manifest)
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return manifest
 }
 
 // TestImageAsset checks that synth stages the repository as one Docker
 // asset without Docker, and leaves out what the image does not need.
 func TestImageAsset(t *testing.T) {
-	s := synth(t, false)
-	raw, err := os.ReadFile(filepath.Join(s.outdir, "MLServe.assets.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var manifest struct {
-		DockerImages map[string]struct {
-			Source struct {
-				Directory         string `json:"directory"`
-				DockerBuildTarget string `json:"dockerBuildTarget"`
-				Platform          string `json:"platform"`
-			} `json:"source"`
-		} `json:"dockerImages"`
-	}
-	if err := json.Unmarshal(raw, &manifest); err != nil {
-		t.Fatal(err)
-	}
+	s := synth(t, "default")
+	manifest := s.assets(t)
 	if len(manifest.DockerImages) != 1 {
 		t.Fatalf("docker images: got %d, want 1 shared by both functions and the job", len(manifest.DockerImages))
 	}
@@ -665,6 +240,24 @@ func TestPropsValidation(t *testing.T) {
 		{"too many attempts", func(p *Props) { p.JobAttempts = 11 }, "job attempts"},
 		{"tiny timeout", func(p *Props) { p.JobTimeout = 1 }, "job timeout"},
 		{"queue smaller than a job", func(p *Props) { p.MaxVCPUs = 2; p.JobVCPU = 4 }, "max vCPUs"},
+		{"unknown architecture", func(p *Props) { p.Architecture = "riscv64" }, "architecture"},
+		{"unknown auth", func(p *Props) { p.Auth = "none" }, "auth"},
+		{"jwt without issuer", func(p *Props) { p.Auth = AuthJWT; p.JWTAudience = []string{"a"} }, "issuer"},
+		{"jwt over http", func(p *Props) { p.Auth = AuthJWT; p.JWTIssuer = "http://id.example.com"; p.JWTAudience = []string{"a"} }, "issuer"},
+		{"jwt without audience", func(p *Props) { p.Auth = AuthJWT; p.JWTIssuer = "https://id.example.com" }, "audience"},
+		{"issuer without jwt", func(p *Props) { p.JWTIssuer = "https://id.example.com" }, "jwt issuer"},
+		{"bad cors origin", func(p *Props) { p.CORSOrigins = []string{"example.com"} }, "cors origin"},
+		{"negative rate", func(p *Props) { p.ThrottleRate = -1 }, "throttle rate"},
+		{"reserved below burst", func(p *Props) { p.PredictConcurrency = 5 }, "below the throttle burst"},
+		{"submitter below the mapping's concurrency", func(p *Props) { p.SubmitterConcurrency = 1 }, "submitter concurrency"},
+		{"window too long", func(p *Props) { p.BatchWindow = 301 * time.Second }, "batch window"},
+		{"window in fractions", func(p *Props) { p.BatchWindow = 1500 * time.Millisecond }, "whole seconds"},
+		{"batch too large", func(p *Props) { p.BatchSize = 10001 }, "batch size"},
+		{"submitter timeout over Lambda's", func(p *Props) { p.SubmitterTimeout = 16 * time.Minute }, "submitter timeout"},
+		{"bad schedule", func(p *Props) { p.SweepSchedule = "daily" }, "sweep schedule"},
+		{"alarm topic not an ARN", func(p *Props) { p.AlarmTopicARN = "ops-alerts" }, "alarm topic"},
+		{"alarm topic not SNS", func(p *Props) { p.AlarmTopicARN = "arn:aws:sqs:us-east-1:123456789012:ops" }, "alarm topic"},
+		{"no reservations", func(p *Props) { p.PredictConcurrency = -1; p.SubmitterConcurrency = -1 }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,142 @@
+package stack
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// queues returns the logical ids of the ingest queue and its DLQ.
+func (s *synthed) queues(t *testing.T) (ingest, dlq string) {
+	return s.linked(t, "AWS::SQS::Queue", "the ingest queue and its DLQ", func(p map[string]any) any {
+		rp, _ := p["RedrivePolicy"].(map[string]any)
+		return rp["deadLetterTargetArn"]
+	})
+}
+
+func TestIngest(t *testing.T) {
+	s := synth(t, "default")
+	ingest, dlq := s.queues(t)
+	submitter, _ := s.imageFunction(t, "mlserve submitter")
+	queues := s.resources("AWS::SQS::Queue")
+	for _, id := range []string{ingest, dlq} {
+		if got := queues[id]["SqsManagedSseEnabled"]; got != true {
+			t.Errorf("%s: SqsManagedSseEnabled got %v, want encryption at rest", id, got)
+		}
+		if got := queues[id]["MessageRetentionPeriod"]; got != float64(14*24*3600) {
+			t.Errorf("%s: MessageRetentionPeriod got %v, want 14 days", id, got)
+		}
+		if _, ok := queues[id]["FifoQueue"]; ok {
+			t.Errorf("%s: want a standard queue", id)
+		}
+		assert(t, id+": SSL only", func() {
+			s.tmpl.HasResourceProperties(jsii.String("AWS::SQS::QueuePolicy"), map[string]any{
+				"Queues": assertions.Match_ArrayWith(&[]any{map[string]any{"Ref": id}}),
+				"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+					"Effect":    "Deny",
+					"Action":    "sqs:*",
+					"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+				})})},
+			})
+		})
+	}
+	// AWS: at least six times the function timeout (300 s) plus the
+	// batching window (30 s).
+	if got := queues[ingest]["VisibilityTimeout"]; got != float64(6*300+30) {
+		t.Errorf("VisibilityTimeout: got %v, want 1830", got)
+	}
+	if got := jsonString(queues[ingest]["RedrivePolicy"]); !strings.Contains(got, `"maxReceiveCount":5`) {
+		t.Errorf("RedrivePolicy: got %s, want 5 receives", got)
+	}
+	assert(t, "uploads under input/ go to the queue, not to a function", func() {
+		s.tmpl.HasResourceProperties(jsii.String("Custom::S3BucketNotifications"), map[string]any{
+			"NotificationConfiguration": map[string]any{
+				"LambdaFunctionConfigurations": assertions.Match_Absent(),
+				"QueueConfigurations": []any{map[string]any{
+					"Events": []any{"s3:ObjectCreated:*"},
+					"Filter": map[string]any{"Key": map[string]any{
+						"FilterRules": []any{map[string]any{"Name": "prefix", "Value": InputPrefix}},
+					}},
+					"QueueArn": map[string]any{"Fn::GetAtt": []any{ingest, "Arn"}},
+				}},
+			},
+		})
+	})
+	assert(t, "only S3, from this bucket, may send to the queue", func() {
+		data, _ := s.buckets(t)
+		s.tmpl.HasResourceProperties(jsii.String("AWS::SQS::QueuePolicy"), map[string]any{
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Effect":    "Allow",
+				"Principal": map[string]any{"Service": "s3.amazonaws.com"},
+				"Condition": map[string]any{"ArnLike": map[string]any{"aws:SourceArn": map[string]any{"Fn::GetAtt": []any{data, "Arn"}}}},
+				"Resource":  map[string]any{"Fn::GetAtt": []any{ingest, "Arn"}},
+			})})},
+		})
+	})
+	assert(t, "the submitter consumes the queue in windows", func() {
+		s.tmpl.ResourceCountIs(jsii.String("AWS::Lambda::EventSourceMapping"), jsii.Number(1))
+		s.tmpl.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), map[string]any{
+			"EventSourceArn":                 map[string]any{"Fn::GetAtt": []any{ingest, "Arn"}},
+			"FunctionName":                   map[string]any{"Ref": submitter},
+			"BatchSize":                      10000,
+			"MaximumBatchingWindowInSeconds": 30,
+			"FunctionResponseTypes":          []any{"ReportBatchItemFailures"},
+			"ScalingConfig":                  map[string]any{"MaximumConcurrency": 2},
+		})
+	})
+	assert(t, "an alarm on the DLQ's depth", func() {
+		s.tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"Namespace":          "AWS/SQS",
+			"MetricName":         "ApproximateNumberOfMessagesVisible",
+			"Dimensions":         []any{map[string]any{"Name": "QueueName", "Value": map[string]any{"Fn::GetAtt": []any{dlq, "QueueName"}}}},
+			"Threshold":          1,
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold",
+			"TreatMissingData":   "notBreaching",
+		})
+	})
+	if a := s.resources("AWS::CloudWatch::Alarm"); len(a) != 1 {
+		t.Errorf("alarms: got %d, want 1", len(a))
+	} else {
+		for _, p := range a {
+			if p["AlarmActions"] != nil {
+				t.Errorf("AlarmActions without alarmTopicArn: %v", p["AlarmActions"])
+			}
+		}
+	}
+	assert(t, "no schedule by default", func() {
+		s.tmpl.ResourceCountIs(jsii.String("AWS::Events::Rule"), jsii.Number(0))
+	})
+
+}
+
+// TestIngestOptions: the alarm topic and the sweep schedule.
+func TestIngestOptions(t *testing.T) {
+	sched := synth(t, "arm64-jwt")
+	sub, _ := sched.imageFunction(t, "mlserve submitter")
+	assert(t, "alarmTopicArn: told when the alarm fires and clears", func() {
+		topic := "arn:aws:sns:us-east-1:123456789012:ops-alerts"
+		sched.tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"MetricName":   "ApproximateNumberOfMessagesVisible",
+			"AlarmActions": []any{topic},
+			"OKActions":    []any{topic},
+		})
+	})
+	assert(t, "sweepSchedule: a rule sends the sweep event to the submitter", func() {
+		sched.tmpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"ScheduleExpression": "rate(1 day)",
+			"State":              "ENABLED",
+			"Targets": []any{assertions.Match_ObjectLike(&map[string]any{
+				"Arn":         map[string]any{"Fn::GetAtt": []any{sub, "Arn"}},
+				"Input":       `{"sweep":{"prefix":"input/"}}`,
+				"RetryPolicy": map[string]any{"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
+			})},
+		})
+		sched.tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Permission"), map[string]any{
+			"Action":       "lambda:InvokeFunction",
+			"Principal":    "events.amazonaws.com",
+			"FunctionName": map[string]any{"Fn::GetAtt": []any{sub, "Arn"}},
+		})
+	})
+}
