@@ -27,6 +27,7 @@ type classifyOptions struct {
 	TopK      int
 	JSON      bool
 	BatchSize int
+	Remote    remoteOptions // --endpoint: classify_remote.go
 }
 
 func newClassifyCmd(stdio IO) *cobra.Command {
@@ -52,7 +53,10 @@ others still get their results.`,
   $ mlserve classify --model my.onnx --labels my-classes.txt photo.png
 
   # from standard input
-  $ curl -s https://example.com/cat.jpg | mlserve classify -`,
+  $ curl -s https://example.com/cat.jpg | mlserve classify -
+
+  # through a deployed endpoint (SigV4 with the default AWS credentials)
+  $ mlserve classify --endpoint https://abc123.execute-api.us-east-1.amazonaws.com ./photos`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
@@ -70,6 +74,7 @@ others still get their results.`,
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON object per image (JSON Lines)")
 	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 8, "images per engine batch")
 	cmd.Flags().BoolVar(&opts.modelOptions.Profile, "profile", env.Profile, "print time and GFLOP/s per engine op to stderr (env MLSERVE_PROFILE=1)")
+	opts.Remote.addFlags(cmd.Flags(), env)
 	return cmd
 }
 
@@ -122,6 +127,9 @@ func runClassify(ctx context.Context, opts classifyOptions) error {
 	}
 	if stdin > 1 {
 		return usageErrorf("- (standard input) given %d times", stdin)
+	}
+	if opts.Remote.Endpoint != "" {
+		return runRemoteClassify(ctx, opts, names)
 	}
 	clf, err := loadClassifier(ctx, opts.modelOptions, opts.IO, tty.Is(opts.Err))
 	if err != nil {

@@ -24,6 +24,7 @@ type Config struct {
 	Addr          string        // MLSERVE_ADDR
 	BatchWait     time.Duration // MLSERVE_BATCH_WAIT
 	CacheDir      string        // MLSERVE_CACHE_DIR ("" : the user cache dir + /mlserve)
+	Endpoint      string        // MLSERVE_ENDPOINT ("": classify locally)
 	GemmKernel    string        // MLSERVE_GEMM_KERNEL
 	InputPrefix   string        // MLSERVE_INPUT_PREFIX
 	JobDefinition string        // MLSERVE_JOB_DEFINITION
@@ -45,6 +46,7 @@ type Config struct {
 	ShutdownGrace time.Duration // MLSERVE_SHUTDOWN_GRACE
 	SubmitOnly    bool          // MLSERVE_SUBMIT_ONLY
 	Timeout       time.Duration // MLSERVE_TIMEOUT
+	Token         string        // MLSERVE_TOKEN
 	TopK          int           // MLSERVE_TOP_K
 
 	UploadBucket   string        // MLSERVE_UPLOAD_BUCKET ("": uploads off)
@@ -70,6 +72,7 @@ var vars = []variable{
 	stringVar("MLSERVE_ADDR", ":8080", "serve: listen address", func(c *Config) *string { return &c.Addr }),
 	durationVar("MLSERVE_BATCH_WAIT", "100ms", "serve: longest wait for images still decoding to join a dynamic batch (a lone request never waits)", func(c *Config) *time.Duration { return &c.BatchWait }),
 	stringVar("MLSERVE_CACHE_DIR", "", "model cache directory (default: the user cache dir + /mlserve)", func(c *Config) *string { return &c.CacheDir }),
+	stringVar("MLSERVE_ENDPOINT", "", "classify: send images to this mlserve endpoint instead of classifying locally (--endpoint)", func(c *Config) *string { return &c.Endpoint }),
 	stringVar("MLSERVE_GEMM_KERNEL", "", "force the GEMM micro-kernel: avx512, avx2 or generic (default: the best this CPU runs)", func(c *Config) *string { return &c.GemmKernel }),
 	stringVar("MLSERVE_INPUT_PREFIX", "input/", "lambda: S3 key prefix whose uploads submit batch jobs", func(c *Config) *string { return &c.InputPrefix }),
 	stringVar("MLSERVE_JOB_DEFINITION", "", "lambda: AWS Batch job definition for submitted jobs", func(c *Config) *string { return &c.JobDefinition }),
@@ -91,6 +94,7 @@ var vars = []variable{
 	durationVar("MLSERVE_SHUTDOWN_GRACE", "25s", "serve: time in-flight requests get to finish on SIGTERM", func(c *Config) *time.Duration { return &c.ShutdownGrace }),
 	boolVar("MLSERVE_SUBMIT_ONLY", "false", "lambda: true for a function that only submits Batch jobs for S3 uploads: no model is loaded", func(c *Config) *bool { return &c.SubmitOnly }),
 	durationVar("MLSERVE_TIMEOUT", "30s", "serve: per-request deadline", func(c *Config) *time.Duration { return &c.Timeout }),
+	stringVar("MLSERVE_TOKEN", "", "classify --endpoint: bearer token for a JWT authorizer (--auth bearer)", func(c *Config) *string { return &c.Token }),
 	intVar("MLSERVE_TOP_K", "5", "number of classes reported per image", func(c *Config) *int { return &c.TopK }, api.CheckTopK),
 	stringVar("MLSERVE_UPLOAD_BUCKET", "", "serve, lambda: S3 bucket of POST /uploads and /predict by key (default: uploads off)", func(c *Config) *string { return &c.UploadBucket }),
 	durationVar("MLSERVE_UPLOAD_EXPIRY", "5m", "serve, lambda: lifetime of a presigned upload URL", func(c *Config) *time.Duration { return &c.UploadExpiry }),
@@ -169,6 +173,9 @@ func (c *Config) LogValue() slog.Value {
 	var attrs []slog.Attr
 	for _, v := range vars {
 		if s, d := v.get(c), v.get(def); s != d {
+			if strings.HasSuffix(v.name, "_TOKEN") { // a secret: logged as set, never its value
+				s = "[set]"
+			}
 			attrs = append(attrs, slog.String(v.name, s))
 		}
 	}
