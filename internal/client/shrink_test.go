@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
-	"image/color"
-	"image/jpeg"
 	"math"
 	"os"
 	"testing"
@@ -67,7 +65,7 @@ func shrinkCase(t *testing.T, name string, shorter int, bound float64) {
 // TestShrink12MP checks that a 12 MP photo-like image travels as well
 // under 300 KB.
 func TestShrink12MP(t *testing.T) {
-	data := photo12MP(t)
+	data := testsupport.Photo(t, 4000, 3000)
 	s, err := Shrink(data, DefaultShorter, DefaultQuality, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -77,35 +75,6 @@ func TestShrink12MP(t *testing.T) {
 		t.Errorf("shrunk to %d bytes, resized %v, %dx%d", len(s.Data), s.Resized, s.Width, s.Height)
 	}
 }
-
-// photo12MP is a 4000x3000 JPEG: the dog photograph scaled up, with fine
-// detail added so it does not compress like a flat image.
-func photo12MP(t testing.TB) []byte {
-	t.Helper()
-	src, err := jpeg.Decode(bytes.NewReader(testsupport.ReadFixture(t, "images", "dog-768x576.jpg")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const w, h = 4000, 3000
-	dst := image.NewRGBA(image.Rect(0, 0, w, h))
-	sb := src.Bounds()
-	var seed uint32 = 1
-	for y := range h {
-		for x := range w {
-			r, g, b, _ := src.At(sb.Min.X+x*sb.Dx()/w, sb.Min.Y+y*sb.Dy()/h).RGBA()
-			seed = seed*1664525 + 1013904223
-			n := int(seed>>28) - 8 // sensor-like noise, -8..7
-			dst.SetRGBA(x, y, color.RGBA{clip(int(r>>8) + n), clip(int(g>>8) + n), clip(int(b>>8) + n), 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, dst, &jpeg.Options{Quality: 92}); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func clip(v int) uint8 { return uint8(max(0, min(255, v))) }
 
 func prepare(t *testing.T, data []byte) []float32 {
 	t.Helper()
