@@ -142,8 +142,14 @@ func (h *Handler) BodyTooLarge() *Error {
 
 func (h *Handler) withHint(err error) *Error {
 	e := toError(err, h.opts.MaxPixels)
-	if e.Code == api.CodeBodyTooLarge && h.opts.BodyLimitHint != "" {
+	if e.Code != api.CodeBodyTooLarge {
+		return e
+	}
+	if h.opts.BodyLimitHint != "" {
 		e = &Error{Code: e.Code, Message: e.Message + ": " + h.opts.BodyLimitHint, Err: e.Err}
+	}
+	if h.opts.Uploads != nil {
+		e = &Error{Code: e.Code, Message: e.Message + "; " + uploadHint, Err: e.Err}
 	}
 	return e
 }

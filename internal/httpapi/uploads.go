@@ -38,6 +38,9 @@ const (
 	uploadKeyHexLen      = 2 * uploadKeyRandomBytes
 )
 
+// uploadHint ends the message of a body over the limit when uploads are on.
+const uploadHint = `upload large images instead: POST /uploads answers a presigned URL, PUT the image there, then POST /predict {"key": "<key>"} (mlserve classify --endpoint does this by itself)`
+
 // ObjectStore is what the upload flow needs of the bucket.
 type ObjectStore interface {
 	// PresignPut returns a URL that PUTs key for expiry. size, when > 0,

@@ -97,6 +97,10 @@ func TestUploads(t *testing.T) {
 					}
 				})
 			}
+			over := do(t, parityCase{contentType: "image/jpeg", body: make([]byte, 1<<20+1)})
+			if over.Status != 413 || errorCode(t, over.Body) != "body_too_large" || !strings.Contains(over.Body, "POST /uploads") {
+				t.Errorf("body over the limit: %+v, want 413 pointing to POST /uploads", over)
+			}
 			big := do(t, parityCase{path: "/uploads", contentType: "application/json", body: []byte(`{"size": 2000000}`)})
 			if big.Status != 413 || errorCode(t, big.Body) != httpapi.CodeObjectTooLarge {
 				t.Errorf("ticket over the cap: %+v", big)
