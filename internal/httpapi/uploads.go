@@ -176,7 +176,7 @@ func (h *Handler) readUpload(ctx context.Context, ref objectRef) ([]byte, error)
 	}
 	rc, size, err := u.Store.Open(ctx, key)
 	if errors.Is(err, ErrNoObject) {
-		return nil, &Error{Code: CodeNoObject, Message: fmt.Sprintf("nothing was uploaded to %s: PUT the image to the URL POST /uploads answered first", key), Err: err}
+		return nil, &Error{Code: CodeNoObject, Message: fmt.Sprintf("nothing was uploaded to %s (or it is not readable): PUT the image to the URL POST /uploads answered first", key), Err: err}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)

@@ -51,6 +51,11 @@ func (s *S3Objects) Open(ctx context.Context, key string) (io.ReadCloser, int64,
 		if errors.As(err, &nsk) || (errors.As(err, &api) && api.ErrorCode() == "NotFound") {
 			return nil, 0, errors.Join(ErrNoObject, err)
 		}
+		// Without s3:ListBucket (the deployed predict role may read
+		// uploads/ and nothing else) S3 answers a missing key with 403.
+		if errors.As(err, &api) && api.ErrorCode() == "AccessDenied" {
+			return nil, 0, errors.Join(ErrNoObject, err)
+		}
 		var re interface{ HTTPStatusCode() int }
 		if errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound {
 			return nil, 0, errors.Join(ErrNoObject, err)
