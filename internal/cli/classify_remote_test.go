@@ -27,8 +27,8 @@ import (
 // Interface Emulator (behind a proxy that turns HTTP requests into HTTP
 // API v2 events, as API Gateway does), both with uploads to a real S3
 // server (versitygw): the fixture images get the same top-1 class as local
-// classify, a 12 MP photo travels in under 300 KB, and a 20 MB image goes
-// through the upload flow.
+// classify, a 12 MP photo travels in under 300 KB, a 20 MB image goes
+// through the upload flow, and a key outside uploads/ is refused.
 func TestClassifyEndpoint(t *testing.T) {
 	s3srv := s3server.Start(t)
 	bucket := s3srv.NewBucket(t)
@@ -62,6 +62,15 @@ func TestClassifyEndpoint(t *testing.T) {
 			}
 			if len(remote) != len(local)-1 {
 				t.Errorf("%d results through %s, want %d", len(remote), name, len(local)-1)
+			}
+			resp, err := http.Post(url+"/predict", "application/json", strings.NewReader(`{"key": "input/secret.jpg"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 403 || !strings.Contains(string(b), `"forbidden_key"`) {
+				t.Errorf("a key outside uploads/: %d %s", resp.StatusCode, b)
 			}
 			c, err := client.New(client.Options{Endpoint: url, TopK: 1})
 			if err != nil {
