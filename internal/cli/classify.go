@@ -135,7 +135,7 @@ func runClassify(ctx context.Context, opts classifyOptions) error {
 	if err != nil {
 		return err
 	}
-	failed := 0
+	rep := &reporter{opts: opts}
 	for start := 0; start < len(names); start += opts.BatchSize {
 		batch := names[start:min(start+opts.BatchSize, len(names))]
 		images := make([][]byte, len(batch))
@@ -149,12 +149,7 @@ func runClassify(ctx context.Context, opts classifyOptions) error {
 			if readErrs[i] != nil {
 				r = api.Failed(clf.Info().Name, api.CodeReadFailed, readErrs[i].Error())
 			}
-			r.Source = &api.Source{URI: name, Size: int64(len(images[i]))}
-			if r.Error != nil {
-				failed++
-				fmt.Fprintf(opts.Err, "mlserve: %s: %s\n", name, r.Error.Message)
-			}
-			if err := printResult(opts.Out, r, opts.JSON); err != nil {
+			if err := rep.report(name, len(images[i]), r); err != nil {
 				return err
 			}
 		}
@@ -162,8 +157,28 @@ func runClassify(ctx context.Context, opts classifyOptions) error {
 			return &InterruptedError{Err: err}
 		}
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d images failed", failed, len(names))
+	return rep.done(len(names))
+}
+
+// reporter prints each image's result (its error also on stderr) and
+// counts the failures: local and remote classify print the same.
+type reporter struct {
+	opts   classifyOptions
+	failed int
+}
+
+func (p *reporter) report(name string, size int, r api.Result) error {
+	r.Source = &api.Source{URI: name, Size: int64(size)}
+	if r.Error != nil {
+		p.failed++
+		fmt.Fprintf(p.opts.Err, "mlserve: %s: %s\n", name, r.Error.Message)
+	}
+	return printResult(p.opts.Out, r, p.opts.JSON)
+}
+
+func (p *reporter) done(total int) error {
+	if p.failed > 0 {
+		return fmt.Errorf("%d of %d images failed", p.failed, total)
 	}
 	return nil
 }

@@ -79,7 +79,7 @@ func runRemoteClassify(ctx context.Context, opts classifyOptions, names []string
 	if err != nil {
 		return err
 	}
-	failed := 0
+	rep := &reporter{opts: opts}
 	for _, name := range names {
 		data, err := readInput(name, opts.In)
 		var r api.Result
@@ -92,22 +92,14 @@ func runRemoteClassify(ctx context.Context, opts classifyOptions, names []string
 				r = api.Failed("", remoteCode(err), err.Error())
 			}
 		}
-		r.Source = &api.Source{URI: name, Size: int64(len(data))}
-		if r.Error != nil {
-			failed++
-			fmt.Fprintf(opts.Err, "mlserve: %s: %s\n", name, r.Error.Message)
-		}
-		if err := printResult(opts.Out, r, opts.JSON); err != nil {
+		if err := rep.report(name, len(data), r); err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return &InterruptedError{Err: err}
 		}
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d images failed", failed, len(names))
-	}
-	return nil
+	return rep.done(len(names))
 }
 
 func remoteCode(err error) string {

@@ -2,11 +2,8 @@ package client
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"image"
-	"math"
-	"os"
 	"testing"
 
 	"github.com/mlserve/mlserve/internal/imageprep"
@@ -44,7 +41,7 @@ func TestShrinkAgainstTorch(t *testing.T) {
 
 func shrinkCase(t *testing.T, name string, shorter int, bound float64) {
 	data := testsupport.ReadFixture(t, "images", name)
-	want := readF32(t, testsupport.Fixtures(t, "preprocess", name+".f32"))
+	want := testsupport.ReadF32(t, testsupport.Fixtures(t, "preprocess", name+".f32"))
 	s, err := Shrink(data, shorter, DefaultQuality, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +52,7 @@ func shrinkCase(t *testing.T, name string, shorter int, bound float64) {
 	if s.Resized && (info.Width < info.Height) != (s.Width < s.Height) {
 		t.Errorf("shrunk copy is %dx%d, the upright original %dx%d", info.Width, info.Height, s.Width, s.Height)
 	}
-	errFull, errSmall := relL2(full, want), relL2(small, want)
+	errFull, errSmall := testsupport.RelL2(full, want), testsupport.RelL2(small, want)
 	t.Logf("resized=%v full %.4f shrunk %.4f, %d -> %d bytes", s.Resized, errFull, errSmall, len(data), len(s.Data))
 	if errSmall > bound {
 		t.Errorf("shrunk copy's tensor is %.4f (relative L2) from torch's, full resolution %.4f", errSmall, errFull)
@@ -83,29 +80,6 @@ func prepare(t *testing.T, data []byte) []float32 {
 		t.Fatal(err)
 	}
 	return dst
-}
-
-func readF32(t *testing.T, p string) []float32 {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return out
-}
-
-func relL2(got, want []float32) float64 {
-	var num, den float64
-	for i := range want {
-		d := float64(got[i] - want[i])
-		num += d * d
-		den += float64(want[i]) * float64(want[i])
-	}
-	return math.Sqrt(num / den)
 }
 
 func TestAWSHost(t *testing.T) {

@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/mlserve/mlserve/internal/httpapi"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/lambdaadapter"
@@ -40,16 +37,9 @@ func TestUploads(t *testing.T) {
 	img := testsupport.ReadFixture(t, "images", "dog-768x576.jpg")
 	const maxBytes = 1 << 20
 	up := &httpapi.Uploads{Bucket: bucket, MaxBytes: maxBytes, Expiry: time.Minute, Store: httpapi.NewS3Objects(client, bucket)}
-	put := func(t *testing.T, bucket, key string, data []byte) {
-		t.Helper()
-		_, err := client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	put(t, bucket, "input/secret.jpg", img) // outside uploads/: never readable
-	put(t, other, "uploads/x.jpg", img)     // another bucket: never readable
-	put(t, bucket, "uploads/big.jpg", append(bytes.Clone(img), make([]byte, maxBytes)...))
+	s3srv.Put(t, bucket, "input/secret.jpg", img) // outside uploads/: never readable
+	s3srv.Put(t, other, "uploads/x.jpg", img)     // another bucket: never readable
+	s3srv.Put(t, bucket, "uploads/big.jpg", append(bytes.Clone(img), make([]byte, maxBytes)...))
 
 	srv := startServer(t, server.Config{MaxBodyBytes: 1 << 20, Uploads: up}, clf)
 	lh := lambdaadapter.New(lambdaadapter.Config{MaxPayload: 1 << 20, InputPrefix: "input/", Uploads: up}, clf, nil, nil, discard())
