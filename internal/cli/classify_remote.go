@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/pflag"
@@ -72,28 +73,42 @@ func (o remoteOptions) newClient(ctx context.Context, topK, maxPixels int) (*cli
 	return c, nil
 }
 
-// runRemoteClassify classifies names through the endpoint and prints the
-// results as local classify does.
+// remoteParallel is how many images are in flight to the endpoint at once.
+const remoteParallel = 4
+
+// runRemoteClassify classifies names through the endpoint, a few at a
+// time, and prints the results in order as local classify does.
 func runRemoteClassify(ctx context.Context, opts classifyOptions, names []string) error {
 	c, err := opts.Remote.newClient(ctx, opts.TopK, opts.MaxPixels)
 	if err != nil {
 		return err
 	}
 	rep := &reporter{opts: opts}
-	for _, name := range names {
-		data, err := readInput(name, opts.In)
-		var r api.Result
-		switch {
-		case err != nil:
-			r = api.Failed("", api.CodeReadFailed, err.Error())
-		default:
-			r, _, err = c.Classify(ctx, data)
+	for start := 0; start < len(names); start += remoteParallel {
+		window := names[start:min(start+remoteParallel, len(names))]
+		results := make([]api.Result, len(window))
+		sizes := make([]int, len(window))
+		var wg sync.WaitGroup
+		for i, name := range window {
+			data, err := readInput(name, opts.In) // stdin is read here, once
+			sizes[i] = len(data)
 			if err != nil {
-				r = api.Failed("", remoteCode(err), err.Error())
+				results[i] = api.Failed("", api.CodeReadFailed, err.Error())
+				continue
 			}
+			wg.Go(func() {
+				r, _, err := c.Classify(ctx, data)
+				if err != nil {
+					r = api.Failed("", remoteCode(err), err.Error())
+				}
+				results[i] = r
+			})
 		}
-		if err := rep.report(name, len(data), r); err != nil {
-			return err
+		wg.Wait()
+		for i, name := range window {
+			if err := rep.report(name, sizes[i], results[i]); err != nil {
+				return err
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return &InterruptedError{Err: err}

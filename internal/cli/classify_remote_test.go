@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -155,10 +156,15 @@ func startServeBinary(t *testing.T, env ...string) string {
 
 // gatewayProxy serves HTTP by sending each request to the function as an
 // HTTP API (v2) event through the RIE's invoke endpoint, as API Gateway
-// does, and returns its URL.
+// does, and returns its URL. The RIE is one execution environment that
+// takes one invoke at a time (Lambda would start more), so invokes wait
+// their turn here.
 func gatewayProxy(t *testing.T, invokeURL string) string {
 	t.Helper()
+	var one sync.Mutex
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		one.Lock()
+		defer one.Unlock()
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
