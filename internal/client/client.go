@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/httpapi"
@@ -97,6 +98,8 @@ type Error struct {
 	Status  int
 	Code    string // the mlserve error code, or http_<status> for a gateway's own error
 	Message string
+
+	retryAfter time.Duration // the answer's Retry-After
 }
 
 func (e *Error) Error() string {
@@ -197,8 +200,39 @@ func (c *Client) put(ctx context.Context, t httpapi.UploadTicket, img []byte) er
 	return nil
 }
 
-// call POSTs body to u and decodes a 200 answer into out.
+// Retries of a request the endpoint answers 429 (API Gateway's throttle)
+// or 503 (mlserve's overloaded or not_ready): the wait doubles from
+// retryWait, or is the answer's Retry-After, at most maxRetryWait.
+const (
+	retries      = 3
+	retryWait    = 500 * time.Millisecond
+	maxRetryWait = 5 * time.Second
+)
+
+// call POSTs body to u and decodes a 200 answer into out, retrying a
+// throttled or overloaded answer.
 func (c *Client) call(ctx context.Context, u, contentType string, body []byte, out any) error {
+	wait := retryWait
+	for attempt := 0; ; attempt++ {
+		err := c.callOnce(ctx, u, contentType, body, out)
+		var e *Error
+		if attempt == retries || !errors.As(err, &e) || (e.Status != http.StatusTooManyRequests && e.Status != http.StatusServiceUnavailable) {
+			return err
+		}
+		d := wait
+		if e.retryAfter > 0 {
+			d = e.retryAfter
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(min(d, maxRetryWait)):
+		}
+		wait *= 2
+	}
+}
+
+func (c *Client) callOnce(ctx context.Context, u, contentType string, body []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -220,7 +254,11 @@ func (c *Client) call(ctx context.Context, u, contentType string, body []byte, o
 		return fmt.Errorf("read answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return answerError(resp.StatusCode, b)
+		e := answerError(resp.StatusCode, b)
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 {
+			e.retryAfter = time.Duration(secs) * time.Second
+		}
+		return e
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("decode answer: %w", err)

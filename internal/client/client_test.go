@@ -99,3 +99,34 @@ func TestFallbackAndAuth(t *testing.T) {
 		t.Errorf("without the token: %v", err)
 	}
 }
+
+// TestRetry: 429 and 503 answers are retried (Retry-After honoured), other
+// errors are not.
+func TestRetry(t *testing.T) {
+	img := testsupport.ReadFixture(t, "images", "tiny-60x45.png")
+	for _, tc := range []struct {
+		status, failures, calls int
+		ok                      bool
+	}{
+		{http.StatusServiceUnavailable, 2, 3, true},
+		{http.StatusTooManyRequests, 1, 2, true},
+		{http.StatusServiceUnavailable, 9, retries + 1, false},
+		{http.StatusBadRequest, 1, 1, false},
+	} {
+		var calls atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) <= int64(tc.failures) {
+				w.Header().Set("Retry-After", "0")
+				httpapi.WriteJSON(w, tc.status, map[string]string{"message": "busy"})
+				return
+			}
+			httpapi.WriteJSON(w, 200, api.Result{Model: "m", Predictions: []infer.Prediction{{Rank: 1, ClassID: 3}}})
+		}))
+		c, _ := New(Options{Endpoint: srv.URL})
+		_, _, err := c.Classify(context.Background(), img)
+		srv.Close()
+		if (err == nil) != tc.ok || calls.Load() != int64(tc.calls) {
+			t.Errorf("%d x%d: err %v after %d calls, want ok=%v after %d", tc.status, tc.failures, err, calls.Load(), tc.ok, tc.calls)
+		}
+	}
+}
