@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
@@ -23,7 +25,7 @@ const accessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identi
 // type, a bearer token, and the SigV4 headers.
 var corsHeaders = []string{"content-type", "authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"}
 
-// api puts predict behind POST /predict on an HTTP API with the chosen
+// api puts predict behind POST /predict and POST /uploads on an HTTP API with the chosen
 // authorization, throttling on every route and access logs, and returns
 // the API's base URL.
 func (b *builder) api(predict awslambda.IFunction) string {
@@ -37,7 +39,7 @@ func (b *builder) api(predict awslambda.IFunction) string {
 		}
 	}
 	api := awsapigatewayv2.NewHttpApi(b.st, b.str("Api"), &awsapigatewayv2.HttpApiProps{
-		Description:        b.str("mlserve: POST an image to /predict"),
+		Description:        b.str("mlserve: POST an image to /predict, or get an upload URL from POST /uploads"),
 		CreateDefaultStage: jsii.Bool(false),
 		CorsPreflight:      cors,
 	})
@@ -57,24 +59,31 @@ func (b *builder) api(predict awslambda.IFunction) string {
 		Format:         b.str(accessLogFormat),
 	})
 
-	routes := api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
-		Path:        b.str("/predict"),
-		Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_POST},
-		Integration: awsapigatewayv2integrations.NewHttpLambdaIntegration(b.str("PredictIntegration"), predict, nil),
-		Authorizer:  b.authorizer(),
-	})
-	if b.props.Auth == AuthPublic {
-		for _, r := range *routes {
-			suppress(r, "AwsSolutions-APIG4",
-				"auth=public was chosen on purpose at deploy time; throttling and reserved concurrency bound the cost")
+	// POST /uploads answers a presigned S3 PUT URL under uploads/ for
+	// images over Lambda's payload limit: the same function, authorizer
+	// and throttling as /predict.
+	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(b.str("PredictIntegration"), predict, nil)
+	authorizer := b.authorizer()
+	for _, path := range []string{"predict", "uploads"} {
+		routes := api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+			Path:        b.str("/" + path),
+			Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_POST},
+			Integration: integration,
+			Authorizer:  authorizer,
+		})
+		if b.props.Auth == AuthPublic {
+			for _, r := range *routes {
+				suppress(r, "AwsSolutions-APIG4",
+					"auth=public was chosen on purpose at deploy time; throttling and reserved concurrency bound the cost")
+			}
 		}
+		b.out(strings.ToUpper(path[:1])+path[1:]+"InvokeArn", *b.st.FormatArn(&awscdk.ArnComponents{
+			Service:      b.str("execute-api"),
+			Resource:     api.ApiId(),
+			ResourceName: b.str("$default/POST/" + path),
+			ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+		}), "with auth=iam: allow execute-api:Invoke on this ARN to the callers of POST /"+path)
 	}
-	b.out("PredictInvokeArn", *b.st.FormatArn(&awscdk.ArnComponents{
-		Service:      b.str("execute-api"),
-		Resource:     api.ApiId(),
-		ResourceName: b.str("$default/POST/predict"),
-		ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
-	}), "with auth=iam: allow execute-api:Invoke on this ARN to the callers")
 	return *stage.Url()
 }
 

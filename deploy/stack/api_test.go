@@ -14,9 +14,13 @@ func TestHTTPAPI(t *testing.T) {
 	assert(t, "HTTP API", func() {
 		s.tmpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Api"), map[string]any{"ProtocolType": "HTTP"})
 	})
-	assert(t, "POST /predict only", func() {
-		s.tmpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::Route"), jsii.Number(1))
+	assert(t, "POST /predict and POST /uploads only", func() {
+		s.tmpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::Route"), jsii.Number(2))
 		s.tmpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), map[string]any{"RouteKey": "POST /predict"})
+		s.tmpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), map[string]any{"RouteKey": "POST /uploads"})
+	})
+	assert(t, "one integration for both routes", func() {
+		s.tmpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::Integration"), jsii.Number(1))
 	})
 	assert(t, "integration invokes predict", func() {
 		s.tmpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Integration"), map[string]any{
@@ -51,18 +55,25 @@ func TestHTTPAPI(t *testing.T) {
 }
 
 // TestAuth: IAM by default, JWT with its issuer and audience, and public
-// only when asked for.
+// only when asked for, the same on both routes.
 func TestAuth(t *testing.T) {
 	route := func(s *synthed) map[string]any {
 		t.Helper()
 		routes := s.resources("AWS::ApiGatewayV2::Route")
-		if len(routes) != 1 {
-			t.Fatalf("routes: got %d, want POST /predict alone", len(routes))
+		if len(routes) != 2 {
+			t.Fatalf("routes: got %d, want POST /predict and POST /uploads", len(routes))
 		}
+		var first map[string]any
 		for _, r := range routes {
-			return r
+			if first == nil {
+				first = r
+				continue
+			}
+			if r["AuthorizationType"] != first["AuthorizationType"] || jsonString(r["AuthorizerId"]) != jsonString(first["AuthorizerId"]) {
+				t.Errorf("routes differ in authorization: %s and %s", jsonString(first), jsonString(r))
+			}
 		}
-		return nil
+		return first
 	}
 	if got := route(synth(t, "default"))["AuthorizationType"]; got != "AWS_IAM" {
 		t.Errorf("default AuthorizationType: got %v, want AWS_IAM", got)

@@ -47,12 +47,16 @@ func TestIAM(t *testing.T) {
 		must    []string // substrings of "action resource" that must appear
 	}{
 		{
-			name: "predict: its logs and image pull only",
+			name: "predict: its logs, image pull, and get and put under uploads/ only",
 			role: roleOf(t, predict["Role"]),
 			allowed: func(a, r string) bool {
+				switch a {
+				case "s3:GetObject", "s3:PutObject":
+					return onlyPrefixes(r, UploadsPrefix)
+				}
 				return strings.HasPrefix(a, "ecr:") || ownLogs(a, r, "PredictLogs")
 			},
-			must: []string{"logs:PutLogEvents"},
+			must: []string{"logs:PutLogEvents", "s3:GetObject", "s3:PutObject", "/" + UploadsPrefix + "*"},
 		},
 		{
 			name: "submitter: consume the queue, read uploads and results, write manifests and results, submit",

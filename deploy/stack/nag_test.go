@@ -21,6 +21,7 @@ var suppressedAlways = []string{
 	"AwsSolutions-IAM5 MLServe/JobRole/DefaultPolicy/Resource [Resource::<Bucket>/input/*]",
 	"AwsSolutions-IAM5 MLServe/JobRole/DefaultPolicy/Resource [Resource::<Bucket>/manifests/*]",
 	"AwsSolutions-IAM5 MLServe/JobRole/DefaultPolicy/Resource [Resource::<Bucket>/output/*]",
+	"AwsSolutions-IAM5 MLServe/PredictRole/DefaultPolicy/Resource [Resource::<Bucket>/uploads/*]",
 	"AwsSolutions-IAM5 MLServe/SubmitterRole/DefaultPolicy/Resource [Resource::<Bucket>/input/*]",
 	"AwsSolutions-IAM5 MLServe/SubmitterRole/DefaultPolicy/Resource [Resource::<Bucket>/manifests/*]",
 	"AwsSolutions-IAM5 MLServe/SubmitterRole/DefaultPolicy/Resource [Resource::<Bucket>/output/*]",
@@ -32,6 +33,7 @@ var suppressedAlways = []string{
 var suppressedByChoice = map[string][]string{
 	"public": {
 		"AwsSolutions-APIG4 MLServe/Api/POST--predict/Resource", // auth=public
+		"AwsSolutions-APIG4 MLServe/Api/POST--uploads/Resource", // auth=public
 		"AwsSolutions-VPC7 MLServe/Vpc/Resource",                // flowLogs=false
 	},
 }

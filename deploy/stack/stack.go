@@ -6,6 +6,7 @@ package stack
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -135,7 +137,7 @@ func New(scope constructs.Construct, id string, props Props) (awscdk.Stack, erro
 	})
 
 	bucket := b.buckets()
-	predict := b.predict()
+	predict := b.predict(bucket)
 	apiURL := b.api(predict)
 	batch := b.batch(bucket)
 	ingest := b.ingest(bucket, batch)
@@ -148,17 +150,40 @@ func New(scope constructs.Construct, id string, props Props) (awscdk.Stack, erro
 	return st, nil
 }
 
-// predict: POST /predict through the HTTP API. It reads nothing but its
-// request, so its role may only write its logs and pull the image.
-func (b *builder) predict() awslambda.DockerImageFunction {
-	return b.imageFunction(function{
+// UploadMaxBytes is the largest image POST /predict reads from uploads/
+// (MLSERVE_UPLOAD_MAX_BYTES), and UploadExpiry the lifetime of the
+// presigned PUT URLs POST /uploads answers (MLSERVE_UPLOAD_EXPIRY).
+const (
+	UploadMaxBytes = 50 << 20
+	UploadExpiry   = "5m"
+)
+
+// predict: POST /predict and POST /uploads through the HTTP API. Besides
+// its request it reads only what clients PUT under uploads/ to the URLs it
+// presigns, so its role may write its logs, pull the image, and get and
+// put objects under uploads/ (a presigned PUT runs with the permissions of
+// whoever signed it), nothing else in the bucket.
+func (b *builder) predict(bucket awss3.Bucket) awslambda.DockerImageFunction {
+	fn := b.imageFunction(function{
 		id:          "Predict",
-		description: "mlserve predict: classify the image in the request body",
+		description: "mlserve predict: classify the image in the request body or under uploads/",
 		memoryMiB:   b.props.PredictMemoryMiB,
 		timeout:     time.Minute,
 		reserved:    b.props.PredictConcurrency,
-		env:         map[string]*string{"MLSERVE_MODEL": b.str(ModelPath)},
+		env: map[string]*string{
+			"MLSERVE_MODEL":            b.str(ModelPath),
+			"MLSERVE_UPLOAD_BUCKET":    bucket.BucketName(),
+			"MLSERVE_UPLOAD_PREFIX":    b.str(UploadsPrefix),
+			"MLSERVE_UPLOAD_MAX_BYTES": b.str(strconv.Itoa(UploadMaxBytes)),
+			"MLSERVE_UPLOAD_EXPIRY":    b.str(UploadExpiry),
+		},
 	})
+	fn.Role().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("s3:GetObject", "s3:PutObject"),
+		Resources: jsii.Strings(*bucket.ArnForObjects(b.str(UploadsPrefix + "*"))),
+	}))
+	b.suppressPrefixes(fn.Role(), bucket, "predict reads the images clients PUT under uploads/ and presigns those PUTs, which run with its permissions", UploadsPrefix)
+	return fn
 }
 
 func (b *builder) out(id, value, desc string) {

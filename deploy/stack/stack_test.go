@@ -42,7 +42,8 @@ func TestFunctions(t *testing.T) {
 		reserved float64
 		env      map[string]string
 	}{
-		{"mlserve predict", 3008, 60, 20, map[string]string{"MLSERVE_MODEL": ModelPath, "MLSERVE_LOG_FORMAT": "json"}},
+		{"mlserve predict", 3008, 60, 20, map[string]string{"MLSERVE_MODEL": ModelPath, "MLSERVE_LOG_FORMAT": "json",
+			"MLSERVE_UPLOAD_PREFIX": UploadsPrefix, "MLSERVE_UPLOAD_MAX_BYTES": "52428800", "MLSERVE_UPLOAD_EXPIRY": "5m"}},
 		{"mlserve submitter", 3008, 300, 5, map[string]string{
 			"MLSERVE_MODEL":            ModelPath, // small bursts are classified in the function
 			"MLSERVE_JOB_NAME_PREFIX":  "mlserve",
@@ -91,6 +92,14 @@ func TestFunctions(t *testing.T) {
 			}
 		})
 	}
+	t.Run("predict presigns uploads into the data bucket", func(t *testing.T) {
+		_, p := s.imageFunction(t, "mlserve predict")
+		data, _ := s.buckets(t)
+		env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if got := jsonString(env["MLSERVE_UPLOAD_BUCKET"]); got != `{"Ref":"`+data+`"}` {
+			t.Errorf("MLSERVE_UPLOAD_BUCKET: got %s, want the data bucket %s", got, data)
+		}
+	})
 	t.Run("submitter targets this queue and definition", func(t *testing.T) {
 		_, p := s.imageFunction(t, "mlserve submitter")
 		env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
@@ -158,6 +167,7 @@ func TestOutputs(t *testing.T) {
 		{"CurlExample", []string{"curl ", "--data-binary @", "predict"}},
 		{"BatchInputExample", []string{"aws s3 cp ", "s3://", "/" + InputPrefix, "--recursive"}},
 		{"PredictInvokeArn", []string{"execute-api", "/$default/POST/predict"}},
+		{"UploadsInvokeArn", []string{"execute-api", "/$default/POST/uploads"}},
 		{"DeadLetterQueueUrl", []string{"IngestDeadLetters"}},
 		{"DeadLetterQueueArn", []string{"IngestDeadLetters"}},
 		{"DeadLetterAlarmName", []string{"IngestDeadLettersAlarm"}},

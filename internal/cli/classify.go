@@ -27,6 +27,7 @@ type classifyOptions struct {
 	TopK      int
 	JSON      bool
 	BatchSize int
+	Remote    remoteOptions // --endpoint: classify_remote.go
 }
 
 func newClassifyCmd(stdio IO) *cobra.Command {
@@ -52,7 +53,10 @@ others still get their results.`,
   $ mlserve classify --model my.onnx --labels my-classes.txt photo.png
 
   # from standard input
-  $ curl -s https://example.com/cat.jpg | mlserve classify -`,
+  $ curl -s https://example.com/cat.jpg | mlserve classify -
+
+  # through a deployed endpoint (SigV4 with the default AWS credentials)
+  $ mlserve classify --endpoint https://abc123.execute-api.us-east-1.amazonaws.com ./photos`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
@@ -70,6 +74,7 @@ others still get their results.`,
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON object per image (JSON Lines)")
 	cmd.Flags().IntVar(&opts.BatchSize, "batch-size", 8, "images per engine batch")
 	cmd.Flags().BoolVar(&opts.modelOptions.Profile, "profile", env.Profile, "print time and GFLOP/s per engine op to stderr (env MLSERVE_PROFILE=1)")
+	opts.Remote.addFlags(cmd.Flags(), env)
 	return cmd
 }
 
@@ -123,11 +128,14 @@ func runClassify(ctx context.Context, opts classifyOptions) error {
 	if stdin > 1 {
 		return usageErrorf("- (standard input) given %d times", stdin)
 	}
+	if opts.Remote.Endpoint != "" {
+		return runRemoteClassify(ctx, opts, names)
+	}
 	clf, err := loadClassifier(ctx, opts.modelOptions, opts.IO, tty.Is(opts.Err))
 	if err != nil {
 		return err
 	}
-	failed := 0
+	rep := &reporter{opts: opts}
 	for start := 0; start < len(names); start += opts.BatchSize {
 		batch := names[start:min(start+opts.BatchSize, len(names))]
 		images := make([][]byte, len(batch))
@@ -141,12 +149,7 @@ func runClassify(ctx context.Context, opts classifyOptions) error {
 			if readErrs[i] != nil {
 				r = api.Failed(clf.Info().Name, api.CodeReadFailed, readErrs[i].Error())
 			}
-			r.Source = &api.Source{URI: name, Size: int64(len(images[i]))}
-			if r.Error != nil {
-				failed++
-				fmt.Fprintf(opts.Err, "mlserve: %s: %s\n", name, r.Error.Message)
-			}
-			if err := printResult(opts.Out, r, opts.JSON); err != nil {
+			if err := rep.report(name, len(images[i]), r); err != nil {
 				return err
 			}
 		}
@@ -154,8 +157,28 @@ func runClassify(ctx context.Context, opts classifyOptions) error {
 			return &InterruptedError{Err: err}
 		}
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d images failed", failed, len(names))
+	return rep.done(len(names))
+}
+
+// reporter prints each image's result (its error also on stderr) and
+// counts the failures: local and remote classify print the same.
+type reporter struct {
+	opts   classifyOptions
+	failed int
+}
+
+func (p *reporter) report(name string, size int, r api.Result) error {
+	r.Source = &api.Source{URI: name, Size: int64(size)}
+	if r.Error != nil {
+		p.failed++
+		fmt.Fprintf(p.opts.Err, "mlserve: %s: %s\n", name, r.Error.Message)
+	}
+	return printResult(p.opts.Out, r, p.opts.JSON)
+}
+
+func (p *reporter) done(total int) error {
+	if p.failed > 0 {
+		return fmt.Errorf("%d of %d images failed", p.failed, total)
 	}
 	return nil
 }

@@ -136,7 +136,12 @@ func runLambda(ctx context.Context, o lambdaOptions) error {
 	if err != nil {
 		return fmt.Errorf("lambda: aws config: %w", err)
 	}
+	uploads, err := uploadsFrom(ctx, o.env())
+	if err != nil {
+		return fmt.Errorf("lambda: %w", err)
+	}
 	h := lambdaadapter.New(lambdaadapter.Config{
+		Uploads:       uploads,
 		TopK:          o.TopK,
 		InputPrefix:   o.InputPrefix,
 		OutputPrefix:  o.OutputPrefix,

@@ -192,6 +192,9 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	if cfg.BatchWait == 0 {
 		cfg.BatchWait = -1 // 0 on the command line means "never wait"
 	}
+	if cfg.Uploads, err = uploadsFrom(ctx, opts.env()); err != nil {
+		return err
+	}
 	log.InfoContext(ctx, "serve config", "version", Version, "addr", opts.Addr,
 		"model", opts.modelName(),
 		"top_k", opts.TopK, "max_batch", opts.MaxBatch, "batch_wait", opts.BatchWait.String(),

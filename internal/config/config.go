@@ -26,6 +26,7 @@ type Config struct {
 	Bucket         string        // MLSERVE_BUCKET
 	CacheDir       string        // MLSERVE_CACHE_DIR ("" : the user cache dir + /mlserve)
 	DirectMax      int           // MLSERVE_DIRECT_MAX (0: never classify in the function)
+	Endpoint       string        // MLSERVE_ENDPOINT ("": classify locally)
 	ExactResize    bool          // MLSERVE_EXACT_RESIZE
 	GemmKernel     string        // MLSERVE_GEMM_KERNEL
 	ImagesPerChild int           // MLSERVE_IMAGES_PER_CHILD
@@ -50,7 +51,13 @@ type Config struct {
 	ShutdownGrace  time.Duration // MLSERVE_SHUTDOWN_GRACE
 	SubmitOnly     bool          // MLSERVE_SUBMIT_ONLY
 	Timeout        time.Duration // MLSERVE_TIMEOUT
+	Token          string        // MLSERVE_TOKEN
 	TopK           int           // MLSERVE_TOP_K
+
+	UploadBucket   string        // MLSERVE_UPLOAD_BUCKET ("": uploads off)
+	UploadPrefix   string        // MLSERVE_UPLOAD_PREFIX
+	UploadMaxBytes int64         // MLSERVE_UPLOAD_MAX_BYTES
+	UploadExpiry   time.Duration // MLSERVE_UPLOAD_EXPIRY
 
 	// LambdaRuntimeAPI is AWS_LAMBDA_RUNTIME_API: set when running on AWS
 	// Lambda (or under its emulator).
@@ -72,6 +79,7 @@ var vars = []variable{
 	stringVar("MLSERVE_BUCKET", "", "lambda: bucket a scheduled {\"sweep\"} lists when the event names none", func(c *Config) *string { return &c.Bucket }),
 	stringVar("MLSERVE_CACHE_DIR", "", "model cache directory (default: the user cache dir + /mlserve)", func(c *Config) *string { return &c.CacheDir }),
 	intVar("MLSERVE_DIRECT_MAX", "5", "lambda: windows of at most this many uploads are classified in the function, not in AWS Batch (0: never)", func(c *Config) *int { return &c.DirectMax }, atLeast(0)),
+	stringVar("MLSERVE_ENDPOINT", "", "classify: send images to this mlserve endpoint instead of classifying locally (--endpoint)", func(c *Config) *string { return &c.Endpoint }),
 	boolVar("MLSERVE_EXACT_RESIZE", "false", "true: decode JPEGs at full size before the resize, as torchvision does; false: at the DCT reduction the resize needs (much faster on large photos)", func(c *Config) *bool { return &c.ExactResize }),
 	stringVar("MLSERVE_GEMM_KERNEL", "", "force the GEMM micro-kernel: avx512, avx2, neon or generic (default: the best this CPU runs)", func(c *Config) *string { return &c.GemmKernel }),
 	intVar("MLSERVE_IMAGES_PER_CHILD", "6000", "lambda, submit: images per AWS Batch array child (about 10 minutes of ResNet-50 work)", func(c *Config) *int { return &c.ImagesPerChild }, atLeast(1)),
@@ -96,7 +104,12 @@ var vars = []variable{
 	durationVar("MLSERVE_SHUTDOWN_GRACE", "25s", "serve: time in-flight requests get to finish on SIGTERM", func(c *Config) *time.Duration { return &c.ShutdownGrace }),
 	boolVar("MLSERVE_SUBMIT_ONLY", "false", "lambda: true for a function that only submits Batch jobs for S3 uploads: no model is loaded at init (a direct burst loads it)", func(c *Config) *bool { return &c.SubmitOnly }),
 	durationVar("MLSERVE_TIMEOUT", "30s", "serve: per-request deadline", func(c *Config) *time.Duration { return &c.Timeout }),
+	stringVar("MLSERVE_TOKEN", "", "classify --endpoint: bearer token for a JWT authorizer (--auth bearer)", func(c *Config) *string { return &c.Token }),
 	intVar("MLSERVE_TOP_K", "5", "number of classes reported per image", func(c *Config) *int { return &c.TopK }, api.CheckTopK),
+	stringVar("MLSERVE_UPLOAD_BUCKET", "", "serve, lambda: S3 bucket of POST /uploads and /predict by key (default: uploads off)", func(c *Config) *string { return &c.UploadBucket }),
+	durationVar("MLSERVE_UPLOAD_EXPIRY", "5m", "serve, lambda: lifetime of a presigned upload URL", func(c *Config) *time.Duration { return &c.UploadExpiry }),
+	int64Var("MLSERVE_UPLOAD_MAX_BYTES", "52428800", "serve, lambda: largest uploaded image /predict reads, checked from its size before reading", func(c *Config) *int64 { return &c.UploadMaxBytes }),
+	stringVar("MLSERVE_UPLOAD_PREFIX", "uploads/", "serve, lambda: key prefix of uploads; /predict reads no other key", func(c *Config) *string { return &c.UploadPrefix }),
 }
 
 // Error is the variables whose values are bad: a usage error.
@@ -170,6 +183,9 @@ func (c *Config) LogValue() slog.Value {
 	var attrs []slog.Attr
 	for _, v := range vars {
 		if s, d := v.get(c), v.get(def); s != d {
+			if strings.HasSuffix(v.name, "_TOKEN") { // a secret: logged as set, never its value
+				s = "[set]"
+			}
 			attrs = append(attrs, slog.String(v.name, s))
 		}
 	}

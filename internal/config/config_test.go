@@ -138,3 +138,19 @@ func TestLogValue(t *testing.T) {
 		t.Errorf("log %q", out)
 	}
 }
+
+// TestLogValueHidesToken checks that the bearer token never reaches a log.
+func TestLogValueHidesToken(t *testing.T) {
+	c, err := Load(func(k string) (string, bool) {
+		if k == "MLSERVE_TOKEN" {
+			return "s3cr3t-token", true
+		}
+		return "", false
+	})
+	if err != nil || c.Token != "s3cr3t-token" {
+		t.Fatalf("Load: %v %q", err, c.Token)
+	}
+	if got := c.LogValue().String(); strings.Contains(got, "s3cr3t") || !strings.Contains(got, "MLSERVE_TOKEN") {
+		t.Errorf("LogValue = %s", got)
+	}
+}

@@ -39,6 +39,8 @@ type body struct {
 	// List is true when the response is a list: several multipart files or
 	// a JSON "images" array (even of one).
 	List bool
+	// Ref names an uploaded object instead (JSON "key" or "s3_uri").
+	Ref objectRef
 }
 
 // parseBody reads the images of a /predict request body. It reads at most
@@ -156,6 +158,8 @@ func isFilePart(p *multipart.Part) bool {
 type jsonBody struct {
 	Image  *string  `json:"image"`
 	Images []string `json:"images"`
+	Key    *string  `json:"key"`    // an object under the upload prefix
+	S3URI  *string  `json:"s3_uri"` // the same as s3://<upload bucket>/<key>
 }
 
 func parseJSON(r io.Reader, maxImages int) (body, error) {
@@ -173,10 +177,16 @@ func parseJSON(r io.Reader, maxImages int) (body, error) {
 		}
 		return body{}, err
 	}
+	if n := countSet(jb.Image != nil, jb.Images != nil, jb.Key != nil, jb.S3URI != nil); n > 1 {
+		return body{}, Errorf(api.CodeBadRequest, `json: give one of "image", "images", "key" or "s3_uri"`)
+	}
 	var b body
 	switch {
-	case jb.Image != nil && jb.Images != nil:
-		return body{}, Errorf(api.CodeBadRequest, `json: give "image" or "images", not both`)
+	case jb.Key != nil || jb.S3URI != nil:
+		b.Ref = objectRef{Key: deref(jb.Key), S3URI: deref(jb.S3URI)}
+		if !b.Ref.set() {
+			return body{}, Errorf(api.CodeBadRequest, `json: "key" or "s3_uri" is empty`)
+		}
 	case jb.Image != nil:
 		data, err := api.DecodeBase64(*jb.Image)
 		if err != nil {
@@ -195,7 +205,7 @@ func parseJSON(r io.Reader, maxImages int) (body, error) {
 			b.Images = append(b.Images, data)
 		}
 	default:
-		return body{}, Errorf(api.CodeNoImage, `json body has no "image" or "images"`)
+		return body{}, Errorf(api.CodeNoImage, `json body has no "image", "images", "key" or "s3_uri"`)
 	}
 	return b, nil
 }

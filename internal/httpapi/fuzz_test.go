@@ -44,6 +44,8 @@ func FuzzParseBody(f *testing.F) {
 		{"application/json", []byte(`{"images":[]}`)},
 		{"application/json", []byte(`{"image":"-_-_"} `)},
 		{"application/json", []byte(`[1,2]`)},
+		{"application/json", []byte(`{"key":"uploads/abc"}`)},
+		{"application/json", []byte(`{"s3_uri":"s3://b/uploads/abc","key":""}`)},
 		{"text/plain", []byte("x")},
 		{"application/x-www-form-urlencoded", img},
 		{"application/x-www-form-urlencoded", []byte("a=b")},
@@ -66,6 +68,12 @@ func FuzzParseBody(f *testing.F) {
 			}
 			if he.Code == "" || he.Message == "" {
 				t.Fatalf("error without code or message: %+v", he)
+			}
+			return
+		}
+		if b.Ref.set() { // an upload's key: no image in the body itself
+			if len(b.Images) != 0 || b.List {
+				t.Fatalf("a key with %d images", len(b.Images))
 			}
 			return
 		}

@@ -70,6 +70,8 @@ type Options struct {
 	Observe func(w http.ResponseWriter, r *http.Request, o Outcome)
 	// Routes are served beside /predict, /v1/predict and /openapi.json.
 	Routes []Route
+	// Uploads, when set, serves POST /uploads and /predict by key (uploads.go).
+	Uploads *Uploads
 }
 
 func (o Options) withDefaults() Options {
@@ -88,6 +90,7 @@ func (o Options) withDefaults() Options {
 	if o.MaxReading <= 0 {
 		o.MaxReading = 64
 	}
+	o.Uploads = o.Uploads.withDefaults()
 	return o
 }
 
@@ -110,6 +113,7 @@ func New(opts Options, clf Classifier) *Handler {
 		{"POST", "/predict", http.HandlerFunc(h.predict)},
 		{"POST", "/v1/predict", http.HandlerFunc(h.predict)},
 		{"GET", "/openapi.json", http.HandlerFunc(serveOpenAPI)},
+		{"POST", "/uploads", http.HandlerFunc(h.uploads)},
 	}, opts.Routes...)
 	allow := map[string][]string{}
 	for _, r := range routes {
@@ -148,8 +152,14 @@ func (h *Handler) BodyTooLarge() *Error {
 
 func (h *Handler) withHint(err error) *Error {
 	e := toError(err, h.opts.MaxPixels)
-	if e.Code == api.CodeBodyTooLarge && h.opts.BodyLimitHint != "" {
+	if e.Code != api.CodeBodyTooLarge {
+		return e
+	}
+	if h.opts.BodyLimitHint != "" {
 		e = &Error{Code: e.Code, Message: e.Message + ": " + h.opts.BodyLimitHint, Err: e.Err}
+	}
+	if h.opts.Uploads != nil {
+		e = &Error{Code: e.Code, Message: e.Message + "; " + uploadHint, Err: e.Err}
 	}
 	return e
 }
@@ -191,6 +201,14 @@ func (h *Handler) predict(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		fail(err)
 		return
+	}
+	if b.Ref.set() {
+		data, err := h.readUpload(ctx, b.Ref)
+		if err != nil {
+			fail(err)
+			return
+		}
+		b.Images = [][]byte{data}
 	}
 	o.Images = len(b.Images)
 	results, errs := h.clf.Classify(ctx, b.Images, topK)

@@ -78,6 +78,8 @@ type Config struct {
 	MaxPayload int
 	// MaxObjectBytes bounds an image read for an {"s3_uri"} invoke (default 64 MiB).
 	MaxObjectBytes int64
+	// Uploads enables POST /uploads and /predict by key over HTTP (off).
+	Uploads *httpapi.Uploads
 }
 
 func (c *Config) setDefaults() {

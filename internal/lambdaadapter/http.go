@@ -36,6 +36,7 @@ func (h *Handler) newAPI() *httpapi.Handler {
 			"for large images or many of them upload to the bucket's %q prefix, which runs them as an AWS Batch job with results under %q",
 			h.cfg.InputPrefix, h.cfg.OutputPrefix),
 		ImageErrorHint: textBodyHint,
+		Uploads:        h.cfg.Uploads,
 	}, apiClassifier{h.clf})
 }
 

@@ -27,6 +27,7 @@ func (s *Server) routes() http.Handler {
 		MaxPixels:    s.cfg.MaxPixels,
 		Timeout:      s.cfg.Timeout,
 		Observe:      s.observe,
+		Uploads:      s.cfg.Uploads,
 		Routes: []httpapi.Route{
 			{Method: "GET", Path: "/healthz", Handler: http.HandlerFunc(s.healthz)},
 			{Method: "GET", Path: "/readyz", Handler: http.HandlerFunc(s.readyz)},

@@ -90,7 +90,7 @@ func TestOpenAPI(t *testing.T) {
 	}
 	routes := map[string]string{
 		"/predict": "post", "/v1/predict": "post", "/healthz": "get", "/readyz": "get",
-		"/v1/models": "get", "/metrics": "get", "/openapi.json": "get",
+		"/v1/models": "get", "/metrics": "get", "/openapi.json": "get", "/uploads": "post",
 	}
 	for path, method := range routes {
 		if _, ok := doc.Paths[path][method]; !ok {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mlserve/mlserve/internal/httpapi"
 	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
 )
@@ -52,7 +53,9 @@ type Config struct {
 	MaxPixels int
 	Timeout   time.Duration // per-request deadline (30s)
 	TopK      int           // classes per image without ?top_k= (5)
-	Decoders  int           // images decoded at once (GOMAXPROCS)
+	// Uploads enables POST /uploads and /predict by key (off).
+	Uploads  *httpapi.Uploads
+	Decoders int // images decoded at once (GOMAXPROCS)
 	// Overlap lets images decode while an engine batch runs. Off by
 	// default: the engine splits each op evenly over every core, so a
 	// decode on one core makes the other cores wait at each op's barrier,

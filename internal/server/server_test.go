@@ -313,7 +313,7 @@ func TestPredictErrors(t *testing.T) {
 		{"bad content type", "POST", "/predict", "image/png; =", small, 415, api.CodeUnsupportedMedia, ""},
 		{"bad json", "POST", "/predict", "application/json", []byte(`{"image":`), 400, api.CodeBadRequest, "json"},
 		{"json trailing data", "POST", "/predict", "application/json", []byte(`{"image":"AA=="} {}`), 400, api.CodeBadRequest, "after"},
-		{"json both", "POST", "/predict", "application/json", jsonBodyOf(t, map[string]any{"image": b64(small), "images": []string{b64(small)}}), 400, api.CodeBadRequest, "not both"},
+		{"json both", "POST", "/predict", "application/json", jsonBodyOf(t, map[string]any{"image": b64(small), "images": []string{b64(small)}}), 400, api.CodeBadRequest, "give one of"},
 		{"json neither", "POST", "/predict", "application/json", []byte(`{}`), 400, api.CodeNoImage, ""},
 		{"json empty images", "POST", "/predict", "application/json", []byte(`{"images":[]}`), 400, api.CodeNoImage, ""},
 		{"json bad base64", "POST", "/predict", "application/json", []byte(`{"image":"***"}`), 400, api.CodeBadRequest, "base64"},
