@@ -50,6 +50,7 @@ type work struct {
 	fail    *Failure    // a failure of the run (storage, engine): recorded only, retried next run
 	skipped bool
 	attempt int
+	held    int64 // bytes of the read budget data holds
 }
 
 type runner struct {
@@ -60,6 +61,8 @@ type runner struct {
 	log     *slog.Logger
 	stores  map[string]s3io.Store
 	storeMu sync.Mutex
+	bufs    buffers // input bytes, recycled once prepared
+	budget  *budget // bytes read and not yet prepared
 
 	total atomic.Int64 // inputs enumerated, -1 while listing
 	done  atomic.Int64 // records
@@ -74,7 +77,7 @@ func Run(ctx context.Context, c Classifier, cfg Config) (Summary, error) {
 	if err := cfg.Check(); err != nil {
 		return Summary{}, err
 	}
-	r := &runner{cfg: cfg, c: c, model: c.Info().Name, log: cfg.Log, stores: map[string]s3io.Store{}}
+	r := &runner{cfg: cfg, c: c, model: c.Info().Name, log: cfg.Log, stores: map[string]s3io.Store{}, budget: newBudget(cfg.ReadBudget)}
 	var err error
 	if r.out, err = cfg.OpenStore(ctx, cfg.Output); err != nil {
 		return Summary{}, fmt.Errorf("output: %w", err)
@@ -303,7 +306,9 @@ func (r *runner) failRun(w *work, err error, code string) {
 // prepare decodes and preprocesses w.data; false when w failed.
 func (r *runner) prepare(w *work) bool {
 	in, err := r.c.Prepare(w.data)
-	w.data = nil
+	r.bufs.put(w.data) // Prepare keeps no reference to its input
+	r.budget.release(w.held)
+	w.data, w.held = nil, 0
 	if err != nil {
 		if code := imageprep.Code(err); code != "" {
 			r.failImage(w, code, err.Error())

@@ -57,6 +57,9 @@ type Config struct {
 	Fetchers, Preparers, Uploaders int
 	// MaxObjectBytes bounds one input (default 64 MiB).
 	MaxObjectBytes int64
+	// ReadBudget bounds the bytes of inputs read and waiting to be
+	// prepared (default 16 MiB: a few 12 MP photos, dozens of small ones).
+	ReadBudget int64
 	// Grace is how long in-flight work may continue after ctx is
 	// cancelled before it is abandoned (default 90s; Fargate Spot gives 120s).
 	Grace time.Duration
@@ -184,6 +187,9 @@ func (cfg *Config) Check() error {
 	}
 	if cfg.MaxObjectBytes <= 0 {
 		cfg.MaxObjectBytes = 64 << 20
+	}
+	if cfg.ReadBudget <= 0 {
+		cfg.ReadBudget = 16 << 20
 	}
 	if cfg.Grace <= 0 {
 		cfg.Grace = 90 * time.Second

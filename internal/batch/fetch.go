@@ -36,6 +36,26 @@ func (r *runner) fetch(ctx context.Context, it item) *work {
 		r.failImage(w, imageprep.CodeTooLarge, fmt.Sprintf("%d bytes, more than %d", w.obj.Size, r.cfg.MaxObjectBytes))
 		return w
 	}
+	// Bytes read but not yet prepared stay within the budget: a 12 MP photo
+	// is 3-5 MB, and 8 fetchers each holding one, on top of the preparers'
+	// queue, are what made big photos cost more memory than small ones.
+	held, err := r.budget.acquire(ctx, w.obj.Size)
+	if err != nil {
+		r.failRun(w, err, CodeReadFailed)
+		return w
+	}
+	r.read(ctx, w)
+	if w.data == nil {
+		r.budget.release(held)
+	} else {
+		w.held = held // prepare releases it
+	}
+	return w
+}
+
+// read reads the input into w.data, or records why it could not.
+func (r *runner) read(ctx context.Context, w *work) {
+	it := w.item
 	w.attempt = 0
 	type got struct {
 		data []byte
@@ -47,12 +67,18 @@ func (r *runner) fetch(ctx context.Context, it item) *work {
 			return got{}, err
 		}
 		defer rc.Close()
-		data, err := io.ReadAll(io.LimitReader(rc, r.cfg.MaxObjectBytes+1))
+		// The size known from the listing (or Stat) sizes the buffer; 512
+		// bytes more see EOF without growing it.
+		data, err := readAll(r.bufs.get(min(w.obj.Size, r.cfg.MaxObjectBytes)+512), rc, r.cfg.MaxObjectBytes)
+		if err != nil {
+			r.bufs.put(data)
+			data = nil
+		}
 		return got{data, obj}, err
 	}, &w.attempt)
 	if err != nil {
 		r.failRun(w, err, CodeReadFailed)
-		return w
+		return
 	}
 	if g.obj.ETag != "" {
 		w.obj.ETag, w.obj.Size = g.obj.ETag, g.obj.Size
@@ -65,9 +91,10 @@ func (r *runner) fetch(ctx context.Context, it item) *work {
 	case !isImage(g.data):
 		r.failImage(w, imageprep.CodeNotImage, "no image signature (magic bytes)")
 	default:
-		w.data = g.data
+		w.data = g.data // prepare hands it back
+		return
 	}
-	return w
+	r.bufs.put(g.data)
 }
 
 // alreadyDone reads the input's output and, when it was made from the same
