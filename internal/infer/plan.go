@@ -73,6 +73,7 @@ type execOp struct {
 	src    *im2colSource // kConv otherwise: B made on demand from the input
 	deint  *buffer       // kConv with stride 2: the input, deinterleaved
 	nchw   bool          // kView of a 4-D batch: reorder CNHW to NCHW
+	bin    *broadcast    // kBinary, and kAdd of different shapes (op_eltwise.go)
 	flops  float64
 	dur    time.Duration
 }
@@ -160,6 +161,10 @@ func (o *execOp) run() {
 	case kAffine:
 		affine(dst, src, o.g.c, o.g.h*o.g.w, o.g.sh, l.scale, l.shift, l.relu)
 	case kAdd:
+		if o.bin != nil {
+			o.bin.run(dst, o.ins)
+			break
+		}
 		addRelu(dst, src, o.ins[1].buf.data, l.relu)
 	case kRelu:
 		reluInto(dst, src)
@@ -188,6 +193,8 @@ func (o *execOp) run() {
 			toNCHW(dst, src, n, o.g.c, o.g.h*o.g.w)
 		}
 		// Otherwise the same buffer with a new shape: nothing to compute.
+	default:
+		o.runExtra(src, dst)
 	}
 }
 
@@ -220,7 +227,7 @@ func newPlan(net *network, n int, prof bool) (*plan, error) {
 			}
 			ins = append(ins, v)
 		}
-		if l.kind == kShapeOp {
+		if l.kind == kShapeOp && !concatOfActivations(l, ins) {
 			c, err := shapeOp(l, ins)
 			if err != nil {
 				return nil, &LoadError{Node: l.name, Op: l.typ, Err: err}
@@ -264,7 +271,7 @@ func newPlan(net *network, n int, prof bool) (*plan, error) {
 func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*value, error)) error {
 	l, n := o.l, o.p.n
 	for i, in := range ins {
-		if in.buf == nil && !(l.kind == kView && i == 1) {
+		if in.buf == nil && !(l.kind == kView && i == 1) && !acceptsConstants(l, i) {
 			return fmt.Errorf("input %q is a constant; only activations are supported here", l.in[i])
 		}
 	}
@@ -288,25 +295,9 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		if o.g.c != l.cin {
 			return fmt.Errorf("input has %d channels, weights want %d", o.g.c, l.cin)
 		}
-		o.g.kh, o.g.kw, o.g.sh, o.g.sw = l.kh, l.kw, l.sh, l.sw
-		pt, pl, pb, pr := l.pads[0], l.pads[1], l.pads[2], l.pads[3]
-		switch l.autoPad {
-		case "VALID":
-			pt, pl, pb, pr = 0, 0, 0, 0
-		case "SAME_UPPER", "SAME_LOWER":
-			th := max((ceilDiv(o.g.h, l.sh)-1)*l.sh+l.kh-o.g.h, 0)
-			tw := max((ceilDiv(o.g.w, l.sw)-1)*l.sw+l.kw-o.g.w, 0)
-			pt, pl = th/2, tw/2
-			if l.autoPad == "SAME_LOWER" {
-				pt, pl = th-th/2, tw-tw/2
-			}
-			pb, pr = th-pt, tw-pl
-		}
-		o.g.pt, o.g.pl = pt, pl
-		o.g.oh = (o.g.h+pt+pb-l.kh)/l.sh + 1
-		o.g.ow = (o.g.w+pl+pr-l.kw)/l.sw + 1
-		if o.g.oh < 1 || o.g.ow < 1 {
-			return fmt.Errorf("input %v is smaller than the kernel", x.shape)
+		pt, pl, pb, pr, err := o.convGeom(x.shape)
+		if err != nil {
+			return err
 		}
 		newOut(n, l.cout, o.g.oh, o.g.ow)
 		o.direct = l.kh == 1 && l.kw == 1 && l.sh == 1 && l.sw == 1 && pt+pl+pb+pr == 0
@@ -351,7 +342,7 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		newOut(x.shape...)
 	case kAdd:
 		if !equalShape(ins[0].shape, ins[1].shape) {
-			return fmt.Errorf("broadcasting add of %v and %v is not supported", ins[0].shape, ins[1].shape)
+			return o.setupBinary(ins, "Add")
 		}
 		o.ins = ins
 		newOut(x.shape...)
@@ -405,8 +396,37 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 			o.nchw = true
 			newOut(shape...)
 		}
+	default:
+		return o.setupExtra(ins)
 	}
 	return nil
+}
+
+// convGeom sets the window geometry of a convolution on an input of shape
+// x ([N,C,H,W]) and returns the padding, auto_pad resolved.
+func (o *execOp) convGeom(x []int) (pt, pl, pb, pr int, err error) {
+	l := o.l
+	o.g.kh, o.g.kw, o.g.sh, o.g.sw = l.kh, l.kw, l.sh, l.sw
+	pt, pl, pb, pr = l.pads[0], l.pads[1], l.pads[2], l.pads[3]
+	switch l.autoPad {
+	case "VALID":
+		pt, pl, pb, pr = 0, 0, 0, 0
+	case "SAME_UPPER", "SAME_LOWER":
+		th := max((ceilDiv(o.g.h, l.sh)-1)*l.sh+l.kh-o.g.h, 0)
+		tw := max((ceilDiv(o.g.w, l.sw)-1)*l.sw+l.kw-o.g.w, 0)
+		pt, pl = th/2, tw/2
+		if l.autoPad == "SAME_LOWER" {
+			pt, pl = th-th/2, tw-tw/2
+		}
+		pb, pr = th-pt, tw-pl
+	}
+	o.g.pt, o.g.pl = pt, pl
+	o.g.oh = (o.g.h+pt+pb-l.kh)/l.sh + 1
+	o.g.ow = (o.g.w+pl+pr-l.kw)/l.sw + 1
+	if o.g.oh < 1 || o.g.ow < 1 {
+		return 0, 0, 0, 0, fmt.Errorf("input %v is smaller than the kernel", x)
+	}
+	return pt, pl, pb, pr, nil
 }
 
 func poolOut(in, k, s, p0, p1 int, ceil bool) int {
