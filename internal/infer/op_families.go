@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 )
 
 // The operators of the model families beyond ResNet (MobileNet,
@@ -69,14 +70,14 @@ func missingOperators(m *model) error {
 		names = append(names, op)
 	}
 	sort.Strings(names)
-	msg := ""
+	parts := make([]string, len(names))
 	for i, op := range names {
-		if i > 0 {
-			msg += ", "
-		}
-		msg += fmt.Sprintf("%s (%d nodes, first %q)", op, count[op], first[op])
+		parts[i] = fmt.Sprintf("%s (%d nodes, first node %q)", op, count[op], first[op])
 	}
-	return &LoadError{Err: fmt.Errorf("unsupported operators: %s", msg)}
+	if len(parts) == 1 {
+		return &LoadError{Err: fmt.Errorf("unsupported operator %s", parts[0])}
+	}
+	return &LoadError{Err: fmt.Errorf("unsupported operators %s", strings.Join(parts, ", "))}
 }
 
 // lowerExtra lowers the operators of this file.
