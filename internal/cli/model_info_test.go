@@ -38,3 +38,25 @@ func TestModelInfo(t *testing.T) {
 		t.Errorf("corrupt model: exit %d, stderr %q", code, errOut)
 	}
 }
+
+func TestModelInfoRuns(t *testing.T) {
+	tests := []struct{ file, want string }{
+		{"models/zoo-v2-opset7.onnx", "runs:        yes"},
+		{"families/mobilenetv2-opset13.onnx", "runs:        yes"},
+		{"families/vit-opset17.onnx", "runs:        no: lacks the operators ConstantOfShape, Equal, Expand, LayerNormalization, Slice, Transpose, Where"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCLI(t, nil, "model", "info", filepath.Join(fixtures, tt.file))
+		if code != 0 || !strings.Contains(out, tt.want) {
+			t.Errorf("%s: exit %d, output lacks %q:\n%s%s", tt.file, code, tt.want, out, errOut)
+		}
+	}
+	code, out, _ := runCLI(t, nil, "model", "info", "--json", filepath.Join(fixtures, "families/shufflenet-opset13.onnx"))
+	var d struct {
+		Runs    bool     `json:"runs"`
+		Missing []string `json:"missing_operators"`
+	}
+	if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil || d.Runs || strings.Join(d.Missing, ",") != "ReduceMean,Slice,Transpose" {
+		t.Errorf("exit %d, %v: %+v", code, err, d)
+	}
+}
