@@ -15,26 +15,29 @@ import (
 type kind int
 
 const (
-	kConv    kind = iota // convolution as packed GEMM, with fused bias, residual add and ReLU
-	kAffine              // per-channel scale and shift (BatchNormalization not folded), optional ReLU
-	kAdd                 // element-wise add of two activations, optional ReLU
-	kRelu                // element-wise ReLU
-	kMaxPool             // max pooling
-	kGAP                 // global average pooling
-	kFC                  // fully connected layer (Gemm or MatMul with constant weights)
-	kSoftmax             // softmax over the last axis
-	kView                // Flatten or Reshape: same data, new shape
-	kShapeOp             // Shape, Gather, Unsqueeze, Squeeze, Concat, Cast: computed when planning
-	kGConv               // grouped or depthwise convolution, direct (op_gconv.go)
-	kUnary               // element-wise activation (op_eltwise.go)
-	kBinary              // element-wise arithmetic with broadcasting (op_eltwise.go)
-	kConcat              // Concat of activations along the channel axis (op_pool.go)
-	kAvgPool             // average pooling (op_pool.go)
-	kPad                 // constant spatial padding (op_pool.go)
+	kConv       kind = iota // convolution as packed GEMM, with fused bias, residual add and ReLU
+	kAffine                 // per-channel scale and shift (BatchNormalization not folded), optional ReLU
+	kAdd                    // element-wise add of two activations, optional ReLU
+	kRelu                   // element-wise ReLU
+	kMaxPool                // max pooling
+	kGAP                    // global average pooling
+	kFC                     // fully connected layer (Gemm or MatMul with constant weights)
+	kSoftmax                // softmax over the last axis
+	kView                   // Flatten or Reshape: same data, new shape
+	kShapeOp                // Shape, Gather, Unsqueeze, Squeeze, Concat, Cast: computed when planning
+	kGConv                  // grouped or depthwise convolution, direct (op_gconv.go)
+	kUnary                  // element-wise activation (op_eltwise.go)
+	kBinary                 // element-wise arithmetic with broadcasting (op_eltwise.go)
+	kConcat                 // Concat of activations along the channel axis (op_pool.go)
+	kAvgPool                // average pooling (op_pool.go)
+	kPad                    // constant spatial padding (op_pool.go)
+	kTranspose              // Transpose (op_layout.go)
+	kSlice                  // Slice (op_layout.go)
+	kReduceMean             // ReduceMean (op_layout.go)
 )
 
 var kindNames = [...]string{"Conv", "Affine", "Add", "Relu", "MaxPool", "GlobalAveragePool", "FC", "Softmax", "View", "ShapeOp",
-	"GroupConv", "Unary", "Binary", "Concat", "AveragePool", "Pad"}
+	"GroupConv", "Unary", "Binary", "Concat", "AveragePool", "Pad", "Transpose", "Slice", "ReduceMean"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -162,7 +165,7 @@ func lower(m *model) (*network, error) {
 	net.output = resolve(m.output)
 	shapeConsts := map[string]bool{}
 	for _, l := range net.layers {
-		if l.kind == kShapeOp || l.kind == kView {
+		if l.kind == kShapeOp || l.kind == kView || readsConstants(l) {
 			for _, in := range l.in {
 				shapeConsts[in] = true
 			}

@@ -26,6 +26,9 @@ func init() {
 		"Pow":         {},
 		"AveragePool": {"kernel_shape", "strides", "pads", "ceil_mode", "count_include_pad", "auto_pad"},
 		"Pad":         {"mode", "pads", "value"},
+		"Transpose":   {"perm"},
+		"Slice":       {},
+		"ReduceMean":  {"axes", "keepdims"},
 	} {
 		allowedAttrs[op] = attrs
 	}
@@ -108,6 +111,8 @@ func lowerExtra(net *network, op *irOp, l *layer) (*layer, error) {
 		return l, nil
 	case "Pad":
 		return l, lowerPad(net, op, l)
+	case "Transpose", "Slice", "ReduceMean":
+		return lowerLayout(op, l)
 	}
 	return nil, fmt.Errorf("unsupported operator %s", op.typ)
 }
@@ -223,7 +228,86 @@ func lowerPad(net *network, op *irOp, l *layer) error {
 }
 
 // acceptsConstants reports whether input i of l may be a constant.
-func acceptsConstants(l *layer, i int) bool { return l.kind == kBinary }
+func acceptsConstants(l *layer, i int) bool {
+	return l.kind == kBinary || (i > 0 && (l.kind == kSlice || l.kind == kReduceMean))
+}
+
+// readsConstants reports whether l may read constants when planning.
+func readsConstants(l *layer) bool {
+	switch l.kind {
+	case kAdd, kBinary, kSlice, kReduceMean:
+		return true
+	}
+	return false
+}
+
+// foldable reports whether l is arithmetic on constants only (shape
+// arithmetic), computed when planning.
+func foldable(l *layer, ins []*value) bool {
+	if l.kind != kBinary && l.kind != kAdd {
+		return false
+	}
+	for _, in := range ins {
+		if in.c == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// foldArith computes arithmetic on constants: integer arithmetic (Div
+// truncates) when both are integers.
+func foldArith(l *layer, ins []*value) (*constant, error) {
+	arith := l.arith
+	if l.kind == kAdd {
+		arith = "Add"
+	}
+	if arith == "" || len(ins) != 2 {
+		return nil, fmt.Errorf("unsupported shape operator %s", l.typ)
+	}
+	a, b := ins[0].c, ins[1].c
+	n := max(a.size(), b.size())
+	if (a.size() != n && a.size() != 1) || (b.size() != n && b.size() != 1) {
+		return nil, fmt.Errorf("%s of constants of shapes %v and %v is not supported", arith, a.shape, b.shape)
+	}
+	shape := a.shape
+	if b.size() > a.size() || len(b.shape) > len(a.shape) {
+		shape = b.shape
+	}
+	at := func(c *constant, i int) int {
+		if c.size() == 1 {
+			return 0
+		}
+		return i
+	}
+	c := &constant{shape: append([]int(nil), shape...)}
+	if a.i != nil && b.i != nil {
+		c.i = make([]int64, n)
+		for i := range c.i {
+			x, y := a.i[at(a, i)], b.i[at(b, i)]
+			switch arith {
+			case "Add":
+				c.i[i] = x + y
+			case "Sub":
+				c.i[i] = x - y
+			case "Mul":
+				c.i[i] = x * y
+			case "Div":
+				if y == 0 {
+					return nil, errors.New("integer division by zero")
+				}
+				c.i[i] = x / y
+			default:
+				return nil, fmt.Errorf("integer %s is not supported", arith)
+			}
+		}
+		return c, nil
+	}
+	fa, fb := a.floats(), b.floats()
+	c.f = make([]float32, n)
+	arithRow(arith, c.f, fa[at(a, 0):], fb[at(b, 0):], min(1, at(a, 1)), min(1, at(b, 1)))
+	return c, nil
+}
 
 // concatOfActivations reports whether a Concat joins activations (run as an
 // op) rather than shapes (computed when planning).
@@ -283,6 +367,8 @@ func (o *execOp) setupExtra(ins []*value) error {
 			return fmt.Errorf("input %v is smaller than the pooling window", x.shape)
 		}
 		newOut(n, o.g.c, o.g.oh, o.g.ow)
+	case kTranspose, kSlice, kReduceMean:
+		return o.setupLayout(ins)
 	case kPad:
 		if err := need4(); err != nil {
 			return err
@@ -318,6 +404,8 @@ func (o *execOp) runExtra(src, dst []float32) {
 		o.runConcat(dst)
 	case kAvgPool:
 		avgPool(dst, src, n*o.g.c, o.g, l.pads[2], l.pads[3], l.includePads)
+	case kTranspose, kSlice, kReduceMean:
+		o.runRelayout(src, dst)
 	case kPad:
 		if &dst[0] != &src[0] {
 			padPlanes(dst, src, n*o.g.c, o.g, l.padValue)

@@ -59,23 +59,25 @@ type plan struct {
 // dependency order, and Do computes straight into the planned arena
 // buffers, returning a tensor that views its output buffer.
 type execOp struct {
-	p      *plan
-	l      *layer
-	ins    []*value // activation inputs, in order (residual last for kConv)
-	out    *value
-	tmp    []*buffer // scratch planned in the arena: deint, Winograd, subsampled input, FC transposes
-	outT   *tensor.Dense
-	g      geom
-	direct bool      // kConv: 1x1 stride-1 unpadded, the input is the GEMM's B
-	wino   *winoConv // kConv 3x3 stride 1 as Winograd, with its scratch wv, wm
-	wv, wm *buffer
-	sub    *buffer       // kConv 1x1 with a stride: the input subsampled, the GEMM's B
-	src    *im2colSource // kConv otherwise: B made on demand from the input
-	deint  *buffer       // kConv with stride 2: the input, deinterleaved
-	nchw   bool          // kView of a 4-D batch: reorder CNHW to NCHW
-	bin    *broadcast    // kBinary, and kAdd of different shapes (op_eltwise.go)
-	flops  float64
-	dur    time.Duration
+	p       *plan
+	l       *layer
+	ins     []*value // activation inputs, in order (residual last for kConv)
+	out     *value
+	tmp     []*buffer // scratch planned in the arena: deint, Winograd, subsampled input, FC transposes
+	outT    *tensor.Dense
+	g       geom
+	direct  bool      // kConv: 1x1 stride-1 unpadded, the input is the GEMM's B
+	wino    *winoConv // kConv 3x3 stride 1 as Winograd, with its scratch wv, wm
+	wv, wm  *buffer
+	sub     *buffer       // kConv 1x1 with a stride: the input subsampled, the GEMM's B
+	src     *im2colSource // kConv otherwise: B made on demand from the input
+	deint   *buffer       // kConv with stride 2: the input, deinterleaved
+	nchw    bool          // kView of a 4-D batch: reorder CNHW to NCHW
+	bin     *broadcast    // kBinary, and kAdd of different shapes (op_eltwise.go)
+	rows    int           // kFC: rows of the input matrix
+	strided               // Transpose, Slice, ReduceMean, relayouts (op_layout.go)
+	flops   float64
+	dur     time.Duration
 }
 
 var _ gorgonia.Op = (*execOp)(nil)
@@ -174,16 +176,16 @@ func (o *execOp) run() {
 		globalAvgPool(dst, src, n*o.g.c, o.g.h*o.g.w)
 	case kFC:
 		// out[n, m] = in[n, k] W^T: as C[m, n] = W[m, k] * in^T[k, n].
-		bt, ct := o.tmp[0].data, o.tmp[1].data
-		for b := 0; b < n; b++ {
+		bt, ct, rows := o.tmp[0].data, o.tmp[1].data, o.rows
+		for b := 0; b < rows; b++ {
 			for i := 0; i < l.k; i++ {
-				bt[i*n+b] = src[b*l.k+i]
+				bt[i*rows+b] = src[b*l.k+i]
 			}
 		}
-		gemm.Mul(ct, l.packed, bt, n, gemm.Epilogue{Bias: l.bias, ReLU: l.relu})
-		for b := 0; b < n; b++ {
+		gemm.Mul(ct, l.packed, bt, rows, gemm.Epilogue{Bias: l.bias, ReLU: l.relu})
+		for b := 0; b < rows; b++ {
 			for j := 0; j < l.m; j++ {
-				dst[b*l.m+j] = ct[j*n+b]
+				dst[b*l.m+j] = ct[j*rows+b]
 			}
 		}
 	case kSoftmax:
@@ -191,6 +193,8 @@ func (o *execOp) run() {
 	case kView:
 		if o.nchw {
 			toNCHW(dst, src, n, o.g.c, o.g.h*o.g.w)
+		} else if o.relayout {
+			o.runRelayout(src, dst)
 		}
 		// Otherwise the same buffer with a new shape: nothing to compute.
 	default:
@@ -227,7 +231,7 @@ func newPlan(net *network, n int, prof bool) (*plan, error) {
 			}
 			ins = append(ins, v)
 		}
-		if l.kind == kShapeOp && !concatOfActivations(l, ins) {
+		if (l.kind == kShapeOp && !concatOfActivations(l, ins)) || foldable(l, ins) {
 			c, err := shapeOp(l, ins)
 			if err != nil {
 				return nil, &LoadError{Node: l.name, Op: l.typ, Err: err}
@@ -366,12 +370,15 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		}
 		newOut(n, o.g.c, 1, 1)
 	case kFC:
-		if len(x.shape) != 2 || x.shape[1] != l.k {
+		// On the last axis: it is innermost in every layout, so the
+		// rows are the other axes in stored order.
+		if len(x.shape) < 2 || x.shape[len(x.shape)-1] != l.k {
 			return fmt.Errorf("input shape %v: want [%d, %d]", x.shape, n, l.k)
 		}
-		newOut(x.shape[0], l.m)
-		o.tmp = []*buffer{{size: l.k * n}, {size: l.m * n}}
-		o.flops = 2 * float64(n*l.m*l.k)
+		o.rows = prod(x.shape) / l.k
+		newOut(append(append([]int(nil), x.shape[:len(x.shape)-1]...), l.m)...)
+		o.tmp = []*buffer{{size: l.k * o.rows}, {size: l.m * o.rows}}
+		o.flops = 2 * float64(o.rows*l.m*l.k)
 	case kSoftmax:
 		axis := l.softmax
 		if axis < 0 {
@@ -387,10 +394,10 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 			return err
 		}
 		switch {
-		case len(x.shape) != 4 || n == 1:
+		case n == 1 || (len(x.shape) != 4 && len(shape) != 4):
 			o.out = &value{shape: shape, buf: x.buf}
 		case len(shape) == 4:
-			return fmt.Errorf("reshape of %v to %v at batch %d is not supported", x.shape, shape, n)
+			o.setupRelayout(x, shape) // to a CNHW activation (op_layout.go)
 		default:
 			o.g.c, o.g.h, o.g.w = x.shape[1], x.shape[2], x.shape[3]
 			o.nchw = true
@@ -594,7 +601,7 @@ func shapeOp(l *layer, ins []*value) (*constant, error) {
 		c.shape = []int{len(c.i)}
 		return c, nil
 	}
-	return nil, fmt.Errorf("unsupported shape operator %s", l.typ)
+	return foldArith(l, ins)
 }
 
 // schedule reads the tape machine's execution order (gorgonia's reversed
