@@ -34,10 +34,11 @@ const (
 	kTranspose              // Transpose (op_layout.go)
 	kSlice                  // Slice (op_layout.go)
 	kReduceMean             // ReduceMean (op_layout.go)
+	kLayerNorm              // LayerNormalization over the last axis (op_eltwise.go)
 )
 
 var kindNames = [...]string{"Conv", "Affine", "Add", "Relu", "MaxPool", "GlobalAveragePool", "FC", "Softmax", "View", "ShapeOp",
-	"GroupConv", "Unary", "Binary", "Concat", "AveragePool", "Pad", "Transpose", "Slice", "ReduceMean"}
+	"GroupConv", "Unary", "Binary", "Concat", "AveragePool", "Pad", "Transpose", "Slice", "ReduceMean", "LayerNormalization"}
 
 func (k kind) String() string { return kindNames[k] }
 

@@ -266,3 +266,65 @@ func arithRow(arith string, dst, a, b []float32, sa, sb int) {
 		}
 	}
 }
+
+// lowerLayerNorm reads a LayerNormalization over the last axis: the only
+// axis that is innermost in every layout, and the one ConvNeXt and ViT use.
+func lowerLayerNorm(net *network, op *irOp, l *layer) error {
+	if err := wantInputs(op, 2, 3); err != nil {
+		return err
+	}
+	if len(op.out) > 1 {
+		return fmt.Errorf("the Mean and InvStdDev outputs are not supported")
+	}
+	axis, err := attrInt(op, "axis", -1)
+	if err != nil {
+		return err
+	}
+	scale, err := net.constInput(op, 1, "scale")
+	if err != nil {
+		return err
+	}
+	if len(scale.shape) != 1 {
+		return fmt.Errorf("scale of shape %v: only the last axis is supported", scale.shape)
+	}
+	l.kind, l.in = kLayerNorm, op.in[:1]
+	l.axis = int(axis)
+	l.scale = append([]float32(nil), scale.f...)
+	l.shift = make([]float32, len(l.scale))
+	if len(op.in) > 2 && op.in[2] != "" {
+		b, err := net.constInput(op, 2, "bias")
+		if err != nil {
+			return err
+		}
+		if b.size() != len(l.scale) {
+			return fmt.Errorf("bias has %d values for %d", b.size(), len(l.scale))
+		}
+		copy(l.shift, b.f)
+	}
+	l.padValue, err = attrFloat(op, "epsilon", 1e-5)
+	return err
+}
+
+// layerNorm normalizes every row of len(scale) values of src to mean 0 and
+// variance 1 (plus eps), then scales and shifts it.
+func layerNorm(dst, src, scale, shift []float32, eps float32) {
+	c := len(scale)
+	parallelFor(len(src)/c, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			in, out := src[r*c:(r+1)*c], dst[r*c:(r+1)*c]
+			var mean, v float64
+			for _, x := range in {
+				mean += float64(x)
+			}
+			mean /= float64(c)
+			for _, x := range in {
+				d := float64(x) - mean
+				v += d * d
+			}
+			inv := 1 / math.Sqrt(v/float64(c)+float64(eps))
+			for i, x := range in {
+				out[i] = float32((float64(x)-mean)*inv)*scale[i] + shift[i]
+			}
+		}
+	})
+}

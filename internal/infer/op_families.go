@@ -14,21 +14,22 @@ import (
 
 func init() {
 	for op, attrs := range map[string][]string{
-		"Clip":        {"min", "max"},
-		"Sigmoid":     {},
-		"HardSigmoid": {"alpha", "beta"},
-		"HardSwish":   {},
-		"Erf":         {},
-		"Sqrt":        {},
-		"Sub":         {},
-		"Mul":         {"consumed_inputs"},
-		"Div":         {},
-		"Pow":         {},
-		"AveragePool": {"kernel_shape", "strides", "pads", "ceil_mode", "count_include_pad", "auto_pad"},
-		"Pad":         {"mode", "pads", "value"},
-		"Transpose":   {"perm"},
-		"Slice":       {},
-		"ReduceMean":  {"axes", "keepdims"},
+		"Clip":               {"min", "max"},
+		"Sigmoid":            {},
+		"HardSigmoid":        {"alpha", "beta"},
+		"HardSwish":          {},
+		"Erf":                {},
+		"Sqrt":               {},
+		"Sub":                {},
+		"Mul":                {"consumed_inputs"},
+		"Div":                {},
+		"Pow":                {},
+		"AveragePool":        {"kernel_shape", "strides", "pads", "ceil_mode", "count_include_pad", "auto_pad"},
+		"Pad":                {"mode", "pads", "value"},
+		"Transpose":          {"perm"},
+		"Slice":              {},
+		"ReduceMean":         {"axes", "keepdims"},
+		"LayerNormalization": {"axis", "epsilon", "stash_type"},
 	} {
 		allowedAttrs[op] = attrs
 	}
@@ -113,6 +114,8 @@ func lowerExtra(net *network, op *irOp, l *layer) (*layer, error) {
 		return l, lowerPad(net, op, l)
 	case "Transpose", "Slice", "ReduceMean":
 		return lowerLayout(op, l)
+	case "LayerNormalization":
+		return l, lowerLayerNorm(net, op, l)
 	}
 	return nil, fmt.Errorf("unsupported operator %s", op.typ)
 }
@@ -369,6 +372,11 @@ func (o *execOp) setupExtra(ins []*value) error {
 		newOut(n, o.g.c, o.g.oh, o.g.ow)
 	case kTranspose, kSlice, kReduceMean:
 		return o.setupLayout(ins)
+	case kLayerNorm:
+		if a := l.axis; (a != -1 && a != len(x.shape)-1) || x.shape[len(x.shape)-1] != len(l.scale) {
+			return fmt.Errorf("input shape %v, axis %d: only the last axis, of %d values, is supported", x.shape, a, len(l.scale))
+		}
+		newOut(x.shape...)
 	case kPad:
 		if err := need4(); err != nil {
 			return err
@@ -406,6 +414,8 @@ func (o *execOp) runExtra(src, dst []float32) {
 		avgPool(dst, src, n*o.g.c, o.g, l.pads[2], l.pads[3], l.includePads)
 	case kTranspose, kSlice, kReduceMean:
 		o.runRelayout(src, dst)
+	case kLayerNorm:
+		layerNorm(dst, src, l.scale, l.shift, l.padValue)
 	case kPad:
 		if &dst[0] != &src[0] {
 			padPlanes(dst, src, n*o.g.c, o.g, l.padValue)
