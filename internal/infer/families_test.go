@@ -1,6 +1,9 @@
 package infer
 
 import (
+	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -92,6 +95,61 @@ func TestFamiliesPendingFailAtLoad(t *testing.T) {
 			}
 			if got := strings.Join(d.Missing(), ","); got != strings.Join(tt.missing, ",") {
 				t.Errorf("Missing() = %s, want %s", got, strings.Join(tt.missing, ","))
+			}
+		})
+	}
+}
+
+// TestFamiliesImages runs torch's preprocessed tensor of every fixture image
+// (preprocess/) through each family and checks the top-1 class against
+// torch's (families/meta.json e2e; either class of a near tie, gap < 0.01).
+func TestFamiliesImages(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(fixtures, "families/meta.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		E2E map[string]map[string]struct {
+			Classes       []int     `json:"classes"`
+			Probabilities []float64 `json:"probabilities"`
+		} `json:"e2e"`
+	}
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range familyFiles {
+		family := tt.file[:strings.Index(tt.file, "-")]
+		want := meta.E2E[family]
+		if len(want) == 0 {
+			t.Fatalf("no e2e references for %s", family)
+		}
+		t.Run(tt.file, func(t *testing.T) {
+			c, err := LoadFile(filepath.Join(fixtures, "families", tt.file), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			var px [][]float32
+			for img := range want {
+				names = append(names, img)
+				px = append(px, readF32(t, filepath.Join(fixtures, "preprocess", img+".f32")))
+			}
+			rows, err := c.Logits(context.Background(), px)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, row := range rows {
+				w := want[names[i]]
+				top := 0
+				for j, v := range row {
+					if v > row[top] {
+						top = j
+					}
+				}
+				tie := w.Probabilities[0]-w.Probabilities[1] < 0.01
+				if top != w.Classes[0] && !(tie && top == w.Classes[1]) {
+					t.Errorf("%s: top-1 %d, want %d", names[i], top, w.Classes[0])
+				}
 			}
 		})
 	}
