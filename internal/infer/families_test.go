@@ -1,6 +1,7 @@
 package infer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -24,16 +25,8 @@ var familyFiles = []struct{ file, ref string }{
 	{"shufflenet-opset13.onnx", "shufflenet.out-b4.f32"},
 	{"convnext-opset13.onnx", "convnext.out-b4.f32"},
 	{"convnext-opset17.onnx", "convnext.out-b4.f32"},
-}
-
-// familyPending are the families that do not run yet: they must fail at
-// load naming every operator they lack.
-var familyPending = []struct {
-	file    string
-	missing []string
-}{
-	{"vit-opset13.onnx", []string{"ConstantOfShape", "Equal", "Expand", "Where"}},
-	{"vit-opset17.onnx", []string{"ConstantOfShape", "Equal", "Expand", "Where"}},
+	{"vit-opset13.onnx", "vit.out-b4.f32"},
+	{"vit-opset17.onnx", "vit.out-b4.f32"},
 }
 
 // familyLimit is the fixtures README's limit for these files: ONNX Runtime
@@ -76,27 +69,31 @@ func TestFamiliesParity(t *testing.T) {
 	}
 }
 
-func TestFamiliesPendingFailAtLoad(t *testing.T) {
-	for _, tt := range familyPending {
-		t.Run(tt.file, func(t *testing.T) {
-			_, err := LoadFile(filepath.Join(fixtures, "families", tt.file), Options{})
-			if err == nil {
-				t.Fatal("loaded; move it to familyFiles")
-			}
-			msg := err.Error()
-			for _, op := range tt.missing {
-				if !strings.Contains(msg, op+" (") {
-					t.Errorf("error %q does not name %s", msg, op)
-				}
-			}
-			d, err := Inspect(filepath.Join(fixtures, "families", tt.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := strings.Join(d.Missing(), ","); got != strings.Join(tt.missing, ",") {
-				t.Errorf("Missing() = %s, want %s", got, strings.Join(tt.missing, ","))
-			}
-		})
+// TestUnsupportedOperatorsListed renames two operators of a family file:
+// loading must fail naming both (every node type it lacks, not the first),
+// and Describe must list both as missing.
+func TestUnsupportedOperatorsListed(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(fixtures, "families/mobilenetv3-opset17.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.ReplaceAll(data, []byte("\x22\x09HardSwish"), []byte("\x22\x09HardSwash"))
+	data = bytes.ReplaceAll(data, []byte("\x22\x0bHardSigmoid"), []byte("\x22\x0bHardSigmoix"))
+	_, err = LoadBytes(data, Options{})
+	if err == nil {
+		t.Fatal("loaded")
+	}
+	for _, want := range []string{"unsupported operators HardSigmoix (", "HardSwash ("} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	d, err := Describe(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(d.Missing(), ","); got != "HardSigmoix,HardSwash" {
+		t.Errorf("Missing() = %s", got)
 	}
 }
 

@@ -35,10 +35,11 @@ const (
 	kSlice                  // Slice (op_layout.go)
 	kReduceMean             // ReduceMean (op_layout.go)
 	kLayerNorm              // LayerNormalization over the last axis (op_eltwise.go)
+	kMatMul                 // MatMul of two activations (op_matmul.go)
 )
 
 var kindNames = [...]string{"Conv", "Affine", "Add", "Relu", "MaxPool", "GlobalAveragePool", "FC", "Softmax", "View", "ShapeOp",
-	"GroupConv", "Unary", "Binary", "Concat", "AveragePool", "Pad", "Transpose", "Slice", "ReduceMean", "LayerNormalization"}
+	"GroupConv", "Unary", "Binary", "Concat", "AveragePool", "Pad", "Transpose", "Slice", "ReduceMean", "LayerNormalization", "MatMul"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -76,7 +77,8 @@ type layer struct {
 	// kBinary: the arithmetic; kAvgPool: count the padding
 	arith       string
 	includePads bool
-	padValue    float32 // kPad
+	padValue    float32   // kPad
+	fill        *constant // ConstantOfShape's value
 
 	// kView (Flatten: axis; Reshape: in[1] is the shape) and kShapeOp
 	axis    int
@@ -393,6 +395,10 @@ func lowerOp(net *network, op *irOp) (*layer, error) {
 		l.kind, l.in, l.zero = kView, op.in, z != 0
 		return l, nil
 	case "Gemm", "MatMul":
+		if _, ok := net.consts[op.in[len(op.in)-1]]; op.typ == "MatMul" && !ok && len(op.in) == 2 {
+			l.kind, l.in = kMatMul, op.in // of two activations (op_matmul.go)
+			return l, nil
+		}
 		return l, lowerFC(net, op, l)
 	case "Softmax":
 		// Opset 13 changed the default axis from 1 to -1: both are the

@@ -30,6 +30,10 @@ func init() {
 		"Slice":              {},
 		"ReduceMean":         {"axes", "keepdims"},
 		"LayerNormalization": {"axis", "epsilon", "stash_type"},
+		"ConstantOfShape":    {"value"},
+		"Equal":              {},
+		"Where":              {},
+		"Expand":             {},
 	} {
 		allowedAttrs[op] = attrs
 	}
@@ -116,6 +120,8 @@ func lowerExtra(net *network, op *irOp, l *layer) (*layer, error) {
 		return lowerLayout(op, l)
 	case "LayerNormalization":
 		return l, lowerLayerNorm(net, op, l)
+	case "ConstantOfShape", "Equal", "Where", "Expand":
+		return lowerFold(op, l)
 	}
 	return nil, fmt.Errorf("unsupported operator %s", op.typ)
 }
@@ -232,7 +238,7 @@ func lowerPad(net *network, op *irOp, l *layer) error {
 
 // acceptsConstants reports whether input i of l may be a constant.
 func acceptsConstants(l *layer, i int) bool {
-	return l.kind == kBinary || (i > 0 && (l.kind == kSlice || l.kind == kReduceMean))
+	return l.kind == kBinary || l.kind == kShapeOp || (i > 0 && (l.kind == kSlice || l.kind == kReduceMean))
 }
 
 // readsConstants reports whether l may read constants when planning.
@@ -247,6 +253,9 @@ func readsConstants(l *layer) bool {
 // foldable reports whether l is arithmetic on constants only (shape
 // arithmetic), computed when planning.
 func foldable(l *layer, ins []*value) bool {
+	if l.kind == kView {
+		return ins[0].c != nil
+	}
 	if l.kind != kBinary && l.kind != kAdd {
 		return false
 	}
@@ -261,6 +270,9 @@ func foldable(l *layer, ins []*value) bool {
 // foldArith computes arithmetic on constants: integer arithmetic (Div
 // truncates) when both are integers.
 func foldArith(l *layer, ins []*value) (*constant, error) {
+	if c, ok, err := foldConst(l, ins); ok {
+		return c, err
+	}
 	arith := l.arith
 	if l.kind == kAdd {
 		arith = "Add"
@@ -312,15 +324,18 @@ func foldArith(l *layer, ins []*value) (*constant, error) {
 	return c, nil
 }
 
-// concatOfActivations reports whether a Concat joins activations (run as an
-// op) rather than shapes (computed when planning).
+// concatOfActivations reports whether a Concat joins activations, or a
+// Gather indexes one (run as an op) rather than shapes (computed when
+// planning).
 func concatOfActivations(l *layer, ins []*value) bool {
-	if l.typ != "Concat" {
-		return false
-	}
-	for _, in := range ins {
-		if in.buf != nil {
-			return true
+	switch l.typ {
+	case "Gather":
+		return ins[0].buf != nil
+	case "Concat":
+		for _, in := range ins {
+			if in.buf != nil {
+				return true
+			}
 		}
 	}
 	return false
@@ -356,8 +371,13 @@ func (o *execOp) setupExtra(ins []*value) error {
 		newOut(x.shape...)
 	case kBinary:
 		return o.setupBinary(ins, l.arith)
-	case kShapeOp: // Concat of activations
+	case kShapeOp: // Concat or Gather of activations
+		if l.typ == "Gather" {
+			return o.setupGather(ins)
+		}
 		return o.setupConcat(ins)
+	case kMatMul:
+		return o.setupMatMul(ins)
 	case kAvgPool:
 		if err := need4(); err != nil {
 			return err
@@ -409,7 +429,13 @@ func (o *execOp) runExtra(src, dst []float32) {
 	case kBinary:
 		o.bin.run(dst, o.ins)
 	case kShapeOp:
+		if l.typ == "Gather" {
+			o.runRelayout(src, dst)
+			break
+		}
 		o.runConcat(dst)
+	case kMatMul:
+		o.runMatMul(dst)
 	case kAvgPool:
 		avgPool(dst, src, n*o.g.c, o.g, l.pads[2], l.pads[3], l.includePads)
 	case kTranspose, kSlice, kReduceMean:

@@ -329,3 +329,45 @@ func (o *execOp) planSlice(x *value, starts, ends, axes, steps []int64, norm fun
 	o.steps = []copyStep{{dims: out, dstSt: physStrides(out), srcSt: src, off: off}}
 	return nil
 }
+
+// setupGather plans a Gather of one index of an activation (ViT's class
+// token): a Slice of that index, the axis dropped for a scalar index.
+func (o *execOp) setupGather(ins []*value) error {
+	x := ins[0]
+	if len(ins) != 2 || ins[1].c == nil || ins[1].c.size() != 1 {
+		return errors.New("only Gather of one constant index from an activation is supported")
+	}
+	r := len(x.shape)
+	norm := func(a int64) (int, error) {
+		if a < 0 {
+			a += int64(r)
+		}
+		if a < 0 || int(a) >= r {
+			return 0, fmt.Errorf("axis %d out of range for %v", a, x.shape)
+		}
+		return int(a), nil
+	}
+	axis, err := norm(int64(o.l.axis))
+	if err != nil {
+		return err
+	}
+	i := ins[1].c.ints()[0]
+	if i < 0 {
+		i += int64(x.shape[axis])
+	}
+	if i < 0 || int(i) >= x.shape[axis] {
+		return fmt.Errorf("index %d out of range for axis %d of %v", ins[1].c.ints()[0], axis, x.shape)
+	}
+	if err := o.planSlice(x, []int64{i}, []int64{i + 1}, []int64{int64(axis)}, nil, norm); err != nil {
+		return err
+	}
+	o.ins, o.relayout = ins[:1], true
+	if len(ins[1].c.shape) == 0 { // a scalar index drops the axis
+		shape := append(append([]int(nil), x.shape[:axis]...), x.shape[axis+1:]...)
+		st := physStrides(shape)
+		dst := append(append(append([]int(nil), st[:axis]...), 0), st[axis:]...)
+		o.out = &value{shape: shape, buf: o.out.buf}
+		o.steps[0].dstSt = dst
+	}
+	return nil
+}

@@ -74,9 +74,12 @@ func (o *execOp) setupConcat(ins []*value) error {
 	}
 	out := append([]int(nil), x.shape...)
 	out[axis] = 0
-	for i, in := range ins {
-		if in.buf == nil {
-			return fmt.Errorf("Concat of the activation %q and the constant %q is not supported", o.l.in[0], o.l.in[i])
+	o.ins, o.parts = nil, ins
+	for _, in := range ins {
+		if in.buf != nil {
+			o.ins = append(o.ins, in)
+		} else if in.c.f == nil {
+			return fmt.Errorf("Concat of activations and integers is not supported")
 		}
 		if len(in.shape) != r {
 			return fmt.Errorf("Concat of shapes %v and %v", x.shape, in.shape)
@@ -93,7 +96,6 @@ func (o *execOp) setupConcat(ins []*value) error {
 		pa = 1 - axis
 	}
 	o.g.c = pa // the physical axis, for runConcat
-	o.ins = ins
 	o.out = &value{shape: out, buf: &buffer{size: prod(out)}}
 	return nil
 }
@@ -112,10 +114,19 @@ func (o *execOp) runConcat(dst []float32) {
 	outer := prod(po[:pa])
 	rowOut := prod(po[pa:])
 	at := 0
-	for _, in := range o.ins {
+	for _, in := range o.parts {
+		var data []float32
+		switch s := in.shape; {
+		case in.buf != nil:
+			data = in.buf.data
+		case len(s) == 4:
+			data = swapOuter(in.c.f, s[0], s[1], s[2]*s[3])
+		default:
+			data = in.c.f
+		}
 		row := prod(phys(in.shape)[pa:])
 		for i := range outer {
-			copy(dst[i*rowOut+at:i*rowOut+at+row], in.buf.data[i*row:(i+1)*row])
+			copy(dst[i*rowOut+at:i*rowOut+at+row], data[i*row:(i+1)*row])
 		}
 		at += row
 	}

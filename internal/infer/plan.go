@@ -75,6 +75,7 @@ type execOp struct {
 	nchw    bool          // kView of a 4-D batch: reorder CNHW to NCHW
 	bin     *broadcast    // kBinary, and kAdd of different shapes (op_eltwise.go)
 	rows    int           // kFC: rows of the input matrix
+	parts   []*value      // Concat: every input in order, constants too
 	strided               // Transpose, Slice, ReduceMean, relayouts (op_layout.go)
 	flops   float64
 	dur     time.Duration
