@@ -45,8 +45,15 @@ func activate(dst, src []float32, a activation) {
 			dst[i] = max(v, 0)
 		}
 	case actClip:
+		lo, hi := a.lo, a.hi
 		for i, v := range src {
-			dst[i] = min(max(v, a.lo), a.hi)
+			if v < lo {
+				v = lo
+			}
+			if v > hi {
+				v = hi
+			}
+			dst[i] = v
 		}
 	case actSigmoid:
 		for i, v := range src {

@@ -20,6 +20,7 @@ func groupConv(dst, src, w, bias []float32, n int, g geom, cpg, cout, group int,
 		}
 		ox0[kx], ox1[kx] = lo, hi
 	}
+	zero := make([]float32, g.w) // the rows of the padding
 	parallelFor(cout*n, 1, func(plo, phi int) {
 		for p := plo; p < phi; p++ {
 			o, b := p/n, p%n
@@ -32,6 +33,10 @@ func groupConv(dst, src, w, bias []float32, n int, g geom, cpg, cout, group int,
 				ic := gi*cpg + ci
 				in := src[(ic*n+b)*hw : (ic*n+b+1)*hw]
 				wk := w[(o*cpg+ci)*ksz : (o*cpg+ci+1)*ksz]
+				if g.kh == 3 && g.kw == 3 {
+					convPlane3x3(out, in, wk, g, zero)
+					continue
+				}
 				convPlane(out, in, wk, g, ox0, ox1)
 			}
 			if a.kind != actNone {
@@ -69,6 +74,52 @@ func convPlane(out, in, wk []float32, g geom, ox0, ox1 []int) {
 					orow[ox] += wv * row[ox*g.sw-g.pl+kx]
 				}
 			}
+		}
+	}
+}
+
+// convPlane3x3 is convPlane for 3x3 kernels (the depthwise layers of
+// MobileNet and EfficientNet): each output pixel of a row's interior sums
+// its nine taps in registers, rows in the padding read zero; the few
+// pixels whose taps leave the row take the general path.
+func convPlane3x3(out, in, wk []float32, g geom, zero []float32) {
+	w0, w1, w2, w3, w4, w5, w6, w7, w8 := wk[0], wk[1], wk[2], wk[3], wk[4], wk[5], wk[6], wk[7], wk[8]
+	// Interior columns: ox*sw - pl >= 0 and ox*sw - pl + 2 < w.
+	lo := ceilDiv(g.pl, g.sw)
+	hi := 0
+	if g.w+g.pl-3 >= 0 {
+		hi = min((g.w+g.pl-3)/g.sw+1, g.ow)
+	}
+	for oy := range g.oh {
+		var rows [3][]float32
+		for ky := range 3 {
+			iy := oy*g.sh - g.pt + ky
+			if iy < 0 || iy >= g.h {
+				rows[ky] = zero
+			} else {
+				rows[ky] = in[iy*g.w : (iy+1)*g.w]
+			}
+		}
+		r0, r1, r2 := rows[0], rows[1], rows[2]
+		orow := out[oy*g.ow : (oy+1)*g.ow]
+		for ox := lo; ox < hi; ox++ {
+			x := ox*g.sw - g.pl
+			a, b, c := r0[x:x+3:x+3], r1[x:x+3:x+3], r2[x:x+3:x+3]
+			orow[ox] += w0*a[0] + w1*a[1] + w2*a[2] + w3*b[0] + w4*b[1] + w5*b[2] + w6*c[0] + w7*c[1] + w8*c[2]
+		}
+		for ox := range g.ow {
+			if ox >= lo && ox < hi {
+				continue
+			}
+			s := float32(0)
+			for ky := range 3 {
+				for kx := range 3 {
+					if x := ox*g.sw - g.pl + kx; x >= 0 && x < g.w {
+						s += wk[ky*3+kx] * rows[ky][x]
+					}
+				}
+			}
+			orow[ox] += s
 		}
 	}
 }
