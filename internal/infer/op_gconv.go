@@ -22,6 +22,7 @@ func groupConv(dst, src, w, bias []float32, n int, g geom, cpg, cout, group int,
 	}
 	zero := make([]float32, g.w) // the rows of the padding
 	parallelFor(cout*n, 1, func(plo, phi int) {
+		rows := make([][]float32, g.kh)
 		for p := plo; p < phi; p++ {
 			o, b := p/n, p%n
 			gi := o / opg
@@ -34,7 +35,7 @@ func groupConv(dst, src, w, bias []float32, n int, g geom, cpg, cout, group int,
 				in := src[(ic*n+b)*hw : (ic*n+b+1)*hw]
 				wk := w[(o*cpg+ci)*ksz : (o*cpg+ci+1)*ksz]
 				if g.kh == 3 && g.kw == 3 {
-					convPlane3x3(out, in, wk, g, zero)
+					convPlaneTaps(out, in, wk, g, zero, rows)
 					continue
 				}
 				convPlane(out, in, wk, g, ox0, ox1)
@@ -78,21 +79,22 @@ func convPlane(out, in, wk []float32, g geom, ox0, ox1 []int) {
 	}
 }
 
-// convPlane3x3 is convPlane for 3x3 kernels (the depthwise layers of
-// MobileNet and EfficientNet): each output pixel of a row's interior sums
-// its nine taps in registers, rows in the padding read zero; the few
-// pixels whose taps leave the row take the general path.
-func convPlane3x3(out, in, wk []float32, g geom, zero []float32) {
-	w0, w1, w2, w3, w4, w5, w6, w7, w8 := wk[0], wk[1], wk[2], wk[3], wk[4], wk[5], wk[6], wk[7], wk[8]
-	// Interior columns: ox*sw - pl >= 0 and ox*sw - pl + 2 < w.
+// convPlaneTaps is convPlane for 3x3 kernels (MobileNet, EfficientNet):
+// each output pixel of a row's interior sums its nine taps in registers, one
+// store per pixel instead of one per tap (BenchmarkDepthwisePlane: about 2x
+// at stride 1); rows in the padding read zero, and the few pixels whose taps
+// leave the row take a checked loop. Unrolling only pays for 3x3: a loop
+// over 5x5 taps is slower than convPlane's passes.
+func convPlaneTaps(out, in, wk []float32, g geom, zero []float32, rows [][]float32) {
+	// Interior columns: ox*sw - pl >= 0 and ox*sw - pl + 3 <= w.
 	lo := ceilDiv(g.pl, g.sw)
 	hi := 0
 	if g.w+g.pl-3 >= 0 {
 		hi = min((g.w+g.pl-3)/g.sw+1, g.ow)
 	}
+	hi = max(hi, lo)
 	for oy := range g.oh {
-		var rows [3][]float32
-		for ky := range 3 {
+		for ky := range g.kh {
 			iy := oy*g.sh - g.pt + ky
 			if iy < 0 || iy >= g.h {
 				rows[ky] = zero
@@ -100,8 +102,9 @@ func convPlane3x3(out, in, wk []float32, g geom, zero []float32) {
 				rows[ky] = in[iy*g.w : (iy+1)*g.w]
 			}
 		}
-		r0, r1, r2 := rows[0], rows[1], rows[2]
 		orow := out[oy*g.ow : (oy+1)*g.ow]
+		w0, w1, w2, w3, w4, w5, w6, w7, w8 := wk[0], wk[1], wk[2], wk[3], wk[4], wk[5], wk[6], wk[7], wk[8]
+		r0, r1, r2 := rows[0], rows[1], rows[2]
 		for ox := lo; ox < hi; ox++ {
 			x := ox*g.sw - g.pl
 			a, b, c := r0[x:x+3:x+3], r1[x:x+3:x+3], r2[x:x+3:x+3]
@@ -111,11 +114,11 @@ func convPlane3x3(out, in, wk []float32, g geom, zero []float32) {
 			if ox >= lo && ox < hi {
 				continue
 			}
-			s := float32(0)
-			for ky := range 3 {
-				for kx := range 3 {
+			var s float32
+			for ky, r := range rows {
+				for kx := range g.kw {
 					if x := ox*g.sw - g.pl + kx; x >= 0 && x < g.w {
-						s += wk[ky*3+kx] * rows[ky][x]
+						s += wk[ky*g.kw+kx] * r[x]
 					}
 				}
 			}
