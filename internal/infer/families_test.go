@@ -151,3 +151,34 @@ func TestFamiliesImages(t *testing.T) {
 		})
 	}
 }
+
+// TestInputSizeFromModel sets mobilenetv2's declared input to 160x160: the
+// engine reads the size from the model (crop 160, shorter side 183, the
+// ImageNet ratio) and runs it.
+func TestInputSizeFromModel(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(fixtures, "families/mobilenetv2-opset13.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The input's two 224 dims (dim_value 224); nothing else in the file
+	// has those bytes.
+	if n := bytes.Count(data, []byte("\x08\xe0\x01")); n != 2 {
+		t.Fatalf("found %d dims of 224, want 2", n)
+	}
+	data = bytes.ReplaceAll(data, []byte("\x08\xe0\x01"), []byte("\x08\xa0\x01"))
+	c, err := LoadBytes(data, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Info().InputSize != 160 || c.pre.ResizeShorter != 183 {
+		t.Fatalf("input size %d, resize %d: want 160, 183", c.Info().InputSize, c.pre.ResizeShorter)
+	}
+	img, err := os.ReadFile(filepath.Join(fixtures, "images/scene-500x375.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := c.Classify(context.Background(), [][]byte{img, img}, 3)
+	if len(rs) != 2 || rs[0].Error != nil || len(rs[0].Predictions) != 3 || rs[0].Predictions[0].ClassID != rs[1].Predictions[0].ClassID {
+		t.Fatalf("results %+v", rs)
+	}
+}
