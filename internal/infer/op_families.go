@@ -344,19 +344,9 @@ func concatOfActivations(l *layer, ins []*value) bool {
 // setupExtra plans the layers of this file.
 func (o *execOp) setupExtra(ins []*value) error {
 	l, n, x := o.l, o.p.n, ins[0]
-	newOut := func(shape ...int) {
-		o.out = &value{shape: shape, buf: &buffer{size: prod(shape)}}
-	}
-	need4 := func() error {
-		if len(x.shape) != 4 {
-			return fmt.Errorf("input shape %v: want [N,C,H,W]", x.shape)
-		}
-		o.g.c, o.g.h, o.g.w = x.shape[1], x.shape[2], x.shape[3]
-		return nil
-	}
 	switch l.kind {
 	case kGConv:
-		if err := need4(); err != nil {
+		if err := o.need4(x); err != nil {
 			return err
 		}
 		if o.g.c != l.cin*l.group {
@@ -365,10 +355,10 @@ func (o *execOp) setupExtra(ins []*value) error {
 		if _, _, _, _, err := o.convGeom(x.shape); err != nil {
 			return err
 		}
-		newOut(n, l.cout, o.g.oh, o.g.ow)
+		o.newOut(n, l.cout, o.g.oh, o.g.ow)
 		o.flops = 2 * float64(n*l.cout*o.g.oh*o.g.ow) * float64(l.cin*l.kh*l.kw)
 	case kUnary:
-		newOut(x.shape...)
+		o.newOut(x.shape...)
 	case kBinary:
 		return o.setupBinary(ins, l.arith)
 	case kShapeOp: // Concat or Gather of activations
@@ -379,26 +369,19 @@ func (o *execOp) setupExtra(ins []*value) error {
 	case kMatMul:
 		return o.setupMatMul(ins)
 	case kAvgPool:
-		if err := need4(); err != nil {
+		if err := o.poolGeom(x); err != nil {
 			return err
 		}
-		o.g.kh, o.g.kw, o.g.sh, o.g.sw = l.kh, l.kw, l.sh, l.sw
-		o.g.pt, o.g.pl = l.pads[0], l.pads[1]
-		o.g.oh = poolOut(o.g.h, l.kh, l.sh, l.pads[0], l.pads[2], l.ceil)
-		o.g.ow = poolOut(o.g.w, l.kw, l.sw, l.pads[1], l.pads[3], l.ceil)
-		if o.g.oh < 1 || o.g.ow < 1 {
-			return fmt.Errorf("input %v is smaller than the pooling window", x.shape)
-		}
-		newOut(n, o.g.c, o.g.oh, o.g.ow)
+		o.newOut(n, o.g.c, o.g.oh, o.g.ow)
 	case kTranspose, kSlice, kReduceMean:
 		return o.setupLayout(ins)
 	case kLayerNorm:
 		if a := l.axis; (a != -1 && a != len(x.shape)-1) || x.shape[len(x.shape)-1] != len(l.scale) {
 			return fmt.Errorf("input shape %v, axis %d: only the last axis, of %d values, is supported", x.shape, a, len(l.scale))
 		}
-		newOut(x.shape...)
+		o.newOut(x.shape...)
 	case kPad:
-		if err := need4(); err != nil {
+		if err := o.need4(x); err != nil {
 			return err
 		}
 		o.g.pt, o.g.pl = l.pads[0], l.pads[1]
@@ -407,7 +390,7 @@ func (o *execOp) setupExtra(ins []*value) error {
 			o.out = &value{shape: x.shape, buf: x.buf} // no padding: a view
 			return nil
 		}
-		newOut(n, o.g.c, o.g.oh, o.g.ow)
+		o.newOut(n, o.g.c, o.g.oh, o.g.ow)
 	default:
 		return fmt.Errorf("no plan for %s", l.kind)
 	}

@@ -95,6 +95,18 @@ type copyStep struct {
 	tmp                *buffer // destination of a first step, or nil
 }
 
+// normAxis resolves a negative axis of shape and checks its range.
+func normAxis(a int64, shape []int) (int, error) {
+	r := int64(len(shape))
+	if a < 0 {
+		a += r
+	}
+	if a < 0 || a >= r {
+		return 0, fmt.Errorf("axis %d out of range for %v", a, shape)
+	}
+	return int(a), nil
+}
+
 // setupRelayout plans a reshape to a 4-D activation at batch > 1: the
 // values in logical order, then stored CNHW.
 func (o *execOp) setupRelayout(x *value, shape []int) {
@@ -162,15 +174,7 @@ func (o *execOp) setupLayout(ins []*value) error {
 	o.relayout = true
 	r := len(x.shape)
 	xs := physStrides(x.shape)
-	norm := func(a int64) (int, error) {
-		if a < 0 {
-			a += int64(r)
-		}
-		if a < 0 || int(a) >= r {
-			return 0, fmt.Errorf("axis %d out of range for %v", a, x.shape)
-		}
-		return int(a), nil
-	}
+	norm := func(a int64) (int, error) { return normAxis(a, x.shape) }
 	ints := func(i int) ([]int64, error) {
 		if i >= len(ins) || l.in[i] == "" {
 			return nil, nil
@@ -337,16 +341,7 @@ func (o *execOp) setupGather(ins []*value) error {
 	if len(ins) != 2 || ins[1].c == nil || ins[1].c.size() != 1 {
 		return errors.New("only Gather of one constant index from an activation is supported")
 	}
-	r := len(x.shape)
-	norm := func(a int64) (int, error) {
-		if a < 0 {
-			a += int64(r)
-		}
-		if a < 0 || int(a) >= r {
-			return 0, fmt.Errorf("axis %d out of range for %v", a, x.shape)
-		}
-		return int(a), nil
-	}
+	norm := func(a int64) (int, error) { return normAxis(a, x.shape) }
 	axis, err := norm(int64(o.l.axis))
 	if err != nil {
 		return err

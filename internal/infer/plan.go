@@ -282,19 +282,9 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 	}
 	x := ins[0]
 	o.ins = ins[:1]
-	newOut := func(shape ...int) {
-		o.out = &value{shape: shape, buf: &buffer{size: prod(shape)}}
-	}
-	need4 := func() error {
-		if len(x.shape) != 4 {
-			return fmt.Errorf("input shape %v: want [N,C,H,W]", x.shape)
-		}
-		o.g.c, o.g.h, o.g.w = x.shape[1], x.shape[2], x.shape[3]
-		return nil
-	}
 	switch l.kind {
 	case kConv:
-		if err := need4(); err != nil {
+		if err := o.need4(x); err != nil {
 			return err
 		}
 		if o.g.c != l.cin {
@@ -304,7 +294,7 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		if err != nil {
 			return err
 		}
-		newOut(n, l.cout, o.g.oh, o.g.ow)
+		o.newOut(n, l.cout, o.g.oh, o.g.ow)
 		o.direct = l.kh == 1 && l.kw == 1 && l.sh == 1 && l.sw == 1 && pt+pl+pb+pr == 0
 		if l.kh == 1 && l.kw == 1 && pt+pl+pb+pr == 0 && !o.direct {
 			// A strided 1x1: B is the input subsampled, made whole.
@@ -344,32 +334,25 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		if len(x.shape) == 4 {
 			o.g.sh = n
 		}
-		newOut(x.shape...)
+		o.newOut(x.shape...)
 	case kAdd:
 		if !equalShape(ins[0].shape, ins[1].shape) {
 			return o.setupBinary(ins, "Add")
 		}
 		o.ins = ins
-		newOut(x.shape...)
+		o.newOut(x.shape...)
 	case kRelu:
-		newOut(x.shape...)
+		o.newOut(x.shape...)
 	case kMaxPool:
-		if err := need4(); err != nil {
+		if err := o.poolGeom(x); err != nil {
 			return err
 		}
-		o.g.kh, o.g.kw, o.g.sh, o.g.sw = l.kh, l.kw, l.sh, l.sw
-		o.g.pt, o.g.pl = l.pads[0], l.pads[1]
-		o.g.oh = poolOut(o.g.h, l.kh, l.sh, l.pads[0], l.pads[2], l.ceil)
-		o.g.ow = poolOut(o.g.w, l.kw, l.sw, l.pads[1], l.pads[3], l.ceil)
-		if o.g.oh < 1 || o.g.ow < 1 {
-			return fmt.Errorf("input %v is smaller than the pooling window", x.shape)
-		}
-		newOut(n, o.g.c, o.g.oh, o.g.ow)
+		o.newOut(n, o.g.c, o.g.oh, o.g.ow)
 	case kGAP:
-		if err := need4(); err != nil {
+		if err := o.need4(x); err != nil {
 			return err
 		}
-		newOut(n, o.g.c, 1, 1)
+		o.newOut(n, o.g.c, 1, 1)
 	case kFC:
 		// On the last axis: it is innermost in every layout, so the
 		// rows are the other axes in stored order.
@@ -377,7 +360,7 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 			return fmt.Errorf("input shape %v: want [%d, %d]", x.shape, n, l.k)
 		}
 		o.rows = prod(x.shape) / l.k
-		newOut(append(append([]int(nil), x.shape[:len(x.shape)-1]...), l.m)...)
+		o.newOut(append(append([]int(nil), x.shape[:len(x.shape)-1]...), l.m)...)
 		o.tmp = []*buffer{{size: l.k * o.rows}, {size: l.m * o.rows}}
 		o.flops = 2 * float64(o.rows*l.m*l.k)
 	case kSoftmax:
@@ -388,7 +371,7 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		if axis != len(x.shape)-1 {
 			return fmt.Errorf("softmax over axis %d of %v: only the last axis is supported", l.softmax, x.shape)
 		}
-		newOut(x.shape...)
+		o.newOut(x.shape...)
 	case kView:
 		shape, err := viewShape(l, x.shape, ins)
 		if err != nil {
@@ -402,10 +385,40 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		default:
 			o.g.c, o.g.h, o.g.w = x.shape[1], x.shape[2], x.shape[3]
 			o.nchw = true
-			newOut(shape...)
+			o.newOut(shape...)
 		}
 	default:
 		return o.setupExtra(ins)
+	}
+	return nil
+}
+
+// newOut plans the op's output: a new buffer of that shape.
+func (o *execOp) newOut(shape ...int) {
+	o.out = &value{shape: shape, buf: &buffer{size: prod(shape)}}
+}
+
+// need4 checks that x is an image batch [N,C,H,W] and sets its geometry.
+func (o *execOp) need4(x *value) error {
+	if len(x.shape) != 4 {
+		return fmt.Errorf("input shape %v: want [N,C,H,W]", x.shape)
+	}
+	o.g.c, o.g.h, o.g.w = x.shape[1], x.shape[2], x.shape[3]
+	return nil
+}
+
+// poolGeom sets the window geometry of a pooling layer on x ([N,C,H,W]).
+func (o *execOp) poolGeom(x *value) error {
+	l := o.l
+	if err := o.need4(x); err != nil {
+		return err
+	}
+	o.g.kh, o.g.kw, o.g.sh, o.g.sw = l.kh, l.kw, l.sh, l.sw
+	o.g.pt, o.g.pl = l.pads[0], l.pads[1]
+	o.g.oh = poolOut(o.g.h, l.kh, l.sh, l.pads[0], l.pads[2], l.ceil)
+	o.g.ow = poolOut(o.g.w, l.kw, l.sw, l.pads[1], l.pads[3], l.ceil)
+	if o.g.oh < 1 || o.g.ow < 1 {
+		return fmt.Errorf("input %v is smaller than the pooling window", x.shape)
 	}
 	return nil
 }
