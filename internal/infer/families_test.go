@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/mlserve/mlserve/internal/gemm"
 )
 
 // familyFiles are the fixture families the engine runs (fixtures README,
@@ -37,12 +35,7 @@ func TestFamiliesParity(t *testing.T) {
 	input := readF32(t, filepath.Join(fixtures, "models/input-b4.f32"))
 	per := 3 * 224 * 224
 	px := [][]float32{input[:per], input[per : 2*per], input[2*per : 3*per], input[3*per:]}
-	defer gemm.Use(gemm.Kernel())
-	for _, kern := range []string{"avx512", "avx2", "neon", "generic"} {
-		if err := gemm.Use(kern); err != nil {
-			t.Logf("skip %s: %v", kern, err)
-			continue
-		}
+	eachKernel(t, func(kern string) {
 		for _, tt := range familyFiles {
 			t.Run(kern+"/"+tt.file, func(t *testing.T) {
 				c, err := LoadFile(filepath.Join(fixtures, "families", tt.file), Options{})
@@ -66,7 +59,7 @@ func TestFamiliesParity(t *testing.T) {
 				}
 			})
 		}
-	}
+	})
 }
 
 // TestUnsupportedOperatorsListed renames two operators of a family file:
