@@ -65,13 +65,17 @@ func runModelInfo(ctx context.Context, opts modelInfoOptions) error {
 	if err != nil {
 		return err
 	}
+	runs, why := willRun(path, d)
 	if opts.JSON {
 		enc := json.NewEncoder(opts.Out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
 			Path string `json:"path"`
 			*infer.Description
-		}{path, d})
+			Runs    bool     `json:"runs"`
+			Missing []string `json:"missing_operators"`
+			Reason  string   `json:"reason,omitempty"`
+		}{path, d, runs, append([]string{}, d.Missing()...), why})
 	}
 	tw := tabwriter.NewWriter(opts.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "file:\t%s (%.1f MiB)\n", path, float64(d.Bytes)/(1<<20))
@@ -92,5 +96,23 @@ func runModelInfo(ctx context.Context, opts modelInfoOptions) error {
 		ops = append(ops, fmt.Sprintf("%s x%d", name, d.Operators[name]))
 	}
 	fmt.Fprintf(tw, "operators:\t%d nodes: %s\n", d.Nodes, strings.Join(ops, ", "))
+	if runs {
+		fmt.Fprintf(tw, "runs:\tyes\n")
+	} else {
+		fmt.Fprintf(tw, "runs:\tno: %s\n", why)
+	}
 	return tw.Flush()
+}
+
+// willRun says whether the engine runs the model: every operator must be
+// implemented (all missing ones are named), and then loading it must work
+// (attributes, shapes).
+func willRun(path string, d *infer.Description) (bool, string) {
+	if missing := d.Missing(); len(missing) > 0 {
+		return false, "lacks the operators " + strings.Join(missing, ", ")
+	}
+	if _, err := infer.LoadFile(path, infer.Options{OptionalLabels: true}); err != nil {
+		return false, err.Error()
+	}
+	return true, ""
 }

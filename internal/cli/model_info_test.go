@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -38,5 +39,39 @@ func TestModelInfo(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, nil, "model", "info", bad); code != ExitFailure || !strings.Contains(errOut, "malformed ONNX model") {
 		t.Errorf("corrupt model: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestModelInfoRuns(t *testing.T) {
+	fixtures := testsupport.Fixtures(t)
+	// mobilenetv3 with two operators renamed: info names both.
+	data, err := os.ReadFile(filepath.Join(fixtures, "families/mobilenetv3-opset17.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.ReplaceAll(data, []byte("\x22\x09HardSwish"), []byte("\x22\x09HardSwash"))
+	data = bytes.ReplaceAll(data, []byte("\x22\x0bHardSigmoid"), []byte("\x22\x0bHardSigmoix"))
+	renamed := filepath.Join(t.TempDir(), "renamed.onnx")
+	if err := os.WriteFile(renamed, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ file, want string }{
+		{filepath.Join(fixtures, "models/zoo-v2-opset7.onnx"), "runs:        yes"},
+		{filepath.Join(fixtures, "families/vit-opset17.onnx"), "runs:        yes"},
+		{renamed, "runs:        no: lacks the operators HardSigmoix, HardSwash"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCLI(t, nil, "model", "info", tt.file)
+		if code != 0 || !strings.Contains(out, tt.want) {
+			t.Errorf("%s: exit %d, output lacks %q:\n%s%s", tt.file, code, tt.want, out, errOut)
+		}
+	}
+	code, out, _ := runCLI(t, nil, "model", "info", "--json", renamed)
+	var d struct {
+		Runs    bool     `json:"runs"`
+		Missing []string `json:"missing_operators"`
+	}
+	if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil || d.Runs || strings.Join(d.Missing, ",") != "HardSigmoix,HardSwash" {
+		t.Errorf("exit %d, %v: %+v", code, err, d)
 	}
 }

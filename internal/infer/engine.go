@@ -91,11 +91,12 @@ func LoadBytes(data []byte, opts Options) (*Classifier, error) {
 	if c.maxBatch <= 0 {
 		c.maxBatch = DefaultMaxBatch
 	}
-	if c.pre.ResizeShorter == 0 {
-		c.pre.ResizeShorter = 256
-	}
 	if c.pre.Crop == 0 {
-		c.pre.Crop = net.inputShape[1]
+		c.pre.Crop = net.inputShape[1] // the model's input size
+	}
+	if c.pre.ResizeShorter == 0 {
+		// ImageNet's ratio: 256 for 224, so 183 for 160 and 366 for 320.
+		c.pre.ResizeShorter = (c.pre.Crop*256 + 112) / 224
 	}
 	if c.pre.Mean == ([3]float32{}) && c.pre.Std == ([3]float32{}) {
 		c.pre.Mean = [3]float32{0.485, 0.456, 0.406}

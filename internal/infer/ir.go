@@ -36,6 +36,18 @@ func (c *constant) ints() []int64 {
 	return out
 }
 
+// floats returns float data, converting integers.
+func (c *constant) floats() []float32 {
+	if c.f != nil {
+		return c.f
+	}
+	out := make([]float32, len(c.i))
+	for k, v := range c.i {
+		out[k] = float32(v)
+	}
+	return out
+}
+
 // irOp is one ONNX operation, named after its first output.
 type irOp struct {
 	typ   string

@@ -15,19 +15,31 @@ import (
 type kind int
 
 const (
-	kConv    kind = iota // convolution as packed GEMM, with fused bias, residual add and ReLU
-	kAffine              // per-channel scale and shift (BatchNormalization not folded), optional ReLU
-	kAdd                 // element-wise add of two activations, optional ReLU
-	kRelu                // element-wise ReLU
-	kMaxPool             // max pooling
-	kGAP                 // global average pooling
-	kFC                  // fully connected layer (Gemm or MatMul with constant weights)
-	kSoftmax             // softmax over the last axis
-	kView                // Flatten or Reshape: same data, new shape
-	kShapeOp             // Shape, Gather, Unsqueeze, Squeeze, Concat, Cast: computed when planning
+	kConv       kind = iota // convolution as packed GEMM, with fused bias, residual add and ReLU
+	kAffine                 // per-channel scale and shift (BatchNormalization not folded), optional ReLU
+	kAdd                    // element-wise add of two activations, optional ReLU
+	kRelu                   // element-wise ReLU
+	kMaxPool                // max pooling
+	kGAP                    // global average pooling
+	kFC                     // fully connected layer (Gemm or MatMul with constant weights)
+	kSoftmax                // softmax over the last axis
+	kView                   // Flatten or Reshape: same data, new shape
+	kShapeOp                // Shape, Gather, Unsqueeze, Squeeze, Concat, Cast: computed when planning
+	kGConv                  // grouped or depthwise convolution, direct (op_gconv.go)
+	kUnary                  // element-wise activation (op_eltwise.go)
+	kBinary                 // element-wise arithmetic with broadcasting (op_eltwise.go)
+	kConcat                 // Concat of activations along the channel axis (op_pool.go)
+	kAvgPool                // average pooling (op_pool.go)
+	kPad                    // constant spatial padding (op_pool.go)
+	kTranspose              // Transpose (op_layout.go)
+	kSlice                  // Slice (op_layout.go)
+	kReduceMean             // ReduceMean (op_layout.go)
+	kLayerNorm              // LayerNormalization over the last axis (op_eltwise.go)
+	kMatMul                 // MatMul of two activations (op_matmul.go)
 )
 
-var kindNames = [...]string{"Conv", "Affine", "Add", "Relu", "MaxPool", "GlobalAveragePool", "FC", "Softmax", "View", "ShapeOp"}
+var kindNames = [...]string{"Conv", "Affine", "Add", "Relu", "MaxPool", "GlobalAveragePool", "FC", "Softmax", "View", "ShapeOp",
+	"GroupConv", "Unary", "Binary", "Concat", "AveragePool", "Pad", "Transpose", "Slice", "ReduceMean", "LayerNormalization", "MatMul"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -58,6 +70,15 @@ type layer struct {
 
 	// kFC: out[n, m] = in[n, k] * W^T + bias, W packed as [m, k].
 	m, k int
+
+	// kGConv: groups; kGConv and kUnary: the activation applied
+	group int
+	act   activation
+	// kBinary: the arithmetic; kAvgPool: count the padding
+	arith       string
+	includePads bool
+	padValue    float32   // kPad
+	fill        *constant // ConstantOfShape's value
 
 	// kView (Flatten: axis; Reshape: in[1] is the shape) and kShapeOp
 	axis    int
@@ -105,6 +126,9 @@ var allowedAttrs = map[string][]string{
 // packed once here, BatchNormalization is folded into the convolution before
 // it, and Add and ReLU are fused into the convolution's epilogue.
 func lower(m *model) (*network, error) {
+	if err := missingOperators(m); err != nil {
+		return nil, err
+	}
 	net := &network{consts: m.consts, input: m.input, inputShape: m.inputShape, params: m.params}
 	alias := map[string]string{}
 	resolve := func(s string) string {
@@ -144,7 +168,7 @@ func lower(m *model) (*network, error) {
 	net.output = resolve(m.output)
 	shapeConsts := map[string]bool{}
 	for _, l := range net.layers {
-		if l.kind == kShapeOp || l.kind == kView {
+		if l.kind == kShapeOp || l.kind == kView || readsConstants(l) {
 			for _, in := range l.in {
 				shapeConsts[in] = true
 			}
@@ -341,12 +365,12 @@ func lowerOp(net *network, op *irOp) (*layer, error) {
 		if err := wantInputs(op, 2, 2); err != nil {
 			return nil, err
 		}
+		l.kind, l.in = kAdd, op.in
 		for _, in := range op.in {
 			if _, ok := net.consts[in]; ok {
-				return nil, fmt.Errorf("adding the constant %q is not supported", in)
+				l.kind, l.arith = kBinary, "Add" // a bias: broadcasting (op_eltwise.go)
 			}
 		}
-		l.kind, l.in = kAdd, op.in
 		return l, nil
 	case "MaxPool":
 		return l, lowerMaxPool(op, l)
@@ -371,6 +395,10 @@ func lowerOp(net *network, op *irOp) (*layer, error) {
 		l.kind, l.in, l.zero = kView, op.in, z != 0
 		return l, nil
 	case "Gemm", "MatMul":
+		if _, ok := net.consts[op.in[len(op.in)-1]]; op.typ == "MatMul" && !ok && len(op.in) == 2 {
+			l.kind, l.in = kMatMul, op.in // of two activations (op_matmul.go)
+			return l, nil
+		}
 		return l, lowerFC(net, op, l)
 	case "Softmax":
 		// Opset 13 changed the default axis from 1 to -1: both are the
@@ -398,7 +426,7 @@ func lowerOp(net *network, op *irOp) (*layer, error) {
 		}
 		return l, nil
 	}
-	return nil, fmt.Errorf("unsupported operator %s", op.typ)
+	return lowerExtra(net, op, l)
 }
 
 func constantValue(op *irOp) (*constant, error) {
@@ -442,8 +470,9 @@ func lowerConv(net *network, op *irOp, l *layer) error {
 	if len(w.shape) != 4 {
 		return fmt.Errorf("weight shape %v: only 2-D convolutions are supported", w.shape)
 	}
-	if g, err := attrInt(op, "group", 1); err != nil || g != 1 {
-		return fmt.Errorf("group=%d: grouped convolutions are not supported", g)
+	g, err := attrInt(op, "group", 1)
+	if err != nil || g < 1 || w.shape[0]%int(g) != 0 {
+		return fmt.Errorf("group=%d does not divide %d output channels", g, w.shape[0])
 	}
 	if d, ok, err := attrInts(op, "dilations"); err != nil {
 		return err
@@ -451,6 +480,9 @@ func lowerConv(net *network, op *irOp, l *layer) error {
 		return fmt.Errorf("dilations %v: only 1 is supported", d)
 	}
 	l.kind, l.in = kConv, op.in[:1]
+	if g > 1 {
+		l.kind, l.group = kGConv, int(g)
+	}
 	l.cout, l.cin, l.kh, l.kw = w.shape[0], w.shape[1], w.shape[2], w.shape[3]
 	if ks, ok, err := attrInts(op, "kernel_shape"); err != nil {
 		return err
@@ -653,7 +685,7 @@ func fuse(net *network) {
 			continue
 		}
 		i, ok := p[l.in[0]]
-		if !ok || net.layers[i].kind != kConv || drop[net.layers[i]] {
+		if !ok || (net.layers[i].kind != kConv && net.layers[i].kind != kGConv) || drop[net.layers[i]] {
 			continue
 		}
 		c := net.layers[i]
@@ -714,7 +746,7 @@ func fuse(net *network) {
 		}
 		src := net.layers[i]
 		switch src.kind {
-		case kConv, kAffine, kAdd, kFC:
+		case kConv, kAffine, kAdd, kFC, kGConv:
 		default:
 			continue
 		}
@@ -726,4 +758,5 @@ func fuse(net *network) {
 		drop[l] = true
 	}
 	remove(drop)
+	fuseActivations(net, uses, producers, remove)
 }

@@ -114,12 +114,7 @@ func TestParityKernels(t *testing.T) {
 	input := readF32(t, filepath.Join(fixtures, "models/input-b4.f32"))
 	per := 3 * 224 * 224
 	px := [][]float32{input[:per], input[per : 2*per], input[2*per : 3*per], input[3*per:]}
-	defer gemm.Use(gemm.Kernel())
-	for _, kern := range []string{"avx512", "avx2", "neon", "generic"} {
-		if err := gemm.Use(kern); err != nil {
-			t.Logf("skip %s: %v", kern, err) // a CPU without it, or -tags purego
-			continue
-		}
+	eachKernel(t, func(kern string) {
 		models := [][2]string{{"mini-v1-opset11.onnx", "mini-v1.out-b4.f32"}, {"zoo-v2-opset7.onnx", "zoo-v2.out-b4.f32"}, {"mini-v2-view-opset11.onnx", "mini-v2-view.out-b4.f32"}}
 		if kern != "generic" && !testing.Short() {
 			models = append(models, [2]string{"resnet50-opset11.onnx", "resnet50.out-b4.f32"})
@@ -136,5 +131,18 @@ func TestParityKernels(t *testing.T) {
 				}
 			})
 		}
+	})
+}
+
+// eachKernel runs fn with every GEMM kernel this CPU has selected in turn
+// (AVX-512, AVX2+FMA, NEON, pure Go), then restores the default.
+func eachKernel(t *testing.T, fn func(kern string)) {
+	defer gemm.Use(gemm.Kernel())
+	for _, kern := range []string{"avx512", "avx2", "neon", "generic"} {
+		if err := gemm.Use(kern); err != nil {
+			t.Logf("skip %s: %v", kern, err) // a CPU without it, or -tags purego
+			continue
+		}
+		fn(kern)
 	}
 }

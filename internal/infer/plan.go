@@ -59,22 +59,26 @@ type plan struct {
 // dependency order, and Do computes straight into the planned arena
 // buffers, returning a tensor that views its output buffer.
 type execOp struct {
-	p      *plan
-	l      *layer
-	ins    []*value // activation inputs, in order (residual last for kConv)
-	out    *value
-	tmp    []*buffer // scratch planned in the arena: deint, Winograd, subsampled input, FC transposes
-	outT   *tensor.Dense
-	g      geom
-	direct bool      // kConv: 1x1 stride-1 unpadded, the input is the GEMM's B
-	wino   *winoConv // kConv 3x3 stride 1 as Winograd, with its scratch wv, wm
-	wv, wm *buffer
-	sub    *buffer       // kConv 1x1 with a stride: the input subsampled, the GEMM's B
-	src    *im2colSource // kConv otherwise: B made on demand from the input
-	deint  *buffer       // kConv with stride 2: the input, deinterleaved
-	nchw   bool          // kView of a 4-D batch: reorder CNHW to NCHW
-	flops  float64
-	dur    time.Duration
+	p       *plan
+	l       *layer
+	ins     []*value // activation inputs, in order (residual last for kConv)
+	out     *value
+	tmp     []*buffer // scratch planned in the arena: deint, Winograd, subsampled input, FC transposes
+	outT    *tensor.Dense
+	g       geom
+	direct  bool      // kConv: 1x1 stride-1 unpadded, the input is the GEMM's B
+	wino    *winoConv // kConv 3x3 stride 1 as Winograd, with its scratch wv, wm
+	wv, wm  *buffer
+	sub     *buffer       // kConv 1x1 with a stride: the input subsampled, the GEMM's B
+	src     *im2colSource // kConv otherwise: B made on demand from the input
+	deint   *buffer       // kConv with stride 2: the input, deinterleaved
+	nchw    bool          // kView of a 4-D batch: reorder CNHW to NCHW
+	bin     *broadcast    // kBinary, and kAdd of different shapes (op_eltwise.go)
+	rows    int           // kFC: rows of the input matrix
+	parts   []*value      // Concat: every input in order, constants too
+	strided               // Transpose, Slice, ReduceMean, relayouts (op_layout.go)
+	flops   float64
+	dur     time.Duration
 }
 
 var _ gorgonia.Op = (*execOp)(nil)
@@ -160,6 +164,10 @@ func (o *execOp) run() {
 	case kAffine:
 		affine(dst, src, o.g.c, o.g.h*o.g.w, o.g.sh, l.scale, l.shift, l.relu)
 	case kAdd:
+		if o.bin != nil {
+			o.bin.run(dst, o.ins)
+			break
+		}
 		addRelu(dst, src, o.ins[1].buf.data, l.relu)
 	case kRelu:
 		reluInto(dst, src)
@@ -169,16 +177,16 @@ func (o *execOp) run() {
 		globalAvgPool(dst, src, n*o.g.c, o.g.h*o.g.w)
 	case kFC:
 		// out[n, m] = in[n, k] W^T: as C[m, n] = W[m, k] * in^T[k, n].
-		bt, ct := o.tmp[0].data, o.tmp[1].data
-		for b := 0; b < n; b++ {
+		bt, ct, rows := o.tmp[0].data, o.tmp[1].data, o.rows
+		for b := 0; b < rows; b++ {
 			for i := 0; i < l.k; i++ {
-				bt[i*n+b] = src[b*l.k+i]
+				bt[i*rows+b] = src[b*l.k+i]
 			}
 		}
-		gemm.Mul(ct, l.packed, bt, n, gemm.Epilogue{Bias: l.bias, ReLU: l.relu})
-		for b := 0; b < n; b++ {
+		gemm.Mul(ct, l.packed, bt, rows, gemm.Epilogue{Bias: l.bias, ReLU: l.relu})
+		for b := 0; b < rows; b++ {
 			for j := 0; j < l.m; j++ {
-				dst[b*l.m+j] = ct[j*n+b]
+				dst[b*l.m+j] = ct[j*rows+b]
 			}
 		}
 	case kSoftmax:
@@ -186,8 +194,12 @@ func (o *execOp) run() {
 	case kView:
 		if o.nchw {
 			toNCHW(dst, src, n, o.g.c, o.g.h*o.g.w)
+		} else if o.relayout {
+			o.runRelayout(src, dst)
 		}
 		// Otherwise the same buffer with a new shape: nothing to compute.
+	default:
+		o.runExtra(src, dst)
 	}
 }
 
@@ -220,7 +232,7 @@ func newPlan(net *network, n int, prof bool) (*plan, error) {
 			}
 			ins = append(ins, v)
 		}
-		if l.kind == kShapeOp {
+		if (l.kind == kShapeOp && !concatOfActivations(l, ins)) || foldable(l, ins) {
 			c, err := shapeOp(l, ins)
 			if err != nil {
 				return nil, &LoadError{Node: l.name, Op: l.typ, Err: err}
@@ -264,51 +276,25 @@ func newPlan(net *network, n int, prof bool) (*plan, error) {
 func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*value, error)) error {
 	l, n := o.l, o.p.n
 	for i, in := range ins {
-		if in.buf == nil && !(l.kind == kView && i == 1) {
+		if in.buf == nil && !(l.kind == kView && i == 1) && !acceptsConstants(l, i) {
 			return fmt.Errorf("input %q is a constant; only activations are supported here", l.in[i])
 		}
 	}
 	x := ins[0]
 	o.ins = ins[:1]
-	newOut := func(shape ...int) {
-		o.out = &value{shape: shape, buf: &buffer{size: prod(shape)}}
-	}
-	need4 := func() error {
-		if len(x.shape) != 4 {
-			return fmt.Errorf("input shape %v: want [N,C,H,W]", x.shape)
-		}
-		o.g.c, o.g.h, o.g.w = x.shape[1], x.shape[2], x.shape[3]
-		return nil
-	}
 	switch l.kind {
 	case kConv:
-		if err := need4(); err != nil {
+		if err := o.need4(x); err != nil {
 			return err
 		}
 		if o.g.c != l.cin {
 			return fmt.Errorf("input has %d channels, weights want %d", o.g.c, l.cin)
 		}
-		o.g.kh, o.g.kw, o.g.sh, o.g.sw = l.kh, l.kw, l.sh, l.sw
-		pt, pl, pb, pr := l.pads[0], l.pads[1], l.pads[2], l.pads[3]
-		switch l.autoPad {
-		case "VALID":
-			pt, pl, pb, pr = 0, 0, 0, 0
-		case "SAME_UPPER", "SAME_LOWER":
-			th := max((ceilDiv(o.g.h, l.sh)-1)*l.sh+l.kh-o.g.h, 0)
-			tw := max((ceilDiv(o.g.w, l.sw)-1)*l.sw+l.kw-o.g.w, 0)
-			pt, pl = th/2, tw/2
-			if l.autoPad == "SAME_LOWER" {
-				pt, pl = th-th/2, tw-tw/2
-			}
-			pb, pr = th-pt, tw-pl
+		pt, pl, pb, pr, err := o.convGeom(x.shape)
+		if err != nil {
+			return err
 		}
-		o.g.pt, o.g.pl = pt, pl
-		o.g.oh = (o.g.h+pt+pb-l.kh)/l.sh + 1
-		o.g.ow = (o.g.w+pl+pr-l.kw)/l.sw + 1
-		if o.g.oh < 1 || o.g.ow < 1 {
-			return fmt.Errorf("input %v is smaller than the kernel", x.shape)
-		}
-		newOut(n, l.cout, o.g.oh, o.g.ow)
+		o.newOut(n, l.cout, o.g.oh, o.g.ow)
 		o.direct = l.kh == 1 && l.kw == 1 && l.sh == 1 && l.sw == 1 && pt+pl+pb+pr == 0
 		if l.kh == 1 && l.kw == 1 && pt+pl+pb+pr == 0 && !o.direct {
 			// A strided 1x1: B is the input subsampled, made whole.
@@ -348,39 +334,35 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		if len(x.shape) == 4 {
 			o.g.sh = n
 		}
-		newOut(x.shape...)
+		o.newOut(x.shape...)
 	case kAdd:
 		if !equalShape(ins[0].shape, ins[1].shape) {
-			return fmt.Errorf("broadcasting add of %v and %v is not supported", ins[0].shape, ins[1].shape)
+			return o.setupBinary(ins, "Add")
 		}
 		o.ins = ins
-		newOut(x.shape...)
+		o.newOut(x.shape...)
 	case kRelu:
-		newOut(x.shape...)
+		o.newOut(x.shape...)
 	case kMaxPool:
-		if err := need4(); err != nil {
+		if err := o.poolGeom(x); err != nil {
 			return err
 		}
-		o.g.kh, o.g.kw, o.g.sh, o.g.sw = l.kh, l.kw, l.sh, l.sw
-		o.g.pt, o.g.pl = l.pads[0], l.pads[1]
-		o.g.oh = poolOut(o.g.h, l.kh, l.sh, l.pads[0], l.pads[2], l.ceil)
-		o.g.ow = poolOut(o.g.w, l.kw, l.sw, l.pads[1], l.pads[3], l.ceil)
-		if o.g.oh < 1 || o.g.ow < 1 {
-			return fmt.Errorf("input %v is smaller than the pooling window", x.shape)
-		}
-		newOut(n, o.g.c, o.g.oh, o.g.ow)
+		o.newOut(n, o.g.c, o.g.oh, o.g.ow)
 	case kGAP:
-		if err := need4(); err != nil {
+		if err := o.need4(x); err != nil {
 			return err
 		}
-		newOut(n, o.g.c, 1, 1)
+		o.newOut(n, o.g.c, 1, 1)
 	case kFC:
-		if len(x.shape) != 2 || x.shape[1] != l.k {
+		// On the last axis: it is innermost in every layout, so the
+		// rows are the other axes in stored order.
+		if len(x.shape) < 2 || x.shape[len(x.shape)-1] != l.k {
 			return fmt.Errorf("input shape %v: want [%d, %d]", x.shape, n, l.k)
 		}
-		newOut(x.shape[0], l.m)
-		o.tmp = []*buffer{{size: l.k * n}, {size: l.m * n}}
-		o.flops = 2 * float64(n*l.m*l.k)
+		o.rows = prod(x.shape) / l.k
+		o.newOut(append(append([]int(nil), x.shape[:len(x.shape)-1]...), l.m)...)
+		o.tmp = []*buffer{{size: l.k * o.rows}, {size: l.m * o.rows}}
+		o.flops = 2 * float64(o.rows*l.m*l.k)
 	case kSoftmax:
 		axis := l.softmax
 		if axis < 0 {
@@ -389,24 +371,83 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 		if axis != len(x.shape)-1 {
 			return fmt.Errorf("softmax over axis %d of %v: only the last axis is supported", l.softmax, x.shape)
 		}
-		newOut(x.shape...)
+		o.newOut(x.shape...)
 	case kView:
 		shape, err := viewShape(l, x.shape, ins)
 		if err != nil {
 			return err
 		}
 		switch {
-		case len(x.shape) != 4 || n == 1:
+		case n == 1 || (len(x.shape) != 4 && len(shape) != 4):
 			o.out = &value{shape: shape, buf: x.buf}
 		case len(shape) == 4:
-			return fmt.Errorf("reshape of %v to %v at batch %d is not supported", x.shape, shape, n)
+			o.setupRelayout(x, shape) // to a CNHW activation (op_layout.go)
 		default:
 			o.g.c, o.g.h, o.g.w = x.shape[1], x.shape[2], x.shape[3]
 			o.nchw = true
-			newOut(shape...)
+			o.newOut(shape...)
 		}
+	default:
+		return o.setupExtra(ins)
 	}
 	return nil
+}
+
+// newOut plans the op's output: a new buffer of that shape.
+func (o *execOp) newOut(shape ...int) {
+	o.out = &value{shape: shape, buf: &buffer{size: prod(shape)}}
+}
+
+// need4 checks that x is an image batch [N,C,H,W] and sets its geometry.
+func (o *execOp) need4(x *value) error {
+	if len(x.shape) != 4 {
+		return fmt.Errorf("input shape %v: want [N,C,H,W]", x.shape)
+	}
+	o.g.c, o.g.h, o.g.w = x.shape[1], x.shape[2], x.shape[3]
+	return nil
+}
+
+// poolGeom sets the window geometry of a pooling layer on x ([N,C,H,W]).
+func (o *execOp) poolGeom(x *value) error {
+	l := o.l
+	if err := o.need4(x); err != nil {
+		return err
+	}
+	o.g.kh, o.g.kw, o.g.sh, o.g.sw = l.kh, l.kw, l.sh, l.sw
+	o.g.pt, o.g.pl = l.pads[0], l.pads[1]
+	o.g.oh = poolOut(o.g.h, l.kh, l.sh, l.pads[0], l.pads[2], l.ceil)
+	o.g.ow = poolOut(o.g.w, l.kw, l.sw, l.pads[1], l.pads[3], l.ceil)
+	if o.g.oh < 1 || o.g.ow < 1 {
+		return fmt.Errorf("input %v is smaller than the pooling window", x.shape)
+	}
+	return nil
+}
+
+// convGeom sets the window geometry of a convolution on an input of shape
+// x ([N,C,H,W]) and returns the padding, auto_pad resolved.
+func (o *execOp) convGeom(x []int) (pt, pl, pb, pr int, err error) {
+	l := o.l
+	o.g.kh, o.g.kw, o.g.sh, o.g.sw = l.kh, l.kw, l.sh, l.sw
+	pt, pl, pb, pr = l.pads[0], l.pads[1], l.pads[2], l.pads[3]
+	switch l.autoPad {
+	case "VALID":
+		pt, pl, pb, pr = 0, 0, 0, 0
+	case "SAME_UPPER", "SAME_LOWER":
+		th := max((ceilDiv(o.g.h, l.sh)-1)*l.sh+l.kh-o.g.h, 0)
+		tw := max((ceilDiv(o.g.w, l.sw)-1)*l.sw+l.kw-o.g.w, 0)
+		pt, pl = th/2, tw/2
+		if l.autoPad == "SAME_LOWER" {
+			pt, pl = th-th/2, tw-tw/2
+		}
+		pb, pr = th-pt, tw-pl
+	}
+	o.g.pt, o.g.pl = pt, pl
+	o.g.oh = (o.g.h+pt+pb-l.kh)/l.sh + 1
+	o.g.ow = (o.g.w+pl+pr-l.kw)/l.sw + 1
+	if o.g.oh < 1 || o.g.ow < 1 {
+		return 0, 0, 0, 0, fmt.Errorf("input %v is smaller than the kernel", x)
+	}
+	return pt, pl, pb, pr, nil
 }
 
 func poolOut(in, k, s, p0, p1 int, ceil bool) int {
@@ -574,7 +615,7 @@ func shapeOp(l *layer, ins []*value) (*constant, error) {
 		c.shape = []int{len(c.i)}
 		return c, nil
 	}
-	return nil, fmt.Errorf("unsupported shape operator %s", l.typ)
+	return foldArith(l, ins)
 }
 
 // schedule reads the tape machine's execution order (gorgonia's reversed
