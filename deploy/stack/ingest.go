@@ -123,6 +123,8 @@ func (b *builder) submitter(bucket awss3.Bucket, batch batchParts) awslambda.Doc
 			"MLSERVE_DIRECT_MAX":       b.str(strconv.Itoa(directMax)),
 			"MLSERVE_MODEL":            b.str(ModelPath),
 			"MLSERVE_BUCKET":           bucket.BucketName(), // the scheduled sweep's bucket
+			// No model at init (a fast cold start); a direct burst loads it.
+			"MLSERVE_SUBMIT_ONLY": b.str("true"),
 		},
 	})
 	statement := func(sid string, actions []string, resources ...*string) {

@@ -52,6 +52,7 @@ func TestFunctions(t *testing.T) {
 			"MLSERVE_IMAGES_PER_CHILD": "9600", // 4 vCPU x 2,400
 			"MLSERVE_DIRECT_MAX":       "8",
 			"MLSERVE_LOG_FORMAT":       "json",
+			"MLSERVE_SUBMIT_ONLY":      "true", // no model at init; a direct burst loads it
 		}},
 	}
 	for _, tt := range tests {
@@ -66,9 +67,6 @@ func TestFunctions(t *testing.T) {
 			if got := p["ReservedConcurrentExecutions"]; got != tt.reserved {
 				t.Errorf("ReservedConcurrentExecutions: got %v, want %v", got, tt.reserved)
 			}
-			if env := p["Environment"].(map[string]any)["Variables"].(map[string]any); env["MLSERVE_SUBMIT_ONLY"] != nil {
-				t.Errorf("MLSERVE_SUBMIT_ONLY is set: the submitter may need the model")
-			}
 			if got := jsonString(p["ImageConfig"]); got != `{"Command":["lambda"]}` {
 				t.Errorf("ImageConfig: got %s, want the lambda command", got)
 			}
@@ -76,6 +74,9 @@ func TestFunctions(t *testing.T) {
 				t.Errorf("Architectures: got %v", got)
 			}
 			env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+			if tt.prefix == "mlserve predict" && env["MLSERVE_SUBMIT_ONLY"] != nil {
+				t.Errorf("predict has MLSERVE_SUBMIT_ONLY=%v: it must load its model at init", env["MLSERVE_SUBMIT_ONLY"])
+			}
 			if tt.prefix == "mlserve submitter" {
 				// The scheduled sweep event names only the prefix: the bucket comes from here.
 				if data, _ := s.buckets(t); jsonString(env["MLSERVE_BUCKET"]) != jsonString(map[string]any{"Ref": data}) {
