@@ -30,6 +30,7 @@ import (
 
 	"github.com/mlserve/mlserve/internal/httpapi"
 	"github.com/mlserve/mlserve/internal/infer"
+	"github.com/mlserve/mlserve/internal/submit"
 )
 
 // MaxSyncPayload is Lambda's limit on a synchronous invocation payload
@@ -42,10 +43,9 @@ type Classifier interface {
 	Classify(ctx context.Context, images [][]byte, topK int) []infer.Result
 }
 
-// JobSubmitter submits AWS Batch jobs; *batch.Client implements it.
-type JobSubmitter interface {
-	SubmitJob(ctx context.Context, in *batch.SubmitJobInput, optFns ...func(*batch.Options)) (*batch.SubmitJobOutput, error)
-}
+// JobSubmitter submits AWS Batch jobs; *batch.Client implements it. The
+// handler hands it to internal/submit, whose interface it is.
+type JobSubmitter = submit.JobSubmitter
 
 // ObjectStore reads and writes objects addressed by URL (s3://bucket/key).
 // Production: the s3io package's ReadURL and WriteURL.
