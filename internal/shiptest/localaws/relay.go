@@ -6,7 +6,10 @@
 //     (ObjectCreated under a key prefix), rewrites them the way S3 delivers
 //     them to Lambda (eventName without "s3:", URL-encoded key) and invokes
 //     the function through the Lambda Runtime Interface Emulator, one event
-//     at a time (the emulator runs one invocation at a time);
+//     at a time (the emulator runs one invocation at a time), or puts them
+//     on an SQS queue, as S3 notifications or as the deployed EventBridge
+//     rule's compact {"bucket","key"} bodies, for a Poller (the event
+//     source mapping);
 //   - AWS Batch: Batch answers SubmitJob and DescribeJobs on the REST-JSON
 //     API the AWS SDK speaks, records each call, and runs the job's command
 //     with the mlserve binary as a local process, array children and the
