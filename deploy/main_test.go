@@ -183,6 +183,7 @@ func TestCDKSynth(t *testing.T) {
 		"AWS::SQS::Queue":                 2, // ingest and its DLQ
 		"AWS::Lambda::EventSourceMapping": 1,
 		"AWS::CloudWatch::Alarm":          1,
+		"AWS::Events::Rule":               1, // uploads -> the ingest queue (no sweep by default)
 		"AWS::EC2::FlowLog":               1,
 		"AWS::Batch::JobQueue":            1,
 		"AWS::Batch::ComputeEnvironment":  2,

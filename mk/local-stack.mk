@@ -19,5 +19,5 @@ ship-test: ## test the Dockerfile, fetch-model.sh, docker-compose.yml and the lo
 	go test -count=1 ./internal/shiptest/...
 
 .PHONY: bench-bursts
-bench-bursts: ## uploads (1, 10, 1,000, 10,000) against windows, SubmitJob calls and task starts on the local stack
-	MLSERVE_BURSTS=1,10,1000,10000 go test -count=1 -v -timeout 30m -run TestLocalStackBursts ./internal/shiptest/
+bench-bursts: ## uploads (1, 10, 1,000, 10,000) against windows, SubmitJob calls and task starts on the local stack (MESSAGE_BODY=s3 for S3 notification bodies)
+	MESSAGE_BODY=$${MESSAGE_BODY:-compact} MLSERVE_BURSTS=$${MLSERVE_BURSTS:-1,10,1000,10000} go test -count=1 -v -timeout 30m -run TestLocalStackBursts ./internal/shiptest/

@@ -27,6 +27,8 @@
 # `mlserve model pull`). Ports: S3_PORT, LAMBDA_PORT, RUNTIME_API_PORT,
 # AWS_PORT, SERVE_PORT, SQS_PORT. The submitter: WINDOW (5s), VISIBILITY_TIMEOUT
 # (30 s), MAX_RECEIVE_COUNT (3), MLSERVE_IMAGES_PER_CHILD, MLSERVE_DIRECT_MAX.
+# MESSAGE_BODY: compact ({"bucket","key"}, as the deployed EventBridge rule
+# writes; the default) or s3 (S3 notifications, as a bucket notification).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,6 +42,7 @@ SQS_PORT=${SQS_PORT:-9324}
 WINDOW=${WINDOW:-5s}
 VISIBILITY_TIMEOUT=${VISIBILITY_TIMEOUT:-30}
 MAX_RECEIVE_COUNT=${MAX_RECEIVE_COUNT:-3}
+MESSAGE_BODY=${MESSAGE_BODY:-compact}
 GOAWS=${GOAWS:-cmd}
 BUCKET=mlserve
 VERSITYGW=${VERSITYGW:-versitygw}
@@ -127,6 +130,7 @@ wait_for goaws "http://127.0.0.1:$SQS_PORT/health"
 
 start localaws "$LOCALAWS" --addr "127.0.0.1:$AWS_PORT" \
 	--sqs-endpoint "http://127.0.0.1:$SQS_PORT" --sqs-queue mlserve-uploads --window "$WINDOW" \
+	--message-body "$MESSAGE_BODY" \
 	--invoke-url "http://127.0.0.1:$LAMBDA_PORT/2015-03-31/functions/function/invocations" \
 	--prefix input/ --queue mlserve-local --job-definition mlserve-local \
 	--job-command "batch --manifest Ref::manifest --output Ref::output" \

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
@@ -33,6 +32,7 @@ type ingestParts struct {
 	queue, dlq awssqs.Queue
 	submitter  awslambda.DockerImageFunction
 	alarm      awscloudwatch.Alarm
+	rule       awsevents.Rule
 }
 
 // visibilityTimeout follows AWS's guidance for SQS event sources: at
@@ -43,7 +43,7 @@ func (p *Props) visibilityTimeout() time.Duration {
 	return 6*p.SubmitterTimeout + p.BatchWindow
 }
 
-// ingest: uploads under input/ -> S3 notification -> SQS queue (DLQ after
+// ingest: uploads under input/ -> EventBridge -> SQS queue (DLQ after
 // MaxReceives) -> the submitter through an event source mapping, and the
 // optional sweep schedule.
 func (b *builder) ingest(bucket awss3.Bucket, batch batchParts) ingestParts {
@@ -59,9 +59,7 @@ func (b *builder) ingest(bucket awss3.Bucket, batch batchParts) ingestParts {
 		VisibilityTimeout: b.seconds(b.props.visibilityTimeout()),
 		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: in.dlq, MaxReceiveCount: jsii.Number(b.props.MaxReceives)},
 	}))
-	bucket.AddEventNotification(awss3.EventType_OBJECT_CREATED,
-		awss3notifications.NewSqsDestination(in.queue),
-		&awss3.NotificationKeyFilter{Prefix: b.str(InputPrefix)})
+	in.rule = b.uploadsRule(bucket, in.queue)
 	in.alarm = awscloudwatch.NewAlarm(b.st, b.str("IngestDeadLettersAlarm"), &awscloudwatch.AlarmProps{
 		AlarmDescription: b.str("mlserve: uploads under " + InputPrefix + " that the submitter could not hand to Batch sit in the dead-letter queue; " +
 			"see deploy/README.md (drain the DLQ)"),
@@ -157,4 +155,31 @@ func (b *builder) submitter(bucket awss3.Bucket, batch batchParts) awslambda.Doc
 		// The region and account are tokens, or literals when the CLI knows them.
 		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:<AWS::Partition>:batch:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|[0-9]{12}):job\/\*$/`)})
 	return fn
+}
+
+// uploadsRule: S3 sends every bucket event to EventBridge; this rule takes
+// "Object Created" under input/ and puts the compact body
+// {"bucket": "...", "key": "..."} on the queue (EventBridge keys are not
+// URL-encoded). About 150 bytes instead of an S3 notification's 1.3 KB, so
+// a window of 10,000 uploads fits Lambda's 6 MB event. The target adds the
+// queue policy that lets only this rule send.
+func (b *builder) uploadsRule(bucket awss3.Bucket, queue awssqs.Queue) awsevents.Rule {
+	bucket.EnableEventBridgeNotification()
+	return awsevents.NewRule(b.st, b.str("Uploads"), &awsevents.RuleProps{
+		Description: b.str("mlserve: uploads under " + InputPrefix + " -> the ingest queue, as {bucket, key}"),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.s3"),
+			DetailType: jsii.Strings("Object Created"),
+			Detail: &map[string]any{
+				"bucket": map[string]any{"name": []any{bucket.BucketName()}},
+				"object": map[string]any{"key": []any{map[string]any{"prefix": InputPrefix}}},
+			},
+		},
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSqsQueue(queue, &awseventstargets.SqsQueueProps{
+			Message: awsevents.RuleTargetInput_FromObject(map[string]any{
+				"bucket": awsevents.EventField_FromPath(b.str("$.detail.bucket.name")),
+				"key":    awsevents.EventField_FromPath(b.str("$.detail.object.key")),
+			}),
+		})},
+	})
 }

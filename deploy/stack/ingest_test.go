@@ -50,29 +50,53 @@ func TestIngest(t *testing.T) {
 	if got := jsonString(queues[ingest]["RedrivePolicy"]); !strings.Contains(got, `"maxReceiveCount":5`) {
 		t.Errorf("RedrivePolicy: got %s, want 5 receives", got)
 	}
-	assert(t, "uploads under input/ go to the queue, not to a function", func() {
+	data, _ := s.buckets(t)
+	assert(t, "the bucket sends its events to EventBridge, and to no queue or function directly", func() {
 		s.tmpl.HasResourceProperties(jsii.String("Custom::S3BucketNotifications"), map[string]any{
+			"BucketName": map[string]any{"Ref": data},
 			"NotificationConfiguration": map[string]any{
+				"EventBridgeConfiguration":     map[string]any{},
 				"LambdaFunctionConfigurations": assertions.Match_Absent(),
-				"QueueConfigurations": []any{map[string]any{
-					"Events": []any{"s3:ObjectCreated:*"},
-					"Filter": map[string]any{"Key": map[string]any{
-						"FilterRules": []any{map[string]any{"Name": "prefix", "Value": InputPrefix}},
-					}},
-					"QueueArn": map[string]any{"Fn::GetAtt": []any{ingest, "Arn"}},
-				}},
+				"QueueConfigurations":          assertions.Match_Absent(),
 			},
 		})
 	})
-	assert(t, "only S3, from this bucket, may send to the queue", func() {
-		data, _ := s.buckets(t)
+	rule := s.uploadsRule(t)
+	assert(t, "a rule puts uploads under input/ on the queue as {bucket, key}", func() {
+		s.tmpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"EventPattern": map[string]any{
+				"source":      []any{"aws.s3"},
+				"detail-type": []any{"Object Created"},
+				"detail": map[string]any{
+					"bucket": map[string]any{"name": []any{map[string]any{"Ref": data}}},
+					"object": map[string]any{"key": []any{map[string]any{"prefix": InputPrefix}}},
+				},
+			},
+			"Targets": []any{map[string]any{
+				"Arn": map[string]any{"Fn::GetAtt": []any{ingest, "Arn"}},
+				"Id":  assertions.Match_AnyValue(),
+				"InputTransformer": map[string]any{
+					"InputPathsMap": map[string]any{"detail-bucket-name": "$.detail.bucket.name", "detail-object-key": "$.detail.object.key"},
+					// Placeholders outside quotes: EventBridge writes each
+					// value as a JSON string, quotes and backslashes escaped.
+					"InputTemplate": `{"bucket":<detail-bucket-name>,"key":<detail-object-key>}`,
+				},
+			}},
+		})
+	})
+	assert(t, "only that rule may send to the queue", func() {
 		s.tmpl.HasResourceProperties(jsii.String("AWS::SQS::QueuePolicy"), map[string]any{
-			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
-				"Effect":    "Allow",
-				"Principal": map[string]any{"Service": "s3.amazonaws.com"},
-				"Condition": map[string]any{"ArnLike": map[string]any{"aws:SourceArn": map[string]any{"Fn::GetAtt": []any{data, "Arn"}}}},
-				"Resource":  map[string]any{"Fn::GetAtt": []any{ingest, "Arn"}},
-			})})},
+			"Queues": []any{map[string]any{"Ref": ingest}},
+			"PolicyDocument": map[string]any{"Statement": []any{
+				assertions.Match_ObjectLike(&map[string]any{"Effect": "Deny"}),
+				map[string]any{
+					"Effect":    "Allow",
+					"Principal": map[string]any{"Service": "events.amazonaws.com"},
+					"Action":    []any{"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"},
+					"Condition": map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": map[string]any{"Fn::GetAtt": []any{rule, "Arn"}}}},
+					"Resource":  map[string]any{"Fn::GetAtt": []any{ingest, "Arn"}},
+				},
+			}},
 		})
 	})
 	assert(t, "the submitter consumes the queue in windows", func() {
@@ -105,10 +129,26 @@ func TestIngest(t *testing.T) {
 			}
 		}
 	}
-	assert(t, "no schedule by default", func() {
-		s.tmpl.ResourceCountIs(jsii.String("AWS::Events::Rule"), jsii.Number(0))
-	})
+	for id, p := range s.resources("AWS::Events::Rule") {
+		if id != rule {
+			t.Errorf("rule %s (%v): want no schedule by default, only the uploads rule", id, p["ScheduleExpression"])
+		}
+	}
+}
 
+// uploadsRule returns the logical id of the one rule with an event pattern.
+func (s *synthed) uploadsRule(t *testing.T) string {
+	t.Helper()
+	var ids []string
+	for id, p := range s.resources("AWS::Events::Rule") {
+		if p["EventPattern"] != nil {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("rules with an event pattern: %v, want one", ids)
+	}
+	return ids[0]
 }
 
 // TestIngestOptions: the alarm topic and the sweep schedule.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -243,5 +245,63 @@ func TestSweep(t *testing.T) {
 		t.Error("sweep without a bucket: want an error")
 	} else if _, ok := err.(*ConfigError); !ok {
 		t.Errorf("err %T %v, want *ConfigError", err, err)
+	}
+}
+
+// Keys as S3 notifications carry them (form-encoded: a space is "+", a
+// plus is "%2B") and as the EventBridge rule's compact body carries them
+// (the JSON string of the key as it is): both decode to the same key.
+func TestSQSKeyForms(t *testing.T) {
+	keys := []string{
+		"input/two words.jpg",
+		"input/a+b.jpg",
+		"input/100%.jpg",
+		"input/café/日本語 ü.png",
+		`input/say "cheese".jpg`,
+		`input/back\slash 'single'.jpg`,
+	}
+	// S3 encodes keys as url.QueryEscape does, except that it leaves "/".
+	s3Encode := func(k string) string { return strings.ReplaceAll(url.QueryEscape(k), "%2F", "/") }
+	for _, form := range []string{"s3", "compact"} {
+		t.Run(form, func(t *testing.T) {
+			srv := newBatchServer(t)
+			store := newMemStore()
+			h := New(s3Config(), nil, srv.client(aws.NopRetryer{}), store, testLogger(t))
+			var msgs []msg
+			for i, k := range keys {
+				body := s3Body(t, testBucket, s3Encode(k))
+				if form == "compact" {
+					// The rule's template {"bucket":<b>,"key":<k>}: EventBridge
+					// writes each value as a JSON string.
+					body = `{"bucket":` + string(mustJSON(t, testBucket)) + `,"key":` + string(mustJSON(t, k)) + `}`
+				}
+				msgs = append(msgs, msg{id: fmt.Sprintf("m%d", i), body: body})
+			}
+			out, err := h.Invoke(lambdaCtx("req-k"+form), sqsEventJSON(t, msgs...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp := out.(*SQSResponse); len(resp.BatchItemFailures) != 0 || len(resp.Skipped) != 0 || len(resp.Jobs) != 1 {
+				t.Fatalf("response %+v", resp)
+			}
+			man, ok := store.get("s3://" + testBucket + "/manifests/mlserve-req-k" + form + ".jsonl")
+			if !ok {
+				t.Fatal("no manifest")
+			}
+			var got []string
+			for _, line := range strings.Split(strings.TrimSpace(string(man)), "\n") {
+				var uri string
+				if err := json.Unmarshal([]byte(line), &uri); err != nil {
+					t.Fatalf("manifest line %q: %v", line, err)
+				}
+				got = append(got, strings.TrimPrefix(uri, "s3://"+testBucket+"/"))
+			}
+			want := slices.Clone(keys)
+			slices.Sort(want)
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("manifest keys\n got %q\nwant %q", got, want)
+			}
+		})
 	}
 }

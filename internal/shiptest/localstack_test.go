@@ -171,19 +171,33 @@ func getJSON(t *testing.T, url string, v any) {
 // Batch job for the window; the Batch stand-in runs `mlserve batch` with
 // the job's command, and the results land under output/, equal to what
 // `mlserve serve` answers for the same image.
-func TestLocalStack(t *testing.T) {
+// TestLocalStack: the deployed form, compact {"bucket","key"} bodies as
+// the EventBridge rule writes them.
+func TestLocalStack(t *testing.T) { testLocalStack(t, "compact") }
+
+// TestLocalStackS3Bodies: S3 notifications on the queue, as a bucket
+// notification writes them (form-encoded keys), still work.
+func TestLocalStackS3Bodies(t *testing.T) { testLocalStack(t, "s3") }
+
+func testLocalStack(t *testing.T, body string) {
 	if testing.Short() {
 		t.Skip("starts versitygw, goaws, the RIE and mlserve: skipped with -short")
 	}
-	st := startStack(t, "MLSERVE_DIRECT_MAX=0", "WINDOW=3s")
+	st := startStack(t, "MLSERVE_DIRECT_MAX=0", "WINDOW=3s", "MESSAGE_BODY="+body)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	client := st.s3Client()
 
-	images := []string{"dog-768x576.jpg", "scene-640x427-q90.jpg", "gray-320x480.png"}
+	// Name under input/ -> fixture. The last name needs each body form's
+	// own decoding: form-encoded in an S3 notification, as is in a compact
+	// body.
+	images := map[string]string{
+		"dog-768x576.jpg": "dog-768x576.jpg", "scene-640x427-q90.jpg": "scene-640x427-q90.jpg", "gray-320x480.png": "gray-320x480.png",
+		`my "best" 100% photo+1 é.png`: "gray-320x480.png",
+	}
 	uploads := map[string][]byte{}
-	for _, name := range images {
-		b, err := os.ReadFile(testsupport.Fixtures(t, "images", name))
+	for name, fixture := range images {
+		b, err := os.ReadFile(testsupport.Fixtures(t, "images", fixture))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +216,7 @@ func TestLocalStack(t *testing.T) {
 		}
 	}
 
-	// One window, one job for the four uploads under input/.
+	// One window, one job for the five uploads under input/.
 	jobs := st.waitJobs(ctx, t, 1)
 	if len(jobs) != 1 {
 		t.Fatalf("SubmitJob calls: got %d, want 1 (one per window): %+v", len(jobs), jobs)
@@ -215,11 +229,17 @@ func TestLocalStack(t *testing.T) {
 		j.Command[3] != "--input" || j.Command[4] != "s3://mlserve/input/" || j.Command[5] != "--output" || j.Command[6] != "s3://mlserve/output/" {
 		t.Fatalf("job %s command: %q", j.Name, j.Command)
 	}
-	// The manifest names the four keys under input/, once each.
+	// The manifest names the five keys under input/, once each.
 	uris := st.manifest(ctx, t, j.Command[2])
 	slices.Sort(uris)
-	if want := []string{"s3://mlserve/input/broken.jpg", "s3://mlserve/input/dog-768x576.jpg", "s3://mlserve/input/gray-320x480.png",
-		"s3://mlserve/input/scene-640x427-q90.jpg"}; !slices.Equal(uris, want) {
+	var want []string
+	for key := range uploads {
+		if strings.HasPrefix(key, "input/") {
+			want = append(want, "s3://mlserve/"+key)
+		}
+	}
+	slices.Sort(want)
+	if !slices.Equal(uris, want) {
 		t.Errorf("manifest %q, want %q", uris, want)
 	}
 	// broken.jpg fails the job (exit 1, EXIT: no retry) after its record.
@@ -227,11 +247,11 @@ func TestLocalStack(t *testing.T) {
 		t.Errorf("job: status %s, runs %+v; want FAILED after one run with exit code 1 (EXIT, no retry)", j.Status, j.Runs)
 	}
 	js := st.jobSummary(ctx, t, j.ID)
-	if js.Images != 4 || js.Succeeded != 3 || js.Failed != 1 || js.Shards != 1 {
+	if js.Images != 5 || js.Succeeded != 4 || js.Failed != 1 || js.Shards != 1 {
 		t.Errorf("job summary %+v", js)
 	}
 
-	for _, name := range images {
+	for name, fixture := range images {
 		t.Run(name, func(t *testing.T) {
 			got := st.result(ctx, t, "output/"+name+".json")
 			if got.Error != nil || len(got.Predictions) != 5 || got.Predictions[0].Label == "" {
@@ -241,7 +261,7 @@ func TestLocalStack(t *testing.T) {
 				t.Errorf("batch result source: %+v", got.Source)
 			}
 			// The reference (torch, fixtures README) agrees on the top class.
-			if ref := referenceTop1(t, name); got.Predictions[0].ClassID != ref {
+			if ref := referenceTop1(t, fixture); got.Predictions[0].ClassID != ref {
 				t.Errorf("top-1 class %d, reference %d", got.Predictions[0].ClassID, ref)
 			}
 			// The same image through the HTTP server: the same classes.

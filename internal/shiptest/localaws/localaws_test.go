@@ -234,3 +234,49 @@ exit "${EXIT_CODE:-0}"
 		}
 	}
 }
+
+// The compact body is what the EventBridge rule writes: JSON strings, the
+// key not URL-encoded.
+func TestCompactBody(t *testing.T) {
+	for _, key := range []string{"input/a.jpg", "input/two words+plus 100%.jpg", `input/say "cheese"\.jpg`, "input/café/日本.png"} {
+		var got struct{ Bucket, Key string }
+		b := CompactBody("mlserve", key)
+		if err := json.Unmarshal(b, &got); err != nil || got.Bucket != "mlserve" || got.Key != key {
+			t.Errorf("CompactBody(%q) = %s: %+v, %v", key, b, got, err)
+		}
+	}
+}
+
+// A record is as large as SQS's: a receipt handle of SQS's length, new on
+// each receive, and the body's MD5 (checked against the pair in a public
+// ReceiveMessage answer: body "boto3").
+func TestPollerRecord(t *testing.T) {
+	p := &Poller{QueueARN: "arn:aws:sqs:us-east-1:000000000000:mlserve-uploads"}
+	m := Message{MessageID: "a664fdea-12a0-4932-bbc0-200209bd6774", ReceiptHandle: "short", Body: "boto3"}
+	r1, r2 := p.record(m, 1), p.record(m, 2)
+	if r1.MD5OfBody != "6686853da3491a56c98917cc5c4ddea2" {
+		t.Errorf("md5OfBody %s", r1.MD5OfBody)
+	}
+	if len(r1.ReceiptHandle) != 412 || !strings.HasPrefix(r1.ReceiptHandle, "AQEB") || r1.ReceiptHandle == r2.ReceiptHandle {
+		t.Errorf("receipt handles %q, %q", r1.ReceiptHandle, r2.ReceiptHandle)
+	}
+	if r1.handle != "short" || r1.MessageID != m.MessageID || r2.Attributes["ApproximateReceiveCount"] != "2" {
+		t.Errorf("record %+v", r2)
+	}
+	for _, a := range []string{"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} {
+		if r1.Attributes[a] == "" {
+			t.Errorf("no attribute %s", a)
+		}
+	}
+	b, _ := json.Marshal(r1)
+	if !strings.Contains(string(b), `"eventSourceARN":"arn:aws:sqs:`) || strings.Contains(string(b), "short") {
+		t.Errorf("record JSON %s", b)
+	}
+	// A compact message's record is about 920 bytes, the envelope about
+	// 850 of them: at most about 6,800 fit Lambda's 6 MB, not 10,000.
+	c, _ := json.Marshal(p.record(Message{MessageID: m.MessageID, ReceiptHandle: "x", Body: string(CompactBody("mlserve", "input/burst-10000/img-09999.jpg"))}, 1))
+	if n := len(c); n < 880 || n > 960 {
+		t.Errorf("compact record %d bytes: %s", n, c)
+	}
+	t.Logf("compact record: %d bytes", len(c))
+}

@@ -3,11 +3,16 @@ package localaws
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -94,7 +99,11 @@ func (p *Poller) setBusy(b bool) {
 	p.mu.Unlock()
 }
 
+// sqsRecord is one message as an event source mapping hands it to the
+// function, as large as AWS's: the receipt handle, attributes and MD5 count
+// toward Lambda's 6 MB as much as the body does.
 type sqsRecord struct {
+	handle         string            // goaws's receipt handle, for DeleteMessage
 	MessageID      string            `json:"messageId"`
 	ReceiptHandle  string            `json:"receiptHandle"`
 	Body           string            `json:"body"`
@@ -157,13 +166,7 @@ func (p *Poller) collect(ctx context.Context) []sqsRecord {
 			p.receives[m.MessageID]++
 			n := p.receives[m.MessageID]
 			p.mu.Unlock()
-			attrs := map[string]string{}
-			for k, v := range m.Attributes {
-				attrs[k] = v
-			}
-			attrs["ApproximateReceiveCount"] = strconv.Itoa(n)
-			r := sqsRecord{MessageID: m.MessageID, ReceiptHandle: m.ReceiptHandle, Body: m.Body, Attributes: attrs,
-				MessageAttrs: map[string]any{}, EventSource: "aws:sqs", EventSourceARN: p.QueueARN, AWSRegion: "us-east-1"}
+			r := p.record(m, n)
 			if full || !add(r) {
 				// Over Lambda's payload limit (or the batch size): the rest
 				// start the next window, as the event source mapping does.
@@ -177,6 +180,55 @@ func (p *Poller) collect(ctx context.Context) []sqsRecord {
 		}
 	}
 	return recs
+}
+
+// record wraps a received message the way Lambda's poller does, its n-th
+// receive. goaws's ids and handles are shorter than SQS's: the record gets
+// a UUID-long id and a receipt handle of SQS's length (handles in real
+// events run about 370 to 420 characters, "AQEB" and base64), the
+// attributes SQS sends (SenderId as EventBridge's sends it), and the
+// body's MD5.
+func (p *Poller) record(m Message, n int) sqsRecord {
+	attrs := map[string]string{
+		"SentTimestamp":                    strconv.FormatInt(time.Now().UnixMilli(), 10),
+		"SenderId":                         "AROAEXAMPLE2SUBMITTER:events",
+		"ApproximateFirstReceiveTimestamp": strconv.FormatInt(time.Now().UnixMilli(), 10),
+	}
+	for k, v := range m.Attributes {
+		attrs[k] = v
+	}
+	attrs["ApproximateReceiveCount"] = strconv.Itoa(n)
+	sum := md5.Sum([]byte(m.Body))
+	return sqsRecord{
+		handle: m.ReceiptHandle, MessageID: padID(m.MessageID), ReceiptHandle: receiptHandle(m.ReceiptHandle, n),
+		Body: m.Body, Attributes: attrs, MessageAttrs: map[string]any{}, MD5OfBody: hex.EncodeToString(sum[:]),
+		EventSource: "aws:sqs", EventSourceARN: p.QueueARN, AWSRegion: "us-east-1",
+	}
+}
+
+// receiptHandleLen is a receipt handle's length in events SQS delivered
+// (412 characters in one public SQS event; 372 in a ReceiveMessage answer).
+const receiptHandleLen = 412
+
+// receiptHandle makes a handle of SQS's length from goaws's: "AQEB" and
+// base64 of a hash chain seeded by the handle and the receive.
+func receiptHandle(h string, n int) string {
+	var raw []byte
+	seed := sha256.Sum256([]byte(h + "#" + strconv.Itoa(n)))
+	for len(raw) < receiptHandleLen {
+		raw = append(raw, seed[:]...)
+		seed = sha256.Sum256(seed[:])
+	}
+	return ("AQEB" + base64.StdEncoding.EncodeToString(raw))[:receiptHandleLen]
+}
+
+// padID gives a message id the 36 characters of SQS's UUIDs, when goaws's
+// is shorter; it stays unique (the id is its prefix).
+func padID(id string) string {
+	if len(id) >= 36 {
+		return id
+	}
+	return id + strings.Repeat("0", 36-len(id))
 }
 
 func (p *Poller) invoke(ctx context.Context, recs []sqsRecord) Window {
@@ -222,7 +274,7 @@ func (p *Poller) invoke(ctx context.Context, recs []sqsRecord) Window {
 			w.Failed = append(w.Failed, r.MessageID)
 			continue
 		}
-		if err := p.SQS.Delete(ctx, p.QueueURL, r.ReceiptHandle); err != nil {
+		if err := p.SQS.Delete(ctx, p.QueueURL, r.handle); err != nil {
 			p.Log.WarnContext(ctx, "poller: delete failed", "message_id", r.MessageID, "err", err)
 		}
 	}

@@ -6,7 +6,10 @@
 //     (ObjectCreated under a key prefix), rewrites them the way S3 delivers
 //     them to Lambda (eventName without "s3:", URL-encoded key) and invokes
 //     the function through the Lambda Runtime Interface Emulator, one event
-//     at a time (the emulator runs one invocation at a time);
+//     at a time (the emulator runs one invocation at a time), or puts them
+//     on an SQS queue, as S3 notifications or as the deployed EventBridge
+//     rule's compact {"bucket","key"} bodies, for a Poller (the event
+//     source mapping);
 //   - AWS Batch: Batch answers SubmitJob and DescribeJobs on the REST-JSON
 //     API the AWS SDK speaks, records each call, and runs the job's command
 //     with the mlserve binary as a local process, array children and the
@@ -38,13 +41,17 @@ type Invocation struct {
 
 // Relay forwards S3 ObjectCreated records under Prefix to a Lambda
 // function behind the Runtime Interface Emulator at InvokeURL or, when
-// SQS is set, as messages on the queue at QueueURL (the bucket
-// notification's queue target; a Poller then invokes the function).
+// SQS is set, as messages on the queue at QueueURL (a Poller then invokes
+// the function). On the queue a message is the S3 notification, as a
+// bucket notification's queue target writes it, or with Compact the body
+// {"bucket": "...", "key": "..."} (key not URL-encoded), as the deployed
+// EventBridge rule's input transformer writes it.
 type Relay struct {
 	Prefix    string
 	InvokeURL string
 	SQS       *SQS
 	QueueURL  string
+	Compact   bool
 	Client    *http.Client
 	Log       *slog.Logger
 
@@ -106,6 +113,9 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if !ok {
 			continue
 		}
+		if r.Compact && r.SQS != nil {
+			out = CompactBody(bucket, key)
+		}
 		r.mu.Lock()
 		r.pending++
 		r.mu.Unlock()
@@ -145,6 +155,17 @@ func (r *Relay) rewrite(rec map[string]json.RawMessage) (event []byte, bucket, k
 		return nil, "", "", false
 	}
 	return b, ent.Bucket.Name, key, true
+}
+
+// CompactBody is the message the EventBridge rule's template
+// {"bucket":<detail-bucket-name>,"key":<detail-object-key>} makes: each
+// value a JSON string, the key as it is (EventBridge does not URL-encode).
+func CompactBody(bucket, key string) []byte {
+	b, _ := json.Marshal(struct {
+		Bucket string `json:"bucket"`
+		Key    string `json:"key"`
+	}{bucket, key}) // strings always marshal
+	return b
 }
 
 // EncodeKey encodes an object key as S3 event notifications do: like a

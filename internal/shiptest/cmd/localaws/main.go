@@ -10,9 +10,11 @@
 //	GET  /local/windows        with --sqs-endpoint: every window the poller invoked
 //	POST /local/faults         inject SubmitJob throttling/refusals, SIGKILL a child
 //
-// With --sqs-endpoint (goaws), events go to the SQS queue --sqs-queue and a
-// local event source mapping polls it into the function (batching window
-// --window, up to --batch-size messages, ReportBatchItemFailures).
+// With --sqs-endpoint (goaws), events go to the SQS queue --sqs-queue (as
+// --message-body: compact {"bucket","key"} bodies, as the deployed
+// EventBridge rule writes, or S3 notifications) and a local event source
+// mapping polls it into the function (batching window --window, up to
+// --batch-size messages or 6 MB, ReportBatchItemFailures).
 package main
 
 import (
@@ -53,6 +55,7 @@ func run() error {
 	sqsQueue := flag.String("sqs-queue", "mlserve-uploads", "queue the bucket notification targets")
 	window := flag.Duration("window", 30*time.Second, "event source mapping batching window")
 	batchSize := flag.Int("batch-size", 10000, "event source mapping batch size")
+	body := flag.String("message-body", "compact", `with --sqs-endpoint, what a message holds: "compact" ({"bucket","key"}, as the deployed EventBridge rule writes) or "s3" (an S3 notification, as a bucket notification writes)`)
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "localaws")
@@ -75,6 +78,10 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var poller *localaws.Poller
+	if *body != "compact" && *body != "s3" {
+		return fmt.Errorf("--message-body %q: want compact or s3", *body)
+	}
+	relay.Compact = *body == "compact"
 	if *sqsEndpoint != "" {
 		q := &localaws.SQS{Endpoint: *sqsEndpoint}
 		var url string
