@@ -35,7 +35,7 @@ func Shrink(data []byte, shorter, quality, maxPixels int) (Shrunk, error) {
 	if err != nil {
 		return Shrunk{}, err
 	}
-	o := orientation(format, data)
+	o := imageprep.Orientation(format, data)
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	out := Shrunk{Data: data, Width: w, Height: h, Format: format}

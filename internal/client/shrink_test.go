@@ -107,7 +107,7 @@ func FuzzOrientation(f *testing.F) {
 	f.Add([]byte("II*\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00\x06\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, format := range []string{imageprep.FormatJPEG, imageprep.FormatTIFF} {
-			if o := orientation(format, data); o < 1 || o > 8 {
+			if o := imageprep.Orientation(format, data); o < 1 || o > 8 {
 				t.Fatalf("orientation %d", o)
 			}
 		}
@@ -115,7 +115,7 @@ func FuzzOrientation(f *testing.F) {
 }
 
 func TestOrientationFixture(t *testing.T) {
-	if o := orientation(imageprep.FormatJPEG, testsupport.ReadFixture(t, "images", "exif-rot6-480x360.jpg")); o != 6 {
+	if o := imageprep.Orientation(imageprep.FormatJPEG, testsupport.ReadFixture(t, "images", "exif-rot6-480x360.jpg")); o != 6 {
 		t.Errorf("orientation %d, want 6 (the fixture's name)", o)
 	}
 }

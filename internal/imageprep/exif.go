@@ -5,6 +5,12 @@ import (
 	"encoding/binary"
 )
 
+// Orientation returns the EXIF orientation (1-8) stored in data, in the
+// given format (a Format* constant), or 1 when there is none or it is
+// invalid: what Prepare applies, for clients that turn an image upright
+// themselves.
+func Orientation(format string, data []byte) int { return orientation(format, data) }
+
 // orientation returns the EXIF orientation (1-8) stored in data, or 1 when
 // there is none or it is invalid. It reads JPEG APP1 "Exif" segments, PNG
 // eXIf chunks, WebP EXIF chunks and TIFF IFD0, the places where PIL's
