@@ -2,30 +2,22 @@ package infer
 
 import (
 	"context"
-	"encoding/binary"
-	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/mlserve/mlserve/internal/gemm"
+	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
 // fixtures is the shared reference data made with PyTorch (see its README).
 const fixtures = "../../../shared/fixtures"
 
-func readF32(t testing.TB, path string) []float32 {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]float32, len(b)/4)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return out
-}
+// readF32 and relL2 are testsupport's: one reader of the fixtures' raw
+// float32 files and one error measure for every package's tests.
+var (
+	readF32 = testsupport.ReadF32
+	relL2   = testsupport.RelL2
+)
 
 // logitsFlat runs c on the batch px and returns the logits row after row.
 func logitsFlat(t *testing.T, c *Classifier, px [][]float32) []float32 {
@@ -39,17 +31,6 @@ func logitsFlat(t *testing.T, c *Classifier, px [][]float32) []float32 {
 		got = append(got, r...)
 	}
 	return got
-}
-
-// relL2 is ||got-want|| / ||want||.
-func relL2(got, want []float32) float64 {
-	var num, den float64
-	for i := range want {
-		d := float64(got[i]) - float64(want[i])
-		num += d * d
-		den += float64(want[i]) * float64(want[i])
-	}
-	return math.Sqrt(num / den)
 }
 
 func TestParity(t *testing.T) {
