@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/mlserve/mlserve/internal/batch"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/testsupport"
 	"github.com/mlserve/mlserve/models"
@@ -236,12 +237,13 @@ func testBatchFolder(t *testing.T, want infer.Result) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := c.command(ctx, runSpec{binds: []string{in + ":/data:ro", out + ":/out"}},
-		c.composeArgv(nil, []string{"batch", "--input", "/data", "--output", "/out"})...)
+		c.composeArgv(nil, []string{"batch", "--input", "/data", "--output", "/out", "--job", "imagetest"})...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("batch in the image: %v\n%s", err, tailString(string(b), 3000))
 	}
 	checkResults(t, out, names, want)
-	checkOwner(t, filepath.Join(out, "summary-0.json"), 65532)
+	// The job's records live under _jobs/<job>/, the job summary last.
+	checkOwner(t, filepath.Join(out, filepath.FromSlash(batch.JobSummaryKey("imagetest"))), 65532)
 }
 
 // testReadOnlyRoot: even root cannot write the image's file system, while
