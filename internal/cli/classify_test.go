@@ -25,6 +25,33 @@ func runCLI(t *testing.T, stdin []byte, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// classifyFixtures runs `mlserve classify --json --model model` on the
+// fixture images named by want's keys and returns the images in argument
+// order with their results, checked to be one each, in that order.
+func classifyFixtures[W any](t *testing.T, model string, want map[string]W) ([]string, []api.Result) {
+	t.Helper()
+	args := []string{"classify", "--json", "--model", model}
+	var images []string
+	for img := range want {
+		images = append(images, img)
+		args = append(args, testsupport.Fixtures(t, "images", img))
+	}
+	code, out, errOut := runCLI(t, nil, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	rs := parseLines(t, out)
+	if len(rs) != len(images) {
+		t.Fatalf("got %d results for %d images", len(rs), len(images))
+	}
+	for i, r := range rs {
+		if !strings.HasSuffix(r.Source.URI, images[i]) {
+			t.Fatalf("result %d is for %s, want %s", i, r.Source.URI, images[i])
+		}
+	}
+	return images, rs
+}
+
 func parseLines(t *testing.T, s string) []api.Result {
 	t.Helper()
 	var rs []api.Result
@@ -62,25 +89,9 @@ func TestClassifyWholePipeline(t *testing.T) {
 			if !ok {
 				t.Fatalf("no model file for e2e entry %s", name)
 			}
-			args := []string{"classify", "--json", "--model", testsupport.Fixtures(t, "models", file)}
-			var images []string
-			for img := range want {
-				images = append(images, img)
-				args = append(args, testsupport.Fixtures(t, "images", img))
-			}
-			code, out, errOut := runCLI(t, nil, args...)
-			if code != 0 {
-				t.Fatalf("exit %d: %s", code, errOut)
-			}
-			rs := parseLines(t, out)
-			if len(rs) != len(images) {
-				t.Fatalf("got %d results for %d images", len(rs), len(images))
-			}
+			images, rs := classifyFixtures(t, testsupport.Fixtures(t, "models", file), want)
 			for i, r := range rs {
 				w := want[images[i]]
-				if !strings.HasSuffix(r.Source.URI, images[i]) {
-					t.Fatalf("result %d is for %s, want %s", i, r.Source.URI, images[i])
-				}
 				got := r.Predictions[0]
 				// 0.02: JPEG decoders differ by a level or two per pixel (fixtures README).
 				if got.ClassID != w.Classes[0] || math.Abs(got.Probability-w.Probabilities[0]) > 0.02 {

@@ -40,25 +40,9 @@ func TestClassifyFamilies(t *testing.T) {
 	for family, want := range meta.E2E {
 		for _, f := range meta.Models[family].Files {
 			t.Run(f.File, func(t *testing.T) {
-				args := []string{"classify", "--json", "--model", filepath.Join(fixtures, "families", f.File)}
-				var images []string
-				for img := range want {
-					images = append(images, img)
-					args = append(args, filepath.Join(fixtures, "images", img))
-				}
-				code, out, errOut := runCLI(t, nil, args...)
-				if code != 0 {
-					t.Fatalf("exit %d: %s", code, errOut)
-				}
-				rs := parseLines(t, out)
-				if len(rs) != len(images) {
-					t.Fatalf("got %d results for %d images", len(rs), len(images))
-				}
+				images, rs := classifyFixtures(t, filepath.Join(fixtures, "families", f.File), want)
 				for i, r := range rs {
 					w := want[images[i]]
-					if !strings.HasSuffix(r.Source.URI, images[i]) {
-						t.Fatalf("result %d is for %s, want %s", i, r.Source.URI, images[i])
-					}
 					got := r.Predictions[0].ClassID
 					tie := w.Probabilities[0]-w.Probabilities[1] < 0.01
 					if got == w.Classes[0] || (tie && got == w.Classes[1]) {
