@@ -161,7 +161,6 @@ func placeholder(name string) []byte {
 
 func splitGraph(g []byte, weights map[string]*Tensor, ext *externalData) ([]byte, error) {
 	var out []byte
-	var inputs [][]byte
 	err := walk(g, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 		switch {
 		case num == 5 && typ == protowire.BytesType: // initializer
@@ -176,8 +175,18 @@ func splitGraph(g []byte, weights map[string]*Tensor, ext *externalData) ([]byte
 			weights[t.Name] = t
 			out = protowire.AppendTag(out, 5, protowire.BytesType)
 			out = protowire.AppendBytes(out, placeholder(t.Name))
-		case num == 11 && typ == protowire.BytesType: // graph input: decided below
-			inputs = append(inputs, v)
+		case (num == 11 || num == 12) && typ == protowire.BytesType: // graph input, output
+			// Only the name: the types and shapes were read by Describe,
+			// and onnx-go would allocate a zero tensor of the declared
+			// shape, however large (and IR-3 models list every
+			// initializer as an input too).
+			ti, err := valueInfo(v)
+			if err != nil {
+				return err
+			}
+			out = protowire.AppendTag(out, num, protowire.BytesType)
+			out = protowire.AppendBytes(out, protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), ti.Name))
+		case num == 13: // value_info: shapes of intermediate values, not needed
 		default:
 			out = appendField(out, num, typ, v, x)
 		}
@@ -185,20 +194,6 @@ func splitGraph(g []byte, weights map[string]*Tensor, ext *externalData) ([]byte
 	})
 	if err != nil {
 		return nil, err
-	}
-	// IR-3 models also list every initializer as a graph input, with its
-	// type and shape; onnx-go would allocate a zero tensor of that shape.
-	// Those inputs keep only their name.
-	for _, in := range inputs {
-		ti, err := valueInfo(in)
-		if err != nil {
-			return nil, err
-		}
-		if _, ok := weights[ti.Name]; ok {
-			in = protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), ti.Name)
-		}
-		out = protowire.AppendTag(out, 11, protowire.BytesType)
-		out = protowire.AppendBytes(out, in)
 	}
 	return out, nil
 }
