@@ -36,26 +36,36 @@ func (a *attrs) ignore(names ...string) {
 	}
 }
 
-func (a *attrs) int(name string, def int64) int64 {
+// value reads attribute name as a T; def when it is absent.
+func value[T any](a *attrs, name, want string, def T) T {
 	v, ok := a.get(name)
 	if !ok {
 		return def
 	}
-	i, ok := v.(int64)
+	x, ok := v.(T)
 	if !ok {
-		a.fail(name, "an int", v)
+		a.fail(name, want, v)
 	}
-	return i
+	return x
 }
 
-func (a *attrs) intPtr(name string) *int64 {
+// pointer reads attribute name as a T; nil when it is absent.
+func pointer[T any](a *attrs, name, want string) *T {
+	var zero T
 	if _, ok := a.m[name]; !ok {
 		a.used[name] = true
 		return nil
 	}
-	i := a.int(name, 0)
-	return &i
+	x := value(a, name, want, zero)
+	return &x
 }
+
+func (a *attrs) int(name string, def int64) int64       { return value(a, name, "an int", def) }
+func (a *attrs) float(name string, def float32) float32 { return value(a, name, "a float", def) }
+func (a *attrs) str(name, def string) string            { return value(a, name, "a string", def) }
+func (a *attrs) ints(name string) []int64               { return value[[]int64](a, name, "ints", nil) }
+func (a *attrs) intPtr(name string) *int64              { return pointer[int64](a, name, "an int") }
+func (a *attrs) floatPtr(name string) *float32          { return pointer[float32](a, name, "a float") }
 
 func (a *attrs) bool(name string, def bool) bool {
 	d := int64(0)
@@ -63,51 +73,6 @@ func (a *attrs) bool(name string, def bool) bool {
 		d = 1
 	}
 	return a.int(name, d) != 0
-}
-
-func (a *attrs) float(name string, def float32) float32 {
-	v, ok := a.get(name)
-	if !ok {
-		return def
-	}
-	f, ok := v.(float32)
-	if !ok {
-		a.fail(name, "a float", v)
-	}
-	return f
-}
-
-func (a *attrs) floatPtr(name string) *float32 {
-	if _, ok := a.m[name]; !ok {
-		a.used[name] = true
-		return nil
-	}
-	f := a.float(name, 0)
-	return &f
-}
-
-func (a *attrs) ints(name string) []int64 {
-	v, ok := a.get(name)
-	if !ok {
-		return nil
-	}
-	is, ok := v.([]int64)
-	if !ok {
-		a.fail(name, "ints", v)
-	}
-	return is
-}
-
-func (a *attrs) str(name, def string) string {
-	v, ok := a.get(name)
-	if !ok {
-		return def
-	}
-	s, ok := v.(string)
-	if !ok {
-		a.fail(name, "a string", v)
-	}
-	return s
 }
 
 // tensor reads a tensor attribute; nil when absent.
