@@ -120,9 +120,9 @@ func constantValue(a *attrs) (*Tensor, error) {
 	if _, ok := a.m["value_float"]; ok {
 		return &Tensor{Float: []float32{a.float("value_float", 0)}}, a.err
 	}
-	if v, ok := a.get("value_floats"); ok {
-		fs, _ := v.([]float32)
-		return &Tensor{Shape: []int{len(fs)}, Float: append([]float32{}, fs...)}, nil
+	if _, ok := a.m["value_floats"]; ok {
+		fs := value[[]float32](a, "value_floats", "floats", nil)
+		return &Tensor{Shape: []int{len(fs)}, Float: append([]float32{}, fs...)}, a.err
 	}
 	if _, ok := a.m["value_int"]; ok {
 		return &Tensor{Int: []int64{a.int("value_int", 0)}}, a.err
