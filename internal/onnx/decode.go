@@ -36,10 +36,7 @@ func Decode(data []byte, dir string) (m *Model, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ext, err := openExternal(dir)
-	if err != nil {
-		return nil, err
-	}
+	ext := &externalData{dir: dir}
 	defer ext.close()
 	stripped, inits, err := splitWeights(data, ext)
 	if err != nil {

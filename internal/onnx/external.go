@@ -14,28 +14,29 @@ import (
 var ErrExternalData = errors.New("external data")
 
 // externalData reads tensors stored beside the model (data_location
-// EXTERNAL), relative to the model's directory and never outside it.
+// EXTERNAL), relative to the model's directory and never outside it. The
+// directory is opened on the first external tensor.
 type externalData struct {
-	root *os.Root // nil: the model was not read from a file
-}
-
-// openExternal opens dir for external data; "" means the model has no
-// directory, and an external tensor is an error.
-func openExternal(dir string) (*externalData, error) {
-	if dir == "" {
-		return &externalData{}, nil
-	}
-	r, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, fmt.Errorf("open the model's directory for external data: %w", err)
-	}
-	return &externalData{root: r}, nil
+	dir  string // "": the model was not read from a file
+	root *os.Root
 }
 
 func (e *externalData) close() {
 	if e != nil && e.root != nil {
 		e.root.Close()
 	}
+}
+
+// open opens loc inside the model's directory.
+func (e *externalData) open(loc string) (*os.File, error) {
+	if e.root == nil {
+		r, err := os.OpenRoot(e.dir)
+		if err != nil {
+			return nil, fmt.Errorf("the model's directory: %w", err)
+		}
+		e.root = r
+	}
+	return e.root.Open(loc)
 }
 
 // read returns the want bytes of p's external data: the keys location,
@@ -66,12 +67,12 @@ func (e *externalData) read(p *tensorProto, want int) ([]byte, error) {
 		return nil, fmt.Errorf("tensor %q: %w without a location", p.name, ErrExternalData)
 	case !filepath.IsLocal(loc):
 		return nil, fail("the path leaves the model's directory")
-	case e == nil || e.root == nil:
+	case e == nil || e.dir == "":
 		return nil, fail("the model was not read from a file, so its directory is unknown: load it by path")
 	case length >= 0 && length != int64(want):
 		return nil, fail("length %d, want %d bytes for shape %v", length, want, p.dims)
 	}
-	f, err := e.root.Open(loc)
+	f, err := e.open(loc)
 	if err != nil {
 		return nil, fail("%v", err)
 	}

@@ -24,10 +24,7 @@ func decodeIn(t *testing.T, tt onnxtest.Tensor) (*Tensor, error) {
 			t.Fatal(err)
 		}
 	}
-	ext, err := openExternal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ext := &externalData{dir: dir}
 	defer ext.close()
 	return decodeTensor(tt.Encode(), ext)
 }
@@ -120,10 +117,7 @@ func TestDecodeTensorErrors(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(dir)
 			}
-			ext, err := openExternal(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ext := &externalData{dir: dir}
 			defer ext.close()
 			got, err := decodeTensor(in.Encode(), ext)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `"conv.w"`) {
