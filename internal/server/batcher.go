@@ -19,6 +19,10 @@ type runFunc func(ctx context.Context, inputs []*infer.Input, topK int) ([]infer
 // before they decode (so memory stays bounded), prepare on their own
 // goroutine, then wait here; one loop runs one engine batch at a time.
 //
+// Images are taken from requests in turn (fairQueue), so a request with
+// many images shares the engine with the small ones instead of making
+// them wait behind all of its images.
+//
 // A batch starts as soon as the engine is free and something is queued. It
 // waits (up to maxWait) for more images only while admitted images are
 // still being decoded, so a lone request never waits and a burst fills
@@ -29,7 +33,7 @@ type batcher struct {
 	maxWait time.Duration
 	limit   int64 // queue: images admitted and not yet in a batch
 
-	queue     chan *job
+	queue     *fairQueue
 	pending   atomic.Int64  // admitted, not yet taken into a batch
 	preparing atomic.Int64  // admitted, not yet queued (decoding)
 	kick      chan struct{} // a preparing image gave up: stop waiting for it
@@ -46,6 +50,7 @@ type batcher struct {
 
 type job struct {
 	ctx  context.Context
+	req  *request
 	in   *infer.Input
 	topK int
 	enq  time.Time
@@ -64,7 +69,7 @@ func newBatcher(run runFunc, maxBatch int, maxWait time.Duration, queue int) *ba
 		max:     maxBatch,
 		maxWait: maxWait,
 		limit:   int64(queue),
-		queue:   make(chan *job, queue),
+		queue:   newFairQueue(),
 		kick:    make(chan struct{}, 1),
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -107,17 +112,17 @@ func (b *batcher) abandon() {
 	}
 }
 
-// do queues an admitted, prepared input and waits for its result.
-func (b *batcher) do(ctx context.Context, in *infer.Input, topK int) (api.Result, error) {
-	j := &job{ctx: ctx, in: in, topK: topK, enq: time.Now(), done: make(chan jobResult, 1)}
+// do queues an admitted, prepared input of request req and waits for its
+// result.
+func (b *batcher) do(ctx context.Context, req *request, in *infer.Input, topK int) (api.Result, error) {
+	j := &job{ctx: ctx, req: req, in: in, topK: topK, enq: time.Now(), done: make(chan jobResult, 1)}
 	select {
 	case <-b.quit:
 		b.abandon()
 		return api.Result{}, httpapi.ErrDraining
 	default:
 	}
-	// Never blocks: admission keeps pending <= cap(queue).
-	b.queue <- j
+	b.queue.push(j)
 	b.preparing.Add(-1)
 	select {
 	case r := <-j.done:
@@ -150,13 +155,17 @@ func (b *batcher) loop() {
 	timer.Stop()
 	batch := make([]*job, 0, b.max)
 	for {
-		select {
-		case j := <-b.queue:
-			batch = b.take(batch[:0], j)
-		case <-b.quit:
-			b.drain()
-			return
+		j, ok := b.queue.pop()
+		if !ok {
+			select {
+			case <-b.queue.ready:
+				continue
+			case <-b.quit:
+				b.drain()
+				return
+			}
 		}
+		batch = b.take(batch[:0], j)
 		batch = b.collect(batch, timer)
 		if len(batch) > 0 {
 			b.runBatch(batch)
@@ -175,11 +184,9 @@ func (b *batcher) collect(batch []*job, timer *time.Timer) []*job {
 		}
 	}()
 	for len(batch) < b.max {
-		select {
-		case j := <-b.queue:
+		if j, ok := b.queue.pop(); ok {
 			batch = b.take(batch, j)
 			continue
-		default:
 		}
 		if b.maxWait <= 0 || b.preparing.Load() == 0 {
 			return batch
@@ -189,8 +196,7 @@ func (b *batcher) collect(batch []*job, timer *time.Timer) []*job {
 			armed = true
 		}
 		select {
-		case j := <-b.queue:
-			batch = b.take(batch, j)
+		case <-b.queue.ready:
 		case <-b.kick:
 		case <-timer.C:
 			armed = false
@@ -215,13 +221,12 @@ func (b *batcher) take(batch []*job, j *job) []*job {
 
 func (b *batcher) drain() {
 	for {
-		select {
-		case j := <-b.queue:
-			b.pending.Add(-1)
-			j.done <- jobResult{err: httpapi.ErrDraining}
-		default:
+		j, ok := b.queue.pop()
+		if !ok {
 			return
 		}
+		b.pending.Add(-1)
+		j.done <- jobResult{err: httpapi.ErrDraining}
 	}
 }
 
