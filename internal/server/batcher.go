@@ -46,6 +46,9 @@ type batcher struct {
 	observe func(size int, d time.Duration)
 	// onQueue is told how long each image waited for its batch.
 	onQueue func(d time.Duration)
+	// hold takes the engine for one batch and returns its release (the
+	// server's CPU lock, unless Config.Overlap; default: nothing to take).
+	hold func() (release func())
 }
 
 type job struct {
@@ -77,6 +80,7 @@ func newBatcher(run runFunc, maxBatch int, maxWait time.Duration, queue int) *ba
 		cancel:  cancel,
 		observe: func(int, time.Duration) {},
 		onQueue: func(time.Duration) {},
+		hold:    func() func() { return func() {} },
 	}
 	return b
 }
@@ -112,18 +116,23 @@ func (b *batcher) abandon() {
 	}
 }
 
-// do queues an admitted, prepared input of request req and waits for its
-// result.
-func (b *batcher) do(ctx context.Context, req *request, in *infer.Input, topK int) (api.Result, error) {
-	j := &job{ctx: ctx, req: req, in: in, topK: topK, enq: time.Now(), done: make(chan jobResult, 1)}
+// enqueue queues an admitted, prepared input of request req; its result
+// comes from wait. ErrDraining when the batcher stops (the caller then
+// abandons the image).
+func (b *batcher) enqueue(ctx context.Context, req *request, in *infer.Input, topK int) (*job, error) {
 	select {
 	case <-b.quit:
-		b.abandon()
-		return api.Result{}, httpapi.ErrDraining
+		return nil, httpapi.ErrDraining
 	default:
 	}
+	j := &job{ctx: ctx, req: req, in: in, topK: topK, enq: time.Now(), done: make(chan jobResult, 1)}
 	b.queue.push(j)
 	b.preparing.Add(-1)
+	return j, nil
+}
+
+// wait waits for the result of a queued job.
+func (b *batcher) wait(ctx context.Context, j *job) (api.Result, error) {
 	select {
 	case r := <-j.done:
 		return r.res, r.err
@@ -155,41 +164,56 @@ func (b *batcher) loop() {
 	timer.Stop()
 	batch := make([]*job, 0, b.max)
 	for {
-		j, ok := b.queue.pop()
-		if !ok {
-			select {
-			case <-b.queue.ready:
-				continue
-			case <-b.quit:
-				b.drain()
-				return
-			}
+		if !b.waitQueued() {
+			b.drain()
+			return
 		}
-		batch = b.take(batch[:0], j)
-		batch = b.collect(batch, timer)
+		b.gather(timer)
+		// The batch is taken once the engine is ours: decodes that were
+		// running (they hold the CPU shared unless Config.Overlap) have
+		// queued their images by then, so they join this batch in turn
+		// instead of waiting behind the next one.
+		release := b.hold()
+		batch = b.takeTurns(batch[:0])
 		if len(batch) > 0 {
 			b.runBatch(batch)
 		}
+		release()
 		clear(batch)
 	}
 }
 
-// collect adds queued images to batch until it is full, or nothing is
-// queued and nothing is being prepared, or maxWait has passed.
-func (b *batcher) collect(batch []*job, timer *time.Timer) []*job {
+// waitQueued waits until an image is queued; false when the batcher stops.
+func (b *batcher) waitQueued() bool {
+	for {
+		select {
+		case <-b.quit:
+			return false
+		default:
+		}
+		if b.queue.len() > 0 {
+			return true
+		}
+		select {
+		case <-b.queue.ready:
+		case <-b.quit:
+			return false
+		}
+	}
+}
+
+// gather waits, while fewer than a batch of images is queued and admitted
+// images are still being prepared, for them to join, at most maxWait.
+func (b *batcher) gather(timer *time.Timer) {
 	armed := false
 	defer func() {
 		if armed {
 			timer.Stop()
 		}
 	}()
-	for len(batch) < b.max {
-		if j, ok := b.queue.pop(); ok {
-			batch = b.take(batch, j)
-			continue
-		}
+	for b.queue.len() < b.max {
 		if b.maxWait <= 0 || b.preparing.Load() == 0 {
-			return batch
+			return
 		}
 		if !armed {
 			timer.Reset(b.maxWait)
@@ -200,10 +224,21 @@ func (b *batcher) collect(batch []*job, timer *time.Timer) []*job {
 		case <-b.kick:
 		case <-timer.C:
 			armed = false
-			return batch
+			return
 		case <-b.quit:
-			return batch
+			return
 		}
+	}
+}
+
+// takeTurns fills batch with queued images, one request's at a time.
+func (b *batcher) takeTurns(batch []*job) []*job {
+	for len(batch) < b.max {
+		j, ok := b.queue.pop()
+		if !ok {
+			break
+		}
+		batch = b.take(batch, j)
 	}
 	return batch
 }

@@ -27,6 +27,7 @@ type fairQueue struct {
 	mu    sync.Mutex
 	ring  []*request // requests with queued images
 	next  int        // index in ring of the request whose turn it is
+	n     int        // images queued
 	ready chan struct{}
 }
 
@@ -42,6 +43,7 @@ func (q *fairQueue) push(j *job) {
 		q.ring = append(q.ring, r)
 	}
 	r.jobs = append(r.jobs, j)
+	q.n++
 	q.mu.Unlock()
 	select {
 	case q.ready <- struct{}{}:
@@ -61,6 +63,7 @@ func (q *fairQueue) pop() (*job, bool) {
 	}
 	r := q.ring[q.next]
 	j := r.jobs[0]
+	q.n--
 	r.jobs[0] = nil
 	r.jobs = r.jobs[1:]
 	if len(r.jobs) == 0 {
@@ -70,4 +73,11 @@ func (q *fairQueue) pop() (*job, bool) {
 		q.next++
 	}
 	return j, true
+}
+
+// len is the number of images queued.
+func (q *fairQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
 }

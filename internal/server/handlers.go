@@ -235,42 +235,50 @@ func failAll(r api.Result, n int, err error) ([]api.Result, []error) {
 // classify prepares one admitted image of req on the request goroutine
 // and runs it through the batcher. The decode waits for its request's turn
 // (at most half of Config.Decoders per request), then for its bytes in the
-// decode budget, then for a decoder.
+// decode budget, then for the CPU (between engine batches) and a decoder.
 func (s *Server) classify(ctx context.Context, m *model, req *request, data []byte, topK int) (api.Result, error) {
-	in, err := s.prepare(ctx, m, req, data)
+	j, err := s.prepare(ctx, m, req, data, topK)
 	if err != nil {
 		m.batch.abandon()
 		return api.Result{}, err
 	}
-	s.metrics.observeStage(stageDecode, in.Image.DecodeTime)
-	s.metrics.observeStage(stagePreprocess, in.Image.PreprocessTime)
-	if err := ctx.Err(); err != nil {
-		m.batch.abandon()
-		return api.Result{}, err
-	}
-	return m.batch.do(ctx, req, in, topK)
+	return m.batch.wait(ctx, j)
 }
 
 // prepare decodes and preprocesses data once the request's turn, the decode
-// budget and a decoder allow.
-func (s *Server) prepare(ctx context.Context, m *model, req *request, data []byte) (*infer.Input, error) {
+// budget and a decoder allow, and queues it for the batcher. The image is
+// queued before the CPU is given back (unless Config.Overlap), so the
+// batch the engine takes next includes it.
+func (s *Server) prepare(ctx context.Context, m *model, req *request, data []byte, topK int) (*job, error) {
 	select {
 	case req.decode <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	defer func() { <-req.decode }()
-	return admit.Prepare(ctx, m.gate, data, func(data []byte) (*infer.Input, error) {
+	return admit.Prepare(ctx, m.gate, data, func(data []byte) (*job, error) {
+		// The CPU first, then a decoder: every image waiting when the
+		// engine gives the CPU back decodes before it takes the next
+		// batch, not only Config.Decoders of them.
+		if !s.cfg.Overlap {
+			s.cpu.RLock()
+			defer s.cpu.RUnlock()
+		}
 		select {
 		case s.decode <- struct{}{}:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 		defer func() { <-s.decode }()
-		if !s.cfg.Overlap {
-			s.cpu.RLock()
-			defer s.cpu.RUnlock()
+		in, err := m.eng.Prepare(data)
+		if err != nil {
+			return nil, err
 		}
-		return m.eng.Prepare(data)
+		s.metrics.observeStage(stageDecode, in.Image.DecodeTime)
+		s.metrics.observeStage(stagePreprocess, in.Image.PreprocessTime)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return m.batch.enqueue(ctx, req, in, topK)
 	})
 }

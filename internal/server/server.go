@@ -241,15 +241,13 @@ func (s *Server) Load(ctx context.Context, load func(context.Context) (Engine, e
 	}
 	s.log.InfoContext(ctx, "model warmed up", "warmup_ms", time.Since(start).Milliseconds())
 
-	run := eng.Run
+	b := newBatcher(eng.Run, s.cfg.MaxBatch, s.cfg.BatchWait, s.cfg.Queue)
 	if !s.cfg.Overlap {
-		run = func(ctx context.Context, inputs []*infer.Input, topK int) ([]infer.Result, error) {
+		b.hold = func() func() {
 			s.cpu.Lock()
-			defer s.cpu.Unlock()
-			return eng.Run(ctx, inputs, topK)
+			return s.cpu.Unlock
 		}
 	}
-	b := newBatcher(run, s.cfg.MaxBatch, s.cfg.BatchWait, s.cfg.Queue)
 	b.observe = func(n int, d time.Duration) {
 		s.metrics.batchSize.Observe(float64(n))
 		for range n {
