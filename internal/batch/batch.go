@@ -40,18 +40,24 @@ type item struct {
 	key    string      // in store
 	obj    s3io.Object // from the listing
 	listed bool        // obj is known (not a manifest entry)
+	// refuse is the failure of an input that can never be read (a bad
+	// manifest entry, a symbolic link): recorded without reading.
+	refuse *Failure
 }
 
 // work carries an item through the pipeline.
 type work struct {
 	item
-	data    []byte
-	input   *infer.Input
-	result  *api.Result // success, or a failure of the image itself: written as the output
-	fail    *Failure    // a failure of the run (storage, engine): recorded only, retried next run
-	skipped bool
-	attempt int
-	held    int64 // bytes of the read budget data holds
+	data   []byte
+	input  *infer.Input
+	result *api.Result // success, or a failure of the image itself: written as the output
+	fail   *Failure    // a failure of the run (storage, engine): recorded only, retried next run
+	// permanent: fail is the input's own (it can never be read), not the
+	// run's; a rerun records it again without trying.
+	permanent bool
+	skipped   bool
+	attempt   int
+	held      int64 // bytes of the read budget data holds
 }
 
 type runner struct {
@@ -228,7 +234,7 @@ func (r *runner) collect(ctx context.Context, finished <-chan *work, recs *recor
 			cancelWork()
 			continue
 		}
-		if w.fail != nil {
+		if w.fail != nil && !w.permanent {
 			sum.RunFailed++
 		}
 		if w.skipped {
