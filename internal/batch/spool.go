@@ -16,9 +16,9 @@ import (
 type spool struct {
 	f    *os.File
 	name string // still to remove at close: where an open file cannot be unlinked
-	w   *bufio.Writer
-	off int64
-	idx []spoolEntry
+	w    *bufio.Writer
+	off  int64
+	idx  []spoolEntry
 }
 
 type spoolEntry struct {
