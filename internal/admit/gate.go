@@ -48,7 +48,7 @@ func (g *Gate) Budget() *Budget {
 // cannot be read is admitted at its size: the decoder fails on it at once
 // with its own error. An image that needs more than the whole budget is an
 // *imageprep.Error with CodeTooLarge wrapping a *TooLargeError; the other
-// error is ctx's. Releasing a decode of at least an eighth of the budget
+// error is ctx's. Releasing a decode of at least 1/16 of the budget
 // runs the collector first.
 func (g *Gate) Enter(ctx context.Context, data []byte) (release func(), err error) {
 	if g == nil {
@@ -81,7 +81,7 @@ func (g *Gate) Enter(ctx context.Context, data []byte) (release func(), err erro
 
 // collectShare: decodes of at least 1/collectShare of the budget are
 // collected when they finish.
-const collectShare = 8
+const collectShare = 16
 
 // Prepare runs prepare on data once its decode is admitted, and releases
 // the bytes when prepare returns.
