@@ -38,9 +38,9 @@ func solidPNG(t *testing.T, w, h int) []byte {
 	return buf.Bytes()
 }
 
-// TestDecodeBudgetBatch: 8 preparers over 12 PNGs of 2000x2000 (16 MB of
-// pixels each) with a 40 MB decode budget decode at most two at once, and
-// all succeed; a 4000x4000 PNG (64 MB) can never fit and gets a too_large
+// TestDecodeBudgetBatch: 8 preparers over 12 PNGs of 1500x1500 (9 MB of
+// pixels each) with a 20 MB decode budget decode at most two at once, and
+// all succeed; a 3000x3000 PNG (36 MB) can never fit and gets a too_large
 // record on the first try.
 func TestDecodeBudgetBatch(t *testing.T) {
 	in, out := newMem(t)
@@ -48,7 +48,7 @@ func TestDecodeBudgetBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	small, huge := solidPNG(t, 2000, 2000), solidPNG(t, 4000, 4000)
+	small, huge := solidPNG(t, 1500, 1500), solidPNG(t, 3000, 3000)
 	put := func(k string, b []byte) {
 		if err := s.Put(context.Background(), k, bytes.NewReader(b), int64(len(b))); err != nil {
 			t.Fatal(err)
@@ -61,7 +61,7 @@ func TestDecodeBudgetBatch(t *testing.T) {
 	cfg := testConfig(t, in+"big/", out)
 	cfg.Preparers = 8
 	cfg.ReadBudget = 1 << 30
-	budget := admit.New(40 << 20)
+	budget := admit.New(20 << 20)
 	cfg.DecodeBudget = budget
 	c := &decodingClassifier{}
 	if _, err := Run(context.Background(), c, cfg); err != nil {

@@ -115,7 +115,11 @@ func TestFairness(t *testing.T) {
 		clients = n
 	}
 	img := pngImage(t, 16, 16)
-	eng := slowEngine{fakeEngine: newFake(), perImage: 10 * time.Millisecond, narrow: new(atomic.Int64)}
+	perImage := 10 * time.Millisecond
+	if raceEnabled {
+		perImage = 20 * time.Millisecond // the engine, not the race detector's slower HTTP and decodes, is the bottleneck
+	}
+	eng := slowEngine{fakeEngine: newFake(), perImage: perImage, narrow: new(atomic.Int64)}
 	ts := start(t, Config{MaxBatch: 8, MaxImages: 64, Queue: 160, BatchWait: 5 * time.Millisecond}, eng)
 	url := ts.url + "/predict"
 
