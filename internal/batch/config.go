@@ -118,6 +118,8 @@ type Summary struct {
 	Processed int `json:"processed"`
 	// RunFailed of the Failed are failures of the run (storage, engine),
 	// not of the image: they have no output, and a rerun tries them again.
+	// Inputs that can never be read (invalid_input, outside_input,
+	// symlink) are not among them: a rerun records them again unread.
 	RunFailed int `json:"run_failed"`
 	// Abandoned inputs were in flight when the run was interrupted.
 	Abandoned    int       `json:"abandoned"`
