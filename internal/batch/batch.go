@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/admit"
 	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
@@ -39,18 +40,24 @@ type item struct {
 	key    string      // in store
 	obj    s3io.Object // from the listing
 	listed bool        // obj is known (not a manifest entry)
+	// refuse is the failure of an input that can never be read (a bad
+	// manifest entry, a symbolic link): recorded without reading.
+	refuse *Failure
 }
 
 // work carries an item through the pipeline.
 type work struct {
 	item
-	data    []byte
-	input   *infer.Input
-	result  *api.Result // success, or a failure of the image itself: written as the output
-	fail    *Failure    // a failure of the run (storage, engine): recorded only, retried next run
-	skipped bool
-	attempt int
-	held    int64 // bytes of the read budget data holds
+	data   []byte
+	input  *infer.Input
+	result *api.Result // success, or a failure of the image itself: written as the output
+	fail   *Failure    // a failure of the run (storage, engine): recorded only, retried next run
+	// permanent: fail is the input's own (it can never be read), not the
+	// run's; a rerun records it again without trying.
+	permanent bool
+	skipped   bool
+	attempt   int
+	held      int64 // bytes of the read budget data holds
 }
 
 type runner struct {
@@ -61,8 +68,9 @@ type runner struct {
 	log     *slog.Logger
 	stores  map[string]s3io.Store
 	storeMu sync.Mutex
-	bufs    buffers // input bytes, recycled once prepared
-	budget  *budget // bytes read and not yet prepared
+	bufs    buffers     // input bytes, recycled once prepared
+	budget  *budget     // bytes read and not yet prepared
+	gate    *admit.Gate // decodes against Config.DecodeBudget
 
 	total atomic.Int64 // inputs enumerated, -1 while listing
 	done  atomic.Int64 // records
@@ -77,7 +85,9 @@ func Run(ctx context.Context, c Classifier, cfg Config) (Summary, error) {
 	if err := cfg.Check(); err != nil {
 		return Summary{}, err
 	}
-	r := &runner{cfg: cfg, c: c, model: c.Info().Name, log: cfg.Log, stores: map[string]s3io.Store{}, budget: newBudget(cfg.ReadBudget)}
+	coster, _ := c.(admit.Coster)
+	r := &runner{cfg: cfg, c: c, model: c.Info().Name, log: cfg.Log, stores: map[string]s3io.Store{}, budget: newBudget(cfg.ReadBudget),
+		gate: admit.NewGate(cfg.DecodeBudget, coster)}
 	var err error
 	if r.out, err = cfg.OpenStore(ctx, cfg.Output); err != nil {
 		return Summary{}, fmt.Errorf("output: %w", err)
@@ -182,7 +192,7 @@ func (r *runner) pipeline(ctx, workCtx context.Context) (<-chan *work, *error) {
 			yield(r.fetch(workCtx, it))
 		}
 	})
-	stage(cfg.Preparers, prepared, r.prepare, func(yield func(*work)) {
+	stage(cfg.Preparers, prepared, func(w *work) bool { return r.prepare(workCtx, w) }, func(yield func(*work)) {
 		for w := range fetched {
 			yield(w)
 		}
@@ -224,7 +234,7 @@ func (r *runner) collect(ctx context.Context, finished <-chan *work, recs *recor
 			cancelWork()
 			continue
 		}
-		if w.fail != nil {
+		if w.fail != nil && !w.permanent {
 			sum.RunFailed++
 		}
 		if w.skipped {
@@ -303,9 +313,10 @@ func (r *runner) failRun(w *work, err error, code string) {
 	w.fail = &Failure{Input: w.uri, Key: w.rel, Code: code, Message: err.Error(), Attempt: w.attempt}
 }
 
-// prepare decodes and preprocesses w.data; false when w failed.
-func (r *runner) prepare(w *work) bool {
-	in, err := r.c.Prepare(w.data)
+// prepare decodes and preprocesses w.data once the decode budget admits
+// it; false when w failed.
+func (r *runner) prepare(ctx context.Context, w *work) bool {
+	in, err := admit.Prepare(ctx, r.gate, w.data, r.c.Prepare)
 	r.bufs.put(w.data) // Prepare keeps no reference to its input
 	r.budget.release(w.held)
 	w.data, w.held = nil, 0

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mlserve/mlserve/internal/admit"
 	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/s3io"
@@ -60,6 +61,11 @@ type Config struct {
 	// ReadBudget bounds the bytes of inputs read and waiting to be
 	// prepared (default 16 MiB: a few 12 MP photos, dozens of small ones).
 	ReadBudget int64
+	// DecodeBudget bounds the bytes the images being decoded hold, each
+	// admitted at its estimate from its header before it decodes; an image
+	// that needs more than all of it fails as too_large (default:
+	// admit.DefaultSize, a quarter of the memory limit).
+	DecodeBudget *admit.Budget
 	// Grace is how long in-flight work may continue after ctx is
 	// cancelled before it is abandoned (default 90s; Fargate Spot gives 120s).
 	Grace time.Duration
@@ -112,6 +118,8 @@ type Summary struct {
 	Processed int `json:"processed"`
 	// RunFailed of the Failed are failures of the run (storage, engine),
 	// not of the image: they have no output, and a rerun tries them again.
+	// Inputs that can never be read (invalid_input, outside_input,
+	// symlink) are not among them: a rerun records them again unread.
 	RunFailed int `json:"run_failed"`
 	// Abandoned inputs were in flight when the run was interrupted.
 	Abandoned    int       `json:"abandoned"`
@@ -190,6 +198,10 @@ func (cfg *Config) Check() error {
 	}
 	if cfg.ReadBudget <= 0 {
 		cfg.ReadBudget = 16 << 20
+	}
+	if cfg.DecodeBudget == nil {
+		size, _ := admit.DefaultSize()
+		cfg.DecodeBudget = admit.New(size)
 	}
 	if cfg.Grace <= 0 {
 		cfg.Grace = 90 * time.Second

@@ -39,7 +39,13 @@ func (r *runner) enumerate(ctx context.Context, out chan<- item) (int, error) {
 			return 0, err
 		}
 		err = in.List(ctx, "", func(o s3io.Object) error {
-			return send(item{rel: o.Key, uri: s3io.JoinURL(r.cfg.Input, o.Key), store: in, key: o.Key, obj: o, listed: true})
+			it := item{rel: o.Key, uri: s3io.JoinURL(r.cfg.Input, o.Key), store: in, key: o.Key, obj: o, listed: true}
+			if o.Symlink {
+				if it.refuse = linkFailure(it); it.refuse == nil { // it changed since the listing
+					it.refuse = &Failure{Input: it.uri, Key: it.rel, Code: CodeSymlink, Message: "a symbolic link: links are not followed", Attempt: 1}
+				}
+			}
+			return send(it)
 		})
 	}
 	if errors.Is(err, errStop) || (err != nil && ctx.Err() != nil) {
@@ -69,8 +75,29 @@ func (r *runner) enumerateManifest(ctx context.Context, send func(item) error) e
 	return r.enumerateURIs(ctx, m, send)
 }
 
+// enumerateURIs sends a manifest's inputs: first the entries that can never
+// be read, each with its failure, then the others, named relative to the
+// input prefix (or the manifest's base).
 func (r *runner) enumerateURIs(ctx context.Context, m Manifest, send func(item) error) error {
-	base, rels := ManifestInputs(m, r.cfg.Input)
+	var refused []*Failure
+	input := r.cfg.Input
+	if m.Prefix != "" {
+		m.Entries, refused = checkKeys(m.Prefix, m.Entries)
+	} else {
+		m.Entries, refused = checkEntries(m.Entries, input)
+		if n, err := normalizeURI(input, true); input != "" && err == nil {
+			input = n
+		}
+	}
+	for _, f := range refused {
+		if err := send(item{rel: f.Key, uri: f.Input, refuse: f}); err != nil {
+			return err
+		}
+	}
+	if len(m.Entries) == 0 {
+		return nil
+	}
+	base, rels := ManifestInputs(m, input)
 	store, err := r.cfg.OpenStore(ctx, base)
 	if err != nil {
 		return err

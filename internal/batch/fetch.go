@@ -17,6 +17,14 @@ import (
 // w.data set when the input goes on to be prepared.
 func (r *runner) fetch(ctx context.Context, it item) *work {
 	w := &work{item: it}
+	if it.refuse == nil && !it.listed {
+		it.refuse = linkFailure(it) // a manifest entry: the same rule as a listing
+	}
+	if it.refuse != nil {
+		w.item = it
+		w.fail, w.permanent = it.refuse, true
+		return w
+	}
 	if !it.listed {
 		obj, err := retry(ctx, func() (s3io.Object, error) { return it.store.Stat(ctx, it.key) }, &w.attempt)
 		if err != nil {

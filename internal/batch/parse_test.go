@@ -137,7 +137,8 @@ func TestSniff(t *testing.T) {
 	}{
 		{"\xFF\xD8\xFF\xE0rest", true}, {"\x89PNG\r\n\x1a\nrest", true}, {"GIF89a", true}, {"GIF87a", true},
 		{"RIFF\x00\x00\x00\x00WEBPVP8 ", true}, {"BM....", true}, {"II*\x00", true}, {"MM\x00*", true},
-		{"", false}, {"RIFF\x00\x00\x00\x00WAVE", false}, {"hello", false}, {"\xFF\xD8", false},
+		{"", false}, {"RIFF\x00\x00\x00\x00WAVE", false}, {"hello", false}, {"\xFF", false},
+		{"\xFF\xD8", true}, // a JPEG cut after its SOI: decoding records it as truncated
 	} {
 		if got := isImage([]byte(tt.data)); got != tt.want {
 			t.Errorf("isImage(%q) = %v", tt.data, got)

@@ -11,11 +11,14 @@ import (
 
 // spool collects JSON lines on a local temporary file, so the records of a
 // shard of any size take little memory, and writes them out sorted by key.
+// The file is unlinked as soon as it is created: it lives while open, and
+// a process killed at any point (kill -9 included) leaves nothing behind.
 type spool struct {
-	f   *os.File
-	w   *bufio.Writer
-	off int64
-	idx []spoolEntry
+	f    *os.File
+	name string // still to remove at close: where an open file cannot be unlinked
+	w    *bufio.Writer
+	off  int64
+	idx  []spoolEntry
 }
 
 type spoolEntry struct {
@@ -29,7 +32,11 @@ func newSpool(dir, name string) (*spool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	return &spool{f: f, w: bufio.NewWriter(f)}, nil
+	sp := &spool{f: f, w: bufio.NewWriter(f)}
+	if err := os.Remove(f.Name()); err != nil {
+		sp.name = f.Name() // Windows: removed at close instead
+	}
+	return sp, nil
 }
 
 // add appends one line (line must end in "\n").
@@ -65,5 +72,7 @@ func (s *spool) sorted(fn func(key string, line []byte) error) error {
 
 func (s *spool) close() {
 	s.f.Close()
-	os.Remove(s.f.Name())
+	if s.name != "" {
+		os.Remove(s.name)
+	}
 }

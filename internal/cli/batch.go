@@ -192,6 +192,7 @@ func runBatch(ctx context.Context, opts batchOptions, cfg batch.Config) error {
 	cfg.Log = log
 	cfg.Progress = opts.Err
 	cfg.Terminal = tty.Is(opts.Err)
+	cfg.DecodeBudget = decodeBudget(ctx, log, opts.env())
 	log.InfoContext(ctx, "batch: start", "input", cfg.Input, "manifest", cfg.Manifest, "output", cfg.Output,
 		"shard", cfg.Shard, "shards", cfg.Shards, "batch_size", cfg.BatchSize, "top_k", cfg.TopK,
 		"format", opts.Format, "force", cfg.Force, "max_failures", cfg.MaxFailures.String(),

@@ -148,6 +148,7 @@ func runLambda(ctx context.Context, o lambdaOptions) error {
 		JobQueue:      o.JobQueue,
 		JobDefinition: o.JobDefinition,
 		JobNamePrefix: o.JobNamePrefix,
+		DecodeBudget:  decodeBudget(ctx, log, o.env()),
 		Scale:         o.Scale.config(ctx, clf, o.modelOptions, o.IO),
 	}, clf, batch.NewFromConfig(awsCfg), s3Objects{}, log)
 	log.InfoContext(ctx, "lambda ready", "submit_only", o.SubmitOnly,

@@ -187,6 +187,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		WriteTimeout:      opts.WriteTimeout,
 		IdleTimeout:       opts.IdleTimeout,
 		ShutdownDelay:     opts.ShutdownDelay,
+		DecodeBudget:      decodeBudget(ctx, log, opts.env()),
 		Logger:            log,
 	}
 	if cfg.BatchWait == 0 {

@@ -25,6 +25,7 @@ type Config struct {
 	BatchWait      time.Duration // MLSERVE_BATCH_WAIT
 	Bucket         string        // MLSERVE_BUCKET
 	CacheDir       string        // MLSERVE_CACHE_DIR ("" : the user cache dir + /mlserve)
+	DecodeBudget   int64         // MLSERVE_DECODE_BUDGET (0: a quarter of the memory limit)
 	DirectMax      int           // MLSERVE_DIRECT_MAX (0: never classify in the function)
 	Endpoint       string        // MLSERVE_ENDPOINT ("": classify locally)
 	ExactResize    bool          // MLSERVE_EXACT_RESIZE
@@ -78,6 +79,7 @@ var vars = []variable{
 	durationVar("MLSERVE_BATCH_WAIT", "100ms", "serve: longest wait for images still decoding to join a dynamic batch (a lone request never waits)", func(c *Config) *time.Duration { return &c.BatchWait }),
 	stringVar("MLSERVE_BUCKET", "", "lambda: bucket a scheduled {\"sweep\"} lists when the event names none", func(c *Config) *string { return &c.Bucket }),
 	stringVar("MLSERVE_CACHE_DIR", "", "model cache directory (default: the user cache dir + /mlserve)", func(c *Config) *string { return &c.CacheDir }),
+	int64Var("MLSERVE_DECODE_BUDGET", "", "serve, batch, lambda: bytes the images being decoded may hold at once, each counted from its header before it decodes (default: a quarter of the container's memory limit)", func(c *Config) *int64 { return &c.DecodeBudget }),
 	intVar("MLSERVE_DIRECT_MAX", "5", "lambda: windows of at most this many uploads are classified in the function, not in AWS Batch (0: never)", func(c *Config) *int { return &c.DirectMax }, atLeast(0)),
 	stringVar("MLSERVE_ENDPOINT", "", "classify: send images to this mlserve endpoint instead of classifying locally (--endpoint)", func(c *Config) *string { return &c.Endpoint }),
 	boolVar("MLSERVE_EXACT_RESIZE", "false", "true: decode JPEGs at full size before the resize, as torchvision does; false: at the DCT reduction the resize needs (much faster on large photos)", func(c *Config) *bool { return &c.ExactResize }),

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/mlserve/mlserve/internal/admit"
 	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
@@ -91,7 +92,8 @@ func toError(err error, maxPixels int) *Error {
 	var ie *imageprep.Error
 	if errors.As(err, &ie) {
 		msg := ImageError(ie.Code, ie.Err.Error()).Message
-		if ie.Code == imageprep.CodeTooLarge {
+		var budget *admit.TooLargeError
+		if ie.Code == imageprep.CodeTooLarge && !errors.As(err, &budget) {
 			msg = fmt.Sprintf("image exceeds the limit of %d pixels: %s", maxPixels, msg)
 		}
 		return &Error{Code: ie.Code, Message: msg, Err: err}

@@ -91,6 +91,16 @@ func TestPrepareErrorCodes(t *testing.T) {
 		{"gif bad lzw", badLZW, CodeCorrupt},
 		{"png header only", pngHeader(10, 10), CodeTruncated},
 		{"png signature prefix", pngData[:4], CodeTruncated},
+		// Issue 18 row 7: truncation is truncated however short, corrupt
+		// data is corrupt (400) whatever the format.
+		{"jpeg SOI only (2 bytes)", []byte{0xFF, 0xD8}, CodeTruncated},
+		{"png first 2 bytes", pngData[:2], CodeTruncated},
+		{"webp RIFF prefix (3 bytes)", []byte("RIF"), CodeTruncated},
+		{"png signature and half an IHDR", pngData[:20], CodeTruncated},
+		{"bmp zeroed info header", append([]byte("BM\x00\x00\x00\x00\x00\x00\x00\x00"), make([]byte, 40)...), CodeCorrupt},
+		{"tiff unknown compression 54321", tiffWithCompression(54321), CodeCorrupt},
+		{"tiff JPEG compression (7, real but not decoded)", tiffWithCompression(7), CodeUnsupported},
+		{"tiff plain", tiffWithCompression(1), ""},
 	}
 	for _, data := range []struct {
 		name string
@@ -110,6 +120,9 @@ func TestPrepareErrorCodes(t *testing.T) {
 			_, err := Prepare(tt.data, Config{}, dst)
 			if got := Code(err); got != tt.code {
 				t.Fatalf("Prepare: code %q (%v), want %q", got, err, tt.code)
+			}
+			if tt.code == "" {
+				return
 			}
 			var e *Error
 			if !errors.As(err, &e) || e.Err == nil {
@@ -142,4 +155,35 @@ func TestPrepareDstSize(t *testing.T) {
 	if _, err := Prepare(data, Config{}, make([]float32, 10)); err == nil || Code(err) != "" {
 		t.Fatalf("Prepare with a short dst: %v, want a non-*Error error", err)
 	}
+}
+
+// tiffWithCompression is a little-endian 16x16 8-bit gray TIFF, one
+// uncompressed strip, whose Compression tag says comp.
+func tiffWithCompression(comp uint16) []byte {
+	const w, h, entries = 16, 16, 8
+	dataOff := uint32(8 + 2 + entries*12 + 4)
+	b := []byte("II*\x00")
+	b = binary.LittleEndian.AppendUint32(b, 8)
+	b = binary.LittleEndian.AppendUint16(b, entries)
+	tag := func(id, typ uint16, v uint32) {
+		b = binary.LittleEndian.AppendUint16(b, id)
+		b = binary.LittleEndian.AppendUint16(b, typ)
+		b = binary.LittleEndian.AppendUint32(b, 1)
+		if typ == 3 {
+			b = binary.LittleEndian.AppendUint16(b, uint16(v))
+			b = append(b, 0, 0)
+		} else {
+			b = binary.LittleEndian.AppendUint32(b, v)
+		}
+	}
+	tag(256, 3, w)            // ImageWidth
+	tag(257, 3, h)            // ImageLength
+	tag(258, 3, 8)            // BitsPerSample
+	tag(259, 3, uint32(comp)) // Compression
+	tag(262, 3, 1)            // PhotometricInterpretation: BlackIsZero
+	tag(273, 4, dataOff)      // StripOffsets
+	tag(278, 3, h)            // RowsPerStrip
+	tag(279, 4, w*h)          // StripByteCounts
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	return append(b, make([]byte, w*h)...)
 }

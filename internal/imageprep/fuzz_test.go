@@ -9,7 +9,8 @@ import (
 
 // FuzzPrepare feeds arbitrary bytes to Prepare, seeded with every fixture
 // and testdata image: it must never panic, every error must carry a code,
-// and a success must fill the tensor with finite values.
+// a success must fill the tensor with finite values, and DecodeCost must
+// weigh every image Prepare decodes.
 func FuzzPrepare(f *testing.F) {
 	for _, dir := range []string{filepath.Join(fixtures(f), "images"), "testdata"} {
 		entries, err := os.ReadDir(dir)
@@ -29,7 +30,16 @@ func FuzzPrepare(f *testing.F) {
 	cfg := Config{ResizeShorter: 40, Crop: 32, MaxPixels: 1 << 20}
 	dst := make([]float32, 3*32*32)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// DecodeCost reads the same headers first: it never panics either,
+		// and it weighs every image Prepare decodes.
+		cost, cerr := DecodeCost(data, cfg)
+		if cerr != nil && Code(cerr) == "" {
+			t.Fatalf("DecodeCost error without a code: %v", cerr)
+		}
 		info, err := Prepare(data, cfg, dst)
+		if err == nil && (cerr != nil || cost < int64(info.Width)) {
+			t.Fatalf("Prepare decoded a %dx%d image, DecodeCost said %d, %v", info.Width, info.Height, cost, cerr)
+		}
 		if err != nil {
 			if Code(err) == "" {
 				t.Fatalf("error without a code: %v", err)

@@ -179,6 +179,9 @@ func Decode(data []byte, maxPixels int) (img image.Image, format string, err err
 		}
 		return nil, "", &Error{Code: CodeNotImage, Err: errors.New("unknown image signature")}
 	}
+	if err := shortError(format, data); err != nil {
+		return nil, format, err
+	}
 	dec := decoders[format]
 	defer func() {
 		if r := recover(); r != nil {
@@ -188,7 +191,7 @@ func Decode(data []byte, maxPixels int) (img image.Image, format string, err err
 	}()
 	cfg, err := dec.config(bytes.NewReader(data))
 	if err != nil {
-		return nil, format, decodeError(format, "header", err)
+		return nil, format, classify(format, data, decodeError(format, "header", err))
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return nil, format, &Error{Code: CodeCorrupt, Err: fmt.Errorf("%s header: image is %dx%d", format, cfg.Width, cfg.Height)}
@@ -198,7 +201,7 @@ func Decode(data []byte, maxPixels int) (img image.Image, format string, err err
 	}
 	img, err = dec.decode(bytes.NewReader(data))
 	if err != nil {
-		return nil, format, decodeError(format, "decode", err)
+		return nil, format, classify(format, data, decodeError(format, "decode", err))
 	}
 	if img.Bounds().Empty() {
 		return nil, format, &Error{Code: CodeCorrupt, Err: fmt.Errorf("%s image has no pixels", format)}

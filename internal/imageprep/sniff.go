@@ -40,6 +40,14 @@ func Sniff(data []byte) (format string, ok bool) {
 			return FormatWebP, true
 		}
 	}
+	// Two bytes of a binary signature no text starts with (JPEG's SOI
+	// marker, PNG's first two): a file cut that short is truncated too.
+	if len(data) == 2 && (string(data) == "\xFF\xD8" || string(data) == "\x89P") {
+		if data[0] == 0xFF {
+			return FormatJPEG, true
+		}
+		return FormatPNG, true
+	}
 	switch {
 	case len(data) >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF:
 		return FormatJPEG, true

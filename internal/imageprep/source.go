@@ -64,6 +64,9 @@ func (s source) box(yAxis bool) (in0, n float64) {
 // needs unless cfg.ExactResize, everything else at full size.
 func decodeSource(data []byte, cfg Config) (source, string, error) {
 	if f, _ := Sniff(data); f == FormatJPEG && len(data) > 0 && !cfg.ExactResize {
+		if err := shortError(f, data); err != nil {
+			return source{}, f, err
+		}
 		src, ok, err := decodeJPEGReduced(data, cfg)
 		if err != nil || ok {
 			return src, FormatJPEG, err

@@ -147,6 +147,7 @@ func (h *Handler) classifyBurst(ctx context.Context, name string, g *submit.Grou
 		TopK: h.cfg.TopK, MaxFailures: batch.Threshold{N: 100, Percent: true},
 		Grace: time.Second, ProgressEvery: -1, Log: h.log,
 		TempDir: h.cfg.Scale.TempDir, OpenStore: h.cfg.Scale.OpenStore,
+		DecodeBudget: h.cfg.DecodeBudget,
 	}
 	runCtx, cancel := context.WithDeadline(ctx, dl.Add(-h.cfg.Scale.DirectReserve))
 	defer cancel()

@@ -28,6 +28,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 
+	"github.com/mlserve/mlserve/internal/admit"
 	"github.com/mlserve/mlserve/internal/httpapi"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/submit"
@@ -80,6 +81,10 @@ type Config struct {
 	MaxObjectBytes int64
 	// Uploads enables POST /uploads and /predict by key over HTTP (off).
 	Uploads *httpapi.Uploads
+	// DecodeBudget bounds the bytes of the images being decoded, in every
+	// invoke and direct burst (default: admit.DefaultSize, a quarter of the
+	// function's memory).
+	DecodeBudget *admit.Budget
 }
 
 func (c *Config) setDefaults() {
@@ -105,6 +110,10 @@ func (c *Config) setDefaults() {
 	if c.MaxObjectBytes <= 0 {
 		c.MaxObjectBytes = 64 << 20
 	}
+	if c.DecodeBudget == nil {
+		size, _ := admit.DefaultSize()
+		c.DecodeBudget = admit.New(size)
+	}
 }
 
 // Handler is the Lambda function. It holds no per-request state and is safe
@@ -129,6 +138,9 @@ func New(cfg Config, clf Classifier, jobs JobSubmitter, store ObjectStore, log *
 	cfg.setDefaults()
 	if log == nil {
 		log = slog.Default()
+	}
+	if clf != nil {
+		clf = withBudget(clf, cfg.DecodeBudget)
 	}
 	h := &Handler{cfg: cfg, clf: clf, jobs: jobs, store: store, log: log}
 	h.api = h.newAPI()

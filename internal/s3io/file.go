@@ -101,7 +101,8 @@ func (s *fileStore) walk(ctx context.Context, dir, prefix string, fn func(Object
 			}
 			continue
 		}
-		if !strings.HasPrefix(key, prefix) || !e.de.Type().IsRegular() {
+		link := e.de.Type()&fs.ModeSymlink != 0
+		if !strings.HasPrefix(key, prefix) || !(e.de.Type().IsRegular() || link) {
 			continue
 		}
 		fi, err := e.de.Info()
@@ -111,7 +112,9 @@ func (s *fileStore) walk(ctx context.Context, dir, prefix string, fn func(Object
 		if err != nil {
 			return fmt.Errorf("list %s: %w", full, err)
 		}
-		if err := fn(s.object(key, fi)); err != nil {
+		o := s.object(key, fi)
+		o.Symlink = link
+		if err := fn(o); err != nil {
 			return err
 		}
 	}
@@ -215,4 +218,34 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// Symlink reports whether key, or a folder on its way from the store's
+// root, is a symbolic link, and where the link points ("" when it cannot
+// be resolved: a dangling link).
+func (s *fileStore) Symlink(key string) (bool, string, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return false, "", err
+	}
+	rel, err := filepath.Rel(s.root, p)
+	if err != nil {
+		return false, "", err
+	}
+	cur := s.root
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			return false, "", mapFileErr(key, err)
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			target, err := filepath.EvalSymlinks(cur)
+			if err != nil {
+				target = ""
+			}
+			return true, target, nil
+		}
+	}
+	return false, "", nil
 }

@@ -25,6 +25,10 @@ type Object struct {
 	Size    int64
 	ETag    string // opaque version tag, without quotes; changes when the content does
 	ModTime time.Time
+	// Symlink: a local folder listing found a symbolic link here (to a
+	// file, a folder, or nothing); Size, ETag and ModTime are the link's.
+	// List reports links rather than following or hiding them.
+	Symlink bool
 }
 
 // Store is a flat namespace of objects under one root.

@@ -19,6 +19,10 @@ type runFunc func(ctx context.Context, inputs []*infer.Input, topK int) ([]infer
 // before they decode (so memory stays bounded), prepare on their own
 // goroutine, then wait here; one loop runs one engine batch at a time.
 //
+// Images are taken from requests in turn (fairQueue), so a request with
+// many images shares the engine with the small ones instead of making
+// them wait behind all of its images.
+//
 // A batch starts as soon as the engine is free and something is queued. It
 // waits (up to maxWait) for more images only while admitted images are
 // still being decoded, so a lone request never waits and a burst fills
@@ -29,7 +33,7 @@ type batcher struct {
 	maxWait time.Duration
 	limit   int64 // queue: images admitted and not yet in a batch
 
-	queue     chan *job
+	queue     *fairQueue
 	pending   atomic.Int64  // admitted, not yet taken into a batch
 	preparing atomic.Int64  // admitted, not yet queued (decoding)
 	kick      chan struct{} // a preparing image gave up: stop waiting for it
@@ -42,10 +46,14 @@ type batcher struct {
 	observe func(size int, d time.Duration)
 	// onQueue is told how long each image waited for its batch.
 	onQueue func(d time.Duration)
+	// hold takes the engine for one batch and returns its release (the
+	// server's CPU lock, unless Config.Overlap; default: nothing to take).
+	hold func() (release func())
 }
 
 type job struct {
 	ctx  context.Context
+	req  *request
 	in   *infer.Input
 	topK int
 	enq  time.Time
@@ -64,7 +72,7 @@ func newBatcher(run runFunc, maxBatch int, maxWait time.Duration, queue int) *ba
 		max:     maxBatch,
 		maxWait: maxWait,
 		limit:   int64(queue),
-		queue:   make(chan *job, queue),
+		queue:   newFairQueue(),
 		kick:    make(chan struct{}, 1),
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -72,6 +80,7 @@ func newBatcher(run runFunc, maxBatch int, maxWait time.Duration, queue int) *ba
 		cancel:  cancel,
 		observe: func(int, time.Duration) {},
 		onQueue: func(time.Duration) {},
+		hold:    func() func() { return func() {} },
 	}
 	return b
 }
@@ -107,18 +116,23 @@ func (b *batcher) abandon() {
 	}
 }
 
-// do queues an admitted, prepared input and waits for its result.
-func (b *batcher) do(ctx context.Context, in *infer.Input, topK int) (api.Result, error) {
-	j := &job{ctx: ctx, in: in, topK: topK, enq: time.Now(), done: make(chan jobResult, 1)}
+// enqueue queues an admitted, prepared input of request req; its result
+// comes from wait. ErrDraining when the batcher stops (the caller then
+// abandons the image).
+func (b *batcher) enqueue(ctx context.Context, req *request, in *infer.Input, topK int) (*job, error) {
 	select {
 	case <-b.quit:
-		b.abandon()
-		return api.Result{}, httpapi.ErrDraining
+		return nil, httpapi.ErrDraining
 	default:
 	}
-	// Never blocks: admission keeps pending <= cap(queue).
-	b.queue <- j
+	j := &job{ctx: ctx, req: req, in: in, topK: topK, enq: time.Now(), done: make(chan jobResult, 1)}
+	b.queue.push(j)
 	b.preparing.Add(-1)
+	return j, nil
+}
+
+// wait waits for the result of a queued job.
+func (b *batcher) wait(ctx context.Context, j *job) (api.Result, error) {
 	select {
 	case r := <-j.done:
 		return r.res, r.err
@@ -150,54 +164,81 @@ func (b *batcher) loop() {
 	timer.Stop()
 	batch := make([]*job, 0, b.max)
 	for {
-		select {
-		case j := <-b.queue:
-			batch = b.take(batch[:0], j)
-		case <-b.quit:
+		if !b.waitQueued() {
 			b.drain()
 			return
 		}
-		batch = b.collect(batch, timer)
+		b.gather(timer)
+		// The batch is taken once the engine is ours: decodes that were
+		// running (they hold the CPU shared unless Config.Overlap) have
+		// queued their images by then, so they join this batch in turn
+		// instead of waiting behind the next one.
+		release := b.hold()
+		batch = b.takeTurns(batch[:0])
 		if len(batch) > 0 {
 			b.runBatch(batch)
 		}
+		release()
 		clear(batch)
 	}
 }
 
-// collect adds queued images to batch until it is full, or nothing is
-// queued and nothing is being prepared, or maxWait has passed.
-func (b *batcher) collect(batch []*job, timer *time.Timer) []*job {
+// waitQueued waits until an image is queued; false when the batcher stops.
+func (b *batcher) waitQueued() bool {
+	for {
+		select {
+		case <-b.quit:
+			return false
+		default:
+		}
+		if b.queue.len() > 0 {
+			return true
+		}
+		select {
+		case <-b.queue.ready:
+		case <-b.quit:
+			return false
+		}
+	}
+}
+
+// gather waits, while fewer than a batch of images is queued and admitted
+// images are still being prepared, for them to join, at most maxWait.
+func (b *batcher) gather(timer *time.Timer) {
 	armed := false
 	defer func() {
 		if armed {
 			timer.Stop()
 		}
 	}()
-	for len(batch) < b.max {
-		select {
-		case j := <-b.queue:
-			batch = b.take(batch, j)
-			continue
-		default:
-		}
+	for b.queue.len() < b.max {
 		if b.maxWait <= 0 || b.preparing.Load() == 0 {
-			return batch
+			return
 		}
 		if !armed {
 			timer.Reset(b.maxWait)
 			armed = true
 		}
 		select {
-		case j := <-b.queue:
-			batch = b.take(batch, j)
+		case <-b.queue.ready:
 		case <-b.kick:
 		case <-timer.C:
 			armed = false
-			return batch
+			return
 		case <-b.quit:
-			return batch
+			return
 		}
+	}
+}
+
+// takeTurns fills batch with queued images, one request's at a time.
+func (b *batcher) takeTurns(batch []*job) []*job {
+	for len(batch) < b.max {
+		j, ok := b.queue.pop()
+		if !ok {
+			break
+		}
+		batch = b.take(batch, j)
 	}
 	return batch
 }
@@ -215,13 +256,12 @@ func (b *batcher) take(batch []*job, j *job) []*job {
 
 func (b *batcher) drain() {
 	for {
-		select {
-		case j := <-b.queue:
-			b.pending.Add(-1)
-			j.done <- jobResult{err: httpapi.ErrDraining}
-		default:
+		j, ok := b.queue.pop()
+		if !ok {
 			return
 		}
+		b.pending.Add(-1)
+		j.done <- jobResult{err: httpapi.ErrDraining}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mlserve/mlserve/internal/admit"
 	"github.com/mlserve/mlserve/internal/api"
 	"github.com/mlserve/mlserve/internal/httpapi"
 	"github.com/mlserve/mlserve/internal/infer"
@@ -210,8 +211,9 @@ func (p *predictor) Classify(ctx context.Context, images [][]byte, topK int) ([]
 	if !m.batch.admit(len(images)) {
 		return failAll(api.Result{Model: m.info.Name}, len(images), httpapi.ErrOverloaded)
 	}
+	req := newRequest(max(1, s.cfg.Decoders/2))
 	results, errs := httpapi.ClassifyEach(images, func(_ int, data []byte) (api.Result, error) {
-		return s.classify(ctx, m, data, topK)
+		return s.classify(ctx, m, req, data, topK)
 	})
 	for i := range results {
 		if errs[i] != nil {
@@ -230,32 +232,53 @@ func failAll(r api.Result, n int, err error) ([]api.Result, []error) {
 	return results, errs
 }
 
-// classify prepares one admitted image on the request goroutine (at most
-// Config.Decoders at once) and runs it through the batcher.
-func (s *Server) classify(ctx context.Context, m *model, data []byte, topK int) (api.Result, error) {
-	select {
-	case s.decode <- struct{}{}:
-	case <-ctx.Done():
-		m.batch.abandon()
-		return api.Result{}, ctx.Err()
-	}
-	if !s.cfg.Overlap {
-		s.cpu.RLock()
-	}
-	in, err := m.eng.Prepare(data)
-	if !s.cfg.Overlap {
-		s.cpu.RUnlock()
-	}
-	<-s.decode
+// classify prepares one admitted image of req on the request goroutine
+// and runs it through the batcher. The decode waits for its request's turn
+// (at most half of Config.Decoders per request), then for its bytes in the
+// decode budget, then for the CPU (between engine batches) and a decoder.
+func (s *Server) classify(ctx context.Context, m *model, req *request, data []byte, topK int) (api.Result, error) {
+	j, err := s.prepare(ctx, m, req, data, topK)
 	if err != nil {
 		m.batch.abandon()
 		return api.Result{}, err
 	}
-	s.metrics.observeStage(stageDecode, in.Image.DecodeTime)
-	s.metrics.observeStage(stagePreprocess, in.Image.PreprocessTime)
-	if err := ctx.Err(); err != nil {
-		m.batch.abandon()
-		return api.Result{}, err
+	return m.batch.wait(ctx, j)
+}
+
+// prepare decodes and preprocesses data once the request's turn, the decode
+// budget and a decoder allow, and queues it for the batcher. The image is
+// queued before the CPU is given back (unless Config.Overlap), so the
+// batch the engine takes next includes it.
+func (s *Server) prepare(ctx context.Context, m *model, req *request, data []byte, topK int) (*job, error) {
+	select {
+	case req.decode <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	return m.batch.do(ctx, in, topK)
+	defer func() { <-req.decode }()
+	return admit.Prepare(ctx, m.gate, data, func(data []byte) (*job, error) {
+		// The CPU first, then a decoder: every image waiting when the
+		// engine gives the CPU back decodes before it takes the next
+		// batch, not only Config.Decoders of them.
+		if !s.cfg.Overlap {
+			s.cpu.RLock()
+			defer s.cpu.RUnlock()
+		}
+		select {
+		case s.decode <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		defer func() { <-s.decode }()
+		in, err := m.eng.Prepare(data)
+		if err != nil {
+			return nil, err
+		}
+		s.metrics.observeStage(stageDecode, in.Image.DecodeTime)
+		s.metrics.observeStage(stagePreprocess, in.Image.PreprocessTime)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return m.batch.enqueue(ctx, req, in, topK)
+	})
 }

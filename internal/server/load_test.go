@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,7 +38,7 @@ type loadResult struct {
 	status  map[int]int
 	errors  []error // transport errors and timeouts
 	elapsed time.Duration
-	peak    uint64 // peak heap in use, sampled every 5 ms
+	peak    uint64 // peak heap in use, sampled every 2 ms
 }
 
 // hammer runs clients goroutines that each POST img perRequest times, one
@@ -53,25 +52,7 @@ func hammer(t *testing.T, url string, img []byte, clients, perClient int) loadRe
 		mu  sync.Mutex
 		res = loadResult{status: map[int]int{}}
 	)
-	stop := make(chan struct{})
-	var peak atomic.Uint64
-	sampler := sync.WaitGroup{}
-	sampler.Go(func() {
-		var ms runtime.MemStats
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
-			}
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	})
+	stopPeak := heapPeak()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range clients {
@@ -95,9 +76,7 @@ func hammer(t *testing.T, url string, img []byte, clients, perClient int) loadRe
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
-	close(stop)
-	sampler.Wait()
-	res.peak = peak.Load()
+	res.peak = stopPeak()
 	return res
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mlserve/mlserve/internal/admit"
 	"github.com/mlserve/mlserve/internal/httpapi"
 	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
@@ -54,8 +55,16 @@ type Config struct {
 	Timeout   time.Duration // per-request deadline (30s)
 	TopK      int           // classes per image without ?top_k= (5)
 	// Uploads enables POST /uploads and /predict by key (off).
-	Uploads  *httpapi.Uploads
-	Decoders int // images decoded at once (GOMAXPROCS)
+	Uploads *httpapi.Uploads
+	// DecodeBudget bounds the bytes that decodes in progress hold, each
+	// admitted at its estimate from the header (imageprep.DecodeCost)
+	// before it decodes (admit.New(admit.DefaultSize()): a share of the
+	// container's memory limit).
+	DecodeBudget *admit.Budget
+	// Decoders caps the images decoded at once, for CPU, not memory
+	// (GOMAXPROCS); one request decodes at most half of them at once
+	// (at least 1), so a large request leaves room for small ones.
+	Decoders int
 	// Overlap lets images decode while an engine batch runs. Off by
 	// default: the engine splits each op evenly over every core, so a
 	// decode on one core makes the other cores wait at each op's barrier,
@@ -104,6 +113,10 @@ func (c Config) withDefaults() Config {
 	if c.Decoders <= 0 {
 		c.Decoders = runtime.GOMAXPROCS(0)
 	}
+	if c.DecodeBudget == nil {
+		size, _ := admit.DefaultSize()
+		c.DecodeBudget = admit.New(size)
+	}
 	def(&c.ReadHeaderTimeout, 10*time.Second)
 	def(&c.ReadTimeout, 60*time.Second)
 	def(&c.WriteTimeout, c.Timeout+10*time.Second)
@@ -131,6 +144,7 @@ type Server struct {
 	http    *http.Server
 	handler http.Handler
 	decode  chan struct{} // semaphore of Config.Decoders
+	budget  *admit.Budget // Config.DecodeBudget
 	// cpu keeps decoding and inference apart (unless Config.Overlap):
 	// decodes hold it shared, an engine batch exclusively.
 	cpu sync.RWMutex
@@ -140,11 +154,13 @@ type Server struct {
 	loadMu sync.Mutex
 }
 
-// model is an engine attached to the server, with its batcher.
+// model is an engine attached to the server, with its batcher and the
+// gate its decodes pass.
 type model struct {
 	eng   Engine
 	info  infer.ModelInfo
 	batch *batcher
+	gate  *admit.Gate
 }
 
 // New returns a server with no model: /healthz answers, /readyz and
@@ -156,7 +172,16 @@ func New(cfg Config) *Server {
 		log:     cfg.Logger,
 		metrics: newMetrics(cfg.MaxBatch),
 		decode:  make(chan struct{}, cfg.Decoders),
+		budget:  cfg.DecodeBudget,
 	}
+	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mlserve_decode_bytes",
+		Help: "Bytes of the decode budget held by decodes in progress (their estimates from the image headers).",
+	}, func() float64 { return float64(s.budget.InUse()) }))
+	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mlserve_decode_budget_bytes",
+		Help: "The decode budget (MLSERVE_DECODE_BUDGET).",
+	}, func() float64 { return float64(s.budget.Size()) }))
 	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "mlserve_queue_images",
 		Help: "Images admitted and not yet in an engine batch (decoding or waiting).",
@@ -216,15 +241,13 @@ func (s *Server) Load(ctx context.Context, load func(context.Context) (Engine, e
 	}
 	s.log.InfoContext(ctx, "model warmed up", "warmup_ms", time.Since(start).Milliseconds())
 
-	run := eng.Run
+	b := newBatcher(eng.Run, s.cfg.MaxBatch, s.cfg.BatchWait, s.cfg.Queue)
 	if !s.cfg.Overlap {
-		run = func(ctx context.Context, inputs []*infer.Input, topK int) ([]infer.Result, error) {
+		b.hold = func() func() {
 			s.cpu.Lock()
-			defer s.cpu.Unlock()
-			return eng.Run(ctx, inputs, topK)
+			return s.cpu.Unlock
 		}
 	}
-	b := newBatcher(run, s.cfg.MaxBatch, s.cfg.BatchWait, s.cfg.Queue)
 	b.observe = func(n int, d time.Duration) {
 		s.metrics.batchSize.Observe(float64(n))
 		for range n {
@@ -233,7 +256,8 @@ func (s *Server) Load(ctx context.Context, load func(context.Context) (Engine, e
 	}
 	b.onQueue = func(d time.Duration) { s.metrics.observeStage(stageQueue, d) }
 	b.start()
-	s.model.Store(&model{eng: eng, info: info, batch: b})
+	coster, _ := eng.(admit.Coster)
+	s.model.Store(&model{eng: eng, info: info, batch: b, gate: admit.NewGate(s.budget, coster)})
 	if s.state.CompareAndSwap(stateStarting, stateReady) {
 		s.metrics.ready.Set(1)
 		s.log.InfoContext(ctx, "ready")

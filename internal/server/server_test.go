@@ -104,6 +104,11 @@ func do(t testing.TB, method, url, contentType string, body []byte, hdr ...strin
 
 // send is do for other goroutines: it returns the error.
 func send(method, url, contentType string, body []byte, hdr ...string) (response, error) {
+	return sendWith(http.DefaultClient, method, url, contentType, body, hdr...)
+}
+
+// sendWith is send through client.
+func sendWith(client *http.Client, method, url, contentType string, body []byte, hdr ...string) (response, error) {
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		return response{}, err
@@ -114,7 +119,7 @@ func send(method, url, contentType string, body []byte, hdr ...string) (response
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return response{}, err
 	}
