@@ -2,6 +2,7 @@ package jpeg
 
 import (
 	"fmt"
+	"math"
 )
 
 // scanComp is one component of a scan.
@@ -138,8 +139,12 @@ func (d *decoder) readSOS(seg []byte) error {
 	if d.unstuffed == nil {
 		d.unstuffed = scanPool.Get().(*scanBuffer)
 	}
-	d.pos = d.unstuffed.unstuff(d.data, d.pos)
-	return d.decodeScan(&sc)
+	d.unstuffed.start(d.data, d.pos)
+	if err := d.decodeScan(&sc); err != nil {
+		return err
+	}
+	d.pos = d.unstuffed.finish()
+	return nil
 }
 
 func checkProgressive(sc *scan) error {
@@ -160,9 +165,8 @@ func checkProgressive(sc *scan) error {
 func (d *decoder) release() {
 	if s := d.unstuffed; s != nil {
 		d.unstuffed = nil
-		if cap(s.buf) <= maxPooledScan {
-			scanPool.Put(s)
-		}
+		s.data = nil
+		scanPool.Put(s)
 	}
 }
 
@@ -186,7 +190,7 @@ func (d *decoder) decodeScan(sc *scan) error {
 	}
 	sb := d.unstuffed
 	r := &bitReader{buf: sb.buf}
-	r.setSegment(sb, 0)
+	r.setLimit(sb)
 	d.eobrun = 0
 	units, perRow := d.mcusX*d.mcusY, d.mcusX
 	single := len(sc.comps) == 1
@@ -200,6 +204,7 @@ func (d *decoder) decodeScan(sc *scan) error {
 				return err
 			}
 		}
+		sb.more(r)
 		ux, uy := u%perRow, u/perRow
 		if single {
 			if err := fn(r, &sc.comps[0], ux, uy); err != nil {
@@ -225,33 +230,35 @@ func (d *decoder) decodeScan(sc *scan) error {
 }
 
 func overrun(sb *scanBuffer, r *bitReader) error {
-	if sb.eof && r.seg == len(sb.starts)-1 {
+	if sb.eof {
 		return errTruncated("entropy-coded data")
 	}
 	return FormatError(fmt.Sprintf("entropy-coded segment %d is short", r.seg))
 }
 
-func (r *bitReader) setSegment(sb *scanBuffer, i int) {
-	r.seg = i
-	r.pos = sb.starts[i]
-	end := sb.end
-	if i+1 < len(sb.starts) {
-		end = sb.starts[i+1]
+// setLimit sets the reader's bound: the end of the segment once the
+// window holds it, none before.
+func (r *bitReader) setLimit(sb *scanBuffer) {
+	r.lim = math.MaxInt
+	if sb.done {
+		r.lim = sb.n * 8
 	}
-	r.lim = end * 8
-	r.bits, r.n = 0, 0
 }
 
 // nextSegment moves to the data after the next restart marker and resets
 // the predictors (T.81 F.2.1.3.1, G.1.2.2).
 func (d *decoder) nextSegment(r *bitReader, sb *scanBuffer, sc *scan) error {
-	if r.seg+1 >= len(sb.starts) {
+	sb.skipSegment()
+	if !sb.restart() {
 		if sb.eof {
 			return errTruncated("missing restart marker")
 		}
 		return FormatError("missing restart marker")
 	}
-	r.setSegment(sb, r.seg+1)
+	sb.nextSegment()
+	r.seg++
+	r.pos, r.bits, r.n = 0, 0, 0
+	r.setLimit(sb)
 	for i := range sc.comps {
 		sc.comps[i].pred = 0
 	}
