@@ -58,7 +58,8 @@ type Config struct {
 	// MaxObjectBytes bounds one input (default 64 MiB).
 	MaxObjectBytes int64
 	// ReadBudget bounds the bytes of inputs read and waiting to be
-	// prepared (default 16 MiB: a few 12 MP photos, dozens of small ones).
+	// prepared (default 12 MiB: three 12 MP photos, dozens of small ones;
+	// the queue of prepared tensors is what hides read latency).
 	ReadBudget int64
 	// Grace is how long in-flight work may continue after ctx is
 	// cancelled before it is abandoned (default 90s; Fargate Spot gives 120s).
@@ -189,7 +190,7 @@ func (cfg *Config) Check() error {
 		cfg.MaxObjectBytes = 64 << 20
 	}
 	if cfg.ReadBudget <= 0 {
-		cfg.ReadBudget = 16 << 20
+		cfg.ReadBudget = 12 << 20
 	}
 	if cfg.Grace <= 0 {
 		cfg.Grace = 90 * time.Second
