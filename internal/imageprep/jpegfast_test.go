@@ -119,20 +119,25 @@ func TestJPEGFastMatchesExact(t *testing.T) {
 				scale := jpegScale(cfg.Width, cfg.Height, 256, margin)
 				mean, worst := diff(fast, exact)
 				t.Logf("1/%d: mean abs %.5f, max abs %.5f (%.1f levels)", scale, mean, worst, worst*255*0.226)
-				maxMean := 0.02
+				// Measured (2026-12-01): at margins 1.25 and 2 at most mean
+				// 0.0137, max 0.349 (the 4:2:2 photo at 1/8); at margin 1
+				// the dog at 1/2, mean 0.0277, max 0.453.
+				maxMean, maxAbs := 0.015, 0.36
 				if margin < 1.25 {
-					maxMean = 0.03 // a resize of under 1.25x after a reduction
+					// a resize of under 1.25x after a reduction
+					maxMean, maxAbs = 0.029, 0.46
 				}
-				if mean > maxMean {
-					t.Errorf("mean abs %.5f against the exact path, want <= %g", mean, maxMean)
+				if mean > maxMean || worst > maxAbs {
+					t.Errorf("mean abs %.5f, max %.5f against the exact path, want <= %g, <= %g", mean, worst, maxMean, maxAbs)
 				}
-				// Fixtures: against torchvision's tensor too.
+				// Fixtures: against torchvision's tensor too, which the exact
+				// path matches exactly (TestPrepareMatchesTorchvision).
 				ref := filepath.Join(fixtures(t), "preprocess", im.name+".f32")
 				if _, err := os.Stat(ref); err == nil {
 					mean, worst := diff(fast, readFloats(t, ref))
 					t.Logf("against torchvision: mean abs %.5f, max abs %.5f", mean, worst)
-					if mean > maxMean+0.005 {
-						t.Errorf("mean abs %.5f against torchvision, want <= %g", mean, maxMean+0.005)
+					if mean > maxMean || worst > maxAbs {
+						t.Errorf("mean abs %.5f, max %.5f against torchvision, want <= %g, <= %g", mean, worst, maxMean, maxAbs)
 					}
 				}
 			})
