@@ -46,15 +46,15 @@ func comparePlane(s *diffStats, name string, got []byte, gs int, want []byte, ws
 
 func TestScale1MatchesStdlib(t *testing.T) {
 	for _, tc := range corpus(t) {
-		t.Run(tc.name, func(t *testing.T) {
-			want, err := stdjpeg.Decode(bytes.NewReader(tc.data))
+		t.Run(tc.Name, func(t *testing.T) {
+			want, err := stdjpeg.Decode(bytes.NewReader(tc.Data))
 			if err != nil {
 				// image/jpeg rejects some progressive files with restart
 				// intervals that libjpeg-turbo writes; TestReducedMatchesDjpeg
 				// checks those at scale 1 too.
 				t.Skipf("image/jpeg: %v", err)
 			}
-			got, err := Decode(tc.data, Options{})
+			got, err := Decode(tc.Data, Options{})
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
@@ -96,22 +96,22 @@ func TestScale1MatchesStdlib(t *testing.T) {
 
 func TestReducedMatchesDjpeg(t *testing.T) {
 	for _, tc := range corpus(t) {
-		cfg, err := DecodeConfig(tc.data)
+		cfg, err := DecodeConfig(tc.Data)
 		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
+			t.Fatalf("%s: %v", tc.Name, err)
 		}
 		if cfg.Components == 4 {
 			continue // djpeg writes no CMYK PNM; see TestReducedCMYK
 		}
 		for _, scale := range []int{1, 2, 4, 8} {
-			t.Run(fmt.Sprintf("%s/1:%d", tc.name, scale), func(t *testing.T) {
-				got, err := Decode(tc.data, Options{Scale: scale})
+			t.Run(fmt.Sprintf("%s/1:%d", tc.Name, scale), func(t *testing.T) {
+				got, err := Decode(tc.Data, Options{Scale: scale})
 				if err != nil {
 					t.Fatalf("Decode: %v", err)
 				}
 				frac := fmt.Sprintf("1/%d", scale)
 				// Luma alone: djpeg -grayscale writes the Y plane.
-				ypix, w, h, _ := djpeg(t, tc.data, "-dct", "int", "-grayscale", "-scale", frac)
+				ypix, w, h, _ := djpeg(t, tc.Data, "-dct", "int", "-grayscale", "-scale", frac)
 				if got.Bounds() != image.Rect(0, 0, w, h) {
 					t.Fatalf("bounds %v, djpeg %dx%d", got.Bounds(), w, h)
 				}
@@ -140,7 +140,7 @@ func TestReducedMatchesDjpeg(t *testing.T) {
 				if yc.SubsampleRatio != image.YCbCrSubsampleRatio444 {
 					args = append(args, "-nosmooth")
 				}
-				rgb, _, _, _ := djpeg(t, tc.data, args...)
+				rgb, _, _, _ := djpeg(t, tc.Data, args...)
 				var cs diffStats
 				for y := range h {
 					for x := range w {
@@ -170,18 +170,18 @@ func TestReducedMatchesDjpeg(t *testing.T) {
 // the block's low frequencies, close to that mean).
 func TestReducedCMYK(t *testing.T) {
 	for _, tc := range corpus(t) {
-		if !strings.Contains(tc.name, "cmyk") {
+		if !strings.Contains(tc.Name, "cmyk") {
 			continue
 		}
-		full, err := stdjpeg.Decode(bytes.NewReader(tc.data))
+		full, err := stdjpeg.Decode(bytes.NewReader(tc.Data))
 		if err != nil {
 			t.Fatal(err)
 		}
 		f := full.(*image.CMYK)
 		for _, scale := range []int{2, 4, 8} {
-			got, err := Decode(tc.data, Options{Scale: scale})
+			got, err := Decode(tc.Data, Options{Scale: scale})
 			if err != nil {
-				t.Fatalf("%s 1/%d: %v", tc.name, scale, err)
+				t.Fatalf("%s 1/%d: %v", tc.Name, scale, err)
 			}
 			g := got.(*image.CMYK)
 			var s diffStats
@@ -200,9 +200,9 @@ func TestReducedCMYK(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%s 1/%d: max %d mean %.3f", tc.name, scale, s.max, s.mean())
+			t.Logf("%s 1/%d: max %d mean %.3f", tc.Name, scale, s.max, s.mean())
 			if s.mean() > 3 {
-				t.Errorf("%s 1/%d: mean diff %.3f from the box average, want <= 3", tc.name, scale, s.mean())
+				t.Errorf("%s 1/%d: mean diff %.3f from the box average, want <= 3", tc.Name, scale, s.mean())
 			}
 		}
 	}
@@ -210,16 +210,16 @@ func TestReducedCMYK(t *testing.T) {
 
 func TestDecodeConfigMatchesStdlib(t *testing.T) {
 	for _, tc := range corpus(t) {
-		want, err := stdjpeg.DecodeConfig(bytes.NewReader(tc.data))
+		want, err := stdjpeg.DecodeConfig(bytes.NewReader(tc.Data))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := DecodeConfig(tc.data)
+		got, err := DecodeConfig(tc.Data)
 		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
+			t.Fatalf("%s: %v", tc.Name, err)
 		}
 		if got.Width != want.Width || got.Height != want.Height {
-			t.Errorf("%s: %dx%d, want %dx%d", tc.name, got.Width, got.Height, want.Width, want.Height)
+			t.Errorf("%s: %dx%d, want %dx%d", tc.Name, got.Width, got.Height, want.Width, want.Height)
 		}
 	}
 }

@@ -70,12 +70,24 @@ func TestHuffmanDecode(t *testing.T) {
 	}
 }
 
-func TestHuffmanBadTable(t *testing.T) {
+// TestHuffmanOversubscribed checks a table with more codes than fit, which
+// image/jpeg decodes with: the codes that fit decode, the rest never match.
+func TestHuffmanOversubscribed(t *testing.T) {
 	var counts [16]uint8
-	counts[0] = 3 // three 1-bit codes cannot exist
+	counts[0] = 3 // three 1-bit codes: only 0 and 1 exist
 	var h huffTable
-	if err := h.build(counts, []uint8{1, 2, 3}, false); err == nil {
-		t.Error("over-subscribed table accepted")
+	if err := h.build(counts, []uint8{1, 2, 3}, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		bit  uint64
+		want uint8
+	}{{0, 1}, {1, 2}} {
+		r := &bitReader{buf: make([]byte, 16)}
+		r.buf[0] = byte(c.bit << 7)
+		if s, err := r.symbol(&h); err != nil || s != c.want {
+			t.Errorf("code %d: symbol %d, %v; want %d", c.bit, s, err, c.want)
+		}
 	}
 }
 

@@ -254,8 +254,17 @@ func Corpus(tb testing.TB) []Case {
 		}
 		cs = append(cs, Case{fmt.Sprintf("%dx%d-stdlib-gray", sz[0], sz[1]), bytes.Clone(buf.Bytes())})
 	}
-	dir := FixtureImages(tb)
-	files, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
+	return append(cs, FixtureJPEGs(tb)...)
+}
+
+// FixtureJPEGs reads the fixture JPEGs (../shared/fixtures/images/*.jpg).
+func FixtureJPEGs(tb testing.TB) []Case {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join(FixtureImages(tb), "*.jpg"))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("fixture JPEGs: %v", err)
+	}
+	var cs []Case
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
