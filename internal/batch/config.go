@@ -59,7 +59,8 @@ type Config struct {
 	// MaxObjectBytes bounds one input (default 64 MiB).
 	MaxObjectBytes int64
 	// ReadBudget bounds the bytes of inputs read and waiting to be
-	// prepared (default 16 MiB: a few 12 MP photos, dozens of small ones).
+	// prepared (default 12 MiB: three 12 MP photos, dozens of small ones;
+	// the queue of prepared tensors is what hides read latency).
 	ReadBudget int64
 	// DecodeBudget bounds the bytes the images being decoded hold, each
 	// admitted at its estimate from its header before it decodes; an image
@@ -197,7 +198,7 @@ func (cfg *Config) Check() error {
 		cfg.MaxObjectBytes = 64 << 20
 	}
 	if cfg.ReadBudget <= 0 {
-		cfg.ReadBudget = 16 << 20
+		cfg.ReadBudget = 12 << 20
 	}
 	if cfg.DecodeBudget == nil {
 		size, _ := admit.DefaultSize()

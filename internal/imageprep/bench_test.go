@@ -55,8 +55,9 @@ func BenchmarkTensor(b *testing.B) {
 }
 
 // BenchmarkPrepare12MP times decode plus preprocessing of 12 MP photos
-// (issue 11), the DCT-reduced path against the full-size (ExactResize,
-// image/jpeg) path in the same run. cpu-ms/op is the process CPU time per
+// (issue 11), the DCT-reduced path against the full-size one (ExactResize,
+// internal/jpeg at scale 1) and against image/jpeg's full-size decode (the
+// path before internal/jpeg) in the same run. cpu-ms/op is the process CPU time per
 // image: the wall clock on a shared machine is noise.
 func BenchmarkPrepare12MP(b *testing.B) {
 	photo := jpegtest.Photo12MP(b)
@@ -79,6 +80,20 @@ func BenchmarkPrepare12MP(b *testing.B) {
 		}{{"exact", Config{ExactResize: true}}, {"fast", Config{}}} {
 			b.Run(f.name+"/"+mode.name, func(b *testing.B) { benchPrepare(b, f.data, mode.cfg, dst) })
 		}
+		// The anchor: the path before internal/jpeg, image/jpeg at full
+		// size then the same resize.
+		b.Run(f.name+"/stdlib", func(b *testing.B) {
+			b.SetBytes(int64(len(f.data)))
+			cpu0 := cpuTime()
+			for b.Loop() {
+				img, err := jpeg.Decode(bytes.NewReader(f.data))
+				if err != nil {
+					b.Fatal(err)
+				}
+				tensor(dst, source{img: img, orient: 1}, imageNet)
+			}
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+		})
 	}
 }
 

@@ -36,9 +36,9 @@ func DecodeCost(data []byte, cfg Config) (int64, error) {
 				return 0, &Error{Code: CodeTooLarge, Err: fmt.Errorf("jpeg image is %dx%d, more than %d pixels", hdr.Width, hdr.Height, cfg.MaxPixels)}
 			}
 			if s := jpegScale(hdr.Width, hdr.Height, max(cfg.ResizeShorter, cfg.Crop), jpegMargin); s > 1 {
-				// internal/jpeg unstuffs each scan into a buffer that may
-				// double as it grows: twice the data, besides the data.
-				return reducedJPEGCost(hdr.Width, hdr.Height, hdr.Components, hdr.Progressive, s, orient, cfg) + 3*int64(len(data)) + fixedCost, nil
+				// internal/jpeg unstuffs each scan through a window of its
+				// own (32 KiB), not a copy of the scan.
+				return reducedJPEGCost(hdr.Width, hdr.Height, hdr.Components, hdr.Progressive, s, orient, cfg) + int64(len(data)) + 32<<10 + fixedCost, nil
 			}
 		}
 	}
@@ -81,14 +81,17 @@ const fixedCost = 256 << 10
 
 // reducedJPEGCost is the fast path's: planes of ceil(w/s) x ceil(h/s) per
 // component, and for a progressive file the kept coefficients of every
-// block ((8/s)^2 int16 each and a 64-bit mask).
+// block (int16 each and a 64-bit mask): the coefficients libjpeg-turbo's
+// reduced transforms read, 49 at 1/2 and 25 at 1/4; at 1/8 the luma keeps
+// its DC alone but subsampled chroma runs at 1/4 and keeps 25, so 25 is
+// taken for every component there.
 func reducedJPEGCost(w, h, comps int, progressive bool, s, orient int, cfg Config) int64 {
 	comps = max(comps, 1)
 	rw, rh := (w+s-1)/s, (h+s-1)/s
 	cost := int64(rw) * int64(rh) * int64(comps)
 	if progressive {
 		blocks := int64((w+7)/8) * int64((h+7)/8) * int64(comps)
-		keep := int64((8 / s) * (8 / s))
+		keep := map[int]int64{2: 49, 4: 25, 8: 25}[s]
 		cost += blocks * (2*keep + 8)
 	}
 	return cost + workCost(rw, rh, orient, true, cfg)

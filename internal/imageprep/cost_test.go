@@ -35,7 +35,7 @@ func TestDecodeCostBoundsAllocations(t *testing.T) {
 		images = append(images, named{filepath.Base(f), data})
 	}
 	for _, p := range largePhotos(t) {
-		images = append(images, named{p.name, p.data})
+		images = append(images, named{p.Name, p.Data})
 	}
 	images = append(images, named{"2000x1500-rgba64.png", png16(t, 2000, 1500)})
 

@@ -10,11 +10,12 @@
 // in fixed point, the center Crop x Crop is taken at offset
 // int(round((size-Crop)/2.0)), and each value v becomes
 // (v/255 - mean) / std in float32. JPEG chroma is upsampled and converted
-// with libjpeg-turbo's arithmetic, so only the IDCT differs from PIL by a
-// level here and there.
+// with libjpeg-turbo's arithmetic.
 //
-// Unless Config.ExactResize is set, a JPEG is decoded by internal/jpeg at
-// the largest DCT reduction (1/2, 1/4, 1/8) that keeps its shorter side
+// JPEGs are decoded by internal/jpeg, which computes libjpeg-turbo's
+// integer inverse DCTs, so at full size the samples, and the tensor, are
+// PIL's to the last level. Unless Config.ExactResize is set, a JPEG is
+// decoded at the largest DCT reduction (1/2, 1/4, 1/8) that keeps its shorter side
 // at least jpegMargin times the resize target, and the resize maps the
 // full image's geometry onto the reduced pixels (Pillow's resample box),
 // so the output has the same size and crop as the full-size path and is
@@ -164,8 +165,16 @@ func ToTensor(img image.Image, cfg Config, dst []float32) error {
 
 // Decode sniffs the format of data from its magic bytes, checks the pixel
 // count against maxPixels (0 means DefaultMaxPixels) with the format's
-// DecodeConfig, and decodes it. The EXIF orientation is not applied.
+// DecodeConfig, and decodes it. JPEGs are decoded by internal/jpeg (the
+// samples libjpeg-turbo gives), falling back to image/jpeg for the
+// variants it lacks. The EXIF orientation is not applied.
 func Decode(data []byte, maxPixels int) (img image.Image, format string, err error) {
+	return decode(data, maxPixels, true)
+}
+
+// decode is Decode; tryJPEG false skips internal/jpeg (the caller has
+// already found that it does not decode data).
+func decode(data []byte, maxPixels int, tryJPEG bool) (img image.Image, format string, err error) {
 	if len(data) == 0 {
 		return nil, "", &Error{Code: CodeEmpty, Err: errors.New("no image data")}
 	}
@@ -198,6 +207,12 @@ func Decode(data []byte, maxPixels int) (img image.Image, format string, err err
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
 		return nil, format, &Error{Code: CodeTooLarge, Err: fmt.Errorf("%s image is %dx%d, more than %d pixels", format, cfg.Width, cfg.Height, maxPixels)}
+	}
+	if format == FormatJPEG && tryJPEG {
+		img, ok, err := decodeJPEG(data, 1, maxPixels)
+		if ok || err != nil {
+			return img, format, err
+		}
 	}
 	img, err = dec.decode(bytes.NewReader(data))
 	if err != nil {

@@ -3,6 +3,7 @@ package imageprep
 import (
 	"errors"
 	"fmt"
+	"image"
 	"io"
 
 	"github.com/mlserve/mlserve/internal/jpeg"
@@ -30,11 +31,11 @@ func jpegScale(w, h, target int, margin float64) int {
 	return 1
 }
 
-// decodeJPEGReduced decodes a JPEG with internal/jpeg at the reduction the
-// resize needs. ok is false (with a nil error) when there is nothing to
-// reduce, and for JPEG variants that package does not decode: the caller
-// then takes the full-size path.
-func decodeJPEGReduced(data []byte, cfg Config) (src source, ok bool, err error) {
+// jpegSource decodes a JPEG with internal/jpeg: at full size when
+// cfg.ExactResize, otherwise at the reduction the resize needs. ok is false
+// (with a nil error) for JPEG variants that package does not decode: the
+// caller then takes image/jpeg.
+func jpegSource(data []byte, cfg Config) (src source, ok bool, err error) {
 	hdr, err := jpeg.DecodeConfig(data)
 	if err != nil {
 		if isJPEGUnsupported(err) {
@@ -45,26 +46,39 @@ func decodeJPEGReduced(data []byte, cfg Config) (src source, ok bool, err error)
 	if int64(hdr.Width)*int64(hdr.Height) > int64(cfg.MaxPixels) {
 		return source{}, false, &Error{Code: CodeTooLarge, Err: fmt.Errorf("jpeg image is %dx%d, more than %d pixels", hdr.Width, hdr.Height, cfg.MaxPixels)}
 	}
-	scale := jpegScale(hdr.Width, hdr.Height, max(cfg.ResizeShorter, cfg.Crop), jpegMargin)
-	if scale == 1 {
-		// No reduction to gain: image/jpeg's full-size decode is faster
-		// than internal/jpeg's generic 8x8 transform (BENCHMARKS.md).
-		return source{}, false, nil
+	scale := 1
+	if !cfg.ExactResize {
+		scale = jpegScale(hdr.Width, hdr.Height, max(cfg.ResizeShorter, cfg.Crop), jpegMargin)
 	}
-	img, err := jpeg.Decode(data, jpeg.Options{Scale: scale, MaxPixels: cfg.MaxPixels})
-	if err != nil {
-		if isJPEGUnsupported(err) {
-			return source{}, false, nil
-		}
-		return source{}, false, jpegError("decode", err)
+	img, ok, err := decodeJPEG(data, scale, cfg.MaxPixels)
+	if !ok {
+		return source{}, false, err
 	}
-	return source{
+	src = source{
 		img:    img,
 		orient: orientation(FormatJPEG, data),
 		fullW:  hdr.Width,
 		fullH:  hdr.Height,
 		div:    scale,
-	}, true, nil
+	}
+	if scale == 8 {
+		// Every transform is 1x1: libjpeg-turbo replicates chroma then.
+		src.ycc = yccJFIFReplicated
+	}
+	return src, true, nil
+}
+
+// decodeJPEG decodes data with internal/jpeg at scale. ok is false, with a
+// nil error, for the variants it does not decode.
+func decodeJPEG(data []byte, scale, maxPixels int) (img image.Image, ok bool, err error) {
+	img, err = jpeg.Decode(data, jpeg.Options{Scale: scale, MaxPixels: maxPixels})
+	switch {
+	case isJPEGUnsupported(err):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, jpegError("decode", err)
+	}
+	return img, true, nil
 }
 
 func isJPEGUnsupported(err error) bool {

@@ -32,10 +32,7 @@ func withOrientation(data []byte, o uint16) []byte {
 	return append(out, data[2:]...)
 }
 
-type namedJPEG struct {
-	name string
-	data []byte
-}
+type namedJPEG = jpegtest.Case
 
 var (
 	largeOnce   sync.Once
@@ -58,11 +55,11 @@ func largePhotos(tb testing.TB) []namedJPEG {
 		base := bytes.Clone(buf.Bytes())
 		odd := img.SubImage(image.Rect(0, 0, 4031, 3021)).(*image.RGBA)
 		largeJPEGs = []namedJPEG{
-			{"12mp-baseline-420", base},
-			{"12mp-progressive-420", jpegtest.Cjpeg(tb, img, "-quality", "92", "-sample", "2x2", "-progressive")},
-			{"12mp-baseline-exif6", withOrientation(base, 6)},
-			{"12mp-odd-422-exif3", withOrientation(jpegtest.Cjpeg(tb, odd, "-quality", "90", "-sample", "2x1"), 3)},
-			{"12mp-odd-444-exif8", withOrientation(jpegtest.Cjpeg(tb, odd, "-quality", "90", "-sample", "1x1"), 8)},
+			{Name: "12mp-baseline-420", Data: base},
+			{Name: "12mp-progressive-420", Data: jpegtest.Cjpeg(tb, img, "-quality", "92", "-sample", "2x2", "-progressive")},
+			{Name: "12mp-baseline-exif6", Data: withOrientation(base, 6)},
+			{Name: "12mp-odd-422-exif3", Data: withOrientation(jpegtest.Cjpeg(tb, odd, "-quality", "90", "-sample", "2x1"), 3)},
+			{Name: "12mp-odd-444-exif8", Data: withOrientation(jpegtest.Cjpeg(tb, odd, "-quality", "90", "-sample", "1x1"), 8)},
 		}
 	})
 	if largeJPEGsE != nil {
@@ -71,68 +68,56 @@ func largePhotos(tb testing.TB) []namedJPEG {
 	return largeJPEGs
 }
 
-func fixtureJPEGs(tb testing.TB) []namedJPEG {
-	tb.Helper()
-	files, err := filepath.Glob(filepath.Join(fixtures(tb), "images", "*.jpg"))
-	if err != nil || len(files) == 0 {
-		tb.Fatalf("fixture JPEGs: %v", err)
-	}
-	var out []namedJPEG
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out = append(out, namedJPEG{filepath.Base(f), data})
-	}
-	return out
-}
-
 // TestJPEGFastMatchesExact compares the reduced decode's tensor with the
 // full-size decode's at margins 1, 1.25 and 2. Tolerances are in normalized
 // units (one level is about 0.017): the reduced path averages each block
 // before the antialiased resize instead of after, which moves a pixel by
 // a few levels where the image has fine detail.
 func TestJPEGFastMatchesExact(t *testing.T) {
-	images := append(fixtureJPEGs(t), largePhotos(t)...)
+	images := append(jpegtest.FixtureJPEGs(t), largePhotos(t)...)
 	exact := make([]float32, 3*224*224)
 	fast := make([]float32, 3*224*224)
 	defer func(m float64) { jpegMargin = m }(jpegMargin)
 	for _, im := range images {
 		exactCfg := imageNet
 		exactCfg.ExactResize = true
-		ie, err := Prepare(im.data, exactCfg, exact)
+		ie, err := Prepare(im.Data, exactCfg, exact)
 		if err != nil {
-			t.Fatalf("%s exact: %v", im.name, err)
+			t.Fatalf("%s exact: %v", im.Name, err)
 		}
 		for _, margin := range []float64{1, 1.25, 2} {
 			jpegMargin = margin
-			t.Run(fmt.Sprintf("%s/margin%g", im.name, margin), func(t *testing.T) {
-				info, err := Prepare(im.data, imageNet, fast)
+			t.Run(fmt.Sprintf("%s/margin%g", im.Name, margin), func(t *testing.T) {
+				info, err := Prepare(im.Data, imageNet, fast)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if info.Width != ie.Width || info.Height != ie.Height {
 					t.Errorf("size %dx%d, exact %dx%d", info.Width, info.Height, ie.Width, ie.Height)
 				}
-				cfg, _ := jpegConfig(im.data)
+				cfg, _ := jpegConfig(im.Data)
 				scale := jpegScale(cfg.Width, cfg.Height, 256, margin)
 				mean, worst := diff(fast, exact)
 				t.Logf("1/%d: mean abs %.5f, max abs %.5f (%.1f levels)", scale, mean, worst, worst*255*0.226)
-				maxMean := 0.02
+				// Measured (2026-12-01): at margins 1.25 and 2 at most mean
+				// 0.0137, max 0.349 (the 4:2:2 photo at 1/8); at margin 1
+				// the dog at 1/2, mean 0.0277, max 0.453.
+				maxMean, maxAbs := 0.015, 0.36
 				if margin < 1.25 {
-					maxMean = 0.03 // a resize of under 1.25x after a reduction
+					// a resize of under 1.25x after a reduction
+					maxMean, maxAbs = 0.029, 0.46
 				}
-				if mean > maxMean {
-					t.Errorf("mean abs %.5f against the exact path, want <= %g", mean, maxMean)
+				if mean > maxMean || worst > maxAbs {
+					t.Errorf("mean abs %.5f, max %.5f against the exact path, want <= %g, <= %g", mean, worst, maxMean, maxAbs)
 				}
-				// Fixtures: against torchvision's tensor too.
-				ref := filepath.Join(fixtures(t), "preprocess", im.name+".f32")
+				// Fixtures: against torchvision's tensor too, which the exact
+				// path matches exactly (TestPrepareMatchesTorchvision).
+				ref := filepath.Join(fixtures(t), "preprocess", im.Name+".f32")
 				if _, err := os.Stat(ref); err == nil {
 					mean, worst := diff(fast, readFloats(t, ref))
 					t.Logf("against torchvision: mean abs %.5f, max abs %.5f", mean, worst)
-					if mean > maxMean+0.005 {
-						t.Errorf("mean abs %.5f against torchvision, want <= %g", mean, maxMean+0.005)
+					if mean > maxMean || worst > maxAbs {
+						t.Errorf("mean abs %.5f, max %.5f against torchvision, want <= %g, <= %g", mean, worst, maxMean, maxAbs)
 					}
 				}
 			})

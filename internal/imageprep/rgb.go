@@ -15,6 +15,9 @@ const (
 	// yccVP8 is studio-range BT.601 with libwebp's fixed-point formulas
 	// (dsp/yuv.h), which PIL's WebP decoder uses.
 	yccVP8
+	// yccJFIFReplicated is yccJFIF with subsampled chroma replicated, not
+	// filtered: what libjpeg-turbo does for a JPEG decoded at 1/8.
+	yccJFIFReplicated
 )
 
 // libjpeg's ycc_rgb_convert tables (SCALEBITS 16).
@@ -224,8 +227,9 @@ func ycbcrToRGB(dst []byte, m *image.YCbCr, r image.Rectangle, ycc yccKind) bool
 	// libjpeg-turbo (jinit_upsampler) uses the triangle filters for h2v1 and
 	// h2v2 only when the downsampled width exceeds 2, always for h1v2, and
 	// never for 4x horizontal subsampling.
-	fancyH := hs == 1 && cw > 2
-	fancyV := vs == 1 && (hs == 0 || fancyH)
+	fancy := ycc != yccJFIFReplicated
+	fancyH := fancy && hs == 1 && cw > 2
+	fancyV := fancy && vs == 1 && (hs == 0 || fancyH)
 	w := r.Dx()
 	// Chroma columns [ca, cb] cover the rectangle; sums holds them with one
 	// neighbor either side, edges replicated as libjpeg's filters do.

@@ -60,19 +60,23 @@ func (s source) box(yAxis bool) (in0, n float64) {
 	return in0, n
 }
 
-// decodeSource decodes data for tensor: JPEGs at the reduction the resize
-// needs unless cfg.ExactResize, everything else at full size.
+// decodeSource decodes data for tensor: JPEGs by internal/jpeg, at the
+// reduction the resize needs unless cfg.ExactResize; everything else, and
+// the JPEG variants internal/jpeg does not decode, at full size by the
+// standard library and x/image.
 func decodeSource(data []byte, cfg Config) (source, string, error) {
-	if f, _ := Sniff(data); f == FormatJPEG && len(data) > 0 && !cfg.ExactResize {
+	tryJPEG := true
+	if f, _ := Sniff(data); f == FormatJPEG && len(data) > 0 {
 		if err := shortError(f, data); err != nil {
 			return source{}, f, err
 		}
-		src, ok, err := decodeJPEGReduced(data, cfg)
+		src, ok, err := jpegSource(data, cfg)
 		if err != nil || ok {
 			return src, FormatJPEG, err
 		}
+		tryJPEG = false
 	}
-	img, format, err := Decode(data, cfg.MaxPixels)
+	img, format, err := decode(data, cfg.MaxPixels, tryJPEG)
 	if err != nil {
 		return source{}, format, err
 	}

@@ -1,10 +1,5 @@
 package jpeg
 
-import (
-	"bytes"
-	"sync"
-)
-
 // lookBits is how many bits one table lookup resolves.
 const lookBits = 11
 
@@ -45,16 +40,16 @@ func (t *huffTable) build(counts [16]uint8, syms []uint8, ac bool) error {
 		}
 		t.delta[l] = int32(k) - code
 		for range n {
-			if code >= 1<<l {
-				return FormatError("bad Huffman table")
-			}
-			if l <= lookBits {
+			// An over-subscribed table (more codes than l bits hold):
+			// libjpeg rejects it, image/jpeg decodes with what fits, and
+			// so does this package (FuzzDecode); the rest never match.
+			if l <= lookBits && code < 1<<l {
 				t.fill(code, l, syms[k], ac)
 			}
 			code++
 			k++
 		}
-		t.maxcode[l] = code - 1
+		t.maxcode[l] = min(code-1, 1<<l-1)
 		code <<= 1
 	}
 	return nil
@@ -107,71 +102,7 @@ func (t *huffTable) slow(bits uint64) (uint8, uint) {
 	return 0, 0
 }
 
-// scanBuffer is the entropy-coded data of one scan with the byte stuffing
-// removed and restart markers taken out: segment i runs from starts[i] to
-// starts[i+1] (the last to end). Padding after end keeps 8-byte loads in
-// bounds whatever the data says.
-type scanBuffer struct {
-	buf    []byte
-	starts []int
-	end    int
-	eof    bool // the data ended without a marker
-}
-
-// scanPad is the zero padding after the data: more than one MCU can read
-// (at most 10 blocks of at most 64 codes of 31 bits each) plus one load.
-const scanPad = 10*64*4 + 16
-
-var scanPool = sync.Pool{New: func() any { return new(scanBuffer) }}
-
-// maxPooledScan bounds the buffers kept for reuse.
-const maxPooledScan = 32 << 20
-
-// unstuff copies the entropy-coded data starting at data[p] into s and
-// returns the position of the marker that ends it (len(data) at the end).
-func (s *scanBuffer) unstuff(data []byte, p int) int {
-	s.buf, s.starts, s.eof = s.buf[:0], append(s.starts[:0], 0), false
-	if need := len(data) - p + scanPad; cap(s.buf) < need {
-		s.buf = make([]byte, 0, need)
-	}
-	for {
-		i := bytes.IndexByte(data[p:], 0xFF)
-		if i < 0 {
-			s.buf = append(s.buf, data[p:]...)
-			p = len(data)
-			s.eof = true
-			break
-		}
-		s.buf = append(s.buf, data[p:p+i]...)
-		p += i
-		j := p + 1
-		for j < len(data) && data[j] == 0xFF {
-			j++
-		}
-		if j >= len(data) {
-			p = len(data)
-			s.eof = true
-			break
-		}
-		m := data[j]
-		if m == 0 {
-			s.buf = append(s.buf, 0xFF)
-			p = j + 1
-			continue
-		}
-		if m >= mRST0 && m <= mRST7 {
-			s.starts = append(s.starts, len(s.buf))
-			p = j + 1
-			continue
-		}
-		break // any other marker ends the scan
-	}
-	s.end = len(s.buf)
-	s.buf = append(s.buf, make([]byte, scanPad)...)
-	return p
-}
-
-// bitReader reads bits MSB first from a scanBuffer segment. bits holds n
+// bitReader reads bits MSB first from a scanBuffer window. bits holds n
 // valid bits, left-aligned; pos is the next byte to load.
 type bitReader struct {
 	buf  []byte

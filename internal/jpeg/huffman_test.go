@@ -70,12 +70,24 @@ func TestHuffmanDecode(t *testing.T) {
 	}
 }
 
-func TestHuffmanBadTable(t *testing.T) {
+// TestHuffmanOversubscribed checks a table with more codes than fit, which
+// image/jpeg decodes with: the codes that fit decode, the rest never match.
+func TestHuffmanOversubscribed(t *testing.T) {
 	var counts [16]uint8
-	counts[0] = 3 // three 1-bit codes cannot exist
+	counts[0] = 3 // three 1-bit codes: only 0 and 1 exist
 	var h huffTable
-	if err := h.build(counts, []uint8{1, 2, 3}, false); err == nil {
-		t.Error("over-subscribed table accepted")
+	if err := h.build(counts, []uint8{1, 2, 3}, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		bit  uint64
+		want uint8
+	}{{0, 1}, {1, 2}} {
+		r := &bitReader{buf: make([]byte, 16)}
+		r.buf[0] = byte(c.bit << 7)
+		if s, err := r.symbol(&h); err != nil || s != c.want {
+			t.Errorf("code %d: symbol %d, %v; want %d", c.bit, s, err, c.want)
+		}
 	}
 }
 
@@ -86,22 +98,66 @@ func TestUnstuff(t *testing.T) {
 		0xFF, 0xFF, 0xD1, 6, // fill byte before restart 1
 		0xFF, 0xD9, // EOI ends the scan
 	}
-	var s scanBuffer
-	next := s.unstuff(data, 0)
-	if got, want := s.buf[:s.end], []byte{1, 2, 0xFF, 3, 4, 5, 6}; !bytes.Equal(got, want) {
-		t.Errorf("data % x, want % x", got, want)
+	s := scanPool.Get().(*scanBuffer)
+	s.start(data, 0)
+	for i, want := range [][]byte{{1, 2, 0xFF, 3}, {4, 5}, {6}} {
+		if i > 0 {
+			if !s.restart() {
+				t.Fatalf("segment %d: ended by 0x%02X, want a restart marker", i-1, s.marker)
+			}
+			s.nextSegment()
+		}
+		if got := s.buf[:s.n]; !s.done || !bytes.Equal(got, want) {
+			t.Errorf("segment %d: % x done %v, want % x", i, got, s.done, want)
+		}
+		if pad := s.buf[s.n : s.n+scanPad]; !bytes.Equal(pad, make([]byte, scanPad)) {
+			t.Errorf("segment %d: padding not zero", i)
+		}
 	}
-	if want := []int{0, 4, 6}; len(s.starts) != 3 || s.starts[1] != 4 || s.starts[2] != 6 {
-		t.Errorf("segments %v, want %v", s.starts, want)
+	if s.marker != mEOI || s.eof {
+		t.Errorf("marker 0x%02X eof %v, want EOI", s.marker, s.eof)
 	}
-	if next != len(data)-2 || s.eof {
-		t.Errorf("next %d eof %v, want %d false", next, s.eof, len(data)-2)
+	if next := s.finish(); next != len(data)-2 {
+		t.Errorf("next %d, want %d", next, len(data)-2)
 	}
-	if len(s.buf)-s.end < scanPad {
-		t.Errorf("padding %d, want %d", len(s.buf)-s.end, scanPad)
+	s.start(data, 0)
+	if next := s.finish(); next != len(data)-2 {
+		t.Errorf("finish from the start: next %d, want %d", next, len(data)-2)
 	}
-	s.unstuff([]byte{7, 8, 0xFF}, 0)
-	if !s.eof || !bytes.Equal(s.buf[:s.end], []byte{7, 8}) {
-		t.Errorf("data ending in 0xFF: % x eof %v", s.buf[:s.end], s.eof)
+	s.start([]byte{7, 8, 0xFF}, 0)
+	if !s.eof || !bytes.Equal(s.buf[:s.n], []byte{7, 8}) {
+		t.Errorf("data ending in 0xFF: % x eof %v", s.buf[:s.n], s.eof)
+	}
+}
+
+// TestUnstuffWindow checks a segment longer than the window: the bytes a
+// reader takes as the window moves on are the unstuffed data.
+func TestUnstuffWindow(t *testing.T) {
+	var data, want []byte
+	for i := range 3*windowSize + 777 {
+		b := byte(i * 7)
+		want = append(want, b)
+		data = append(data, b)
+		if b == 0xFF {
+			data = append(data, 0)
+		}
+	}
+	data = append(data, 0xFF, mEOI)
+	s := scanPool.Get().(*scanBuffer)
+	s.start(data, 0)
+	r := &bitReader{buf: s.buf}
+	r.setLimit(s)
+	var got []byte
+	for len(got) < len(want) {
+		s.more(r)
+		step := min(100, s.n-r.pos)
+		got = append(got, s.buf[r.pos:r.pos+step]...)
+		r.pos += step
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("read %d bytes through the window, not the data", len(got))
+	}
+	if !s.done || s.marker != mEOI || r.lim != s.n*8 {
+		t.Errorf("done %v marker 0x%02X lim %d, want the end at %d", s.done, s.marker, r.lim, s.n*8)
 	}
 }

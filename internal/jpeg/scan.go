@@ -2,6 +2,7 @@ package jpeg
 
 import (
 	"fmt"
+	"math"
 )
 
 // scanComp is one component of a scan.
@@ -138,8 +139,12 @@ func (d *decoder) readSOS(seg []byte) error {
 	if d.unstuffed == nil {
 		d.unstuffed = scanPool.Get().(*scanBuffer)
 	}
-	d.pos = d.unstuffed.unstuff(d.data, d.pos)
-	return d.decodeScan(&sc)
+	d.unstuffed.start(d.data, d.pos)
+	if err := d.decodeScan(&sc); err != nil {
+		return err
+	}
+	d.pos = d.unstuffed.finish()
+	return nil
 }
 
 func checkProgressive(sc *scan) error {
@@ -150,9 +155,11 @@ func checkProgressive(sc *scan) error {
 		return FormatError("bad spectral selection")
 	case sc.ss > 0 && len(sc.comps) != 1:
 		return FormatError("progressive AC scan of more than one component")
-	case sc.al > 13 || sc.ah > 13:
-		return FormatError("bad successive approximation")
 	}
+	// libjpeg rejects Al > 13 as a bad progression; image/jpeg takes any
+	// 4-bit value, and so does this package, so that whatever image/jpeg
+	// decodes it decodes too (FuzzDecode). Shifts that large only wrap
+	// the 16-bit coefficients; nothing reads out of bounds.
 	return nil
 }
 
@@ -160,9 +167,8 @@ func checkProgressive(sc *scan) error {
 func (d *decoder) release() {
 	if s := d.unstuffed; s != nil {
 		d.unstuffed = nil
-		if cap(s.buf) <= maxPooledScan {
-			scanPool.Put(s)
-		}
+		s.data = nil
+		scanPool.Put(s)
 	}
 }
 
@@ -186,7 +192,7 @@ func (d *decoder) decodeScan(sc *scan) error {
 	}
 	sb := d.unstuffed
 	r := &bitReader{buf: sb.buf}
-	r.setSegment(sb, 0)
+	r.setLimit(sb)
 	d.eobrun = 0
 	units, perRow := d.mcusX*d.mcusY, d.mcusX
 	single := len(sc.comps) == 1
@@ -200,6 +206,7 @@ func (d *decoder) decodeScan(sc *scan) error {
 				return err
 			}
 		}
+		sb.more(r)
 		ux, uy := u%perRow, u/perRow
 		if single {
 			if err := fn(r, &sc.comps[0], ux, uy); err != nil {
@@ -225,33 +232,35 @@ func (d *decoder) decodeScan(sc *scan) error {
 }
 
 func overrun(sb *scanBuffer, r *bitReader) error {
-	if sb.eof && r.seg == len(sb.starts)-1 {
+	if sb.eof {
 		return errTruncated("entropy-coded data")
 	}
 	return FormatError(fmt.Sprintf("entropy-coded segment %d is short", r.seg))
 }
 
-func (r *bitReader) setSegment(sb *scanBuffer, i int) {
-	r.seg = i
-	r.pos = sb.starts[i]
-	end := sb.end
-	if i+1 < len(sb.starts) {
-		end = sb.starts[i+1]
+// setLimit sets the reader's bound: the end of the segment once the
+// window holds it, none before.
+func (r *bitReader) setLimit(sb *scanBuffer) {
+	r.lim = math.MaxInt
+	if sb.done {
+		r.lim = sb.n * 8
 	}
-	r.lim = end * 8
-	r.bits, r.n = 0, 0
 }
 
 // nextSegment moves to the data after the next restart marker and resets
 // the predictors (T.81 F.2.1.3.1, G.1.2.2).
 func (d *decoder) nextSegment(r *bitReader, sb *scanBuffer, sc *scan) error {
-	if r.seg+1 >= len(sb.starts) {
+	sb.skipSegment()
+	if !sb.restart() {
 		if sb.eof {
 			return errTruncated("missing restart marker")
 		}
 		return FormatError("missing restart marker")
 	}
-	r.setSegment(sb, r.seg+1)
+	sb.nextSegment()
+	r.seg++
+	r.pos, r.bits, r.n = 0, 0, 0
+	r.setLimit(sb)
 	for i := range sc.comps {
 		sc.comps[i].pred = 0
 	}

@@ -204,3 +204,73 @@ func CPUTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// Case is one test JPEG.
+type Case struct {
+	Name string
+	Data []byte
+}
+
+// Corpus makes JPEGs with every subsampling, progressive and baseline,
+// restart intervals, grayscale, odd sizes and 1x1, with cjpeg and the
+// standard library's encoder, plus the fixture JPEGs.
+func Corpus(tb testing.TB) []Case {
+	tb.Helper()
+	var cs []Case
+	sizes := [][2]int{{1, 1}, {17, 9}, {64, 48}, {97, 61}}
+	samples := []string{"1x1", "2x1", "2x2", "1x2", "4x1"}
+	for _, sz := range sizes {
+		img := Photo(sz[0], sz[1], uint64(sz[0]))
+		for _, s := range samples {
+			for _, prog := range []bool{false, true} {
+				args := []string{"-quality", "90", "-sample", s}
+				name := fmt.Sprintf("%dx%d-%s", sz[0], sz[1], s)
+				if prog {
+					args = append(args, "-progressive")
+					name += "-prog"
+				}
+				cs = append(cs, Case{name, Cjpeg(tb, img, args...)})
+			}
+		}
+		cs = append(cs,
+			Case{fmt.Sprintf("%dx%d-gray", sz[0], sz[1]), Cjpeg(tb, img, "-grayscale", "-quality", "85")},
+			Case{fmt.Sprintf("%dx%d-gray-prog", sz[0], sz[1]), Cjpeg(tb, img, "-grayscale", "-progressive")},
+			Case{fmt.Sprintf("%dx%d-restart1", sz[0], sz[1]), Cjpeg(tb, img, "-restart", "1B", "-sample", "2x2")},
+			Case{fmt.Sprintf("%dx%d-restart3-prog", sz[0], sz[1]), Cjpeg(tb, img, "-restart", "3B", "-progressive")},
+			Case{fmt.Sprintf("%dx%d-q100", sz[0], sz[1]), Cjpeg(tb, img, "-quality", "100", "-sample", "1x1")},
+		)
+		var buf bytes.Buffer
+		if err := stdjpeg.Encode(&buf, img, &stdjpeg.Options{Quality: 75}); err != nil {
+			tb.Fatal(err)
+		}
+		cs = append(cs, Case{fmt.Sprintf("%dx%d-stdlib", sz[0], sz[1]), bytes.Clone(buf.Bytes())})
+		buf.Reset()
+		gray := image.NewGray(img.Bounds())
+		for i := range gray.Pix {
+			gray.Pix[i] = img.Pix[4*i+1]
+		}
+		if err := stdjpeg.Encode(&buf, gray, nil); err != nil {
+			tb.Fatal(err)
+		}
+		cs = append(cs, Case{fmt.Sprintf("%dx%d-stdlib-gray", sz[0], sz[1]), bytes.Clone(buf.Bytes())})
+	}
+	return append(cs, FixtureJPEGs(tb)...)
+}
+
+// FixtureJPEGs reads the fixture JPEGs (../shared/fixtures/images/*.jpg).
+func FixtureJPEGs(tb testing.TB) []Case {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join(FixtureImages(tb), "*.jpg"))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("fixture JPEGs: %v", err)
+	}
+	var cs []Case
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cs = append(cs, Case{filepath.Base(f), data})
+	}
+	return cs
+}
