@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"github.com/spf13/pflag"
 
@@ -40,6 +41,16 @@ func (o *modelOptions) addFlags(fs *pflag.FlagSet, env *config.Config) {
 	fs.StringVar(&o.Labels, "labels", env.Labels, "class names file, one per line (env MLSERVE_LABELS)")
 	fs.IntVar(&o.MaxPixels, "max-pixels", env.MaxPixels, "largest image in pixels, checked before decoding (env MLSERVE_MAX_PIXELS)")
 	fs.BoolVar(&o.ExactResize, "exact-resize", env.ExactResize, "decode JPEGs at full size before resizing, as torchvision does, instead of at the DCT reduction the resize needs (env MLSERVE_EXACT_RESIZE)")
+}
+
+// throughput returns o with MLSERVE_LANES's default for the modes that run
+// many images at once (batch, serve): GOMAXPROCS lanes, which beat one run
+// on every core there (BENCHMARKS.md, issue 12, "Lanes vs threads").
+func (o modelOptions) throughput() modelOptions {
+	if o.Lanes == 0 {
+		o.Lanes = runtime.GOMAXPROCS(0)
+	}
+	return o
 }
 
 // modelName is the model's source for logs.
