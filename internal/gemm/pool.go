@@ -29,12 +29,14 @@ const chunksPerThread = 4
 // parks: a little more than the gap between a network's ops.
 const workerSpin = 100 * time.Microsecond
 
-// task is one share of a fork-join: a GEMM job, or fn(lo, hi).
+// task is one share of a fork-join: a GEMM job, k blocks [lo, hi) of a
+// job's shared B to pack (pack), or fn(lo, hi).
 type task struct {
-	j  job
-	fn func(lo, hi int)
-	lo int
-	hi int
+	j    job
+	pack bool
+	fn   func(lo, hi int)
+	lo   int
+	hi   int
 }
 
 // group is one fork-join's shares, pooled so that Mul does not allocate.
@@ -101,9 +103,12 @@ func (g *group) claim(gen uint32) int {
 func (g *group) help(gen uint32) {
 	for i := g.claim(gen); i >= 0; i = g.claim(gen) {
 		t := &g.tasks[i]
-		if t.fn != nil {
+		switch {
+		case t.fn != nil:
 			t.fn(t.lo, t.hi)
-		} else {
+		case t.pack:
+			t.j.packBlocks(t.lo, t.hi)
+		default:
 			t.j.run()
 		}
 		g.wg.Done()
@@ -128,7 +133,7 @@ func (g *group) run(n, helpers int) {
 	g.help(gen)
 	g.wg.Wait()
 	for i := range n {
-		g.tasks[i].j, g.tasks[i].fn = job{}, nil // drop references to the caller's data
+		g.tasks[i].j, g.tasks[i].fn, g.tasks[i].pack = job{}, nil, false // drop references to the caller's data
 	}
 	groups.Put(g)
 }
