@@ -1,0 +1,58 @@
+//go:build !purego
+
+package dwconv
+
+import "golang.org/x/sys/cpu"
+
+// archKernels are the assembly kernels this CPU (and OS) runs, best first.
+var archKernels = func() []*kernel {
+	var ks []*kernel
+	if cpu.X86.HasAVX512F && cpu.X86.HasBMI2 {
+		ks = append(ks, &kernel{name: "avx512", rows: rows512, deinterleave: deinterleave512})
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, &kernel{name: "avx2", rows: rows256, deinterleave: deinterleave256})
+	}
+	return ks
+}()
+
+// rows512 and rows256 check what the assembly reads and writes: oh rows of
+// ow pixels of dst, and every tap's run of src with its vector of slack.
+func rows512(dst, src []float32, offs, boffs []int, w []float32, ow, oh, step int, bias, lo, hi float32) {
+	checkRows(dst, src, offs, boffs, w, ow, oh, step)
+	rowsAVX512(&dst[0], &src[0], &boffs[0], &w[0], len(w), ow, oh, 4*step, bias, lo, hi)
+}
+
+func rows256(dst, src []float32, offs, boffs []int, w []float32, ow, oh, step int, bias, lo, hi float32) {
+	checkRows(dst, src, offs, boffs, w, ow, oh, step)
+	rowsAVX2(&dst[0], &src[0], &boffs[0], &w[0], len(w), ow, oh, 4*step, bias, lo, hi)
+}
+
+func checkRows(dst, src []float32, offs, boffs []int, w []float32, ow, oh, step int) {
+	_ = dst[oh*ow-1]
+	_, _ = offs[len(w)-1], boffs[len(w)-1]
+	last := (oh - 1) * step
+	for _, o := range offs[:len(w)] {
+		_ = src[last+o+ow-1+slack]
+	}
+}
+
+// deinterleave512 and deinterleave256 run the assembly on whole blocks and
+// finish in Go.
+func deinterleave512(even, odd, src []float32) {
+	n := len(even) / 16
+	if n > 0 {
+		_, _, _ = odd[16*n-1], src[32*n-1], even[16*n-1]
+		deinterleaveAVX512(&even[0], &odd[0], &src[0], n)
+	}
+	deinterleaveGeneric(even[16*n:], odd[16*n:], src[32*n:])
+}
+
+func deinterleave256(even, odd, src []float32) {
+	n := len(even) / 8
+	if n > 0 {
+		_, _, _ = odd[8*n-1], src[16*n-1], even[8*n-1]
+		deinterleaveAVX2(&even[0], &odd[0], &src[0], n)
+	}
+	deinterleaveGeneric(even[8*n:], odd[8*n:], src[16*n:])
+}
