@@ -34,7 +34,7 @@ import (
 	"strings"
 )
 
-// Flags; keep in sync with internal/gemm/gemm.go.
+// Flags; keep in sync with internal/gemm/epilogue.go.
 const (
 	flagAccum = 1 << iota
 	flagBias

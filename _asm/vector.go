@@ -1,0 +1,178 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// copyPanels emits a B-packing helper: for q < panels, copy the NR floats
+// src[q*NR:] to dst[q*stride:], with vectors of vbytes (64: zmm, 32: ymm).
+func copyPanels(fname string, NR, vbytes int, z bool) {
+	TEXT(fname, NOSPLIT, "func(dst, src *float32, panels, stride int)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s copies panels rows of %d floats from src (contiguous) to dst (stride floats apart).", fname, NR))
+	dst := Load(Param("dst"), RDI)
+	src := Load(Param("src"), RSI)
+	n := Load(Param("panels"), RCX)
+	stride := Load(Param("stride"), RDX)
+	SHLQ(U8(2), stride)
+	TESTQ(n, n)
+	JZ(LabelRef(fname + "_done"))
+	Label(fname + "_loop")
+	nv := 4 * NR / vbytes
+	for v := range nv {
+		r := ymm(v)
+		if z {
+			r = zmm(v)
+		}
+		VMOVUPS(Mem{Base: src, Disp: v * vbytes}, r)
+		VMOVUPS(r, Mem{Base: dst, Disp: v * vbytes})
+	}
+	ADDQ(U32(4*NR), src)
+	ADDQ(stride, dst)
+	DECQ(n)
+	JNZ(LabelRef(fname + "_loop"))
+	Label(fname + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// gemv emits gemvAVX512: one packed A panel (12 rows, k columns) times a
+// vector, out[i] = sum_p a[p*12+i] * x[p] for i < 12, lanes 12-15 of out
+// zero. Each step loads a 12-float column of the panel (a masked load,
+// which cannot fault past the panel) and multiplies it by x[p] broadcast
+// from memory; four accumulators hide the FMA latency. Batch-1 fully
+// connected layers are this shape (1000 x 2048 x 1), where a 12x16 tile
+// would compute 15 zero columns.
+func gemv() {
+	TEXT("gemvAVX512", NOSPLIT, "func(k int, a, x, out *float32)")
+	Pragma("noescape")
+	Doc("gemvAVX512 computes out[i] = sum_p a[p*12+i] * x[p] for i < 12 of one packed A panel (k x 12); out[12:16] = 0.")
+	k := Load(Param("k"), RCX)
+	ap := Load(Param("a"), RSI)
+	xp := Load(Param("x"), RDI)
+	mask := GP32()
+	MOVL(U32(0xfff), mask)
+	KMOVW(mask, K1)
+	acc := []VecPhysical{Z0, Z1, Z2, Z3}
+	col := []VecPhysical{Z4, Z5, Z6, Z7}
+	for _, r := range acc {
+		VPXORD(r, r, r)
+	}
+	n := RBX
+	MOVQ(k, n)
+	SHRQ(U8(2), n)
+	JZ(LabelRef("gemv_tail"))
+	Label("gemv_loop4")
+	for p := range 4 {
+		VMOVUPS_Z(Mem{Base: ap, Disp: 48 * p}, K1, col[p])
+		VFMADD231PS_BCST(Mem{Base: xp, Disp: 4 * p}, col[p], acc[p])
+	}
+	ADDQ(U8(192), ap)
+	ADDQ(U8(16), xp)
+	DECQ(n)
+	JNZ(LabelRef("gemv_loop4"))
+	Label("gemv_tail")
+	ANDQ(U8(3), k)
+	JZ(LabelRef("gemv_end"))
+	Label("gemv_loop1")
+	VMOVUPS_Z(Mem{Base: ap}, K1, col[0])
+	VFMADD231PS_BCST(Mem{Base: xp}, col[0], acc[0])
+	ADDQ(U8(48), ap)
+	ADDQ(U8(4), xp)
+	DECQ(k)
+	JNZ(LabelRef("gemv_loop1"))
+	Label("gemv_end")
+	VADDPS(acc[1], acc[0], acc[0])
+	VADDPS(acc[3], acc[2], acc[2])
+	VADDPS(acc[2], acc[0], acc[0])
+	op := Load(Param("out"), RDX)
+	VMOVUPS(acc[0], Mem{Base: op})
+	VZEROUPPER()
+	RET()
+}
+
+// maxInto emits maxIntoAVX2: dst[i] = max(dst[i], src[i]) for i < n, 32
+// floats per iteration, then 8, then one at a time. VMAXPS returns its
+// second source, src, when either is NaN.
+func maxInto() {
+	TEXT("maxIntoAVX2", NOSPLIT, "func(dst, src *float32, n int)")
+	Pragma("noescape")
+	Doc("maxIntoAVX2 sets dst[i] = max(dst[i], src[i]) for i < n (src when either is NaN).")
+	dst := Load(Param("dst"), RDI)
+	src := Load(Param("src"), RSI)
+	n := Load(Param("n"), RCX)
+	Label("max_loop32")
+	CMPQ(n, U8(32))
+	JL(LabelRef("max_loop8"))
+	for v := range 4 {
+		VMOVUPS(Mem{Base: dst, Disp: 32 * v}, ymm(v))
+		VMAXPS(Mem{Base: src, Disp: 32 * v}, ymm(v), ymm(v))
+		VMOVUPS(ymm(v), Mem{Base: dst, Disp: 32 * v})
+	}
+	ADDQ(U8(128), dst)
+	ADDQ(U8(128), src)
+	SUBQ(U8(32), n)
+	JMP(LabelRef("max_loop32"))
+	Label("max_loop8")
+	CMPQ(n, U8(8))
+	JL(LabelRef("max_loop1"))
+	VMOVUPS(Mem{Base: dst}, Y0)
+	VMAXPS(Mem{Base: src}, Y0, Y0)
+	VMOVUPS(Y0, Mem{Base: dst})
+	ADDQ(U8(32), dst)
+	ADDQ(U8(32), src)
+	SUBQ(U8(8), n)
+	JMP(LabelRef("max_loop8"))
+	Label("max_loop1")
+	TESTQ(n, n)
+	JZ(LabelRef("max_done"))
+	VMOVSS(Mem{Base: dst}, X0)
+	VMAXSS(Mem{Base: src}, X0, X0)
+	VMOVSS(X0, Mem{Base: dst})
+	ADDQ(U8(4), dst)
+	ADDQ(U8(4), src)
+	DECQ(n)
+	JMP(LabelRef("max_loop1"))
+	Label("max_done")
+	VZEROUPPER()
+	RET()
+}
+
+// fmaPeak emits a loop of n iterations of acc independent FMAs on
+// registers, no memory operands: the CPU's FMA peak, against which the GEMM
+// benchmark reports each kernel's efficiency. acc chains hide the FMA
+// latency on every x86 core with two FMA pipes (4-5 cycles x 2).
+func fmaPeak(fname string, acc int, z bool) {
+	TEXT(fname, NOSPLIT, "func(n int)")
+	Pragma("noescape")
+	w := "ymm"
+	reg := ymm
+	if z {
+		w, reg = "zmm", zmm
+	}
+	Doc(fmt.Sprintf("%s runs n iterations of %d independent %s FMAs (the FMA peak).", fname, acc, w))
+	n := Load(Param("n"), RCX)
+	x, y := reg(acc), reg(acc+1)
+	for r := range acc + 2 {
+		if z {
+			VPXORD(reg(r), reg(r), reg(r))
+		} else {
+			VXORPS(reg(r), reg(r), reg(r))
+		}
+	}
+	TESTQ(n, n)
+	JZ(LabelRef(fname + "_done"))
+	Label(fname + "_loop")
+	for r := range acc {
+		VFMADD231PS(x, y, reg(r))
+	}
+	DECQ(n)
+	JNZ(LabelRef(fname + "_loop"))
+	Label(fname + "_done")
+	VZEROUPPER()
+	RET()
+}

@@ -1,0 +1,41 @@
+package gemm
+
+// Flags of one micro-tile call.
+const (
+	flagAccum = 1 << iota // add the tile's current C values (k blocks after the first)
+	flagBias              // add bias[row]
+	flagRes               // add the residual tile (same layout as C)
+	flagReLU              // clamp at zero (last k block only)
+)
+
+// Epilogue is applied as C = act(A*B + Bias[row] + Residual) element-wise.
+type Epilogue struct {
+	Bias     []float32 // len m, or nil
+	Residual []float32 // same layout as C (m x n contiguous), or nil
+	ReLU     bool
+}
+
+// epilogue merges the mr x nr corner of a computed tile (row stride
+// stride) into c with the flags' epilogue. ReLU keeps NaN, like max(v, 0)
+// in the assembly kernels.
+func epilogue(acc []float32, stride int, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
+	for i := range mr {
+		row := c[i*ldc : i*ldc+nr]
+		for j := range row {
+			v := acc[i*stride+j]
+			if flags&flagAccum != 0 {
+				v += row[j]
+			}
+			if flags&flagBias != 0 {
+				v += bias[i]
+			}
+			if flags&flagRes != 0 {
+				v += res[i*ldc+j]
+			}
+			if flags&flagReLU != 0 && v < 0 {
+				v = 0
+			}
+			row[j] = v
+		}
+	}
+}

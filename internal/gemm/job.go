@@ -1,0 +1,287 @@
+package gemm
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
+	m, k := a.m, a.k
+	switch {
+	case n <= 0:
+		panic(fmt.Sprintf("gemm: Mul: n=%d", n))
+	case b == nil && src == nil:
+		panic("gemm: Mul: no B")
+	case len(c) < m*n:
+		panic(fmt.Sprintf("gemm: Mul: len(c)=%d < m*n=%d", len(c), m*n))
+	case ep.Bias != nil && len(ep.Bias) < m:
+		panic(fmt.Sprintf("gemm: Mul: len(bias)=%d < m=%d", len(ep.Bias), m))
+	case ep.Residual != nil && len(ep.Residual) < m*n:
+		panic(fmt.Sprintf("gemm: Mul: len(residual)=%d < m*n=%d", len(ep.Residual), m*n))
+	}
+	c = c[:m*n]
+	if ep.Bias != nil {
+		ep.Bias = ep.Bias[:m]
+	}
+	if ep.Residual != nil {
+		ep.Residual = ep.Residual[:m*n]
+	}
+	j, mt, nt := newJob(c, a, b, src, n, ep)
+	parts := runtime.GOMAXPROCS(0)
+	// Small products are not worth waking a worker (~1-2 µs).
+	if 2*m*n*k < 1<<18 {
+		parts = 1
+	}
+	// Split the dimension whose largest share is smallest; on a tie split
+	// N, where each worker packs only its own part of B.
+	splitN := ceilDiv(nt, parts)*mt <= ceilDiv(mt, parts)*nt
+	if splitN {
+		parts = min(parts, nt)
+	} else {
+		parts = min(parts, mt)
+	}
+	if parts <= 1 {
+		j.run()
+		return
+	}
+	total := nt
+	if !splitN {
+		total = mt
+	}
+	g := groups.Get().(*group)
+	for w := range parts {
+		lo, hi := w*total/parts, (w+1)*total/parts
+		t := j
+		if splitN {
+			t.m0, t.m1, t.n0, t.n1 = 0, mt, lo, hi
+		} else {
+			t.m0, t.m1, t.n0, t.n1 = lo, hi, 0, nt
+		}
+		if w == parts-1 {
+			g.fork(parts - 1)
+			t.run()
+			break
+		}
+		g.tasks[w].j = t
+	}
+	g.join(parts - 1)
+}
+
+// newJob sets up C = A*B for the whole of C, and returns the number of A
+// panels and of B micro-panels (the units jobs split).
+func newJob(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) (j job, mt, nt int) {
+	kern := a.kern
+	vec := n == 1 && b != nil && kern.gemv != nil
+	if kern.narrow != nil && n <= kern.narrow.nr && !vec {
+		kern = kern.narrow
+	}
+	j = job{c: c, a: a, kern: kern, b: b, src: src, n: n, ep: ep, vec: vec}
+	// One or two columns past a multiple of 16 (n = 49: ResNet's last
+	// stage at batch 1) are computed with the gemv, one FMA per 12 rows,
+	// instead of in a 16- or 32-wide tile, 12 FMAs per 12 rows.
+	if r := n % 16; !vec && a.kern.gemv != nil && r <= 2 && n > r {
+		j.rem = r
+	}
+	mt = ceilDiv(a.m, kern.mr)
+	nt = ceilDiv(n-j.rem, kern.nr)
+	j.m1, j.n1 = mt, nt
+	return j, mt, nt
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// job is one worker's share of a Mul: A panels [m0, m1) times B
+// micro-panels [n0, n1), in units of the kernel's mr and nr.
+type job struct {
+	c      []float32
+	a      *PackedA
+	kern   *kernel
+	b      []float32
+	src    Source // B on demand, when b is nil
+	n      int
+	ep     Epilogue
+	m0, m1 int
+	n0, n1 int
+	vec    bool // n = 1 with the kernel's gemv: A panels times the vector b
+	rem    int  // the last rem columns are computed with the gemv (see mul)
+}
+
+var (
+	bufPool = sync.Pool{New: func() any { return new(workspace) }}
+)
+
+// workspace is one worker's packed-B buffer.
+type workspace struct {
+	b   []float32
+	t   []float32   // one row of a block of B from a Source, before packing
+	acc [16]float32 // one panel's results of a gemv
+	x   []float32   // a column of B for the gemv
+}
+
+// runVec computes the job's share of C = A*b for n = 1, panel by panel.
+func (j *job) runVec() {
+	kern := j.kern
+	mr, m, k := kern.mr, j.a.m, j.a.k
+	var flags int
+	if j.ep.Bias != nil {
+		flags |= flagBias
+	}
+	if j.ep.Residual != nil {
+		flags |= flagRes
+	}
+	if j.ep.ReLU {
+		flags |= flagReLU
+	}
+	ws := bufPool.Get().(*workspace)
+	defer bufPool.Put(ws)
+	acc := &ws.acc // a pooled array: one on the stack would escape through kern.gemv
+	for q := j.m0; q < j.m1; q++ {
+		i0 := q * mr
+		mrCur := min(mr, m-i0)
+		kern.gemv(j.a.data[q*mr*k:(q+1)*mr*k], j.b[:k], acc)
+		var bias, res []float32
+		if j.ep.Bias != nil {
+			bias = j.ep.Bias[i0 : i0+mrCur]
+		}
+		if j.ep.Residual != nil {
+			res = j.ep.Residual[i0 : i0+mrCur]
+		}
+		epilogue(acc[:], 1, j.c[i0:i0+mrCur], 1, bias, res, flags, mrCur, 1)
+	}
+}
+
+// runRem computes the last j.rem columns of C for the job's A panels with
+// the gemv, each from its column of B, gathered.
+func (j *job) runRem(ws *workspace) {
+	gemv := j.a.kern.gemv
+	mr, m, k, n := j.a.kern.mr, j.a.m, j.a.k, j.n
+	if len(ws.x) < k {
+		ws.x = make([]float32, k)
+	}
+	x := ws.x[:k]
+	flags := 0
+	if j.ep.Bias != nil {
+		flags |= flagBias
+	}
+	if j.ep.Residual != nil {
+		flags |= flagRes
+	}
+	if j.ep.ReLU {
+		flags |= flagReLU
+	}
+	for col := n - j.rem; col < n; col++ {
+		if j.src != nil {
+			j.src.Rows(x, 0, k, col, 1)
+		} else {
+			for p := range x {
+				x[p] = j.b[p*n+col]
+			}
+		}
+		for q := j.m0; q < j.m1; q++ {
+			i0 := q * mr
+			mrCur := min(mr, m-i0)
+			gemv(j.a.data[q*mr*k:(q+1)*mr*k], x, &ws.acc)
+			off, end := i0*n+col, (i0+mrCur-1)*n+col+1
+			var bias, res []float32
+			if j.ep.Bias != nil {
+				bias = j.ep.Bias[i0 : i0+mrCur]
+			}
+			if j.ep.Residual != nil {
+				res = j.ep.Residual[off:end]
+			}
+			epilogue(ws.acc[:], 1, j.c[off:end], n, bias, res, flags, mrCur, 1)
+		}
+	}
+}
+
+// run computes the job's share of C.
+func (j *job) run() {
+	if j.vec {
+		j.runVec()
+		return
+	}
+	ws := bufPool.Get().(*workspace)
+	defer bufPool.Put(ws)
+	kern := j.kern
+	mr, nr := kern.mr, kern.nr
+	m, k, n := j.a.m, j.a.k, j.n
+	nc := ncMax / nr * nr
+	kblocks := ceilDiv(k, kcMax)
+	kcStep := ceilDiv(k, kblocks)
+	if need := kcStep * nc; len(ws.b) < need {
+		ws.b = make([]float32, need)
+	}
+	if j.src != nil && len(ws.t) < nc {
+		ws.t = make([]float32, nc)
+	}
+	ad := j.a.data
+	cols := n - j.rem // columns computed in tiles
+	if j.rem > 0 && j.n1*nr >= cols {
+		defer j.runRem(ws) // this job holds the last micro-panel
+	}
+	for jc := j.n0 * nr; jc < min(j.n1*nr, cols); jc += nc {
+		ncCur := min(nc, min(j.n1*nr, cols)-jc)
+		// A last micro-panel narrower than the narrow kernel is packed
+		// and computed at its width (n = 196 computes 208 columns, not 224).
+		full := ncCur / nr * nr
+		tailKern := kern
+		if t := ncCur - full; t > 0 && kern.narrow != nil && t <= kern.narrow.nr {
+			tailKern = kern.narrow
+		}
+		for pc := 0; pc < k; pc += kcStep {
+			kc := min(kcStep, k-pc)
+			if j.src != nil {
+				// One row of B at a time, through a row buffer that stays
+				// in L1, straight into the panels: a whole kc x nc block
+				// would take half of L2 beside the packed block.
+				row := ws.t[:ncCur]
+				for p := range kc {
+					j.src.Rows(row, pc+p, 1, jc, ncCur)
+					packRow(ws.b, row, p, kc, nr, tailKern.nr, kern.copyPanels)
+				}
+			} else {
+				packB(ws.b, j.b, n, pc, kc, jc, ncCur, nr, tailKern.nr, kern.copyPanels)
+			}
+			var flags int
+			if pc > 0 {
+				flags |= flagAccum
+			} else {
+				if j.ep.Bias != nil {
+					flags |= flagBias
+				}
+				if j.ep.Residual != nil {
+					flags |= flagRes
+				}
+			}
+			if pc+kc == k && j.ep.ReLU {
+				flags |= flagReLU
+			}
+			for q := j.m0; q < j.m1; q++ {
+				i0 := q * mr
+				mrCur := min(mr, m-i0)
+				ap := ad[q*mr*k+pc*mr : q*mr*k+(pc+kc)*mr]
+				var bias []float32
+				if flags&flagBias != 0 {
+					bias = j.ep.Bias[i0 : i0+mrCur]
+				}
+				for jr := 0; jr < ncCur; jr += nr {
+					nrCur := min(nr, ncCur-jr)
+					off := i0*n + jc + jr
+					end := off + (mrCur-1)*n + nrCur
+					var res []float32
+					if flags&flagRes != 0 {
+						res = j.ep.Residual[off:end]
+					}
+					if jr == full {
+						bp := ws.b[jr*kc : jr*kc+tailKern.nr*kc]
+						tailKern.tile(kc, ap, bp, j.c[off:end], n, bias, res, flags, mrCur, nrCur)
+						continue
+					}
+					bp := ws.b[jr*kc : (jr+nr)*kc]
+					kern.tile(kc, ap, bp, j.c[off:end], n, bias, res, flags, mrCur, nrCur)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,78 @@
+package gemm
+
+import "fmt"
+
+// tileFunc computes one micro-tile: for rows i < mr and columns j < nr,
+//
+//	v = sum_p a[p*MR+i] * b[p*NR+j]  (p < kc)
+//	if flagAccum: v += c[i*ldc+j]
+//	if flagBias:  v += bias[i]
+//	if flagRes:   v += res[i*ldc+j]
+//	if flagReLU:  v = max(v, 0)
+//	c[i*ldc+j] = v
+//
+// a is the packed A micro-panel (kc x MR), b the packed B micro-panel
+// (kc x NR). Elements of c outside mr x nr are not touched.
+type tileFunc func(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int)
+
+// kernel is one micro-kernel with its tile shape.
+type kernel struct {
+	name   string
+	mr, nr int
+	tile   tileFunc
+	// narrow, if set, is a kernel with the same mr (so the same packed A)
+	// and a smaller nr that Mul uses when n <= narrow.nr.
+	narrow *kernel
+	// copyPanels, if set, packs one row of B: for q < panels it copies
+	// src[q*nr : q*nr+nr] to dst[q*stride:]. nil: packB's Go loop.
+	copyPanels func(dst, src []float32, panels, stride int)
+	// peak, if set, runs n iterations of peakFlops floating-point
+	// operations of register-only FMAs: the core's FMA peak, which the
+	// GEMM benchmark reports the kernel's efficiency against.
+	peak      func(n int)
+	peakFlops int
+	// gemv, if set, computes out[i] = sum_p a[p*mr+i] * x[p] for i < mr
+	// of one whole packed A panel (len(x) = k): Mul uses it for n = 1.
+	gemv func(a, x []float32, out *[16]float32)
+}
+
+var genericKernel = &kernel{name: "generic", mr: 4, nr: 4, tile: genericTile}
+
+// active is the kernel PackA packs for: the best one this CPU runs.
+var active = kernels()[0]
+
+// Kernel reports the micro-kernel in use: "avx512", "avx2", or "generic".
+func Kernel() string { return active.name }
+
+// kernels lists the kernels this CPU can run, best first; the last is
+// always the generic one.
+func kernels() []*kernel { return append(append([]*kernel(nil), archKernels...), genericKernel) }
+
+// Use makes PackA pack for the named kernel ("avx512", "avx2" or
+// "generic") from now on; matrices packed before keep theirs. It fails for a
+// kernel this CPU (or a purego build) lacks. Call it at start, before
+// loading models (MLSERVE_GEMM_KERNEL), or in tests.
+func Use(name string) error {
+	k := kernelByName(name)
+	if k == nil {
+		var names []string
+		for _, k := range kernels() {
+			names = append(names, k.name)
+		}
+		return fmt.Errorf("gemm: kernel %q is not available here (have %v)", name, names)
+	}
+	active = k
+	return nil
+}
+
+// kernelByName is the test hook that forces a kernel: packA(a, m, k,
+// kernelByName("generic")) makes every later Mul with that PackedA run the
+// generic kernel, side by side with the others. nil if the CPU lacks it.
+func kernelByName(name string) *kernel {
+	for _, k := range kernels() {
+		if k.name == name {
+			return k
+		}
+	}
+	return nil
+}
