@@ -226,55 +226,64 @@ func (o *execOp) setupLayout(ins []*value) error {
 		}
 		return o.planSlice(x, starts, ends, axes, steps, norm)
 	case kReduceMean:
-		axes := l.axes
-		if len(ins) > 1 {
-			var err error
-			if axes, err = ints(1); err != nil {
-				return err
-			}
-			o.ins = ins[:1]
+		return o.planReduceMean(ins, ints, norm)
+	}
+	return nil
+}
+
+// planReduceMean plans a ReduceMean of x = ins[0] over the given axes (all
+// when none): a strided accumulation scaled by 1/count.
+func (o *execOp) planReduceMean(ins []*value, ints func(int) ([]int64, error), norm func(int64) (int, error)) error {
+	l, x := o.l, ins[0]
+	r, xs := len(x.shape), physStrides(x.shape)
+	axes := l.axes
+	if len(ins) > 1 {
+		var err error
+		if axes, err = ints(1); err != nil {
+			return err
 		}
-		red := make([]bool, r)
-		for _, a := range axes {
-			i, err := norm(a)
-			if err != nil {
-				return err
-			}
+		o.ins = ins[:1]
+	}
+	red := make([]bool, r)
+	for _, a := range axes {
+		i, err := norm(a)
+		if err != nil {
+			return err
+		}
+		red[i] = true
+	}
+	if len(axes) == 0 {
+		for i := range red {
 			red[i] = true
 		}
-		if len(axes) == 0 {
-			for i := range red {
-				red[i] = true
-			}
-		}
-		var out []int
-		count := 1
-		for i, d := range x.shape {
-			switch {
-			case !red[i]:
-				out = append(out, d)
-			case l.zero:
-				out = append(out, 1)
-			}
-			if red[i] {
-				count *= d
-			}
-		}
-		os := physStrides(out)
-		dst := make([]int, r)
-		for i, j := 0, 0; i < r; i++ {
-			switch {
-			case !red[i]:
-				dst[i] = os[j]
-				j++
-			case l.zero:
-				j++
-			}
-		}
-		o.out = &value{shape: out, buf: &buffer{size: prod(out)}}
-		o.steps = []copyStep{{dims: x.shape, dstSt: dst, srcSt: xs, add: true}}
-		o.scale = 1 / float32(count)
 	}
+	var out []int
+	count := 1
+	for i, d := range x.shape {
+		switch {
+		case !red[i]:
+			out = append(out, d)
+		case l.zero:
+			out = append(out, 1)
+		}
+		if red[i] {
+			count *= d
+		}
+	}
+	os := physStrides(out)
+	dst := make([]int, r)
+	for i, j := 0, 0; i < r; i++ {
+		switch {
+		case !red[i]:
+			dst[i] = os[j]
+			j++
+		case l.zero:
+			j++
+		}
+	}
+	o.out = &value{shape: out, buf: &buffer{size: prod(out)}}
+	o.steps = []copyStep{{dims: x.shape, dstSt: dst, srcSt: xs, add: true}}
+	o.scale = 1 / float32(count)
 	return nil
 }
 

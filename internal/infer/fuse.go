@@ -1,0 +1,181 @@
+package infer
+
+// fuse folds BatchNormalization into the convolution before it and fuses a
+// following Add (residual) and ReLU into the convolution's epilogue.
+func fuse(net *network) {
+	fuseBatchNorm(net)
+	fuseResidual(net)
+	fuseRelu(net)
+	fuseSiLU(net)
+	fuseGConvActivation(net)
+}
+
+// uses counts the readers of every value (the graph output counts once).
+func (net *network) uses() map[string]int {
+	u := map[string]int{net.output: 1}
+	for _, l := range net.layers {
+		for _, in := range l.in {
+			u[in]++
+		}
+		if l.residual != "" {
+			u[l.residual]++
+		}
+	}
+	return u
+}
+
+// producers maps every value to the index of the layer that computes it.
+func (net *network) producers() map[string]int {
+	p := map[string]int{}
+	for i, l := range net.layers {
+		p[l.out] = i
+	}
+	return p
+}
+
+// removeLayers drops the layers in drop, keeping the order of the others.
+func (net *network) removeLayers(drop map[*layer]bool) {
+	kept := net.layers[:0]
+	for _, l := range net.layers {
+		if !drop[l] {
+			kept = append(kept, l)
+		}
+	}
+	net.layers = kept
+}
+
+// fuseBatchNorm scales the weights and bias of a convolution by the
+// BatchNormalization after it.
+func fuseBatchNorm(net *network) {
+	u, p, drop := net.uses(), net.producers(), map[*layer]bool{}
+	for _, l := range net.layers {
+		if l.kind != kAffine || u[l.in[0]] != 1 {
+			continue
+		}
+		i, ok := p[l.in[0]]
+		if !ok || (net.layers[i].kind != kConv && net.layers[i].kind != kGConv) || drop[net.layers[i]] {
+			continue
+		}
+		c := net.layers[i]
+		per := c.cin * c.kh * c.kw
+		for o := 0; o < c.cout; o++ {
+			s := l.scale[o]
+			for j := o * per; j < (o+1)*per; j++ {
+				c.w[j] *= s
+			}
+			c.bias[o] = c.bias[o]*s + l.shift[o]
+		}
+		c.typ += "+BatchNormalization"
+		c.out = l.out
+		drop[l] = true
+	}
+	net.removeLayers(drop)
+}
+
+// fuseResidual fuses an Add after a convolution: the other operand becomes
+// the residual of the later of the two convolutions, computed before it.
+func fuseResidual(net *network) {
+	u, p, drop := net.uses(), net.producers(), map[*layer]bool{}
+	for _, l := range net.layers {
+		if l.kind != kAdd {
+			continue
+		}
+		best, other := -1, ""
+		for j, in := range l.in {
+			i, ok := p[in]
+			if !ok || u[in] != 1 || net.layers[i].kind != kConv || net.layers[i].residual != "" || net.layers[i].relu {
+				continue
+			}
+			o := l.in[1-j]
+			if oi, ok := p[o]; ok && oi >= i {
+				continue
+			}
+			if i > best {
+				best, other = i, o
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		c := net.layers[best]
+		c.residual, c.out = other, l.out
+		c.typ += "+Add"
+		drop[l] = true
+	}
+	net.removeLayers(drop)
+}
+
+// fuseRelu fuses a ReLU into the layer before it, if it has an epilogue.
+func fuseRelu(net *network) {
+	u, p, drop := net.uses(), net.producers(), map[*layer]bool{}
+	for _, l := range net.layers {
+		if l.kind != kRelu || u[l.in[0]] != 1 {
+			continue
+		}
+		i, ok := p[l.in[0]]
+		if !ok {
+			continue
+		}
+		src := net.layers[i]
+		switch src.kind {
+		case kConv, kAffine, kAdd, kFC, kGConv:
+		default:
+			continue
+		}
+		if src.relu || drop[src] {
+			continue
+		}
+		src.relu, src.out = true, l.out
+		src.typ += "+Relu"
+		drop[l] = true
+	}
+	net.removeLayers(drop)
+}
+
+// fuseSiLU turns Mul(x, Sigmoid(x)) into SiLU.
+func fuseSiLU(net *network) {
+	u, p, drop := net.uses(), net.producers(), map[*layer]bool{}
+	for _, l := range net.layers {
+		if l.kind != kBinary || l.arith != "Mul" || len(l.in) != 2 {
+			continue
+		}
+		for j, in := range l.in {
+			i, ok := p[in]
+			if !ok || u[in] != 1 {
+				continue
+			}
+			s := net.layers[i]
+			if s.kind != kUnary || s.act.kind != actSigmoid || s.in[0] != l.in[1-j] || drop[s] {
+				continue
+			}
+			l.kind, l.in, l.act, l.arith = kUnary, []string{s.in[0]}, activation{kind: actSiLU}, ""
+			l.typ = "Sigmoid+Mul"
+			drop[s] = true
+			break
+		}
+	}
+	net.removeLayers(drop)
+}
+
+// fuseGConvActivation folds an activation into the grouped convolution
+// before it.
+func fuseGConvActivation(net *network) {
+	u, p, drop := net.uses(), net.producers(), map[*layer]bool{}
+	for _, l := range net.layers {
+		if l.kind != kUnary || u[l.in[0]] != 1 {
+			continue
+		}
+		i, ok := p[l.in[0]]
+		if !ok {
+			continue
+		}
+		c := net.layers[i]
+		if c.kind != kGConv || c.relu || c.act.kind != actNone || drop[c] {
+			continue
+		}
+		c.act, c.out = l.act, l.out
+		c.typ += "+" + l.typ
+		drop[l] = true
+	}
+	net.removeLayers(drop)
+}
