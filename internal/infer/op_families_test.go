@@ -81,9 +81,12 @@ func TestGroupConv(t *testing.T) {
 			}
 		}
 		g := geom{c: tt.cin, h: tt.h, w: tt.w, kh: tt.k, kw: tt.k, sh: tt.s, sw: tt.s, pt: tt.p, pl: tt.p, oh: oh, ow: ow}
-		got := make([]float32, len(want))
-		groupConv(got, stored(x, []int{tt.n, tt.cin, tt.h, tt.w}), w, bias, tt.n, g, cpg, tt.cout, tt.group, activation{kind: actClip, lo: 0, hi: 6})
-		closeTo(t, "groupConv", got, stored(want, []int{tt.n, tt.cout, oh, ow}), 1e-5)
+		a := activation{kind: actClip, lo: 0, hi: 6}
+		eachKernel(t, func(kern string) {
+			got := make([]float32, len(want))
+			groupConv(got, stored(x, []int{tt.n, tt.cin, tt.h, tt.w}), newGroupConv(g, cpg, a), w, bias, tt.n, g, cpg, tt.cout, tt.group, a)
+			closeTo(t, "groupConv/"+kern, got, stored(want, []int{tt.n, tt.cout, oh, ow}), 1e-5)
+		})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/mlserve/mlserve/internal/dwconv"
 	"github.com/mlserve/mlserve/internal/gemm"
 )
 
@@ -30,6 +31,7 @@ type execOp struct {
 	sub     *buffer       // kConv 1x1 with a stride: the input subsampled, the GEMM's B
 	src     *im2colSource // kConv otherwise: B made on demand from the input
 	deint   *buffer       // kConv with stride 2: the input, deinterleaved
+	dw      *dwconv.Conv  // kGConv: the direct kernel (op_gconv.go)
 	nchw    bool          // kView of a 4-D batch: reorder CNHW to NCHW
 	bin     *broadcast    // kBinary, and kAdd of different shapes (op_eltwise.go)
 	rows    int           // kFC: rows of the input matrix
