@@ -39,6 +39,7 @@ func main() {
 	winoIn()
 	winoOut()
 	maxInto()
+	activations()
 	fmaPeak("peakAVX512", 24, true)
 	fmaPeak("peakAVX2", 12, false)
 	Generate()

@@ -8,11 +8,14 @@ const (
 	flagReLU              // clamp at zero (last k block only)
 )
 
-// Epilogue is applied as C = act(A*B + Bias[row] + Residual) element-wise.
+// Epilogue is applied as C = Act(relu(A*B + Bias[row] + Residual))
+// element-wise, ReLU as asked; Act on each tile right after its last k
+// block, while it is in cache.
 type Epilogue struct {
 	Bias     []float32 // len m, or nil
 	Residual []float32 // same layout as C (m x n contiguous), or nil
 	ReLU     bool
+	Act      Act
 }
 
 // epilogue merges the mr x nr corner of a computed tile (row stride

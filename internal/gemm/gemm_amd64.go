@@ -84,3 +84,12 @@ func avx2Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr
 	bp, rp := tilePointers(c, ldc, bias, res, flags, MR, NR)
 	tileAVX2(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags)
 }
+
+func init() {
+	if cpu.X86.HasAVX512F && cpu.X86.HasBMI2 {
+		actKernels["avx512"] = &[...]actFunc{nil, actClampZ, actSigmoidZ, actSiLUZ, actHardSwishZ}
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		actKernels["avx2"] = &[...]actFunc{nil, actClampY, actSigmoidY, actSiLUY, actHardSwishY}
+	}
+}

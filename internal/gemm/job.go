@@ -148,6 +148,7 @@ func (j *job) runVec() {
 			res = j.ep.Residual[i0 : i0+mrCur]
 		}
 		epilogue(acc[:], 1, j.c[i0:i0+mrCur], 1, bias, res, flags, mrCur, 1)
+		actTile(kern, j.c[i0:i0+mrCur], 1, mrCur, 1, j.ep.Act)
 	}
 }
 
@@ -191,6 +192,7 @@ func (j *job) runRem(ws *workspace) {
 				res = j.ep.Residual[off:end]
 			}
 			epilogue(ws.acc[:], 1, j.c[off:end], n, bias, res, flags, mrCur, 1)
+			actTile(j.a.kern, j.c[off:end], n, mrCur, 1, j.ep.Act)
 		}
 	}
 }
@@ -276,10 +278,13 @@ func (j *job) run() {
 					if jr == full {
 						bp := ws.b[jr*kc : jr*kc+tailKern.nr*kc]
 						tailKern.tile(kc, ap, bp, j.c[off:end], n, bias, res, flags, mrCur, nrCur)
-						continue
+					} else {
+						bp := ws.b[jr*kc : (jr+nr)*kc]
+						kern.tile(kc, ap, bp, j.c[off:end], n, bias, res, flags, mrCur, nrCur)
 					}
-					bp := ws.b[jr*kc : (jr+nr)*kc]
-					kern.tile(kc, ap, bp, j.c[off:end], n, bias, res, flags, mrCur, nrCur)
+					if pc+kc == k {
+						actTile(kern, j.c[off:end], n, mrCur, nrCur, j.ep.Act)
+					}
 				}
 			}
 		}

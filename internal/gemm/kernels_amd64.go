@@ -49,6 +49,46 @@ func winoOutAVX512(m *float32, stride int, n int, out0 *float32, out1 *float32, 
 //go:noescape
 func maxIntoAVX2(dst *float32, src *float32, n int)
 
+// actClampZ sets each of cols floats of rows rows at c, ldc apart, to min(max(x, lo), hi).
+//
+//go:noescape
+func actClampZ(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// actSigmoidZ sets each of cols floats of rows rows at c, ldc apart, to 1/(1+e^-x).
+//
+//go:noescape
+func actSigmoidZ(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// actSiLUZ sets each of cols floats of rows rows at c, ldc apart, to x/(1+e^-x).
+//
+//go:noescape
+func actSiLUZ(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// actHardSwishZ sets each of cols floats of rows rows at c, ldc apart, to x*min(max(x/6+1/2, 0), 1).
+//
+//go:noescape
+func actHardSwishZ(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// actClampY sets each of cols floats of rows rows at c, ldc apart, to min(max(x, lo), hi).
+//
+//go:noescape
+func actClampY(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// actSigmoidY sets each of cols floats of rows rows at c, ldc apart, to 1/(1+e^-x).
+//
+//go:noescape
+func actSigmoidY(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// actSiLUY sets each of cols floats of rows rows at c, ldc apart, to x/(1+e^-x).
+//
+//go:noescape
+func actSiLUY(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// actHardSwishY sets each of cols floats of rows rows at c, ldc apart, to x*min(max(x/6+1/2, 0), 1).
+//
+//go:noescape
+func actHardSwishY(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
 // peakAVX512 runs n iterations of 24 independent zmm FMAs (the FMA peak).
 //
 //go:noescape

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"fmt"
+	"math"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The epilogue's activations over a tile of C (or any rows of floats):
+// clamp, sigmoid, SiLU and HardSwish, each as actClampZ/actClampY (AVX-512
+// and AVX2) and so on, all with the signature
+//
+//	func(c *float32, ldc, rows, cols int, lo, hi float32)
+//
+// (ldc in floats; lo and hi only for the clamp), applied in place to cols
+// floats of each row. They match gemm's actGeneric up to the exp
+// polynomial's rounding (see internal/gemm/act.go).
+
+// The constants, each replicated in one 64-byte line so that every vector
+// width reads it as a memory operand.
+var actConsts = []struct {
+	name string
+	v    float32
+}{
+	{"one", 1},
+	{"log2e", float32(math.Log2E)},
+	{"ln2hi", 0.693359375},
+	{"ln2lo", -2.12194440e-4},
+	{"xmin", -87.3}, // e^x is a normal float32 from here ...
+	{"xmax", 88.3},  // ... to here, with 2^n for n in [-126, 127]
+	{"c2", 1.0 / 2}, // e^r = 1 + r + r^2/2 + ... + r^7/5040 (Taylor)
+	{"c3", 1.0 / 6},
+	{"c4", 1.0 / 24},
+	{"c5", 1.0 / 120},
+	{"c6", 1.0 / 720},
+	{"c7", 1.0 / 5040},
+	{"sixth", 1.0 / 6},
+	{"half", 0.5},
+	{"zero", 0},
+}
+
+var actTable Mem
+
+func actConst(name string) Mem {
+	for i, c := range actConsts {
+		if c.name == name {
+			return Mem{Base: RAX, Disp: 64 * i}
+		}
+	}
+	panic("no constant " + name)
+}
+
+// activations emits the four activations at both widths.
+func activations() {
+	actTable = GLOBL("actConsts", RODATA|NOPTR)
+	for i, c := range actConsts {
+		for j := range 16 {
+			DATA(64*i+4*j, U32(math.Float32bits(c.v))) // F32 prints 1.0 as $(1), an integer
+		}
+	}
+	for _, z := range []bool{true, false} {
+		sfx := "Y"
+		if z {
+			sfx = "Z"
+		}
+		actRows("actClamp"+sfx, z, "min(max(x, lo), hi)", clampBody)
+		actRows("actSigmoid"+sfx, z, "1/(1+e^-x)", func(v, lo, hi VecPhysical, z bool) { sigmoidBody(v, z, false) })
+		actRows("actSiLU"+sfx, z, "x/(1+e^-x)", func(v, lo, hi VecPhysical, z bool) { sigmoidBody(v, z, true) })
+		actRows("actHardSwish"+sfx, z, "x*min(max(x/6+1/2, 0), 1)", func(v, lo, hi VecPhysical, z bool) { hardSwishBody(v, z) })
+	}
+}
+
+// The registers of the bodies: the value in v (0), temporaries 1-4, lo and
+// hi in 5 and 6, the AVX2 tail mask in 7.
+func clampBody(v, lo, hi VecPhysical, z bool) {
+	VMAXPS(lo, v, v)
+	VMINPS(hi, v, v)
+}
+
+// sigmoidBody computes e = e^-x as 2^n * p(r) with -x = n ln2 + r, |r| <=
+// ln2/2, then 1/(1+e) or, for SiLU, x/(1+e).
+func sigmoidBody(v VecPhysical, z, silu bool) {
+	reg := ymm
+	if z {
+		reg = zmm
+	}
+	t, n, p, ni := reg(1), reg(2), reg(3), reg(4)
+	VMOVUPS(actConst("zero"), t)
+	VSUBPS(v, t, t) // t = -x
+	VMAXPS(actConst("xmin"), t, t)
+	VMINPS(actConst("xmax"), t, t)
+	VMULPS(actConst("log2e"), t, n)
+	if z {
+		VRNDSCALEPS(U8(0), n, n)
+	} else {
+		VROUNDPS(U8(0), n, n)
+	}
+	VFNMADD231PS(actConst("ln2hi"), n, t) // t = r
+	VFNMADD231PS(actConst("ln2lo"), n, t)
+	VMOVUPS(actConst("c7"), p)
+	for _, c := range []string{"c6", "c5", "c4", "c3", "c2", "one", "one"} {
+		VFMADD213PS(actConst(c), t, p) // p = p*r + c
+	}
+	VCVTPS2DQ(n, ni)
+	VPSLLD(U8(23), ni, ni)
+	VPADDD(actConst("one"), ni, ni) // + 127<<23 (the bits of 1.0): 2^n
+	VMULPS(ni, p, p)
+	VADDPS(actConst("one"), p, p) // 1 + e^-x
+	if silu {
+		VDIVPS(p, v, v)
+		return
+	}
+	VMOVUPS(actConst("one"), t)
+	VDIVPS(p, t, v)
+}
+
+func hardSwishBody(v VecPhysical, z bool) {
+	t := Y1
+	if z {
+		t = Z1
+	}
+	VMULPS(actConst("sixth"), v, t)
+	VADDPS(actConst("half"), t, t)
+	VMAXPS(actConst("zero"), t, t)
+	VMINPS(actConst("one"), t, t)
+	VMULPS(t, v, v)
+}
+
+// actRows emits fname, body applied to every float of rows x cols at c
+// (ldc floats apart), one vector at a time and a masked tail per row.
+func actRows(fname string, z bool, what string, body func(v, lo, hi VecPhysical, z bool)) {
+	TEXT(fname, NOSPLIT, "func(c *float32, ldc, rows, cols int, lo, hi float32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s sets each of cols floats of rows rows at c, ldc apart, to %s.", fname, what))
+	vec, reg := 8, ymm
+	if z {
+		vec, reg = 16, zmm
+	}
+	cp := Load(Param("c"), RDI)
+	ldc := Load(Param("ldc"), RSI)
+	rows := Load(Param("rows"), RDX)
+	cols := Load(Param("cols"), R8)
+	v, vlo, vhi, mask := reg(0), reg(5), reg(6), reg(7)
+	Load(Param("lo"), X0)
+	VBROADCASTSS(X0, vlo)
+	Load(Param("hi"), X0)
+	VBROADCASTSS(X0, vhi)
+	LEAQ(actTable, RAX)
+	x, rem := RBX, RCX
+	TESTQ(rows, rows)
+	JZ(LabelRef(fname + "_done"))
+	Label(fname + "_row")
+	XORQ(x, x)
+	MOVQ(cols, rem)
+	Label(fname + "_vec")
+	CMPQ(rem, U32(vec))
+	JL(LabelRef(fname + "_tail"))
+	m := Mem{Base: cp, Index: x, Scale: 4}
+	VMOVUPS(m, v)
+	body(v, vlo, vhi, z)
+	VMOVUPS(v, m)
+	ADDQ(U32(vec), x)
+	SUBQ(U32(vec), rem)
+	JMP(LabelRef(fname + "_vec"))
+	Label(fname + "_tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef(fname + "_next"))
+	if z {
+		MOVL(U32(0xffff), R9L)
+		BZHIL(ECX, R9L, R10L)
+		KMOVW(R10L, K1)
+		VMOVUPS_Z(m, K1, v)
+		body(v, vlo, vhi, z)
+		VMOVUPS(v, K1, m)
+	} else {
+		// mask lane i = i < rem: lanes 8-rem on of eight ones, eight zeros.
+		MOVQ(U32(8), R9)
+		SUBQ(rem, R9)
+		LEAQ(actMaskTable(), R10)
+		VMOVDQU(Mem{Base: R10, Index: R9, Scale: 4}, mask)
+		VMASKMOVPS(m, mask, v)
+		body(v, vlo, vhi, z)
+		VMASKMOVPS(v, mask, m)
+	}
+	Label(fname + "_next")
+	LEAQ(Mem{Base: cp, Index: ldc, Scale: 4}, cp)
+	DECQ(rows)
+	JNZ(LabelRef(fname + "_row"))
+	Label(fname + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+var actMask Mem
+var actMaskDone bool
+
+func actMaskTable() Mem {
+	if !actMaskDone {
+		actMask = GLOBL("actTailMask", RODATA|NOPTR)
+		for i := range 16 {
+			v := uint32(0)
+			if i < 8 {
+				v = 0xffffffff
+			}
+			DATA(4*i, U32(v))
+		}
+		actMaskDone = true
+	}
+	return actMask
+}

@@ -1,0 +1,97 @@
+package gemm
+
+import "math"
+
+// ActKind is an activation the epilogue applies after the bias, the
+// residual and ReLU.
+type ActKind uint8
+
+const (
+	ActNone      ActKind = iota
+	ActClamp             // min(max(x, Lo), Hi): ReLU6, Clip, HardTanh
+	ActSigmoid           // 1 / (1 + e^-x)
+	ActSiLU              // x * sigmoid(x)
+	ActHardSwish         // x * min(max(x/6 + 1/2, 0), 1)
+)
+
+// Act is an ActKind with its bounds (ActClamp).
+type Act struct {
+	Kind   ActKind
+	Lo, Hi float32
+}
+
+// actFunc applies an activation in place to cols floats of each of rows
+// rows of c, ldc floats apart (c holds them all).
+type actFunc func(c *float32, ldc, rows, cols int, lo, hi float32)
+
+// actKernels are the vector activations by kernel name and ActKind, set
+// at init for the kernels this CPU runs; a kernel without them runs
+// actGeneric.
+var actKernels = map[string]*[ActHardSwish + 1]actFunc{}
+
+// Activate applies a to every float of x in place, with the vector
+// activation of the kernel in use (see Use), the one its epilogue applies.
+func Activate(x []float32, a Act) {
+	if len(x) > 0 {
+		actTile(active, x, len(x), 1, len(x), a)
+	}
+}
+
+// actTile applies a to the rows x cols tile at c (row stride ldc) with
+// kern's activations: the epilogue's last step, on the tile while it is in
+// cache.
+func actTile(kern *kernel, c []float32, ldc, rows, cols int, a Act) {
+	if a.Kind == ActNone || rows == 0 || cols == 0 {
+		return
+	}
+	_ = c[(rows-1)*ldc+cols-1]
+	if fs := actKernels[kern.name]; fs != nil && fs[a.Kind] != nil {
+		fs[a.Kind](&c[0], ldc, rows, cols, a.Lo, a.Hi)
+		return
+	}
+	for i := range rows {
+		actGeneric(c[i*ldc:i*ldc+cols], a)
+	}
+}
+
+// actGeneric is the pure-Go activation, the reference for the vector ones:
+// e^x as exp32, the same range reduction and polynomial.
+func actGeneric(x []float32, a Act) {
+	switch a.Kind {
+	case ActClamp:
+		for i, v := range x {
+			x[i] = min(max(v, a.Lo), a.Hi)
+		}
+	case ActSigmoid:
+		for i, v := range x {
+			x[i] = 1 / (1 + exp32(-v))
+		}
+	case ActSiLU:
+		for i, v := range x {
+			x[i] = v / (1 + exp32(-v))
+		}
+	case ActHardSwish:
+		for i, v := range x {
+			x[i] = v * min(max(v*(1.0/6)+0.5, 0), 1)
+		}
+	}
+}
+
+// exp32 is e^x in float32 for the activations: x clamped to [-87.3, 88.3]
+// (so 2^n below is a normal float32), x = n ln2 + r with |r| <= ln2/2
+// (ln2 in two parts, Cody-Waite), e^r by its Taylor series to r^7 in Horner
+// form (truncation below 2^-27 relative for |r| <= ln2/2), times 2^n
+// through the exponent bits. TestExp32 measures it against math.Exp.
+func exp32(x float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		ln2hi = 0.693359375
+		ln2lo = -2.12194440e-4
+	)
+	x = min(max(x, -87.3), 88.3)
+	n := float32(math.RoundToEven(float64(x * log2e)))
+	r := x - n*ln2hi
+	r -= n * ln2lo
+	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
+	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
+}
