@@ -25,6 +25,10 @@ func main() {
 	ConstraintExpr("!purego")
 	rows("rowsAVX512", true)
 	rows("rowsAVX2", false)
+	rows3x3("rows3x3AVX512", true)
+	rows3x3("rows3x3AVX2", false)
+	padCopy("padCopyAVX512", true)
+	padCopy("padCopyAVX2", false)
 	deinterleave512()
 	deinterleave256()
 	Generate()
@@ -148,6 +152,212 @@ func rows(fname string, z bool) {
 	RET()
 }
 
+// rows3x3 emits the row kernel for 3x3 taps, with the nine weights in
+// registers for the whole call and every tap a memory operand: row ky's
+// taps are at r[ky] + x + d[kx] (d[0] = 0), so per vector of pixels it is
+// nine FMAs and nothing else. off holds the byte offsets of taps 0, 3 and
+// 6 and then d[1], d[2]. A row's last pixels, fewer than four vectors, are
+// one block of one to four vectors with the last one's store masked.
+func rows3x3(fname string, z bool) {
+	TEXT(fname, NOSPLIT, "func(dst, src *float32, off *[5]int, w *float32, ow, oh, step int, bias, lo, hi float32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s is the 3x3 case of the row kernel: off holds the byte offsets of taps 0, 3, 6, then those of taps 1 and 2 from tap 0.", fname))
+	vec, reg := 8, ymm
+	if z {
+		vec, reg = 16, zmm
+	}
+	dst := Load(Param("dst"), RDI)
+	src := Load(Param("src"), RAX)
+	off := Load(Param("off"), RDX)
+	wp := Load(Param("w"), R15)
+	ow := Load(Param("ow"), R13)
+	oh := Load(Param("oh"), R12)
+	step := Load(Param("step"), R14)
+	r := []Register{RSI, R8, R9}
+	for ky, rk := range r {
+		MOVQ(src, rk)
+		ADDQ(Mem{Base: off, Disp: 8 * ky}, rk)
+	}
+	var wr []VecPhysical
+	for t := range 9 {
+		if z {
+			wr = append(wr, zmm(16+t))
+		} else {
+			wr = append(wr, ymm(4+t))
+		}
+		VBROADCASTSS(Mem{Base: wp, Disp: 4 * t}, wr[t])
+	}
+	vlo, vhi, vb, mask := reg(13), reg(14), reg(12), Y15
+	Load(Param("lo"), X0)
+	VBROADCASTSS(X0, vlo)
+	Load(Param("hi"), X0)
+	VBROADCASTSS(X0, vhi)
+	bp, err := Param("bias").Resolve()
+	if err != nil {
+		panic(err)
+	}
+	biasMem := bp.Addr
+	if z {
+		VBROADCASTSS(biasMem, vb)
+	}
+	x, x1, x2, rem, tmp := RBX, R10, R11, RCX, R15
+	TESTQ(oh, oh)
+	JZ(LabelRef(fname + "_done"))
+	TESTQ(ow, ow)
+	JZ(LabelRef(fname + "_done"))
+
+	block := func(nv int, masked bool) {
+		acc := make([]VecPhysical, nv)
+		for v := range acc {
+			acc[v] = reg(v)
+			if z {
+				VMOVAPS(vb, acc[v])
+			} else {
+				VBROADCASTSS(biasMem, acc[v])
+			}
+		}
+		for ky, rk := range r {
+			for kx, idx := range []Register{x, x1, x2} {
+				for v := range acc {
+					VFMADD231PS(Mem{Base: rk, Index: idx, Scale: 1, Disp: 4 * vec * v}, wr[3*ky+kx], acc[v])
+				}
+			}
+		}
+		for v := range acc {
+			VMAXPS(vlo, acc[v], acc[v])
+			VMINPS(vhi, acc[v], acc[v])
+			m := Mem{Base: dst, Index: x, Scale: 1, Disp: 4 * vec * v}
+			switch {
+			case !masked || v < nv-1:
+				VMOVUPS(acc[v], m)
+			case z:
+				VMOVUPS(acc[v], K1, m)
+			default:
+				VMASKMOVPS(acc[v], mask, m)
+			}
+		}
+	}
+
+	Label(fname + "_row")
+	XORQ(x, x)
+	MOVQ(Mem{Base: off, Disp: 24}, x1)
+	MOVQ(Mem{Base: off, Disp: 32}, x2)
+	MOVQ(ow, rem)
+	Label(fname + "_loop4")
+	CMPQ(rem, U32(4*vec))
+	JL(LabelRef(fname + "_tail"))
+	block(4, false)
+	for _, q := range []Register{x, x1, x2} {
+		ADDQ(U32(16*vec), q)
+	}
+	SUBQ(U32(4*vec), rem)
+	JMP(LabelRef(fname + "_loop4"))
+	Label(fname + "_tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef(fname + "_next"))
+	for nv := 1; nv <= 4; nv++ {
+		lbl := fmt.Sprintf("%s_t%d", fname, nv)
+		if nv < 4 {
+			CMPQ(rem, U32(nv*vec))
+			JG(LabelRef(lbl + "_skip"))
+		}
+		// The last vector's mask: its rem - (nv-1)*vec pixels.
+		MOVQ(rem, tmp)
+		SUBQ(U32((nv-1)*vec), tmp)
+		if z {
+			MOVL(U32(0xffff), EAX) // src is in r[] by now
+			BZHIL(R15L, EAX, EAX)
+			KMOVW(EAX, K1)
+		} else {
+			NEGQ(tmp)
+			ADDQ(U32(8), tmp)
+			LEAQ(tailTable(), RAX)
+			VMOVDQU(Mem{Base: RAX, Index: tmp, Scale: 4}, mask)
+		}
+		block(nv, true)
+		JMP(LabelRef(fname + "_next"))
+		if nv < 4 {
+			Label(lbl + "_skip")
+		}
+	}
+	Label(fname + "_next")
+	for _, rk := range r {
+		ADDQ(step, rk)
+	}
+	LEAQ(Mem{Base: dst, Index: ow, Scale: 4}, dst)
+	DECQ(oh)
+	JNZ(LabelRef(fname + "_row"))
+	Label(fname + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// padCopy emits a copy of rows rows of w floats from src to dst, each
+// with its own row pitch: the input planes into the padded buffer, in one
+// call per plane, whole vectors and a masked tail per row.
+func padCopy(fname string, z bool) {
+	TEXT(fname, NOSPLIT, "func(dst, src *float32, rows, w, dpitch, spitch int)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s copies rows rows of w floats from src, spitch floats apart, to dst, dpitch floats apart.", fname))
+	vec, reg := 8, ymm
+	if z {
+		vec, reg = 16, zmm
+	}
+	dst := Load(Param("dst"), RDI)
+	src := Load(Param("src"), RSI)
+	rows := Load(Param("rows"), RDX)
+	w := Load(Param("w"), R8)
+	pitch := Load(Param("dpitch"), R9)
+	spitch := Load(Param("spitch"), R11)
+	x, rem, mask := RBX, RCX, Y15
+	TESTQ(rows, rows)
+	JZ(LabelRef(fname + "_done"))
+	TESTQ(w, w)
+	JZ(LabelRef(fname + "_done"))
+	// The tail mask is the same for every row: w mod vec floats.
+	MOVQ(w, rem)
+	ANDQ(U32(vec-1), rem)
+	if z {
+		MOVL(U32(0xffff), EAX)
+		BZHIL(ECX, EAX, EAX)
+		KMOVW(EAX, K1)
+	} else {
+		MOVQ(U32(8), RAX)
+		SUBQ(rem, RAX)
+		LEAQ(tailTable(), R10)
+		VMOVDQU(Mem{Base: R10, Index: RAX, Scale: 4}, mask)
+	}
+	Label(fname + "_row")
+	XORQ(x, x)
+	MOVQ(w, rem)
+	Label(fname + "_loop")
+	CMPQ(rem, U32(vec))
+	JL(LabelRef(fname + "_tail"))
+	VMOVUPS(Mem{Base: src, Index: x, Scale: 4}, reg(0))
+	VMOVUPS(reg(0), Mem{Base: dst, Index: x, Scale: 4})
+	ADDQ(U32(vec), x)
+	SUBQ(U32(vec), rem)
+	JMP(LabelRef(fname + "_loop"))
+	Label(fname + "_tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef(fname + "_next"))
+	if z {
+		VMOVUPS_Z(Mem{Base: src, Index: x, Scale: 4}, K1, Z0)
+		VMOVUPS(Z0, K1, Mem{Base: dst, Index: x, Scale: 4})
+	} else {
+		VMASKMOVPS(Mem{Base: src, Index: x, Scale: 4}, mask, Y0)
+		VMASKMOVPS(Y0, mask, Mem{Base: dst, Index: x, Scale: 4})
+	}
+	Label(fname + "_next")
+	LEAQ(Mem{Base: src, Index: spitch, Scale: 4}, src)
+	LEAQ(Mem{Base: dst, Index: pitch, Scale: 4}, dst)
+	DECQ(rows)
+	JNZ(LabelRef(fname + "_row"))
+	Label(fname + "_done")
+	VZEROUPPER()
+	RET()
+}
+
 var tailMaskData Mem
 var tailMaskDone bool
 
@@ -240,7 +450,8 @@ func deinterleave256() {
 }
 
 func zmm(i int) VecPhysical {
-	return []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15}[i]
+	return []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15,
+		Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}[i]
 }
 
 func ymm(i int) VecPhysical {

@@ -35,11 +35,17 @@ type kernel struct {
 	name string
 	// rows computes oh output rows (see rowsGeneric); offs in floats.
 	rows func(dst, src []float32, offs []int, boffs []int, w []float32, ow, oh, step int, bias, lo, hi float32)
+	// rows3, if set, is rows for 3x3 taps of one input channel; off holds
+	// the byte offsets of taps 0, 3, 6 and those of taps 1, 2 from tap 0.
+	rows3 func(dst, src []float32, off *[5]int, offs []int, w []float32, ow, oh, step int, bias, lo, hi float32)
 	// deinterleave sets even[j], odd[j] = src[2j], src[2j+1] for j < len(even).
 	deinterleave func(even, odd, src []float32)
+	// padCopy copies rows rows of w floats, src rows spitch floats apart,
+	// to dst rows dpitch apart.
+	padCopy func(dst, src []float32, rows, w, dpitch, spitch int)
 }
 
-var generic = &kernel{name: "generic", rows: rowsGeneric, deinterleave: deinterleaveGeneric}
+var generic = &kernel{name: "generic", rows: rowsGeneric, deinterleave: deinterleaveGeneric, padCopy: padCopyGeneric}
 
 // Kernels lists the kernels this CPU runs, best first; the last is always
 // "generic".
@@ -68,12 +74,13 @@ type Conv struct {
 	cpg        int
 	lo, hi     float32
 	kern       *kernel
-	pw, pitch  int   // floats per column phase, per padded row (SW phases)
-	hp, plane  int   // padded rows, floats per padded input plane
-	offs       []int // per tap (ci, ky, kx): its offset in the buffer, floats
-	boffs      []int // the same in bytes, for the assembly
-	rowLen     int   // the padded row before the phase split (SW > 1)
-	size       int   // scratch floats: cpg planes, the slack, one unsplit row
+	pw, pitch  int     // floats per column phase, per padded row (SW phases)
+	hp, plane  int     // padded rows, floats per padded input plane
+	offs       []int   // per tap (ci, ky, kx): its offset in the buffer, floats
+	boffs      []int   // the same in bytes, for the assembly
+	off3       *[5]int // 3x3, one channel: for kernel.rows3, else nil
+	rowLen     int     // the padded row before the phase split (SW > 1)
+	size       int     // scratch floats: cpg planes, the slack, one unsplit row
 	scratch    sync.Pool
 	tapsPerOut int
 }
@@ -93,18 +100,24 @@ func New(g Geom, cpg int, lo, hi float32, kern string) *Conv {
 	c.hp = (g.OH-1)*g.SH + g.KH
 	c.plane = c.hp * c.pitch
 	c.tapsPerOut = cpg * g.KH * g.KW
+	// Phase q of a plane is hp rows of pw floats at q*hp*pw (with SW = 1,
+	// the padded plane itself).
 	for ci := range cpg {
 		for ky := range g.KH {
 			for kx := range g.KW {
-				o := ci*c.plane + ky*c.pitch + (kx%s)*c.pw + kx/s
+				o := ci*c.plane + (kx%s)*c.hp*c.pw + ky*c.pw + kx/s
 				c.offs = append(c.offs, o)
 				c.boffs = append(c.boffs, 4*o)
 			}
 		}
 	}
+	if cpg == 1 && g.KH == 3 && g.KW == 3 {
+		b := c.boffs
+		c.off3 = &[5]int{b[0], b[3], b[6], b[1] - b[0], b[2] - b[0]}
+	}
 	c.size = cpg*c.plane + slack
 	if s > 1 {
-		c.size += c.rowLen + 2*slack
+		c.size += c.plane + slack // the unsplit padded plane
 	}
 	c.scratch.New = func() any { b := make([]float32, c.size); return &b }
 	return c
@@ -129,63 +142,66 @@ func (c *Conv) Run(dst []float32, dstStride int, src []float32, srcStride int, w
 	bp := c.scratch.Get().(*[]float32)
 	buf := *bp
 	c.pad(buf, src, srcStride)
-	step := g.SH * c.pitch
+	step := g.SH * c.pw
 	for j := range opg {
 		out := dst[j*dstStride : j*dstStride+g.OH*g.OW]
+		if c.off3 != nil && c.kern.rows3 != nil {
+			c.kern.rows3(out, buf, c.off3, c.offs, w[j*9:(j+1)*9], g.OW, g.OH, step, bias[j], c.lo, c.hi)
+			continue
+		}
 		c.kern.rows(out, buf, c.offs, c.boffs, w[j*c.tapsPerOut:(j+1)*c.tapsPerOut], g.OW, g.OH, step, bias[j], c.lo, c.hi)
 	}
 	c.scratch.Put(bp)
 }
 
 // pad writes the zero-padded, phase-split copy of the group's input planes
-// into buf: padded row r of plane ci holds input row r-PT, its column
-// x-PL at logical column x, and logical column x at phase x%SW, index
-// x/SW.
+// into buf: padded row r holds input row r-PT, its column x-PL at logical
+// column x, and logical column x at phase x%SW, index x/SW. Only the
+// input's own floats are written: buf comes from c's pool, zeroed when
+// made, and every Run writes the same positions, so the padding stays zero.
+// With a stride, the plane is padded into the scratch plane after the
+// group's planes first and then split: for stride 2 one deinterleave of
+// the whole plane, as its rows have an even pitch.
 func (c *Conv) pad(buf, src []float32, srcStride int) {
 	g, s := c.g, c.g.SW
-	var tmp []float32
-	if s > 1 {
-		tmp = buf[c.cpg*c.plane+slack:][:c.rowLen+2*slack]
+	r0, r1 := max(0, g.PT), min(c.hp, g.H+g.PT) // padded rows with input
+	w := min(g.W, c.rowLen-g.PL)                // input columns used
+	if r0 >= r1 || w <= 0 {
+		return
 	}
 	for ci := range c.cpg {
-		in := src[ci*srcStride : ci*srcStride+g.H*g.W]
-		for r := range c.hp {
-			row := buf[ci*c.plane+r*c.pitch : ci*c.plane+(r+1)*c.pitch]
-			iy := r - g.PT
-			if iy < 0 || iy >= g.H {
-				clear(row)
-				continue
-			}
-			line := in[iy*g.W : (iy+1)*g.W]
-			if s == 1 {
-				fillRow(row, line, g.PL)
-				continue
-			}
-			fillRow(tmp[:c.rowLen], line, g.PL)
-			if s == 2 {
-				c.kern.deinterleave(row[:c.pw], row[c.pw:], tmp)
-				continue
-			}
-			for q := range s {
-				ph := row[q*c.pw : (q+1)*c.pw]
-				for j := range ph {
-					if x := j*s + q; x < c.rowLen {
-						ph[j] = tmp[x]
-					} else {
-						ph[j] = 0
-					}
+		in := src[ci*srcStride+(r0-g.PT)*g.W : ci*srcStride+g.H*g.W]
+		dst := buf[ci*c.plane : (ci+1)*c.plane]
+		if s > 1 {
+			dst = buf[c.cpg*c.plane+slack:][:c.plane]
+		}
+		c.kern.padCopy(dst[r0*c.pitch+g.PL:], in, r1-r0, w, c.pitch, g.W)
+		if s == 1 {
+			continue
+		}
+		out := buf[ci*c.plane : (ci+1)*c.plane]
+		n := c.hp * c.pw
+		if s == 2 {
+			c.kern.deinterleave(out[:n], out[n:], dst)
+			continue
+		}
+		for q := range s {
+			ph := out[q*n : (q+1)*n]
+			for r := range c.hp {
+				row := dst[r*c.pitch : (r+1)*c.pitch]
+				for j := range c.pw {
+					ph[r*c.pw+j] = row[j*s+q]
 				}
 			}
 		}
 	}
 }
 
-// fillRow sets row[x] = line[x-pl], zero where x-pl is outside line.
-func fillRow(row, line []float32, pl int) {
-	lo := min(pl, len(row))
-	clear(row[:lo])
-	n := copy(row[lo:], line)
-	clear(row[lo+n:])
+// padCopyGeneric is the pure-Go padCopy.
+func padCopyGeneric(dst, src []float32, rows, w, dpitch, spitch int) {
+	for r := range rows {
+		copy(dst[r*dpitch:r*dpitch+w], src[r*spitch:r*spitch+w])
+	}
 }
 
 // rowsGeneric is the row kernel: for y < oh and x < ow,

@@ -8,10 +8,10 @@ import "golang.org/x/sys/cpu"
 var archKernels = func() []*kernel {
 	var ks []*kernel
 	if cpu.X86.HasAVX512F && cpu.X86.HasBMI2 {
-		ks = append(ks, &kernel{name: "avx512", rows: rows512, deinterleave: deinterleave512})
+		ks = append(ks, &kernel{name: "avx512", rows: rows512, rows3: rows3x3512, deinterleave: deinterleave512, padCopy: padCopy512})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		ks = append(ks, &kernel{name: "avx2", rows: rows256, deinterleave: deinterleave256})
+		ks = append(ks, &kernel{name: "avx2", rows: rows256, rows3: rows3x3256, deinterleave: deinterleave256, padCopy: padCopy256})
 	}
 	return ks
 }()
@@ -26,6 +26,16 @@ func rows512(dst, src []float32, offs, boffs []int, w []float32, ow, oh, step in
 func rows256(dst, src []float32, offs, boffs []int, w []float32, ow, oh, step int, bias, lo, hi float32) {
 	checkRows(dst, src, offs, boffs, w, ow, oh, step)
 	rowsAVX2(&dst[0], &src[0], &boffs[0], &w[0], len(w), ow, oh, 4*step, bias, lo, hi)
+}
+
+func rows3x3512(dst, src []float32, off *[5]int, offs []int, w []float32, ow, oh, step int, bias, lo, hi float32) {
+	checkRows(dst, src, offs, offs, w, ow, oh, step)
+	rows3x3AVX512(&dst[0], &src[0], off, &w[0], ow, oh, 4*step, bias, lo, hi)
+}
+
+func rows3x3256(dst, src []float32, off *[5]int, offs []int, w []float32, ow, oh, step int, bias, lo, hi float32) {
+	checkRows(dst, src, offs, offs, w, ow, oh, step)
+	rows3x3AVX2(&dst[0], &src[0], off, &w[0], ow, oh, 4*step, bias, lo, hi)
 }
 
 func checkRows(dst, src []float32, offs, boffs []int, w []float32, ow, oh, step int) {
@@ -55,4 +65,15 @@ func deinterleave256(even, odd, src []float32) {
 		deinterleaveAVX2(&even[0], &odd[0], &src[0], n)
 	}
 	deinterleaveGeneric(even[8*n:], odd[8*n:], src[16*n:])
+}
+
+// padCopy512 and padCopy256 check the rows the assembly copies.
+func padCopy512(dst, src []float32, rows, w, dpitch, spitch int) {
+	_, _ = dst[(rows-1)*dpitch+w-1], src[(rows-1)*spitch+w-1]
+	padCopyAVX512(&dst[0], &src[0], rows, w, dpitch, spitch)
+}
+
+func padCopy256(dst, src []float32, rows, w, dpitch, spitch int) {
+	_, _ = dst[(rows-1)*dpitch+w-1], src[(rows-1)*spitch+w-1]
+	padCopyAVX2(&dst[0], &src[0], rows, w, dpitch, spitch)
 }

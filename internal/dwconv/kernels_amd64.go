@@ -14,6 +14,26 @@ func rowsAVX512(dst *float32, src *float32, offs *int, w *float32, taps int, ow 
 //go:noescape
 func rowsAVX2(dst *float32, src *float32, offs *int, w *float32, taps int, ow int, oh int, step int, bias float32, lo float32, hi float32)
 
+// rows3x3AVX512 is the 3x3 case of the row kernel: off holds the byte offsets of taps 0, 3, 6, then those of taps 1 and 2 from tap 0.
+//
+//go:noescape
+func rows3x3AVX512(dst *float32, src *float32, off *[5]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+
+// rows3x3AVX2 is the 3x3 case of the row kernel: off holds the byte offsets of taps 0, 3, 6, then those of taps 1 and 2 from tap 0.
+//
+//go:noescape
+func rows3x3AVX2(dst *float32, src *float32, off *[5]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+
+// padCopyAVX512 copies rows rows of w floats from src, spitch floats apart, to dst, dpitch floats apart.
+//
+//go:noescape
+func padCopyAVX512(dst *float32, src *float32, rows int, w int, dpitch int, spitch int)
+
+// padCopyAVX2 copies rows rows of w floats from src, spitch floats apart, to dst, dpitch floats apart.
+//
+//go:noescape
+func padCopyAVX2(dst *float32, src *float32, rows int, w int, dpitch int, spitch int)
+
 // deinterleaveAVX512 sets even[j], odd[j] = src[2j], src[2j+1] for j < 16*blocks.
 //
 //go:noescape

@@ -194,22 +194,3 @@ func TestBroadcast(t *testing.T) {
 		closeTo(t, tt.arith, got, stored(want, out), 1e-6)
 	}
 }
-
-func TestExp32(t *testing.T) {
-	worst := 0.0
-	for x := -87.0; x <= 88.5; x += 0.0137 {
-		want := math.Exp(float64(float32(x)))
-		got := float64(exp32(float32(x)))
-		worst = math.Max(worst, math.Abs(got-want)/want)
-	}
-	if worst > 3e-7 {
-		t.Errorf("exp32: worst relative error %.3g, want < 3e-7 (2 ulp)", worst)
-	}
-	t.Logf("worst relative error %.3g", worst)
-	if got := sigmoid32(-200); got != 0 && got > 1e-37 {
-		t.Errorf("sigmoid(-200) = %g", got)
-	}
-	if got := sigmoid32(200); got != 1 {
-		t.Errorf("sigmoid(200) = %g", got)
-	}
-}

@@ -94,6 +94,7 @@ func (o *execOp) run() {
 		// so one GEMM covers the whole batch: C[cout, n*oh*ow] =
 		// W[cout, cin*kh*kw] * B[cin*kh*kw, n*oh*ow].
 		ep := gemm.Epilogue{Bias: l.bias, ReLU: l.relu}
+		ep.Act, _ = l.act.gemmAct()
 		if l.residual != "" {
 			ep.Residual = o.ins[1].buf.data
 		}
@@ -101,6 +102,9 @@ func (o *execOp) run() {
 		if o.wino != nil {
 			o.wino.res = ep.Residual
 			o.wino.run(dst, src, o.wv.data, o.wm.data)
+			if l.act.kind != actNone {
+				applyActivation(dst, dst, l.act)
+			}
 			break
 		}
 		if o.sub != nil {
