@@ -25,8 +25,11 @@ func main() {
 	ConstraintExpr("!purego")
 	rows("rowsAVX512", true)
 	rows("rowsAVX2", false)
-	rows3x3("rows3x3AVX512", true)
-	rows3x3("rows3x3AVX2", false)
+	for _, ks := range [][2]int{{3, 1}, {3, 2}, {5, 1}, {5, 2}} {
+		rowsKxK(fmt.Sprintf("rows%dx%dS%dAVX512", ks[0], ks[0], ks[1]), true, ks[0], ks[1])
+	}
+	rowsKxK("rows3x3S1AVX2", false, 3, 1)
+	rowsKxK("rows3x3S2AVX2", false, 3, 2)
 	padCopy("padCopyAVX512", true)
 	padCopy("padCopyAVX2", false)
 	deinterleave512()
@@ -152,42 +155,54 @@ func rows(fname string, z bool) {
 	RET()
 }
 
-// rows3x3 emits the row kernel for 3x3 taps, with the nine weights in
-// registers for the whole call and every tap a memory operand: row ky's
-// taps are at r[ky] + x + d[kx] (d[0] = 0), so per vector of pixels it is
-// nine FMAs and nothing else. off holds the byte offsets of taps 0, 3 and
-// 6 and then d[1], d[2]. A row's last pixels, fewer than four vectors, are
-// one block of one to four vectors with the last one's store masked.
-func rows3x3(fname string, z bool) {
-	TEXT(fname, NOSPLIT, "func(dst, src *float32, off *[5]int, w *float32, ow, oh, step int, bias, lo, hi float32)")
+// rowsKxK emits the row kernel for k x k taps of one channel at stride s
+// (1 or 2), with the k*k weights in registers for the whole call and every
+// tap a memory operand: row ky of the taps starts at r[ky] = src +
+// ky*geo[0] bytes, and tap kx of pixel x is at r[ky] + 4*x + 4*kx (s = 1)
+// or + 4*(kx/2), plus geo[1] (the odd-column phase) for odd kx (s = 2):
+// per vector of pixels it is k*k FMAs and nothing else. A row's last
+// pixels, fewer than four vectors, are one block of one to four vectors
+// with the last one's store masked.
+func rowsKxK(fname string, z bool, k, s int) {
+	TEXT(fname, NOSPLIT, "func(dst, src *float32, geo *[2]int, w *float32, ow, oh, step int, bias, lo, hi float32)")
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s is the 3x3 case of the row kernel: off holds the byte offsets of taps 0, 3, 6, then those of taps 1 and 2 from tap 0.", fname))
+	Doc(fmt.Sprintf("%s is the row kernel for %dx%d taps at stride %d: geo holds the bytes between tap rows, then to the odd-column phase.", fname, k, k, s))
 	vec, reg := 8, ymm
 	if z {
 		vec, reg = 16, zmm
 	}
 	dst := Load(Param("dst"), RDI)
 	src := Load(Param("src"), RAX)
-	off := Load(Param("off"), RDX)
-	wp := Load(Param("w"), R15)
+	geo := Load(Param("geo"), RDX)
+	wp := Load(Param("w"), RCX)
 	ow := Load(Param("ow"), R13)
 	oh := Load(Param("oh"), R12)
 	step := Load(Param("step"), R14)
-	r := []Register{RSI, R8, R9}
+	r := []Register{RSI, R8, R9, R10, R15}[:k]
 	for ky, rk := range r {
-		MOVQ(src, rk)
-		ADDQ(Mem{Base: off, Disp: 8 * ky}, rk)
+		if ky == 0 {
+			MOVQ(src, rk)
+		} else {
+			MOVQ(r[ky-1], rk)
+			ADDQ(Mem{Base: geo}, rk)
+		}
 	}
 	var wr []VecPhysical
-	for t := range 9 {
-		if z {
+	for t := range k * k {
+		switch {
+		case z && k == 3:
 			wr = append(wr, zmm(16+t))
-		} else {
+		case z:
+			wr = append(wr, zmm(7+t))
+		default:
 			wr = append(wr, ymm(4+t))
 		}
 		VBROADCASTSS(Mem{Base: wp, Disp: 4 * t}, wr[t])
 	}
-	vlo, vhi, vb, mask := reg(13), reg(14), reg(12), Y15
+	vb, vlo, vhi, mask := reg(4), reg(5), reg(6), Y15
+	if !z {
+		vlo, vhi = Y13, Y14
+	}
 	Load(Param("lo"), X0)
 	VBROADCASTSS(X0, vlo)
 	Load(Param("hi"), X0)
@@ -200,7 +215,9 @@ func rows3x3(fname string, z bool) {
 	if z {
 		VBROADCASTSS(biasMem, vb)
 	}
-	x, x1, x2, rem, tmp := RBX, R10, R11, RCX, R15
+	x, xo, rem := RBX, R11, RCX
+	MOVQ(Mem{Base: geo, Disp: 8}, xo) // geo is not needed after this
+	XORQ(x, x)                        // xo - x is the phase offset throughout
 	TESTQ(oh, oh)
 	JZ(LabelRef(fname + "_done"))
 	TESTQ(ow, ow)
@@ -217,9 +234,16 @@ func rows3x3(fname string, z bool) {
 			}
 		}
 		for ky, rk := range r {
-			for kx, idx := range []Register{x, x1, x2} {
+			for kx := range k {
+				idx, d := x, 4*kx
+				if s == 2 {
+					d = 4 * (kx / 2)
+					if kx%2 == 1 {
+						idx = xo
+					}
+				}
 				for v := range acc {
-					VFMADD231PS(Mem{Base: rk, Index: idx, Scale: 1, Disp: 4 * vec * v}, wr[3*ky+kx], acc[v])
+					VFMADD231PS(Mem{Base: rk, Index: idx, Scale: 1, Disp: d + 4*vec*v}, wr[k*ky+kx], acc[v])
 				}
 			}
 		}
@@ -237,19 +261,24 @@ func rows3x3(fname string, z bool) {
 			}
 		}
 	}
+	advance := func(n int) {
+		ADDQ(U32(4*n), x)
+		if s == 2 {
+			ADDQ(U32(4*n), xo)
+		}
+	}
 
 	Label(fname + "_row")
+	if s == 2 {
+		SUBQ(x, xo) // back to the row's start
+	}
 	XORQ(x, x)
-	MOVQ(Mem{Base: off, Disp: 24}, x1)
-	MOVQ(Mem{Base: off, Disp: 32}, x2)
 	MOVQ(ow, rem)
 	Label(fname + "_loop4")
 	CMPQ(rem, U32(4*vec))
 	JL(LabelRef(fname + "_tail"))
 	block(4, false)
-	for _, q := range []Register{x, x1, x2} {
-		ADDQ(U32(16*vec), q)
-	}
+	advance(4 * vec)
 	SUBQ(U32(4*vec), rem)
 	JMP(LabelRef(fname + "_loop4"))
 	Label(fname + "_tail")
@@ -262,19 +291,20 @@ func rows3x3(fname string, z bool) {
 			JG(LabelRef(lbl + "_skip"))
 		}
 		// The last vector's mask: its rem - (nv-1)*vec pixels.
-		MOVQ(rem, tmp)
-		SUBQ(U32((nv-1)*vec), tmp)
+		MOVQ(rem, RDX)
+		SUBQ(U32((nv-1)*vec), RDX)
 		if z {
-			MOVL(U32(0xffff), EAX) // src is in r[] by now
-			BZHIL(R15L, EAX, EAX)
+			MOVL(U32(0xffff), EAX)
+			BZHIL(EDX, EAX, EAX)
 			KMOVW(EAX, K1)
 		} else {
-			NEGQ(tmp)
-			ADDQ(U32(8), tmp)
+			NEGQ(RDX)
+			ADDQ(U32(8), RDX)
 			LEAQ(tailTable(), RAX)
-			VMOVDQU(Mem{Base: RAX, Index: tmp, Scale: 4}, mask)
+			VMOVDQU(Mem{Base: RAX, Index: RDX, Scale: 4}, mask)
 		}
 		block(nv, true)
+		advance(nv * vec) // keeps x - xo the phase offset for the next row
 		JMP(LabelRef(fname + "_next"))
 		if nv < 4 {
 			Label(lbl + "_skip")

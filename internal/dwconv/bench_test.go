@@ -11,7 +11,7 @@ import (
 func BenchmarkRun(b *testing.B) {
 	r := rand.New(rand.NewSource(4))
 	for _, kern := range Kernels() {
-		for _, s := range []struct{ hw, k, s int }{{112, 3, 1}, {112, 3, 2}, {56, 3, 1}, {28, 5, 1}, {14, 3, 2}, {7, 3, 1}} {
+		for _, s := range []struct{ hw, k, s int }{{112, 3, 1}, {112, 3, 2}, {56, 3, 1}, {28, 5, 1}, {14, 3, 2}, {14, 5, 2}, {7, 3, 1}, {7, 5, 1}} {
 			p := s.k / 2
 			g := geomFor(s.hw, s.hw, s.k, s.s, p, p, p, p)
 			c := New(g, 1, 0, 6, kern)

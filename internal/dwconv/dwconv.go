@@ -35,15 +35,19 @@ type kernel struct {
 	name string
 	// rows computes oh output rows (see rowsGeneric); offs in floats.
 	rows func(dst, src []float32, offs []int, boffs []int, w []float32, ow, oh, step int, bias, lo, hi float32)
-	// rows3, if set, is rows for 3x3 taps of one input channel; off holds
-	// the byte offsets of taps 0, 3, 6 and those of taps 1, 2 from tap 0.
-	rows3 func(dst, src []float32, off *[5]int, offs []int, w []float32, ow, oh, step int, bias, lo, hi float32)
+	// rowsK, if set, returns rows for k x k taps of one input channel at
+	// stride s, or nil; geo holds the bytes between tap rows and to the odd
+	// column phase.
+	rowsK func(k, s int) rowsKFunc
 	// deinterleave sets even[j], odd[j] = src[2j], src[2j+1] for j < len(even).
 	deinterleave func(even, odd, src []float32)
 	// padCopy copies rows rows of w floats, src rows spitch floats apart,
 	// to dst rows dpitch apart.
 	padCopy func(dst, src []float32, rows, w, dpitch, spitch int)
 }
+
+// rowsKFunc is a row kernel specialized for one kernel size and stride.
+type rowsKFunc func(dst, src []float32, geo *[2]int, offs []int, w []float32, ow, oh, step int, bias, lo, hi float32)
 
 var generic = &kernel{name: "generic", rows: rowsGeneric, deinterleave: deinterleaveGeneric, padCopy: padCopyGeneric}
 
@@ -74,13 +78,14 @@ type Conv struct {
 	cpg        int
 	lo, hi     float32
 	kern       *kernel
-	pw, pitch  int     // floats per column phase, per padded row (SW phases)
-	hp, plane  int     // padded rows, floats per padded input plane
-	offs       []int   // per tap (ci, ky, kx): its offset in the buffer, floats
-	boffs      []int   // the same in bytes, for the assembly
-	off3       *[5]int // 3x3, one channel: for kernel.rows3, else nil
-	rowLen     int     // the padded row before the phase split (SW > 1)
-	size       int     // scratch floats: cpg planes, the slack, one unsplit row
+	pw, pitch  int       // floats per column phase, per padded row (SW phases)
+	hp, plane  int       // padded rows, floats per padded input plane
+	offs       []int     // per tap (ci, ky, kx): its offset in the buffer, floats
+	boffs      []int     // the same in bytes, for the assembly
+	rowsK      rowsKFunc // the kernel's specialized rows for g, or nil
+	geo        [2]int    // its geometry: bytes per tap row, to the odd phase
+	rowLen     int       // the padded row before the phase split (SW > 1)
+	size       int       // scratch floats: cpg planes, the slack, one unsplit row
 	scratch    sync.Pool
 	tapsPerOut int
 }
@@ -111,9 +116,9 @@ func New(g Geom, cpg int, lo, hi float32, kern string) *Conv {
 			}
 		}
 	}
-	if cpg == 1 && g.KH == 3 && g.KW == 3 {
-		b := c.boffs
-		c.off3 = &[5]int{b[0], b[3], b[6], b[1] - b[0], b[2] - b[0]}
+	if cpg == 1 && g.KH == g.KW && g.SH <= 2 && c.kern.rowsK != nil {
+		c.rowsK = c.kern.rowsK(g.KH, s)
+		c.geo = [2]int{4 * c.pw, 4 * c.hp * c.pw}
 	}
 	c.size = cpg*c.plane + slack
 	if s > 1 {
@@ -145,8 +150,8 @@ func (c *Conv) Run(dst []float32, dstStride int, src []float32, srcStride int, w
 	step := g.SH * c.pw
 	for j := range opg {
 		out := dst[j*dstStride : j*dstStride+g.OH*g.OW]
-		if c.off3 != nil && c.kern.rows3 != nil {
-			c.kern.rows3(out, buf, c.off3, c.offs, w[j*9:(j+1)*9], g.OW, g.OH, step, bias[j], c.lo, c.hi)
+		if c.rowsK != nil {
+			c.rowsK(out, buf, &c.geo, c.offs, w[j*c.tapsPerOut:(j+1)*c.tapsPerOut], g.OW, g.OH, step, bias[j], c.lo, c.hi)
 			continue
 		}
 		c.kern.rows(out, buf, c.offs, c.boffs, w[j*c.tapsPerOut:(j+1)*c.tapsPerOut], g.OW, g.OH, step, bias[j], c.lo, c.hi)

@@ -8,10 +8,10 @@ import "golang.org/x/sys/cpu"
 var archKernels = func() []*kernel {
 	var ks []*kernel
 	if cpu.X86.HasAVX512F && cpu.X86.HasBMI2 {
-		ks = append(ks, &kernel{name: "avx512", rows: rows512, rows3: rows3x3512, deinterleave: deinterleave512, padCopy: padCopy512})
+		ks = append(ks, &kernel{name: "avx512", rows: rows512, rowsK: rowsK512, deinterleave: deinterleave512, padCopy: padCopy512})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		ks = append(ks, &kernel{name: "avx2", rows: rows256, rows3: rows3x3256, deinterleave: deinterleave256, padCopy: padCopy256})
+		ks = append(ks, &kernel{name: "avx2", rows: rows256, rowsK: rowsK256, deinterleave: deinterleave256, padCopy: padCopy256})
 	}
 	return ks
 }()
@@ -28,14 +28,30 @@ func rows256(dst, src []float32, offs, boffs []int, w []float32, ow, oh, step in
 	rowsAVX2(&dst[0], &src[0], &boffs[0], &w[0], len(w), ow, oh, 4*step, bias, lo, hi)
 }
 
-func rows3x3512(dst, src []float32, off *[5]int, offs []int, w []float32, ow, oh, step int, bias, lo, hi float32) {
-	checkRows(dst, src, offs, offs, w, ow, oh, step)
-	rows3x3AVX512(&dst[0], &src[0], off, &w[0], ow, oh, 4*step, bias, lo, hi)
+// rowsK512 and rowsK256 return the specialized row kernels, wrapped to
+// check what they read and write like rows512.
+func rowsK512(k, s int) rowsKFunc {
+	f := map[[2]int]func(dst, src *float32, geo *[2]int, w *float32, ow, oh, step int, bias, lo, hi float32){
+		{3, 1}: rows3x3S1AVX512, {3, 2}: rows3x3S2AVX512, {5, 1}: rows5x5S1AVX512, {5, 2}: rows5x5S2AVX512,
+	}[[2]int{k, s}]
+	return wrapK(f)
 }
 
-func rows3x3256(dst, src []float32, off *[5]int, offs []int, w []float32, ow, oh, step int, bias, lo, hi float32) {
-	checkRows(dst, src, offs, offs, w, ow, oh, step)
-	rows3x3AVX2(&dst[0], &src[0], off, &w[0], ow, oh, 4*step, bias, lo, hi)
+func rowsK256(k, s int) rowsKFunc {
+	f := map[[2]int]func(dst, src *float32, geo *[2]int, w *float32, ow, oh, step int, bias, lo, hi float32){
+		{3, 1}: rows3x3S1AVX2, {3, 2}: rows3x3S2AVX2,
+	}[[2]int{k, s}]
+	return wrapK(f)
+}
+
+func wrapK(f func(dst, src *float32, geo *[2]int, w *float32, ow, oh, step int, bias, lo, hi float32)) rowsKFunc {
+	if f == nil {
+		return nil
+	}
+	return func(dst, src []float32, geo *[2]int, offs []int, w []float32, ow, oh, step int, bias, lo, hi float32) {
+		checkRows(dst, src, offs, offs, w, ow, oh, step)
+		f(&dst[0], &src[0], geo, &w[0], ow, oh, 4*step, bias, lo, hi)
+	}
 }
 
 func checkRows(dst, src []float32, offs, boffs []int, w []float32, ow, oh, step int) {

@@ -14,15 +14,35 @@ func rowsAVX512(dst *float32, src *float32, offs *int, w *float32, taps int, ow 
 //go:noescape
 func rowsAVX2(dst *float32, src *float32, offs *int, w *float32, taps int, ow int, oh int, step int, bias float32, lo float32, hi float32)
 
-// rows3x3AVX512 is the 3x3 case of the row kernel: off holds the byte offsets of taps 0, 3, 6, then those of taps 1 and 2 from tap 0.
+// rows3x3S1AVX512 is the row kernel for 3x3 taps at stride 1: geo holds the bytes between tap rows, then to the odd-column phase.
 //
 //go:noescape
-func rows3x3AVX512(dst *float32, src *float32, off *[5]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+func rows3x3S1AVX512(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
 
-// rows3x3AVX2 is the 3x3 case of the row kernel: off holds the byte offsets of taps 0, 3, 6, then those of taps 1 and 2 from tap 0.
+// rows3x3S2AVX512 is the row kernel for 3x3 taps at stride 2: geo holds the bytes between tap rows, then to the odd-column phase.
 //
 //go:noescape
-func rows3x3AVX2(dst *float32, src *float32, off *[5]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+func rows3x3S2AVX512(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+
+// rows5x5S1AVX512 is the row kernel for 5x5 taps at stride 1: geo holds the bytes between tap rows, then to the odd-column phase.
+//
+//go:noescape
+func rows5x5S1AVX512(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+
+// rows5x5S2AVX512 is the row kernel for 5x5 taps at stride 2: geo holds the bytes between tap rows, then to the odd-column phase.
+//
+//go:noescape
+func rows5x5S2AVX512(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+
+// rows3x3S1AVX2 is the row kernel for 3x3 taps at stride 1: geo holds the bytes between tap rows, then to the odd-column phase.
+//
+//go:noescape
+func rows3x3S1AVX2(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+
+// rows3x3S2AVX2 is the row kernel for 3x3 taps at stride 2: geo holds the bytes between tap rows, then to the odd-column phase.
+//
+//go:noescape
+func rows3x3S2AVX2(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
 
 // padCopyAVX512 copies rows rows of w floats from src, spitch floats apart, to dst, dpitch floats apart.
 //
