@@ -62,8 +62,9 @@ func (p *PackedA) K() int { return p.k }
 // Mul computes C = A*B with the epilogue. B is k x n row-major contiguous
 // (ldb = n); C is m x n row-major contiguous (ldc = n). C must not alias B;
 // Residual may be C itself (the same slice), or must not overlap it. The
-// work is split across up to runtime.GOMAXPROCS(0) goroutines (N in
-// nr-wide strips, or M in mr-row panels when n is small). Mul is safe for
+// work is split across up to runtime.GOMAXPROCS(0) threads (see Share),
+// in N in nr-wide strips, a few per thread, or in M in mr-row panels, one
+// per thread, when n is small. Mul is safe for
 // concurrent use, also with the same PackedA; after warm-up it does not
 // allocate.
 //

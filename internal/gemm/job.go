@@ -2,7 +2,6 @@ package gemm
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 )
 
@@ -28,26 +27,27 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 		ep.Residual = ep.Residual[:m*n]
 	}
 	j, mt, nt := newJob(c, a, b, src, n, ep)
-	parts := runtime.GOMAXPROCS(0)
+	th := threads()
 	// Small products are not worth waking a worker (~1-2 µs).
 	if 2*m*n*k < 1<<18 {
-		parts = 1
+		th = 1
 	}
 	// Split the dimension whose largest share is smallest; on a tie split
 	// N, where each worker packs only its own part of B.
-	splitN := ceilDiv(nt, parts)*mt <= ceilDiv(mt, parts)*nt
+	splitN := ceilDiv(nt, th)*mt <= ceilDiv(mt, th)*nt
+	parts, total := min(th, mt), mt
 	if splitN {
-		parts = min(parts, nt)
-	} else {
-		parts = min(parts, mt)
+		// Shares of N cost nothing extra (each packs only its own part of
+		// B), so they are cut finer, for the pool to balance; shares of M
+		// each make all of B, so there are only as many as threads.
+		parts, total = min(chunksPerThread*th, nt, maxParts), nt
+		if per := 2 * m * n * k / max(parts, 1); per < 1<<20 {
+			parts = min(parts, max(th, 2*m*n*k>>20))
+		}
 	}
-	if parts <= 1 {
+	if th <= 1 || parts <= 1 {
 		j.run()
 		return
-	}
-	total := nt
-	if !splitN {
-		total = mt
 	}
 	g := groups.Get().(*group)
 	for w := range parts {
@@ -58,14 +58,9 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 		} else {
 			t.m0, t.m1, t.n0, t.n1 = lo, hi, 0, nt
 		}
-		if w == parts-1 {
-			g.fork(parts - 1)
-			t.run()
-			break
-		}
 		g.tasks[w].j = t
 	}
-	g.join(parts - 1)
+	g.run(parts, th-1)
 }
 
 // newJob sets up C = A*B for the whole of C, and returns the number of A

@@ -7,18 +7,23 @@ import (
 	"time"
 )
 
-// The worker pool behind Mul and Parallel: a fork-join in which the caller
-// runs the last share itself, posts the others to long-lived workers, and
-// then runs every share no worker has claimed yet. On a busy machine, where
-// a parked worker can take milliseconds to be scheduled, a fork-join so
-// degrades to the caller doing the work alone instead of waiting for the
-// late worker (before, 2 threads ran ResNet-50 slower than 1 under load).
-// Workers spin for workerSpin after each share before they park, so the
-// next fork of a network run (tens of microseconds later) finds them awake,
-// as ONNX Runtime's pool does.
+// The worker pool behind Mul and Parallel: a fork-join whose shares are
+// claimed one at a time, by the caller and by long-lived workers alike,
+// from a shared counter. The work is cut into a few more shares than
+// threads (chunksPerThread), so on a busy machine, where a worker can be
+// scheduled milliseconds late or share its vCPU with another process, the
+// caller takes the shares the late worker has not claimed and only waits
+// for the one it holds, instead of for a half of the layer. Workers spin
+// for workerSpin after each fork-join before they park, so the next fork of
+// a network run (tens of microseconds later) finds them awake, as ONNX
+// Runtime's pool does.
 
 // maxParts bounds the shares of one fork-join.
 const maxParts = 64
+
+// chunksPerThread is how many shares a fork-join cuts per thread where
+// cutting costs nothing but scheduling (see Mul's split).
+const chunksPerThread = 4
 
 // workerSpin is how long an idle worker polls for more work before it
 // parks: a little more than the gap between a network's ops.
@@ -26,73 +31,101 @@ const workerSpin = 100 * time.Microsecond
 
 // task is one share of a fork-join: a GEMM job, or fn(lo, hi).
 type task struct {
-	state atomic.Uint64 // gen<<1, | 1 once claimed; gen tells a reused task from a stale post
-	gen   uint64        // the poster's generation counter
-	j     job
-	fn    func(lo, hi int)
-	lo    int
-	hi    int
-	g     *group
+	j  job
+	fn func(lo, hi int)
+	lo int
+	hi int
 }
 
 // group is one fork-join's shares, pooled so that Mul does not allocate.
+// state packs the fork-join's generation (high 32 bits), its share count
+// (bits 16-31) and the next unclaimed share (low 16 bits): a worker holding
+// a post of an earlier generation, for a group since reused, claims
+// nothing.
 type group struct {
+	state atomic.Uint64
+	gen   uint32 // the poster's generation counter
 	tasks [maxParts]task
 	wg    sync.WaitGroup
 }
 
-// post is a task as queued: a worker claims it only if gen still matches.
+// post is a fork-join as queued for a worker.
 type post struct {
-	t   *task
-	gen uint64
+	g   *group
+	gen uint32
 }
 
 var (
-	groups = sync.Pool{New: func() any {
-		g := new(group)
-		for i := range g.tasks {
-			g.tasks[i].g = g
-		}
-		return g
-	}}
+	groups     = sync.Pool{New: func() any { return new(group) }}
 	queue      = make(chan post, 4*maxParts)
 	workersMu  sync.Mutex
 	numWorkers int
 )
 
-func (t *task) claim(gen uint64) bool { return t.state.CompareAndSwap(gen<<1, gen<<1|1) }
+// running counts the computations in progress that share the workers
+// (see Share).
+var running atomic.Int32
 
-func (t *task) exec() {
-	if t.fn != nil {
-		t.fn(t.lo, t.hi)
-	} else {
-		t.j.run()
-	}
-	t.g.wg.Done()
+// Share marks the start of one of several independent computations that
+// run at once, such as the engine's lanes, and returns the function that
+// marks its end. While k of them run, each Mul and Parallel uses
+// GOMAXPROCS/k threads (at least one), so k lanes use the cores once
+// between them instead of each forking onto the others' cores.
+func Share() (done func()) {
+	running.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { running.Add(-1) }) }
 }
 
-// fork posts tasks[:n] of g (filled by the caller) to the workers.
-func (g *group) fork(n int) {
-	ensureWorkers(runtime.GOMAXPROCS(0) - 1)
-	g.wg.Add(n)
-	for i := range n {
+// threads is how many threads one Mul or Parallel uses now.
+func threads() int {
+	return max(1, runtime.GOMAXPROCS(0)/max(1, int(running.Load())))
+}
+
+// claim returns the index of the next unclaimed share of generation gen,
+// or -1 when there is none.
+func (g *group) claim(gen uint32) int {
+	for {
+		s := g.state.Load()
+		next, n := int(s&0xffff), int(s>>16&0xffff)
+		if uint32(s>>32) != gen || next >= n {
+			return -1
+		}
+		if g.state.CompareAndSwap(s, s+1) {
+			return next
+		}
+	}
+}
+
+// help runs shares of generation gen until none is left.
+func (g *group) help(gen uint32) {
+	for i := g.claim(gen); i >= 0; i = g.claim(gen) {
 		t := &g.tasks[i]
-		t.gen++
-		t.state.Store(t.gen << 1)
-		select {
-		case queue <- post{t, t.gen}:
-		default: // the queue is full: join runs it
+		if t.fn != nil {
+			t.fn(t.lo, t.hi)
+		} else {
+			t.j.run()
 		}
+		g.wg.Done()
 	}
 }
 
-// join runs the tasks no worker has claimed, then waits for the others.
-func (g *group) join(n int) {
-	for i := range n {
-		if t := &g.tasks[i]; t.claim(t.gen) {
-			t.exec()
+// run executes tasks[:n] of g (filled by the caller) on the caller and up
+// to helpers workers, and returns g to the pool when all are done.
+func (g *group) run(n, helpers int) {
+	helpers = min(helpers, n-1)
+	ensureWorkers(helpers)
+	g.gen++
+	gen := g.gen
+	g.wg.Add(n)
+	g.state.Store(uint64(gen)<<32 | uint64(n)<<16)
+	for range helpers {
+		select {
+		case queue <- post{g, gen}:
+		default: // the queue is full: the caller runs the shares
 		}
 	}
+	g.help(gen)
 	g.wg.Wait()
 	for i := range n {
 		g.tasks[i].j, g.tasks[i].fn = job{}, nil // drop references to the caller's data
@@ -115,9 +148,7 @@ func worker() {
 	for {
 		p := <-queue
 		for {
-			if p.t.claim(p.gen) {
-				p.t.exec()
-			}
+			p.g.help(p.gen)
 			var ok bool
 			if p, ok = poll(); !ok {
 				break
@@ -142,26 +173,24 @@ func poll() (post, bool) {
 	}
 }
 
-// Parallel splits [0, n) into up to GOMAXPROCS contiguous ranges of at
-// least grain items and runs fn on each, concurrently, on Mul's workers;
-// the caller runs one range and any no worker has started. fn must not
-// call Parallel or Mul itself.
+// Parallel splits [0, n) into contiguous ranges of at least grain items,
+// up to chunksPerThread per thread, and runs fn on each, concurrently, on
+// Mul's workers and the caller. fn must not call Parallel or Mul itself.
 func Parallel(n, grain int, fn func(lo, hi int)) {
-	parts := min(runtime.GOMAXPROCS(0), n/max(grain, 1), maxParts)
-	if parts <= 1 {
+	th := threads()
+	parts := min(chunksPerThread*th, n/max(grain, 1), maxParts)
+	if th <= 1 || parts <= 1 {
 		if n > 0 {
 			fn(0, n)
 		}
 		return
 	}
 	g := groups.Get().(*group)
-	for w := range parts - 1 {
+	for w := range parts {
 		t := &g.tasks[w]
 		t.fn, t.lo, t.hi = fn, w*n/parts, (w+1)*n/parts
 	}
-	g.fork(parts - 1)
-	fn((parts-1)*n/parts, n)
-	g.join(parts - 1)
+	g.run(parts, th-1)
 }
 
 // MulMany computes c[i] = a[i]*b[i] (no epilogue) for every i, each B k x n

@@ -1,6 +1,8 @@
 package infer
 
 import (
+	"sync"
+
 	"github.com/mlserve/mlserve/internal/gemm"
 )
 
@@ -148,10 +150,12 @@ func (wc *winoConv) run(dst, in, v, m []float32) {
 		np := min(wc.chunk, wc.tiles-p0)
 		cin, cout := wc.g.c, wc.cout
 		parallelFor(cin, 4, func(lo, hi int) {
-			var sc winoScratch
+			sc := winoScratches.Get().(*winoScratch)
+			sc.planeOf = 0
 			for c := lo; c < hi; c++ {
-				wc.input(v, in, c, p0, np, &sc)
+				wc.input(v, in, c, p0, np, sc)
 			}
+			winoScratches.Put(sc)
 		})
 		vs, ms := wc.strides(np)
 		for x := range 16 {
@@ -166,10 +170,48 @@ func (wc *winoConv) run(dst, in, v, m []float32) {
 	}
 }
 
+var winoScratches = sync.Pool{New: func() any { return new(winoScratch) }}
+
 // winoScratch is one worker's rows for the input transform.
 type winoScratch struct {
 	rows []float32 // four zero-padded input rows
 	eo   []float32 // their even and odd columns, for gemm.WinoInput
+	// plane holds the even and the odd columns of every zero-padded row of
+	// one input plane, for gemm.WinoInput: padded row R's at 2R*ws and
+	// (2R+1)*ws, so a tile row's eight arrays are consecutive. Each input
+	// row is split once, not once per tile row that reads it.
+	plane   []float32
+	planeOf int // the plane plane holds, (c*n+b)+1; 0: none
+}
+
+// splitPlane fills sc.plane with the even and odd columns of the padded
+// rows of input plane src (h x w), each half ws floats long.
+func (wc *winoConv) splitPlane(sc *winoScratch, src []float32, ws int) {
+	g := wc.g
+	prows := 2*wc.th + 2
+	if need := 2*prows*ws + 16; len(sc.plane) < need {
+		sc.plane = make([]float32, need)
+	}
+	for r := range prows {
+		e, o := sc.plane[2*r*ws:(2*r+1)*ws], sc.plane[(2*r+1)*ws:(2*r+2)*ws]
+		iy := r - g.pt
+		if iy < 0 || iy >= g.h {
+			clear(e)
+			clear(o)
+			continue
+		}
+		row := src[iy*g.w : (iy+1)*g.w]
+		for t := range e {
+			x0, x1 := 2*t-g.pl, 2*t+1-g.pl
+			e[t], o[t] = 0, 0
+			if x0 >= 0 && x0 < g.w {
+				e[t] = row[x0]
+			}
+			if x1 >= 0 && x1 < g.w {
+				o[t] = row[x1]
+			}
+		}
+	}
 }
 
 // winoVec is the test hook that turns the vector transform kernels off.
@@ -194,6 +236,16 @@ func (wc *winoConv) input(v, in []float32, c, p0, np int, sc *winoScratch) {
 	for q := 0; q < np; bt, tx = bt+1, 0 {
 		b, ty := bt/wc.th, bt%wc.th
 		plane := in[(c*wc.n+b)*g.h*g.w : (c*wc.n+b+1)*g.h*g.w]
+		if count := min(wc.tw-tx, np-q); winoVec && gemm.HasWinoKernels() && count >= 4 {
+			if sc.planeOf != c*wc.n+b+1 {
+				wc.splitPlane(sc, plane, ws)
+				sc.planeOf = c*wc.n + b + 1
+			}
+			if gemm.WinoInput(sc.plane[4*ty*ws+tx:], ws, out[q:], cnp, count) {
+				q += count
+				continue // count reached the tile row's end or the chunk's
+			}
+		}
 		for i := range 4 {
 			r := rows[i*width : (i+1)*width]
 			clear(r)
