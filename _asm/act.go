@@ -75,9 +75,30 @@ func activations() {
 
 // The registers of the bodies: the value in v (0), temporaries 1-4, lo and
 // hi in 5 and 6, the AVX2 tail mask in 7.
-func clampBody(v, lo, hi VecPhysical, z bool) {
-	VMAXPS(lo, v, v)
-	VMINPS(hi, v, v)
+func clampBody(v, lo, hi VecPhysical, z bool) { clamp(v, lo, hi) }
+
+// clamp sets v = min(max(v, lo), hi), NaN staying NaN: MAXPS and MINPS
+// return their second source, v, when either is NaN.
+func clamp(v, lo, hi VecPhysical) {
+	VMAXPS(v, lo, v)
+	VMINPS(v, hi, v)
+}
+
+// loadClamp broadcasts the lo and hi arguments into registers if flags
+// has flagClamp (the micro-kernels' epilogue).
+func loadClamp(flags Register, fname string, lo, hi VecPhysical) {
+	onFlag(flags, flagClamp, fname+"_clampargs", func() {
+		for _, p := range []struct {
+			name string
+			r    VecPhysical
+		}{{"lo", lo}, {"hi", hi}} {
+			b, err := Param(p.name).Resolve()
+			if err != nil {
+				panic(err)
+			}
+			VBROADCASTSS(b.Addr, p.r)
+		}
+	})
 }
 
 // sigmoidBody computes e = e^-x as 2^n * p(r) with -x = n ln2 + r, |r| <=

@@ -24,11 +24,6 @@ type Act struct {
 // rows of c, ldc floats apart (c holds them all).
 type actFunc func(c *float32, ldc, rows, cols int, lo, hi float32)
 
-// actKernels are the vector activations by kernel name and ActKind, set
-// at init for the kernels this CPU runs; a kernel without them runs
-// actGeneric.
-var actKernels = map[string]*[ActHardSwish + 1]actFunc{}
-
 // Activate applies a to every float of x in place, with the vector
 // activation of the kernel in use (see Use), the one its epilogue applies.
 func Activate(x []float32, a Act) {
@@ -45,12 +40,29 @@ func actTile(kern *kernel, c []float32, ldc, rows, cols int, a Act) {
 		return
 	}
 	_ = c[(rows-1)*ldc+cols-1]
-	if fs := actKernels[kern.name]; fs != nil && fs[a.Kind] != nil {
-		fs[a.Kind](&c[0], ldc, rows, cols, a.Lo, a.Hi)
+	if kern.act != nil && kern.act[a.Kind] != nil {
+		kern.act[a.Kind](&c[0], ldc, rows, cols, a.Lo, a.Hi)
 		return
 	}
 	for i := range rows {
 		actGeneric(c[i*ldc:i*ldc+cols], a)
+	}
+}
+
+// clampFlag is flagClamp if the job's activation is a clamp: the
+// micro-kernels apply it in registers.
+func (j *job) clampFlag() int {
+	if j.ep.Act.Kind == ActClamp {
+		return flagClamp
+	}
+	return 0
+}
+
+// actAfter applies the job's activation, unless the micro-kernel did
+// (clamp), to a tile it has just finished.
+func (j *job) actAfter(kern *kernel, c []float32, ldc, rows, cols int) {
+	if j.ep.Act.Kind > ActClamp {
+		actTile(kern, c, ldc, rows, cols, j.ep.Act)
 	}
 }
 

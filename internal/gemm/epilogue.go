@@ -6,6 +6,7 @@ const (
 	flagBias              // add bias[row]
 	flagRes               // add the residual tile (same layout as C)
 	flagReLU              // clamp at zero (last k block only)
+	flagClamp             // clamp to [lo, hi] (last k block only; NaN stays NaN)
 )
 
 // Epilogue is applied as C = Act(relu(A*B + Bias[row] + Residual))
@@ -21,7 +22,7 @@ type Epilogue struct {
 // epilogue merges the mr x nr corner of a computed tile (row stride
 // stride) into c with the flags' epilogue. ReLU keeps NaN, like max(v, 0)
 // in the assembly kernels.
-func epilogue(acc []float32, stride int, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
+func epilogue(acc []float32, stride int, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32) {
 	for i := range mr {
 		row := c[i*ldc : i*ldc+nr]
 		for j := range row {
@@ -37,6 +38,9 @@ func epilogue(acc []float32, stride int, c []float32, ldc int, bias, res []float
 			}
 			if flags&flagReLU != 0 && v < 0 {
 				v = 0
+			}
+			if flags&flagClamp != 0 {
+				v = min(max(v, lo), hi)
 			}
 			row[j] = v
 		}

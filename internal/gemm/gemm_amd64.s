@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func tileAVX512(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32)
+// func tileAVX512(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32, lo float32, hi float32)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·tileAVX512(SB), NOSPLIT, $0-76
+TEXT ·tileAVX512(SB), NOSPLIT, $0-84
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), SI
 	MOVQ   b+16(FP), DI
@@ -248,18 +248,24 @@ k12x32_loop1:
 	JNZ          k12x32_loop1
 
 k12x32_end:
-	MOVQ     c+24(FP), DX
-	MOVQ     ldc+32(FP), CX
-	SHLQ     $0x02, CX
-	MOVQ     bias+40(FP), R8
-	MOVQ     res+48(FP), R9
-	MOVQ     flags+56(FP), R10
-	MOVQ     mr+64(FP), R11
-	MOVL     mask+72(FP), R12
-	KMOVW    R12, K1
-	SHRL     $0x10, R12
-	KMOVW    R12, K2
-	VPXORD   Z31, Z31, Z31
+	MOVQ         c+24(FP), DX
+	MOVQ         ldc+32(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         bias+40(FP), R8
+	MOVQ         res+48(FP), R9
+	MOVQ         flags+56(FP), R10
+	MOVQ         mr+64(FP), R11
+	MOVL         mask+72(FP), R12
+	KMOVW        R12, K1
+	SHRL         $0x10, R12
+	KMOVW        R12, K2
+	VPXORD       Z31, Z31, Z31
+	TESTQ        $0x00000010, R10
+	JZ           tileAVX512_clampargs
+	VBROADCASTSS lo+76(FP), Z30
+	VBROADCASTSS hi+80(FP), Z29
+
+tileAVX512_clampargs:
 	TESTQ    $0x00000001, R10
 	JZ       tileAVX512_row0_accum
 	VADDPS.Z (DX), Z0, K1, Z0
@@ -284,6 +290,14 @@ tileAVX512_row0_res:
 	VMAXPS Z1, Z31, Z1
 
 tileAVX512_row0_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row0_clamp
+	VMAXPS Z0, Z30, Z0
+	VMINPS Z0, Z29, Z0
+	VMAXPS Z1, Z30, Z1
+	VMINPS Z1, Z29, Z1
+
+tileAVX512_row0_clamp:
 	VMOVUPS  Z0, K1, (DX)
 	VMOVUPS  Z1, K2, 64(DX)
 	ADDQ     CX, DX
@@ -314,6 +328,14 @@ tileAVX512_row1_res:
 	VMAXPS Z3, Z31, Z3
 
 tileAVX512_row1_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row1_clamp
+	VMAXPS Z2, Z30, Z2
+	VMINPS Z2, Z29, Z2
+	VMAXPS Z3, Z30, Z3
+	VMINPS Z3, Z29, Z3
+
+tileAVX512_row1_clamp:
 	VMOVUPS  Z2, K1, (DX)
 	VMOVUPS  Z3, K2, 64(DX)
 	ADDQ     CX, DX
@@ -344,6 +366,14 @@ tileAVX512_row2_res:
 	VMAXPS Z5, Z31, Z5
 
 tileAVX512_row2_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row2_clamp
+	VMAXPS Z4, Z30, Z4
+	VMINPS Z4, Z29, Z4
+	VMAXPS Z5, Z30, Z5
+	VMINPS Z5, Z29, Z5
+
+tileAVX512_row2_clamp:
 	VMOVUPS  Z4, K1, (DX)
 	VMOVUPS  Z5, K2, 64(DX)
 	ADDQ     CX, DX
@@ -374,6 +404,14 @@ tileAVX512_row3_res:
 	VMAXPS Z7, Z31, Z7
 
 tileAVX512_row3_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row3_clamp
+	VMAXPS Z6, Z30, Z6
+	VMINPS Z6, Z29, Z6
+	VMAXPS Z7, Z30, Z7
+	VMINPS Z7, Z29, Z7
+
+tileAVX512_row3_clamp:
 	VMOVUPS  Z6, K1, (DX)
 	VMOVUPS  Z7, K2, 64(DX)
 	ADDQ     CX, DX
@@ -404,6 +442,14 @@ tileAVX512_row4_res:
 	VMAXPS Z9, Z31, Z9
 
 tileAVX512_row4_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row4_clamp
+	VMAXPS Z8, Z30, Z8
+	VMINPS Z8, Z29, Z8
+	VMAXPS Z9, Z30, Z9
+	VMINPS Z9, Z29, Z9
+
+tileAVX512_row4_clamp:
 	VMOVUPS  Z8, K1, (DX)
 	VMOVUPS  Z9, K2, 64(DX)
 	ADDQ     CX, DX
@@ -434,6 +480,14 @@ tileAVX512_row5_res:
 	VMAXPS Z11, Z31, Z11
 
 tileAVX512_row5_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row5_clamp
+	VMAXPS Z10, Z30, Z10
+	VMINPS Z10, Z29, Z10
+	VMAXPS Z11, Z30, Z11
+	VMINPS Z11, Z29, Z11
+
+tileAVX512_row5_clamp:
 	VMOVUPS  Z10, K1, (DX)
 	VMOVUPS  Z11, K2, 64(DX)
 	ADDQ     CX, DX
@@ -464,6 +518,14 @@ tileAVX512_row6_res:
 	VMAXPS Z13, Z31, Z13
 
 tileAVX512_row6_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row6_clamp
+	VMAXPS Z12, Z30, Z12
+	VMINPS Z12, Z29, Z12
+	VMAXPS Z13, Z30, Z13
+	VMINPS Z13, Z29, Z13
+
+tileAVX512_row6_clamp:
 	VMOVUPS  Z12, K1, (DX)
 	VMOVUPS  Z13, K2, 64(DX)
 	ADDQ     CX, DX
@@ -494,6 +556,14 @@ tileAVX512_row7_res:
 	VMAXPS Z15, Z31, Z15
 
 tileAVX512_row7_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row7_clamp
+	VMAXPS Z14, Z30, Z14
+	VMINPS Z14, Z29, Z14
+	VMAXPS Z15, Z30, Z15
+	VMINPS Z15, Z29, Z15
+
+tileAVX512_row7_clamp:
 	VMOVUPS  Z14, K1, (DX)
 	VMOVUPS  Z15, K2, 64(DX)
 	ADDQ     CX, DX
@@ -524,6 +594,14 @@ tileAVX512_row8_res:
 	VMAXPS Z17, Z31, Z17
 
 tileAVX512_row8_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row8_clamp
+	VMAXPS Z16, Z30, Z16
+	VMINPS Z16, Z29, Z16
+	VMAXPS Z17, Z30, Z17
+	VMINPS Z17, Z29, Z17
+
+tileAVX512_row8_clamp:
 	VMOVUPS  Z16, K1, (DX)
 	VMOVUPS  Z17, K2, 64(DX)
 	ADDQ     CX, DX
@@ -554,6 +632,14 @@ tileAVX512_row9_res:
 	VMAXPS Z19, Z31, Z19
 
 tileAVX512_row9_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row9_clamp
+	VMAXPS Z18, Z30, Z18
+	VMINPS Z18, Z29, Z18
+	VMAXPS Z19, Z30, Z19
+	VMINPS Z19, Z29, Z19
+
+tileAVX512_row9_clamp:
 	VMOVUPS  Z18, K1, (DX)
 	VMOVUPS  Z19, K2, 64(DX)
 	ADDQ     CX, DX
@@ -584,6 +670,14 @@ tileAVX512_row10_res:
 	VMAXPS Z21, Z31, Z21
 
 tileAVX512_row10_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row10_clamp
+	VMAXPS Z20, Z30, Z20
+	VMINPS Z20, Z29, Z20
+	VMAXPS Z21, Z30, Z21
+	VMINPS Z21, Z29, Z21
+
+tileAVX512_row10_clamp:
 	VMOVUPS  Z20, K1, (DX)
 	VMOVUPS  Z21, K2, 64(DX)
 	ADDQ     CX, DX
@@ -614,6 +708,14 @@ tileAVX512_row11_res:
 	VMAXPS Z23, Z31, Z23
 
 tileAVX512_row11_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row11_clamp
+	VMAXPS Z22, Z30, Z22
+	VMINPS Z22, Z29, Z22
+	VMAXPS Z23, Z30, Z23
+	VMINPS Z23, Z29, Z23
+
+tileAVX512_row11_clamp:
 	VMOVUPS Z22, K1, (DX)
 	VMOVUPS Z23, K2, 64(DX)
 
@@ -621,9 +723,9 @@ tileAVX512_done:
 	VZEROUPPER
 	RET
 
-// func tileAVX512N16(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32)
+// func tileAVX512N16(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32, lo float32, hi float32)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·tileAVX512N16(SB), NOSPLIT, $0-76
+TEXT ·tileAVX512N16(SB), NOSPLIT, $0-84
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), SI
 	MOVQ   b+16(FP), DI
@@ -788,18 +890,24 @@ k12x16_loop1:
 	JNZ          k12x16_loop1
 
 k12x16_end:
-	MOVQ     c+24(FP), DX
-	MOVQ     ldc+32(FP), CX
-	SHLQ     $0x02, CX
-	MOVQ     bias+40(FP), R8
-	MOVQ     res+48(FP), R9
-	MOVQ     flags+56(FP), R10
-	MOVQ     mr+64(FP), R11
-	MOVL     mask+72(FP), R12
-	KMOVW    R12, K1
-	SHRL     $0x10, R12
-	KMOVW    R12, K2
-	VPXORD   Z31, Z31, Z31
+	MOVQ         c+24(FP), DX
+	MOVQ         ldc+32(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         bias+40(FP), R8
+	MOVQ         res+48(FP), R9
+	MOVQ         flags+56(FP), R10
+	MOVQ         mr+64(FP), R11
+	MOVL         mask+72(FP), R12
+	KMOVW        R12, K1
+	SHRL         $0x10, R12
+	KMOVW        R12, K2
+	VPXORD       Z31, Z31, Z31
+	TESTQ        $0x00000010, R10
+	JZ           tileAVX512N16_clampargs
+	VBROADCASTSS lo+76(FP), Z30
+	VBROADCASTSS hi+80(FP), Z16
+
+tileAVX512N16_clampargs:
 	TESTQ    $0x00000001, R10
 	JZ       tileAVX512N16_row0_accum
 	VADDPS.Z (DX), Z0, K1, Z0
@@ -820,6 +928,12 @@ tileAVX512N16_row0_res:
 	VMAXPS Z0, Z31, Z0
 
 tileAVX512N16_row0_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row0_clamp
+	VMAXPS Z0, Z30, Z0
+	VMINPS Z0, Z16, Z0
+
+tileAVX512N16_row0_clamp:
 	VMOVUPS  Z0, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -845,6 +959,12 @@ tileAVX512N16_row1_res:
 	VMAXPS Z1, Z31, Z1
 
 tileAVX512N16_row1_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row1_clamp
+	VMAXPS Z1, Z30, Z1
+	VMINPS Z1, Z16, Z1
+
+tileAVX512N16_row1_clamp:
 	VMOVUPS  Z1, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -870,6 +990,12 @@ tileAVX512N16_row2_res:
 	VMAXPS Z2, Z31, Z2
 
 tileAVX512N16_row2_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row2_clamp
+	VMAXPS Z2, Z30, Z2
+	VMINPS Z2, Z16, Z2
+
+tileAVX512N16_row2_clamp:
 	VMOVUPS  Z2, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -895,6 +1021,12 @@ tileAVX512N16_row3_res:
 	VMAXPS Z3, Z31, Z3
 
 tileAVX512N16_row3_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row3_clamp
+	VMAXPS Z3, Z30, Z3
+	VMINPS Z3, Z16, Z3
+
+tileAVX512N16_row3_clamp:
 	VMOVUPS  Z3, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -920,6 +1052,12 @@ tileAVX512N16_row4_res:
 	VMAXPS Z4, Z31, Z4
 
 tileAVX512N16_row4_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row4_clamp
+	VMAXPS Z4, Z30, Z4
+	VMINPS Z4, Z16, Z4
+
+tileAVX512N16_row4_clamp:
 	VMOVUPS  Z4, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -945,6 +1083,12 @@ tileAVX512N16_row5_res:
 	VMAXPS Z5, Z31, Z5
 
 tileAVX512N16_row5_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row5_clamp
+	VMAXPS Z5, Z30, Z5
+	VMINPS Z5, Z16, Z5
+
+tileAVX512N16_row5_clamp:
 	VMOVUPS  Z5, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -970,6 +1114,12 @@ tileAVX512N16_row6_res:
 	VMAXPS Z6, Z31, Z6
 
 tileAVX512N16_row6_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row6_clamp
+	VMAXPS Z6, Z30, Z6
+	VMINPS Z6, Z16, Z6
+
+tileAVX512N16_row6_clamp:
 	VMOVUPS  Z6, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -995,6 +1145,12 @@ tileAVX512N16_row7_res:
 	VMAXPS Z7, Z31, Z7
 
 tileAVX512N16_row7_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row7_clamp
+	VMAXPS Z7, Z30, Z7
+	VMINPS Z7, Z16, Z7
+
+tileAVX512N16_row7_clamp:
 	VMOVUPS  Z7, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -1020,6 +1176,12 @@ tileAVX512N16_row8_res:
 	VMAXPS Z8, Z31, Z8
 
 tileAVX512N16_row8_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row8_clamp
+	VMAXPS Z8, Z30, Z8
+	VMINPS Z8, Z16, Z8
+
+tileAVX512N16_row8_clamp:
 	VMOVUPS  Z8, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -1045,6 +1207,12 @@ tileAVX512N16_row9_res:
 	VMAXPS Z9, Z31, Z9
 
 tileAVX512N16_row9_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row9_clamp
+	VMAXPS Z9, Z30, Z9
+	VMINPS Z9, Z16, Z9
+
+tileAVX512N16_row9_clamp:
 	VMOVUPS  Z9, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -1070,6 +1238,12 @@ tileAVX512N16_row10_res:
 	VMAXPS Z10, Z31, Z10
 
 tileAVX512N16_row10_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row10_clamp
+	VMAXPS Z10, Z30, Z10
+	VMINPS Z10, Z16, Z10
+
+tileAVX512N16_row10_clamp:
 	VMOVUPS  Z10, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -1095,15 +1269,21 @@ tileAVX512N16_row11_res:
 	VMAXPS Z11, Z31, Z11
 
 tileAVX512N16_row11_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row11_clamp
+	VMAXPS Z11, Z30, Z11
+	VMINPS Z11, Z16, Z11
+
+tileAVX512N16_row11_clamp:
 	VMOVUPS Z11, K1, (DX)
 
 tileAVX512N16_done:
 	VZEROUPPER
 	RET
 
-// func tileAVX2(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int)
+// func tileAVX2(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, lo float32, hi float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2(SB), NOSPLIT, $0-64
+TEXT ·tileAVX2(SB), NOSPLIT, $0-72
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), SI
 	MOVQ   b+16(FP), DI
@@ -1240,13 +1420,19 @@ k6x16_loop1:
 	JNZ          k6x16_loop1
 
 k6x16_end:
-	MOVQ   c+24(FP), DX
-	MOVQ   ldc+32(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   bias+40(FP), R8
-	MOVQ   res+48(FP), R9
-	MOVQ   flags+56(FP), R10
-	VXORPS Y12, Y12, Y12
+	MOVQ         c+24(FP), DX
+	MOVQ         ldc+32(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         bias+40(FP), R8
+	MOVQ         res+48(FP), R9
+	MOVQ         flags+56(FP), R10
+	VXORPS       Y12, Y12, Y12
+	TESTQ        $0x00000010, R10
+	JZ           avx2_clampargs
+	VBROADCASTSS lo+64(FP), Y13
+	VBROADCASTSS hi+68(FP), Y15
+
+avx2_clampargs:
 	TESTQ  $0x00000001, R10
 	JZ     avx2_row0_accum
 	VADDPS (DX), Y0, Y0
@@ -1272,6 +1458,14 @@ avx2_row0_res:
 	VMAXPS Y1, Y12, Y1
 
 avx2_row0_relu:
+	TESTQ  $0x00000010, R10
+	JZ     avx2_row0_clamp
+	VMAXPS Y0, Y13, Y0
+	VMINPS Y0, Y15, Y0
+	VMAXPS Y1, Y13, Y1
+	VMINPS Y1, Y15, Y1
+
+avx2_row0_clamp:
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
 	ADDQ    CX, DX
@@ -1301,6 +1495,14 @@ avx2_row1_res:
 	VMAXPS Y3, Y12, Y3
 
 avx2_row1_relu:
+	TESTQ  $0x00000010, R10
+	JZ     avx2_row1_clamp
+	VMAXPS Y2, Y13, Y2
+	VMINPS Y2, Y15, Y2
+	VMAXPS Y3, Y13, Y3
+	VMINPS Y3, Y15, Y3
+
+avx2_row1_clamp:
 	VMOVUPS Y2, (DX)
 	VMOVUPS Y3, 32(DX)
 	ADDQ    CX, DX
@@ -1330,6 +1532,14 @@ avx2_row2_res:
 	VMAXPS Y5, Y12, Y5
 
 avx2_row2_relu:
+	TESTQ  $0x00000010, R10
+	JZ     avx2_row2_clamp
+	VMAXPS Y4, Y13, Y4
+	VMINPS Y4, Y15, Y4
+	VMAXPS Y5, Y13, Y5
+	VMINPS Y5, Y15, Y5
+
+avx2_row2_clamp:
 	VMOVUPS Y4, (DX)
 	VMOVUPS Y5, 32(DX)
 	ADDQ    CX, DX
@@ -1359,6 +1569,14 @@ avx2_row3_res:
 	VMAXPS Y7, Y12, Y7
 
 avx2_row3_relu:
+	TESTQ  $0x00000010, R10
+	JZ     avx2_row3_clamp
+	VMAXPS Y6, Y13, Y6
+	VMINPS Y6, Y15, Y6
+	VMAXPS Y7, Y13, Y7
+	VMINPS Y7, Y15, Y7
+
+avx2_row3_clamp:
 	VMOVUPS Y6, (DX)
 	VMOVUPS Y7, 32(DX)
 	ADDQ    CX, DX
@@ -1388,6 +1606,14 @@ avx2_row4_res:
 	VMAXPS Y9, Y12, Y9
 
 avx2_row4_relu:
+	TESTQ  $0x00000010, R10
+	JZ     avx2_row4_clamp
+	VMAXPS Y8, Y13, Y8
+	VMINPS Y8, Y15, Y8
+	VMAXPS Y9, Y13, Y9
+	VMINPS Y9, Y15, Y9
+
+avx2_row4_clamp:
 	VMOVUPS Y8, (DX)
 	VMOVUPS Y9, 32(DX)
 	ADDQ    CX, DX
@@ -1417,6 +1643,14 @@ avx2_row5_res:
 	VMAXPS Y11, Y12, Y11
 
 avx2_row5_relu:
+	TESTQ  $0x00000010, R10
+	JZ     avx2_row5_clamp
+	VMAXPS Y10, Y13, Y10
+	VMINPS Y10, Y15, Y10
+	VMAXPS Y11, Y13, Y11
+	VMINPS Y11, Y15, Y11
+
+avx2_row5_clamp:
 	VMOVUPS Y10, (DX)
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER
@@ -2276,8 +2510,8 @@ actClampZ_vec:
 	CMPQ    CX, $0x00000010
 	JL      actClampZ_tail
 	VMOVUPS (DI)(BX*4), Z0
-	VMAXPS  Z5, Z0, Z0
-	VMINPS  Z6, Z0, Z0
+	VMAXPS  Z0, Z5, Z0
+	VMINPS  Z0, Z6, Z0
 	VMOVUPS Z0, (DI)(BX*4)
 	ADDQ    $0x00000010, BX
 	SUBQ    $0x00000010, CX
@@ -2290,8 +2524,8 @@ actClampZ_tail:
 	BZHIL     CX, R9, R10
 	KMOVW     R10, K1
 	VMOVUPS.Z (DI)(BX*4), K1, Z0
-	VMAXPS    Z5, Z0, Z0
-	VMINPS    Z6, Z0, Z0
+	VMAXPS    Z0, Z5, Z0
+	VMINPS    Z0, Z6, Z0
 	VMOVUPS   Z0, K1, (DI)(BX*4)
 
 actClampZ_next:
@@ -2564,8 +2798,8 @@ actClampY_vec:
 	CMPQ    CX, $0x00000008
 	JL      actClampY_tail
 	VMOVUPS (DI)(BX*4), Y0
-	VMAXPS  Y5, Y0, Y0
-	VMINPS  Y6, Y0, Y0
+	VMAXPS  Y0, Y5, Y0
+	VMINPS  Y0, Y6, Y0
 	VMOVUPS Y0, (DI)(BX*4)
 	ADDQ    $0x00000008, BX
 	SUBQ    $0x00000008, CX
@@ -2579,8 +2813,8 @@ actClampY_tail:
 	LEAQ       actTailMask<>+0(SB), R10
 	VMOVDQU    (R10)(R9*4), Y7
 	VMASKMOVPS (DI)(BX*4), Y7, Y0
-	VMAXPS     Y5, Y0, Y0
-	VMINPS     Y6, Y0, Y0
+	VMAXPS     Y0, Y5, Y0
+	VMINPS     Y0, Y6, Y0
 	VMASKMOVPS Y0, Y7, (DI)(BX*4)
 
 actClampY_next:

@@ -7,17 +7,17 @@ package gemm
 // tileAVX512 computes one 12x32 tile of C; see tileFunc.
 //
 //go:noescape
-func tileAVX512(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32)
+func tileAVX512(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32, lo float32, hi float32)
 
 // tileAVX512N16 computes one 12x16 tile of C; see tileFunc.
 //
 //go:noescape
-func tileAVX512N16(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32)
+func tileAVX512N16(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32, lo float32, hi float32)
 
 // tileAVX2 computes one full 6x16 tile of C; see tileFunc.
 //
 //go:noescape
-func tileAVX2(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int)
+func tileAVX2(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, lo float32, hi float32)
 
 // copyPanels32 copies panels rows of 32 floats from src (contiguous) to dst (stride floats apart).
 //
