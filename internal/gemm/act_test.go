@@ -166,3 +166,21 @@ func TestActivateNoAlloc(t *testing.T) {
 		t.Errorf("Activate: %v allocations", n)
 	}
 }
+
+// BenchmarkActivate times each activation on 4096 floats (L1) per kernel.
+func BenchmarkActivate(b *testing.B) {
+	x := make([]float32, 4096)
+	for i := range x {
+		x[i] = float32(i%200)/10 - 10
+	}
+	for _, kern := range kernels() {
+		for _, a := range actCases[1:] {
+			b.Run(fmt.Sprintf("%s/kind%d", kern.name, a.Kind), func(b *testing.B) {
+				b.SetBytes(4 * int64(len(x)))
+				for b.Loop() {
+					actTile(kern, x, len(x), 1, len(x), a)
+				}
+			})
+		}
+	}
+}
