@@ -70,7 +70,72 @@ func activations() {
 		actRows("actSigmoid"+sfx, z, "1/(1+e^-x)", func(v, lo, hi VecPhysical, z bool) { sigmoidBody(v, z, false) })
 		actRows("actSiLU"+sfx, z, "x/(1+e^-x)", func(v, lo, hi VecPhysical, z bool) { sigmoidBody(v, z, true) })
 		actRows("actHardSwish"+sfx, z, "x*min(max(x/6+1/2, 0), 1)", func(v, lo, hi VecPhysical, z bool) { hardSwishBody(v, z) })
+		scale("scale"+sfx, z)
 	}
+}
+
+// scale emits dst[i] = s * src[i] for i < n: the squeeze-and-excite
+// product, one channel's plane times its scalar; four vectors at a time,
+// then one, then a masked tail.
+func scale(fname string, z bool) {
+	TEXT(fname, NOSPLIT, "func(dst, src *float32, n int, s float32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s sets dst[i] = s * src[i] for i < n.", fname))
+	vec, reg := 8, ymm
+	if z {
+		vec, reg = 16, zmm
+	}
+	dst := Load(Param("dst"), RDI)
+	src := Load(Param("src"), RSI)
+	n := Load(Param("n"), RCX)
+	vs, mask := reg(4), Y5
+	Load(Param("s"), X0)
+	VBROADCASTSS(X0, vs)
+	x := RBX
+	XORQ(x, x)
+	Label(fname + "_loop4")
+	CMPQ(n, U32(4*vec))
+	JL(LabelRef(fname + "_loop1"))
+	for v := range 4 {
+		VMULPS(Mem{Base: src, Index: x, Scale: 4, Disp: 4 * vec * v}, vs, reg(v))
+	}
+	for v := range 4 {
+		VMOVUPS(reg(v), Mem{Base: dst, Index: x, Scale: 4, Disp: 4 * vec * v})
+	}
+	ADDQ(U32(4*vec), x)
+	SUBQ(U32(4*vec), n)
+	JMP(LabelRef(fname + "_loop4"))
+	Label(fname + "_loop1")
+	CMPQ(n, U32(vec))
+	JL(LabelRef(fname + "_tail"))
+	VMULPS(Mem{Base: src, Index: x, Scale: 4}, vs, reg(0))
+	VMOVUPS(reg(0), Mem{Base: dst, Index: x, Scale: 4})
+	ADDQ(U32(vec), x)
+	SUBQ(U32(vec), n)
+	JMP(LabelRef(fname + "_loop1"))
+	Label(fname + "_tail")
+	TESTQ(n, n)
+	JZ(LabelRef(fname + "_done"))
+	m, d := Mem{Base: src, Index: x, Scale: 4}, Mem{Base: dst, Index: x, Scale: 4}
+	if z {
+		MOVL(U32(0xffff), EAX)
+		BZHIL(ECX, EAX, EAX)
+		KMOVW(EAX, K1)
+		VMOVUPS_Z(m, K1, Z0)
+		VMULPS(vs, Z0, Z0)
+		VMOVUPS(Z0, K1, d)
+	} else {
+		MOVQ(U32(8), RAX)
+		SUBQ(n, RAX)
+		LEAQ(actMaskTable(), RDX)
+		VMOVDQU(Mem{Base: RDX, Index: RAX, Scale: 4}, mask)
+		VMASKMOVPS(m, mask, Y0)
+		VMULPS(vs, Y0, Y0)
+		VMASKMOVPS(Y0, mask, d)
+	}
+	Label(fname + "_done")
+	VZEROUPPER()
+	RET()
 }
 
 // The registers of the bodies: the value in v (0), temporaries 1-4, lo and

@@ -66,6 +66,29 @@ func (j *job) actAfter(kern *kernel, c []float32, ldc, rows, cols int) {
 	}
 }
 
+// scaleFunc sets dst[i] = s * src[i] for i < n.
+type scaleFunc func(dst, src *float32, n int, s float32)
+
+// scaleKernels are the vector Scale kernels by kernel name (set at init).
+var scaleKernels = map[string]scaleFunc{}
+
+// Scale sets dst[i] = s * src[i] for i < len(dst) (src at least as long;
+// dst may be src), with the vector kernel of the kernel in use: the
+// squeeze-and-excite product of a plane and its channel's scale.
+func Scale(dst, src []float32, s float32) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:len(dst)]
+	if f := scaleKernels[active.name]; f != nil {
+		f(&dst[0], &src[0], len(dst), s)
+		return
+	}
+	for i, v := range src {
+		dst[i] = s * v
+	}
+}
+
 // actGeneric is the pure-Go activation, the reference for the vector ones:
 // e^x as exp32, the same range reduction and polynomial.
 func actGeneric(x []float32, a Act) {

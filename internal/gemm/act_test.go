@@ -184,3 +184,30 @@ func BenchmarkActivate(b *testing.B) {
 		}
 	}
 }
+
+// TestScale checks Scale on every kernel for lengths 0-70 (every vector
+// tail) against the product, exactly (one rounding either way), with a
+// guard float after dst.
+func TestScale(t *testing.T) {
+	defer Use(Kernel())
+	for _, kern := range kernelNames() {
+		if err := Use(kern); err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(3, 4))
+		for n := range 71 {
+			src := randSlice(rng, n)
+			dst := make([]float32, n+1)
+			dst[n] = sentinel
+			Scale(dst[:n], src, 0.37)
+			for i, v := range src {
+				if dst[i] != 0.37*v {
+					t.Fatalf("%s n=%d: dst[%d] = %v, want %v", kern, n, i, dst[i], 0.37*v)
+				}
+			}
+			if math.Float32bits(dst[n]) != math.Float32bits(sentinel) {
+				t.Fatalf("%s n=%d: guard overwritten", kern, n)
+			}
+		}
+	}
+}

@@ -89,8 +89,10 @@ func init() {
 	if cpu.X86.HasAVX512F && cpu.X86.HasBMI2 {
 		avx512Kernel.act = &[...]actFunc{nil, actClampZ, actSigmoidZ, actSiLUZ, actHardSwishZ}
 		avx512Kernel.narrow.act = avx512Kernel.act
+		scaleKernels["avx512"] = scaleZ
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		avx2Kernel.act = &[...]actFunc{nil, actClampY, actSigmoidY, actSiLUY, actHardSwishY}
+		scaleKernels["avx2"] = scaleY
 	}
 }

@@ -2775,6 +2775,54 @@ actHardSwishZ_done:
 	VZEROUPPER
 	RET
 
+// func scaleZ(dst *float32, src *float32, n int, s float32)
+// Requires: AVX, AVX512F, BMI2, SSE
+TEXT ·scaleZ(SB), NOSPLIT, $0-28
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	MOVSS        s+24(FP), X0
+	VBROADCASTSS X0, Z4
+	XORQ         BX, BX
+
+scaleZ_loop4:
+	CMPQ    CX, $0x00000040
+	JL      scaleZ_loop1
+	VMULPS  (SI)(BX*4), Z4, Z0
+	VMULPS  64(SI)(BX*4), Z4, Z1
+	VMULPS  128(SI)(BX*4), Z4, Z2
+	VMULPS  192(SI)(BX*4), Z4, Z3
+	VMOVUPS Z0, (DI)(BX*4)
+	VMOVUPS Z1, 64(DI)(BX*4)
+	VMOVUPS Z2, 128(DI)(BX*4)
+	VMOVUPS Z3, 192(DI)(BX*4)
+	ADDQ    $0x00000040, BX
+	SUBQ    $0x00000040, CX
+	JMP     scaleZ_loop4
+
+scaleZ_loop1:
+	CMPQ    CX, $0x00000010
+	JL      scaleZ_tail
+	VMULPS  (SI)(BX*4), Z4, Z0
+	VMOVUPS Z0, (DI)(BX*4)
+	ADDQ    $0x00000010, BX
+	SUBQ    $0x00000010, CX
+	JMP     scaleZ_loop1
+
+scaleZ_tail:
+	TESTQ     CX, CX
+	JZ        scaleZ_done
+	MOVL      $0x0000ffff, AX
+	BZHIL     CX, AX, AX
+	KMOVW     AX, K1
+	VMOVUPS.Z (SI)(BX*4), K1, Z0
+	VMULPS    Z4, Z0, Z0
+	VMOVUPS   Z0, K1, (DI)(BX*4)
+
+scaleZ_done:
+	VZEROUPPER
+	RET
+
 // func actClampY(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
 // Requires: AVX, AVX2, SSE
 TEXT ·actClampY(SB), NOSPLIT, $0-40
@@ -3082,6 +3130,55 @@ actHardSwishY_next:
 	JNZ  actHardSwishY_row
 
 actHardSwishY_done:
+	VZEROUPPER
+	RET
+
+// func scaleY(dst *float32, src *float32, n int, s float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·scaleY(SB), NOSPLIT, $0-28
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	MOVSS        s+24(FP), X0
+	VBROADCASTSS X0, Y4
+	XORQ         BX, BX
+
+scaleY_loop4:
+	CMPQ    CX, $0x00000020
+	JL      scaleY_loop1
+	VMULPS  (SI)(BX*4), Y4, Y0
+	VMULPS  32(SI)(BX*4), Y4, Y1
+	VMULPS  64(SI)(BX*4), Y4, Y2
+	VMULPS  96(SI)(BX*4), Y4, Y3
+	VMOVUPS Y0, (DI)(BX*4)
+	VMOVUPS Y1, 32(DI)(BX*4)
+	VMOVUPS Y2, 64(DI)(BX*4)
+	VMOVUPS Y3, 96(DI)(BX*4)
+	ADDQ    $0x00000020, BX
+	SUBQ    $0x00000020, CX
+	JMP     scaleY_loop4
+
+scaleY_loop1:
+	CMPQ    CX, $0x00000008
+	JL      scaleY_tail
+	VMULPS  (SI)(BX*4), Y4, Y0
+	VMOVUPS Y0, (DI)(BX*4)
+	ADDQ    $0x00000008, BX
+	SUBQ    $0x00000008, CX
+	JMP     scaleY_loop1
+
+scaleY_tail:
+	TESTQ      CX, CX
+	JZ         scaleY_done
+	MOVQ       $0x00000008, AX
+	SUBQ       CX, AX
+	LEAQ       actTailMask<>+0(SB), DX
+	VMOVDQU    (DX)(AX*4), Y5
+	VMASKMOVPS (SI)(BX*4), Y5, Y0
+	VMULPS     Y4, Y0, Y0
+	VMASKMOVPS Y0, Y5, (DI)(BX*4)
+
+scaleY_done:
 	VZEROUPPER
 	RET
 

@@ -69,6 +69,11 @@ func actSiLUZ(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
 //go:noescape
 func actHardSwishZ(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
 
+// scaleZ sets dst[i] = s * src[i] for i < n.
+//
+//go:noescape
+func scaleZ(dst *float32, src *float32, n int, s float32)
+
 // actClampY sets each of cols floats of rows rows at c, ldc apart, to min(max(x, lo), hi).
 //
 //go:noescape
@@ -88,6 +93,11 @@ func actSiLUY(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
 //
 //go:noescape
 func actHardSwishY(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// scaleY sets dst[i] = s * src[i] for i < n.
+//
+//go:noescape
+func scaleY(dst *float32, src *float32, n int, s float32)
 
 // peakAVX512 runs n iterations of 24 independent zmm FMAs (the FMA peak).
 //

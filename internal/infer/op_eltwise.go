@@ -248,11 +248,12 @@ func arithRow(arith string, dst, a, b []float32, sa, sb int) {
 			dst[i] = a[i*sa] - b[i*sb]
 		}
 	case "Mul":
-		if sa == 0 {
-			s, b := a[0], b[:len(dst)]
-			for i, v := range b {
-				dst[i] = s * v
-			}
+		if sa == 0 && sb == 1 { // squeeze-and-excite: a plane times its scale
+			gemm.Scale(dst, b, a[0])
+			return
+		}
+		if sb == 0 && sa == 1 {
+			gemm.Scale(dst, a, b[0])
 			return
 		}
 		for i := range dst {
