@@ -72,6 +72,43 @@ func activations() {
 		actRows("actHardSwish"+sfx, z, "x*min(max(x/6+1/2, 0), 1)", func(v, lo, hi VecPhysical, z bool) { hardSwishBody(v, z) })
 		scale("scale"+sfx, z)
 	}
+	sum64()
+}
+
+// sum64 emits sum64AVX512: the float64 sum of n floats (n a multiple of
+// 32), each widened with VCVTPS2PD, in four chains of eight lanes.
+func sum64() {
+	TEXT("sum64AVX512", NOSPLIT, "func(x *float32, n int) float64")
+	Pragma("noescape")
+	Doc("sum64AVX512 returns the float64 sum of x[:n], n a multiple of 32.")
+	xp := Load(Param("x"), RSI)
+	n := Load(Param("n"), RCX)
+	for v := range 4 {
+		VPXORQ(zmm(v), zmm(v), zmm(v))
+	}
+	TESTQ(n, n)
+	JZ(LabelRef("sum64_end"))
+	Label("sum64_loop")
+	for v := range 4 {
+		VCVTPS2PD(Mem{Base: xp, Disp: 32 * v}, zmm(4+v))
+		VADDPD(zmm(4+v), zmm(v), zmm(v))
+	}
+	ADDQ(U8(128), xp)
+	SUBQ(U8(32), n)
+	JNZ(LabelRef("sum64_loop"))
+	Label("sum64_end")
+	VADDPD(Z1, Z0, Z0)
+	VADDPD(Z3, Z2, Z2)
+	VADDPD(Z2, Z0, Z0)
+	VEXTRACTF64X4(U8(1), Z0, Y1)
+	VADDPD(Y1, Y0, Y0)
+	VEXTRACTF128(U8(1), Y0, X1)
+	VADDPD(X1, X0, X0)
+	VPERMILPD(U8(1), X0, X1)
+	VADDSD(X1, X0, X0)
+	Store(X0, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
 }
 
 // scale emits dst[i] = s * src[i] for i < n: the squeeze-and-excite

@@ -89,6 +89,34 @@ func Scale(dst, src []float32, s float32) {
 	}
 }
 
+// sum64Vec, if set, returns the float64 sum of x[:n] for n a multiple of
+// 32 (the AVX-512 kernel, whatever kernel is in use: it only widens and
+// adds, so every kernel's result is the same up to the order of the adds).
+var sum64Vec func(x *float32, n int) float64
+
+// Sum64 returns the sum of x in float64: the global average pool's plane
+// sums (every block's squeeze-and-excite in EfficientNet).
+func Sum64(x []float32) float64 {
+	var s float64
+	if n := len(x) &^ 31; n > 0 && sum64Vec != nil {
+		s = sum64Vec(&x[0], n)
+		x = x[n:]
+	}
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		s0 += float64(v[0])
+		s1 += float64(v[1])
+		s2 += float64(v[2])
+		s3 += float64(v[3])
+	}
+	for _, v := range x[i:] {
+		s0 += float64(v)
+	}
+	return s + (s0 + s1) + (s2 + s3)
+}
+
 // actGeneric is the pure-Go activation, the reference for the vector ones:
 // e^x as exp32, the same range reduction and polynomial.
 func actGeneric(x []float32, a Act) {

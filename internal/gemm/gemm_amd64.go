@@ -90,6 +90,7 @@ func init() {
 		avx512Kernel.act = &[...]actFunc{nil, actClampZ, actSigmoidZ, actSiLUZ, actHardSwishZ}
 		avx512Kernel.narrow.act = avx512Kernel.act
 		scaleKernels["avx512"] = scaleZ
+		sum64Vec = sum64AVX512
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		avx2Kernel.act = &[...]actFunc{nil, actClampY, actSigmoidY, actSiLUY, actHardSwishY}

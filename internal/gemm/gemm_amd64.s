@@ -3182,6 +3182,45 @@ scaleY_done:
 	VZEROUPPER
 	RET
 
+// func sum64AVX512(x *float32, n int) float64
+// Requires: AVX, AVX512F, SSE2
+TEXT ·sum64AVX512(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VPXORQ Z0, Z0, Z0
+	VPXORQ Z1, Z1, Z1
+	VPXORQ Z2, Z2, Z2
+	VPXORQ Z3, Z3, Z3
+	TESTQ  CX, CX
+	JZ     sum64_end
+
+sum64_loop:
+	VCVTPS2PD (SI), Z4
+	VADDPD    Z4, Z0, Z0
+	VCVTPS2PD 32(SI), Z5
+	VADDPD    Z5, Z1, Z1
+	VCVTPS2PD 64(SI), Z6
+	VADDPD    Z6, Z2, Z2
+	VCVTPS2PD 96(SI), Z7
+	VADDPD    Z7, Z3, Z3
+	ADDQ      $0x80, SI
+	SUBQ      $0x20, CX
+	JNZ       sum64_loop
+
+sum64_end:
+	VADDPD        Z1, Z0, Z0
+	VADDPD        Z3, Z2, Z2
+	VADDPD        Z2, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
 // func peakAVX512(n int)
 // Requires: AVX, AVX512F
 TEXT ·peakAVX512(SB), NOSPLIT, $0-8

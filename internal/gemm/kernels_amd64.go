@@ -99,6 +99,11 @@ func actHardSwishY(c *float32, ldc int, rows int, cols int, lo float32, hi float
 //go:noescape
 func scaleY(dst *float32, src *float32, n int, s float32)
 
+// sum64AVX512 returns the float64 sum of x[:n], n a multiple of 32.
+//
+//go:noescape
+func sum64AVX512(x *float32, n int) float64
+
 // peakAVX512 runs n iterations of 24 independent zmm FMAs (the FMA peak).
 //
 //go:noescape

@@ -197,28 +197,9 @@ func maxPool(dst, src []float32, planes int, g geom) {
 func globalAvgPool(dst, src []float32, planes, hw int) {
 	parallelFor(planes, 64, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			dst[p] = float32(sum64(src[p*hw:(p+1)*hw]) / float64(hw))
+			dst[p] = float32(gemm.Sum64(src[p*hw:(p+1)*hw]) / float64(hw))
 		}
 	})
-}
-
-// sum64 sums x in float64 with four independent accumulators: one chain
-// waits on the add latency every value (squeeze-and-excite pools every
-// block's output, 9% of EfficientNet-B0's time with one chain).
-func sum64(x []float32) float64 {
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		v := x[i : i+4 : i+4]
-		s0 += float64(v[0])
-		s1 += float64(v[1])
-		s2 += float64(v[2])
-		s3 += float64(v[3])
-	}
-	for _, v := range x[i:] {
-		s0 += float64(v)
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 // affine applies dst = src*scale[ch] + shift[ch] (then ReLU) to planes of
