@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/mlserve/mlserve/_asm/avxutil"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -155,17 +157,12 @@ func scale(fname string, z bool) {
 	JZ(LabelRef(fname + "_done"))
 	m, d := Mem{Base: src, Index: x, Scale: 4}, Mem{Base: dst, Index: x, Scale: 4}
 	if z {
-		MOVL(U32(0xffff), EAX)
-		BZHIL(ECX, EAX, EAX)
-		KMOVW(EAX, K1)
+		avxutil.MaskK(ECX, EAX, K1)
 		VMOVUPS_Z(m, K1, Z0)
 		VMULPS(vs, Z0, Z0)
 		VMOVUPS(Z0, K1, d)
 	} else {
-		MOVQ(U32(8), RAX)
-		SUBQ(n, RAX)
-		LEAQ(actMaskTable(), RDX)
-		VMOVDQU(Mem{Base: RDX, Index: RAX, Scale: 4}, mask)
+		avxutil.MaskY(actMaskName, n, RAX, RDX, mask)
 		VMASKMOVPS(m, mask, Y0)
 		VMULPS(vs, Y0, Y0)
 		VMASKMOVPS(Y0, mask, d)
@@ -292,18 +289,12 @@ func actRows(fname string, z bool, what string, body func(v, lo, hi VecPhysical,
 	TESTQ(rem, rem)
 	JZ(LabelRef(fname + "_next"))
 	if z {
-		MOVL(U32(0xffff), R9L)
-		BZHIL(ECX, R9L, R10L)
-		KMOVW(R10L, K1)
+		avxutil.MaskK(ECX, R9L, K1)
 		VMOVUPS_Z(m, K1, v)
 		body(v, vlo, vhi, z)
 		VMOVUPS(v, K1, m)
 	} else {
-		// mask lane i = i < rem: lanes 8-rem on of eight ones, eight zeros.
-		MOVQ(U32(8), R9)
-		SUBQ(rem, R9)
-		LEAQ(actMaskTable(), R10)
-		VMOVDQU(Mem{Base: R10, Index: R9, Scale: 4}, mask)
+		avxutil.MaskY(actMaskName, rem, R9, R10, mask)
 		VMASKMOVPS(m, mask, v)
 		body(v, vlo, vhi, z)
 		VMASKMOVPS(v, mask, m)
@@ -317,20 +308,5 @@ func actRows(fname string, z bool, what string, body func(v, lo, hi VecPhysical,
 	RET()
 }
 
-var actMask Mem
-var actMaskDone bool
-
-func actMaskTable() Mem {
-	if !actMaskDone {
-		actMask = GLOBL("actTailMask", RODATA|NOPTR)
-		for i := range 16 {
-			v := uint32(0)
-			if i < 8 {
-				v = 0xffffffff
-			}
-			DATA(4*i, U32(v))
-		}
-		actMaskDone = true
-	}
-	return actMask
-}
+// actMaskName is the activations' tail-mask table (avxutil).
+const actMaskName = "actTailMask"

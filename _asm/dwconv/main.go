@@ -16,6 +16,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/mlserve/mlserve/_asm/avxutil"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -133,16 +135,9 @@ func rows(fname string, z bool) {
 	TESTQ(rem, rem)
 	JZ(LabelRef(fname + "_next"))
 	if z {
-		MOVL(U32(0xffff), EAX)
-		BZHIL(ECX, EAX, EDX)
-		KMOVW(EDX, K1)
+		avxutil.MaskK(ECX, EAX, K1)
 	} else {
-		// mask lane i = i < rem: the lanes of tailMask from 8-rem on.
-		tbl := tailTable()
-		MOVQ(U32(8), t)
-		SUBQ(rem, t)
-		LEAQ(tbl, ptr)
-		VMOVDQU(Mem{Base: ptr, Index: t, Scale: 4}, mask)
+		avxutil.MaskY(maskName, rem, t, ptr, mask)
 	}
 	block(fname+"_bt", 1, true)
 	Label(fname + "_next")
@@ -294,14 +289,9 @@ func rowsKxK(fname string, z bool, k, s int) {
 		MOVQ(rem, RDX)
 		SUBQ(U32((nv-1)*vec), RDX)
 		if z {
-			MOVL(U32(0xffff), EAX)
-			BZHIL(EDX, EAX, EAX)
-			KMOVW(EAX, K1)
+			avxutil.MaskK(EDX, EAX, K1)
 		} else {
-			NEGQ(RDX)
-			ADDQ(U32(8), RDX)
-			LEAQ(tailTable(), RAX)
-			VMOVDQU(Mem{Base: RAX, Index: RDX, Scale: 4}, mask)
+			avxutil.MaskY(maskName, RDX, RDX, RAX, mask)
 		}
 		block(nv, true)
 		advance(nv * vec) // keeps x - xo the phase offset for the next row
@@ -348,14 +338,9 @@ func padCopy(fname string, z bool) {
 	MOVQ(w, rem)
 	ANDQ(U32(vec-1), rem)
 	if z {
-		MOVL(U32(0xffff), EAX)
-		BZHIL(ECX, EAX, EAX)
-		KMOVW(EAX, K1)
+		avxutil.MaskK(ECX, EAX, K1)
 	} else {
-		MOVQ(U32(8), RAX)
-		SUBQ(rem, RAX)
-		LEAQ(tailTable(), R10)
-		VMOVDQU(Mem{Base: R10, Index: RAX, Scale: 4}, mask)
+		avxutil.MaskY(maskName, rem, RAX, R10, mask)
 	}
 	Label(fname + "_row")
 	XORQ(x, x)
@@ -388,25 +373,8 @@ func padCopy(fname string, z bool) {
 	RET()
 }
 
-var tailMaskData Mem
-var tailMaskDone bool
-
-// tailTable is 8 all-ones lanes then 8 zero lanes: the 8 lanes from 8-r on
-// are the store mask of a tail of r pixels.
-func tailTable() Mem {
-	if !tailMaskDone {
-		tailMaskData = GLOBL("dwTailMask", RODATA|NOPTR)
-		for i := range 16 {
-			v := uint32(0)
-			if i < 8 {
-				v = 0xffffffff
-			}
-			DATA(4*i, U32(v))
-		}
-		tailMaskDone = true
-	}
-	return tailMaskData
-}
+// maskName is the tail-mask table of the generated file (avxutil).
+const maskName = "dwTailMask"
 
 // deinterleave512 emits deinterleaveAVX512: even[j] = src[2j] and odd[j] =
 // src[2j+1] for j < 16*blocks, two VPERMI2PS per 32 source floats.

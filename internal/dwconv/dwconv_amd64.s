@@ -97,8 +97,8 @@ rowsAVX512_tail:
 	TESTQ   CX, CX
 	JZ      rowsAVX512_next
 	MOVL    $0x0000ffff, AX
-	BZHIL   CX, AX, DX
-	KMOVW   DX, K1
+	BZHIL   CX, AX, AX
+	KMOVW   AX, K1
 	VMOVAPS Z12, Z0
 	MOVQ    R8, R14
 	MOVQ    R9, R15

@@ -2521,8 +2521,8 @@ actClampZ_tail:
 	TESTQ     CX, CX
 	JZ        actClampZ_next
 	MOVL      $0x0000ffff, R9
-	BZHIL     CX, R9, R10
-	KMOVW     R10, K1
+	BZHIL     CX, R9, R9
+	KMOVW     R9, K1
 	VMOVUPS.Z (DI)(BX*4), K1, Z0
 	VMAXPS    Z0, Z5, Z0
 	VMINPS    Z0, Z6, Z0
@@ -2592,8 +2592,8 @@ actSigmoidZ_tail:
 	TESTQ        CX, CX
 	JZ           actSigmoidZ_next
 	MOVL         $0x0000ffff, R9
-	BZHIL        CX, R9, R10
-	KMOVW        R10, K1
+	BZHIL        CX, R9, R9
+	KMOVW        R9, K1
 	VMOVUPS.Z    (DI)(BX*4), K1, Z0
 	VMOVUPS      896(AX), Z1
 	VSUBPS       Z0, Z1, Z1
@@ -2683,8 +2683,8 @@ actSiLUZ_tail:
 	TESTQ        CX, CX
 	JZ           actSiLUZ_next
 	MOVL         $0x0000ffff, R9
-	BZHIL        CX, R9, R10
-	KMOVW        R10, K1
+	BZHIL        CX, R9, R9
+	KMOVW        R9, K1
 	VMOVUPS.Z    (DI)(BX*4), K1, Z0
 	VMOVUPS      896(AX), Z1
 	VSUBPS       Z0, Z1, Z1
@@ -2756,8 +2756,8 @@ actHardSwishZ_tail:
 	TESTQ     CX, CX
 	JZ        actHardSwishZ_next
 	MOVL      $0x0000ffff, R9
-	BZHIL     CX, R9, R10
-	KMOVW     R10, K1
+	BZHIL     CX, R9, R9
+	KMOVW     R9, K1
 	VMOVUPS.Z (DI)(BX*4), K1, Z0
 	VMULPS    768(AX), Z0, Z1
 	VADDPS    832(AX), Z1, Z1
