@@ -10,15 +10,21 @@
 # RSS is per batch size and noise hits both), and prints the median of the
 # rounds:
 #
-#   threads | batch | mlserve ms/img | ORT ms/img | ratio | mlserve peak RSS | ORT peak RSS | RSS ratio
+#   threads | lanes | batch | mlserve ms/img | ORT ms/img | ratio | mlserve peak RSS | ORT peak RSS | RSS ratio
+#
+# Rows with lanes > 1 run mlserve with that many engine lanes
+# (infer.Options.Lanes: the batch cut into sub-batches that run at once,
+# single-threaded, as `mlserve batch` does by default) against the same ORT
+# runs as the lanes = 1 row above them.
 #
 # ratio = mlserve / ORT: above 1 means mlserve is slower or bigger.
 #
 # Knobs (environment): BENCH_MODEL, BENCH_BATCHES ("1 8"), BENCH_ROUNDS (3),
 # BENCH_WARMUP (2), BENCH_ITERS (10), BENCH_MAX_TIME (20s per process),
 # BENCH_THREADS ("2 1": each thread count gets rows of every batch size;
-# both engines use that many threads), BENCH_BIN (bin/bench), and BENCH_NICE
-# (unset).
+# both engines use that many threads), BENCH_LANES ("2": mlserve's extra
+# rows at every thread count above 1 and batch above 1; "" for none),
+# BENCH_BIN (bin/bench), and BENCH_NICE (unset).
 #
 # On a shared machine, BENCH_NICE=-20 (root) runs the benchmark in its own
 # session whose scheduler autogroup gets that nice value, so other sessions'
@@ -44,6 +50,7 @@ warmup=${BENCH_WARMUP:-2}
 iters=${BENCH_ITERS:-10}
 max_time=${BENCH_MAX_TIME:-20s}
 threads=${BENCH_THREADS:-2 1}
+lanes=${BENCH_LANES-2}
 bin=${BENCH_BIN:-bin/bench}
 case $(uname -m) in aarch64 | arm64) ort_arch=arm64 ;; *) ort_arch=x64 ;; esac
 lib=bench/ort/node_modules/onnxruntime-node/bin/napi-v6/linux/$ort_arch/libonnxruntime.so.1
@@ -81,9 +88,13 @@ for ((r = 1; r <= rounds; r++)); do
 			# warmer (or more throttled) machine.
 			order=(mlserve ort)
 			((r % 2)) || order=(ort mlserve)
+			if ((t > 1 && b > 1)); then
+				for l in $lanes; do order+=("lanes$l"); done
+			fi
 			for e in "${order[@]}"; do
 				case $e in
 				mlserve) line=$("$bin/enginebench" "${common[@]}" "${timing[@]}" -threads "$t" -batch "$b") ;;
+				lanes*) line=$("$bin/enginebench" "${common[@]}" "${timing[@]}" -threads "$t" -batch "$b" -lanes "${e#lanes}") ;;
 				ort) line=$("$bin/ortbench" "${common[@]}" "${timing[@]}" -threads "$t" -lib "$lib" -batch "$b") ;;
 				esac
 				log "round $r/$rounds: $line"
@@ -95,11 +106,12 @@ done
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # field prints the value of key=value field $2 of lines for engine $3,
-# batch $4 and threads $5 of the raw file $1, one a line.
+# batch $4, threads $5 and lanes $6 (1 when a line has none) of the raw file
+# $1, one a line.
 field() {
-	awk -v key="$2" -v eng="$3" -v b="$4" -v t="$5" '
-		{ delete f; for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
-		f["engine"] == eng && f["batch"] == b && f["threads"] == t { print f[key] }' "$1"
+	awk -v key="$2" -v eng="$3" -v b="$4" -v t="$5" -v l="$6" '
+		{ delete f; f["lanes"] = 1; for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
+		f["engine"] == eng && f["batch"] == b && f["threads"] == t && f["lanes"] == l { print f[key] }' "$1"
 }
 
 # median of numbers on stdin (mean of the middle two for an even count).
@@ -110,15 +122,21 @@ median() {
 }
 
 printf '\nmodel %s, %s rounds, median of per-process medians\n\n' "$(basename "$model")" "$rounds"
-printf '%7s | %5s | %14s | %10s | %5s | %16s | %12s | %9s\n' threads batch "mlserve ms/img" "ORT ms/img" ratio "mlserve peak RSS" "ORT peak RSS" "RSS ratio"
-printf '%7s-|-%5s-|-%14s-|-%10s-|-%5s-|-%16s-|-%12s-|-%9s\n' ------- ----- -------------- ---------- ----- ---------------- ------------ ---------
+printf '%7s | %5s | %5s | %14s | %10s | %5s | %16s | %12s | %9s\n' threads lanes batch "mlserve ms/img" "ORT ms/img" ratio "mlserve peak RSS" "ORT peak RSS" "RSS ratio"
+printf '%7s-|-%5s-|-%5s-|-%14s-|-%10s-|-%5s-|-%16s-|-%12s-|-%9s\n' ------- ----- ----- -------------- ---------- ----- ---------------- ------------ ---------
+row() { # threads lanes batch
+	ms_m=$(field "$raw" ms_per_img mlserve "$3" "$1" "$2" | median)
+	ms_o=$(field "$raw" ms_per_img ort "$3" "$1" 1 | median)
+	rss_m=$(field "$raw" peak_rss_mib mlserve "$3" "$1" "$2" | median)
+	rss_o=$(field "$raw" peak_rss_mib ort "$3" "$1" 1 | median)
+	awk -v t="$1" -v l="$2" -v b="$3" -v mm="$ms_m" -v mo="$ms_o" -v rm="$rss_m" -v ro="$rss_o" 'BEGIN {
+		printf "%7d | %5d | %5d | %14.2f | %10.2f | %5.2f | %12.0f MiB | %8.0f MiB | %9.2f\n", t, l, b, mm, mo, mm / mo, rm, ro, rm / ro }'
+}
 for t in $threads; do
 	for b in $batches; do
-		ms_m=$(field "$raw" ms_per_img mlserve "$b" "$t" | median)
-		ms_o=$(field "$raw" ms_per_img ort "$b" "$t" | median)
-		rss_m=$(field "$raw" peak_rss_mib mlserve "$b" "$t" | median)
-		rss_o=$(field "$raw" peak_rss_mib ort "$b" "$t" | median)
-		awk -v t="$t" -v b="$b" -v mm="$ms_m" -v mo="$ms_o" -v rm="$rss_m" -v ro="$rss_o" 'BEGIN {
-			printf "%7d | %5d | %14.2f | %10.2f | %5.2f | %12.0f MiB | %8.0f MiB | %9.2f\n", t, b, mm, mo, mm / mo, rm, ro, rm / ro }'
+		row "$t" 1 "$b"
+		if ((t > 1 && b > 1)); then
+			for l in $lanes; do row "$t" "$l" "$b"; done
+		fi
 	done
 done

@@ -50,6 +50,7 @@ type options struct {
 	model        string
 	batches      string
 	threads      int
+	lanes        int
 	warmup       int
 	iters        int
 	maxTime      time.Duration
@@ -66,6 +67,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.model, "model", defaultModel, "ONNX model file")
 	fs.StringVar(&o.batches, "batch", "1,8", "comma-separated batch sizes, each measured in a fresh process")
 	fs.IntVar(&o.threads, "threads", 2, "GOMAXPROCS")
+	fs.IntVar(&o.lanes, "lanes", 1, "engine lanes (infer.Options.Lanes): sub-batches run at once, single-threaded when every lane is busy")
 	fs.IntVar(&o.warmup, "warmup", 3, "untimed warm-up runs")
 	fs.IntVar(&o.iters, "iters", 10, "timed runs (at most)")
 	fs.DurationVar(&o.maxTime, "max-time", 30*time.Second, "stop timing after this long (but after at least 3 runs)")
@@ -131,7 +133,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	t := time.Now()
 	// MaxBatch: never split the measured batch (the default of 32 would
 	// split larger ones).
-	lo := infer.Options{MaxBatch: max(n, 32)}
+	lo := infer.Options{MaxBatch: max(n, 32), Lanes: o.lanes}
 	if o.profile {
 		lo.Profile = stderr
 	}
@@ -162,6 +164,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if r.PeakRSS, err = peakRSS(); err != nil {
 		fmt.Fprintf(stderr, "enginebench: %v\n", err)
 		return 1
+	}
+	if o.lanes > 1 {
+		fmt.Fprintf(stdout, "%v lanes=%d\n", r, o.lanes)
+		return 0
 	}
 	fmt.Fprintln(stdout, r)
 	return 0

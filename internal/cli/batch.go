@@ -196,7 +196,7 @@ func runBatch(ctx context.Context, opts batchOptions, cfg batch.Config) error {
 		"shard", cfg.Shard, "shards", cfg.Shards, "batch_size", cfg.BatchSize, "top_k", cfg.TopK,
 		"format", opts.Format, "force", cfg.Force, "max_failures", cfg.MaxFailures.String(),
 		"concurrency", opts.Concurrency, "model", opts.modelName(), "env", opts.env())
-	c, err := loadClassifier(ctx, opts.modelOptions, opts.IO, false)
+	c, err := loadClassifier(ctx, opts.modelOptions.throughput(), opts.IO, false)
 	if err != nil {
 		if ctx.Err() != nil {
 			return &InterruptedError{Err: fmt.Errorf("batch: interrupted while loading the model: %w", err)}

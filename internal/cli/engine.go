@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"github.com/spf13/pflag"
 
@@ -26,6 +27,8 @@ type modelOptions struct {
 	ExactResize bool
 	// Profile prints per-op engine timings to stderr (classify --profile).
 	Profile bool
+	// Lanes is MLSERVE_LANES (infer.Options.Lanes; 0: the mode's default).
+	Lanes int
 	// EnvModel and CacheDir are MLSERVE_MODEL and MLSERVE_CACHE_DIR;
 	// OnLambda says the cache must live under /tmp.
 	EnvModel, CacheDir string
@@ -33,11 +36,21 @@ type modelOptions struct {
 }
 
 func (o *modelOptions) addFlags(fs *pflag.FlagSet, env *config.Config) {
-	o.EnvModel, o.CacheDir, o.OnLambda = env.Model, env.CacheDir, env.OnLambda()
+	o.EnvModel, o.CacheDir, o.OnLambda, o.Lanes = env.Model, env.CacheDir, env.OnLambda(), env.Lanes
 	fs.StringVar(&o.Model, "model", "", "model: a path, file://, https:// or s3:// URL (env MLSERVE_MODEL; default: the cached resnet50-v1-12)")
 	fs.StringVar(&o.Labels, "labels", env.Labels, "class names file, one per line (env MLSERVE_LABELS)")
 	fs.IntVar(&o.MaxPixels, "max-pixels", env.MaxPixels, "largest image in pixels, checked before decoding (env MLSERVE_MAX_PIXELS)")
 	fs.BoolVar(&o.ExactResize, "exact-resize", env.ExactResize, "decode JPEGs at full size before resizing, as torchvision does, instead of at the DCT reduction the resize needs (env MLSERVE_EXACT_RESIZE)")
+}
+
+// throughput returns o with MLSERVE_LANES's default for the modes that run
+// many images at once (batch, serve): GOMAXPROCS lanes, which beat one run
+// on every core there (BENCHMARKS.md, issue 12, "Lanes vs threads").
+func (o modelOptions) throughput() modelOptions {
+	if o.Lanes == 0 {
+		o.Lanes = runtime.GOMAXPROCS(0)
+	}
+	return o
 }
 
 // modelName is the model's source for logs.
@@ -74,6 +87,7 @@ func loadClassifier(ctx context.Context, o modelOptions, stdio IO, pull bool) (*
 		return nil, err
 	}
 	opts := infer.Options{ // Name: LoadFile names the model after its file
+		Lanes: o.Lanes,
 		Preprocess: imageprep.Config{
 			ResizeShorter: man.ResizeSize,
 			Crop:          man.InputSize,

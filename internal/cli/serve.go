@@ -215,7 +215,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	loaded := make(chan error, 1)
 	go func() {
 		loaded <- srv.Load(ctx, func(ctx context.Context) (server.Engine, error) {
-			c, err := loadClassifier(ctx, opts.modelOptions, opts.IO, false)
+			c, err := loadClassifier(ctx, opts.modelOptions.throughput(), opts.IO, false)
 			if err != nil {
 				return nil, err
 			}

@@ -36,6 +36,7 @@ type Config struct {
 	JobQueue       string        // MLSERVE_JOB_QUEUE
 	Labels         string        // MLSERVE_LABELS
 	LogFormat      string        // MLSERVE_LOG_FORMAT
+	Lanes          int           // MLSERVE_LANES (0: the mode's default)
 	LogLevel       string        // MLSERVE_LOG_LEVEL
 	MaxBatch       int           // MLSERVE_MAX_BATCH
 	MaxBodyBytes   int64         // MLSERVE_MAX_BODY_BYTES
@@ -88,6 +89,7 @@ var vars = []variable{
 	stringVar("MLSERVE_JOB_NAME_PREFIX", "mlserve", "lambda, submit: prefix of submitted AWS Batch job names", func(c *Config) *string { return &c.JobNamePrefix }),
 	stringVar("MLSERVE_JOB_QUEUE", "", "lambda, submit: AWS Batch job queue for submitted jobs", func(c *Config) *string { return &c.JobQueue }),
 	stringVar("MLSERVE_LABELS", "", "class names file, one per line (default: ImageNet for the default model)", func(c *Config) *string { return &c.Labels }),
+	intVar("MLSERVE_LANES", "0", "engine lanes: up to this many sub-batches of a batch run at once on single-threaded executors that share the weights (0: the mode's default, GOMAXPROCS for batch, 1 elsewhere; 1: every run uses every core)", func(c *Config) *int { return &c.Lanes }, atLeast(0)),
 	oneOfVar("MLSERVE_LOG_FORMAT", "text", "log format: text or json", func(c *Config) *string { return &c.LogFormat }, "text", "json"),
 	oneOfVar("MLSERVE_LOG_LEVEL", "info", "log level: debug, info, warn, error", func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error"),
 	intVar("MLSERVE_MAX_BATCH", "8", "serve: largest dynamic batch", func(c *Config) *int { return &c.MaxBatch }, atLeast(1)),

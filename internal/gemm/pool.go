@@ -14,9 +14,8 @@ import (
 // scheduled milliseconds late or share its vCPU with another process, the
 // caller takes the shares the late worker has not claimed and only waits
 // for the one it holds, instead of for a half of the layer. Workers spin
-// for workerSpin after each fork-join before they park, so the next fork of
-// a network run (tens of microseconds later) finds them awake, as ONNX
-// Runtime's pool does.
+// for workerSpin after each fork-join before they park, so a fork that
+// follows at once (the phases of one op) finds them awake.
 
 // maxParts bounds the shares of one fork-join.
 const maxParts = 64
@@ -26,15 +25,19 @@ const maxParts = 64
 const chunksPerThread = 4
 
 // workerSpin is how long an idle worker polls for more work before it
-// parks: a little more than the gap between a network's ops.
-const workerSpin = 100 * time.Microsecond
+// parks. Short: on a loaded machine, ResNet-50 at batch 1 on 2 threads ran
+// at 1-thread speed in 6 of 10 runs with 100 µs (and worse with 2 ms), in 1
+// of 10 with 25 µs; 5 µs was slower again (BENCHMARKS.md, issue 12).
+const workerSpin = 25 * time.Microsecond
 
-// task is one share of a fork-join: a GEMM job, or fn(lo, hi).
+// task is one share of a fork-join: a GEMM job, k blocks [lo, hi) of a
+// job's shared B to pack (pack), or fn(lo, hi).
 type task struct {
-	j  job
-	fn func(lo, hi int)
-	lo int
-	hi int
+	j    job
+	pack bool
+	fn   func(lo, hi int)
+	lo   int
+	hi   int
 }
 
 // group is one fork-join's shares, pooled so that Mul does not allocate.
@@ -101,9 +104,12 @@ func (g *group) claim(gen uint32) int {
 func (g *group) help(gen uint32) {
 	for i := g.claim(gen); i >= 0; i = g.claim(gen) {
 		t := &g.tasks[i]
-		if t.fn != nil {
+		switch {
+		case t.fn != nil:
 			t.fn(t.lo, t.hi)
-		} else {
+		case t.pack:
+			t.j.packBlocks(t.lo, t.hi)
+		default:
 			t.j.run()
 		}
 		g.wg.Done()
@@ -128,7 +134,7 @@ func (g *group) run(n, helpers int) {
 	g.help(gen)
 	g.wg.Wait()
 	for i := range n {
-		g.tasks[i].j, g.tasks[i].fn = job{}, nil // drop references to the caller's data
+		g.tasks[i].j, g.tasks[i].fn, g.tasks[i].pack = job{}, nil, false // drop references to the caller's data
 	}
 	groups.Put(g)
 }

@@ -30,6 +30,11 @@ type Options struct {
 	// Profile, when set, receives the time and GFLOP/s of every op after
 	// each run (MLSERVE_PROFILE=1).
 	Profile io.Writer
+	// Lanes is how many sub-batches of one batch run at once, each on its
+	// own executor sharing the weights (lanes.go); 0 or 1: one, which uses
+	// every core per run. GOMAXPROCS lanes trade batch-1 latency for the
+	// throughput of larger batches (MLSERVE_LANES).
+	Lanes int
 }
 
 // ModelInfo describes a loaded model.

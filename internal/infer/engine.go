@@ -22,8 +22,9 @@ import (
 // DefaultMaxBatch is the largest batch one engine run takes by default.
 const DefaultMaxBatch = 32
 
-// Classifier is a loaded model. It is safe for concurrent use: runs are
-// serialized, because one run already uses every core.
+// Classifier is a loaded model. It is safe for concurrent use: runs take
+// turns on its lanes (one by default, since one run already uses every
+// core; see lanes.go).
 type Classifier struct {
 	info      ModelInfo
 	labels    []string
@@ -34,9 +35,9 @@ type Classifier struct {
 	softmaxed bool // the graph ends in Softmax: outputs are probabilities
 	profile   io.Writer
 
-	mu    sync.Mutex // guards plans and arena, and serializes runs
-	plans map[int]*plan
-	arena []float32
+	profMu sync.Mutex // serializes profile output of concurrent lanes
+	lanes  []*lane
+	free   chan *lane // the lanes not running
 }
 
 // LoadFile loads an ONNX model file.
@@ -86,8 +87,8 @@ func LoadBytes(data []byte, opts Options) (*Classifier, error) {
 		pre:      opts.Preprocess,
 		maxBatch: opts.MaxBatch,
 		profile:  opts.Profile,
-		plans:    map[int]*plan{},
 	}
+	c.lanes, c.free = newLanes(opts.Lanes)
 	if c.maxBatch <= 0 {
 		c.maxBatch = DefaultMaxBatch
 	}
@@ -147,23 +148,15 @@ func (c *Classifier) Info() ModelInfo { return c.info }
 // Labels returns the class names in use (nil when results carry ids only).
 func (c *Classifier) Labels() []string { return c.labels }
 
-// plan returns the compiled graph for batch size n, compiling it on first use.
+// plan returns the first lane's compiled graph for batch size n, compiling
+// it on first use.
 func (c *Classifier) plan(n int) (*plan, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.planLocked(n)
-}
-
-func (c *Classifier) planLocked(n int) (*plan, error) {
-	if p, ok := c.plans[n]; ok {
-		return p, nil
-	}
-	p, err := newPlan(c.net, n, c.profile != nil)
+	l, err := c.acquire(context.Background())
 	if err != nil {
 		return nil, err
 	}
-	c.plans[n] = p
-	return p, nil
+	defer c.release(l)
+	return l.plan(c.net, n, c.profile != nil)
 }
 
 // Prepare decodes and preprocesses one image. Errors are *imageprep.Error
@@ -190,7 +183,7 @@ func (c *Classifier) Logits(ctx context.Context, pixels [][]float32) ([][]float3
 	out := make([][]float32, 0, len(pixels))
 	for start := 0; start < len(pixels); start += c.maxBatch {
 		chunk := pixels[start:min(start+c.maxBatch, len(pixels))]
-		rows, err := c.runBatch(ctx, chunk)
+		rows, err := c.runLanes(ctx, chunk)
 		if err != nil {
 			return nil, err
 		}
@@ -199,21 +192,9 @@ func (c *Classifier) Logits(ctx context.Context, pixels [][]float32) ([][]float3
 	return out, nil
 }
 
-func (c *Classifier) runBatch(ctx context.Context, pixels [][]float32) ([][]float32, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+// execute runs plan p, bound to an arena, on a batch of pixel tensors.
+func (c *Classifier) execute(ctx context.Context, p *plan, pixels [][]float32) ([][]float32, error) {
 	n := len(pixels)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	p, err := c.planLocked(n)
-	if err != nil {
-		return nil, err
-	}
-	if len(c.arena) < p.arena {
-		c.arena = make([]float32, p.arena)
-	}
-	p.bind(c.arena)
 	// The engine stores activations CNHW: channel-major, batch inside.
 	in := p.input.buf.data
 	chans, hw := p.input.shape[1], p.input.shape[2]*p.input.shape[3]
@@ -226,7 +207,9 @@ func (c *Classifier) runBatch(ctx context.Context, pixels [][]float32) ([][]floa
 		return nil, err
 	}
 	if c.profile != nil {
+		c.profMu.Lock()
 		p.writeProfile(c.profile)
+		c.profMu.Unlock()
 	}
 	res := p.output.buf.data
 	rows := make([][]float32, n)
@@ -347,20 +330,11 @@ const WarmupBatches = 8
 // the arena for the largest), then runs one inference on a blank image, so
 // no request pays for either.
 func (c *Classifier) Warmup(ctx context.Context) error {
-	c.mu.Lock()
-	need := 0
-	for n := 1; n <= min(WarmupBatches, c.maxBatch); n++ {
-		p, err := c.planLocked(n)
-		if err != nil {
-			c.mu.Unlock()
-			return fmt.Errorf("warm-up: %w", err)
-		}
-		need = max(need, p.arena)
+	// Each lane runs sub-batches of at most laneBatch(WarmupBatches).
+	largest := c.laneBatch(min(WarmupBatches, c.maxBatch))
+	if err := c.warmLanes(ctx, largest); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
 	}
-	if len(c.arena) < need {
-		c.arena = make([]float32, need)
-	}
-	c.mu.Unlock()
 	_, err := c.Logits(ctx, [][]float32{make([]float32, 3*c.pre.Crop*c.pre.Crop)})
 	if err != nil {
 		return fmt.Errorf("warm-up: %w", err)

@@ -105,19 +105,26 @@ func TestRunErrors(t *testing.T) {
 }
 
 func TestWarmupCompilesBatchSizes(t *testing.T) {
-	c := loadMini(t, Options{})
-	if err := c.Warmup(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for n := 1; n <= WarmupBatches; n++ {
-		p, ok := c.plans[n]
-		if !ok {
-			t.Fatalf("batch %d not compiled", n)
+	for _, lanes := range []int{1, 2, 3} {
+		c := loadMini(t, Options{Lanes: lanes})
+		if err := c.Warmup(context.Background()); err != nil {
+			t.Fatal(err)
 		}
-		if len(c.arena) < p.arena {
-			t.Errorf("arena %d floats, batch %d needs %d", len(c.arena), n, p.arena)
+		// Each of the lanes runs sub-batches of up to ceil(8/lanes).
+		largest := (WarmupBatches + lanes - 1) / lanes
+		if len(c.lanes) != lanes || len(c.free) != lanes {
+			t.Fatalf("lanes %d: %d lanes, %d free", lanes, len(c.lanes), len(c.free))
+		}
+		for i, l := range c.lanes {
+			for n := 1; n <= largest; n++ {
+				p, ok := l.plans[n]
+				if !ok {
+					t.Fatalf("lanes %d: lane %d: batch %d not compiled", lanes, i, n)
+				}
+				if len(l.arena) < p.arena {
+					t.Errorf("lanes %d: lane %d: arena %d floats, batch %d needs %d", lanes, i, len(l.arena), n, p.arena)
+				}
+			}
 		}
 	}
 }
