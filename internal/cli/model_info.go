@@ -12,6 +12,7 @@ import (
 
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/modelstore"
+	"github.com/mlserve/mlserve/internal/onnx"
 )
 
 // modelInfoOptions are the flags of `mlserve model info`.
@@ -61,7 +62,7 @@ func runModelInfo(ctx context.Context, opts modelInfoOptions) error {
 	if err != nil {
 		return err
 	}
-	d, err := infer.Inspect(path)
+	d, err := onnx.Inspect(path)
 	if err != nil {
 		return err
 	}
@@ -71,11 +72,11 @@ func runModelInfo(ctx context.Context, opts modelInfoOptions) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
 			Path string `json:"path"`
-			*infer.Description
+			*onnx.Description
 			Runs    bool     `json:"runs"`
 			Missing []string `json:"missing_operators"`
 			Reason  string   `json:"reason,omitempty"`
-		}{path, d, runs, append([]string{}, d.Missing()...), why})
+		}{path, d, runs, append([]string{}, infer.Missing(d)...), why})
 	}
 	tw := tabwriter.NewWriter(opts.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "file:\t%s (%.1f MiB)\n", path, float64(d.Bytes)/(1<<20))
@@ -107,8 +108,8 @@ func runModelInfo(ctx context.Context, opts modelInfoOptions) error {
 // willRun says whether the engine runs the model: every operator must be
 // implemented (all missing ones are named), and then loading it must work
 // (attributes, shapes).
-func willRun(path string, d *infer.Description) (bool, string) {
-	if missing := d.Missing(); len(missing) > 0 {
+func willRun(path string, d *onnx.Description) (bool, string) {
+	if missing := infer.Missing(d); len(missing) > 0 {
 		return false, "lacks the operators " + strings.Join(missing, ", ")
 	}
 	if _, err := infer.LoadFile(path, infer.Options{OptionalLabels: true}); err != nil {

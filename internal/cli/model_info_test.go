@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlserve/mlserve/internal/onnx/onnxtest"
 	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
@@ -73,5 +74,39 @@ func TestModelInfoRuns(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil || d.Runs || strings.Join(d.Missing, ",") != "HardSigmoix,HardSwash" {
 		t.Errorf("exit %d, %v: %+v", code, err, d)
+	}
+}
+
+// TestModelInfoExternalData describes a model whose weights are in a file
+// beside it: info counts them without reading them, and the model runs.
+func TestModelInfoExternalData(t *testing.T) {
+	dir := t.TempDir()
+	w := onnxtest.Tensor{Name: "w", Type: onnxtest.Float, Dims: []int64{2, 3, 1, 1}, Floats: []float64{1, 2, 3, 4, 5, 6},
+		Enc: onnxtest.External, Location: "weights.bin"}
+	if err := os.WriteFile(filepath.Join(dir, "weights.bin"), w.RawBytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model := onnxtest.Model(13, onnxtest.Graph{
+		Inputs:       []onnxtest.Value{{Name: "x", Dims: []int64{-1, 3, 4, 4}}},
+		Outputs:      []onnxtest.Value{{Name: "y", Dims: []int64{-1, 2, 4, 4}}},
+		Initializers: []onnxtest.Tensor{w},
+		Nodes:        []onnxtest.Node{{Op: "Conv", Inputs: []string{"x", "w"}, Outputs: []string{"y"}}},
+	})
+	path := filepath.Join(dir, "ext.onnx")
+	if err := os.WriteFile(path, model, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, nil, "model", "info", path)
+	for _, want := range []string{"parameters:  6", "Conv x1", "runs:        yes"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, output lacks %q:\n%s%s", code, want, out, errOut)
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, "weights.bin")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCLI(t, nil, "model", "info", path)
+	if code != 0 || !strings.Contains(out, `runs:        no: `) || !strings.Contains(out, `tensor "w": external data "weights.bin"`) {
+		t.Errorf("without its data file: exit %d:\n%s", code, out)
 	}
 }

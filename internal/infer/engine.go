@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -40,7 +39,8 @@ type Classifier struct {
 	free   chan *lane // the lanes not running
 }
 
-// LoadFile loads an ONNX model file.
+// LoadFile loads an ONNX model file; external data files are read from
+// its directory.
 func LoadFile(path string, opts Options) (*Classifier, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -50,7 +50,7 @@ func LoadFile(path string, opts Options) (*Classifier, error) {
 		base := filepath.Base(path)
 		opts.Name = strings.TrimSuffix(base, filepath.Ext(base))
 	}
-	c, err := LoadBytes(data, opts)
+	c, err := load(data, filepath.Dir(path), opts)
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", path, err)
 	}
@@ -59,20 +59,20 @@ func LoadFile(path string, opts Options) (*Classifier, error) {
 
 // LoadBytes loads an ONNX model from memory: it parses it with onnx-go,
 // lowers and packs the weights, and compiles the batch-1 graph so a broken
-// model fails here rather than on the first request.
+// model fails here rather than on the first request. A model whose weights
+// are in external data files must be loaded with LoadFile.
 func LoadBytes(data []byte, opts Options) (*Classifier, error) {
-	if len(data) == 0 {
-		return nil, &LoadError{Err: errors.New("empty model file")}
-	}
+	return load(data, "", opts)
+}
+
+// load loads a model whose external data files are in dir.
+func load(data []byte, dir string, opts Options) (*Classifier, error) {
 	sum := sha256.Sum256(data)
-	desc, err := Describe(data)
-	if err != nil {
-		return nil, &LoadError{Err: err}
-	}
-	m, err := decodeModel(data)
+	m, err := decodeModel(data, dir)
 	if err != nil {
 		return nil, err
 	}
+	opset := m.opset
 	// The protobuf and onnx-go's graph are garbage now: collect them before
 	// lowering allocates the packed weights, to keep the peak RSS down.
 	runtime.GC()
@@ -134,7 +134,7 @@ func LoadBytes(data []byte, opts Options) (*Classifier, error) {
 		Classes:    c.classes,
 		Labels:     len(c.labels),
 		Parameters: net.params,
-		Opset:      desc.Opset(),
+		Opset:      opset,
 	}
 	if c.info.Name == "" {
 		c.info.Name = "model"

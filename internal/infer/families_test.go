@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mlserve/mlserve/internal/onnx"
 )
 
 // familyFiles are the fixture families the engine runs (fixtures README,
@@ -81,11 +83,11 @@ func TestUnsupportedOperatorsListed(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	d, err := Describe(data)
+	d, err := onnx.Describe(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(d.Missing(), ","); got != "HardSigmoix,HardSwash" {
+	if got := strings.Join(Missing(d), ","); got != "HardSigmoix,HardSwash" {
 		t.Errorf("Missing() = %s", got)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/mlserve/mlserve/internal/onnx"
 )
 
 func TestInspectFixtures(t *testing.T) {
@@ -21,7 +23,7 @@ func TestInspectFixtures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			d, err := Inspect(filepath.Join(fixtures, "models", tt.file))
+			d, err := onnx.Inspect(filepath.Join(fixtures, "models", tt.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -47,7 +49,7 @@ func TestInspectFixtures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := Inspect(filepath.Join(fixtures, "models/mini-v1-opset11.onnx"))
+	d, _ := onnx.Inspect(filepath.Join(fixtures, "models/mini-v1-opset11.onnx"))
 	if c.Info().Parameters != d.Parameters {
 		t.Errorf("engine counts %d parameters, Inspect %d", c.Info().Parameters, d.Parameters)
 	}

@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"math"
 
-	onnx "github.com/owulveryck/onnx-go"
-	"gorgonia.org/tensor"
+	"github.com/mlserve/mlserve/internal/onnx"
 )
 
 // constant is a constant tensor of the model: an initializer, a Constant
@@ -48,23 +47,15 @@ func (c *constant) floats() []float32 {
 	return out
 }
 
-// irOp is one ONNX operation, named after its first output.
-type irOp struct {
-	typ   string
-	name  string
-	attrs map[string]any
-	in    []string
-	out   []string
-}
-
-// model is the decoded ONNX graph.
+// model is the decoded ONNX graph, as the engine reads it.
 type model struct {
-	ops        []*irOp
+	ops        []onnx.Op
 	consts     map[string]*constant
 	input      string
 	inputShape []int // declared dims without the batch dimension
 	output     string
 	params     int64
+	opset      int64
 }
 
 // LoadError is a model that cannot be loaded: corrupt, or using an operator
@@ -87,139 +78,55 @@ func (e *LoadError) Error() string {
 
 func (e *LoadError) Unwrap() error { return e.Err }
 
-// decodeModel parses ONNX bytes with onnx-go into a model.
-func decodeModel(data []byte) (m *model, err error) {
+// decodeModel decodes ONNX bytes with internal/onnx; dir is where external
+// data files are ("" when the model was not read from a file).
+func decodeModel(data []byte, dir string) (*model, error) {
 	if len(data) == 0 {
 		return nil, &LoadError{Err: errors.New("empty model file")}
 	}
-	stripped, weights, err := splitWeights(data)
+	om, err := onnx.Decode(data, dir)
 	if err != nil {
+		var ne *onnx.NodeError
+		if errors.As(err, &ne) {
+			return nil, &LoadError{Node: ne.Node, Op: ne.Op, Err: ne.Err}
+		}
 		return nil, &LoadError{Err: err}
 	}
-	b := newONNXBackend()
-	om := onnx.NewModel(b)
-	func() {
-		// onnx-go and gorgonia's tensor package panic on some malformed
-		// inputs; a bad model file must be an error, never a crash.
-		defer func() {
-			if r := recover(); r != nil {
-				err = &LoadError{Err: fmt.Errorf("malformed ONNX model: %v", r)}
-			}
-		}()
-		if e := om.UnmarshalBinary(stripped); e != nil {
-			err = &LoadError{Err: fmt.Errorf("malformed ONNX model: %w", e)}
+	m := &model{ops: om.Ops, consts: map[string]*constant{}, opset: om.Opset()}
+	for name, t := range om.Initializers {
+		c, err := toConstant(t)
+		if err != nil {
+			return nil, &LoadError{Node: name, Err: err}
 		}
-	}()
-	if err != nil {
-		return nil, err
+		m.consts[name] = c
+		m.params += int64(len(c.f))
 	}
-	m = &model{consts: map[string]*constant{}}
-	nodeByID := func(id int64) (*onnxNode, error) {
-		n, ok := b.Node(id).(*onnxNode)
-		if !ok {
-			return nil, &LoadError{Err: fmt.Errorf("graph value %d not found", id)}
-		}
-		return n, nil
+	if len(om.Inputs) != 1 {
+		return nil, &LoadError{Err: fmt.Errorf("want one graph input besides the weights, found %d", len(om.Inputs))}
 	}
-	produced := map[int64]bool{}
-	for _, first := range b.ops {
-		for _, o := range first.outputs {
-			produced[o.id] = true
-		}
-	}
-	inputs := map[int64]bool{}
-	for _, id := range om.Input {
-		inputs[id] = true
-	}
-	it := b.Nodes()
-	for it.Next() {
-		n, ok := it.Node().(*onnxNode)
-		if !ok || inputs[n.id] || produced[n.id] {
-			continue
-		}
-		c, ok := weights[n.name]
-		if !ok {
-			if n.tensor == nil {
-				continue
-			}
-			var err error
-			if c, err = toConstant(n.tensor); err != nil {
-				return nil, &LoadError{Node: n.name, Err: err}
-			}
-		}
-		m.consts[n.name] = c
-		if c.f != nil {
-			m.params += int64(len(c.f))
-		}
-	}
-	if len(om.Input) != 1 {
-		return nil, &LoadError{Err: fmt.Errorf("want one graph input besides the weights, found %d", len(om.Input))}
-	}
-	in, err := nodeByID(om.Input[0])
-	if err != nil {
-		return nil, err
-	}
-	m.input = in.name
-	if in.tensor != nil {
-		if s := in.tensor.Shape(); len(s) >= 3 {
-			m.inputShape = append([]int(nil), s[len(s)-3:]...)
+	in := om.Inputs[0]
+	m.input = in.Name
+	if d := in.Dims; len(d) >= 3 && d[len(d)-3] > 0 && d[len(d)-2] > 0 && d[len(d)-1] > 0 {
+		for _, v := range d[len(d)-3:] {
+			m.inputShape = append(m.inputShape, int(v))
 		}
 	}
 	if len(m.inputShape) != 3 {
-		return nil, &LoadError{Node: in.name, Err: errors.New("graph input is not an image batch [N,C,H,W] with known C, H and W")}
+		return nil, &LoadError{Node: in.Name, Err: errors.New("graph input is not an image batch [N,C,H,W] with known C, H and W")}
 	}
-	if len(om.Output) < 1 {
+	if len(om.Outputs) < 1 {
 		return nil, &LoadError{Err: errors.New("graph has no output")}
 	}
-	out, err := nodeByID(om.Output[0])
-	if err != nil {
-		return nil, err
-	}
-	m.output = out.name
-	for _, first := range b.ops {
-		op := &irOp{typ: first.op.Name, name: first.name, attrs: first.op.Attributes}
-		if op.typ != "Constant" {
-			for _, in := range b.opInputs(first) {
-				op.in = append(op.in, in.name)
-			}
-		}
-		for _, o := range first.outputs {
-			op.out = append(op.out, o.name)
-		}
-		m.ops = append(m.ops, op)
-	}
+	m.output = om.Outputs[0].Name
 	return m, nil
 }
 
-// toConstant copies a decoded tensor into a constant.
-func toConstant(t tensor.Tensor) (*constant, error) {
-	c := &constant{shape: append([]int(nil), t.Shape()...)}
-	switch d := t.Data().(type) {
-	case []float32:
-		c.f = d // the decoded tensor is not used again: no copy
-	case []float64:
-		c.f = make([]float32, len(d))
-		for k, v := range d {
-			c.f[k] = float32(v)
-		}
-	case []int64:
-		c.i = d
-	case []int32:
-		c.i = make([]int64, len(d))
-		for k, v := range d {
-			c.i[k] = int64(v)
-		}
-	case float32:
-		c.f = []float32{d}
-	case float64:
-		c.f = []float32{float32(d)}
-	case int64:
-		c.i = []int64{d}
-	case int32:
-		c.i = []int64{int64(d)}
-	default:
-		return nil, fmt.Errorf("unsupported tensor type %T", d)
+// toConstant takes a decoded tensor as a constant (no copy).
+func toConstant(t *onnx.Tensor) (*constant, error) {
+	if t == nil {
+		return nil, errors.New("no value")
 	}
+	c := &constant{shape: t.Shape, f: t.Float, i: t.Int}
 	if want := prod(c.shape); want != c.size() && !(len(c.shape) == 0 && c.size() == 1) {
 		return nil, fmt.Errorf("tensor of shape %v holds %d values", c.shape, c.size())
 	}

@@ -5,6 +5,7 @@ import (
 	"runtime"
 
 	"github.com/mlserve/mlserve/internal/gemm"
+	"github.com/mlserve/mlserve/internal/onnx"
 )
 
 // kind is the engine operation a layer runs.
@@ -110,11 +111,12 @@ func lower(m *model) (*network, error) {
 		}
 	}
 	for _, op := range m.ops {
-		for i := range op.in {
-			op.in[i] = resolve(op.in[i])
+		n := op.Base()
+		for i := range n.Inputs {
+			n.Inputs[i] = resolve(n.Inputs[i])
 		}
-		if err := checkAttrs(op); err != nil {
-			return nil, err
+		if len(n.Inputs) == 0 && n.OpType != "Constant" {
+			return nil, &LoadError{Node: n.Name, Op: n.OpType, Err: errors.New("no input")}
 		}
 		l, err := lowerOp(net, op)
 		if err != nil {
@@ -122,16 +124,15 @@ func lower(m *model) (*network, error) {
 			if errors.As(err, &le) {
 				return nil, err
 			}
-			return nil, &LoadError{Node: op.name, Op: op.typ, Err: err}
+			return nil, &LoadError{Node: n.Name, Op: n.OpType, Err: err}
 		}
-		switch {
-		case op.typ == "Identity" || op.typ == "Dropout":
-			if len(op.in) < 1 {
-				return nil, &LoadError{Node: op.name, Op: op.typ, Err: errors.New("no input")}
+		switch op.(type) {
+		case *onnx.Identity, *onnx.Dropout:
+			alias[n.Outputs[0]] = n.Inputs[0]
+		default:
+			if l != nil {
+				net.layers = append(net.layers, l)
 			}
-			alias[op.out[0]] = op.in[0]
-		case l != nil:
-			net.layers = append(net.layers, l)
 		}
 	}
 	net.output = resolve(m.output)

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/mlserve/mlserve/internal/gemm"
+	"github.com/mlserve/mlserve/internal/onnx"
 )
 
 // actKind is an element-wise activation.
@@ -272,30 +273,27 @@ func arithRow(arith string, dst, a, b []float32, sa, sb int) {
 
 // lowerLayerNorm reads a LayerNormalization over the last axis: the only
 // axis that is innermost in every layout, and the one ConvNeXt and ViT use.
-func lowerLayerNorm(net *network, op *irOp, l *layer) error {
-	if err := wantInputs(op, 2, 3); err != nil {
+func lowerLayerNorm(net *network, o *onnx.LayerNormalization, l *layer) error {
+	n := &o.Node
+	if err := wantInputs(n, 2, 3); err != nil {
 		return err
 	}
-	if len(op.out) > 1 {
+	if len(n.Outputs) > 1 {
 		return fmt.Errorf("the Mean and InvStdDev outputs are not supported")
 	}
-	axis, err := attrInt(op, "axis", -1)
-	if err != nil {
-		return err
-	}
-	scale, err := net.constInput(op, 1, "scale")
+	scale, err := net.constInput(n, 1, "scale")
 	if err != nil {
 		return err
 	}
 	if len(scale.shape) != 1 {
 		return fmt.Errorf("scale of shape %v: only the last axis is supported", scale.shape)
 	}
-	l.kind, l.in = kLayerNorm, op.in[:1]
-	l.axis = int(axis)
+	l.kind, l.in = kLayerNorm, n.Inputs[:1]
+	l.axis = int(o.Axis)
 	l.scale = append([]float32(nil), scale.f...)
 	l.shift = make([]float32, len(l.scale))
-	if len(op.in) > 2 && op.in[2] != "" {
-		b, err := net.constInput(op, 2, "bias")
+	if hasInput(n, 2) {
+		b, err := net.constInput(n, 2, "bias")
 		if err != nil {
 			return err
 		}
@@ -304,8 +302,8 @@ func lowerLayerNorm(net *network, op *irOp, l *layer) error {
 		}
 		copy(l.shift, b.f)
 	}
-	l.padValue, err = attrFloat(op, "epsilon", 1e-5)
-	return err
+	l.padValue = o.Epsilon
+	return nil
 }
 
 // layerNorm normalizes every row of len(scale) values of src to mean 0 and

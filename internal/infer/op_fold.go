@@ -3,6 +3,8 @@ package infer
 import (
 	"errors"
 	"fmt"
+
+	"github.com/mlserve/mlserve/internal/onnx"
 )
 
 // Shape computations on constants, evaluated when planning: the class
@@ -133,25 +135,24 @@ func expandConst(c *constant, shape []int) *constant {
 }
 
 // lowerFold lowers the operators foldConst evaluates.
-func lowerFold(op *irOp, l *layer) (*layer, error) {
-	l.kind, l.in = kShapeOp, op.in
-	if op.typ == "ConstantOfShape" {
-		if _, ok := op.attrs["value"]; ok {
-			c, err := constantValue(op)
-			if err != nil {
-				return nil, err
-			}
-			if c.size() != 1 {
-				return nil, errors.New("ConstantOfShape value must hold one value")
-			}
-			l.fill = c
+func lowerFold(op onnx.Op, l *layer) (*layer, error) {
+	n := op.Base()
+	l.kind, l.in = kShapeOp, n.Inputs
+	if o, ok := op.(*onnx.ConstantOfShape); ok && o.Value != nil {
+		c, err := toConstant(o.Value)
+		if err != nil {
+			return nil, err
 		}
+		if c.size() != 1 {
+			return nil, errors.New("ConstantOfShape value must hold one value")
+		}
+		l.fill = c
 	}
-	if op.typ == "Where" {
-		return l, wantInputs(op, 3, 3)
+	if n.OpType == "Where" {
+		return l, wantInputs(n, 3, 3)
 	}
-	if err := wantInputs(op, 1, 2); err != nil {
-		return nil, fmt.Errorf("%s: %w", op.typ, err)
+	if err := wantInputs(n, 1, 2); err != nil {
+		return nil, fmt.Errorf("%s: %w", n.OpType, err)
 	}
 	return l, nil
 }

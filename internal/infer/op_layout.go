@@ -3,6 +3,8 @@ package infer
 import (
 	"errors"
 	"fmt"
+
+	"github.com/mlserve/mlserve/internal/onnx"
 )
 
 // Layout operators on activations: Transpose, Slice, ReduceMean, and the
@@ -141,29 +143,21 @@ func (o *execOp) runRelayout(src, dst []float32) {
 }
 
 // lowerLayout lowers Transpose, Slice and ReduceMean.
-func lowerLayout(op *irOp, l *layer) (*layer, error) {
-	var err error
-	switch op.typ {
-	case "Transpose":
-		l.kind, l.in = kTranspose, op.in[:1]
-		l.axes, _, err = attrInts(op, "perm")
-	case "Slice":
-		if _, ok := op.attrs["starts"]; ok {
-			return nil, errors.New("Slice with attributes (opset < 10) is not supported")
-		}
-		l.kind, l.in = kSlice, op.in
-		err = wantInputs(op, 3, 5)
-	case "ReduceMean":
-		var keep int64
-		if keep, err = attrInt(op, "keepdims", 1); err != nil {
-			return nil, err
-		}
-		l.kind, l.in, l.zero = kReduceMean, op.in[:1], keep != 0
-		if l.axes, _, err = attrInts(op, "axes"); err == nil && len(op.in) > 1 && op.in[1] != "" {
-			l.in = op.in[:2]
+func lowerLayout(op onnx.Op, l *layer) (*layer, error) {
+	n := op.Base()
+	switch o := op.(type) {
+	case *onnx.Transpose:
+		l.kind, l.in, l.axes = kTranspose, n.Inputs[:1], o.Perm
+	case *onnx.Slice:
+		l.kind, l.in = kSlice, n.Inputs
+		return l, wantInputs(n, 3, 5)
+	case *onnx.ReduceMean:
+		l.kind, l.in, l.zero, l.axes = kReduceMean, n.Inputs[:1], o.KeepDims, o.Axes
+		if hasInput(n, 1) {
+			l.in = n.Inputs[:2]
 		}
 	}
-	return l, err
+	return l, nil
 }
 
 // setupLayout plans Transpose, Slice and ReduceMean on the activation x;

@@ -2,6 +2,7 @@ package infer
 
 import (
 	"fmt"
+	"slices"
 )
 
 // setup checks the layer's input shapes and plans its output and scratch.
@@ -208,14 +209,4 @@ func poolOut(in, k, s, p0, p1 int, ceil bool) int {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func equalShape(a, b []int) bool { return slices.Equal(a, b) }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/mlserve/mlserve/internal/onnx"
 )
 
 // tensorEncoding is how a rewritten float initializer stores its values.
@@ -165,35 +167,8 @@ func TestWeightEncodings(t *testing.T) {
 		data, _ := reencodeFloats(t, orig, encExternal)
 		_, err := LoadBytes(data, Options{})
 		var le *LoadError
-		if !errors.As(err, &le) || !errors.Is(err, errExternalData) || !strings.Contains(err.Error(), "external data") {
+		if !errors.As(err, &le) || !errors.Is(err, onnx.ErrExternalData) || !strings.Contains(err.Error(), "external data") {
 			t.Fatalf("err = %v, want a *LoadError about external data", err)
 		}
 	})
-}
-
-// TestWalkFixedWidth checks that walk passes fixed-width fields on with
-// their values and bytes, so re-encoding keeps them.
-func TestWalkFixedWidth(t *testing.T) {
-	var b []byte
-	b = protowire.AppendFixed32(protowire.AppendTag(b, 4, protowire.Fixed32Type), math.Float32bits(1.5))
-	b = protowire.AppendFixed64(protowire.AppendTag(b, 10, protowire.Fixed64Type), math.Float64bits(-2.25))
-	b = protowire.AppendVarint(protowire.AppendTag(b, 1, protowire.VarintType), 300)
-	var got []byte
-	var vals []uint64
-	if err := walk(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
-		vals = append(vals, x)
-		got = appendField(got, num, typ, v, x)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	want := []uint64{uint64(math.Float32bits(1.5)), math.Float64bits(-2.25), 300}
-	for i := range want {
-		if i >= len(vals) || vals[i] != want[i] {
-			t.Fatalf("values %x, want %x", vals, want)
-		}
-	}
-	if string(got) != string(b) {
-		t.Errorf("re-encoded %x, want %x", got, b)
-	}
 }

@@ -1,7 +1,11 @@
-package infer
+// Package onnx reads ONNX model files: the header and graph description
+// straight from the protobuf wire format, the graph through onnx-go, and
+// the tensors (raw_data, typed data packed or not, external data files)
+// with its own decoder. It produces a plain list of typed operations for
+// the engine to lower; it knows nothing of how they run.
+package onnx
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -29,6 +33,7 @@ type TensorInfo struct {
 	Name  string   `json:"name"`
 	Type  string   `json:"type"`
 	Shape []string `json:"shape"`
+	Dims  []int64  `json:"-"` // Shape as numbers, -1 where symbolic or unknown
 }
 
 // Opset returns the default-domain opset version.
@@ -56,9 +61,6 @@ func Inspect(path string) (*Description, error) {
 	}
 	return d, nil
 }
-
-// errMalformed is returned for bytes that are not an ONNX protobuf.
-var errMalformed = errors.New("malformed ONNX model")
 
 // Describe reads the model's header, graph inputs and outputs and counts its
 // operators and parameters, straight from the protobuf wire format.
@@ -95,7 +97,7 @@ func Describe(data []byte) (*Description, error) {
 		return nil, err
 	}
 	if graph == nil {
-		return nil, fmt.Errorf("%w: no graph", errMalformed)
+		return nil, fmt.Errorf("%w: no graph", ErrMalformed)
 	}
 	inits := map[string]bool{}
 	var inputs []TensorInfo
@@ -143,49 +145,9 @@ func Describe(data []byte) (*Description, error) {
 		}
 	}
 	if d.Nodes == 0 {
-		return nil, fmt.Errorf("%w: the graph has no nodes", errMalformed)
+		return nil, fmt.Errorf("%w: the graph has no nodes", ErrMalformed)
 	}
 	return d, nil
-}
-
-// walk calls fn for each field of a protobuf message: a varint's value in x,
-// a length-delimited field's contents in v, a fixed-width field's value in x
-// and its four or eight little-endian bytes in v (so float_data stored
-// unpacked reads as what it is), and a group's raw encoding in v.
-func walk(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("%w: %v", errMalformed, protowire.ParseError(n))
-		}
-		b = b[n:]
-		var v []byte
-		var x uint64
-		switch typ {
-		case protowire.VarintType:
-			x, n = protowire.ConsumeVarint(b)
-		case protowire.BytesType:
-			v, n = protowire.ConsumeBytes(b)
-		case protowire.Fixed32Type:
-			var u uint32
-			u, n = protowire.ConsumeFixed32(b)
-			x, v = uint64(u), b[:max(n, 0)]
-		case protowire.Fixed64Type:
-			x, n = protowire.ConsumeFixed64(b)
-			v = b[:max(n, 0)]
-		default: // groups: v is the raw encoding, end tag included
-			n = protowire.ConsumeFieldValue(num, typ, b)
-			v = b[:max(n, 0)]
-		}
-		if n < 0 {
-			return fmt.Errorf("%w: %v", errMalformed, protowire.ParseError(n))
-		}
-		b = b[n:]
-		if err := fn(num, typ, v, x); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // tensorSize returns a TensorProto's name and element count.
@@ -199,14 +161,7 @@ func tensorSize(b []byte) (string, int64, error) {
 		case n == 1 && t == protowire.VarintType:
 			size *= int64(x)
 		case n == 1 && t == protowire.BytesType: // packed dims
-			for len(v) > 0 {
-				d, k := protowire.ConsumeVarint(v)
-				if k < 0 {
-					return fmt.Errorf("%w: tensor dims", errMalformed)
-				}
-				size *= int64(d)
-				v = v[k:]
-			}
+			return varints(v, func(d uint64) { size *= int64(d) })
 		}
 		return nil
 	})
@@ -242,10 +197,10 @@ func valueInfo(b []byte) (TensorInfo, error) {
 							if n != 1 || t != protowire.BytesType {
 								return nil
 							}
-							dim := "?"
+							dim, size := "?", int64(-1)
 							err := walk(v, func(n protowire.Number, t protowire.Type, v []byte, x uint64) error {
 								if n == 1 && t == protowire.VarintType {
-									dim = fmt.Sprint(x)
+									dim, size = fmt.Sprint(x), int64(x)
 								}
 								if n == 2 && t == protowire.BytesType {
 									dim = string(v)
@@ -253,6 +208,7 @@ func valueInfo(b []byte) (TensorInfo, error) {
 								return nil
 							})
 							ti.Shape = append(ti.Shape, dim)
+							ti.Dims = append(ti.Dims, size)
 							return err
 						})
 					}

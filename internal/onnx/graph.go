@@ -1,10 +1,10 @@
-package infer
+package onnx
 
 import (
 	"fmt"
 	"sort"
 
-	onnx "github.com/owulveryck/onnx-go"
+	onnxgo "github.com/owulveryck/onnx-go"
 	"gonum.org/v1/gonum/graph"
 	"gonum.org/v1/gonum/graph/simple"
 	"gorgonia.org/tensor"
@@ -17,7 +17,7 @@ type onnxNode struct {
 	id     int64
 	name   string
 	tensor tensor.Tensor
-	op     *onnx.Operation
+	op     *onnxgo.Operation
 	// outputs is set on the first output of a multi-output operation.
 	outputs []*onnxNode
 }
@@ -29,9 +29,9 @@ func (n *onnxNode) SetTensor(t tensor.Tensor) error { n.tensor = t; return nil }
 func (n *onnxNode) GetTensor() tensor.Tensor        { return n.tensor }
 
 var (
-	_ onnx.Namer       = (*onnxNode)(nil)
-	_ onnx.DataCarrier = (*onnxNode)(nil)
-	_ onnx.Backend     = (*onnxBackend)(nil)
+	_ onnxgo.Namer       = (*onnxNode)(nil)
+	_ onnxgo.DataCarrier = (*onnxNode)(nil)
+	_ onnxgo.Backend     = (*onnxBackend)(nil)
 )
 
 type edge struct {
@@ -39,7 +39,7 @@ type edge struct {
 	index int
 }
 
-// onnxBackend is an onnx.Backend that records the model as onnx-go decodes
+// onnxBackend is an onnxgo.Backend that records the model as onnx-go decodes
 // it: operations in file (topological) order and each one's ordered inputs.
 type onnxBackend struct {
 	*simple.WeightedDirectedGraph
@@ -73,7 +73,7 @@ func (b *onnxBackend) SetWeightedEdge(e graph.WeightedEdge) {
 	}
 }
 
-func (b *onnxBackend) ApplyOperation(op onnx.Operation, outs ...graph.Node) error {
+func (b *onnxBackend) ApplyOperation(op onnxgo.Operation, outs ...graph.Node) error {
 	if len(outs) == 0 {
 		return fmt.Errorf("operation %s has no output", op.Name)
 	}
