@@ -26,6 +26,7 @@ const (
 	flagBias
 	flagRes
 	flagReLU
+	flagClamp
 )
 
 func main() {
@@ -39,6 +40,7 @@ func main() {
 	winoIn()
 	winoOut()
 	maxInto()
+	activations()
 	fmaPeak("peakAVX512", 24, true)
 	fmaPeak("peakAVX2", 12, false)
 	Generate()
@@ -51,7 +53,7 @@ func main() {
 func avx512(fname string, MR, NR int) {
 	const vec = 16
 	nv := NR / vec
-	TEXT(fname, NOSPLIT, "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags, mr int, mask uint32)")
+	TEXT(fname, NOSPLIT, "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags, mr int, mask uint32, lo, hi float32)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s computes one %dx%d tile of C; see tileFunc.", fname, MR, NR))
 	kc := Load(Param("kc"), RAX)
@@ -104,6 +106,9 @@ func avx512(fname string, MR, NR int) {
 	KMOVW(mask, K2)
 	zero := zmm(31)
 	VPXORD(zero, zero, zero)
+	// The clamp's bounds, in registers the k loop no longer needs.
+	lo, hi := zmm(30), bc[len(bc)-1]
+	loadClamp(flags, fname, lo, hi)
 	for i := range MR {
 		if i > 0 {
 			CMPQ(mr, U32(i))
@@ -130,6 +135,11 @@ func avx512(fname string, MR, NR int) {
 				VMAXPS(acc[i][v], zero, acc[i][v])
 			}
 		})
+		onFlag(flags, flagClamp, fmt.Sprintf("%s_row%d_clamp", fname, i), func() {
+			for v := range nv {
+				clamp(acc[i][v], lo, hi)
+			}
+		})
 		for v := range nv {
 			VMOVUPS(acc[i][v], masks[v], Mem{Base: cp, Disp: 64 * v})
 		}
@@ -148,7 +158,7 @@ func avx512(fname string, MR, NR int) {
 func avx2(MR, NR int) {
 	const vec = 8
 	nv := NR / vec
-	TEXT("tileAVX2", NOSPLIT, "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags int)")
+	TEXT("tileAVX2", NOSPLIT, "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags int, lo, hi float32)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("tileAVX2 computes one full %dx%d tile of C; see tileFunc.", MR, NR))
 	kc := Load(Param("kc"), RAX)
@@ -190,6 +200,8 @@ func avx2(MR, NR int) {
 	flags := Load(Param("flags"), R10)
 	zero := bv[0]
 	VXORPS(zero, zero, zero)
+	lo, hi := bv[1], bc[1] // free after the k loop (bc[0] is the bias)
+	loadClamp(flags, "avx2", lo, hi)
 	for i := range MR {
 		onFlag(flags, flagAccum, fmt.Sprintf("avx2_row%d_accum", i), func() {
 			for v := range nv {
@@ -211,6 +223,11 @@ func avx2(MR, NR int) {
 		onFlag(flags, flagReLU, fmt.Sprintf("avx2_row%d_relu", i), func() {
 			for v := range nv {
 				VMAXPS(acc[i][v], zero, acc[i][v])
+			}
+		})
+		onFlag(flags, flagClamp, fmt.Sprintf("avx2_row%d_clamp", i), func() {
+			for v := range nv {
+				clamp(acc[i][v], lo, hi)
 			}
 		})
 		for v := range nv {

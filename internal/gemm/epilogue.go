@@ -6,19 +6,23 @@ const (
 	flagBias              // add bias[row]
 	flagRes               // add the residual tile (same layout as C)
 	flagReLU              // clamp at zero (last k block only)
+	flagClamp             // clamp to [lo, hi] (last k block only; NaN stays NaN)
 )
 
-// Epilogue is applied as C = act(A*B + Bias[row] + Residual) element-wise.
+// Epilogue is applied as C = Act(relu(A*B + Bias[row] + Residual))
+// element-wise, ReLU as asked; Act on each tile right after its last k
+// block, while it is in cache.
 type Epilogue struct {
 	Bias     []float32 // len m, or nil
 	Residual []float32 // same layout as C (m x n contiguous), or nil
 	ReLU     bool
+	Act      Act
 }
 
 // epilogue merges the mr x nr corner of a computed tile (row stride
 // stride) into c with the flags' epilogue. ReLU keeps NaN, like max(v, 0)
 // in the assembly kernels.
-func epilogue(acc []float32, stride int, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
+func epilogue(acc []float32, stride int, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32) {
 	for i := range mr {
 		row := c[i*ldc : i*ldc+nr]
 		for j := range row {
@@ -34,6 +38,9 @@ func epilogue(acc []float32, stride int, c []float32, ldc int, bias, res []float
 			}
 			if flags&flagReLU != 0 && v < 0 {
 				v = 0
+			}
+			if flags&flagClamp != 0 {
+				v = min(max(v, lo), hi)
 			}
 			row[j] = v
 		}

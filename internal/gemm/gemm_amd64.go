@@ -57,30 +57,43 @@ func copyB16(dst, src []float32, panels, stride int) {
 
 // avx512Tile runs every tile, edges included, in assembly: rows past mr are
 // skipped and columns past nr masked.
-func avx512Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
+func avx512Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32) {
 	_, _ = a[kc*12-1], b[kc*32-1] // the kernel reads whole panels
 	bp, rp := tilePointers(c, ldc, bias, res, flags, mr, nr)
-	tileAVX512(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, mr, uint32(uint64(1)<<nr-1))
+	tileAVX512(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, mr, uint32(uint64(1)<<nr-1), lo, hi)
 }
 
 // avx512N16Tile is avx512Tile with 16 columns, for n <= 16.
-func avx512N16Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
+func avx512N16Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32) {
 	_, _ = a[kc*12-1], b[kc*16-1]
 	bp, rp := tilePointers(c, ldc, bias, res, flags, mr, nr)
-	tileAVX512N16(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, mr, uint32(1)<<nr-1)
+	tileAVX512N16(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, mr, uint32(1)<<nr-1, lo, hi)
 }
 
 // avx2Tile runs full tiles in assembly; an edge tile is computed into a
 // scratch tile and merged in Go.
-func avx2Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
+func avx2Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32) {
 	const MR, NR = 6, 16
 	_, _ = a[kc*MR-1], b[kc*NR-1]
 	if mr < MR || nr < NR {
 		var tmp [MR * NR]float32
-		tileAVX2(kc, &a[0], &b[0], &tmp[0], NR, nil, nil, 0)
-		epilogue(tmp[:], NR, c, ldc, bias, res, flags, mr, nr)
+		tileAVX2(kc, &a[0], &b[0], &tmp[0], NR, nil, nil, 0, 0, 0)
+		epilogue(tmp[:], NR, c, ldc, bias, res, flags, mr, nr, lo, hi)
 		return
 	}
 	bp, rp := tilePointers(c, ldc, bias, res, flags, MR, NR)
-	tileAVX2(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags)
+	tileAVX2(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, lo, hi)
+}
+
+func init() {
+	if cpu.X86.HasAVX512F && cpu.X86.HasBMI2 {
+		avx512Kernel.act = &[...]actFunc{nil, actClampZ, actSigmoidZ, actSiLUZ, actHardSwishZ}
+		avx512Kernel.narrow.act = avx512Kernel.act
+		scaleKernels["avx512"] = scaleZ
+		sum64Vec = sum64AVX512
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		avx2Kernel.act = &[...]actFunc{nil, actClampY, actSigmoidY, actSiLUY, actHardSwishY}
+		scaleKernels["avx2"] = scaleY
+	}
 }

@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func tileAVX512(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32)
+// func tileAVX512(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32, lo float32, hi float32)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·tileAVX512(SB), NOSPLIT, $0-76
+TEXT ·tileAVX512(SB), NOSPLIT, $0-84
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), SI
 	MOVQ   b+16(FP), DI
@@ -248,18 +248,24 @@ k12x32_loop1:
 	JNZ          k12x32_loop1
 
 k12x32_end:
-	MOVQ     c+24(FP), DX
-	MOVQ     ldc+32(FP), CX
-	SHLQ     $0x02, CX
-	MOVQ     bias+40(FP), R8
-	MOVQ     res+48(FP), R9
-	MOVQ     flags+56(FP), R10
-	MOVQ     mr+64(FP), R11
-	MOVL     mask+72(FP), R12
-	KMOVW    R12, K1
-	SHRL     $0x10, R12
-	KMOVW    R12, K2
-	VPXORD   Z31, Z31, Z31
+	MOVQ         c+24(FP), DX
+	MOVQ         ldc+32(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         bias+40(FP), R8
+	MOVQ         res+48(FP), R9
+	MOVQ         flags+56(FP), R10
+	MOVQ         mr+64(FP), R11
+	MOVL         mask+72(FP), R12
+	KMOVW        R12, K1
+	SHRL         $0x10, R12
+	KMOVW        R12, K2
+	VPXORD       Z31, Z31, Z31
+	TESTQ        $0x00000010, R10
+	JZ           tileAVX512_clampargs
+	VBROADCASTSS lo+76(FP), Z30
+	VBROADCASTSS hi+80(FP), Z29
+
+tileAVX512_clampargs:
 	TESTQ    $0x00000001, R10
 	JZ       tileAVX512_row0_accum
 	VADDPS.Z (DX), Z0, K1, Z0
@@ -284,6 +290,14 @@ tileAVX512_row0_res:
 	VMAXPS Z1, Z31, Z1
 
 tileAVX512_row0_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row0_clamp
+	VMAXPS Z0, Z30, Z0
+	VMINPS Z0, Z29, Z0
+	VMAXPS Z1, Z30, Z1
+	VMINPS Z1, Z29, Z1
+
+tileAVX512_row0_clamp:
 	VMOVUPS  Z0, K1, (DX)
 	VMOVUPS  Z1, K2, 64(DX)
 	ADDQ     CX, DX
@@ -314,6 +328,14 @@ tileAVX512_row1_res:
 	VMAXPS Z3, Z31, Z3
 
 tileAVX512_row1_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row1_clamp
+	VMAXPS Z2, Z30, Z2
+	VMINPS Z2, Z29, Z2
+	VMAXPS Z3, Z30, Z3
+	VMINPS Z3, Z29, Z3
+
+tileAVX512_row1_clamp:
 	VMOVUPS  Z2, K1, (DX)
 	VMOVUPS  Z3, K2, 64(DX)
 	ADDQ     CX, DX
@@ -344,6 +366,14 @@ tileAVX512_row2_res:
 	VMAXPS Z5, Z31, Z5
 
 tileAVX512_row2_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row2_clamp
+	VMAXPS Z4, Z30, Z4
+	VMINPS Z4, Z29, Z4
+	VMAXPS Z5, Z30, Z5
+	VMINPS Z5, Z29, Z5
+
+tileAVX512_row2_clamp:
 	VMOVUPS  Z4, K1, (DX)
 	VMOVUPS  Z5, K2, 64(DX)
 	ADDQ     CX, DX
@@ -374,6 +404,14 @@ tileAVX512_row3_res:
 	VMAXPS Z7, Z31, Z7
 
 tileAVX512_row3_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row3_clamp
+	VMAXPS Z6, Z30, Z6
+	VMINPS Z6, Z29, Z6
+	VMAXPS Z7, Z30, Z7
+	VMINPS Z7, Z29, Z7
+
+tileAVX512_row3_clamp:
 	VMOVUPS  Z6, K1, (DX)
 	VMOVUPS  Z7, K2, 64(DX)
 	ADDQ     CX, DX
@@ -404,6 +442,14 @@ tileAVX512_row4_res:
 	VMAXPS Z9, Z31, Z9
 
 tileAVX512_row4_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row4_clamp
+	VMAXPS Z8, Z30, Z8
+	VMINPS Z8, Z29, Z8
+	VMAXPS Z9, Z30, Z9
+	VMINPS Z9, Z29, Z9
+
+tileAVX512_row4_clamp:
 	VMOVUPS  Z8, K1, (DX)
 	VMOVUPS  Z9, K2, 64(DX)
 	ADDQ     CX, DX
@@ -434,6 +480,14 @@ tileAVX512_row5_res:
 	VMAXPS Z11, Z31, Z11
 
 tileAVX512_row5_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row5_clamp
+	VMAXPS Z10, Z30, Z10
+	VMINPS Z10, Z29, Z10
+	VMAXPS Z11, Z30, Z11
+	VMINPS Z11, Z29, Z11
+
+tileAVX512_row5_clamp:
 	VMOVUPS  Z10, K1, (DX)
 	VMOVUPS  Z11, K2, 64(DX)
 	ADDQ     CX, DX
@@ -464,6 +518,14 @@ tileAVX512_row6_res:
 	VMAXPS Z13, Z31, Z13
 
 tileAVX512_row6_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row6_clamp
+	VMAXPS Z12, Z30, Z12
+	VMINPS Z12, Z29, Z12
+	VMAXPS Z13, Z30, Z13
+	VMINPS Z13, Z29, Z13
+
+tileAVX512_row6_clamp:
 	VMOVUPS  Z12, K1, (DX)
 	VMOVUPS  Z13, K2, 64(DX)
 	ADDQ     CX, DX
@@ -494,6 +556,14 @@ tileAVX512_row7_res:
 	VMAXPS Z15, Z31, Z15
 
 tileAVX512_row7_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row7_clamp
+	VMAXPS Z14, Z30, Z14
+	VMINPS Z14, Z29, Z14
+	VMAXPS Z15, Z30, Z15
+	VMINPS Z15, Z29, Z15
+
+tileAVX512_row7_clamp:
 	VMOVUPS  Z14, K1, (DX)
 	VMOVUPS  Z15, K2, 64(DX)
 	ADDQ     CX, DX
@@ -524,6 +594,14 @@ tileAVX512_row8_res:
 	VMAXPS Z17, Z31, Z17
 
 tileAVX512_row8_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row8_clamp
+	VMAXPS Z16, Z30, Z16
+	VMINPS Z16, Z29, Z16
+	VMAXPS Z17, Z30, Z17
+	VMINPS Z17, Z29, Z17
+
+tileAVX512_row8_clamp:
 	VMOVUPS  Z16, K1, (DX)
 	VMOVUPS  Z17, K2, 64(DX)
 	ADDQ     CX, DX
@@ -554,6 +632,14 @@ tileAVX512_row9_res:
 	VMAXPS Z19, Z31, Z19
 
 tileAVX512_row9_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row9_clamp
+	VMAXPS Z18, Z30, Z18
+	VMINPS Z18, Z29, Z18
+	VMAXPS Z19, Z30, Z19
+	VMINPS Z19, Z29, Z19
+
+tileAVX512_row9_clamp:
 	VMOVUPS  Z18, K1, (DX)
 	VMOVUPS  Z19, K2, 64(DX)
 	ADDQ     CX, DX
@@ -584,6 +670,14 @@ tileAVX512_row10_res:
 	VMAXPS Z21, Z31, Z21
 
 tileAVX512_row10_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row10_clamp
+	VMAXPS Z20, Z30, Z20
+	VMINPS Z20, Z29, Z20
+	VMAXPS Z21, Z30, Z21
+	VMINPS Z21, Z29, Z21
+
+tileAVX512_row10_clamp:
 	VMOVUPS  Z20, K1, (DX)
 	VMOVUPS  Z21, K2, 64(DX)
 	ADDQ     CX, DX
@@ -614,6 +708,14 @@ tileAVX512_row11_res:
 	VMAXPS Z23, Z31, Z23
 
 tileAVX512_row11_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512_row11_clamp
+	VMAXPS Z22, Z30, Z22
+	VMINPS Z22, Z29, Z22
+	VMAXPS Z23, Z30, Z23
+	VMINPS Z23, Z29, Z23
+
+tileAVX512_row11_clamp:
 	VMOVUPS Z22, K1, (DX)
 	VMOVUPS Z23, K2, 64(DX)
 
@@ -621,9 +723,9 @@ tileAVX512_done:
 	VZEROUPPER
 	RET
 
-// func tileAVX512N16(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32)
+// func tileAVX512N16(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32, lo float32, hi float32)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·tileAVX512N16(SB), NOSPLIT, $0-76
+TEXT ·tileAVX512N16(SB), NOSPLIT, $0-84
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), SI
 	MOVQ   b+16(FP), DI
@@ -788,18 +890,24 @@ k12x16_loop1:
 	JNZ          k12x16_loop1
 
 k12x16_end:
-	MOVQ     c+24(FP), DX
-	MOVQ     ldc+32(FP), CX
-	SHLQ     $0x02, CX
-	MOVQ     bias+40(FP), R8
-	MOVQ     res+48(FP), R9
-	MOVQ     flags+56(FP), R10
-	MOVQ     mr+64(FP), R11
-	MOVL     mask+72(FP), R12
-	KMOVW    R12, K1
-	SHRL     $0x10, R12
-	KMOVW    R12, K2
-	VPXORD   Z31, Z31, Z31
+	MOVQ         c+24(FP), DX
+	MOVQ         ldc+32(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         bias+40(FP), R8
+	MOVQ         res+48(FP), R9
+	MOVQ         flags+56(FP), R10
+	MOVQ         mr+64(FP), R11
+	MOVL         mask+72(FP), R12
+	KMOVW        R12, K1
+	SHRL         $0x10, R12
+	KMOVW        R12, K2
+	VPXORD       Z31, Z31, Z31
+	TESTQ        $0x00000010, R10
+	JZ           tileAVX512N16_clampargs
+	VBROADCASTSS lo+76(FP), Z30
+	VBROADCASTSS hi+80(FP), Z16
+
+tileAVX512N16_clampargs:
 	TESTQ    $0x00000001, R10
 	JZ       tileAVX512N16_row0_accum
 	VADDPS.Z (DX), Z0, K1, Z0
@@ -820,6 +928,12 @@ tileAVX512N16_row0_res:
 	VMAXPS Z0, Z31, Z0
 
 tileAVX512N16_row0_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row0_clamp
+	VMAXPS Z0, Z30, Z0
+	VMINPS Z0, Z16, Z0
+
+tileAVX512N16_row0_clamp:
 	VMOVUPS  Z0, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -845,6 +959,12 @@ tileAVX512N16_row1_res:
 	VMAXPS Z1, Z31, Z1
 
 tileAVX512N16_row1_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row1_clamp
+	VMAXPS Z1, Z30, Z1
+	VMINPS Z1, Z16, Z1
+
+tileAVX512N16_row1_clamp:
 	VMOVUPS  Z1, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -870,6 +990,12 @@ tileAVX512N16_row2_res:
 	VMAXPS Z2, Z31, Z2
 
 tileAVX512N16_row2_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row2_clamp
+	VMAXPS Z2, Z30, Z2
+	VMINPS Z2, Z16, Z2
+
+tileAVX512N16_row2_clamp:
 	VMOVUPS  Z2, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -895,6 +1021,12 @@ tileAVX512N16_row3_res:
 	VMAXPS Z3, Z31, Z3
 
 tileAVX512N16_row3_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row3_clamp
+	VMAXPS Z3, Z30, Z3
+	VMINPS Z3, Z16, Z3
+
+tileAVX512N16_row3_clamp:
 	VMOVUPS  Z3, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -920,6 +1052,12 @@ tileAVX512N16_row4_res:
 	VMAXPS Z4, Z31, Z4
 
 tileAVX512N16_row4_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row4_clamp
+	VMAXPS Z4, Z30, Z4
+	VMINPS Z4, Z16, Z4
+
+tileAVX512N16_row4_clamp:
 	VMOVUPS  Z4, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -945,6 +1083,12 @@ tileAVX512N16_row5_res:
 	VMAXPS Z5, Z31, Z5
 
 tileAVX512N16_row5_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row5_clamp
+	VMAXPS Z5, Z30, Z5
+	VMINPS Z5, Z16, Z5
+
+tileAVX512N16_row5_clamp:
 	VMOVUPS  Z5, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -970,6 +1114,12 @@ tileAVX512N16_row6_res:
 	VMAXPS Z6, Z31, Z6
 
 tileAVX512N16_row6_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row6_clamp
+	VMAXPS Z6, Z30, Z6
+	VMINPS Z6, Z16, Z6
+
+tileAVX512N16_row6_clamp:
 	VMOVUPS  Z6, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -995,6 +1145,12 @@ tileAVX512N16_row7_res:
 	VMAXPS Z7, Z31, Z7
 
 tileAVX512N16_row7_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row7_clamp
+	VMAXPS Z7, Z30, Z7
+	VMINPS Z7, Z16, Z7
+
+tileAVX512N16_row7_clamp:
 	VMOVUPS  Z7, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -1020,6 +1176,12 @@ tileAVX512N16_row8_res:
 	VMAXPS Z8, Z31, Z8
 
 tileAVX512N16_row8_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row8_clamp
+	VMAXPS Z8, Z30, Z8
+	VMINPS Z8, Z16, Z8
+
+tileAVX512N16_row8_clamp:
 	VMOVUPS  Z8, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -1045,6 +1207,12 @@ tileAVX512N16_row9_res:
 	VMAXPS Z9, Z31, Z9
 
 tileAVX512N16_row9_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row9_clamp
+	VMAXPS Z9, Z30, Z9
+	VMINPS Z9, Z16, Z9
+
+tileAVX512N16_row9_clamp:
 	VMOVUPS  Z9, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -1070,6 +1238,12 @@ tileAVX512N16_row10_res:
 	VMAXPS Z10, Z31, Z10
 
 tileAVX512N16_row10_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row10_clamp
+	VMAXPS Z10, Z30, Z10
+	VMINPS Z10, Z16, Z10
+
+tileAVX512N16_row10_clamp:
 	VMOVUPS  Z10, K1, (DX)
 	ADDQ     CX, DX
 	ADDQ     CX, R9
@@ -1095,15 +1269,21 @@ tileAVX512N16_row11_res:
 	VMAXPS Z11, Z31, Z11
 
 tileAVX512N16_row11_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX512N16_row11_clamp
+	VMAXPS Z11, Z30, Z11
+	VMINPS Z11, Z16, Z11
+
+tileAVX512N16_row11_clamp:
 	VMOVUPS Z11, K1, (DX)
 
 tileAVX512N16_done:
 	VZEROUPPER
 	RET
 
-// func tileAVX2(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int)
+// func tileAVX2(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, lo float32, hi float32)
 // Requires: AVX, FMA3
-TEXT ·tileAVX2(SB), NOSPLIT, $0-64
+TEXT ·tileAVX2(SB), NOSPLIT, $0-72
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), SI
 	MOVQ   b+16(FP), DI
@@ -1240,13 +1420,19 @@ k6x16_loop1:
 	JNZ          k6x16_loop1
 
 k6x16_end:
-	MOVQ   c+24(FP), DX
-	MOVQ   ldc+32(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   bias+40(FP), R8
-	MOVQ   res+48(FP), R9
-	MOVQ   flags+56(FP), R10
-	VXORPS Y12, Y12, Y12
+	MOVQ         c+24(FP), DX
+	MOVQ         ldc+32(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         bias+40(FP), R8
+	MOVQ         res+48(FP), R9
+	MOVQ         flags+56(FP), R10
+	VXORPS       Y12, Y12, Y12
+	TESTQ        $0x00000010, R10
+	JZ           avx2_clampargs
+	VBROADCASTSS lo+64(FP), Y13
+	VBROADCASTSS hi+68(FP), Y15
+
+avx2_clampargs:
 	TESTQ  $0x00000001, R10
 	JZ     avx2_row0_accum
 	VADDPS (DX), Y0, Y0
@@ -1272,6 +1458,14 @@ avx2_row0_res:
 	VMAXPS Y1, Y12, Y1
 
 avx2_row0_relu:
+	TESTQ  $0x00000010, R10
+	JZ     avx2_row0_clamp
+	VMAXPS Y0, Y13, Y0
+	VMINPS Y0, Y15, Y0
+	VMAXPS Y1, Y13, Y1
+	VMINPS Y1, Y15, Y1
+
+avx2_row0_clamp:
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
 	ADDQ    CX, DX
@@ -1301,6 +1495,14 @@ avx2_row1_res:
 	VMAXPS Y3, Y12, Y3
 
 avx2_row1_relu:
+	TESTQ  $0x00000010, R10
+	JZ     avx2_row1_clamp
+	VMAXPS Y2, Y13, Y2
+	VMINPS Y2, Y15, Y2
+	VMAXPS Y3, Y13, Y3
+	VMINPS Y3, Y15, Y3
+
+avx2_row1_clamp:
 	VMOVUPS Y2, (DX)
 	VMOVUPS Y3, 32(DX)
 	ADDQ    CX, DX
@@ -1330,6 +1532,14 @@ avx2_row2_res:
 	VMAXPS Y5, Y12, Y5
 
 avx2_row2_relu:
+	TESTQ  $0x00000010, R10
+	JZ     avx2_row2_clamp
+	VMAXPS Y4, Y13, Y4
+	VMINPS Y4, Y15, Y4
+	VMAXPS Y5, Y13, Y5
+	VMINPS Y5, Y15, Y5
+
+avx2_row2_clamp:
 	VMOVUPS Y4, (DX)
 	VMOVUPS Y5, 32(DX)
 	ADDQ    CX, DX
@@ -1359,6 +1569,14 @@ avx2_row3_res:
 	VMAXPS Y7, Y12, Y7
 
 avx2_row3_relu:
+	TESTQ  $0x00000010, R10
+	JZ     avx2_row3_clamp
+	VMAXPS Y6, Y13, Y6
+	VMINPS Y6, Y15, Y6
+	VMAXPS Y7, Y13, Y7
+	VMINPS Y7, Y15, Y7
+
+avx2_row3_clamp:
 	VMOVUPS Y6, (DX)
 	VMOVUPS Y7, 32(DX)
 	ADDQ    CX, DX
@@ -1388,6 +1606,14 @@ avx2_row4_res:
 	VMAXPS Y9, Y12, Y9
 
 avx2_row4_relu:
+	TESTQ  $0x00000010, R10
+	JZ     avx2_row4_clamp
+	VMAXPS Y8, Y13, Y8
+	VMINPS Y8, Y15, Y8
+	VMAXPS Y9, Y13, Y9
+	VMINPS Y9, Y15, Y9
+
+avx2_row4_clamp:
 	VMOVUPS Y8, (DX)
 	VMOVUPS Y9, 32(DX)
 	ADDQ    CX, DX
@@ -1417,6 +1643,14 @@ avx2_row5_res:
 	VMAXPS Y11, Y12, Y11
 
 avx2_row5_relu:
+	TESTQ  $0x00000010, R10
+	JZ     avx2_row5_clamp
+	VMAXPS Y10, Y13, Y10
+	VMINPS Y10, Y15, Y10
+	VMAXPS Y11, Y13, Y11
+	VMINPS Y11, Y15, Y11
+
+avx2_row5_clamp:
 	VMOVUPS Y10, (DX)
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER
@@ -2008,6 +2242,982 @@ max_loop1:
 	JMP    max_loop1
 
 max_done:
+	VZEROUPPER
+	RET
+
+DATA actConsts<>+0(SB)/4, $0x3f800000
+DATA actConsts<>+4(SB)/4, $0x3f800000
+DATA actConsts<>+8(SB)/4, $0x3f800000
+DATA actConsts<>+12(SB)/4, $0x3f800000
+DATA actConsts<>+16(SB)/4, $0x3f800000
+DATA actConsts<>+20(SB)/4, $0x3f800000
+DATA actConsts<>+24(SB)/4, $0x3f800000
+DATA actConsts<>+28(SB)/4, $0x3f800000
+DATA actConsts<>+32(SB)/4, $0x3f800000
+DATA actConsts<>+36(SB)/4, $0x3f800000
+DATA actConsts<>+40(SB)/4, $0x3f800000
+DATA actConsts<>+44(SB)/4, $0x3f800000
+DATA actConsts<>+48(SB)/4, $0x3f800000
+DATA actConsts<>+52(SB)/4, $0x3f800000
+DATA actConsts<>+56(SB)/4, $0x3f800000
+DATA actConsts<>+60(SB)/4, $0x3f800000
+DATA actConsts<>+64(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+68(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+72(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+76(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+80(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+84(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+88(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+92(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+96(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+100(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+104(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+108(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+112(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+116(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+120(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+124(SB)/4, $0x3fb8aa3b
+DATA actConsts<>+128(SB)/4, $0x3f318000
+DATA actConsts<>+132(SB)/4, $0x3f318000
+DATA actConsts<>+136(SB)/4, $0x3f318000
+DATA actConsts<>+140(SB)/4, $0x3f318000
+DATA actConsts<>+144(SB)/4, $0x3f318000
+DATA actConsts<>+148(SB)/4, $0x3f318000
+DATA actConsts<>+152(SB)/4, $0x3f318000
+DATA actConsts<>+156(SB)/4, $0x3f318000
+DATA actConsts<>+160(SB)/4, $0x3f318000
+DATA actConsts<>+164(SB)/4, $0x3f318000
+DATA actConsts<>+168(SB)/4, $0x3f318000
+DATA actConsts<>+172(SB)/4, $0x3f318000
+DATA actConsts<>+176(SB)/4, $0x3f318000
+DATA actConsts<>+180(SB)/4, $0x3f318000
+DATA actConsts<>+184(SB)/4, $0x3f318000
+DATA actConsts<>+188(SB)/4, $0x3f318000
+DATA actConsts<>+192(SB)/4, $0xb95e8083
+DATA actConsts<>+196(SB)/4, $0xb95e8083
+DATA actConsts<>+200(SB)/4, $0xb95e8083
+DATA actConsts<>+204(SB)/4, $0xb95e8083
+DATA actConsts<>+208(SB)/4, $0xb95e8083
+DATA actConsts<>+212(SB)/4, $0xb95e8083
+DATA actConsts<>+216(SB)/4, $0xb95e8083
+DATA actConsts<>+220(SB)/4, $0xb95e8083
+DATA actConsts<>+224(SB)/4, $0xb95e8083
+DATA actConsts<>+228(SB)/4, $0xb95e8083
+DATA actConsts<>+232(SB)/4, $0xb95e8083
+DATA actConsts<>+236(SB)/4, $0xb95e8083
+DATA actConsts<>+240(SB)/4, $0xb95e8083
+DATA actConsts<>+244(SB)/4, $0xb95e8083
+DATA actConsts<>+248(SB)/4, $0xb95e8083
+DATA actConsts<>+252(SB)/4, $0xb95e8083
+DATA actConsts<>+256(SB)/4, $0xc2ae999a
+DATA actConsts<>+260(SB)/4, $0xc2ae999a
+DATA actConsts<>+264(SB)/4, $0xc2ae999a
+DATA actConsts<>+268(SB)/4, $0xc2ae999a
+DATA actConsts<>+272(SB)/4, $0xc2ae999a
+DATA actConsts<>+276(SB)/4, $0xc2ae999a
+DATA actConsts<>+280(SB)/4, $0xc2ae999a
+DATA actConsts<>+284(SB)/4, $0xc2ae999a
+DATA actConsts<>+288(SB)/4, $0xc2ae999a
+DATA actConsts<>+292(SB)/4, $0xc2ae999a
+DATA actConsts<>+296(SB)/4, $0xc2ae999a
+DATA actConsts<>+300(SB)/4, $0xc2ae999a
+DATA actConsts<>+304(SB)/4, $0xc2ae999a
+DATA actConsts<>+308(SB)/4, $0xc2ae999a
+DATA actConsts<>+312(SB)/4, $0xc2ae999a
+DATA actConsts<>+316(SB)/4, $0xc2ae999a
+DATA actConsts<>+320(SB)/4, $0x42b0999a
+DATA actConsts<>+324(SB)/4, $0x42b0999a
+DATA actConsts<>+328(SB)/4, $0x42b0999a
+DATA actConsts<>+332(SB)/4, $0x42b0999a
+DATA actConsts<>+336(SB)/4, $0x42b0999a
+DATA actConsts<>+340(SB)/4, $0x42b0999a
+DATA actConsts<>+344(SB)/4, $0x42b0999a
+DATA actConsts<>+348(SB)/4, $0x42b0999a
+DATA actConsts<>+352(SB)/4, $0x42b0999a
+DATA actConsts<>+356(SB)/4, $0x42b0999a
+DATA actConsts<>+360(SB)/4, $0x42b0999a
+DATA actConsts<>+364(SB)/4, $0x42b0999a
+DATA actConsts<>+368(SB)/4, $0x42b0999a
+DATA actConsts<>+372(SB)/4, $0x42b0999a
+DATA actConsts<>+376(SB)/4, $0x42b0999a
+DATA actConsts<>+380(SB)/4, $0x42b0999a
+DATA actConsts<>+384(SB)/4, $0x3f000000
+DATA actConsts<>+388(SB)/4, $0x3f000000
+DATA actConsts<>+392(SB)/4, $0x3f000000
+DATA actConsts<>+396(SB)/4, $0x3f000000
+DATA actConsts<>+400(SB)/4, $0x3f000000
+DATA actConsts<>+404(SB)/4, $0x3f000000
+DATA actConsts<>+408(SB)/4, $0x3f000000
+DATA actConsts<>+412(SB)/4, $0x3f000000
+DATA actConsts<>+416(SB)/4, $0x3f000000
+DATA actConsts<>+420(SB)/4, $0x3f000000
+DATA actConsts<>+424(SB)/4, $0x3f000000
+DATA actConsts<>+428(SB)/4, $0x3f000000
+DATA actConsts<>+432(SB)/4, $0x3f000000
+DATA actConsts<>+436(SB)/4, $0x3f000000
+DATA actConsts<>+440(SB)/4, $0x3f000000
+DATA actConsts<>+444(SB)/4, $0x3f000000
+DATA actConsts<>+448(SB)/4, $0x3e2aaaab
+DATA actConsts<>+452(SB)/4, $0x3e2aaaab
+DATA actConsts<>+456(SB)/4, $0x3e2aaaab
+DATA actConsts<>+460(SB)/4, $0x3e2aaaab
+DATA actConsts<>+464(SB)/4, $0x3e2aaaab
+DATA actConsts<>+468(SB)/4, $0x3e2aaaab
+DATA actConsts<>+472(SB)/4, $0x3e2aaaab
+DATA actConsts<>+476(SB)/4, $0x3e2aaaab
+DATA actConsts<>+480(SB)/4, $0x3e2aaaab
+DATA actConsts<>+484(SB)/4, $0x3e2aaaab
+DATA actConsts<>+488(SB)/4, $0x3e2aaaab
+DATA actConsts<>+492(SB)/4, $0x3e2aaaab
+DATA actConsts<>+496(SB)/4, $0x3e2aaaab
+DATA actConsts<>+500(SB)/4, $0x3e2aaaab
+DATA actConsts<>+504(SB)/4, $0x3e2aaaab
+DATA actConsts<>+508(SB)/4, $0x3e2aaaab
+DATA actConsts<>+512(SB)/4, $0x3d2aaaab
+DATA actConsts<>+516(SB)/4, $0x3d2aaaab
+DATA actConsts<>+520(SB)/4, $0x3d2aaaab
+DATA actConsts<>+524(SB)/4, $0x3d2aaaab
+DATA actConsts<>+528(SB)/4, $0x3d2aaaab
+DATA actConsts<>+532(SB)/4, $0x3d2aaaab
+DATA actConsts<>+536(SB)/4, $0x3d2aaaab
+DATA actConsts<>+540(SB)/4, $0x3d2aaaab
+DATA actConsts<>+544(SB)/4, $0x3d2aaaab
+DATA actConsts<>+548(SB)/4, $0x3d2aaaab
+DATA actConsts<>+552(SB)/4, $0x3d2aaaab
+DATA actConsts<>+556(SB)/4, $0x3d2aaaab
+DATA actConsts<>+560(SB)/4, $0x3d2aaaab
+DATA actConsts<>+564(SB)/4, $0x3d2aaaab
+DATA actConsts<>+568(SB)/4, $0x3d2aaaab
+DATA actConsts<>+572(SB)/4, $0x3d2aaaab
+DATA actConsts<>+576(SB)/4, $0x3c088889
+DATA actConsts<>+580(SB)/4, $0x3c088889
+DATA actConsts<>+584(SB)/4, $0x3c088889
+DATA actConsts<>+588(SB)/4, $0x3c088889
+DATA actConsts<>+592(SB)/4, $0x3c088889
+DATA actConsts<>+596(SB)/4, $0x3c088889
+DATA actConsts<>+600(SB)/4, $0x3c088889
+DATA actConsts<>+604(SB)/4, $0x3c088889
+DATA actConsts<>+608(SB)/4, $0x3c088889
+DATA actConsts<>+612(SB)/4, $0x3c088889
+DATA actConsts<>+616(SB)/4, $0x3c088889
+DATA actConsts<>+620(SB)/4, $0x3c088889
+DATA actConsts<>+624(SB)/4, $0x3c088889
+DATA actConsts<>+628(SB)/4, $0x3c088889
+DATA actConsts<>+632(SB)/4, $0x3c088889
+DATA actConsts<>+636(SB)/4, $0x3c088889
+DATA actConsts<>+640(SB)/4, $0x3ab60b61
+DATA actConsts<>+644(SB)/4, $0x3ab60b61
+DATA actConsts<>+648(SB)/4, $0x3ab60b61
+DATA actConsts<>+652(SB)/4, $0x3ab60b61
+DATA actConsts<>+656(SB)/4, $0x3ab60b61
+DATA actConsts<>+660(SB)/4, $0x3ab60b61
+DATA actConsts<>+664(SB)/4, $0x3ab60b61
+DATA actConsts<>+668(SB)/4, $0x3ab60b61
+DATA actConsts<>+672(SB)/4, $0x3ab60b61
+DATA actConsts<>+676(SB)/4, $0x3ab60b61
+DATA actConsts<>+680(SB)/4, $0x3ab60b61
+DATA actConsts<>+684(SB)/4, $0x3ab60b61
+DATA actConsts<>+688(SB)/4, $0x3ab60b61
+DATA actConsts<>+692(SB)/4, $0x3ab60b61
+DATA actConsts<>+696(SB)/4, $0x3ab60b61
+DATA actConsts<>+700(SB)/4, $0x3ab60b61
+DATA actConsts<>+704(SB)/4, $0x39500d01
+DATA actConsts<>+708(SB)/4, $0x39500d01
+DATA actConsts<>+712(SB)/4, $0x39500d01
+DATA actConsts<>+716(SB)/4, $0x39500d01
+DATA actConsts<>+720(SB)/4, $0x39500d01
+DATA actConsts<>+724(SB)/4, $0x39500d01
+DATA actConsts<>+728(SB)/4, $0x39500d01
+DATA actConsts<>+732(SB)/4, $0x39500d01
+DATA actConsts<>+736(SB)/4, $0x39500d01
+DATA actConsts<>+740(SB)/4, $0x39500d01
+DATA actConsts<>+744(SB)/4, $0x39500d01
+DATA actConsts<>+748(SB)/4, $0x39500d01
+DATA actConsts<>+752(SB)/4, $0x39500d01
+DATA actConsts<>+756(SB)/4, $0x39500d01
+DATA actConsts<>+760(SB)/4, $0x39500d01
+DATA actConsts<>+764(SB)/4, $0x39500d01
+DATA actConsts<>+768(SB)/4, $0x3e2aaaab
+DATA actConsts<>+772(SB)/4, $0x3e2aaaab
+DATA actConsts<>+776(SB)/4, $0x3e2aaaab
+DATA actConsts<>+780(SB)/4, $0x3e2aaaab
+DATA actConsts<>+784(SB)/4, $0x3e2aaaab
+DATA actConsts<>+788(SB)/4, $0x3e2aaaab
+DATA actConsts<>+792(SB)/4, $0x3e2aaaab
+DATA actConsts<>+796(SB)/4, $0x3e2aaaab
+DATA actConsts<>+800(SB)/4, $0x3e2aaaab
+DATA actConsts<>+804(SB)/4, $0x3e2aaaab
+DATA actConsts<>+808(SB)/4, $0x3e2aaaab
+DATA actConsts<>+812(SB)/4, $0x3e2aaaab
+DATA actConsts<>+816(SB)/4, $0x3e2aaaab
+DATA actConsts<>+820(SB)/4, $0x3e2aaaab
+DATA actConsts<>+824(SB)/4, $0x3e2aaaab
+DATA actConsts<>+828(SB)/4, $0x3e2aaaab
+DATA actConsts<>+832(SB)/4, $0x3f000000
+DATA actConsts<>+836(SB)/4, $0x3f000000
+DATA actConsts<>+840(SB)/4, $0x3f000000
+DATA actConsts<>+844(SB)/4, $0x3f000000
+DATA actConsts<>+848(SB)/4, $0x3f000000
+DATA actConsts<>+852(SB)/4, $0x3f000000
+DATA actConsts<>+856(SB)/4, $0x3f000000
+DATA actConsts<>+860(SB)/4, $0x3f000000
+DATA actConsts<>+864(SB)/4, $0x3f000000
+DATA actConsts<>+868(SB)/4, $0x3f000000
+DATA actConsts<>+872(SB)/4, $0x3f000000
+DATA actConsts<>+876(SB)/4, $0x3f000000
+DATA actConsts<>+880(SB)/4, $0x3f000000
+DATA actConsts<>+884(SB)/4, $0x3f000000
+DATA actConsts<>+888(SB)/4, $0x3f000000
+DATA actConsts<>+892(SB)/4, $0x3f000000
+DATA actConsts<>+896(SB)/4, $0x00000000
+DATA actConsts<>+900(SB)/4, $0x00000000
+DATA actConsts<>+904(SB)/4, $0x00000000
+DATA actConsts<>+908(SB)/4, $0x00000000
+DATA actConsts<>+912(SB)/4, $0x00000000
+DATA actConsts<>+916(SB)/4, $0x00000000
+DATA actConsts<>+920(SB)/4, $0x00000000
+DATA actConsts<>+924(SB)/4, $0x00000000
+DATA actConsts<>+928(SB)/4, $0x00000000
+DATA actConsts<>+932(SB)/4, $0x00000000
+DATA actConsts<>+936(SB)/4, $0x00000000
+DATA actConsts<>+940(SB)/4, $0x00000000
+DATA actConsts<>+944(SB)/4, $0x00000000
+DATA actConsts<>+948(SB)/4, $0x00000000
+DATA actConsts<>+952(SB)/4, $0x00000000
+DATA actConsts<>+956(SB)/4, $0x00000000
+GLOBL actConsts<>(SB), RODATA|NOPTR, $960
+
+// func actClampZ(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+// Requires: AVX, AVX512F, BMI2, SSE
+TEXT ·actClampZ(SB), NOSPLIT, $0-40
+	MOVQ         c+0(FP), DI
+	MOVQ         ldc+8(FP), SI
+	MOVQ         rows+16(FP), DX
+	MOVQ         cols+24(FP), R8
+	MOVSS        lo+32(FP), X0
+	VBROADCASTSS X0, Z5
+	MOVSS        hi+36(FP), X0
+	VBROADCASTSS X0, Z6
+	LEAQ         actConsts<>+0(SB), AX
+	TESTQ        DX, DX
+	JZ           actClampZ_done
+
+actClampZ_row:
+	XORQ BX, BX
+	MOVQ R8, CX
+
+actClampZ_vec:
+	CMPQ    CX, $0x00000010
+	JL      actClampZ_tail
+	VMOVUPS (DI)(BX*4), Z0
+	VMAXPS  Z0, Z5, Z0
+	VMINPS  Z0, Z6, Z0
+	VMOVUPS Z0, (DI)(BX*4)
+	ADDQ    $0x00000010, BX
+	SUBQ    $0x00000010, CX
+	JMP     actClampZ_vec
+
+actClampZ_tail:
+	TESTQ     CX, CX
+	JZ        actClampZ_next
+	MOVL      $0x0000ffff, R9
+	BZHIL     CX, R9, R9
+	KMOVW     R9, K1
+	VMOVUPS.Z (DI)(BX*4), K1, Z0
+	VMAXPS    Z0, Z5, Z0
+	VMINPS    Z0, Z6, Z0
+	VMOVUPS   Z0, K1, (DI)(BX*4)
+
+actClampZ_next:
+	LEAQ (DI)(SI*4), DI
+	DECQ DX
+	JNZ  actClampZ_row
+
+actClampZ_done:
+	VZEROUPPER
+	RET
+
+// func actSigmoidZ(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+// Requires: AVX, AVX512F, BMI2, SSE
+TEXT ·actSigmoidZ(SB), NOSPLIT, $0-40
+	MOVQ         c+0(FP), DI
+	MOVQ         ldc+8(FP), SI
+	MOVQ         rows+16(FP), DX
+	MOVQ         cols+24(FP), R8
+	MOVSS        lo+32(FP), X0
+	VBROADCASTSS X0, Z5
+	MOVSS        hi+36(FP), X0
+	VBROADCASTSS X0, Z6
+	LEAQ         actConsts<>+0(SB), AX
+	TESTQ        DX, DX
+	JZ           actSigmoidZ_done
+
+actSigmoidZ_row:
+	XORQ BX, BX
+	MOVQ R8, CX
+
+actSigmoidZ_vec:
+	CMPQ         CX, $0x00000010
+	JL           actSigmoidZ_tail
+	VMOVUPS      (DI)(BX*4), Z0
+	VMOVUPS      896(AX), Z1
+	VSUBPS       Z0, Z1, Z1
+	VMAXPS       256(AX), Z1, Z1
+	VMINPS       320(AX), Z1, Z1
+	VMULPS       64(AX), Z1, Z2
+	VRNDSCALEPS  $0x00, Z2, Z2
+	VFNMADD231PS 128(AX), Z2, Z1
+	VFNMADD231PS 192(AX), Z2, Z1
+	VMOVUPS      704(AX), Z3
+	VFMADD213PS  640(AX), Z1, Z3
+	VFMADD213PS  576(AX), Z1, Z3
+	VFMADD213PS  512(AX), Z1, Z3
+	VFMADD213PS  448(AX), Z1, Z3
+	VFMADD213PS  384(AX), Z1, Z3
+	VFMADD213PS  (AX), Z1, Z3
+	VFMADD213PS  (AX), Z1, Z3
+	VCVTPS2DQ    Z2, Z4
+	VPSLLD       $0x17, Z4, Z4
+	VPADDD       (AX), Z4, Z4
+	VMULPS       Z4, Z3, Z3
+	VADDPS       (AX), Z3, Z3
+	VMOVUPS      (AX), Z1
+	VDIVPS       Z3, Z1, Z0
+	VMOVUPS      Z0, (DI)(BX*4)
+	ADDQ         $0x00000010, BX
+	SUBQ         $0x00000010, CX
+	JMP          actSigmoidZ_vec
+
+actSigmoidZ_tail:
+	TESTQ        CX, CX
+	JZ           actSigmoidZ_next
+	MOVL         $0x0000ffff, R9
+	BZHIL        CX, R9, R9
+	KMOVW        R9, K1
+	VMOVUPS.Z    (DI)(BX*4), K1, Z0
+	VMOVUPS      896(AX), Z1
+	VSUBPS       Z0, Z1, Z1
+	VMAXPS       256(AX), Z1, Z1
+	VMINPS       320(AX), Z1, Z1
+	VMULPS       64(AX), Z1, Z2
+	VRNDSCALEPS  $0x00, Z2, Z2
+	VFNMADD231PS 128(AX), Z2, Z1
+	VFNMADD231PS 192(AX), Z2, Z1
+	VMOVUPS      704(AX), Z3
+	VFMADD213PS  640(AX), Z1, Z3
+	VFMADD213PS  576(AX), Z1, Z3
+	VFMADD213PS  512(AX), Z1, Z3
+	VFMADD213PS  448(AX), Z1, Z3
+	VFMADD213PS  384(AX), Z1, Z3
+	VFMADD213PS  (AX), Z1, Z3
+	VFMADD213PS  (AX), Z1, Z3
+	VCVTPS2DQ    Z2, Z4
+	VPSLLD       $0x17, Z4, Z4
+	VPADDD       (AX), Z4, Z4
+	VMULPS       Z4, Z3, Z3
+	VADDPS       (AX), Z3, Z3
+	VMOVUPS      (AX), Z1
+	VDIVPS       Z3, Z1, Z0
+	VMOVUPS      Z0, K1, (DI)(BX*4)
+
+actSigmoidZ_next:
+	LEAQ (DI)(SI*4), DI
+	DECQ DX
+	JNZ  actSigmoidZ_row
+
+actSigmoidZ_done:
+	VZEROUPPER
+	RET
+
+// func actSiLUZ(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+// Requires: AVX, AVX512F, BMI2, SSE
+TEXT ·actSiLUZ(SB), NOSPLIT, $0-40
+	MOVQ         c+0(FP), DI
+	MOVQ         ldc+8(FP), SI
+	MOVQ         rows+16(FP), DX
+	MOVQ         cols+24(FP), R8
+	MOVSS        lo+32(FP), X0
+	VBROADCASTSS X0, Z5
+	MOVSS        hi+36(FP), X0
+	VBROADCASTSS X0, Z6
+	LEAQ         actConsts<>+0(SB), AX
+	TESTQ        DX, DX
+	JZ           actSiLUZ_done
+
+actSiLUZ_row:
+	XORQ BX, BX
+	MOVQ R8, CX
+
+actSiLUZ_vec:
+	CMPQ         CX, $0x00000010
+	JL           actSiLUZ_tail
+	VMOVUPS      (DI)(BX*4), Z0
+	VMOVUPS      896(AX), Z1
+	VSUBPS       Z0, Z1, Z1
+	VMAXPS       256(AX), Z1, Z1
+	VMINPS       320(AX), Z1, Z1
+	VMULPS       64(AX), Z1, Z2
+	VRNDSCALEPS  $0x00, Z2, Z2
+	VFNMADD231PS 128(AX), Z2, Z1
+	VFNMADD231PS 192(AX), Z2, Z1
+	VMOVUPS      704(AX), Z3
+	VFMADD213PS  640(AX), Z1, Z3
+	VFMADD213PS  576(AX), Z1, Z3
+	VFMADD213PS  512(AX), Z1, Z3
+	VFMADD213PS  448(AX), Z1, Z3
+	VFMADD213PS  384(AX), Z1, Z3
+	VFMADD213PS  (AX), Z1, Z3
+	VFMADD213PS  (AX), Z1, Z3
+	VCVTPS2DQ    Z2, Z4
+	VPSLLD       $0x17, Z4, Z4
+	VPADDD       (AX), Z4, Z4
+	VMULPS       Z4, Z3, Z3
+	VADDPS       (AX), Z3, Z3
+	VDIVPS       Z3, Z0, Z0
+	VMOVUPS      Z0, (DI)(BX*4)
+	ADDQ         $0x00000010, BX
+	SUBQ         $0x00000010, CX
+	JMP          actSiLUZ_vec
+
+actSiLUZ_tail:
+	TESTQ        CX, CX
+	JZ           actSiLUZ_next
+	MOVL         $0x0000ffff, R9
+	BZHIL        CX, R9, R9
+	KMOVW        R9, K1
+	VMOVUPS.Z    (DI)(BX*4), K1, Z0
+	VMOVUPS      896(AX), Z1
+	VSUBPS       Z0, Z1, Z1
+	VMAXPS       256(AX), Z1, Z1
+	VMINPS       320(AX), Z1, Z1
+	VMULPS       64(AX), Z1, Z2
+	VRNDSCALEPS  $0x00, Z2, Z2
+	VFNMADD231PS 128(AX), Z2, Z1
+	VFNMADD231PS 192(AX), Z2, Z1
+	VMOVUPS      704(AX), Z3
+	VFMADD213PS  640(AX), Z1, Z3
+	VFMADD213PS  576(AX), Z1, Z3
+	VFMADD213PS  512(AX), Z1, Z3
+	VFMADD213PS  448(AX), Z1, Z3
+	VFMADD213PS  384(AX), Z1, Z3
+	VFMADD213PS  (AX), Z1, Z3
+	VFMADD213PS  (AX), Z1, Z3
+	VCVTPS2DQ    Z2, Z4
+	VPSLLD       $0x17, Z4, Z4
+	VPADDD       (AX), Z4, Z4
+	VMULPS       Z4, Z3, Z3
+	VADDPS       (AX), Z3, Z3
+	VDIVPS       Z3, Z0, Z0
+	VMOVUPS      Z0, K1, (DI)(BX*4)
+
+actSiLUZ_next:
+	LEAQ (DI)(SI*4), DI
+	DECQ DX
+	JNZ  actSiLUZ_row
+
+actSiLUZ_done:
+	VZEROUPPER
+	RET
+
+// func actHardSwishZ(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+// Requires: AVX, AVX512F, BMI2, SSE
+TEXT ·actHardSwishZ(SB), NOSPLIT, $0-40
+	MOVQ         c+0(FP), DI
+	MOVQ         ldc+8(FP), SI
+	MOVQ         rows+16(FP), DX
+	MOVQ         cols+24(FP), R8
+	MOVSS        lo+32(FP), X0
+	VBROADCASTSS X0, Z5
+	MOVSS        hi+36(FP), X0
+	VBROADCASTSS X0, Z6
+	LEAQ         actConsts<>+0(SB), AX
+	TESTQ        DX, DX
+	JZ           actHardSwishZ_done
+
+actHardSwishZ_row:
+	XORQ BX, BX
+	MOVQ R8, CX
+
+actHardSwishZ_vec:
+	CMPQ    CX, $0x00000010
+	JL      actHardSwishZ_tail
+	VMOVUPS (DI)(BX*4), Z0
+	VMULPS  768(AX), Z0, Z1
+	VADDPS  832(AX), Z1, Z1
+	VMAXPS  896(AX), Z1, Z1
+	VMINPS  (AX), Z1, Z1
+	VMULPS  Z1, Z0, Z0
+	VMOVUPS Z0, (DI)(BX*4)
+	ADDQ    $0x00000010, BX
+	SUBQ    $0x00000010, CX
+	JMP     actHardSwishZ_vec
+
+actHardSwishZ_tail:
+	TESTQ     CX, CX
+	JZ        actHardSwishZ_next
+	MOVL      $0x0000ffff, R9
+	BZHIL     CX, R9, R9
+	KMOVW     R9, K1
+	VMOVUPS.Z (DI)(BX*4), K1, Z0
+	VMULPS    768(AX), Z0, Z1
+	VADDPS    832(AX), Z1, Z1
+	VMAXPS    896(AX), Z1, Z1
+	VMINPS    (AX), Z1, Z1
+	VMULPS    Z1, Z0, Z0
+	VMOVUPS   Z0, K1, (DI)(BX*4)
+
+actHardSwishZ_next:
+	LEAQ (DI)(SI*4), DI
+	DECQ DX
+	JNZ  actHardSwishZ_row
+
+actHardSwishZ_done:
+	VZEROUPPER
+	RET
+
+// func scaleZ(dst *float32, src *float32, n int, s float32)
+// Requires: AVX, AVX512F, BMI2, SSE
+TEXT ·scaleZ(SB), NOSPLIT, $0-28
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	MOVSS        s+24(FP), X0
+	VBROADCASTSS X0, Z4
+	XORQ         BX, BX
+
+scaleZ_loop4:
+	CMPQ    CX, $0x00000040
+	JL      scaleZ_loop1
+	VMULPS  (SI)(BX*4), Z4, Z0
+	VMULPS  64(SI)(BX*4), Z4, Z1
+	VMULPS  128(SI)(BX*4), Z4, Z2
+	VMULPS  192(SI)(BX*4), Z4, Z3
+	VMOVUPS Z0, (DI)(BX*4)
+	VMOVUPS Z1, 64(DI)(BX*4)
+	VMOVUPS Z2, 128(DI)(BX*4)
+	VMOVUPS Z3, 192(DI)(BX*4)
+	ADDQ    $0x00000040, BX
+	SUBQ    $0x00000040, CX
+	JMP     scaleZ_loop4
+
+scaleZ_loop1:
+	CMPQ    CX, $0x00000010
+	JL      scaleZ_tail
+	VMULPS  (SI)(BX*4), Z4, Z0
+	VMOVUPS Z0, (DI)(BX*4)
+	ADDQ    $0x00000010, BX
+	SUBQ    $0x00000010, CX
+	JMP     scaleZ_loop1
+
+scaleZ_tail:
+	TESTQ     CX, CX
+	JZ        scaleZ_done
+	MOVL      $0x0000ffff, AX
+	BZHIL     CX, AX, AX
+	KMOVW     AX, K1
+	VMOVUPS.Z (SI)(BX*4), K1, Z0
+	VMULPS    Z4, Z0, Z0
+	VMOVUPS   Z0, K1, (DI)(BX*4)
+
+scaleZ_done:
+	VZEROUPPER
+	RET
+
+// func actClampY(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·actClampY(SB), NOSPLIT, $0-40
+	MOVQ         c+0(FP), DI
+	MOVQ         ldc+8(FP), SI
+	MOVQ         rows+16(FP), DX
+	MOVQ         cols+24(FP), R8
+	MOVSS        lo+32(FP), X0
+	VBROADCASTSS X0, Y5
+	MOVSS        hi+36(FP), X0
+	VBROADCASTSS X0, Y6
+	LEAQ         actConsts<>+0(SB), AX
+	TESTQ        DX, DX
+	JZ           actClampY_done
+
+actClampY_row:
+	XORQ BX, BX
+	MOVQ R8, CX
+
+actClampY_vec:
+	CMPQ    CX, $0x00000008
+	JL      actClampY_tail
+	VMOVUPS (DI)(BX*4), Y0
+	VMAXPS  Y0, Y5, Y0
+	VMINPS  Y0, Y6, Y0
+	VMOVUPS Y0, (DI)(BX*4)
+	ADDQ    $0x00000008, BX
+	SUBQ    $0x00000008, CX
+	JMP     actClampY_vec
+
+actClampY_tail:
+	TESTQ      CX, CX
+	JZ         actClampY_next
+	MOVQ       $0x00000008, R9
+	SUBQ       CX, R9
+	LEAQ       actTailMask<>+0(SB), R10
+	VMOVDQU    (R10)(R9*4), Y7
+	VMASKMOVPS (DI)(BX*4), Y7, Y0
+	VMAXPS     Y0, Y5, Y0
+	VMINPS     Y0, Y6, Y0
+	VMASKMOVPS Y0, Y7, (DI)(BX*4)
+
+actClampY_next:
+	LEAQ (DI)(SI*4), DI
+	DECQ DX
+	JNZ  actClampY_row
+
+actClampY_done:
+	VZEROUPPER
+	RET
+
+DATA actTailMask<>+0(SB)/4, $0xffffffff
+DATA actTailMask<>+4(SB)/4, $0xffffffff
+DATA actTailMask<>+8(SB)/4, $0xffffffff
+DATA actTailMask<>+12(SB)/4, $0xffffffff
+DATA actTailMask<>+16(SB)/4, $0xffffffff
+DATA actTailMask<>+20(SB)/4, $0xffffffff
+DATA actTailMask<>+24(SB)/4, $0xffffffff
+DATA actTailMask<>+28(SB)/4, $0xffffffff
+DATA actTailMask<>+32(SB)/4, $0x00000000
+DATA actTailMask<>+36(SB)/4, $0x00000000
+DATA actTailMask<>+40(SB)/4, $0x00000000
+DATA actTailMask<>+44(SB)/4, $0x00000000
+DATA actTailMask<>+48(SB)/4, $0x00000000
+DATA actTailMask<>+52(SB)/4, $0x00000000
+DATA actTailMask<>+56(SB)/4, $0x00000000
+DATA actTailMask<>+60(SB)/4, $0x00000000
+GLOBL actTailMask<>(SB), RODATA|NOPTR, $64
+
+// func actSigmoidY(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·actSigmoidY(SB), NOSPLIT, $0-40
+	MOVQ         c+0(FP), DI
+	MOVQ         ldc+8(FP), SI
+	MOVQ         rows+16(FP), DX
+	MOVQ         cols+24(FP), R8
+	MOVSS        lo+32(FP), X0
+	VBROADCASTSS X0, Y5
+	MOVSS        hi+36(FP), X0
+	VBROADCASTSS X0, Y6
+	LEAQ         actConsts<>+0(SB), AX
+	TESTQ        DX, DX
+	JZ           actSigmoidY_done
+
+actSigmoidY_row:
+	XORQ BX, BX
+	MOVQ R8, CX
+
+actSigmoidY_vec:
+	CMPQ         CX, $0x00000008
+	JL           actSigmoidY_tail
+	VMOVUPS      (DI)(BX*4), Y0
+	VMOVUPS      896(AX), Y1
+	VSUBPS       Y0, Y1, Y1
+	VMAXPS       256(AX), Y1, Y1
+	VMINPS       320(AX), Y1, Y1
+	VMULPS       64(AX), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VFNMADD231PS 128(AX), Y2, Y1
+	VFNMADD231PS 192(AX), Y2, Y1
+	VMOVUPS      704(AX), Y3
+	VFMADD213PS  640(AX), Y1, Y3
+	VFMADD213PS  576(AX), Y1, Y3
+	VFMADD213PS  512(AX), Y1, Y3
+	VFMADD213PS  448(AX), Y1, Y3
+	VFMADD213PS  384(AX), Y1, Y3
+	VFMADD213PS  (AX), Y1, Y3
+	VFMADD213PS  (AX), Y1, Y3
+	VCVTPS2DQ    Y2, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       (AX), Y4, Y4
+	VMULPS       Y4, Y3, Y3
+	VADDPS       (AX), Y3, Y3
+	VMOVUPS      (AX), Y1
+	VDIVPS       Y3, Y1, Y0
+	VMOVUPS      Y0, (DI)(BX*4)
+	ADDQ         $0x00000008, BX
+	SUBQ         $0x00000008, CX
+	JMP          actSigmoidY_vec
+
+actSigmoidY_tail:
+	TESTQ        CX, CX
+	JZ           actSigmoidY_next
+	MOVQ         $0x00000008, R9
+	SUBQ         CX, R9
+	LEAQ         actTailMask<>+0(SB), R10
+	VMOVDQU      (R10)(R9*4), Y7
+	VMASKMOVPS   (DI)(BX*4), Y7, Y0
+	VMOVUPS      896(AX), Y1
+	VSUBPS       Y0, Y1, Y1
+	VMAXPS       256(AX), Y1, Y1
+	VMINPS       320(AX), Y1, Y1
+	VMULPS       64(AX), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VFNMADD231PS 128(AX), Y2, Y1
+	VFNMADD231PS 192(AX), Y2, Y1
+	VMOVUPS      704(AX), Y3
+	VFMADD213PS  640(AX), Y1, Y3
+	VFMADD213PS  576(AX), Y1, Y3
+	VFMADD213PS  512(AX), Y1, Y3
+	VFMADD213PS  448(AX), Y1, Y3
+	VFMADD213PS  384(AX), Y1, Y3
+	VFMADD213PS  (AX), Y1, Y3
+	VFMADD213PS  (AX), Y1, Y3
+	VCVTPS2DQ    Y2, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       (AX), Y4, Y4
+	VMULPS       Y4, Y3, Y3
+	VADDPS       (AX), Y3, Y3
+	VMOVUPS      (AX), Y1
+	VDIVPS       Y3, Y1, Y0
+	VMASKMOVPS   Y0, Y7, (DI)(BX*4)
+
+actSigmoidY_next:
+	LEAQ (DI)(SI*4), DI
+	DECQ DX
+	JNZ  actSigmoidY_row
+
+actSigmoidY_done:
+	VZEROUPPER
+	RET
+
+// func actSiLUY(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·actSiLUY(SB), NOSPLIT, $0-40
+	MOVQ         c+0(FP), DI
+	MOVQ         ldc+8(FP), SI
+	MOVQ         rows+16(FP), DX
+	MOVQ         cols+24(FP), R8
+	MOVSS        lo+32(FP), X0
+	VBROADCASTSS X0, Y5
+	MOVSS        hi+36(FP), X0
+	VBROADCASTSS X0, Y6
+	LEAQ         actConsts<>+0(SB), AX
+	TESTQ        DX, DX
+	JZ           actSiLUY_done
+
+actSiLUY_row:
+	XORQ BX, BX
+	MOVQ R8, CX
+
+actSiLUY_vec:
+	CMPQ         CX, $0x00000008
+	JL           actSiLUY_tail
+	VMOVUPS      (DI)(BX*4), Y0
+	VMOVUPS      896(AX), Y1
+	VSUBPS       Y0, Y1, Y1
+	VMAXPS       256(AX), Y1, Y1
+	VMINPS       320(AX), Y1, Y1
+	VMULPS       64(AX), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VFNMADD231PS 128(AX), Y2, Y1
+	VFNMADD231PS 192(AX), Y2, Y1
+	VMOVUPS      704(AX), Y3
+	VFMADD213PS  640(AX), Y1, Y3
+	VFMADD213PS  576(AX), Y1, Y3
+	VFMADD213PS  512(AX), Y1, Y3
+	VFMADD213PS  448(AX), Y1, Y3
+	VFMADD213PS  384(AX), Y1, Y3
+	VFMADD213PS  (AX), Y1, Y3
+	VFMADD213PS  (AX), Y1, Y3
+	VCVTPS2DQ    Y2, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       (AX), Y4, Y4
+	VMULPS       Y4, Y3, Y3
+	VADDPS       (AX), Y3, Y3
+	VDIVPS       Y3, Y0, Y0
+	VMOVUPS      Y0, (DI)(BX*4)
+	ADDQ         $0x00000008, BX
+	SUBQ         $0x00000008, CX
+	JMP          actSiLUY_vec
+
+actSiLUY_tail:
+	TESTQ        CX, CX
+	JZ           actSiLUY_next
+	MOVQ         $0x00000008, R9
+	SUBQ         CX, R9
+	LEAQ         actTailMask<>+0(SB), R10
+	VMOVDQU      (R10)(R9*4), Y7
+	VMASKMOVPS   (DI)(BX*4), Y7, Y0
+	VMOVUPS      896(AX), Y1
+	VSUBPS       Y0, Y1, Y1
+	VMAXPS       256(AX), Y1, Y1
+	VMINPS       320(AX), Y1, Y1
+	VMULPS       64(AX), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VFNMADD231PS 128(AX), Y2, Y1
+	VFNMADD231PS 192(AX), Y2, Y1
+	VMOVUPS      704(AX), Y3
+	VFMADD213PS  640(AX), Y1, Y3
+	VFMADD213PS  576(AX), Y1, Y3
+	VFMADD213PS  512(AX), Y1, Y3
+	VFMADD213PS  448(AX), Y1, Y3
+	VFMADD213PS  384(AX), Y1, Y3
+	VFMADD213PS  (AX), Y1, Y3
+	VFMADD213PS  (AX), Y1, Y3
+	VCVTPS2DQ    Y2, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       (AX), Y4, Y4
+	VMULPS       Y4, Y3, Y3
+	VADDPS       (AX), Y3, Y3
+	VDIVPS       Y3, Y0, Y0
+	VMASKMOVPS   Y0, Y7, (DI)(BX*4)
+
+actSiLUY_next:
+	LEAQ (DI)(SI*4), DI
+	DECQ DX
+	JNZ  actSiLUY_row
+
+actSiLUY_done:
+	VZEROUPPER
+	RET
+
+// func actHardSwishY(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·actHardSwishY(SB), NOSPLIT, $0-40
+	MOVQ         c+0(FP), DI
+	MOVQ         ldc+8(FP), SI
+	MOVQ         rows+16(FP), DX
+	MOVQ         cols+24(FP), R8
+	MOVSS        lo+32(FP), X0
+	VBROADCASTSS X0, Y5
+	MOVSS        hi+36(FP), X0
+	VBROADCASTSS X0, Y6
+	LEAQ         actConsts<>+0(SB), AX
+	TESTQ        DX, DX
+	JZ           actHardSwishY_done
+
+actHardSwishY_row:
+	XORQ BX, BX
+	MOVQ R8, CX
+
+actHardSwishY_vec:
+	CMPQ    CX, $0x00000008
+	JL      actHardSwishY_tail
+	VMOVUPS (DI)(BX*4), Y0
+	VMULPS  768(AX), Y0, Y1
+	VADDPS  832(AX), Y1, Y1
+	VMAXPS  896(AX), Y1, Y1
+	VMINPS  (AX), Y1, Y1
+	VMULPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DI)(BX*4)
+	ADDQ    $0x00000008, BX
+	SUBQ    $0x00000008, CX
+	JMP     actHardSwishY_vec
+
+actHardSwishY_tail:
+	TESTQ      CX, CX
+	JZ         actHardSwishY_next
+	MOVQ       $0x00000008, R9
+	SUBQ       CX, R9
+	LEAQ       actTailMask<>+0(SB), R10
+	VMOVDQU    (R10)(R9*4), Y7
+	VMASKMOVPS (DI)(BX*4), Y7, Y0
+	VMULPS     768(AX), Y0, Y1
+	VADDPS     832(AX), Y1, Y1
+	VMAXPS     896(AX), Y1, Y1
+	VMINPS     (AX), Y1, Y1
+	VMULPS     Y1, Y0, Y0
+	VMASKMOVPS Y0, Y7, (DI)(BX*4)
+
+actHardSwishY_next:
+	LEAQ (DI)(SI*4), DI
+	DECQ DX
+	JNZ  actHardSwishY_row
+
+actHardSwishY_done:
+	VZEROUPPER
+	RET
+
+// func scaleY(dst *float32, src *float32, n int, s float32)
+// Requires: AVX, AVX2, SSE
+TEXT ·scaleY(SB), NOSPLIT, $0-28
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	MOVSS        s+24(FP), X0
+	VBROADCASTSS X0, Y4
+	XORQ         BX, BX
+
+scaleY_loop4:
+	CMPQ    CX, $0x00000020
+	JL      scaleY_loop1
+	VMULPS  (SI)(BX*4), Y4, Y0
+	VMULPS  32(SI)(BX*4), Y4, Y1
+	VMULPS  64(SI)(BX*4), Y4, Y2
+	VMULPS  96(SI)(BX*4), Y4, Y3
+	VMOVUPS Y0, (DI)(BX*4)
+	VMOVUPS Y1, 32(DI)(BX*4)
+	VMOVUPS Y2, 64(DI)(BX*4)
+	VMOVUPS Y3, 96(DI)(BX*4)
+	ADDQ    $0x00000020, BX
+	SUBQ    $0x00000020, CX
+	JMP     scaleY_loop4
+
+scaleY_loop1:
+	CMPQ    CX, $0x00000008
+	JL      scaleY_tail
+	VMULPS  (SI)(BX*4), Y4, Y0
+	VMOVUPS Y0, (DI)(BX*4)
+	ADDQ    $0x00000008, BX
+	SUBQ    $0x00000008, CX
+	JMP     scaleY_loop1
+
+scaleY_tail:
+	TESTQ      CX, CX
+	JZ         scaleY_done
+	MOVQ       $0x00000008, AX
+	SUBQ       CX, AX
+	LEAQ       actTailMask<>+0(SB), DX
+	VMOVDQU    (DX)(AX*4), Y5
+	VMASKMOVPS (SI)(BX*4), Y5, Y0
+	VMULPS     Y4, Y0, Y0
+	VMASKMOVPS Y0, Y5, (DI)(BX*4)
+
+scaleY_done:
+	VZEROUPPER
+	RET
+
+// func sum64AVX512(x *float32, n int) float64
+// Requires: AVX, AVX512F, SSE2
+TEXT ·sum64AVX512(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VPXORQ Z0, Z0, Z0
+	VPXORQ Z1, Z1, Z1
+	VPXORQ Z2, Z2, Z2
+	VPXORQ Z3, Z3, Z3
+	TESTQ  CX, CX
+	JZ     sum64_end
+
+sum64_loop:
+	VCVTPS2PD (SI), Z4
+	VADDPD    Z4, Z0, Z0
+	VCVTPS2PD 32(SI), Z5
+	VADDPD    Z5, Z1, Z1
+	VCVTPS2PD 64(SI), Z6
+	VADDPD    Z6, Z2, Z2
+	VCVTPS2PD 96(SI), Z7
+	VADDPD    Z7, Z3, Z3
+	ADDQ      $0x80, SI
+	SUBQ      $0x20, CX
+	JNZ       sum64_loop
+
+sum64_end:
+	VADDPD        Z1, Z0, Z0
+	VADDPD        Z3, Z2, Z2
+	VADDPD        Z2, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VPERMILPD     $0x01, X0, X1
+	VADDSD        X1, X0, X0
+	MOVSD         X0, ret+16(FP)
 	VZEROUPPER
 	RET
 

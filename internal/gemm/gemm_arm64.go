@@ -32,27 +32,32 @@ func copyB12(dst, src []float32, panels, stride int) {
 
 // neonTile runs full 8x12 tiles in assembly; an edge tile is computed into
 // a scratch tile and merged in Go.
-func neonTile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
-	neonRun(12, kc, a, b, c, ldc, bias, res, flags, mr, nr)
+func neonTile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32) {
+	neonRun(12, kc, a, b, c, ldc, bias, res, flags, mr, nr, lo, hi)
 }
 
 // neonN4Tile is neonTile with 4 columns.
-func neonN4Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
-	neonRun(4, kc, a, b, c, ldc, bias, res, flags, mr, nr)
+func neonN4Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32) {
+	neonRun(4, kc, a, b, c, ldc, bias, res, flags, mr, nr, lo, hi)
 }
 
 // neonRun runs the 8 x NR kernel (NR = 12 or 4) on one tile.
-func neonRun(NR, kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
+func neonRun(NR, kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32) {
 	const MR = 8
 	_, _ = a[kc*MR-1], b[kc*NR-1] // the kernel reads whole panels
 	if mr < MR || nr < NR {
 		var tmp [MR * 12]float32
 		neonAsm(NR, kc, &a[0], &b[0], &tmp[0], NR, nil, nil, 0)
-		epilogue(tmp[:MR*NR], NR, c, ldc, bias, res, flags, mr, nr)
+		epilogue(tmp[:MR*NR], NR, c, ldc, bias, res, flags, mr, nr, lo, hi)
 		return
 	}
 	bp, rp := tilePointers(c, ldc, bias, res, flags, MR, NR)
-	neonAsm(NR, kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags)
+	neonAsm(NR, kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags&^flagClamp)
+	if flags&flagClamp != 0 { // the NEON kernel has no clamp: on the tile, in cache
+		for i := range MR {
+			actGeneric(c[i*ldc:i*ldc+NR], Act{Kind: ActClamp, Lo: lo, Hi: hi})
+		}
+	}
 }
 
 // neonAsm calls the assembly kernel for NR (a direct call, so the scratch

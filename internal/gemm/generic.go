@@ -2,7 +2,7 @@ package gemm
 
 // genericTile is the pure-Go micro-kernel (4x4, register-blocked) and the
 // reference every assembly kernel is tested against.
-func genericTile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int) {
+func genericTile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32) {
 	const MR, NR = 4, 4
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
@@ -41,5 +41,5 @@ func genericTile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags,
 		c20, c21, c22, c23,
 		c30, c31, c32, c33,
 	}
-	epilogue(acc[:], NR, c, ldc, bias, res, flags, mr, nr)
+	epilogue(acc[:], NR, c, ldc, bias, res, flags, mr, nr, lo, hi)
 }

@@ -162,7 +162,8 @@ func (j *job) runVec() {
 		if j.ep.Residual != nil {
 			res = j.ep.Residual[i0 : i0+mrCur]
 		}
-		epilogue(acc[:], 1, j.c[i0:i0+mrCur], 1, bias, res, flags, mrCur, 1)
+		epilogue(acc[:], 1, j.c[i0:i0+mrCur], 1, bias, res, flags|j.clampFlag(), mrCur, 1, j.ep.Act.Lo, j.ep.Act.Hi)
+		j.actAfter(kern, j.c[i0:i0+mrCur], 1, mrCur, 1)
 	}
 }
 
@@ -204,7 +205,8 @@ func (j *job) runRem(ws *workspace) {
 			if j.ep.Residual != nil {
 				res = j.ep.Residual[off:end]
 			}
-			epilogue(ws.acc[:], 1, j.c[off:end], n, bias, res, flags, mrCur, 1)
+			epilogue(ws.acc[:], 1, j.c[off:end], n, bias, res, flags|j.clampFlag(), mrCur, 1, j.ep.Act.Lo, j.ep.Act.Hi)
+			j.actAfter(j.a.kern, j.c[off:end], n, mrCur, 1)
 		}
 	}
 }
@@ -267,6 +269,9 @@ func (j *job) run() {
 			if pc+kc == k && j.ep.ReLU {
 				flags |= flagReLU
 			}
+			if pc+kc == k {
+				flags |= j.clampFlag()
+			}
 			for q := j.m0; q < j.m1; q++ {
 				i0 := q * mr
 				mrCur := min(mr, m-i0)
@@ -285,11 +290,14 @@ func (j *job) run() {
 					}
 					if jr == full {
 						bp := bb[jr*kc : jr*kc+tailKern.nr*kc]
-						tailKern.tile(kc, ap, bp, j.c[off:end], n, bias, res, flags, mrCur, nrCur)
-						continue
+						tailKern.tile(kc, ap, bp, j.c[off:end], n, bias, res, flags, mrCur, nrCur, j.ep.Act.Lo, j.ep.Act.Hi)
+					} else {
+						bp := bb[jr*kc : (jr+nr)*kc]
+						kern.tile(kc, ap, bp, j.c[off:end], n, bias, res, flags, mrCur, nrCur, j.ep.Act.Lo, j.ep.Act.Hi)
 					}
-					bp := bb[jr*kc : (jr+nr)*kc]
-					kern.tile(kc, ap, bp, j.c[off:end], n, bias, res, flags, mrCur, nrCur)
+					if pc+kc == k {
+						j.actAfter(kern, j.c[off:end], n, mrCur, nrCur)
+					}
 				}
 			}
 		}

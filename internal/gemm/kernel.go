@@ -9,11 +9,12 @@ import "fmt"
 //	if flagBias:  v += bias[i]
 //	if flagRes:   v += res[i*ldc+j]
 //	if flagReLU:  v = max(v, 0)
+//	if flagClamp: v = min(max(v, lo), hi)
 //	c[i*ldc+j] = v
 //
 // a is the packed A micro-panel (kc x MR), b the packed B micro-panel
 // (kc x NR). Elements of c outside mr x nr are not touched.
-type tileFunc func(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int)
+type tileFunc func(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32)
 
 // kernel is one micro-kernel with its tile shape.
 type kernel struct {
@@ -34,6 +35,9 @@ type kernel struct {
 	// gemv, if set, computes out[i] = sum_p a[p*mr+i] * x[p] for i < mr
 	// of one whole packed A panel (len(x) = k): Mul uses it for n = 1.
 	gemv func(a, x []float32, out *[16]float32)
+	// act, if set, holds the vector activations by ActKind (act.go); nil
+	// entries, or a nil act, run actGeneric.
+	act *[ActHardSwish + 1]actFunc
 }
 
 var genericKernel = &kernel{name: "generic", mr: 4, nr: 4, tile: genericTile}

@@ -7,17 +7,17 @@ package gemm
 // tileAVX512 computes one 12x32 tile of C; see tileFunc.
 //
 //go:noescape
-func tileAVX512(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32)
+func tileAVX512(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32, lo float32, hi float32)
 
 // tileAVX512N16 computes one 12x16 tile of C; see tileFunc.
 //
 //go:noescape
-func tileAVX512N16(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32)
+func tileAVX512N16(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32, lo float32, hi float32)
 
 // tileAVX2 computes one full 6x16 tile of C; see tileFunc.
 //
 //go:noescape
-func tileAVX2(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int)
+func tileAVX2(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, lo float32, hi float32)
 
 // copyPanels32 copies panels rows of 32 floats from src (contiguous) to dst (stride floats apart).
 //
@@ -48,6 +48,61 @@ func winoOutAVX512(m *float32, stride int, n int, out0 *float32, out1 *float32, 
 //
 //go:noescape
 func maxIntoAVX2(dst *float32, src *float32, n int)
+
+// actClampZ sets each of cols floats of rows rows at c, ldc apart, to min(max(x, lo), hi).
+//
+//go:noescape
+func actClampZ(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// actSigmoidZ sets each of cols floats of rows rows at c, ldc apart, to 1/(1+e^-x).
+//
+//go:noescape
+func actSigmoidZ(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// actSiLUZ sets each of cols floats of rows rows at c, ldc apart, to x/(1+e^-x).
+//
+//go:noescape
+func actSiLUZ(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// actHardSwishZ sets each of cols floats of rows rows at c, ldc apart, to x*min(max(x/6+1/2, 0), 1).
+//
+//go:noescape
+func actHardSwishZ(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// scaleZ sets dst[i] = s * src[i] for i < n.
+//
+//go:noescape
+func scaleZ(dst *float32, src *float32, n int, s float32)
+
+// actClampY sets each of cols floats of rows rows at c, ldc apart, to min(max(x, lo), hi).
+//
+//go:noescape
+func actClampY(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// actSigmoidY sets each of cols floats of rows rows at c, ldc apart, to 1/(1+e^-x).
+//
+//go:noescape
+func actSigmoidY(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// actSiLUY sets each of cols floats of rows rows at c, ldc apart, to x/(1+e^-x).
+//
+//go:noescape
+func actSiLUY(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// actHardSwishY sets each of cols floats of rows rows at c, ldc apart, to x*min(max(x/6+1/2, 0), 1).
+//
+//go:noescape
+func actHardSwishY(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
+
+// scaleY sets dst[i] = s * src[i] for i < n.
+//
+//go:noescape
+func scaleY(dst *float32, src *float32, n int, s float32)
+
+// sum64AVX512 returns the float64 sum of x[:n], n a multiple of 32.
+//
+//go:noescape
+func sum64AVX512(x *float32, n int) float64
 
 // peakAVX512 runs n iterations of 24 independent zmm FMAs (the FMA peak).
 //

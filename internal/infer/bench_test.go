@@ -1,7 +1,6 @@
 package infer
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -16,25 +15,7 @@ func BenchmarkLogits(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, n := range []int{1, 8} {
-			b.Run(fmt.Sprintf("%s/b%d", model, n), func(b *testing.B) {
-				px := make([][]float32, n)
-				for i := range px {
-					px[i] = make([]float32, 3*224*224)
-					for j := range px[i] {
-						px[i][j] = float32((i+j)%255)/128 - 1
-					}
-				}
-				ctx := context.Background()
-				if _, err := c.Logits(ctx, px); err != nil { // warm-up: plan and arena
-					b.Fatal(err)
-				}
-				for b.Loop() {
-					if _, err := c.Logits(ctx, px); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*n), "ms/image")
-			})
+			b.Run(fmt.Sprintf("%s/b%d", model, n), func(b *testing.B) { benchLogits(b, c, n) })
 		}
 	}
 }

@@ -7,7 +7,7 @@ func fuse(net *network) {
 	fuseResidual(net)
 	fuseRelu(net)
 	fuseSiLU(net)
-	fuseGConvActivation(net)
+	fuseActivation(net)
 }
 
 // uses counts the readers of every value (the graph output counts once).
@@ -157,9 +157,11 @@ func fuseSiLU(net *network) {
 	net.removeLayers(drop)
 }
 
-// fuseGConvActivation folds an activation into the grouped convolution
-// before it.
-func fuseGConvActivation(net *network) {
+// fuseActivation folds an activation into the convolution before it: any
+// into a grouped convolution (applied per plane), those the GEMM epilogue
+// has (Clip, Sigmoid, SiLU, HardSwish) into a GEMM convolution, after its
+// bias and residual.
+func fuseActivation(net *network) {
 	u, p, drop := net.uses(), net.producers(), map[*layer]bool{}
 	for _, l := range net.layers {
 		if l.kind != kUnary || u[l.in[0]] != 1 {
@@ -170,7 +172,10 @@ func fuseGConvActivation(net *network) {
 			continue
 		}
 		c := net.layers[i]
-		if c.kind != kGConv || c.relu || c.act.kind != actNone || drop[c] {
+		if c.relu || c.act.kind != actNone || drop[c] {
+			continue
+		}
+		if _, ok := l.act.gemmAct(); c.kind != kGConv && (c.kind != kConv || !ok) {
 			continue
 		}
 		c.act, c.out = l.act, l.out

@@ -197,11 +197,7 @@ func maxPool(dst, src []float32, planes int, g geom) {
 func globalAvgPool(dst, src []float32, planes, hw int) {
 	parallelFor(planes, 64, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			var s float64
-			for _, v := range src[p*hw : (p+1)*hw] {
-				s += float64(v)
-			}
-			dst[p] = float32(s / float64(hw))
+			dst[p] = float32(gemm.Sum64(src[p*hw:(p+1)*hw]) / float64(hw))
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/mlserve/mlserve/internal/gemm"
 	"github.com/mlserve/mlserve/internal/onnx"
 )
 
@@ -29,30 +30,21 @@ type activation struct {
 	alpha, beta float32 // actHardSigmoid
 }
 
-func sigmoid32(v float32) float32 { return 1 / (1 + exp32(-v)) }
-
-// exp32 is e^x in float32 within 2 ulp, several times faster than
-// math.Exp in float64: x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor
-// series to r^7 in Horner form, then scaled by 2^n through the exponent
-// bits. x is clamped to the float32 range.
-func exp32(x float32) float32 {
-	const (
-		log2e = 1.44269504088896341
-		ln2hi = 0.693359375
-		ln2lo = -2.12194440e-4
-	)
-	x = min(max(x, -87.3), 88.7)
-	k := x*log2e + 0.5
-	if x < 0 {
-		k -= 1
+// gemmAct is a as the GEMM epilogue's activation, if it has it.
+func (a activation) gemmAct() (gemm.Act, bool) {
+	switch a.kind {
+	case actRelu:
+		return gemm.Act{Kind: gemm.ActClamp, Lo: 0, Hi: float32(math.Inf(1))}, true
+	case actClip:
+		return gemm.Act{Kind: gemm.ActClamp, Lo: a.lo, Hi: a.hi}, true
+	case actSigmoid:
+		return gemm.Act{Kind: gemm.ActSigmoid}, true
+	case actSiLU:
+		return gemm.Act{Kind: gemm.ActSiLU}, true
+	case actHardSwish:
+		return gemm.Act{Kind: gemm.ActHardSwish}, true
 	}
-	n := float32(int32(k))
-	r := x - n*ln2hi - n*ln2lo
-	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
-	if n > 127 { // 2^128 is not a float32, p * 2^128 may be
-		n, p = n-1, p*2
-	}
-	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
+	return gemm.Act{}, false
 }
 
 // applyActivation writes dst = a(src); dst may be src.
@@ -63,39 +55,17 @@ func applyActivation(dst, src []float32, a activation) {
 // activate applies a to one run of values, on the calling goroutine.
 func activate(dst, src []float32, a activation) {
 	src = src[:len(dst)]
+	if ga, ok := a.gemmAct(); ok { // the vector kernels
+		copy(dst, src)
+		gemm.Activate(dst, ga)
+		return
+	}
 	switch a.kind {
 	case actNone:
 		copy(dst, src)
-	case actRelu:
-		for i, v := range src {
-			dst[i] = max(v, 0)
-		}
-	case actClip:
-		lo, hi := a.lo, a.hi
-		for i, v := range src {
-			if v < lo {
-				v = lo
-			}
-			if v > hi {
-				v = hi
-			}
-			dst[i] = v
-		}
-	case actSigmoid:
-		for i, v := range src {
-			dst[i] = sigmoid32(v)
-		}
 	case actHardSigmoid:
 		for i, v := range src {
 			dst[i] = max(0, min(1, a.alpha*v+a.beta))
-		}
-	case actHardSwish:
-		for i, v := range src {
-			dst[i] = v * max(0, min(1, v/6+0.5))
-		}
-	case actSiLU:
-		for i, v := range src {
-			dst[i] = v * sigmoid32(v)
 		}
 	case actErf:
 		for i, v := range src {
@@ -279,11 +249,12 @@ func arithRow(arith string, dst, a, b []float32, sa, sb int) {
 			dst[i] = a[i*sa] - b[i*sb]
 		}
 	case "Mul":
-		if sa == 0 {
-			s, b := a[0], b[:len(dst)]
-			for i, v := range b {
-				dst[i] = s * v
-			}
+		if sa == 0 && sb == 1 { // squeeze-and-excite: a plane times its scale
+			gemm.Scale(dst, b, a[0])
+			return
+		}
+		if sb == 0 && sa == 1 {
+			gemm.Scale(dst, a, b[0])
 			return
 		}
 		for i := range dst {

@@ -128,6 +128,7 @@ func (o *execOp) setupExtra(ins []*value) error {
 		}
 		o.newOut(n, l.cout, o.g.oh, o.g.ow)
 		o.flops = 2 * float64(n*l.cout*o.g.oh*o.g.ow) * float64(l.cin*l.kh*l.kw)
+		o.dw = newGroupConv(o.g, l.cin, l.gconvAct())
 	case kUnary:
 		o.newOut(x.shape...)
 	case kBinary:
@@ -173,11 +174,7 @@ func (o *execOp) runExtra(src, dst []float32) {
 	l, n := o.l, o.p.n
 	switch l.kind {
 	case kGConv:
-		a := l.act
-		if l.relu {
-			a = activation{kind: actRelu}
-		}
-		groupConv(dst, src, l.w, l.bias, n, o.g, l.cin, l.cout, l.group, a)
+		groupConv(dst, src, o.dw, l.w, l.bias, n, o.g, l.cin, l.cout, l.group, l.gconvAct())
 	case kUnary:
 		applyActivation(dst, src, l.act)
 	case kBinary:

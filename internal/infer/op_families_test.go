@@ -81,9 +81,12 @@ func TestGroupConv(t *testing.T) {
 			}
 		}
 		g := geom{c: tt.cin, h: tt.h, w: tt.w, kh: tt.k, kw: tt.k, sh: tt.s, sw: tt.s, pt: tt.p, pl: tt.p, oh: oh, ow: ow}
-		got := make([]float32, len(want))
-		groupConv(got, stored(x, []int{tt.n, tt.cin, tt.h, tt.w}), w, bias, tt.n, g, cpg, tt.cout, tt.group, activation{kind: actClip, lo: 0, hi: 6})
-		closeTo(t, "groupConv", got, stored(want, []int{tt.n, tt.cout, oh, ow}), 1e-5)
+		a := activation{kind: actClip, lo: 0, hi: 6}
+		eachKernel(t, func(kern string) {
+			got := make([]float32, len(want))
+			groupConv(got, stored(x, []int{tt.n, tt.cin, tt.h, tt.w}), newGroupConv(g, cpg, a), w, bias, tt.n, g, cpg, tt.cout, tt.group, a)
+			closeTo(t, "groupConv/"+kern, got, stored(want, []int{tt.n, tt.cout, oh, ow}), 1e-5)
+		})
 	}
 }
 
@@ -189,24 +192,5 @@ func TestBroadcast(t *testing.T) {
 		got := make([]float32, prod(out))
 		o.bin.run(got, o.ins)
 		closeTo(t, tt.arith, got, stored(want, out), 1e-6)
-	}
-}
-
-func TestExp32(t *testing.T) {
-	worst := 0.0
-	for x := -87.0; x <= 88.5; x += 0.0137 {
-		want := math.Exp(float64(float32(x)))
-		got := float64(exp32(float32(x)))
-		worst = math.Max(worst, math.Abs(got-want)/want)
-	}
-	if worst > 3e-7 {
-		t.Errorf("exp32: worst relative error %.3g, want < 3e-7 (2 ulp)", worst)
-	}
-	t.Logf("worst relative error %.3g", worst)
-	if got := sigmoid32(-200); got != 0 && got > 1e-37 {
-		t.Errorf("sigmoid(-200) = %g", got)
-	}
-	if got := sigmoid32(200); got != 1 {
-		t.Errorf("sigmoid(200) = %g", got)
 	}
 }

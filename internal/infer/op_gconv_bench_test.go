@@ -1,45 +1,46 @@
 package infer
 
 import (
+	"context"
 	"fmt"
-	"math/rand"
+	"path/filepath"
 	"testing"
 )
 
-// BenchmarkDepthwisePlane compares the depthwise plane kernels, register
-// taps against one pass per tap, on a 56x56 plane (MobileNetV2's stage 2).
-func BenchmarkDepthwisePlane(b *testing.B) {
-	r := rand.New(rand.NewSource(9))
-	for _, tt := range []struct{ k, s int }{{3, 1}, {3, 2}} {
-		k, s, p := tt.k, tt.s, tt.k/2
-		g := geom{h: 56, w: 56, kh: k, kw: k, sh: s, sw: s, pt: p, pl: p}
-		g.oh, g.ow = (56+2*p-k)/s+1, (56+2*p-k)/s+1
-		in, wk := randSlice(r, 56*56), randSlice(r, k*k)
-		out := make([]float32, g.oh*g.ow)
-		ox0, ox1 := make([]int, k), make([]int, k)
-		for kx := range k {
-			lo := 0
-			for lo < g.ow && lo*s-p+kx < 0 {
-				lo++
-			}
-			hi := lo
-			for hi < g.ow && hi*s-p+kx < 56 {
-				hi++
-			}
-			ox0[kx], ox1[kx] = lo, hi
+// BenchmarkFamilyModels measures the engine alone on the full-width
+// MobileNetV2 and EfficientNet-B0 of the family fixtures (the files `make
+// bench-families` times against ONNX Runtime), ms/image at batch 1 and 8;
+// with -cpuprofile it shows where a model's time goes by kernel.
+func BenchmarkFamilyModels(b *testing.B) {
+	for _, model := range []string{"mobilenetv2-1.0-opset13.onnx", "efficientnet-b0-opset13.onnx"} {
+		c, err := LoadFile(filepath.Join(fixtures, "families", "bench", model), Options{})
+		if err != nil {
+			b.Fatal(err)
 		}
-		zero := make([]float32, 56)
-		name := fmt.Sprintf("%dx%d/s%d", k, k, s)
-		rows := make([][]float32, k)
-		b.Run(name+"/general", func(b *testing.B) {
-			for b.Loop() {
-				convPlane(out, in, wk, g, ox0, ox1)
-			}
-		})
-		b.Run(name+"/taps", func(b *testing.B) {
-			for b.Loop() {
-				convPlaneTaps(out, in, wk, g, zero, rows)
-			}
-		})
+		for _, n := range []int{1, 8} {
+			b.Run(fmt.Sprintf("%s/b%d", model, n), func(b *testing.B) { benchLogits(b, c, n) })
+		}
 	}
+}
+
+// benchLogits times c.Logits on a batch of n synthetic images after one
+// warm-up run (plan and arena), reporting ms/image.
+func benchLogits(b *testing.B, c *Classifier, n int) {
+	px := make([][]float32, n)
+	for i := range px {
+		px[i] = make([]float32, 3*224*224)
+		for j := range px[i] {
+			px[i][j] = float32((i+j)%255)/128 - 1
+		}
+	}
+	ctx := context.Background()
+	if _, err := c.Logits(ctx, px); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := c.Logits(ctx, px); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N*n), "ms/image")
 }

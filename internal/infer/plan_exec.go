@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/mlserve/mlserve/internal/dwconv"
 	"github.com/mlserve/mlserve/internal/gemm"
 )
 
@@ -30,6 +31,7 @@ type execOp struct {
 	sub     *buffer       // kConv 1x1 with a stride: the input subsampled, the GEMM's B
 	src     *im2colSource // kConv otherwise: B made on demand from the input
 	deint   *buffer       // kConv with stride 2: the input, deinterleaved
+	dw      *dwconv.Conv  // kGConv: the direct kernel (op_gconv.go)
 	nchw    bool          // kView of a 4-D batch: reorder CNHW to NCHW
 	bin     *broadcast    // kBinary, and kAdd of different shapes (op_eltwise.go)
 	rows    int           // kFC: rows of the input matrix
@@ -92,6 +94,7 @@ func (o *execOp) run() {
 		// so one GEMM covers the whole batch: C[cout, n*oh*ow] =
 		// W[cout, cin*kh*kw] * B[cin*kh*kw, n*oh*ow].
 		ep := gemm.Epilogue{Bias: l.bias, ReLU: l.relu}
+		ep.Act, _ = l.act.gemmAct()
 		if l.residual != "" {
 			ep.Residual = o.ins[1].buf.data
 		}
@@ -99,6 +102,9 @@ func (o *execOp) run() {
 		if o.wino != nil {
 			o.wino.res = ep.Residual
 			o.wino.run(dst, src, o.wv.data, o.wm.data)
+			if l.act.kind != actNone {
+				applyActivation(dst, dst, l.act)
+			}
 			break
 		}
 		if o.sub != nil {

@@ -1,0 +1,457 @@
+// Command dwconv generates internal/dwconv's amd64 kernels with avo:
+//
+//	go run ./dwconv -out ../internal/dwconv/dwconv_amd64.s -stubs ../internal/dwconv/kernels_amd64.go -pkg dwconv
+//
+// (internal/dwconv's go:generate directive runs exactly this.)
+//
+// The row kernels compute oh output rows of ow pixels of a depthwise (or
+// grouped) convolution from a zero-padded copy of the input: every output
+// pixel x of a row is clamp(bias + sum_t w[t] * src[base + offs[t] + x]),
+// so padding never branches and any kernel size, stride (the copy splits
+// strided columns into phases) or group width is just a list of taps.
+// The accumulators stay in registers across the taps, four vectors of
+// pixels at a time, then one, then a masked tail.
+package main
+
+import (
+	"fmt"
+
+	"github.com/mlserve/mlserve/_asm/avxutil"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+func main() {
+	ConstraintExpr("!purego")
+	rows("rowsAVX512", true)
+	rows("rowsAVX2", false)
+	for _, ks := range [][2]int{{3, 1}, {3, 2}, {5, 1}, {5, 2}} {
+		rowsKxK(fmt.Sprintf("rows%dx%dS%dAVX512", ks[0], ks[0], ks[1]), true, ks[0], ks[1])
+	}
+	rowsKxK("rows3x3S1AVX2", false, 3, 1)
+	rowsKxK("rows3x3S2AVX2", false, 3, 2)
+	padCopy("padCopyAVX512", true)
+	padCopy("padCopyAVX2", false)
+	deinterleave512()
+	deinterleave256()
+	Generate()
+}
+
+// rows emits the row kernel for zmm (16 floats) or ymm (8 floats)
+// vectors. offs holds byte offsets; step is the byte distance between the
+// bases of consecutive output rows in src. src must be readable one vector
+// past every tap's last pixel (the caller's slack): the tail loads whole
+// vectors and masks only the store.
+func rows(fname string, z bool) {
+	TEXT(fname, NOSPLIT, "func(dst, src *float32, offs *int, w *float32, taps, ow, oh, step int, bias, lo, hi float32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s computes oh rows of ow pixels: dst[y*ow+x] = min(max(bias + sum_t w[t]*src[(y*step+offs[t])/4+x], lo), hi).", fname))
+	vec, reg := 8, ymm
+	if z {
+		vec, reg = 16, zmm
+	}
+	dst := Load(Param("dst"), RDI)
+	src := Load(Param("src"), RSI)
+	offs := Load(Param("offs"), R8)
+	wp := Load(Param("w"), R9)
+	taps := Load(Param("taps"), R10)
+	ow := Load(Param("ow"), R11)
+	oh := Load(Param("oh"), R12)
+	step := Load(Param("step"), R13)
+	vb, vlo, vhi, wv := reg(12), reg(13), reg(14), reg(15)
+	for _, p := range []struct {
+		name string
+		r    VecPhysical
+	}{{"bias", vb}, {"lo", vlo}, {"hi", vhi}} {
+		Load(Param(p.name), X0)
+		VBROADCASTSS(X0, p.r)
+	}
+	var mask VecPhysical // ymm: the tail's store mask
+	if !z {
+		mask = Y11
+	}
+	x, rem, ptr, t, op, wq := RBX, RCX, RAX, RDX, R14, R15
+	TESTQ(oh, oh)
+	JZ(LabelRef(fname + "_done"))
+	TESTQ(ow, ow)
+	JZ(LabelRef(fname + "_done"))
+
+	// block emits nv vectors of accumulators at byte offset x of the row.
+	block := func(label string, nv int, tail bool) {
+		acc := make([]VecPhysical, nv)
+		for v := range acc {
+			acc[v] = reg(v)
+			VMOVAPS(vb, acc[v])
+		}
+		MOVQ(offs, op)
+		MOVQ(wp, wq)
+		MOVQ(taps, t)
+		Label(label + "_tap")
+		MOVQ(Mem{Base: op}, ptr)
+		ADDQ(src, ptr)
+		VBROADCASTSS(Mem{Base: wq}, wv)
+		for v := range acc {
+			VFMADD231PS(Mem{Base: ptr, Index: x, Scale: 1, Disp: 4 * vec * v}, wv, acc[v])
+		}
+		ADDQ(U8(8), op)
+		ADDQ(U8(4), wq)
+		DECQ(t)
+		JNZ(LabelRef(label + "_tap"))
+		for v := range acc {
+			VMAXPS(vlo, acc[v], acc[v])
+			VMINPS(vhi, acc[v], acc[v])
+			m := Mem{Base: dst, Index: x, Scale: 1, Disp: 4 * vec * v}
+			switch {
+			case !tail:
+				VMOVUPS(acc[v], m)
+			case z:
+				VMOVUPS(acc[v], K1, m)
+			default:
+				VMASKMOVPS(acc[v], mask, m)
+			}
+		}
+	}
+
+	Label(fname + "_row")
+	XORQ(x, x)
+	MOVQ(ow, rem)
+	Label(fname + "_loop4")
+	CMPQ(rem, U32(4*vec))
+	JL(LabelRef(fname + "_loop1"))
+	block(fname+"_b4", 4, false)
+	ADDQ(U32(16*vec), x)
+	SUBQ(U32(4*vec), rem)
+	JMP(LabelRef(fname + "_loop4"))
+	Label(fname + "_loop1")
+	CMPQ(rem, U32(vec))
+	JL(LabelRef(fname + "_tail"))
+	block(fname+"_b1", 1, false)
+	ADDQ(U32(4*vec), x)
+	SUBQ(U32(vec), rem)
+	JMP(LabelRef(fname + "_loop1"))
+	Label(fname + "_tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef(fname + "_next"))
+	if z {
+		avxutil.MaskK(ECX, EAX, K1)
+	} else {
+		avxutil.MaskY(maskName, rem, t, ptr, mask)
+	}
+	block(fname+"_bt", 1, true)
+	Label(fname + "_next")
+	ADDQ(step, src)
+	LEAQ(Mem{Base: dst, Index: ow, Scale: 4}, dst)
+	DECQ(oh)
+	JNZ(LabelRef(fname + "_row"))
+	Label(fname + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// rowsKxK emits the row kernel for k x k taps of one channel at stride s
+// (1 or 2), with the k*k weights in registers for the whole call and every
+// tap a memory operand: row ky of the taps starts at r[ky] = src +
+// ky*geo[0] bytes, and tap kx of pixel x is at r[ky] + 4*x + 4*kx (s = 1)
+// or + 4*(kx/2), plus geo[1] (the odd-column phase) for odd kx (s = 2):
+// per vector of pixels it is k*k FMAs and nothing else. A row's last
+// pixels, fewer than four vectors, are one block of one to four vectors
+// with the last one's store masked.
+func rowsKxK(fname string, z bool, k, s int) {
+	TEXT(fname, NOSPLIT, "func(dst, src *float32, geo *[2]int, w *float32, ow, oh, step int, bias, lo, hi float32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s is the row kernel for %dx%d taps at stride %d: geo holds the bytes between tap rows, then to the odd-column phase.", fname, k, k, s))
+	vec, reg := 8, ymm
+	if z {
+		vec, reg = 16, zmm
+	}
+	dst := Load(Param("dst"), RDI)
+	src := Load(Param("src"), RAX)
+	geo := Load(Param("geo"), RDX)
+	wp := Load(Param("w"), RCX)
+	ow := Load(Param("ow"), R13)
+	oh := Load(Param("oh"), R12)
+	step := Load(Param("step"), R14)
+	r := []Register{RSI, R8, R9, R10, R15}[:k]
+	for ky, rk := range r {
+		if ky == 0 {
+			MOVQ(src, rk)
+		} else {
+			MOVQ(r[ky-1], rk)
+			ADDQ(Mem{Base: geo}, rk)
+		}
+	}
+	var wr []VecPhysical
+	for t := range k * k {
+		switch {
+		case z && k == 3:
+			wr = append(wr, zmm(16+t))
+		case z:
+			wr = append(wr, zmm(7+t))
+		default:
+			wr = append(wr, ymm(4+t))
+		}
+		VBROADCASTSS(Mem{Base: wp, Disp: 4 * t}, wr[t])
+	}
+	vb, vlo, vhi, mask := reg(4), reg(5), reg(6), Y15
+	if !z {
+		vlo, vhi = Y13, Y14
+	}
+	Load(Param("lo"), X0)
+	VBROADCASTSS(X0, vlo)
+	Load(Param("hi"), X0)
+	VBROADCASTSS(X0, vhi)
+	bp, err := Param("bias").Resolve()
+	if err != nil {
+		panic(err)
+	}
+	biasMem := bp.Addr
+	if z {
+		VBROADCASTSS(biasMem, vb)
+	}
+	x, xo, rem := RBX, R11, RCX
+	MOVQ(Mem{Base: geo, Disp: 8}, xo) // geo is not needed after this
+	XORQ(x, x)                        // xo - x is the phase offset throughout
+	TESTQ(oh, oh)
+	JZ(LabelRef(fname + "_done"))
+	TESTQ(ow, ow)
+	JZ(LabelRef(fname + "_done"))
+
+	block := func(nv int, masked bool) {
+		acc := make([]VecPhysical, nv)
+		for v := range acc {
+			acc[v] = reg(v)
+			if z {
+				VMOVAPS(vb, acc[v])
+			} else {
+				VBROADCASTSS(biasMem, acc[v])
+			}
+		}
+		for ky, rk := range r {
+			for kx := range k {
+				idx, d := x, 4*kx
+				if s == 2 {
+					d = 4 * (kx / 2)
+					if kx%2 == 1 {
+						idx = xo
+					}
+				}
+				for v := range acc {
+					VFMADD231PS(Mem{Base: rk, Index: idx, Scale: 1, Disp: d + 4*vec*v}, wr[k*ky+kx], acc[v])
+				}
+			}
+		}
+		for v := range acc {
+			VMAXPS(vlo, acc[v], acc[v])
+			VMINPS(vhi, acc[v], acc[v])
+			m := Mem{Base: dst, Index: x, Scale: 1, Disp: 4 * vec * v}
+			switch {
+			case !masked || v < nv-1:
+				VMOVUPS(acc[v], m)
+			case z:
+				VMOVUPS(acc[v], K1, m)
+			default:
+				VMASKMOVPS(acc[v], mask, m)
+			}
+		}
+	}
+	advance := func(n int) {
+		ADDQ(U32(4*n), x)
+		if s == 2 {
+			ADDQ(U32(4*n), xo)
+		}
+	}
+
+	Label(fname + "_row")
+	if s == 2 {
+		SUBQ(x, xo) // back to the row's start
+	}
+	XORQ(x, x)
+	MOVQ(ow, rem)
+	Label(fname + "_loop4")
+	CMPQ(rem, U32(4*vec))
+	JL(LabelRef(fname + "_tail"))
+	block(4, false)
+	advance(4 * vec)
+	SUBQ(U32(4*vec), rem)
+	JMP(LabelRef(fname + "_loop4"))
+	Label(fname + "_tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef(fname + "_next"))
+	for nv := 1; nv <= 4; nv++ {
+		lbl := fmt.Sprintf("%s_t%d", fname, nv)
+		if nv < 4 {
+			CMPQ(rem, U32(nv*vec))
+			JG(LabelRef(lbl + "_skip"))
+		}
+		// The last vector's mask: its rem - (nv-1)*vec pixels.
+		MOVQ(rem, RDX)
+		SUBQ(U32((nv-1)*vec), RDX)
+		if z {
+			avxutil.MaskK(EDX, EAX, K1)
+		} else {
+			avxutil.MaskY(maskName, RDX, RDX, RAX, mask)
+		}
+		block(nv, true)
+		advance(nv * vec) // keeps x - xo the phase offset for the next row
+		JMP(LabelRef(fname + "_next"))
+		if nv < 4 {
+			Label(lbl + "_skip")
+		}
+	}
+	Label(fname + "_next")
+	for _, rk := range r {
+		ADDQ(step, rk)
+	}
+	LEAQ(Mem{Base: dst, Index: ow, Scale: 4}, dst)
+	DECQ(oh)
+	JNZ(LabelRef(fname + "_row"))
+	Label(fname + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// padCopy emits a copy of rows rows of w floats from src to dst, each
+// with its own row pitch: the input planes into the padded buffer, in one
+// call per plane, whole vectors and a masked tail per row.
+func padCopy(fname string, z bool) {
+	TEXT(fname, NOSPLIT, "func(dst, src *float32, rows, w, dpitch, spitch int)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s copies rows rows of w floats from src, spitch floats apart, to dst, dpitch floats apart.", fname))
+	vec, reg := 8, ymm
+	if z {
+		vec, reg = 16, zmm
+	}
+	dst := Load(Param("dst"), RDI)
+	src := Load(Param("src"), RSI)
+	rows := Load(Param("rows"), RDX)
+	w := Load(Param("w"), R8)
+	pitch := Load(Param("dpitch"), R9)
+	spitch := Load(Param("spitch"), R11)
+	x, rem, mask := RBX, RCX, Y15
+	TESTQ(rows, rows)
+	JZ(LabelRef(fname + "_done"))
+	TESTQ(w, w)
+	JZ(LabelRef(fname + "_done"))
+	// The tail mask is the same for every row: w mod vec floats.
+	MOVQ(w, rem)
+	ANDQ(U32(vec-1), rem)
+	if z {
+		avxutil.MaskK(ECX, EAX, K1)
+	} else {
+		avxutil.MaskY(maskName, rem, RAX, R10, mask)
+	}
+	Label(fname + "_row")
+	XORQ(x, x)
+	MOVQ(w, rem)
+	Label(fname + "_loop")
+	CMPQ(rem, U32(vec))
+	JL(LabelRef(fname + "_tail"))
+	VMOVUPS(Mem{Base: src, Index: x, Scale: 4}, reg(0))
+	VMOVUPS(reg(0), Mem{Base: dst, Index: x, Scale: 4})
+	ADDQ(U32(vec), x)
+	SUBQ(U32(vec), rem)
+	JMP(LabelRef(fname + "_loop"))
+	Label(fname + "_tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef(fname + "_next"))
+	if z {
+		VMOVUPS_Z(Mem{Base: src, Index: x, Scale: 4}, K1, Z0)
+		VMOVUPS(Z0, K1, Mem{Base: dst, Index: x, Scale: 4})
+	} else {
+		VMASKMOVPS(Mem{Base: src, Index: x, Scale: 4}, mask, Y0)
+		VMASKMOVPS(Y0, mask, Mem{Base: dst, Index: x, Scale: 4})
+	}
+	Label(fname + "_next")
+	LEAQ(Mem{Base: src, Index: spitch, Scale: 4}, src)
+	LEAQ(Mem{Base: dst, Index: pitch, Scale: 4}, dst)
+	DECQ(rows)
+	JNZ(LabelRef(fname + "_row"))
+	Label(fname + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// maskName is the tail-mask table of the generated file (avxutil).
+const maskName = "dwTailMask"
+
+// deinterleave512 emits deinterleaveAVX512: even[j] = src[2j] and odd[j] =
+// src[2j+1] for j < 16*blocks, two VPERMI2PS per 32 source floats.
+func deinterleave512() {
+	TEXT("deinterleaveAVX512", NOSPLIT, "func(even, odd, src *float32, blocks int)")
+	Pragma("noescape")
+	Doc("deinterleaveAVX512 sets even[j], odd[j] = src[2j], src[2j+1] for j < 16*blocks.")
+	ev := Load(Param("even"), RDI)
+	od := Load(Param("odd"), RDX)
+	src := Load(Param("src"), RSI)
+	n := Load(Param("blocks"), RCX)
+	idx := GLOBL("dwEvenOdd", RODATA|NOPTR)
+	for i := range 32 {
+		DATA(4*i, U32(uint32(2*(i%16)+i/16)))
+	}
+	ptr := RAX
+	LEAQ(idx, ptr)
+	VMOVDQU32(Mem{Base: ptr}, Z4)
+	VMOVDQU32(Mem{Base: ptr, Disp: 64}, Z5)
+	TESTQ(n, n)
+	JZ(LabelRef("deint512_done"))
+	Label("deint512_loop")
+	VMOVUPS(Mem{Base: src}, Z0)
+	VMOVUPS(Mem{Base: src, Disp: 64}, Z1)
+	VMOVAPS(Z4, Z2)
+	VPERMI2PS(Z1, Z0, Z2)
+	VMOVAPS(Z5, Z3)
+	VPERMI2PS(Z1, Z0, Z3)
+	VMOVUPS(Z2, Mem{Base: ev})
+	VMOVUPS(Z3, Mem{Base: od})
+	ADDQ(U8(128), src)
+	ADDQ(U8(64), ev)
+	ADDQ(U8(64), od)
+	DECQ(n)
+	JNZ(LabelRef("deint512_loop"))
+	Label("deint512_done")
+	VZEROUPPER()
+	RET()
+}
+
+// deinterleave256 emits deinterleaveAVX2, the same for j < 8*blocks:
+// VSHUFPS picks the even (odd) floats of each 128-bit lane pair and VPERMPD
+// puts the lanes in order.
+func deinterleave256() {
+	TEXT("deinterleaveAVX2", NOSPLIT, "func(even, odd, src *float32, blocks int)")
+	Pragma("noescape")
+	Doc("deinterleaveAVX2 sets even[j], odd[j] = src[2j], src[2j+1] for j < 8*blocks.")
+	ev := Load(Param("even"), RDI)
+	od := Load(Param("odd"), RDX)
+	src := Load(Param("src"), RSI)
+	n := Load(Param("blocks"), RCX)
+	TESTQ(n, n)
+	JZ(LabelRef("deint256_done"))
+	Label("deint256_loop")
+	VMOVUPS(Mem{Base: src}, Y0)
+	VMOVUPS(Mem{Base: src, Disp: 32}, Y1)
+	VSHUFPS(U8(0x88), Y1, Y0, Y2)
+	VSHUFPS(U8(0xdd), Y1, Y0, Y3)
+	VPERMPD(U8(0xd8), Y2, Y2)
+	VPERMPD(U8(0xd8), Y3, Y3)
+	VMOVUPS(Y2, Mem{Base: ev})
+	VMOVUPS(Y3, Mem{Base: od})
+	ADDQ(U8(64), src)
+	ADDQ(U8(32), ev)
+	ADDQ(U8(32), od)
+	DECQ(n)
+	JNZ(LabelRef("deint256_loop"))
+	Label("deint256_done")
+	VZEROUPPER()
+	RET()
+}
+
+func zmm(i int) VecPhysical {
+	return []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15,
+		Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}[i]
+}
+
+func ymm(i int) VecPhysical {
+	return []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}[i]
+}
