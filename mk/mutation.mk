@@ -11,12 +11,14 @@
 
 GREMLINS_VERSION ?= v0.6.0
 GREMLINS         ?= $(shell go env GOPATH)/bin/gremlins
-MUTATION_PKGS    ?= imageprep httpapi batch
+MUTATION_PKGS    ?= httpapi batch imageprep
 MUTATION_WORKERS ?= 1
 MUTATION_OUT     ?= .cache/mutation
-# Each mutant may run this many times the coverage run's time; past it the
-# mutant counts as timed out (neither killed nor lived).
-MUTATION_TIMEOUT_COEFFICIENT ?= 3
+# Each mutant may run this many times the coverage run's time (which has no
+# compile of a changed package in it, and a loaded machine slows a run 2-3x);
+# past it the mutant counts as timed out, neither killed nor lived.
+MUTATION_TIMEOUT_COEFFICIENT ?= 10
+MUTATION_FIXTURES ?= $(abspath ../shared/fixtures)
 
 MUTATION_SKIP := ^(TestTop1FastEqualsExact|TestJPEGFastMatchesExact)$$
 
@@ -28,7 +30,7 @@ mutation: $(GREMLINS) ## mutation testing (gremlins) of imageprep, httpapi and b
 	@mkdir -p $(MUTATION_OUT)
 	@set -e; for p in $(MUTATION_PKGS); do \
 		echo "== internal/$$p"; \
-		MLSERVE_TEST_FIXTURES=$(abspath ../shared/fixtures) \
+		MLSERVE_TEST_FIXTURES=$(MUTATION_FIXTURES) \
 		GOFLAGS='-count=1 -skip=$(MUTATION_SKIP)' \
 		nice $(GREMLINS) unleash \
 			--workers $(MUTATION_WORKERS) --output-statuses lt \
