@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/mlserve/mlserve/internal/infer"
+	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
 // parityLimit is mlserve's parity limit against a reference engine
@@ -106,16 +106,6 @@ func runMLServe(t *testing.T, onnx []byte, input []float32, n, size int) ([]floa
 	return got, nil
 }
 
-func relL2(got, want []float32) float64 {
-	var num, den float64
-	for i := range want {
-		d := float64(got[i]) - float64(want[i])
-		num += d * d
-		den += float64(want[i]) * float64(want[i])
-	}
-	return math.Sqrt(num / den)
-}
-
 // rnd returns n values, uniform in [lo, hi), from a seed of its own.
 func rnd(seed uint64, n int, lo, hi float32) []float32 {
 	r := rand.New(rand.NewPCG(seed, 99))
@@ -154,7 +144,7 @@ func check(t *testing.T, c oracleCase) {
 	if len(got) != len(want) {
 		t.Fatalf("mlserve gives %d values, onnxruntime %d", len(got), len(want))
 	}
-	e := relL2(got, want)
+	e := testsupport.RelL2(got, want)
 	t.Logf("relative L2 against onnxruntime: %.3g (%d values)", e, len(want))
 	if !(e < parityLimit) {
 		t.Errorf("relative L2 %.3g against onnxruntime, want < %g", e, parityLimit)
