@@ -4,10 +4,10 @@ import "testing"
 
 // conv is a Conv node with weights [cout, cin/group, k, k] and a bias.
 func conv(name, in, out string, cin, cout, k, group int64, seed uint64, attrs ...attr) (node, []tensor) {
-	w := tensor{name + ".w", []int64{cout, cin / group, k, k}, rnd(seed, int(cout*cin/group*k*k), -0.5, 0.5)}
-	b := tensor{name + ".b", []int64{cout}, rnd(seed+1, int(cout), -0.5, 0.5)}
+	w := tensor{Name: name + ".w", Dims: []int64{cout, cin / group, k, k}, Data: rnd(seed, int(cout*cin/group*k*k), -0.5, 0.5)}
+	b := tensor{Name: name + ".b", Dims: []int64{cout}, Data: rnd(seed+1, int(cout), -0.5, 0.5)}
 	attrs = append(attrs, aInts("kernel_shape", k, k), aInt("group", group))
-	return newNode("Conv", []string{in, w.name, b.name}, []string{out}, attrs...), []tensor{w, b}
+	return newNode("Conv", []string{in, w.Name, b.Name}, []string{out}, attrs...), []tensor{w, b}
 }
 
 // bn is a BatchNormalization node with small variances, so that epsilon
@@ -15,26 +15,26 @@ func conv(name, in, out string, cin, cout, k, group int64, seed uint64, attrs ..
 // by up to 2x.
 func bn(name, in, out string, c int64, seed uint64, eps float32) (node, []tensor) {
 	ts := []tensor{
-		{name + ".scale", []int64{c}, rnd(seed, int(c), 0.5, 1.5)},
-		{name + ".bias", []int64{c}, rnd(seed+1, int(c), -0.5, 0.5)},
-		{name + ".mean", []int64{c}, rnd(seed+2, int(c), -0.2, 0.2)},
-		{name + ".var", []int64{c}, rnd(seed+3, int(c), 1e-4, 2e-3)},
+		{Name: name + ".scale", Dims: []int64{c}, Data: rnd(seed, int(c), 0.5, 1.5)},
+		{Name: name + ".bias", Dims: []int64{c}, Data: rnd(seed+1, int(c), -0.5, 0.5)},
+		{Name: name + ".mean", Dims: []int64{c}, Data: rnd(seed+2, int(c), -0.2, 0.2)},
+		{Name: name + ".var", Dims: []int64{c}, Data: rnd(seed+3, int(c), 1e-4, 2e-3)},
 	}
-	return newNode("BatchNormalization", []string{in, ts[0].name, ts[1].name, ts[2].name, ts[3].name}, []string{out},
+	return newNode("BatchNormalization", []string{in, ts[0].Name, ts[1].Name, ts[2].Name, ts[3].Name}, []string{out},
 		aFloat("epsilon", eps)), ts
 }
 
 // chain builds a model from nodes and their initializers.
 func chain(opset, size int64, parts ...any) model {
-	m := model{opset: opset, size: size}
+	m := model{Opset: opset, Size: size}
 	for _, p := range parts {
 		switch p := p.(type) {
 		case node:
-			m.nodes = append(m.nodes, p)
+			m.Nodes = append(m.Nodes, p)
 		case []tensor:
-			m.inits = append(m.inits, p...)
+			m.Inits = append(m.Inits, p...)
 		case tensor:
-			m.inits = append(m.inits, p)
+			m.Inits = append(m.Inits, p)
 		}
 	}
 	return m
@@ -58,12 +58,12 @@ func TestBatchNormEpsilon(t *testing.T) {
 // the fixtures do not use.
 func TestConvAttributes(t *testing.T) {
 	cases := []struct {
-		name          string
-		cin, cout, k  int64
-		group         int64
-		attrs         []attr
-		unsupported   string
-		size, preCout int64
+		name         string
+		cin, cout, k int64
+		group        int64
+		attrs        []attr
+		unsupported  string
+		size         int64
 	}{
 		{name: "pads asymmetric", cin: 3, cout: 5, k: 3, group: 1, attrs: []attr{aInts("pads", 0, 1, 2, 1)}},
 		{name: "strides 2x1", cin: 3, cout: 4, k: 3, group: 1, attrs: []attr{aInts("strides", 2, 1), aInts("pads", 1, 1, 1, 1)}},
@@ -108,8 +108,8 @@ func TestGemmAttributes(t *testing.T) {
 		if tc.transB {
 			dims = []int64{m, k}
 		}
-		b := tensor{"fc.w", dims, rnd(uint64(305+10*i), k*m, -1, 1)}
-		bias := tensor{"fc.b", []int64{m}, rnd(uint64(306+10*i), m, -1, 1)}
+		b := tensor{Name: "fc.w", Dims: dims, Data: rnd(uint64(305+10*i), k*m, -1, 1)}
+		bias := tensor{Name: "fc.b", Dims: []int64{m}, Data: rnd(uint64(306+10*i), m, -1, 1)}
 		in := "flat"
 		parts := []any{c, w, newNode("GlobalAveragePool", []string{"c"}, []string{"gap"}),
 			newNode("Flatten", []string{"gap"}, []string{"flat"}, aInt("axis", 1))}

@@ -128,11 +128,11 @@ type oracleCase struct {
 func check(t *testing.T, c oracleCase) {
 	t.Helper()
 	needORT(t)
-	onnx := c.m.encode()
+	onnx := c.m.Encode()
 	const n = 2
-	input := rnd(1, n*3*int(c.m.size*c.m.size), -2, 2)
-	want := runORT(t, onnx, input, n, c.m.size)
-	got, err := runMLServe(t, onnx, input, n, int(c.m.size))
+	input := rnd(1, n*3*int(c.m.Size*c.m.Size), -2, 2)
+	want := runORT(t, onnx, input, n, c.m.Size)
+	got, err := runMLServe(t, onnx, input, n, int(c.m.Size))
 	if err != nil {
 		var le *infer.LoadError
 		if c.unsupported != "" && errors.As(err, &le) && strings.Contains(err.Error(), c.unsupported) {
@@ -152,3 +152,19 @@ func check(t *testing.T, c oracleCase) {
 }
 
 func formatFloat(v float32) string { return fmt.Sprintf("%g", v) }
+
+// The model builder is testsupport's (onnxmodel.go), shared with
+// internal/infer's own reference tests.
+type (
+	attr   = testsupport.Attr
+	node   = testsupport.Node
+	tensor = testsupport.Tensor
+	model  = testsupport.Model
+)
+
+var (
+	aInt    = testsupport.AInt
+	aFloat  = testsupport.AFloat
+	aInts   = testsupport.AInts
+	newNode = testsupport.NewNode
+)

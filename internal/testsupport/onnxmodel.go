@@ -1,4 +1,4 @@
-package oracle
+package testsupport
 
 import (
 	"encoding/binary"
@@ -9,11 +9,13 @@ import (
 
 // This file writes ONNX models node by node, from the field numbers of
 // onnx.proto (ModelProto, GraphProto, NodeProto, AttributeProto,
-// TensorProto, ValueInfoProto), independently of mlserve's loader: the
-// models the oracle tests hand to both ONNX Runtime and mlserve.
+// TensorProto, ValueInfoProto), independently of mlserve's loader: models
+// for tests that check one operator attribute against an independent
+// reference (a few lines of arithmetic in internal/infer, ONNX Runtime in
+// bench/ort/oracle).
 
-// attr is one node attribute: an int, a float or a list of ints.
-type attr struct {
+// Attr is one node attribute: an int, a float or a list of ints.
+type Attr struct {
 	name string
 	kind int // AttributeProto.AttributeType: 1 FLOAT, 2 INT, 7 INTS
 	f    float32
@@ -21,33 +23,37 @@ type attr struct {
 	ints []int64
 }
 
-func aInt(name string, v int64) attr     { return attr{name: name, kind: 2, i: v} }
-func aFloat(name string, v float32) attr { return attr{name: name, kind: 1, f: v} }
-func aInts(name string, v ...int64) attr { return attr{name: name, kind: 7, ints: v} }
-func newNode(op string, in, out []string, attrs ...attr) node {
-	return node{op: op, in: in, out: out, attrs: attrs}
+// AInt, AFloat and AInts are attributes of each kind.
+func AInt(name string, v int64) Attr     { return Attr{name: name, kind: 2, i: v} }
+func AFloat(name string, v float32) Attr { return Attr{name: name, kind: 1, f: v} }
+func AInts(name string, v ...int64) Attr { return Attr{name: name, kind: 7, ints: v} }
+
+// NewNode is a node of type op.
+func NewNode(op string, in, out []string, attrs ...Attr) Node {
+	return Node{op: op, in: in, out: out, attrs: attrs}
 }
 
-type node struct {
+// Node is one graph node.
+type Node struct {
 	op      string
 	in, out []string
-	attrs   []attr
+	attrs   []Attr
 }
 
-// tensor is a float initializer.
-type tensor struct {
-	name string
-	dims []int64
-	data []float32
+// Tensor is a float initializer.
+type Tensor struct {
+	Name string
+	Dims []int64
+	Data []float32
 }
 
-// model is a one-input, one-output graph: input "data" [N,3,size,size]
+// Model is a one-input, one-output graph: input "data" [N,3,size,size]
 // (N symbolic), output "out".
-type model struct {
-	opset int64
-	size  int64
-	nodes []node
-	inits []tensor
+type Model struct {
+	Opset int64
+	Size  int64
+	Nodes []Node
+	Inits []Tensor
 }
 
 func str(b []byte, num protowire.Number, s string) []byte {
@@ -62,7 +68,7 @@ func varint(b []byte, num protowire.Number, v int64) []byte {
 	return protowire.AppendVarint(protowire.AppendTag(b, num, protowire.VarintType), uint64(v))
 }
 
-func (a attr) encode() []byte {
+func (a Attr) encode() []byte {
 	b := str(nil, 1, a.name)
 	switch a.kind {
 	case 1:
@@ -77,7 +83,7 @@ func (a attr) encode() []byte {
 	return varint(b, 20, int64(a.kind))
 }
 
-func (n node) encode(i int) []byte {
+func (n Node) encode(i int) []byte {
 	var b []byte
 	for _, s := range n.in {
 		b = str(b, 1, s)
@@ -93,15 +99,15 @@ func (n node) encode(i int) []byte {
 	return b
 }
 
-func (t tensor) encode() []byte {
+func (t Tensor) encode() []byte {
 	var b []byte
-	for _, d := range t.dims {
+	for _, d := range t.Dims {
 		b = varint(b, 1, d)
 	}
 	b = varint(b, 2, 1) // FLOAT
-	b = str(b, 8, t.name)
-	raw := make([]byte, 0, 4*len(t.data))
-	for _, v := range t.data {
+	b = str(b, 8, t.Name)
+	raw := make([]byte, 0, 4*len(t.Data))
+	for _, v := range t.Data {
 		raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(v))
 	}
 	return msg(b, 9, raw)
@@ -126,21 +132,22 @@ func valueInfo(name string, dims []int64) []byte {
 	return msg(str(nil, 1, name), 2, msg(nil, 1, tt))
 }
 
-func (m model) encode() []byte {
+// Encode returns the ONNX file.
+func (m Model) Encode() []byte {
 	g := str(nil, 2, "oracle")
-	for i, n := range m.nodes {
+	for i, n := range m.Nodes {
 		g = msg(g, 1, n.encode(i))
 	}
-	for _, t := range m.inits {
+	for _, t := range m.Inits {
 		g = msg(g, 5, t.encode())
 	}
-	g = msg(g, 11, valueInfo("data", []int64{-1, 3, m.size, m.size}))
+	g = msg(g, 11, valueInfo("data", []int64{-1, 3, m.Size, m.Size}))
 	g = msg(g, 12, valueInfo("out", nil))
 	b := varint(nil, 1, 7) // IR version 7 (opsets up to 14)
-	if m.opset > 14 {
+	if m.Opset > 14 {
 		b = varint(nil, 1, 8)
 	}
 	b = str(b, 2, "mlserve-oracle-test")
 	b = msg(b, 7, g)
-	return msg(b, 8, varint(str(nil, 1, ""), 2, m.opset))
+	return msg(b, 8, varint(str(nil, 1, ""), 2, m.Opset))
 }
