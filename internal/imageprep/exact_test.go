@@ -330,3 +330,24 @@ func toBigEndianTIFF(t *testing.T, le []byte) []byte {
 	b.PutUint32(out[off+2+12*n:], l.Uint32(le[off+2+12*n:]))
 	return out
 }
+
+// TestSniffBMPReserved: "BM" is taken as a BMP when the header is too short
+// to hold the reserved fields (shorter than 10 bytes), or when they are
+// zero; from 10 bytes on, non-zero reserved fields mean text, not a BMP.
+func TestSniffBMPReserved(t *testing.T) {
+	tests := []struct {
+		data string
+		ok   bool
+	}{
+		{"BM\x00\x00\x00\x00\x00\x00\x00", true},      // 9 bytes: cannot check
+		{"BM\x00\x00\x00\x00\x00\x00\x00\x00", true},  // 10, reserved zero
+		{"BM\x00\x00\x00\x00\x01\x00\x00\x00", false}, // 10, reserved set
+		{"BM\x00\x00\x00\x00\x00\x00\x00\x01", false},
+		{"BM\x00\x00\x00\x00\x00\x00\x00\x00\x36", true},
+	}
+	for _, tt := range tests {
+		if f, ok := Sniff([]byte(tt.data)); ok != tt.ok || (ok && f != FormatBMP) {
+			t.Errorf("Sniff(%q) = %q, %v, want bmp %v", tt.data, f, ok, tt.ok)
+		}
+	}
+}
