@@ -72,3 +72,16 @@ func TestUploadDefaultsAndLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveKeyLength: a key of maxKeyLen bytes is accepted, one more
+// byte is refused.
+func TestResolveKeyLength(t *testing.T) {
+	u := (&Uploads{Bucket: "b"}).withDefaults()
+	for _, n := range []int{maxKeyLen, maxKeyLen + 1} {
+		key := u.Prefix + strings.Repeat("k", n-len(u.Prefix))
+		_, err := u.resolve(objectRef{Key: key})
+		if (err == nil) != (n <= maxKeyLen) {
+			t.Errorf("key of %d bytes (limit %d): err %v", n, maxKeyLen, err)
+		}
+	}
+}
