@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"image"
 	"testing"
@@ -100,18 +101,61 @@ func TestAWSHost(t *testing.T) {
 }
 
 // FuzzOrientation feeds JPEG-like and TIFF-like bytes to the EXIF reader:
-// it never panics and answers 1 to 8.
+// it never panics and answers 1 to 8. And a round trip: an orientation
+// value written into IFD0 (after other entries, either byte order) of a
+// TIFF file and of a JPEG's APP1 Exif segment reads back as itself when it
+// is 1 to 8, and as 1 otherwise.
 func FuzzOrientation(f *testing.F) {
-	f.Add(testsupport.ReadFixture(f, "images", "exif-rot6-480x360.jpg"))
-	f.Add([]byte("\xff\xd8\xff\xe1\x00\x10Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08"))
-	f.Add([]byte("II*\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00\x06\x00"))
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Add(testsupport.ReadFixture(f, "images", "exif-rot6-480x360.jpg"), uint16(6), false, uint8(0))
+	f.Add([]byte("\xff\xd8\xff\xe1\x00\x10Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08"), uint16(3), true, uint8(2))
+	f.Add([]byte("II*\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00\x06\x00"), uint16(9), false, uint8(5))
+	f.Fuzz(func(t *testing.T, data []byte, o uint16, big bool, before uint8) {
 		for _, format := range []string{imageprep.FormatJPEG, imageprep.FormatTIFF} {
 			if o := imageprep.Orientation(format, data); o < 1 || o > 8 {
 				t.Fatalf("orientation %d", o)
 			}
 		}
+		want := int(o)
+		if want < 1 || want > 8 {
+			want = 1
+		}
+		tiff := exifIFD(o, big, int(before%8))
+		if got := imageprep.Orientation(imageprep.FormatTIFF, tiff); got != want {
+			t.Fatalf("TIFF with orientation %d (big endian %v, %d entries before): %d", o, big, before%8, got)
+		}
+		app1 := append([]byte("Exif\x00\x00"), tiff...)
+		jpg := append([]byte{0xff, 0xd8, 0xff, 0xe0, 0, 4, 'J', 'F', 0xff, 0xe1, byte((len(app1) + 2) >> 8), byte(len(app1) + 2)}, app1...)
+		jpg = append(jpg, 0xff, 0xda, 0, 2)
+		if got := imageprep.Orientation(imageprep.FormatJPEG, jpg); got != want {
+			t.Fatalf("JPEG with orientation %d (big endian %v, %d entries before): %d", o, big, before%8, got)
+		}
 	})
+}
+
+// exifIFD is a TIFF structure whose IFD0 holds n SHORT entries with tags
+// below 0x0112 and then Orientation = o (TIFF 6.0: entries in tag order).
+func exifIFD(o uint16, big bool, n int) []byte {
+	var bo interface {
+		binary.ByteOrder
+		binary.AppendByteOrder
+	} = binary.LittleEndian
+	b := []byte("II*\x00")
+	if big {
+		bo, b = binary.BigEndian, []byte("MM\x00*")
+	}
+	b = bo.AppendUint32(b, 8)
+	b = bo.AppendUint16(b, uint16(n+1))
+	for i := range n + 1 {
+		tag, v := uint16(0x0100+i), uint16(7)
+		if i == n {
+			tag, v = 0x0112, o
+		}
+		b = bo.AppendUint16(b, tag)
+		b = bo.AppendUint16(b, 3) // SHORT
+		b = bo.AppendUint32(b, 1)
+		b = append(bo.AppendUint16(b, v), 0, 0)
+	}
+	return bo.AppendUint32(b, 0)
 }
 
 func TestOrientationFixture(t *testing.T) {

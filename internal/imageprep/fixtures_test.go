@@ -6,32 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
 // fixtures returns the shared fixtures directory (../shared/fixtures
-// relative to the repository root, the directory holding go.mod).
-func fixtures(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	f := filepath.Join(dir, "..", "shared", "fixtures")
-	if _, err := os.Stat(f); err != nil {
-		tb.Fatalf("fixtures: %v", err)
-	}
-	return f
-}
+// relative to the repository root, or $MLSERVE_TEST_FIXTURES).
+func fixtures(tb testing.TB) string { return testsupport.Fixtures(tb) }
 
 func readFloats(tb testing.TB, path string) []float32 {
 	tb.Helper()

@@ -47,17 +47,20 @@ func diff(a, b []float32) (mean, worst float64) {
 func TestFormatsMatchPNG(t *testing.T) {
 	tests := []struct {
 		file, png, format string
-		maxMean           float64
+		maxMean, maxAbs   float64
 	}{
-		{"video-001.bmp", "video-001.png", "bmp", 0},
-		{"video-001.tiff", "video-001.png", "tiff", 0},
+		// Lossless: bit-exact.
+		{"video-001.bmp", "video-001.png", "bmp", 0, 0},
+		{"video-001.tiff", "video-001.png", "tiff", 0, 0},
 		// 16-bit samples keep their high byte, as PIL's RGB;16B unpacker does.
-		{"video-001-16bit.tiff", "video-001.png", "tiff", 0},
-		{"gopher-doc.8bpp.lossless.webp", "gopher-doc.8bpp.png", "webp", 0},
-		// Lossy: bounded by the compression error (0.054 measured with
-		// libwebp's studio-range YUV conversion; full-range JFIF arithmetic
-		// would give 0.197).
-		{"video-001.lossy.webp", "video-001.png", "webp", 0.08},
+		{"video-001-16bit.tiff", "video-001.png", "tiff", 0, 0},
+		{"gopher-doc.8bpp.lossless.webp", "gopher-doc.8bpp.png", "webp", 0, 0},
+		// Lossy: the compression error, which is deterministic (the same
+		// VP8 decoder and conversion every run): mean 0.05359 and max
+		// 1.16776 measured with libwebp's studio-range YUV conversion;
+		// full-range JFIF arithmetic gives mean 0.197. The limits sit just
+		// above the measurement, for float formatting only.
+		{"video-001.lossy.webp", "video-001.png", "webp", 0.0537, 1.1678},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -68,8 +71,8 @@ func TestFormatsMatchPNG(t *testing.T) {
 			}
 			mean, worst := diff(got, want)
 			t.Logf("against %s: mean abs %.5f, max abs %.5f", tt.png, mean, worst)
-			if mean > tt.maxMean {
-				t.Errorf("mean abs %.5f, want <= %g", mean, tt.maxMean)
+			if mean > tt.maxMean || worst > tt.maxAbs {
+				t.Errorf("mean abs %.5f, max abs %.5f, want <= %g, %g", mean, worst, tt.maxMean, tt.maxAbs)
 			}
 		})
 	}

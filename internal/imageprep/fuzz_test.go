@@ -1,16 +1,36 @@
 package imageprep
 
 import (
-	"math"
+	"bytes"
+	"image"
+	"image/png"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
 )
 
+// referenceDecoders decode the formats whose pixels Prepare takes as the
+// decoder gives them (GIF has its own palette handling, JPEG its own
+// decoder, lossy WebP libwebp's YUV conversion: those are not compared).
+var referenceDecoders = map[string]func(io.Reader) (image.Image, error){
+	FormatPNG: png.Decode, FormatBMP: bmp.Decode, FormatTIFF: tiff.Decode, FormatWebP: webp.Decode,
+}
+
 // FuzzPrepare feeds arbitrary bytes to Prepare, seeded with every fixture
-// and testdata image: it must never panic, every error must carry a code,
-// a success must fill the tensor with finite values, and DecodeCost must
-// weigh every image Prepare decodes.
+// and testdata image: it must never panic, every error must carry a code
+// and DecodeCost must weigh every image Prepare decodes. Differentially, for
+// PNG, BMP, TIFF and lossless WebP: Prepare succeeds exactly when the
+// format's own decoder does (within the pixel limit), reports the decoder's
+// size turned by the EXIF orientation, and gives bit for bit the tensor of
+// the decoded image turned upright by the test's own orientRef and passed to
+// ToTensor (the plain path: no reorientation in place, no crop-region
+// resize).
 func FuzzPrepare(f *testing.F) {
 	for _, dir := range []string{filepath.Join(fixtures(f), "images"), "testdata"} {
 		entries, err := os.ReadDir(dir)
@@ -29,30 +49,75 @@ func FuzzPrepare(f *testing.F) {
 	// admits every seed image.
 	cfg := Config{ResizeShorter: 40, Crop: 32, MaxPixels: 1 << 20}
 	dst := make([]float32, 3*32*32)
+	want := make([]float32, 3*32*32)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// DecodeCost reads the same headers first: it never panics either,
 		// and it weighs every image Prepare decodes.
-		cost, cerr := DecodeCost(data, cfg)
-		if cerr != nil && Code(cerr) == "" {
-			t.Fatalf("DecodeCost error without a code: %v", cerr)
+		cost, costErr := DecodeCost(data, cfg)
+		if costErr != nil && Code(costErr) == "" {
+			t.Fatalf("DecodeCost error without a code: %v", costErr)
 		}
 		info, err := Prepare(data, cfg, dst)
-		if err == nil && (cerr != nil || cost < int64(info.Width)) {
-			t.Fatalf("Prepare decoded a %dx%d image, DecodeCost said %d, %v", info.Width, info.Height, cost, cerr)
+		if err == nil && (costErr != nil || cost < int64(info.Width)) {
+			t.Fatalf("Prepare decoded a %dx%d image, DecodeCost said %d, %v", info.Width, info.Height, cost, costErr)
 		}
-		if err != nil {
-			if Code(err) == "" {
-				t.Fatalf("error without a code: %v", err)
+		if err != nil && Code(err) == "" {
+			t.Fatalf("error without a code: %v", err)
+		}
+		format, _ := Sniff(data)
+		decode, ok := referenceDecoders[format]
+		if !ok {
+			return
+		}
+		conf, _, cerr := image.DecodeConfig(bytes.NewReader(data))
+		if cerr != nil || conf.Width*conf.Height > cfg.MaxPixels || conf.Width <= 0 || conf.Height <= 0 {
+			return // Prepare refuses these before decoding; their errors are checked above
+		}
+		img, derr := decode(bytes.NewReader(data))
+		if derr != nil {
+			if err == nil {
+				t.Fatalf("%s decoder fails (%v), Prepare succeeds", format, derr)
 			}
 			return
 		}
-		if info.Width <= 0 || info.Height <= 0 || info.Format == "" {
-			t.Fatalf("bad info %+v", info)
+		if err != nil {
+			t.Fatalf("%s decoder succeeds, Prepare fails: %v", format, err)
 		}
-		for i, v := range dst {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				t.Fatalf("dst[%d] = %g", i, v)
+		if img.Bounds().Empty() {
+			return
+		}
+		switch img.(type) {
+		case *image.YCbCr, *image.NYCbCrA:
+			return // lossy WebP: libwebp's conversion, not the decoder's
+		}
+		o := Orientation(format, data)
+		var upright image.Image = img
+		if o != 1 {
+			if !nrgbaExact(img) {
+				return // orientRef's NRGBA copy would round these colours
 			}
+			upright = orientRef(img, o)
+		}
+		if b := upright.Bounds(); info.Width != b.Dx() || info.Height != b.Dy() || info.Format != format {
+			t.Fatalf("info %dx%d %s, decoder %v oriented %d", info.Width, info.Height, info.Format, b.Size(), o)
+		}
+		if err := ToTensor(upright, cfg, want); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(dst, want) {
+			t.Fatalf("tensor differs from the decoder's image through ToTensor (orientation %d, %T %v)", o, img, img.Bounds())
 		}
 	})
+}
+
+// nrgbaExact reports whether an NRGBA copy keeps img's colours exactly, as
+// Prepare reads them.
+func nrgbaExact(img image.Image) bool {
+	switch m := img.(type) {
+	case *image.NRGBA, *image.Gray:
+		return true
+	case *image.RGBA:
+		return m.Opaque()
+	}
+	return false
 }

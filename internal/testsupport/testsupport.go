@@ -29,11 +29,20 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
+// FixturesEnv names the variable that overrides where the fixtures are, for
+// runs from a copy of the module (make mutation: gremlins tests each mutant
+// in a temporary copy, where ../shared does not exist).
+const FixturesEnv = "MLSERVE_TEST_FIXTURES"
+
 // Fixtures returns the shared fixtures directory, ../shared/fixtures from the
-// repository root, joined with elem.
+// repository root (or $MLSERVE_TEST_FIXTURES), joined with elem.
 func Fixtures(t testing.TB, elem ...string) string {
 	t.Helper()
-	p := filepath.Join(append([]string{RepoRoot(t), "..", "shared", "fixtures"}, elem...)...)
+	root := os.Getenv(FixturesEnv)
+	if root == "" {
+		root = filepath.Join(RepoRoot(t), "..", "shared", "fixtures")
+	}
+	p := filepath.Join(append([]string{root}, elem...)...)
 	if _, err := os.Stat(p); err != nil {
 		Missing(t, "fixture %s: %v", p, err)
 	}
