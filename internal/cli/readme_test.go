@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/mlserve/mlserve/internal/config"
 	"github.com/mlserve/mlserve/internal/testsupport"
 )
@@ -266,4 +268,35 @@ func TestDocsCatches(t *testing.T) {
 	if p := checkDoc(root, ".", good, targets); len(p) != 0 {
 		t.Errorf("correct doc: %q", p)
 	}
+}
+
+// TestHelpExamples checks the Example lines of every command's --help the
+// same way: each `$ mlserve ...` line parses with the tree it documents.
+func TestHelpExamples(t *testing.T) {
+	var walk func(c *cobra.Command)
+	n := 0
+	walk = func(c *cobra.Command) {
+		for _, line := range strings.Split(c.Example, "\n") {
+			cmdline, ok := strings.CutPrefix(strings.TrimSpace(line), "$ ")
+			if !ok {
+				continue
+			}
+			for _, words := range shellCommands(cmdline) {
+				if args, ok := mlserveArgs(words); ok {
+					n++
+					if err := checkArgs(args, false); err != nil {
+						t.Errorf("%s --help: %q: %v", c.CommandPath(), cmdline, err)
+					}
+				}
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(NewRootCmd(IO{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard, Env: config.Default()}))
+	if n < 10 {
+		t.Errorf("%d example lines in --help, want the commands' examples", n)
+	}
+	t.Logf("%d mlserve example lines in --help", n)
 }
