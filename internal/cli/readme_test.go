@@ -16,8 +16,8 @@ import (
 	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
-// docFiles are the READMEs a user copies commands from.
-var docFiles = []string{"README.md", "deploy/README.md", "bench/README.md"}
+// docFiles are the documents a user copies commands from.
+var docFiles = []string{"README.md", "deploy/README.md", "bench/README.md", "BENCHMARKS.md"}
 
 // testOnlyVars are MLSERVE_ variables that the tests and CI read, not
 // mlserve: the docs may name them, internal/config rightly does not know
@@ -32,8 +32,9 @@ var testOnlyVars = []string{
 var (
 	envRE = regexp.MustCompile(`MLSERVE_[A-Z0-9]+(?:_[A-Z0-9]+)*`)
 	// pathRE finds repository paths: a known top-level directory (or the
-	// shared fixtures) at the start of a word, up to the end of the path.
-	pathRE   = regexp.MustCompile("(?:^|[\\s`(@\"'=\\[])((?:\\.\\./shared/fixtures|testdata|scripts|mk|internal|cmd|bench|deploy|models|\\.ci|_asm)/[A-Za-z0-9_./-]*[A-Za-z0-9_/])")
+	// shared fixtures) at the start of a word or after ./, up to the end of
+	// the path.
+	pathRE   = regexp.MustCompile("(?:^|[\\s`(@\"'=\\[])(?:\\./)?((?:\\.\\./shared/fixtures|testdata|scripts|mk|internal|cmd|bench|deploy|models|\\.ci|_asm)/[A-Za-z0-9_./-]*[A-Za-z0-9_/])")
 	inlineRE = regexp.MustCompile("`(mlserve [^`]+)`")
 	targetRE = regexp.MustCompile(`(?m)^([a-zA-Z0-9_-]+):`)
 )
@@ -255,6 +256,7 @@ func TestDocsCatches(t *testing.T) {
 		{"unknown variable", "Set `MLSERVE_MODLE` to a path.", "MLSERVE_MODLE is not a variable"},
 		{"missing path", "The photo is `testdata/cat.jpg`.", "testdata/cat.jpg does not exist"},
 		{"missing make target", block("make no-such-target"), "no such target"},
+		{"missing package", block("go test -run X ./internal/nosuch"), "internal/nosuch does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			problems := checkDoc(root, ".", tc.doc, targets)
