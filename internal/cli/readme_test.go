@@ -19,14 +19,41 @@ import (
 // docFiles are the documents a user copies commands from.
 var docFiles = []string{"README.md", "deploy/README.md", "bench/README.md", "BENCHMARKS.md"}
 
-// testOnlyVars are MLSERVE_ variables that the tests and CI read, not
-// mlserve: the docs may name them, internal/config rightly does not know
-// them.
-var testOnlyVars = []string{
-	"MLSERVE_TEST_S3_ENDPOINT", "MLSERVE_TEST_S3_ACCESS_KEY", "MLSERVE_TEST_S3_SECRET_KEY", // testsupport/s3server
-	"MLSERVE_TEST_VERSITYGW", "MLSERVE_TEST_RIE", // testsupport.Tool
-	testsupport.CIKernelsEnv,               // .ci/run
-	"MLSERVE_IMAGE_TEST", "MLSERVE_BURSTS", // shiptest
+// testVars returns the MLSERVE_ names that the tests and CI read, not
+// mlserve: the docs may name them (MLSERVE_TEST_S3_ENDPOINT,
+// MLSERVE_CI_KERNELS, ...), and internal/config rightly does not declare
+// them. A name counts only where a test file, internal/testsupport,
+// internal/shiptest, .ci/run or a make file uses it, so a misspelt one in
+// the docs still fails.
+func testVars(t *testing.T, root string) []string {
+	var names []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") && rel != ".ci" && rel != "." || d.Name() == "node_modules" || d.Name() == "bin" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !(strings.HasSuffix(p, "_test.go") && d.Name() != "readme_test.go" ||
+			strings.HasPrefix(rel, "internal/testsupport/") || strings.HasPrefix(rel, "internal/shiptest/") ||
+			rel == ".ci/run" || rel == "Makefile" || strings.HasPrefix(rel, "mk/")) {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		names = append(names, envRE.FindAllString(string(b), -1)...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
 }
 
 var (
@@ -151,7 +178,7 @@ func checkArgs(args []string, inline bool) error {
 // root: commands mlserve would refuse, MLSERVE_ variables it does not
 // read, repository paths and make targets that do not exist. dir is the
 // README's directory relative to root (paths may be relative to it).
-func checkDoc(root, dir, text string, targets []string) []string {
+func checkDoc(root, dir, text string, targets, testOnlyVars []string) []string {
 	var problems []string
 	for _, c := range docCommands(text) {
 		for _, words := range shellCommands(c.text) {
@@ -172,7 +199,7 @@ func checkDoc(root, dir, text string, targets []string) []string {
 	for i, line := range strings.Split(text, "\n") {
 		for _, name := range envRE.FindAllString(line, -1) {
 			if !config.Declared(name) && !slices.Contains(testOnlyVars, name) {
-				problems = append(problems, fmt.Sprintf("line %d: %s is not a variable internal/config declares", i+1, name))
+				problems = append(problems, fmt.Sprintf("line %d: %s is not a variable internal/config declares (nor one the tests or CI read)", i+1, name))
 			}
 		}
 		for _, m := range pathRE.FindAllStringSubmatch(line, -1) {
@@ -211,7 +238,7 @@ func makeTargets(t *testing.T, root string) []string {
 // mlserve reads, every repository path and make target exists.
 func TestDocs(t *testing.T) {
 	root := testsupport.RepoRoot(t)
-	targets := makeTargets(t, root)
+	targets, vars := makeTargets(t, root), testVars(t, root)
 	for _, f := range docFiles {
 		t.Run(f, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join(root, f))
@@ -227,7 +254,7 @@ func TestDocs(t *testing.T) {
 				}
 			}
 			t.Logf("%d mlserve command lines", n)
-			for _, p := range checkDoc(root, filepath.Dir(f), string(b), targets) {
+			for _, p := range checkDoc(root, filepath.Dir(f), string(b), targets, vars) {
 				t.Errorf("%s %s", f, p)
 			}
 		})
@@ -238,7 +265,7 @@ func TestDocs(t *testing.T) {
 // find every one, and nothing in the correct one.
 func TestDocsCatches(t *testing.T) {
 	root := testsupport.RepoRoot(t)
-	targets := makeTargets(t, root)
+	targets, vars := makeTargets(t, root), testVars(t, root)
 	block := func(lines ...string) string { return "```sh\n" + strings.Join(lines, "\n") + "\n```\n" }
 	for _, tc := range []struct {
 		name, doc, want string
@@ -254,20 +281,21 @@ func TestDocsCatches(t *testing.T) {
 		{"unknown model subcommand", block("mlserve model fetch"), "unknown subcommand"},
 		{"missing argument", block("mlserve classify"), "mlserve classify"},
 		{"unknown variable", "Set `MLSERVE_MODLE` to a path.", "MLSERVE_MODLE is not a variable"},
+		{"unknown test variable", "Set `MLSERVE_TEST_S3_ENDPIONT` first.", "MLSERVE_TEST_S3_ENDPIONT is not a variable"},
 		{"missing path", "The photo is `testdata/cat.jpg`.", "testdata/cat.jpg does not exist"},
 		{"missing make target", block("make no-such-target"), "no such target"},
 		{"missing package", block("go test -run X ./internal/nosuch"), "internal/nosuch does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			problems := checkDoc(root, ".", tc.doc, targets)
+			problems := checkDoc(root, ".", tc.doc, targets, vars)
 			if len(problems) != 1 || !strings.Contains(problems[0], tc.want) {
 				t.Errorf("problems %q, want one containing %q", problems, tc.want)
 			}
 		})
 	}
 	good := block("mlserve classify --json --top-k 3 testdata/dog.jpg", "MLSERVE_MODEL=m.onnx mlserve serve --addr :8080 &",
-		"mlserve model info", "mlserve --help", "make test") + "`mlserve classify --endpoint` and `MLSERVE_TOP_K`, `scripts/fetch-model.sh`"
-	if p := checkDoc(root, ".", good, targets); len(p) != 0 {
+		"mlserve model info", "mlserve --help", "make test") + "`mlserve classify --endpoint` and `MLSERVE_TOP_K`, `scripts/fetch-model.sh`, `MLSERVE_CI_KERNELS`, `MLSERVE_TEST_S3_ENDPOINT`"
+	if p := checkDoc(root, ".", good, targets, vars); len(p) != 0 {
 		t.Errorf("correct doc: %q", p)
 	}
 }
