@@ -12,7 +12,8 @@ ARM64_BIN  := bin/arm64
 # ResNet-50 at batch 1 and 4 (-short) on NEON and on the generic kernel
 # (purego), and ResNet-50 once at batch 4 on NEON (TestParityKernels);
 # ResNet-50 on the generic kernel is make test's native purego run.
-arm64_run = cd $(1) && $(ARM64_QEMU) $(CURDIR)/$(ARM64_BIN)/$(2) -test.timeout 60m $(3)
+# $(4) is MLSERVE_CI_KERNELS for the binary: the kernels it must test.
+arm64_run = cd $(1) && MLSERVE_CI_KERNELS=$(4) $(ARM64_QEMU) $(CURDIR)/$(ARM64_BIN)/$(2) -test.timeout 60m $(3)
 
 .PHONY: arm64-generate
 arm64-generate: ## regenerate internal/gemm's arm64 NEON assembly from _asm/arm64
@@ -42,8 +43,8 @@ arm64-run:
 	CGO_ENABLED=0 GOARCH=arm64 go build -o $(ARM64_BIN)/mlserve ./cmd/mlserve
 	$(ARM64_QEMU) $(ARM64_BIN)/mlserve version | grep -x 'gemm: neon'
 	MLSERVE_GEMM_KERNEL=generic $(ARM64_QEMU) $(ARM64_BIN)/mlserve version | grep -x 'gemm: generic'
-	$(call arm64_run,internal/gemm,gemm.test,)
-	$(call arm64_run,internal/gemm,gemm-purego.test,-test.short)
-	$(call arm64_run,internal/infer,infer.test,-test.run '^TestParity$$' -test.short -test.v)
-	$(call arm64_run,internal/infer,infer.test,-test.run '^TestParityKernels$$' -test.v)
-	$(call arm64_run,internal/infer,infer-purego.test,-test.run '^TestParity$$' -test.short -test.v)
+	$(call arm64_run,internal/gemm,gemm.test,,neon)
+	$(call arm64_run,internal/gemm,gemm-purego.test,-test.short,generic)
+	$(call arm64_run,internal/infer,infer.test,-test.run '^TestParity$$' -test.short -test.v,neon)
+	$(call arm64_run,internal/infer,infer.test,-test.run '^TestParityKernels$$' -test.v,neon)
+	$(call arm64_run,internal/infer,infer-purego.test,-test.run '^TestParity$$' -test.short -test.v,generic)

@@ -8,7 +8,7 @@ versitygw: ## install versitygw, the S3 server the s3io and batch tests start
 	go install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
 .PHONY: test-batch
-test-batch: ## test s3io and batch, end to end over folders and versitygw (CI=true fails if it is missing)
+test-batch: ## test s3io and batch, end to end over folders and versitygw (with CI set to any value, a missing one fails)
 	go test -race ./internal/s3io/... ./internal/batch/... ./internal/testsupport/...
 	go test -run 'Batch|ResolveShard' ./internal/cli/
 

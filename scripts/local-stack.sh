@@ -159,11 +159,11 @@ wait_for serve "http://127.0.0.1:$SERVE_PORT/healthz"
 cat <<MSG
 local stack ready (logs in $dir/logs; Ctrl-C stops it)
   export AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY AWS_REGION=$AWS_REGION
-  aws --endpoint-url $AWS_ENDPOINT_URL_S3 s3 cp dog.jpg s3://$BUCKET/input/dog.jpg
+  aws --endpoint-url $AWS_ENDPOINT_URL_S3 s3 cp testdata/dog.jpg s3://$BUCKET/input/dog.jpg
   curl -s http://127.0.0.1:$AWS_PORT/local/windows     # each window the queue's poller invoked
   curl -s http://127.0.0.1:$AWS_PORT/local/jobs        # each SubmitJob and its array children
   aws --endpoint-url $AWS_ENDPOINT_URL_S3 s3 ls s3://$BUCKET/output/ --recursive
-  curl -s --data-binary @dog.jpg -H 'Content-Type: image/jpeg' http://127.0.0.1:$SERVE_PORT/predict
+  curl -s --data-binary @testdata/dog.jpg -H 'Content-Type: image/jpeg' http://127.0.0.1:$SERVE_PORT/predict
 MSG
 
 # Run until interrupted, or until a process dies.

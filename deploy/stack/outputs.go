@@ -27,7 +27,7 @@ func (b *builder) outputs(bucket awss3.Bucket, apiURL string, batch batchParts, 
 	b.out("PredictUrl", predictURL, "POST an image here (auth: "+string(b.props.Auth)+")")
 	b.out("CurlExample", b.curlExample(predictURL), "classify one image (from the repository root)")
 	b.out("BucketName", *bucket.BucketName(), "bucket: upload to "+InputPrefix+", results appear under "+OutputPrefix)
-	b.out("BatchInputExample", fmt.Sprintf("aws s3 cp ./images/ s3://%s/%s --recursive", *bucket.BucketName(), InputPrefix),
+	b.out("BatchInputExample", fmt.Sprintf("aws s3 cp testdata/ s3://%s/%s --recursive", *bucket.BucketName(), InputPrefix),
 		"classify many images by uploading them")
 	b.out("OutputsExample", fmt.Sprintf("aws s3 ls s3://%s/%s --recursive", *bucket.BucketName(), OutputPrefix), "list the results")
 	b.out("JobQueueArn", *batch.queue.JobQueueArn(), "AWS Batch job queue")

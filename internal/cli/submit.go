@@ -65,7 +65,7 @@ submitted job is printed as JSON.`,
   $ mlserve submit --input s3://my-bucket/input/ --dry-run
 
   # rerun the job of one Lambda window
-  $ mlserve submit --manifest s3://my-bucket/manifests/mlserve-<request id>.jsonl --input s3://my-bucket/input/`,
+  $ mlserve submit --manifest s3://my-bucket/manifests/mlserve-<request-id>.jsonl --input s3://my-bucket/input/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := opts.check(); err != nil {

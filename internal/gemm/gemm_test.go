@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
 // guard is the number of sentinel floats written on each side of C.
@@ -184,6 +186,14 @@ func TestKernel(t *testing.T) {
 		t.Errorf("Kernel() = %q, want the best available %q", name, kernels()[0].name)
 	}
 	t.Logf("kernel %s, available %v", name, kernelNames())
+	testsupport.CheckKernels(t, kernelNames()) // fails for each kernel CI expects and this build lacks
+	// Log which of this architecture's assembly kernels every per-kernel
+	// test here skips: a CPU without the feature, or a purego build.
+	for _, k := range map[string][]string{"amd64": {"avx512", "avx2"}, "arm64": {"neon"}}[runtime.GOARCH] {
+		if kernelByName(k) == nil {
+			t.Logf("GEMM kernel %s NOT TESTED on this machine: not available (have %v)", k, kernelNames())
+		}
+	}
 }
 
 // smallSizes cover every remainder of the tile shapes (4, 6, 12, 16, 32)
@@ -286,14 +296,16 @@ func TestMulNoAlloc(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops items at random under the race detector")
 	}
-	rng := rand.New(rand.NewPCG(3, 4))
-	for _, s := range [][3]int{{128, 256, 196}, {256, 256, 49}, {1000, 512, 1}} {
-		p := newProblem(rng, s[0], s[1], s[2], "all")
-		pa := PackA(p.a, p.m, p.k)
-		c := make([]float32, p.m*p.n)
-		Mul(c, pa, p.b, p.n, p.ep) // warm up: start workers, fill pools
-		if got := testing.AllocsPerRun(20, func() { Mul(c, pa, p.b, p.n, p.ep) }); got != 0 {
-			t.Errorf("%v: %v allocations per Mul, want 0", s, got)
+	for _, kern := range kernelNames() { // every kernel, the assembly ones included
+		rng := rand.New(rand.NewPCG(3, 4))
+		for _, s := range [][3]int{{128, 256, 196}, {256, 256, 49}, {1000, 512, 1}, {64, 147, 13}} {
+			p := newProblem(rng, s[0], s[1], s[2], "all")
+			pa := packA(p.a, p.m, p.k, kernelByName(kern))
+			c := make([]float32, p.m*p.n)
+			Mul(c, pa, p.b, p.n, p.ep) // warm up: start workers, fill pools
+			if got := testing.AllocsPerRun(20, func() { Mul(c, pa, p.b, p.n, p.ep) }); got != 0 {
+				t.Errorf("%s %v: %v allocations per Mul, want 0", kern, s, got)
+			}
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
 // fuzzMaxPixels keeps each fuzz input fast.
@@ -30,7 +32,11 @@ func FuzzDecode(f *testing.F) {
 			f.Add(data)
 		}
 	}
-	if tool, _ := lookTools(); tool {
+	tool, err := lookTools()
+	if !tool && testsupport.CI() {
+		f.Fatalf("FuzzDecode seeds: %v (apt-get install libjpeg-turbo-progs)", err)
+	}
+	if tool {
 		img := photo(33, 17, 9)
 		for _, args := range [][]string{
 			{"-progressive", "-sample", "2x2"}, {"-progressive", "-restart", "1B"},

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -27,16 +28,20 @@ func loadModel(t testing.TB, name string) *infer.Classifier {
 
 const miniModel = "mini-v1-opset11.onnx"
 
-// TestRealEngine serves the mini fixture model: every fixture image gives
-// the predictions the engine gives when called directly.
+// TestRealEngine serves the mini fixture model: every image of the shared
+// fixtures gives the predictions the engine gives when called directly.
 func TestRealEngine(t *testing.T) {
 	c := loadModel(t, miniModel)
 	ts := start(t, Config{}, c)
-	images := []string{"dog-768x576.jpg", "gray-320x480.png", "palette-256x256.gif", "exif-rot6-480x360.jpg", "tiny-60x45.png"}
-	if raceEnabled {
-		images = images[:2]
+	entries, err := os.ReadDir(filepath.Join(fixtures(t), "images")) // every fixture image, under -race too
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, name := range images {
+	if len(entries) < 5 {
+		t.Fatalf("%d fixture images, want the whole set (../shared/fixtures/images)", len(entries))
+	}
+	for _, e := range entries {
+		name := e.Name()
 		t.Run(name, func(t *testing.T) {
 			img := readFixture(t, "images/"+name)
 			want := c.Classify(context.Background(), [][]byte{img}, 3)[0]

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlserve/mlserve/internal/testsupport"
 	"github.com/mlserve/mlserve/models"
 )
 
@@ -264,11 +265,13 @@ func TestStaticBinary(t *testing.T) {
 	}
 	t.Logf("binary: %.1f MB", float64(fi.Size())/1e6)
 
-	if _, err := exec.LookPath("file"); err == nil {
-		b, _ := exec.Command("file", out).CombinedOutput()
+	if file, err := exec.LookPath("file"); err == nil {
+		b, _ := exec.Command(file, out).CombinedOutput()
 		if !strings.Contains(string(b), "statically linked") {
 			t.Errorf("file: %s", b)
 		}
+	} else if testsupport.CI() {
+		t.Errorf("file(1) not found (apt-get install file): %v", err)
 	}
 	b, _ := exec.Command("ldd", out).CombinedOutput() // exits 1 for a static binary
 	if !strings.Contains(string(b), "not a dynamic executable") && !strings.Contains(string(b), "statically linked") {

@@ -12,14 +12,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mlserve/mlserve/internal/testsupport"
 )
 
 // runFetch runs scripts/fetch-model.sh and returns its exit code and stderr.
 func runFetch(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl not installed")
-	}
+	testsupport.Tool(t, "curl", "") // skips locally, fails in CI
 	cmd := exec.Command("sh", append([]string{filepath.Join(repoRoot(t), "scripts", "fetch-model.sh")}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

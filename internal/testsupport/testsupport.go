@@ -61,7 +61,7 @@ func ReadFixture(t testing.TB, elem ...string) []byte {
 
 // Tool finds an external program: the path in the environment variable env
 // when set, else name on PATH. A missing tool skips the test locally and
-// fails it when CI=true, so CI cannot skip silently.
+// fails it in CI (see CI), so CI cannot skip silently.
 func Tool(t testing.TB, name, env string) string {
 	t.Helper()
 	if env != "" {
@@ -76,10 +76,14 @@ func Tool(t testing.TB, name, env string) string {
 	return p
 }
 
-// Missing skips the test, or fails it when CI=true.
+// CI reports whether the tests run in CI: the CI variable set to any
+// non-empty value (CI=true, CI=1, CI=yes all count), as CI systems set it.
+func CI() bool { return os.Getenv("CI") != "" }
+
+// Missing skips the test, or fails it in CI (see CI).
 func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
+	if CI() {
 		t.Fatalf(format, args...)
 	}
 	t.Skipf(format, args...)

@@ -5,7 +5,7 @@
 //
 //	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 //
-// Without either the test is skipped locally and fails when CI=true.
+// Without either the test is skipped locally and fails in CI (CI set to any non-empty value).
 package s3server
 
 import (
