@@ -130,30 +130,7 @@ func toRGB(dst []byte, img image.Image, r image.Rectangle, ycc yccKind, pal []by
 		}
 		return
 	case *image.Paletted:
-		var lut [256 * 3]byte
-		if pal != nil {
-			copy(lut[:], pal)
-		} else {
-			for i, c := range m.Palette {
-				if i >= 256 {
-					break
-				}
-				var n color.NRGBA
-				switch c := c.(type) {
-				case color.NRGBA:
-					n = c
-				case color.RGBA:
-					if c.A == 0xff || c.A == 0 {
-						n = color.NRGBA{c.R, c.G, c.B, c.A}
-					} else {
-						n = color.NRGBAModel.Convert(c).(color.NRGBA)
-					}
-				default:
-					n = color.NRGBAModel.Convert(c).(color.NRGBA)
-				}
-				lut[i*3], lut[i*3+1], lut[i*3+2] = n.R, n.G, n.B
-			}
-		}
+		lut := paletteLUT(m.Palette, pal)
 		for y := r.Min.Y; y < r.Max.Y; y++ {
 			src := m.Pix[m.PixOffset(b.Min.X+r.Min.X, b.Min.Y+y):][:w]
 			out := dst[(y-r.Min.Y)*w*3:][:w*3]
@@ -263,65 +240,109 @@ func ycbcrToRGB(dst []byte, m *image.YCbCr, r image.Rectangle, ycc yccKind) bool
 				crSum[i] = int32(row1[c])
 			}
 		}
-		switch {
-		case fancyH && fancyV: // h2v2: weights 9/3/3/1 over 16
-			for i := range w {
-				x := r.Min.X + i
-				j := x>>1 - ca + 1
-				if x&1 == 0 {
-					cbLine[i] = uint8((3*cbSum[j] + cbSum[j-1] + 8) >> 4)
-					crLine[i] = uint8((3*crSum[j] + crSum[j-1] + 8) >> 4)
-				} else {
-					cbLine[i] = uint8((3*cbSum[j] + cbSum[j+1] + 7) >> 4)
-					crLine[i] = uint8((3*crSum[j] + crSum[j+1] + 7) >> 4)
-				}
-			}
-		case fancyH: // h2v1: weights 3/1 over 4
-			for i := range w {
-				x := r.Min.X + i
-				j := x>>1 - ca + 1
-				if x&1 == 0 {
-					cbLine[i] = uint8((3*cbSum[j] + cbSum[j-1] + 1) >> 2)
-					crLine[i] = uint8((3*crSum[j] + crSum[j-1] + 1) >> 2)
-				} else {
-					cbLine[i] = uint8((3*cbSum[j] + cbSum[j+1] + 2) >> 2)
-					crLine[i] = uint8((3*crSum[j] + crSum[j+1] + 2) >> 2)
-				}
-			}
-		case fancyV: // h1v2: weights 3/1 over 4, bias 1 above and 2 below
-			bias := int32(1 + y&1)
-			for i := range w {
-				j := (r.Min.X+i)>>hs - ca + 1
-				cbLine[i] = uint8((cbSum[j] + bias) >> 2)
-				crLine[i] = uint8((crSum[j] + bias) >> 2)
-			}
-		default:
-			for i := range w {
-				j := (r.Min.X+i)>>hs - ca + 1
-				cbLine[i] = uint8(cbSum[j])
-				crLine[i] = uint8(crSum[j])
-			}
-		}
+		upsampleChroma(cbLine, crLine, cbSum, crSum, r.Min.X, ca, hs, y, fancyH, fancyV)
 		yrow := m.Y[y*m.YStride+r.Min.X : y*m.YStride+r.Max.X]
 		out := dst[(y-r.Min.Y)*w*3:][:w*3]
-		cbl, crl := cbLine[:len(yrow)], crLine[:len(yrow)]
-		if ycc == yccVP8 {
-			for i, yv := range yrow {
-				y1, u, v := vp8Y[yv], cbl[i], crl[i]
-				o := out[i*3 : i*3+3]
-				o[0] = vp8Clip(y1 + vp8RV[v] - 14234)
-				o[1] = vp8Clip(y1 - vp8GU[u] - vp8GV[v] + 8708)
-				o[2] = vp8Clip(y1 + vp8BU[u] - 17685)
-			}
-			continue
-		}
-		for i, yv := range yrow {
-			yy, u, v := int32(yv)+clampOff, cbl[i], crl[i]
-			o := out[i*3 : i*3+3]
-			o[0] = clampTab[(yy+jpegCrR[v])&1023]
-			o[1] = clampTab[(yy+(jpegCbG[u]+jpegCrG[v])>>16)&1023]
-			o[2] = clampTab[(yy+jpegCbB[u])&1023]
-		}
+		yccRowToRGB(out, yrow, cbLine[:len(yrow)], crLine[:len(yrow)], ycc)
 	}
 	return true
+}
+
+// upsampleChroma fills one output row's Cb and Cr from the chroma sums of
+// its source rows (cbSum, crSum: columns ca-1 .. with one neighbor either
+// side), with libjpeg-turbo's triangle filters where fancy.
+func upsampleChroma(cbLine, crLine []uint8, cbSum, crSum []int32, x0, ca int, hs uint, y int, fancyH, fancyV bool) {
+	w := len(cbLine)
+	switch {
+	case fancyH && fancyV: // h2v2: weights 9/3/3/1 over 16
+		for i := range w {
+			x := x0 + i
+			j := x>>1 - ca + 1
+			if x&1 == 0 {
+				cbLine[i] = uint8((3*cbSum[j] + cbSum[j-1] + 8) >> 4)
+				crLine[i] = uint8((3*crSum[j] + crSum[j-1] + 8) >> 4)
+			} else {
+				cbLine[i] = uint8((3*cbSum[j] + cbSum[j+1] + 7) >> 4)
+				crLine[i] = uint8((3*crSum[j] + crSum[j+1] + 7) >> 4)
+			}
+		}
+	case fancyH: // h2v1: weights 3/1 over 4
+		for i := range w {
+			x := x0 + i
+			j := x>>1 - ca + 1
+			if x&1 == 0 {
+				cbLine[i] = uint8((3*cbSum[j] + cbSum[j-1] + 1) >> 2)
+				crLine[i] = uint8((3*crSum[j] + crSum[j-1] + 1) >> 2)
+			} else {
+				cbLine[i] = uint8((3*cbSum[j] + cbSum[j+1] + 2) >> 2)
+				crLine[i] = uint8((3*crSum[j] + crSum[j+1] + 2) >> 2)
+			}
+		}
+	case fancyV: // h1v2: weights 3/1 over 4, bias 1 above and 2 below
+		bias := int32(1 + y&1)
+		for i := range w {
+			j := (x0+i)>>hs - ca + 1
+			cbLine[i] = uint8((cbSum[j] + bias) >> 2)
+			crLine[i] = uint8((crSum[j] + bias) >> 2)
+		}
+	default:
+		for i := range w {
+			j := (x0+i)>>hs - ca + 1
+			cbLine[i] = uint8(cbSum[j])
+			crLine[i] = uint8(crSum[j])
+		}
+	}
+}
+
+// yccRowToRGB converts one row of full-resolution Y, Cb and Cr to packed RGB
+// with the conversion of the format's decoder.
+func yccRowToRGB(out, yrow, cbl, crl []uint8, ycc yccKind) {
+	if ycc == yccVP8 {
+		for i, yv := range yrow {
+			y1, u, v := vp8Y[yv], cbl[i], crl[i]
+			o := out[i*3 : i*3+3]
+			o[0] = vp8Clip(y1 + vp8RV[v] - 14234)
+			o[1] = vp8Clip(y1 - vp8GU[u] - vp8GV[v] + 8708)
+			o[2] = vp8Clip(y1 + vp8BU[u] - 17685)
+		}
+		return
+	}
+	for i, yv := range yrow {
+		yy, u, v := int32(yv)+clampOff, cbl[i], crl[i]
+		o := out[i*3 : i*3+3]
+		o[0] = clampTab[(yy+jpegCrR[v])&1023]
+		o[1] = clampTab[(yy+(jpegCbG[u]+jpegCrG[v])>>16)&1023]
+		o[2] = clampTab[(yy+jpegCbB[u])&1023]
+	}
+}
+
+// paletteLUT is a palette as packed 8-bit RGB, 256 entries: pal (the
+// file's own palette bytes) when there is one, else the decoded palette's
+// colours un-premultiplied.
+func paletteLUT(palette color.Palette, pal []byte) *[256 * 3]byte {
+	var lut [256 * 3]byte
+	if pal != nil {
+		copy(lut[:], pal)
+		return &lut
+	}
+	for i, c := range palette {
+		if i >= 256 {
+			break
+		}
+		var n color.NRGBA
+		switch c := c.(type) {
+		case color.NRGBA:
+			n = c
+		case color.RGBA:
+			if c.A == 0xff || c.A == 0 {
+				n = color.NRGBA{c.R, c.G, c.B, c.A}
+			} else {
+				n = color.NRGBAModel.Convert(c).(color.NRGBA)
+			}
+		default:
+			n = color.NRGBAModel.Convert(c).(color.NRGBA)
+		}
+		lut[i*3], lut[i*3+1], lut[i*3+2] = n.R, n.G, n.B
+	}
+	return &lut
 }
