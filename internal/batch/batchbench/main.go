@@ -111,47 +111,59 @@ func main() {
 	if *bin == "" {
 		return
 	}
+	rssRuns(*bin, *rssModel, *rssSizes, tmp, jpegs, *bs)
+}
+
+// rssRuns runs bin's batch command over each count of inputs in sizes and
+// prints its peak RSS against the first run's.
+func rssRuns(bin, rssModel, sizes, tmp string, jpegs [][]byte, bs int) {
 	var first int64
-	for _, s := range strings.Split(*rssSizes, ",") {
+	for _, s := range strings.Split(sizes, ",") {
 		var k int
 		fmt.Sscan(s, &k)
 		dir := filepath.Join(tmp, fmt.Sprintf("rss-%d", k))
 		makeInputs(filepath.Join(dir, "in"), jpegs, k)
-		cmd := exec.Command(*bin, "batch", "--model", *rssModel, "--input", filepath.Join(dir, "in"),
-			"--output", filepath.Join(dir, "out"), "--batch-size", fmt.Sprint(*bs), "--progress-interval", "1h")
+		cmd := exec.Command(bin, "batch", "--model", rssModel, "--input", filepath.Join(dir, "in"),
+			"--output", filepath.Join(dir, "out"), "--batch-size", fmt.Sprint(bs), "--progress-interval", "1h")
 		cmd.Env = append(os.Environ(), "MLSERVE_LOG_LEVEL=warn")
 		cmd.Stderr = os.Stderr
 		t0 := time.Now()
-		check(cmd.Start())
-		// The child's own VmHWM, polled: its rusage Maxrss would count this
-		// process's memory, which Linux records when the vfork'ed child execs.
-		var rss int64
-		stop, done := make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(done)
-			tick := time.NewTicker(5 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				if kib := vmHWM(cmd.Process.Pid); kib > rss {
-					rss = kib
-				}
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-				}
-			}
-		}()
-		err := cmd.Wait()
-		close(stop)
-		<-done
-		check(err)
+		rss := peakRSS(cmd)
 		if first == 0 {
 			first = rss
 		}
 		fmt.Printf("peak RSS %s, %5d inputs: %6.1f MiB (%.2fx the first) in %.1fs\n",
-			filepath.Base(*rssModel), k, float64(rss)/1024, float64(rss)/float64(first), time.Since(t0).Seconds())
+			filepath.Base(rssModel), k, float64(rss)/1024, float64(rss)/float64(first), time.Since(t0).Seconds())
 	}
+}
+
+// peakRSS runs cmd to its end and returns its peak RSS in KiB: the child's
+// own VmHWM, polled, because its rusage Maxrss would count this process's
+// memory, which Linux records when the vfork'ed child execs.
+func peakRSS(cmd *exec.Cmd) int64 {
+	check(cmd.Start())
+	var rss int64
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if kib := vmHWM(cmd.Process.Pid); kib > rss {
+				rss = kib
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(stop)
+	<-done
+	check(err)
+	return rss
 }
 
 // vmHWM reads a process's peak resident set size in KiB from /proc, or 0.
