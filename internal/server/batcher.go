@@ -26,7 +26,10 @@ type runFunc func(ctx context.Context, inputs []*infer.Input, topK int) ([]infer
 // A batch starts as soon as the engine is free and something is queued. It
 // waits (up to maxWait) for more images only while admitted images are
 // still being decoded, so a lone request never waits and a burst fills
-// the batch.
+// the batch. After a batch that answered some requests while others still
+// have images to go, it waits briefly for the clients just answered to
+// send their next request (awaitReturns), so they do not lose every
+// second batch to the large requests.
 type batcher struct {
 	run     runFunc
 	max     int
@@ -36,6 +39,7 @@ type batcher struct {
 	queue     *fairQueue
 	pending   atomic.Int64  // admitted, not yet taken into a batch
 	preparing atomic.Int64  // admitted, not yet queued (decoding)
+	joined    atomic.Int64  // requests that have queued their first image
 	kick      chan struct{} // a preparing image gave up: stop waiting for it
 	quit      chan struct{}
 	done      chan struct{}
@@ -106,7 +110,8 @@ func (b *batcher) admit(n int) bool {
 
 // abandon releases an admitted image that will not be queued (it failed
 // to decode, or its request gave up).
-func (b *batcher) abandon() {
+func (b *batcher) abandon(req *request) {
+	req.left.Add(-1)
 	b.pending.Add(-1)
 	if b.preparing.Add(-1) == 0 {
 		select {
@@ -126,6 +131,9 @@ func (b *batcher) enqueue(ctx context.Context, req *request, in *infer.Input, to
 	default:
 	}
 	j := &job{ctx: ctx, req: req, in: in, topK: topK, enq: time.Now(), done: make(chan jobResult, 1)}
+	if req.joined.CompareAndSwap(false, true) {
+		b.joined.Add(1) // before the push wakes the loop
+	}
 	b.queue.push(j)
 	b.preparing.Add(-1)
 	return j, nil
@@ -163,11 +171,13 @@ func (b *batcher) loop() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	batch := make([]*job, 0, b.max)
+	var back returns
 	for {
 		if !b.waitQueued() {
 			b.drain()
 			return
 		}
+		b.awaitReturns(timer, back)
 		b.gather(timer)
 		// The batch is taken once the engine is ours: decodes that were
 		// running (they hold the CPU shared unless Config.Overlap) have
@@ -175,8 +185,9 @@ func (b *batcher) loop() {
 		// instead of waiting behind the next one.
 		release := b.hold()
 		batch = b.takeTurns(batch[:0])
+		back = returns{}
 		if len(batch) > 0 {
-			b.runBatch(batch)
+			back = b.runBatch(batch)
 		}
 		release()
 		clear(batch)
@@ -248,6 +259,7 @@ func (b *batcher) takeTurns(batch []*job) []*job {
 func (b *batcher) take(batch []*job, j *job) []*job {
 	b.pending.Add(-1)
 	if err := j.ctx.Err(); err != nil {
+		j.req.left.Add(-1)
 		j.done <- jobResult{err: err}
 		return batch
 	}
@@ -261,11 +273,14 @@ func (b *batcher) drain() {
 			return
 		}
 		b.pending.Add(-1)
+		j.req.left.Add(-1)
 		j.done <- jobResult{err: httpapi.ErrDraining}
 	}
 }
 
-func (b *batcher) runBatch(batch []*job) {
+// runBatch runs batch on the engine, answers its images and returns the
+// wait for the requests it finished to come back (see awaitReturns).
+func (b *batcher) runBatch(batch []*job) returns {
 	start := time.Now()
 	inputs := make([]*infer.Input, len(batch))
 	topK := 0
@@ -293,6 +308,7 @@ func (b *batcher) runBatch(batch []*job) {
 	if err == nil && len(results) != len(batch) {
 		err = fmt.Errorf("engine returned %d results for %d inputs", len(results), len(batch))
 	}
+	back := b.returnsAfter(batch, d) // before any answer, so no return is missed
 	for i, j := range batch {
 		if err != nil {
 			j.done <- jobResult{err: err}
@@ -313,6 +329,7 @@ func (b *batcher) runBatch(batch []*job) {
 		r.TimingsMs.BatchSize = len(batch)
 		j.done <- jobResult{res: r}
 	}
+	return back
 }
 
 // safeRun calls the engine and turns a panic (a bug, never user input)

@@ -3,6 +3,7 @@ package server
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // request is one /predict's share of the batcher: its own queue of
@@ -13,10 +14,17 @@ type request struct {
 	// a large request's images do not fill the decode queue ahead of a
 	// small request's.
 	decode chan struct{}
+	// left counts the request's images not yet answered or abandoned, so
+	// the batcher knows which requests a batch finished.
+	left atomic.Int64
+	// joined is set when the request queues its first image.
+	joined atomic.Bool
 }
 
-func newRequest(decoders int) *request {
-	return &request{decode: make(chan struct{}, decoders)}
+func newRequest(decoders, images int) *request {
+	r := &request{decode: make(chan struct{}, decoders)}
+	r.left.Store(int64(images))
+	return r
 }
 
 // fairQueue holds the prepared images of every request and hands them out

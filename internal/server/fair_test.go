@@ -10,7 +10,7 @@ import (
 // that queues again later joins the end of the turn.
 func TestFairQueueTakesRequestsInTurn(t *testing.T) {
 	q := newFairQueue()
-	reqs := map[string]*request{"A": newRequest(1), "B": newRequest(1), "C": newRequest(1)}
+	reqs := map[string]*request{"A": newRequest(1, 4), "B": newRequest(1, 4), "C": newRequest(1, 4)}
 	push := func(names string) {
 		for _, n := range strings.Split(names, "") {
 			q.push(&job{req: reqs[n], topK: int(n[0])})

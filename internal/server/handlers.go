@@ -211,7 +211,7 @@ func (p *predictor) Classify(ctx context.Context, images [][]byte, topK int) ([]
 	if !m.batch.admit(len(images)) {
 		return failAll(api.Result{Model: m.info.Name}, len(images), httpapi.ErrOverloaded)
 	}
-	req := newRequest(max(1, s.cfg.Decoders/2))
+	req := newRequest(max(1, s.cfg.Decoders/2), len(images))
 	results, errs := httpapi.ClassifyEach(images, func(_ int, data []byte) (api.Result, error) {
 		return s.classify(ctx, m, req, data, topK)
 	})
@@ -239,7 +239,7 @@ func failAll(r api.Result, n int, err error) ([]api.Result, []error) {
 func (s *Server) classify(ctx context.Context, m *model, req *request, data []byte, topK int) (api.Result, error) {
 	j, err := s.prepare(ctx, m, req, data, topK)
 	if err != nil {
-		m.batch.abandon()
+		m.batch.abandon(req)
 		return api.Result{}, err
 	}
 	return m.batch.wait(ctx, j)
