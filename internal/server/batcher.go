@@ -112,6 +112,7 @@ func (b *batcher) admit(n int) bool {
 // to decode, or its request gave up).
 func (b *batcher) abandon(req *request) {
 	req.left.Add(-1)
+	req.unqueued.Add(-1)
 	b.pending.Add(-1)
 	if b.preparing.Add(-1) == 0 {
 		select {
