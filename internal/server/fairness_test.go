@@ -119,7 +119,9 @@ func fairness(t *testing.T, clients int) {
 		perImage = 20 * time.Millisecond // the engine, not the race detector's slower HTTP and decodes, is the bottleneck
 	}
 	eng := slowEngine{fakeEngine: newFake(), perImage: perImage, narrow: new(atomic.Int64)}
-	ts := start(t, Config{MaxBatch: 8, MaxImages: 64, Queue: 160, BatchWait: 5 * time.Millisecond}, eng)
+	// BatchWait caps the wait for answered clients to come back (1/16 of
+	// a batch: 5 ms, 10 ms under -race, whose HTTP round trips are slower).
+	ts := start(t, Config{MaxBatch: 8, MaxImages: 64, Queue: 160, BatchWait: perImage / 2}, eng)
 	url := ts.url + "/predict"
 
 	alone, st := smallThroughput(t, url, img, clients, 200, phase)
