@@ -201,7 +201,9 @@ func loadClamp(flags Register, fname string, lo, hi VecPhysical) {
 }
 
 // sigmoidBody computes e = e^-x as 2^n * p(r) with -x = n ln2 + r, |r| <=
-// ln2/2, then 1/(1+e) or, for SiLU, x/(1+e).
+// ln2/2, then 1/(1+e) or, for SiLU, x/(1+e). AVX-512 scales by 2^n with
+// VSCALEFPS, AVX2 builds 2^n's bits (n in [-126, 127] after the clamp, so
+// both are exact and equal).
 func sigmoidBody(v VecPhysical, z, silu bool) {
 	reg := ymm
 	if z {
@@ -224,10 +226,15 @@ func sigmoidBody(v VecPhysical, z, silu bool) {
 	for _, c := range []string{"c6", "c5", "c4", "c3", "c2", "one", "one"} {
 		VFMADD213PS(actConst(c), t, p) // p = p*r + c
 	}
-	VCVTPS2DQ(n, ni)
-	VPSLLD(U8(23), ni, ni)
-	VPADDD(actConst("one"), ni, ni) // + 127<<23 (the bits of 1.0): 2^n
-	VMULPS(ni, p, p)
+	if z {
+		// p * 2^n in one instruction (n is integral and in range).
+		VSCALEFPS(n, p, p)
+	} else {
+		VCVTPS2DQ(n, ni)
+		VPSLLD(U8(23), ni, ni)
+		VPADDD(actConst("one"), ni, ni) // + 127<<23 (the bits of 1.0): 2^n
+		VMULPS(ni, p, p)
+	}
 	VADDPS(actConst("one"), p, p) // 1 + e^-x
 	if silu {
 		VDIVPS(p, v, v)

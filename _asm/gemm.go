@@ -31,8 +31,9 @@ const (
 
 func main() {
 	ConstraintExpr("!purego")
-	avx512("tileAVX512", 12, 32)
-	avx512("tileAVX512N16", 12, 16) // for n <= 16 (the FC layer at small batch)
+	avx512("tileAVX512", 12, 32, false)
+	avx512("tileAVX512N16", 12, 16, false) // for n <= 16 (the FC layer at small batch)
+	avx512("tileAVX512S", 12, 32, true)    // B read in place (small k)
 	avx2(6, 16)
 	copyPanels("copyPanels32", 32, 64, true)
 	copyPanels("copyPanels16", 16, 32, false)
@@ -49,16 +50,51 @@ func main() {
 // avx512 emits an MR x NR (NR = 16 or 32) kernel with MR*NR/16 zmm
 // accumulators. Rows past the argument mr are skipped; columns are masked
 // by mask (bit j for column j), so one kernel serves edge tiles too and
-// never touches C outside the tile.
-func avx512(fname string, MR, NR int) {
+// never touches C outside the tile. strided: B is not a packed panel but
+// kc rows of NR floats read in place, ldb floats apart (the extra
+// argument), so a small-k product needs no B packing.
+func avx512(fname string, MR, NR int, strided bool) {
 	const vec = 16
 	nv := NR / vec
-	TEXT(fname, NOSPLIT, "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags, mr int, mask uint32, lo, hi float32)")
+	sig := "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags, mr int, mask uint32, lo, hi float32)"
+	doc := fmt.Sprintf("%s computes one %dx%d tile of C; see tileFunc.", fname, MR, NR)
+	if strided {
+		sig = "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags, mr int, mask uint32, lo, hi float32, ldb int)"
+		doc = fmt.Sprintf("%s computes one %dx%d tile of C from B rows ldb floats apart; see tileFunc.", fname, MR, NR)
+	}
+	TEXT(fname, NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s computes one %dx%d tile of C; see tileFunc.", fname, MR, NR))
+	Doc(doc)
 	kc := Load(Param("kc"), RAX)
 	ap := Load(Param("a"), RSI)
 	bp := Load(Param("b"), RDI)
+	// B row p of an unrolled step: packed, a displacement; strided, bp
+	// plus 0, 1, 2 or 3 times ldb (bytes; RCX, RDX: free until the
+	// epilogue).
+	bRow := func(p, disp int) Mem { return Mem{Base: bp, Disp: 4*p*NR + disp} }
+	bStep := func(steps int) { ADDQ(U32(4*steps*NR), bp) }
+	if strided {
+		ldb := Load(Param("ldb"), RCX)
+		SHLQ(U8(2), ldb)
+		ldb3 := RDX
+		LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ldb3)
+		bRow = func(p, disp int) Mem {
+			switch p {
+			case 0:
+				return Mem{Base: bp, Disp: disp}
+			case 3:
+				return Mem{Base: bp, Index: ldb3, Scale: 1, Disp: disp}
+			}
+			return Mem{Base: bp, Index: ldb, Scale: uint8(p), Disp: disp}
+		}
+		bStep = func(steps int) {
+			if steps == 1 {
+				ADDQ(ldb, bp)
+				return
+			}
+			LEAQ(Mem{Base: bp, Index: ldb, Scale: 4}, bp)
+		}
+	}
 
 	acc := make([][]VecPhysical, MR)
 	for i := range acc {
@@ -79,7 +115,7 @@ func avx512(fname string, MR, NR int) {
 
 	step := func(p int) {
 		for v := range nv {
-			VMOVUPS(Mem{Base: bp, Disp: 4 * (p*NR + v*vec)}, bv[v])
+			VMOVUPS(bRow(p, 4*v*vec), bv[v])
 		}
 		for i := range MR {
 			t := bc[i%len(bc)]
@@ -89,7 +125,7 @@ func avx512(fname string, MR, NR int) {
 			}
 		}
 	}
-	kLoops(kc, ap, bp, MR, NR, step, true)
+	kLoops(kc, ap, MR, NR, step, bStep, true, fname)
 
 	// Epilogue.
 	cp := Load(Param("c"), RDX)
@@ -190,7 +226,7 @@ func avx2(MR, NR int) {
 			}
 		}
 	}
-	kLoops(kc, ap, bp, MR, NR, step, false)
+	kLoops(kc, ap, MR, NR, step, func(steps int) { ADDQ(U32(4*steps*NR), bp) }, false, "tileAVX2")
 
 	cp := Load(Param("c"), RDX)
 	ldc := Load(Param("ldc"), RCX)
@@ -247,9 +283,10 @@ func avx2(MR, NR int) {
 // unrolled iteration: A panels come from L3 (the packed weights outgrow L2)
 // and are reused for few B micro-panels when n is small; measured +2-14%
 // on ResNet-50 shapes.
-func kLoops(kc, ap, bp Register, MR, NR int, step func(p int), prefetchA bool) {
+// bStep advances B by that many rows; fname names the labels.
+func kLoops(kc, ap Register, MR, NR int, step func(p int), bStep func(steps int), prefetchA bool, fname string) {
 	const unroll = 4
-	name := fmt.Sprintf("k%dx%d", MR, NR)
+	name := fname + "_k" // labels are per function
 	n := RBX
 	MOVQ(kc, n)
 	SHRQ(U8(2), n)
@@ -262,7 +299,7 @@ func kLoops(kc, ap, bp Register, MR, NR int, step func(p int), prefetchA bool) {
 		}
 	}
 	ADDQ(U32(4*unroll*MR), ap)
-	ADDQ(U32(4*unroll*NR), bp)
+	bStep(unroll)
 	DECQ(n)
 	JNZ(LabelRef(name + "_loop4"))
 	Label(name + "_tail")
@@ -271,7 +308,7 @@ func kLoops(kc, ap, bp Register, MR, NR int, step func(p int), prefetchA bool) {
 	Label(name + "_loop1")
 	step(0)
 	ADDQ(U32(4*MR), ap)
-	ADDQ(U32(4*NR), bp)
+	bStep(1)
 	DECQ(kc)
 	JNZ(LabelRef(name + "_loop1"))
 	Label(name + "_end")

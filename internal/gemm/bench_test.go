@@ -87,3 +87,34 @@ func BenchmarkPeak(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMulSmallK runs MobileNetV2's and EfficientNet-B0's 1x1
+// convolutions with few input channels at batch 1 (m x k x n) with B
+// packed ("packed") and read in place ("direct", k <= directK), side by
+// side in one process.
+func BenchmarkMulSmallK(b *testing.B) {
+	shapes := [][3]int{{96, 16, 12544}, {144, 24, 3136}, {192, 32, 784}, {240, 40, 784}, {384, 64, 196}, {480, 80, 196}}
+	for _, s := range shapes {
+		m, k, n := s[0], s[1], s[2]
+		for _, mode := range []string{"packed", "direct"} {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", mode, m, k, n), func(b *testing.B) {
+				saved := directK
+				defer func() { directK = saved }()
+				if mode == "packed" {
+					directK = 0
+				} else {
+					directK = kcMax
+				}
+				rng := rand.New(rand.NewPCG(1, 2))
+				pa := packA(randSlice(rng, m*k), m, k, active)
+				bm := randSlice(rng, k*n)
+				c := make([]float32, m*n)
+				ep := Epilogue{Bias: randSlice(rng, m), ReLU: true}
+				for b.Loop() {
+					Mul(c, pa, bm, n, ep)
+				}
+				b.ReportMetric(2*float64(m*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

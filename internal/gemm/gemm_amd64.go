@@ -18,7 +18,7 @@ var archKernels = func() []*kernel {
 }()
 
 var (
-	avx512Kernel = &kernel{name: "avx512", mr: 12, nr: 32, tile: avx512Tile, copyPanels: copyB32,
+	avx512Kernel = &kernel{name: "avx512", mr: 12, nr: 32, tile: avx512Tile, copyPanels: copyB32, direct: avx512DirectTile,
 		narrow: &kernel{name: "avx512", mr: 12, nr: 16, tile: avx512N16Tile, copyPanels: copyB16},
 		peak:   peakAVX512, peakFlops: 24 * 16 * 2, gemv: gemvVec}
 	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, tile: avx2Tile,
@@ -61,6 +61,14 @@ func avx512Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, 
 	_, _ = a[kc*12-1], b[kc*32-1] // the kernel reads whole panels
 	bp, rp := tilePointers(c, ldc, bias, res, flags, mr, nr)
 	tileAVX512(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, mr, uint32(uint64(1)<<nr-1), lo, hi)
+}
+
+// avx512DirectTile is avx512Tile reading B in place: kc rows of 32
+// floats, ldb apart.
+func avx512DirectTile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32, ldb int) {
+	_, _ = a[kc*12-1], b[(kc-1)*ldb+31]
+	bp, rp := tilePointers(c, ldc, bias, res, flags, mr, nr)
+	tileAVX512S(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, mr, uint32(uint64(1)<<nr-1), lo, hi, ldb)
 }
 
 // avx512N16Tile is avx512Tile with 16 columns, for n <= 16.

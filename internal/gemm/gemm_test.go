@@ -247,6 +247,9 @@ var largeShapes = [][3]int{
 	{3, 1030, 2053},  // tiny m, n past ncMax
 	{2053, 3, 5},     // tall and thin
 	{17, 257, 2*1024 + 33},
+	{96, 16, 3136}, // small k: B read in place (directK)
+	{37, 7, 1057},  // small odd k, tail panel packed
+	{25, 64, 1024 + 45},
 }
 
 func TestMulLarge(t *testing.T) {

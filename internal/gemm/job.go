@@ -231,6 +231,7 @@ func (j *job) run() {
 	}
 	ad := j.a.data
 	cols := n - j.rem // columns computed in tiles
+	direct := j.direct(k)
 	if j.rem > 0 && j.n1*nr >= cols {
 		defer j.runRem(ws) // this job holds the last micro-panel
 	}
@@ -239,22 +240,7 @@ func (j *job) run() {
 		full, tailKern := j.tail(ncCur)
 		for pc := 0; pc < k; pc += kcStep {
 			kc := min(kcStep, k-pc)
-			bb := ws.b
-			switch {
-			case j.shared != nil:
-				bb = j.shared[pc*j.sharedWidth(ncCur):]
-			case j.src != nil:
-				// One row of B at a time, through a row buffer that stays
-				// in L1, straight into the panels: a whole kc x nc block
-				// would take half of L2 beside the packed block.
-				row := ws.t[:ncCur]
-				for p := range kc {
-					j.src.Rows(row, pc+p, 1, jc, ncCur)
-					packRow(ws.b, row, p, kc, nr, tailKern.nr, kern.copyPanels)
-				}
-			default:
-				packB(ws.b, j.b, n, pc, kc, jc, ncCur, nr, tailKern.nr, kern.copyPanels)
-			}
+			bb := j.packBlock(ws, jc, pc, kc, ncCur, full, tailKern.nr, direct)
 			var flags int
 			if pc > 0 {
 				flags |= flagAccum
@@ -288,10 +274,16 @@ func (j *job) run() {
 					if flags&flagRes != 0 {
 						res = j.ep.Residual[off:end]
 					}
-					if jr == full {
+					switch {
+					case jr == full && direct: // only the tail panel is packed
+						tailKern.tile(kc, ap, bb[:tailKern.nr*kc], j.c[off:end], n, bias, res, flags, mrCur, nrCur, j.ep.Act.Lo, j.ep.Act.Hi)
+					case direct:
+						bp := j.b[pc*n+jc+jr:]
+						kern.direct(kc, ap, bp, j.c[off:end], n, bias, res, flags, mrCur, nrCur, j.ep.Act.Lo, j.ep.Act.Hi, n)
+					case jr == full:
 						bp := bb[jr*kc : jr*kc+tailKern.nr*kc]
 						tailKern.tile(kc, ap, bp, j.c[off:end], n, bias, res, flags, mrCur, nrCur, j.ep.Act.Lo, j.ep.Act.Hi)
-					} else {
+					default:
 						bp := bb[jr*kc : (jr+nr)*kc]
 						kern.tile(kc, ap, bp, j.c[off:end], n, bias, res, flags, mrCur, nrCur, j.ep.Act.Lo, j.ep.Act.Hi)
 					}
@@ -302,4 +294,44 @@ func (j *job) run() {
 			}
 		}
 	}
+}
+
+// directK is the largest k for which a plain B is read in place by the
+// kernel's direct tile instead of packed: with few rows per micro-panel
+// the packing costs as much as the product (MobileNetV2's 16 -> 96 1x1
+// convolution at 112x112), and kc rows of B, ldb apart, stay in cache
+// across the A panels.
+var directK = 64
+
+// direct reports whether the job reads B in place (see directK).
+func (j *job) direct(k int) bool {
+	return j.b != nil && j.shared == nil && j.kern.direct != nil && k <= directK
+}
+
+// packBlock packs the B block [pc, pc+kc) x [jc, jc+ncCur) into the
+// worker's buffer (or finds it in the shared one) and returns it; full is
+// the block's columns in whole micro-panels, tnr the tail kernel's width.
+// With direct only the tail panel, if any, is packed, at the start.
+func (j *job) packBlock(ws *workspace, jc, pc, kc, ncCur, full, tnr int, direct bool) []float32 {
+	kern, n, nr := j.kern, j.n, j.kern.nr
+	switch {
+	case j.shared != nil:
+		return j.shared[pc*j.sharedWidth(ncCur):]
+	case direct:
+		if full < ncCur {
+			packB(ws.b, j.b, n, pc, kc, jc+full, ncCur-full, nr, tnr, nil)
+		}
+	case j.src != nil:
+		// One row of B at a time, through a row buffer that stays in L1,
+		// straight into the panels: a whole kc x nc block would take half
+		// of L2 beside the packed block.
+		row := ws.t[:ncCur]
+		for p := range kc {
+			j.src.Rows(row, pc+p, 1, jc, ncCur)
+			packRow(ws.b, row, p, kc, nr, tnr, kern.copyPanels)
+		}
+	default:
+		packB(ws.b, j.b, n, pc, kc, jc, ncCur, nr, tnr, kern.copyPanels)
+	}
+	return ws.b
 }

@@ -24,6 +24,10 @@ type kernel struct {
 	// narrow, if set, is a kernel with the same mr (so the same packed A)
 	// and a smaller nr that Mul uses when n <= narrow.nr.
 	narrow *kernel
+	// direct, if set, is tile with B read in place: kc rows of nr floats,
+	// ldb floats apart, so a plain B needs no packing. Mul uses it for
+	// whole micro-panels when k <= directK (see job.direct).
+	direct func(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32, ldb int)
 	// copyPanels, if set, packs one row of B: for q < panels it copies
 	// src[q*nr : q*nr+nr] to dst[q*stride:]. nil: packB's Go loop.
 	copyPanels func(dst, src []float32, panels, stride int)

@@ -14,6 +14,11 @@ func tileAVX512(kc int, a *float32, b *float32, c *float32, ldc int, bias *float
 //go:noescape
 func tileAVX512N16(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32, lo float32, hi float32)
 
+// tileAVX512S computes one 12x32 tile of C from B rows ldb floats apart; see tileFunc.
+//
+//go:noescape
+func tileAVX512S(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32, lo float32, hi float32, ldb int)
+
 // tileAVX2 computes one full 6x16 tile of C; see tileFunc.
 //
 //go:noescape
