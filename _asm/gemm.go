@@ -68,33 +68,7 @@ func avx512(fname string, MR, NR int, strided bool) {
 	kc := Load(Param("kc"), RAX)
 	ap := Load(Param("a"), RSI)
 	bp := Load(Param("b"), RDI)
-	// B row p of an unrolled step: packed, a displacement; strided, bp
-	// plus 0, 1, 2 or 3 times ldb (bytes; RCX, RDX: free until the
-	// epilogue).
-	bRow := func(p, disp int) Mem { return Mem{Base: bp, Disp: 4*p*NR + disp} }
-	bStep := func(steps int) { ADDQ(U32(4*steps*NR), bp) }
-	if strided {
-		ldb := Load(Param("ldb"), RCX)
-		SHLQ(U8(2), ldb)
-		ldb3 := RDX
-		LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ldb3)
-		bRow = func(p, disp int) Mem {
-			switch p {
-			case 0:
-				return Mem{Base: bp, Disp: disp}
-			case 3:
-				return Mem{Base: bp, Index: ldb3, Scale: 1, Disp: disp}
-			}
-			return Mem{Base: bp, Index: ldb, Scale: uint8(p), Disp: disp}
-		}
-		bStep = func(steps int) {
-			if steps == 1 {
-				ADDQ(ldb, bp)
-				return
-			}
-			LEAQ(Mem{Base: bp, Index: ldb, Scale: 4}, bp)
-		}
-	}
+	bRow, bStep := bRows(bp, NR, strided)
 
 	acc := make([][]VecPhysical, MR)
 	for i := range acc {
@@ -127,7 +101,48 @@ func avx512(fname string, MR, NR int, strided bool) {
 	}
 	kLoops(kc, ap, MR, NR, step, bStep, true, fname)
 
-	// Epilogue.
+	avx512Epilogue(fname, MR, nv, acc, bc)
+	Label(fname + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// bRows is how tileAVX512's k loop addresses B: row p of an unrolled step
+// and the step to the next rows.
+func bRows(bp Register, NR int, strided bool) (bRow func(p, disp int) Mem, bStep func(steps int)) {
+	// B row p of an unrolled step: packed, a displacement; strided, bp
+	// plus 0, 1, 2 or 3 times ldb (bytes; RCX, RDX: free until the
+	// epilogue).
+	bRow = func(p, disp int) Mem { return Mem{Base: bp, Disp: 4*p*NR + disp} }
+	bStep = func(steps int) { ADDQ(U32(4*steps*NR), bp) }
+	if strided {
+		ldb := Load(Param("ldb"), RCX)
+		SHLQ(U8(2), ldb)
+		ldb3 := RDX
+		LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ldb3)
+		bRow = func(p, disp int) Mem {
+			switch p {
+			case 0:
+				return Mem{Base: bp, Disp: disp}
+			case 3:
+				return Mem{Base: bp, Index: ldb3, Scale: 1, Disp: disp}
+			}
+			return Mem{Base: bp, Index: ldb, Scale: uint8(p), Disp: disp}
+		}
+		bStep = func(steps int) {
+			if steps == 1 {
+				ADDQ(ldb, bp)
+				return
+			}
+			LEAQ(Mem{Base: bp, Index: ldb, Scale: 4}, bp)
+		}
+	}
+	return bRow, bStep
+}
+
+// avx512Epilogue emits the tile's epilogue: accumulate, bias, residual,
+// ReLU and clamp by flag, then the masked stores of the rows in mr.
+func avx512Epilogue(fname string, MR, nv int, acc [][]VecPhysical, bc []VecPhysical) {
 	cp := Load(Param("c"), RDX)
 	ldc := Load(Param("ldc"), RCX)
 	SHLQ(U8(2), ldc)
@@ -184,9 +199,6 @@ func avx512(fname string, MR, NR int, strided bool) {
 			ADDQ(ldc, rp)
 		}
 	}
-	Label(fname + "_done")
-	VZEROUPPER()
-	RET()
 }
 
 // avx2 emits tileAVX2: a full mr x 16 tile in 2*mr ymm accumulators. It has
