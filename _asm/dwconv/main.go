@@ -61,13 +61,9 @@ func rows(fname string, z bool) {
 	oh := Load(Param("oh"), R12)
 	step := Load(Param("step"), R13)
 	vb, vlo, vhi, wv := reg(12), reg(13), reg(14), reg(15)
-	for _, p := range []struct {
-		name string
-		r    VecPhysical
-	}{{"bias", vb}, {"lo", vlo}, {"hi", vhi}} {
-		Load(Param(p.name), X0)
-		VBROADCASTSS(X0, p.r)
-	}
+	broadcastParam("bias", vb)
+	broadcastParam("lo", vlo)
+	broadcastParam("hi", vhi)
 	var mask VecPhysical // ymm: the tail's store mask
 	if !z {
 		mask = Y11
@@ -150,168 +146,6 @@ func rows(fname string, z bool) {
 	RET()
 }
 
-// rowsKxK emits the row kernel for k x k taps of one channel at stride s
-// (1 or 2), with the k*k weights in registers for the whole call and every
-// tap a memory operand: row ky of the taps starts at r[ky] = src +
-// ky*geo[0] bytes, and tap kx of pixel x is at r[ky] + 4*x + 4*kx (s = 1)
-// or + 4*(kx/2), plus geo[1] (the odd-column phase) for odd kx (s = 2):
-// per vector of pixels it is k*k FMAs and nothing else. A row's last
-// pixels, fewer than four vectors, are one block of one to four vectors
-// with the last one's store masked.
-func rowsKxK(fname string, z bool, k, s int) {
-	TEXT(fname, NOSPLIT, "func(dst, src *float32, geo *[2]int, w *float32, ow, oh, step int, bias, lo, hi float32)")
-	Pragma("noescape")
-	Doc(fmt.Sprintf("%s is the row kernel for %dx%d taps at stride %d: geo holds the bytes between tap rows, then to the odd-column phase.", fname, k, k, s))
-	vec, reg := 8, ymm
-	if z {
-		vec, reg = 16, zmm
-	}
-	dst := Load(Param("dst"), RDI)
-	src := Load(Param("src"), RAX)
-	geo := Load(Param("geo"), RDX)
-	wp := Load(Param("w"), RCX)
-	ow := Load(Param("ow"), R13)
-	oh := Load(Param("oh"), R12)
-	step := Load(Param("step"), R14)
-	r := []Register{RSI, R8, R9, R10, R15}[:k]
-	for ky, rk := range r {
-		if ky == 0 {
-			MOVQ(src, rk)
-		} else {
-			MOVQ(r[ky-1], rk)
-			ADDQ(Mem{Base: geo}, rk)
-		}
-	}
-	var wr []VecPhysical
-	for t := range k * k {
-		switch {
-		case z && k == 3:
-			wr = append(wr, zmm(16+t))
-		case z:
-			wr = append(wr, zmm(7+t))
-		default:
-			wr = append(wr, ymm(4+t))
-		}
-		VBROADCASTSS(Mem{Base: wp, Disp: 4 * t}, wr[t])
-	}
-	vb, vlo, vhi, mask := reg(4), reg(5), reg(6), Y15
-	if !z {
-		vlo, vhi = Y13, Y14
-	}
-	Load(Param("lo"), X0)
-	VBROADCASTSS(X0, vlo)
-	Load(Param("hi"), X0)
-	VBROADCASTSS(X0, vhi)
-	bp, err := Param("bias").Resolve()
-	if err != nil {
-		panic(err)
-	}
-	biasMem := bp.Addr
-	if z {
-		VBROADCASTSS(biasMem, vb)
-	}
-	x, xo, rem := RBX, R11, RCX
-	MOVQ(Mem{Base: geo, Disp: 8}, xo) // geo is not needed after this
-	XORQ(x, x)                        // xo - x is the phase offset throughout
-	TESTQ(oh, oh)
-	JZ(LabelRef(fname + "_done"))
-	TESTQ(ow, ow)
-	JZ(LabelRef(fname + "_done"))
-
-	block := func(nv int, masked bool) {
-		acc := make([]VecPhysical, nv)
-		for v := range acc {
-			acc[v] = reg(v)
-			if z {
-				VMOVAPS(vb, acc[v])
-			} else {
-				VBROADCASTSS(biasMem, acc[v])
-			}
-		}
-		for ky, rk := range r {
-			for kx := range k {
-				idx, d := x, 4*kx
-				if s == 2 {
-					d = 4 * (kx / 2)
-					if kx%2 == 1 {
-						idx = xo
-					}
-				}
-				for v := range acc {
-					VFMADD231PS(Mem{Base: rk, Index: idx, Scale: 1, Disp: d + 4*vec*v}, wr[k*ky+kx], acc[v])
-				}
-			}
-		}
-		for v := range acc {
-			VMAXPS(vlo, acc[v], acc[v])
-			VMINPS(vhi, acc[v], acc[v])
-			m := Mem{Base: dst, Index: x, Scale: 1, Disp: 4 * vec * v}
-			switch {
-			case !masked || v < nv-1:
-				VMOVUPS(acc[v], m)
-			case z:
-				VMOVUPS(acc[v], K1, m)
-			default:
-				VMASKMOVPS(acc[v], mask, m)
-			}
-		}
-	}
-	advance := func(n int) {
-		ADDQ(U32(4*n), x)
-		if s == 2 {
-			ADDQ(U32(4*n), xo)
-		}
-	}
-
-	Label(fname + "_row")
-	if s == 2 {
-		SUBQ(x, xo) // back to the row's start
-	}
-	XORQ(x, x)
-	MOVQ(ow, rem)
-	Label(fname + "_loop4")
-	CMPQ(rem, U32(4*vec))
-	JL(LabelRef(fname + "_tail"))
-	block(4, false)
-	advance(4 * vec)
-	SUBQ(U32(4*vec), rem)
-	JMP(LabelRef(fname + "_loop4"))
-	Label(fname + "_tail")
-	TESTQ(rem, rem)
-	JZ(LabelRef(fname + "_next"))
-	for nv := 1; nv <= 4; nv++ {
-		lbl := fmt.Sprintf("%s_t%d", fname, nv)
-		if nv < 4 {
-			CMPQ(rem, U32(nv*vec))
-			JG(LabelRef(lbl + "_skip"))
-		}
-		// The last vector's mask: its rem - (nv-1)*vec pixels.
-		MOVQ(rem, RDX)
-		SUBQ(U32((nv-1)*vec), RDX)
-		if z {
-			avxutil.MaskK(EDX, EAX, K1)
-		} else {
-			avxutil.MaskY(maskName, RDX, RDX, RAX, mask)
-		}
-		block(nv, true)
-		advance(nv * vec) // keeps x - xo the phase offset for the next row
-		JMP(LabelRef(fname + "_next"))
-		if nv < 4 {
-			Label(lbl + "_skip")
-		}
-	}
-	Label(fname + "_next")
-	for _, rk := range r {
-		ADDQ(step, rk)
-	}
-	LEAQ(Mem{Base: dst, Index: ow, Scale: 4}, dst)
-	DECQ(oh)
-	JNZ(LabelRef(fname + "_row"))
-	Label(fname + "_done")
-	VZEROUPPER()
-	RET()
-}
-
 // padCopy emits a copy of rows rows of w floats from src to dst, each
 // with its own row pitch: the input planes into the padded buffer, in one
 // call per plane, whole vectors and a masked tail per row.
@@ -371,6 +205,13 @@ func padCopy(fname string, z bool) {
 	Label(fname + "_done")
 	VZEROUPPER()
 	RET()
+}
+
+// broadcastParam loads the float32 parameter name into every lane of r,
+// through X0.
+func broadcastParam(name string, r VecPhysical) {
+	Load(Param(name), X0)
+	VBROADCASTSS(X0, r)
 }
 
 // maskName is the tail-mask table of the generated file (avxutil).
