@@ -182,3 +182,20 @@ func rawPoint(o, ow, oh, x, y int) (int, int) {
 	}
 	return x, y
 }
+
+// reorient copies the oriented region [x0,x1)x[y0,y1) of an image whose
+// oriented size is ow x oh out of raw, which holds the stored pixels of the
+// rectangle starting at (rx0, ry0), rawW pixels wide.
+func reorient(dst, raw []byte, o, ow, oh, x0, y0, x1, y1, rx0, ry0, rawW int) {
+	w := x1 - x0
+	for y := y0; y < y1; y++ {
+		out := dst[(y-y0)*w*3:][:w*3]
+		for x := x0; x < x1; x++ {
+			u, v := rawPoint(o, ow, oh, x, y)
+			i := ((v-ry0)*rawW + (u - rx0)) * 3
+			p := raw[i : i+3]
+			q := out[(x-x0)*3 : (x-x0)*3+3]
+			q[0], q[1], q[2] = p[0], p[1], p[2]
+		}
+	}
+}
