@@ -274,16 +274,19 @@ func (d *decoder) baselineBlock(r *bitReader, sc *scanComp, bx, by int) error {
 	c := sc.c
 	blk := &d.blk
 	s := c.ss
+	if s == 1 {
+		// 1/8: the block mean alone (idct's n = 1 case); the AC
+		// coefficients are read past, never computed.
+		if err := decodeBlockDC(r, sc.dc, sc.ac, &sc.pred); err != nil {
+			return err
+		}
+		c.plane[by*c.bw+bx] = dcOnly(sc.pred, d.quant[c.tq][0])
+		return nil
+	}
 	if err := decodeBlock(r, blk, &c.keep, sc.dc, sc.ac, &sc.pred); err != nil {
 		return err
 	}
 	stride := c.bw * s
-	if s == 1 {
-		// 1/8, inline: the block mean (idct's n = 1 case).
-		c.plane[by*stride+bx] = dcOnly(blk[0], d.quant[c.tq][0])
-		blk[0] = 0
-		return nil
-	}
 	idct(blk, &d.quant[c.tq], s, c.plane[by*s*stride+bx*s:], stride)
 	return nil
 }
