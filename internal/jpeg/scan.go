@@ -297,7 +297,7 @@ func (d *decoder) baselineBlock(r *bitReader, sc *scanComp, bx, by int) error {
 func decodeBlock(r *bitReader, blk *[256]int32, keep *[64]uint8, dc, ac *huffTable, pred *int32) error {
 	bits, n, pos, buf := r.bits, r.n, r.pos, r.buf
 	if n < 32 {
-		bits |= be64(buf[pos:]) >> n
+		bits |= be64(buf[pos:pos+8]) >> n
 		pos += int(63-n) >> 3
 		n |= 56
 	}
@@ -328,7 +328,7 @@ func decodeBlock(r *bitReader, blk *[256]int32, keep *[64]uint8, dc, ac *huffTab
 	// AC.
 	for k := 1; k < 64; {
 		if n < 32 {
-			bits |= be64(buf[pos:]) >> n
+			bits |= be64(buf[pos:pos+8]) >> n
 			pos += int(63-n) >> 3
 			n |= 56
 		}

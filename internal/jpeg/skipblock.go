@@ -8,7 +8,7 @@ package jpeg
 func decodeBlockDC(r *bitReader, dc, ac *huffTable, pred *int32) error {
 	bits, n, pos, buf := r.bits, r.n, r.pos, r.buf
 	if n < 32 {
-		bits |= be64(buf[pos:]) >> n
+		bits |= be64(buf[pos:pos+8]) >> n
 		pos += int(63-n) >> 3
 		n |= 56
 	}
@@ -34,7 +34,7 @@ func decodeBlockDC(r *bitReader, dc, ac *huffTable, pred *int32) error {
 	}
 	for k := 1; k < 64; k++ {
 		if n < 32 {
-			bits |= be64(buf[pos:]) >> n
+			bits |= be64(buf[pos:pos+8]) >> n
 			pos += int(63-n) >> 3
 			n |= 56
 		}
