@@ -6,32 +6,11 @@ package jpeg
 // entries, without their values. It consumes exactly the bits decodeBlock
 // does, so what follows decodes the same.
 func decodeBlockDC(r *bitReader, dc, ac *huffTable, pred *int32) error {
-	bits, n, pos, buf := r.bits, r.n, r.pos, r.buf
-	if n < 32 {
-		bits |= be64(buf[pos:pos+8]) >> n
-		pos += int(63-n) >> 3
-		n |= 56
+	bits, n, pos, err := blockDC(r, dc, pred)
+	if err != nil {
+		return err
 	}
-	if e := dc.fast[bits>>(64-lookBits)]; e != 0 {
-		l := uint(e & 15)
-		bits <<= l
-		n -= l
-		*pred += e >> 16
-	} else {
-		sym, l := dc.slowOrLUT(bits)
-		if l == 0 {
-			return FormatError("bad Huffman code")
-		}
-		if sym > 16 {
-			return UnsupportedError("excessive DC component")
-		}
-		bits <<= l
-		n -= l
-		s := uint(sym)
-		*pred += extend(int32(bits>>(64-s)), s)
-		bits <<= s
-		n -= s
-	}
+	buf := r.buf
 	for k := 1; k < 64; k++ {
 		if n < 32 {
 			bits |= be64(buf[pos:pos+8]) >> n
