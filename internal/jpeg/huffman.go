@@ -14,6 +14,11 @@ type huffTable struct {
 	fast [1 << lookBits]int32
 	// lut entries: code length << 8 | symbol, zero for longer codes.
 	lut [1 << lookBits]uint16
+	// skip entries, for coefficients that are dropped (AC tables at 1/8):
+	// bits 0-4 total length (code + extra bits), 5-8 code length, 9-15
+	// run (runEOB for an end of block). Zero for longer codes. Unlike fast, every code of at
+	// most lookBits bits resolves here, however many extra bits follow.
+	skip [1 << lookBits]uint16
 	// maxcode[l] is the largest code of length l (-1 if none); a code c of
 	// length l has symbol vals[c+delta[l]].
 	maxcode [17]int32
@@ -70,6 +75,9 @@ func (t *huffTable) fill(code int32, l int, sym uint8, ac bool) {
 	for i := range 1 << shift {
 		p := base + i
 		t.lut[p] = uint16(l<<8) | uint16(sym)
+		if ac {
+			t.skip[p] = uint16(run<<9 | l<<5 | total)
+		}
 		if size > 16 || total > lookBits {
 			continue
 		}

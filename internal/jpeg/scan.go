@@ -274,16 +274,19 @@ func (d *decoder) baselineBlock(r *bitReader, sc *scanComp, bx, by int) error {
 	c := sc.c
 	blk := &d.blk
 	s := c.ss
+	if s == 1 {
+		// 1/8: the block mean alone (idct's n = 1 case); the AC
+		// coefficients are read past, never computed.
+		if err := decodeBlockDC(r, sc.dc, sc.ac, &sc.pred); err != nil {
+			return err
+		}
+		c.plane[by*c.bw+bx] = dcOnly(sc.pred, d.quant[c.tq][0])
+		return nil
+	}
 	if err := decodeBlock(r, blk, &c.keep, sc.dc, sc.ac, &sc.pred); err != nil {
 		return err
 	}
 	stride := c.bw * s
-	if s == 1 {
-		// 1/8, inline: the block mean (idct's n = 1 case).
-		c.plane[by*stride+bx] = dcOnly(blk[0], d.quant[c.tq][0])
-		blk[0] = 0
-		return nil
-	}
 	idct(blk, &d.quant[c.tq], s, c.plane[by*s*stride+bx*s:], stride)
 	return nil
 }
@@ -292,40 +295,16 @@ func (d *decoder) baselineBlock(r *bitReader, sc *scanComp, bx, by int) error {
 // added to *pred, and the AC coefficients, stored through keep. The bit
 // reader's state lives in locals for the whole block.
 func decodeBlock(r *bitReader, blk *[256]int32, keep *[64]uint8, dc, ac *huffTable, pred *int32) error {
-	bits, n, pos, buf := r.bits, r.n, r.pos, r.buf
-	if n < 32 {
-		bits |= be64(buf[pos:]) >> n
-		pos += int(63-n) >> 3
-		n |= 56
+	bits, n, pos, err := blockDC(r, dc, pred)
+	if err != nil {
+		return err
 	}
-	// DC.
-	var diff int32
-	if e := dc.fast[bits>>(64-lookBits)]; e != 0 {
-		l := uint(e & 15)
-		bits <<= l
-		n -= l
-		diff = e >> 16
-	} else {
-		sym, l := dc.slowOrLUT(bits)
-		if l == 0 {
-			return FormatError("bad Huffman code")
-		}
-		if sym > 16 {
-			return UnsupportedError("excessive DC component")
-		}
-		bits <<= l
-		n -= l
-		s := uint(sym)
-		diff = extend(int32(bits>>(64-s)), s)
-		bits <<= s
-		n -= s
-	}
-	*pred += diff
+	buf := r.buf
 	blk[0] = *pred
 	// AC.
 	for k := 1; k < 64; {
 		if n < 32 {
-			bits |= be64(buf[pos:]) >> n
+			bits |= be64(buf[pos:pos+8]) >> n
 			pos += int(63-n) >> 3
 			n |= 56
 		}
@@ -373,6 +352,40 @@ func decodeBlock(r *bitReader, blk *[256]int32, keep *[64]uint8, dc, ac *huffTab
 	}
 	r.bits, r.n, r.pos = bits, n, pos
 	return nil
+}
+
+// blockDC starts a sequential block: it decodes the DC difference (T.81
+// F.2.2.1) and adds it to *pred, and returns the bit reader's state after
+// it for the block's AC codes.
+func blockDC(r *bitReader, dc *huffTable, pred *int32) (bits uint64, n uint, pos int, err error) {
+	bits, n, pos = r.bits, r.n, r.pos
+	if n < 32 {
+		bits |= be64(r.buf[pos:pos+8]) >> n
+		pos += int(63-n) >> 3
+		n |= 56
+	}
+	diff, l := int32(0), uint(0)
+	if e := dc.fast[bits>>(64-lookBits)]; e != 0 {
+		diff, l = e>>16, uint(e&15)
+	} else if diff, l, err = dc.dcSlow(bits); err != nil {
+		return 0, 0, 0, err
+	}
+	*pred += diff
+	return bits << l, n - l, pos, nil
+}
+
+// dcSlow decodes a DC difference from the left-aligned bits, at least 32
+// valid, for a code and extra bits that fast does not resolve.
+func (t *huffTable) dcSlow(bits uint64) (int32, uint, error) {
+	sym, l := t.slowOrLUT(bits)
+	if l == 0 {
+		return 0, 0, FormatError("bad Huffman code")
+	}
+	if sym > 16 {
+		return 0, 0, UnsupportedError("excessive DC component")
+	}
+	s := uint(sym)
+	return extend(int32(bits<<l>>(64-s)), s), l + s, nil
 }
 
 // slowOrLUT decodes a symbol that the fused table did not resolve.
