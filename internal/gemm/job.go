@@ -134,10 +134,9 @@ type workspace struct {
 	x   []float32   // a column of B for the gemv
 }
 
-// runVec computes the job's share of C = A*b for n = 1, panel by panel.
-func (j *job) runVec() {
-	kern := j.kern
-	mr, m, k := kern.mr, j.a.m, j.a.k
+// oneStepFlags is the epilogue's flags (but the clamp) for a product
+// computed in one step over all of k, as the gemv paths do.
+func (j *job) oneStepFlags() int {
 	var flags int
 	if j.ep.Bias != nil {
 		flags |= flagBias
@@ -148,6 +147,14 @@ func (j *job) runVec() {
 	if j.ep.ReLU {
 		flags |= flagReLU
 	}
+	return flags
+}
+
+// runVec computes the job's share of C = A*b for n = 1, panel by panel.
+func (j *job) runVec() {
+	kern := j.kern
+	mr, m, k := kern.mr, j.a.m, j.a.k
+	flags := j.oneStepFlags()
 	ws := bufPool.Get().(*workspace)
 	defer bufPool.Put(ws)
 	acc := &ws.acc // a pooled array: one on the stack would escape through kern.gemv
@@ -176,16 +183,7 @@ func (j *job) runRem(ws *workspace) {
 		ws.x = make([]float32, k)
 	}
 	x := ws.x[:k]
-	flags := 0
-	if j.ep.Bias != nil {
-		flags |= flagBias
-	}
-	if j.ep.Residual != nil {
-		flags |= flagRes
-	}
-	if j.ep.ReLU {
-		flags |= flagReLU
-	}
+	flags := j.oneStepFlags()
 	for col := n - j.rem; col < n; col++ {
 		if j.shared != nil {
 			off := k*j.sharedWidth(n-j.rem) + (col-n+j.rem)*k
