@@ -299,11 +299,18 @@ func (c *Classifier) topK(row []float32, k int) []Prediction {
 // Classify prepares and runs images as one batch; an image that fails gets a
 // Result with Error set, the others still get their predictions.
 func (c *Classifier) Classify(ctx context.Context, images [][]byte, topK int) []Result {
+	return c.ClassifyWith(ctx, images, topK, c.Prepare)
+}
+
+// ClassifyWith is Classify with each image prepared by prepare instead of
+// c.Prepare: a caller that admits each decode first (a memory budget)
+// wraps Prepare and keeps the rest.
+func (c *Classifier) ClassifyWith(ctx context.Context, images [][]byte, topK int, prepare func([]byte) (*Input, error)) []Result {
 	out := make([]Result, len(images))
 	var inputs []*Input
 	var at []int
 	for i, data := range images {
-		in, err := c.Prepare(data)
+		in, err := prepare(data)
 		if err != nil {
 			out[i] = c.ErrorResult(err)
 			continue

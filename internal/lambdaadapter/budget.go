@@ -11,8 +11,7 @@ import (
 // it. The handler then admits each decode against the decode budget.
 type engine interface {
 	Prepare(data []byte) (*infer.Input, error)
-	Run(ctx context.Context, inputs []*infer.Input, topK int) ([]infer.Result, error)
-	ErrorResult(err error) infer.Result
+	ClassifyWith(ctx context.Context, images [][]byte, topK int, prepare func([]byte) (*infer.Input, error)) []infer.Result
 	Info() infer.ModelInfo
 }
 
@@ -41,28 +40,7 @@ func withBudget(clf Classifier, b *admit.Budget) Classifier {
 // runs the prepared ones as one batch; a failed image gets its error
 // Result, the others their predictions.
 func (b budgeted) Classify(ctx context.Context, images [][]byte, topK int) []infer.Result {
-	out := make([]infer.Result, len(images))
-	var inputs []*infer.Input
-	var at []int
-	for i, data := range images {
-		in, err := admit.Prepare(ctx, b.gate, data, b.Prepare)
-		if err != nil {
-			out[i] = b.ErrorResult(err)
-			continue
-		}
-		inputs = append(inputs, in)
-		at = append(at, i)
-	}
-	if len(inputs) == 0 {
-		return out
-	}
-	res, err := b.Run(ctx, inputs, topK)
-	for j, i := range at {
-		if err != nil {
-			out[i] = b.ErrorResult(err)
-			continue
-		}
-		out[i] = res[j]
-	}
-	return out
+	return b.ClassifyWith(ctx, images, topK, func(data []byte) (*infer.Input, error) {
+		return admit.Prepare(ctx, b.gate, data, b.Prepare)
+	})
 }

@@ -24,16 +24,18 @@ func (decodingEngine) Prepare(data []byte) (*infer.Input, error) {
 	return in, err
 }
 
-func (decodingEngine) Run(_ context.Context, inputs []*infer.Input, _ int) ([]infer.Result, error) {
-	out := make([]infer.Result, len(inputs))
-	for i := range out {
+// ClassifyWith prepares each image with prepare (the handler's budgeted
+// Prepare) and gives every prepared one class 1.
+func (decodingEngine) ClassifyWith(_ context.Context, images [][]byte, _ int, prepare func([]byte) (*infer.Input, error)) []infer.Result {
+	out := make([]infer.Result, len(images))
+	for i, data := range images {
+		if _, err := prepare(data); err != nil {
+			out[i] = infer.Result{Model: "decoding", Error: &infer.ErrorInfo{Code: infer.ErrorCode(err), Message: err.Error()}}
+			continue
+		}
 		out[i] = infer.Result{Model: "decoding", Predictions: []infer.Prediction{{Rank: 1, ClassID: 1, Probability: 1}}}
 	}
-	return out, nil
-}
-
-func (decodingEngine) ErrorResult(err error) infer.Result {
-	return infer.Result{Model: "decoding", Error: &infer.ErrorInfo{Code: infer.ErrorCode(err), Message: err.Error()}}
+	return out
 }
 
 func (decodingEngine) Info() infer.ModelInfo { return infer.ModelInfo{Name: "decoding", Classes: 10} }
