@@ -91,11 +91,15 @@ func reducedJPEGCost(w, h, comps int, progressive bool, s, orient int, cfg Confi
 	cost := int64(rw) * int64(rh) * int64(comps)
 	if progressive {
 		blocks := int64((w+7)/8) * int64((h+7)/8) * int64(comps)
-		keep := map[int]int64{2: 49, 4: 25, 8: 25}[s]
+		keep := keptCoefficients[s]
 		cost += blocks * (2*keep + 8)
 	}
 	return cost + workCost(rw, rh, orient, true, cfg)
 }
+
+// keptCoefficients is, by reduction s, how many coefficients of a
+// progressive block internal/jpeg keeps (see reducedJPEGCost).
+var keptCoefficients = [9]int64{1: 64, 2: 49, 4: 25, 8: 25}
 
 // workCost is what tensor allocates beside the decoded image of w x h
 // stored pixels: the packed RGB copy of the region it reads (twice when
