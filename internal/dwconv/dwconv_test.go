@@ -132,6 +132,10 @@ func TestConv(t *testing.T) {
 // TestRunNoAlloc checks that Run allocates nothing once its scratch is
 // pooled.
 func TestRunNoAlloc(t *testing.T) {
+	if raceEnabled {
+		// make test-full runs this check without the race detector.
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
 	for _, kern := range Kernels() {
 		g := geomFor(56, 56, 3, 2, 1, 1, 1, 1)
 		c := New(g, 1, 0, 6, kern)

@@ -1,0 +1,5 @@
+//go:build !race
+
+package dwconv
+
+const raceEnabled = false
