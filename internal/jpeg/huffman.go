@@ -19,6 +19,10 @@ type huffTable struct {
 	// run (runEOB for an end of block). Zero for longer codes. Unlike fast, every code of at
 	// most lookBits bits resolves here, however many extra bits follow.
 	skip [1 << lookBits]uint16
+	// multi entries, for dropped coefficients too: every whole code that
+	// starts in the next multiBits bits, with the extra bits of each (see
+	// buildMulti). Zero when the first code is longer than multiBits.
+	multi [1 << multiBits]uint16
 	// maxcode[l] is the largest code of length l (-1 if none); a code c of
 	// length l has symbol vals[c+delta[l]].
 	maxcode [17]int32
@@ -56,6 +60,9 @@ func (t *huffTable) build(counts [16]uint8, syms []uint8, ac bool) error {
 		}
 		t.maxcode[l] = min(code-1, 1<<l-1)
 		code <<= 1
+	}
+	if ac {
+		t.buildMulti()
 	}
 	return nil
 }
