@@ -4,9 +4,13 @@
 //     engine's own Run throughput on the same images at the same batch size
 //     (the pipeline should hide reading, decoding and writing: >= 0.9x);
 //   - peak RSS of the mlserve binary over 64 and 1024 inputs (bounded queues
-//     keep it flat: within 20%).
+//     keep it flat: within 20%);
+//   - with -photo-ratio, only issue 11's measure: binaries alternating over
+//     768x576 and 12 MP photos, the CPU per image of each, their throughput
+//     ratio and the peak RSS gap (photos.go).
 //
-// Run it with `make bench-batch` (see mk/batch.mk).
+// Run it with `make bench-batch` (see mk/batch.mk) or `make
+// bench-batch-photo-ratio` (mk/jpeg.mk).
 package main
 
 import (
@@ -43,6 +47,7 @@ func main() {
 	rssModel := flag.String("rss-model", "", "model for the RSS runs (default: -model)")
 	rssSizes := flag.String("rss-sizes", "64,1024", "input counts of the RSS runs")
 	photo := flag.String("photo", "", "inputs: one WxH photo (the fixture dog upscaled with noise, JPEG q92) instead of the fixture JPEGs")
+	photoRounds := flag.Int("photo-ratio", 0, "only measure -bin (comma-separated binaries, alternating) over -n 768x576 and -n 12 MP photos for this many rounds: CPU per image, the throughput ratio and the peak RSS gap")
 	flag.Parse()
 	if *model == "" {
 		*model = filepath.Join(*fixtures, "models", "resnet50-opset11.onnx")
@@ -54,6 +59,13 @@ func main() {
 	tmp, err := os.MkdirTemp("", "batchbench-")
 	check(err)
 	defer os.RemoveAll(tmp)
+	if *photoRounds > 0 {
+		if *bin == "" {
+			log.Fatal("-photo-ratio needs -bin")
+		}
+		photoRatio(*fixtures, *rssModel, *bin, tmp, *n, *photoRounds, *bs)
+		return
+	}
 	jpegs := fixtureJPEGs(*fixtures)
 	if *photo != "" {
 		jpegs = [][]byte{makePhoto(*fixtures, *photo)}
