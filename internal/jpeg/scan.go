@@ -177,10 +177,9 @@ type blockFunc func(r *bitReader, c *scanComp, bx, by int) error
 
 // decodeScan runs the scan's blocks in order, with restart intervals.
 func (d *decoder) decodeScan(sc *scan) error {
-	var fn blockFunc
+	var fn blockFunc // nil: baselineBlock, called directly
 	switch {
 	case !d.progressive:
-		fn = d.baselineBlock
 	case sc.ss == 0 && sc.ah == 0:
 		fn = d.dcFirst(sc.al)
 	case sc.ss == 0:
@@ -200,32 +199,56 @@ func (d *decoder) decodeScan(sc *scan) error {
 		c := sc.comps[0].c
 		units, perRow = c.sbw*c.sbh, c.sbw
 	}
-	for u := range units {
-		if d.restart > 0 && u > 0 && u%d.restart == 0 {
-			if err := d.nextSegment(r, sb, sc); err != nil {
-				return err
+	left := d.restart // units before the next restart marker
+	for u, ux, uy := 0, 0, 0; u < units; u++ {
+		if d.restart > 0 {
+			if left == 0 {
+				if err := d.nextSegment(r, sb, sc); err != nil {
+					return err
+				}
+				left = d.restart
 			}
+			left--
 		}
 		sb.more(r)
-		ux, uy := u%perRow, u/perRow
-		if single {
-			if err := fn(r, &sc.comps[0], ux, uy); err != nil {
-				return err
-			}
-		} else {
-			for i := range sc.comps {
-				c := &sc.comps[i]
-				for y := range c.c.v {
-					for x := range c.c.h {
-						if err := fn(r, c, ux*c.c.h+x, uy*c.c.v+y); err != nil {
-							return err
-						}
-					}
-				}
-			}
+		if err := d.unit(fn, r, sc, single, ux, uy); err != nil {
+			return err
 		}
 		if r.consumed() > r.lim {
 			return overrun(sb, r)
+		}
+		if ux++; ux == perRow {
+			ux, uy = 0, uy+1
+		}
+	}
+	return nil
+}
+
+// unit decodes the blocks of one MCU (of one block when single) with fn,
+// or with baselineBlock, called directly, for a nil fn: the sequential
+// scans of large photos are millions of blocks.
+func (d *decoder) unit(fn blockFunc, r *bitReader, sc *scan, single bool, ux, uy int) error {
+	if single {
+		if fn == nil {
+			return d.baselineBlock(r, &sc.comps[0], ux, uy)
+		}
+		return fn(r, &sc.comps[0], ux, uy)
+	}
+	for i := range sc.comps {
+		c := &sc.comps[i]
+		for y := range c.c.v {
+			for x := range c.c.h {
+				bx, by := ux*c.c.h+x, uy*c.c.v+y
+				var err error
+				if fn == nil {
+					err = d.baselineBlock(r, c, bx, by)
+				} else {
+					err = fn(r, c, bx, by)
+				}
+				if err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil

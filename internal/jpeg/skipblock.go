@@ -1,7 +1,7 @@
 package jpeg
 
 // multiBits is how many bits one lookup of a multi table spans.
-const multiBits = 11
+const multiBits = 12
 
 // Multi entries: bits 0-4 the bits the group takes (codes and extra bits,
 // the last symbol's extra bits may reach past the window), bits 5-11 adv,

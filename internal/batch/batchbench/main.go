@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -48,6 +49,7 @@ func main() {
 	rssSizes := flag.String("rss-sizes", "64,1024", "input counts of the RSS runs")
 	photo := flag.String("photo", "", "inputs: one WxH photo (the fixture dog upscaled with noise, JPEG q92) instead of the fixture JPEGs")
 	photoRounds := flag.Int("photo-ratio", 0, "only measure -bin (comma-separated binaries, alternating) over -n 768x576 and -n 12 MP photos for this many rounds: CPU per image, the throughput ratio and the peak RSS gap")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the batch pipeline's rounds to this file")
 	flag.Parse()
 	if *model == "" {
 		*model = filepath.Join(*fixtures, "models", "resnet50-opset11.onnx")
@@ -105,10 +107,12 @@ func main() {
 		}
 
 		out := filepath.Join(tmp, fmt.Sprintf("out-%d", r))
+		stop := startProfile(*cpuProfile)
 		t0, c0 = time.Now(), cpuTime()
 		sum, err := batch.Run(ctx, c, batch.Config{Input: in, Output: out, BatchSize: *bs, TopK: 5,
 			ProgressEvery: -1, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		check(err)
+		stop()
 		if sum.Succeeded != len(files) {
 			log.Fatalf("batch: %+v", sum)
 		}
@@ -124,6 +128,23 @@ func main() {
 		return
 	}
 	rssRuns(*bin, *rssModel, *rssSizes, tmp, jpegs, *bs)
+}
+
+// startProfile starts a CPU profile into path, or nothing for an empty
+// path; the returned func stops it. Rounds after the first append nothing.
+func startProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return func() {}
+	}
+	check(pprof.StartCPUProfile(f))
+	return func() {
+		pprof.StopCPUProfile()
+		check(f.Close())
+	}
 }
 
 // rssRuns runs bin's batch command over each count of inputs in sizes and
