@@ -151,3 +151,36 @@ func TestIDCTConstants(t *testing.T) {
 		}
 	}
 }
+
+// TestIDCT2LowMatchesFull checks the 2x2 transform's shortcut for blocks
+// with frequencies 0 and 1 alone against the whole transform (which
+// TestReducedMatchesDjpeg holds to libjpeg-turbo's jpeg_idct_2x2), over
+// random and extreme coefficients, and that both clear what they read.
+func TestIDCT2LowMatchesFull(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var q [64]int32
+	for i := range q {
+		q[i] = 1 + rng.Int32N(255)
+	}
+	for i := range 20000 {
+		var blk [256]int32
+		for _, z := range []int{0, 1, 8, 9} {
+			switch {
+			case i%7 == 0:
+				blk[z] = int32([]int{-32768, 32767, 0}[rng.IntN(3)])
+			case rng.IntN(3) > 0:
+				blk[z] = rng.Int32N(2048) - 1024
+			}
+		}
+		low, full := blk, blk
+		var got, want [2 * 5]byte
+		idct2(&low, &q, got[:], 5)
+		idct2Full(&full, &q, want[:], 5)
+		if got != want {
+			t.Fatalf("coefficients %v %v %v %v: %v, want %v", blk[0], blk[1], blk[8], blk[9], got, want)
+		}
+		if low != [256]int32{} || full != [256]int32{} {
+			t.Fatal("coefficients left in the block")
+		}
+	}
+}
