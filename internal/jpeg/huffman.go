@@ -1,5 +1,7 @@
 package jpeg
 
+import "sync"
+
 // lookBits is how many bits one table lookup resolves.
 const lookBits = 11
 
@@ -29,6 +31,24 @@ type huffTable struct {
 	delta   [17]int32
 	vals    [256]uint8
 	defined bool
+}
+
+// tables are a decoder's Huffman tables: 8 of 25 KB, pooled rather than
+// allocated and cleared for every image.
+type tables struct{ dc, ac [4]huffTable }
+
+var tablePool = sync.Pool{New: func() any { return new(tables) }}
+
+// tables returns the decoder's tables, taken from the pool with every
+// table undefined on first use (a DHT segment builds each anew).
+func (d *decoder) tables() *tables {
+	if d.tab == nil {
+		d.tab = tablePool.Get().(*tables)
+		for i := range 4 {
+			d.tab.dc[i].defined, d.tab.ac[i].defined = false, false
+		}
+	}
+	return d.tab
 }
 
 // runEOB is the run of an end of block in fast entries: past any block.

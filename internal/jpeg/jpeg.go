@@ -65,6 +65,7 @@ type Options struct {
 // DecodeConfig parses the header of data up to the frame header.
 func DecodeConfig(data []byte) (Config, error) {
 	d := decoder{data: data}
+	defer d.release()
 	if err := d.readHeaders(true); err != nil {
 		return Config{}, err
 	}

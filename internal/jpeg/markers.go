@@ -58,7 +58,7 @@ type decoder struct {
 	scans         int
 
 	quant   [4][64]int32 // natural order
-	dc, ac  [4]huffTable
+	tab     *tables      // Huffman tables, pooled (newTables)
 	restart int
 
 	jfif         bool
@@ -261,9 +261,9 @@ func (d *decoder) readDHT(seg []byte) error {
 		if total == 0 || total > 256 || len(seg) < 17+total {
 			return FormatError("bad DHT symbol count")
 		}
-		t := &d.ac[th]
+		t := &d.tables().ac[th]
 		if tc == 0 {
-			t = &d.dc[th]
+			t = &d.tables().dc[th]
 		}
 		if err := t.build(counts, seg[17:17+total], tc == 1); err != nil {
 			return err

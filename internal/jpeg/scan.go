@@ -111,7 +111,7 @@ func (d *decoder) readSOS(seg []byte) error {
 		if td > 3 || ta > 3 {
 			return FormatError("bad Huffman table id")
 		}
-		comps[i] = scanComp{c: &d.comp[ci], dc: &d.dc[td], ac: &d.ac[ta]}
+		comps[i] = scanComp{c: &d.comp[ci], dc: &d.tables().dc[td], ac: &d.tables().ac[ta]}
 		blocks += d.comp[ci].h * d.comp[ci].v
 	}
 	sc.comps = comps[:n]
@@ -165,6 +165,10 @@ func checkProgressive(sc *scan) error {
 
 // release returns pooled buffers.
 func (d *decoder) release() {
+	if t := d.tab; t != nil {
+		d.tab = nil
+		tablePool.Put(t)
+	}
 	if s := d.unstuffed; s != nil {
 		d.unstuffed = nil
 		s.data = nil
