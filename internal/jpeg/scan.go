@@ -240,6 +240,12 @@ func (d *decoder) unit(fn blockFunc, r *bitReader, sc *scan, single bool, ux, uy
 	}
 	for i := range sc.comps {
 		c := &sc.comps[i]
+		if fn == nil && c.c.ss == 1 {
+			if err := d.dcBlocks(r, c, ux*c.c.h, uy*c.c.v); err != nil {
+				return err
+			}
+			continue
+		}
 		for y := range c.c.v {
 			for x := range c.c.h {
 				bx, by := ux*c.c.h+x, uy*c.c.v+y
@@ -292,6 +298,24 @@ func (d *decoder) nextSegment(r *bitReader, sb *scanBuffer, sc *scan) error {
 		sc.comps[i].pred = 0
 	}
 	d.eobrun = 0
+	return nil
+}
+
+// dcBlocks decodes the blocks of one MCU of a sequential component whose
+// transform is 1x1 (the 1/8 scale): each block's mean alone, its AC
+// coefficients read past (decodeBlockDC).
+func (d *decoder) dcBlocks(r *bitReader, sc *scanComp, bx, by int) error {
+	c := sc.c
+	q := d.quant[c.tq][0]
+	for y := range c.v {
+		row := c.plane[(by+y)*c.bw+bx:]
+		for x := range c.h {
+			if err := decodeBlockDC(r, sc.dc, sc.ac, &sc.pred); err != nil {
+				return err
+			}
+			row[x] = dcOnly(sc.pred, q)
+		}
+	}
 	return nil
 }
 
