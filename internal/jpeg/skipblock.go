@@ -71,11 +71,27 @@ func (t *huffTable) symbolAt(bits uint64) (uint8, uint) {
 // through the skip entries otherwise. It consumes exactly the bits
 // decodeBlock does, so what follows decodes the same.
 func decodeBlockDC(r *bitReader, dc, ac *huffTable, pred *int32) error {
-	bits, n, pos, err := blockDC(r, dc, pred)
-	if err != nil {
-		return err
+	// blockDC, inlined by hand: a 12 MP photo has 190 000 of these blocks.
+	bits, n, pos, buf := r.bits, r.n, r.pos, r.buf
+	if n < 32 {
+		bits |= be64(buf[pos:pos+8]) >> n
+		pos += int(63-n) >> 3
+		n |= 56
 	}
-	buf := r.buf
+	if e := dc.fast[bits>>(64-lookBits)]; e != 0 {
+		*pred += e >> 16
+		l := uint(e & 15)
+		bits <<= l
+		n -= l
+	} else {
+		diff, l, err := dc.dcSlow(bits)
+		if err != nil {
+			return err
+		}
+		*pred += diff
+		bits <<= l
+		n -= l
+	}
 	for k := 1; k < 64; {
 		if n < 32 {
 			bits |= be64(buf[pos:pos+8]) >> n
