@@ -24,7 +24,9 @@ type huffTable struct {
 	// multi entries, for dropped coefficients too: every whole code that
 	// starts in the next multiBits bits, with the extra bits of each (see
 	// buildMulti). Zero when the first code is longer than multiBits.
-	multi [1 << multiBits]uint16
+	// Built on first use (needMulti): only 1/8 decodes read it.
+	multi      [1 << multiBits]uint16
+	multiBuilt bool
 	// maxcode[l] is the largest code of length l (-1 if none); a code c of
 	// length l has symbol vals[c+delta[l]].
 	maxcode [17]int32
@@ -80,9 +82,6 @@ func (t *huffTable) build(counts [16]uint8, syms []uint8, ac bool) error {
 		}
 		t.maxcode[l] = min(code-1, 1<<l-1)
 		code <<= 1
-	}
-	if ac {
-		t.buildMulti()
 	}
 	return nil
 }

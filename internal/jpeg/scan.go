@@ -134,6 +134,9 @@ func (d *decoder) readSOS(seg []byte) error {
 		if (needDC && !c.dc.defined) || (needAC && !c.ac.defined) {
 			return FormatError("scan uses an undefined Huffman table")
 		}
+		if !d.progressive && c.c.ss == 1 {
+			c.ac.needMulti() // decodeBlockDC's
+		}
 	}
 	d.scans++
 	if d.unstuffed == nil {

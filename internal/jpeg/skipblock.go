@@ -16,6 +16,15 @@ const (
 	multiEOB     = 1 << 12
 )
 
+// needMulti builds t.multi unless it is built: 23 us for a typical AC
+// table, which decodes that never skip codes should not pay.
+func (t *huffTable) needMulti() {
+	if !t.multiBuilt {
+		t.buildMulti()
+		t.multiBuilt = true
+	}
+}
+
 // buildMulti fills t.multi from the table's codes: for every window of
 // multiBits bits, the symbols that start inside it and whose codes end
 // inside it, read one after another with their extra bits, up to and
@@ -46,6 +55,7 @@ func (t *huffTable) buildMulti() {
 			adv += run + 1
 		}
 		if used == 0 {
+			t.multi[p] = 0
 			continue
 		}
 		e := uint16(used) | uint16(adv)<<5

@@ -28,6 +28,7 @@ func randomTable(t *testing.T, rng *rand.Rand, syms []uint8) *huffTable {
 	if err := h.build(counts, syms[:len(syms)-left], true); err != nil {
 		t.Fatal(err)
 	}
+	h.needMulti()
 	return &h
 }
 
