@@ -27,8 +27,11 @@ func newGroupConv(g geom, cpg int, a activation) *dwconv.Conv {
 // c (newGroupConv): few input channels per output channel make it
 // memory-bound, not a GEMM. src is CNHW [cin, n, h, w] with cin =
 // cpg*group, w is [cout, cpg, kh, kw] and dst [cout, n, oh, ow]; the
-// bias and the activation a are applied while each plane is in cache.
-func groupConv(dst, src []float32, c *dwconv.Conv, w, bias []float32, n int, g geom, cpg, cout, group int, a activation) {
+// bias and the activation a are applied while each plane is in cache, and,
+// with pool non-nil, the global average of each output plane is written to
+// pool ([cout, n], the layout of a GlobalAveragePool's output) from there
+// too (a squeeze-and-excite block's pooling, see poolInProducer).
+func groupConv(dst, src []float32, c *dwconv.Conv, w, bias []float32, n int, g geom, cpg, cout, group int, a activation, pool []float32) {
 	hw, ohw, ksz := g.h*g.w, g.oh*g.ow, g.kh*g.kw
 	opg := cout / group
 	post := a.kind != actNone && a.kind != actRelu && a.kind != actClip
@@ -37,10 +40,16 @@ func groupConv(dst, src []float32, c *dwconv.Conv, w, bias []float32, n int, g g
 			gi, b := p/n, p%n
 			out := dst[(gi*opg*n+b)*ohw:]
 			c.Run(out, n*ohw, src[(gi*cpg*n+b)*hw:], n*hw, w[gi*opg*cpg*ksz:(gi+1)*opg*cpg*ksz], bias[gi*opg:(gi+1)*opg])
-			if post {
-				for j := range opg {
-					plane := out[j*n*ohw : j*n*ohw+ohw]
+			if !post && pool == nil {
+				continue
+			}
+			for j := range opg {
+				plane := out[j*n*ohw : j*n*ohw+ohw]
+				if post {
 					activate(plane, plane, a)
+				}
+				if pool != nil {
+					pool[(gi*opg+j)*n+b] = float32(gemm.Sum64(plane) / float64(ohw))
 				}
 			}
 		}

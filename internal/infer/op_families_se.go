@@ -1,0 +1,73 @@
+package infer
+
+import (
+	"fmt"
+
+	"github.com/mlserve/mlserve/internal/gemm"
+)
+
+// The squeeze-and-excite block, y = x * s with s = gate(fc(GAP(x))) per
+// channel and image (EfficientNet, MobileNetV3), without passes of its own
+// over x: the pool is summed by the grouped convolution that makes x while
+// each plane is in cache (poolInProducer), and the product is made inside
+// the next 1x1 convolution's GEMM, block by block of its B (scaledSource,
+// fused by fuseSEScale).
+
+// poolInProducer makes o, a GlobalAveragePool of x, a view of sums its
+// producer computes: when x is made by a grouped convolution (and nothing
+// else pools it already), that convolution writes the plane averages into
+// o's output while it writes x, and o's run does nothing. The output buffer
+// becomes the convolution's scratch too, so it is live from there on.
+func (o *execOp) poolInProducer(x *value) {
+	if x.node == nil {
+		return
+	}
+	prod, ok := x.node.Op().(*execOp)
+	if !ok || prod.l.kind != kGConv || prod.pool != nil || prod.out != x {
+		return
+	}
+	prod.pool = o.out.buf
+	prod.tmp = append(prod.tmp, o.out.buf)
+	o.pooled = true
+}
+
+// scaledSource is B = x * s of a 1x1 convolution for gemm.MulSource: x is
+// the CNHW input [k, n, hw] and s the per-channel, per-image scale [k, n]
+// (a squeeze-and-excite gate).
+type scaledSource struct {
+	x, s  []float32
+	n, hw int
+}
+
+// Rows writes B[r0:r0+kc, j0:j0+nc] into dst (ld nc): row r, column j is
+// x[r, j] * s[r, j/hw].
+func (src *scaledSource) Rows(dst []float32, r0, kc, j0, nc int) {
+	cols := src.n * src.hw
+	for i := range kc {
+		r := r0 + i
+		row := src.x[r*cols : (r+1)*cols]
+		out := dst[i*nc : (i+1)*nc]
+		for j := j0; j < j0+nc; {
+			b := j / src.hw
+			end := min(j0+nc, (b+1)*src.hw)
+			gemm.Scale(out[j-j0:end-j0], row[j:end], src.s[r*src.n+b])
+			j = end
+		}
+	}
+}
+
+// setupSEScale plans a 1x1 convolution whose input is scaled per channel
+// by l.seScale first (fuseSEScale): the scale is its last input.
+func (o *execOp) setupSEScale(get func(*layer, string) (*value, error)) error {
+	l, n := o.l, o.p.n
+	s, err := get(l, l.seScale)
+	if err != nil {
+		return err
+	}
+	if !o.direct || s.buf == nil || !equalShape(s.shape, []int{n, l.cin, 1, 1}) {
+		return fmt.Errorf("scale %q of shape %v: want [%d, %d, 1, 1] before a 1x1 convolution", l.seScale, s.shape, n, l.cin)
+	}
+	o.ins = append(o.ins, s)
+	o.se = &scaledSource{n: n, hw: o.g.h * o.g.w}
+	return nil
+}
