@@ -68,7 +68,7 @@ func TestConv(t *testing.T) {
 	inf := float32(math.Inf(1))
 	for _, k := range []int{1, 3, 5, 7} {
 		for _, s := range []int{1, 2, 3} {
-			for _, hw := range [][2]int{{1, 1}, {5, 7}, {7, 7}, {14, 14}, {17, 33}, {28, 28}, {9, 70}, {56, 56}, {3, 131}} {
+			for _, hw := range [][2]int{{1, 1}, {5, 7}, {7, 7}, {8, 8}, {11, 3}, {14, 14}, {16, 16}, {17, 33}, {28, 28}, {9, 70}, {56, 56}, {3, 131}} {
 				p := k / 2
 				for _, pads := range [][4]int{{p, p, p, p}, {0, 0, 0, 0}, {0, 0, p, p}, {p, p + 1, 0, 1}} {
 					g := geomFor(hw[0], hw[1], k, s, pads[0], pads[1], pads[2], pads[3])

@@ -192,7 +192,8 @@ func fuseActivation(net *network) {
 // fuseSEScale moves a squeeze-and-excite product Mul(x, s), s per channel
 // (perChannel), into the 1x1 convolution that is its only reader: the
 // convolution scales its B by s block by block (scaledSource) instead of
-// reading a scaled copy of x.
+// reading a scaled copy of x. Not where gemm reads a plain B in place
+// (cin <= seInPlaceK): the separate product measured faster there.
 func fuseSEScale(net *network) {
 	u, p, drop := net.uses(), net.producers(), map[*layer]bool{}
 	readers := map[string][]*layer{}
@@ -206,7 +207,7 @@ func fuseSEScale(net *network) {
 			continue
 		}
 		c := readers[l.out][0]
-		if !pointwise(c) || c.in[0] != l.out || c.seScale != "" || c.residual == l.out {
+		if !pointwise(c) || c.in[0] != l.out || c.seScale != "" || c.residual == l.out || c.cin <= seInPlaceK {
 			continue
 		}
 		for j, s := range l.in {

@@ -37,6 +37,7 @@ func (o *execOp) poolInProducer(x *value) {
 type scaledSource struct {
 	x, s  []float32
 	n, hw int
+	copy  *buffer // B made whole first instead (setupSEScale), or nil
 }
 
 // Rows writes B[r0:r0+kc, j0:j0+nc] into dst (ld nc): row r, column j is
@@ -57,7 +58,10 @@ func (src *scaledSource) Rows(dst []float32, r0, kc, j0, nc int) {
 }
 
 // setupSEScale plans a 1x1 convolution whose input is scaled per channel
-// by l.seScale first (fuseSEScale): the scale is its last input.
+// by l.seScale first (fuseSEScale): the scale is its last input. Made
+// inside the GEMM where its B would be packed anyway (k above the GEMM's
+// in-place limit, enough columns); otherwise scaled into a scratch copy
+// first, so that the GEMM keeps its in-place B and small-n paths.
 func (o *execOp) setupSEScale(get func(*layer, string) (*value, error)) error {
 	l, n := o.l, o.p.n
 	s, err := get(l, l.seScale)
@@ -69,5 +73,35 @@ func (o *execOp) setupSEScale(get func(*layer, string) (*value, error)) error {
 	}
 	o.ins = append(o.ins, s)
 	o.se = &scaledSource{n: n, hw: o.g.h * o.g.w}
+	if n*o.g.h*o.g.w < seMinCols {
+		o.se.copy = &buffer{size: l.cin * n * o.g.h * o.g.w}
+		o.tmp = append(o.tmp, o.se.copy)
+	}
 	return nil
+}
+
+// seInPlaceK is gemm's limit (directK) up to which a plain B is read in
+// place rather than packed (fuseSEScale leaves those products alone);
+// seMinCols the columns below which a plain B takes gemm's small-n paths,
+// where a scaled copy of B measured faster than making it inside the GEMM
+// (EfficientNet-B0's 32->16 at 112x112 and its 7x7 projections,
+// BENCHMARKS.md).
+const (
+	seInPlaceK = 64
+	seMinCols  = 256
+)
+
+// runSEScale runs a convolution planned by setupSEScale.
+func (o *execOp) runSEScale(dst, src []float32, cols int, ep gemm.Epilogue) {
+	se := o.se
+	se.x, se.s = src, o.ins[len(o.ins)-1].buf.data
+	if se.copy == nil {
+		gemm.MulSource(dst, o.l.packed, se, cols, ep)
+		return
+	}
+	b := se.copy.data
+	parallelFor(o.l.cin, max(1, (1<<15)/cols), func(lo, hi int) {
+		se.Rows(b[lo*cols:hi*cols], lo, hi-lo, 0, cols)
+	})
+	gemm.Mul(dst, o.l.packed, b, cols, ep)
 }

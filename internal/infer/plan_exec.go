@@ -116,8 +116,7 @@ func (o *execOp) run() {
 			break
 		}
 		if o.se != nil {
-			o.se.x, o.se.s = src, o.ins[len(o.ins)-1].buf.data
-			gemm.MulSource(dst, l.packed, o.se, cols, ep)
+			o.runSEScale(dst, src, cols, ep)
 			break
 		}
 		if o.direct {
