@@ -178,3 +178,16 @@ func TestNewPanics(t *testing.T) {
 	}()
 	New(Geom{H: 4, W: 4, KH: 3, KW: 3, SH: 0, SW: 1, OH: 2, OW: 2}, 1, 0, 1, "generic")
 }
+
+// TestRunWithOtherScratch checks that a scratch buffer of another
+// geometry is refused, not written past.
+func TestRunWithOtherScratch(t *testing.T) {
+	small, big := New(geomFor(7, 7, 3, 1, 1, 1, 1, 1), 1, 0, 6, ""), New(geomFor(14, 14, 3, 1, 1, 1, 1, 1), 1, 0, 6, "")
+	s := small.Scratch()
+	defer func() {
+		if recover() == nil {
+			t.Error("RunWith with another Conv's scratch did not panic")
+		}
+	}()
+	big.RunWith(s, make([]float32, 196), 0, make([]float32, 196), 0, make([]float32, 9), make([]float32, 1))
+}

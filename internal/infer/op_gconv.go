@@ -36,10 +36,12 @@ func groupConv(dst, src []float32, c *dwconv.Conv, w, bias []float32, n int, g g
 	opg := cout / group
 	post := a.kind != actNone && a.kind != actRelu && a.kind != actClip
 	parallelFor(group*n, 1, func(plo, phi int) {
+		s := c.Scratch()
+		defer c.Release(s)
 		for p := plo; p < phi; p++ {
 			gi, b := p/n, p%n
 			out := dst[(gi*opg*n+b)*ohw:]
-			c.Run(out, n*ohw, src[(gi*cpg*n+b)*hw:], n*hw, w[gi*opg*cpg*ksz:(gi+1)*opg*cpg*ksz], bias[gi*opg:(gi+1)*opg])
+			c.RunWith(s, out, n*ohw, src[(gi*cpg*n+b)*hw:], n*hw, w[gi*opg*cpg*ksz:(gi+1)*opg*cpg*ksz], bias[gi*opg:(gi+1)*opg])
 			if !post && pool == nil {
 				continue
 			}
