@@ -35,6 +35,7 @@ func groupConv(dst, src []float32, c *dwconv.Conv, w, bias []float32, n int, g g
 	hw, ohw, ksz := g.h*g.w, g.oh*g.ow, g.kh*g.kw
 	opg := cout / group
 	post := a.kind != actNone && a.kind != actRelu && a.kind != actClip
+	ga, vec := a.gemmAct() // in place, without activate's copy
 	parallelFor(group*n, 1, func(plo, phi int) {
 		s := c.Scratch()
 		defer c.Release(s)
@@ -47,7 +48,10 @@ func groupConv(dst, src []float32, c *dwconv.Conv, w, bias []float32, n int, g g
 			}
 			for j := range opg {
 				plane := out[j*n*ohw : j*n*ohw+ohw]
-				if post {
+				switch {
+				case post && vec:
+					gemm.Activate(plane, ga)
+				case post:
 					activate(plane, plane, a)
 				}
 				if pool != nil {
