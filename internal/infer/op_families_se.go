@@ -59,9 +59,10 @@ func (src *scaledSource) Rows(dst []float32, r0, kc, j0, nc int) {
 
 // setupSEScale plans a 1x1 convolution whose input is scaled per channel
 // by l.seScale first (fuseSEScale): the scale is its last input. Made
-// inside the GEMM where its B would be packed anyway (k above the GEMM's
-// in-place limit, enough columns); otherwise scaled into a scratch copy
-// first, so that the GEMM keeps its in-place B and small-n paths.
+// inside the GEMM (scaledSource) at batch 1 where there are enough
+// columns; otherwise scaled into a scratch copy first, so that the GEMM
+// keeps its small-n paths and packs B in one pass: at batch 8 the source
+// measured slower on every projection of EfficientNet-B0 (BENCHMARKS.md).
 func (o *execOp) setupSEScale(get func(*layer, string) (*value, error)) error {
 	l, n := o.l, o.p.n
 	s, err := get(l, l.seScale)
@@ -73,7 +74,7 @@ func (o *execOp) setupSEScale(get func(*layer, string) (*value, error)) error {
 	}
 	o.ins = append(o.ins, s)
 	o.se = &scaledSource{n: n, hw: o.g.h * o.g.w}
-	if n*o.g.h*o.g.w < seMinCols {
+	if n > 1 || o.g.h*o.g.w < seMinCols {
 		o.se.copy = &buffer{size: l.cin * n * o.g.h * o.g.w}
 		o.tmp = append(o.tmp, o.se.copy)
 	}
@@ -81,11 +82,10 @@ func (o *execOp) setupSEScale(get func(*layer, string) (*value, error)) error {
 }
 
 // seInPlaceK is gemm's limit (directK) up to which a plain B is read in
-// place rather than packed (fuseSEScale leaves those products alone);
-// seMinCols the columns below which a plain B takes gemm's small-n paths,
-// where a scaled copy of B measured faster than making it inside the GEMM
-// (EfficientNet-B0's 32->16 at 112x112 and its 7x7 projections,
-// BENCHMARKS.md).
+// place rather than packed (fuseSEScale leaves those products alone: the
+// separate product measured faster); seMinCols the columns below which a
+// plain B takes gemm's small-n paths, where the scaled copy measured
+// faster than the source (EfficientNet-B0's 7x7 projections at batch 1).
 const (
 	seInPlaceK = 64
 	seMinCols  = 256
