@@ -33,25 +33,31 @@ func (o *execOp) poolInProducer(x *value) {
 
 // scaledSource is B = x * s of a 1x1 convolution for gemm.MulSource: x is
 // the CNHW input [k, n, hw] and s the per-channel, per-image scale [k, n]
-// (a squeeze-and-excite gate).
+// (a squeeze-and-excite gate), or with one channel [1, n], one scale per
+// image (perImage).
 type scaledSource struct {
-	x, s  []float32
-	n, hw int
-	copy  *buffer // B made whole first instead (setupSEScale), or nil
+	x, s     []float32
+	n, hw    int
+	perImage bool
+	copy     *buffer // B made whole first instead (setupSEScale), or nil
 }
 
 // Rows writes B[r0:r0+kc, j0:j0+nc] into dst (ld nc): row r, column j is
-// x[r, j] * s[r, j/hw].
+// x[r, j] * s[r, j/hw] (s[0, j/hw] if perImage).
 func (src *scaledSource) Rows(dst []float32, r0, kc, j0, nc int) {
 	cols := src.n * src.hw
 	for i := range kc {
 		r := r0 + i
 		row := src.x[r*cols : (r+1)*cols]
 		out := dst[i*nc : (i+1)*nc]
+		sr := r
+		if src.perImage {
+			sr = 0
+		}
 		for j := j0; j < j0+nc; {
 			b := j / src.hw
 			end := min(j0+nc, (b+1)*src.hw)
-			gemm.Scale(out[j-j0:end-j0], row[j:end], src.s[r*src.n+b])
+			gemm.Scale(out[j-j0:end-j0], row[j:end], src.s[sr*src.n+b])
 			j = end
 		}
 	}
@@ -69,11 +75,12 @@ func (o *execOp) setupSEScale(get func(*layer, string) (*value, error)) error {
 	if err != nil {
 		return err
 	}
-	if !o.direct || s.buf == nil || !equalShape(s.shape, []int{n, l.cin, 1, 1}) {
-		return fmt.Errorf("scale %q of shape %v: want [%d, %d, 1, 1] before a 1x1 convolution", l.seScale, s.shape, n, l.cin)
+	perImage := equalShape(s.shape, []int{n, 1, 1, 1})
+	if !o.direct || s.buf == nil || !(perImage || equalShape(s.shape, []int{n, l.cin, 1, 1})) {
+		return fmt.Errorf("scale %q of shape %v: want [%d, %d, 1, 1] or [%d, 1, 1, 1] before a 1x1 convolution", l.seScale, s.shape, n, l.cin, n)
 	}
 	o.ins = append(o.ins, s)
-	o.se = &scaledSource{n: n, hw: o.g.h * o.g.w}
+	o.se = &scaledSource{n: n, hw: o.g.h * o.g.w, perImage: perImage}
 	if n > 1 || o.g.h*o.g.w < seMinCols {
 		o.se.copy = &buffer{size: l.cin * n * o.g.h * o.g.w}
 		o.tmp = append(o.tmp, o.se.copy)

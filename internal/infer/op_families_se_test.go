@@ -14,17 +14,23 @@ func TestScaledSourceRows(t *testing.T) {
 	for i := range s {
 		s[i] = 0.25 * float32(i+1)
 	}
-	src := &scaledSource{x: x, s: s, n: n, hw: hw}
-	for _, tt := range []struct{ r0, kc, j0, nc int }{
-		{0, k, 0, n * hw}, {1, 2, 3, 9}, {3, 1, 14, 1}, {0, 4, 5, 5},
-	} {
-		dst := make([]float32, tt.kc*tt.nc)
-		src.Rows(dst, tt.r0, tt.kc, tt.j0, tt.nc)
-		for i := range tt.kc {
-			for j := range tt.nc {
-				r, c := tt.r0+i, tt.j0+j
-				if want := x[r*n*hw+c] * s[r*n+c/hw]; dst[i*tt.nc+j] != want {
-					t.Fatalf("%+v: B[%d,%d] = %g, want %g", tt, r, c, dst[i*tt.nc+j], want)
+	for _, perImage := range []bool{false, true} {
+		src := &scaledSource{x: x, s: s, n: n, hw: hw, perImage: perImage}
+		for _, tt := range []struct{ r0, kc, j0, nc int }{
+			{0, k, 0, n * hw}, {1, 2, 3, 9}, {3, 1, 14, 1}, {0, 4, 5, 5},
+		} {
+			dst := make([]float32, tt.kc*tt.nc)
+			src.Rows(dst, tt.r0, tt.kc, tt.j0, tt.nc)
+			for i := range tt.kc {
+				for j := range tt.nc {
+					r, c := tt.r0+i, tt.j0+j
+					sr := r
+					if perImage {
+						sr = 0
+					}
+					if want := x[r*n*hw+c] * s[sr*n+c/hw]; dst[i*tt.nc+j] != want {
+						t.Fatalf("perImage %v, %+v: B[%d,%d] = %g, want %g", perImage, tt, r, c, dst[i*tt.nc+j], want)
+					}
 				}
 			}
 		}
