@@ -47,7 +47,9 @@ type kernel struct {
 }
 
 // rowsKFunc is a row kernel specialized for one kernel size and stride.
-type rowsKFunc func(dst, src []float32, geo *[2]int, offs []int, w []float32, ow, oh, step int, bias, lo, hi float32)
+// reach is the largest tap offset in floats (what it reads past a row's
+// base, before the row's pixels and the slack).
+type rowsKFunc func(dst, src []float32, geo *[2]int, reach int, w []float32, ow, oh, step int, bias, lo, hi float32)
 
 var generic = &kernel{name: "generic", rows: rowsGeneric, deinterleave: deinterleaveGeneric, padCopy: padCopyGeneric}
 
@@ -84,6 +86,7 @@ type Conv struct {
 	boffs      []int     // the same in bytes, for the assembly
 	rowsK      rowsKFunc // the kernel's specialized rows for g, or nil
 	geo        [2]int    // its geometry: bytes per tap row, to the odd phase
+	reach      int       // the largest of offs
 	rowLen     int       // the padded row before the phase split (SW > 1)
 	size       int       // scratch floats: cpg planes, the slack, one unsplit row
 	scratch    sync.Pool
@@ -113,6 +116,7 @@ func New(g Geom, cpg int, lo, hi float32, kern string) *Conv {
 				o := ci*c.plane + (kx%s)*c.hp*c.pw + ky*c.pw + kx/s
 				c.offs = append(c.offs, o)
 				c.boffs = append(c.boffs, 4*o)
+				c.reach = max(c.reach, o)
 			}
 		}
 	}
@@ -131,11 +135,29 @@ func New(g Geom, cpg int, lo, hi float32, kern string) *Conv {
 // Kernel names the kernel c runs.
 func (c *Conv) Kernel() string { return c.kern.name }
 
+// Scratch is the padded copy of a group's input planes that Conv.RunWith
+// works in: one per goroutine at a time, from the Conv it is used with.
+type Scratch struct{ buf *[]float32 }
+
+// Scratch takes a scratch buffer from c's pool; Release returns it.
+func (c *Conv) Scratch() Scratch { return Scratch{c.scratch.Get().(*[]float32)} }
+
+// Release returns s, taken from c.Scratch, to c's pool.
+func (c *Conv) Release(s Scratch) { c.scratch.Put(s.buf) }
+
 // Run computes the output planes of one group of one image: src holds its
 // cpg input planes of H*W floats, srcStride apart; w its output channels'
 // kernels, [opg][cpg][KH][KW], and bias one value each; output plane j is
 // dst[j*dstStride:][:OH*OW]. Run panics if a slice is too short.
 func (c *Conv) Run(dst []float32, dstStride int, src []float32, srcStride int, w, bias []float32) {
+	s := c.Scratch()
+	c.RunWith(s, dst, dstStride, src, srcStride, w, bias)
+	c.Release(s)
+}
+
+// RunWith is Run in the scratch buffer s (from c.Scratch), for a caller
+// that runs many groups in turn: one pool round trip for all of them.
+func (c *Conv) RunWith(s Scratch, dst []float32, dstStride int, src []float32, srcStride int, w, bias []float32) {
 	opg := len(bias)
 	if opg == 0 {
 		return
@@ -144,19 +166,20 @@ func (c *Conv) Run(dst []float32, dstStride int, src []float32, srcStride int, w
 	_ = dst[(opg-1)*dstStride+g.OH*g.OW-1]
 	_ = src[(c.cpg-1)*srcStride+g.H*g.W-1]
 	_ = w[opg*c.tapsPerOut-1]
-	bp := c.scratch.Get().(*[]float32)
-	buf := *bp
+	buf := *s.buf
+	if len(buf) != c.size {
+		panic("dwconv: RunWith: scratch of another Conv")
+	}
 	c.pad(buf, src, srcStride)
 	step := g.SH * c.pw
 	for j := range opg {
 		out := dst[j*dstStride : j*dstStride+g.OH*g.OW]
 		if c.rowsK != nil {
-			c.rowsK(out, buf, &c.geo, c.offs, w[j*c.tapsPerOut:(j+1)*c.tapsPerOut], g.OW, g.OH, step, bias[j], c.lo, c.hi)
+			c.rowsK(out, buf, &c.geo, c.reach, w[j*c.tapsPerOut:(j+1)*c.tapsPerOut], g.OW, g.OH, step, bias[j], c.lo, c.hi)
 			continue
 		}
 		c.kern.rows(out, buf, c.offs, c.boffs, w[j*c.tapsPerOut:(j+1)*c.tapsPerOut], g.OW, g.OH, step, bias[j], c.lo, c.hi)
 	}
-	c.scratch.Put(bp)
 }
 
 // pad writes the zero-padded, phase-split copy of the group's input planes

@@ -48,8 +48,9 @@ func wrapK(f func(dst, src *float32, geo *[2]int, w *float32, ow, oh, step int, 
 	if f == nil {
 		return nil
 	}
-	return func(dst, src []float32, geo *[2]int, offs []int, w []float32, ow, oh, step int, bias, lo, hi float32) {
-		checkRows(dst, src, offs, offs, w, ow, oh, step)
+	return func(dst, src []float32, geo *[2]int, reach int, w []float32, ow, oh, step int, bias, lo, hi float32) {
+		_, _ = dst[oh*ow-1], w[len(w)-1]
+		_ = src[(oh-1)*step+reach+ow-1+slack]
 		f(&dst[0], &src[0], geo, &w[0], ow, oh, 4*step, bias, lo, hi)
 	}
 }

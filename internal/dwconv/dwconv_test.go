@@ -68,7 +68,7 @@ func TestConv(t *testing.T) {
 	inf := float32(math.Inf(1))
 	for _, k := range []int{1, 3, 5, 7} {
 		for _, s := range []int{1, 2, 3} {
-			for _, hw := range [][2]int{{1, 1}, {5, 7}, {7, 7}, {14, 14}, {17, 33}, {28, 28}, {9, 70}, {56, 56}, {3, 131}} {
+			for _, hw := range [][2]int{{1, 1}, {5, 7}, {7, 7}, {8, 8}, {11, 3}, {14, 14}, {16, 16}, {17, 33}, {28, 28}, {9, 70}, {56, 56}, {3, 131}} {
 				p := k / 2
 				for _, pads := range [][4]int{{p, p, p, p}, {0, 0, 0, 0}, {0, 0, p, p}, {p, p + 1, 0, 1}} {
 					g := geomFor(hw[0], hw[1], k, s, pads[0], pads[1], pads[2], pads[3])
@@ -177,4 +177,17 @@ func TestNewPanics(t *testing.T) {
 		}
 	}()
 	New(Geom{H: 4, W: 4, KH: 3, KW: 3, SH: 0, SW: 1, OH: 2, OW: 2}, 1, 0, 1, "generic")
+}
+
+// TestRunWithOtherScratch checks that a scratch buffer of another
+// geometry is refused, not written past.
+func TestRunWithOtherScratch(t *testing.T) {
+	small, big := New(geomFor(7, 7, 3, 1, 1, 1, 1, 1), 1, 0, 6, ""), New(geomFor(14, 14, 3, 1, 1, 1, 1, 1), 1, 0, 6, "")
+	s := small.Scratch()
+	defer func() {
+		if recover() == nil {
+			t.Error("RunWith with another Conv's scratch did not panic")
+		}
+	}()
+	big.RunWith(s, make([]float32, 196), 0, make([]float32, 196), 0, make([]float32, 9), make([]float32, 1))
 }

@@ -8,6 +8,7 @@ func fuse(net *network) {
 	fuseRelu(net)
 	fuseSiLU(net)
 	fuseActivation(net)
+	fuseSEScale(net)
 }
 
 // uses counts the readers of every value (the graph output counts once).
@@ -19,6 +20,9 @@ func (net *network) uses() map[string]int {
 		}
 		if l.residual != "" {
 			u[l.residual]++
+		}
+		if l.seScale != "" {
+			u[l.seScale]++
 		}
 	}
 	return u
@@ -183,4 +187,60 @@ func fuseActivation(net *network) {
 		drop[l] = true
 	}
 	net.removeLayers(drop)
+}
+
+// fuseSEScale moves a squeeze-and-excite product Mul(x, s), s per channel
+// (perChannel), into the 1x1 convolution that is its only reader: the
+// convolution scales its B by s block by block (scaledSource) instead of
+// reading a scaled copy of x. Not where gemm reads a plain B in place
+// (cin <= seInPlaceK): the separate product measured faster there.
+func fuseSEScale(net *network) {
+	u, p, drop := net.uses(), net.producers(), map[*layer]bool{}
+	readers := map[string][]*layer{}
+	for _, l := range net.layers {
+		for _, in := range l.in {
+			readers[in] = append(readers[in], l)
+		}
+	}
+	for _, l := range net.layers {
+		if l.kind != kBinary || l.arith != "Mul" || len(l.in) != 2 || u[l.out] != 1 || len(readers[l.out]) != 1 {
+			continue
+		}
+		c := readers[l.out][0]
+		if !pointwise(c) || c.in[0] != l.out || c.seScale != "" || c.residual == l.out || c.cin <= seInPlaceK {
+			continue
+		}
+		for j, s := range l.in {
+			if x := l.in[1-j]; perChannel(net, p, s, 4) && !perChannel(net, p, x, 4) {
+				c.in[0], c.seScale = x, s
+				c.typ = "Mul+" + c.typ
+				drop[l] = true
+				break
+			}
+		}
+	}
+	net.removeLayers(drop)
+}
+
+// pointwise reports whether l is a 1x1 convolution of stride 1 without
+// padding: its B is its input as it is.
+func pointwise(l *layer) bool {
+	return l.kind == kConv && l.kh == 1 && l.kw == 1 && l.sh == 1 && l.sw == 1 && l.pads == [4]int{}
+}
+
+// perChannel reports whether value v is one number per channel and image
+// ([N, C, 1, 1]): a global average pool, or pointwise convolutions and
+// activations of one, through at most depth layers.
+func perChannel(net *network, p map[string]int, v string, depth int) bool {
+	i, ok := p[v]
+	if !ok || depth == 0 {
+		return false
+	}
+	switch l := net.layers[i]; {
+	case l.kind == kGAP:
+		return true
+	case l.kind == kUnary || (pointwise(l) && l.residual == "" && l.seScale == ""):
+		return perChannel(net, p, l.in[0], depth-1)
+	}
+	return false
 }

@@ -58,6 +58,7 @@ type layer struct {
 	wino                      *winoWeights // 3x3 stride 1 run as Winograd (packed is nil then)
 	bias                      []float32
 	residual                  string // kConv: value added before ReLU, or ""
+	seScale                   string // kConv 1x1: per-channel scale [n, cin, 1, 1] of its input, or ""
 
 	// kAffine
 	scale, shift []float32

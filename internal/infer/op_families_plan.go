@@ -174,7 +174,11 @@ func (o *execOp) runExtra(src, dst []float32) {
 	l, n := o.l, o.p.n
 	switch l.kind {
 	case kGConv:
-		groupConv(dst, src, o.dw, l.w, l.bias, n, o.g, l.cin, l.cout, l.group, l.gconvAct())
+		var pool []float32
+		if o.pool != nil {
+			pool = o.pool.data
+		}
+		groupConv(dst, src, o.dw, l.w, l.bias, n, o.g, l.cin, l.cout, l.group, l.gconvAct(), pool)
 	case kUnary:
 		applyActivation(dst, src, l.act)
 	case kBinary:

@@ -84,7 +84,7 @@ func TestGroupConv(t *testing.T) {
 		a := activation{kind: actClip, lo: 0, hi: 6}
 		eachKernel(t, func(kern string) {
 			got := make([]float32, len(want))
-			groupConv(got, stored(x, []int{tt.n, tt.cin, tt.h, tt.w}), newGroupConv(g, cpg, a), w, bias, tt.n, g, cpg, tt.cout, tt.group, a)
+			groupConv(got, stored(x, []int{tt.n, tt.cin, tt.h, tt.w}), newGroupConv(g, cpg, a), w, bias, tt.n, g, cpg, tt.cout, tt.group, a, nil)
 			closeTo(t, "groupConv/"+kern, got, stored(want, []int{tt.n, tt.cout, oh, ow}), 1e-5)
 		})
 	}

@@ -27,24 +27,63 @@ func newGroupConv(g geom, cpg int, a activation) *dwconv.Conv {
 // c (newGroupConv): few input channels per output channel make it
 // memory-bound, not a GEMM. src is CNHW [cin, n, h, w] with cin =
 // cpg*group, w is [cout, cpg, kh, kw] and dst [cout, n, oh, ow]; the
-// bias and the activation a are applied while each plane is in cache.
-func groupConv(dst, src []float32, c *dwconv.Conv, w, bias []float32, n int, g geom, cpg, cout, group int, a activation) {
+// bias and the activation a are applied while each plane is in cache, and,
+// with pool non-nil, the global average of each output plane is written to
+// pool ([cout, n], the layout of a GlobalAveragePool's output) from there
+// too (a squeeze-and-excite block's pooling, see poolInProducer).
+func groupConv(dst, src []float32, c *dwconv.Conv, w, bias []float32, n int, g geom, cpg, cout, group int, a activation, pool []float32) {
 	hw, ohw, ksz := g.h*g.w, g.oh*g.ow, g.kh*g.kw
 	opg := cout / group
 	post := a.kind != actNone && a.kind != actRelu && a.kind != actClip
+	// Depthwise (one output per group), plane p is dst[p*ohw:][:ohw], so
+	// small planes are finished (activation, pool) a block at a time, in
+	// one call each instead of one per plane.
+	block := 1
+	if opg == 1 {
+		block = max(1, finishBlock/ohw)
+	}
 	parallelFor(group*n, 1, func(plo, phi int) {
-		for p := plo; p < phi; p++ {
-			gi, b := p/n, p%n
-			out := dst[(gi*opg*n+b)*ohw:]
-			c.Run(out, n*ohw, src[(gi*cpg*n+b)*hw:], n*hw, w[gi*opg*cpg*ksz:(gi+1)*opg*cpg*ksz], bias[gi*opg:(gi+1)*opg])
-			if post {
-				for j := range opg {
-					plane := out[j*n*ohw : j*n*ohw+ohw]
-					activate(plane, plane, a)
+		s := c.Scratch()
+		defer c.Release(s)
+		for p0 := plo; p0 < phi; p0 += block {
+			p1 := min(phi, p0+block)
+			for p := p0; p < p1; p++ {
+				gi, b := p/n, p%n
+				out := dst[(gi*opg*n+b)*ohw:]
+				c.RunWith(s, out, n*ohw, src[(gi*cpg*n+b)*hw:], n*hw, w[gi*opg*cpg*ksz:(gi+1)*opg*cpg*ksz], bias[gi*opg:(gi+1)*opg])
+				if opg > 1 && (post || pool != nil) {
+					for j := range opg {
+						finishPlanes(dst[((gi*opg+j)*n+b)*ohw:][:ohw], ohw, a, post, pool, (gi*opg+j)*n+b)
+					}
 				}
+			}
+			if opg == 1 && (post || pool != nil) {
+				finishPlanes(dst[p0*ohw:p1*ohw], ohw, a, post, pool, p0)
 			}
 		}
 	})
+}
+
+// finishBlock is how many floats of small output planes groupConv
+// finishes at once: they stay in L1 from the kernel to their finish.
+const finishBlock = 4096
+
+// finishPlanes applies the activation a (if post) to the consecutive
+// output planes of ohw floats in out, in place, and, with pool non-nil,
+// writes their averages to pool[p:] (p the first plane's index).
+func finishPlanes(out []float32, ohw int, a activation, post bool, pool []float32, p int) {
+	if post {
+		if ga, ok := a.gemmAct(); ok {
+			gemm.Activate(out, ga) // in place, without activate's copy
+		} else {
+			activate(out, out, a)
+		}
+	}
+	if pool != nil {
+		for i := range len(out) / ohw {
+			pool[p+i] = float32(gemm.Sum64(out[i*ohw:(i+1)*ohw]) / float64(ohw))
+		}
+	}
 }
 
 // gconvAct is the activation a kGConv layer applies: its own, or ReLU.

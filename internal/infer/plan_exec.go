@@ -32,6 +32,9 @@ type execOp struct {
 	src     *im2colSource // kConv otherwise: B made on demand from the input
 	deint   *buffer       // kConv with stride 2: the input, deinterleaved
 	dw      *dwconv.Conv  // kGConv: the direct kernel (op_gconv.go)
+	pool    *buffer       // kGConv: a GlobalAveragePool's output it writes too (op_families_se.go)
+	pooled  bool          // kGAP: computed by its producer's pool
+	se      *scaledSource // kConv with seScale: B is the input times the gate
 	nchw    bool          // kView of a 4-D batch: reorder CNHW to NCHW
 	bin     *broadcast    // kBinary, and kAdd of different shapes (op_eltwise.go)
 	rows    int           // kFC: rows of the input matrix
@@ -112,6 +115,10 @@ func (o *execOp) run() {
 			gemm.Mul(dst, l.packed, o.sub.data, cols, ep)
 			break
 		}
+		if o.se != nil {
+			o.runSEScale(dst, src, cols, ep)
+			break
+		}
 		if o.direct {
 			gemm.Mul(dst, l.packed, src, cols, ep)
 			break
@@ -138,6 +145,9 @@ func (o *execOp) run() {
 	case kMaxPool:
 		maxPool(dst, src, n*o.g.c, o.g)
 	case kGAP:
+		if o.pooled {
+			break
+		}
 		globalAvgPool(dst, src, n*o.g.c, o.g.h*o.g.w)
 	case kFC:
 		// out[n, m] = in[n, k] W^T: as C[m, n] = W[m, k] * in^T[k, n].

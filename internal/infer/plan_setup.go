@@ -47,6 +47,7 @@ func (o *execOp) setup(net *network, ins []*value, get func(*layer, string) (*va
 			return err
 		}
 		o.newOut(n, o.g.c, 1, 1)
+		o.poolInProducer(x)
 	case kFC:
 		// On the last axis: it is innermost in every layout, so the
 		// rows are the other axes in stored order.
@@ -131,6 +132,9 @@ func (o *execOp) setupConv(x *value, get func(*layer, string) (*value, error)) e
 		o.ins = append(o.ins, r)
 	}
 	o.flops = 2 * float64(n*l.cout*o.g.oh*o.g.ow) * float64(l.cin*l.kh*l.kw)
+	if l.seScale != "" {
+		return o.setupSEScale(get)
+	}
 	return nil
 }
 
