@@ -44,10 +44,12 @@ func BenchmarkConv(b *testing.B) {
 				if st == 2 {
 					deint = make([]float32, len(in))
 				}
-				if k == 3 && st == 1 {
-					b.Run("wino", func(b *testing.B) {
-						wc := newWinoConv(g, n, cout)
-						wc.w = newWinoWeights(randData(rng, cout*cin*9), cout, cin)
+				for _, m := range []int{2, 4} {
+					if k != 3 || st != 1 {
+						break
+					}
+					b.Run(fmt.Sprintf("wino%d", m), func(b *testing.B) {
+						wc := newWinoConv(g, n, cout, newWinoWeights(randData(rng, cout*cin*9), cout, cin, m))
 						wc.bias, wc.relu = ep.Bias, true
 						vs, ms := wc.bufSizes()
 						v, m := make([]float32, vs), make([]float32, ms)

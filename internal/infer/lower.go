@@ -168,7 +168,7 @@ func packWeights(net *network) {
 		case l.kind != kConv:
 			continue
 		case useWino(l):
-			l.wino = newWinoWeights(l.w, l.cout, l.cin)
+			l.wino = newWinoWeights(l.w, l.cout, l.cin, winoTile(l))
 		default:
 			l.packed = gemm.PackA(l.w, l.cout, l.cin*l.kh*l.kw)
 		}
