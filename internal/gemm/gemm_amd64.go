@@ -31,6 +31,7 @@ func init() {
 	}
 	if cpu.X86.HasAVX512F && cpu.X86.HasBMI2 {
 		winoIn, winoOut = winoInAVX512, winoOutAVX512
+		winoIn4, winoOut4 = winoIn4AVX512, winoOut4AVX512
 	}
 }
 

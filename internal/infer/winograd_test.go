@@ -68,6 +68,10 @@ func TestWinograd(t *testing.T) {
 		{3, 4, 9, 40, 1, 2, 0, false, true},
 		{5, 6, 12, 37, 1, 2, 7, false, true},
 		{2, 3, 7, 70, 1, 1, 23, false, false},
+		{24, 20, 28, 28, 1, 1, 0, false, true}, // ResNet's sizes, whole tiles for both
+		{20, 24, 14, 14, 1, 2, 0, false, true}, // F(4x4): a partial last tile column and row
+		{36, 20, 7, 7, 1, 3, 0, false, true},
+		{9, 7, 29, 75, 1, 1, 0, false, false}, // F(4x4): 18 tiles a row, two vector passes
 	}
 	const guard = 29
 	sentinel := float32(math.Float32frombits(0x7fc0_beef))

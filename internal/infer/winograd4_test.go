@@ -1,0 +1,97 @@
+package infer
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mlserve/mlserve/internal/gemm"
+)
+
+// TestWino4Kernels checks gemm's F(4x4) vector transforms against the
+// float64 definitions (B^T d B and A^T M A with the matrices of
+// winograd4.go), for 1 to 40 tiles (masked tails, several passes), with
+// guard bands: what TestWinograd's layers cannot tell apart from the Go
+// loops, and that the kernels run at all where the CPU has them.
+func TestWino4Kernels(t *testing.T) {
+	if !gemm.HasWino4Kernels() {
+		t.Skip("no F(4x4) vector kernels on this CPU or build")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	const guard = 16
+	for n := 1; n <= 40; n++ {
+		ws := n + 1 + 16
+		rows := randData(rng, 24*ws+16)
+		stride := n + 3
+		out := make([]float32, 36*stride+guard)
+		for i := range out {
+			out[i] = float32(math.NaN())
+		}
+		if !gemm.WinoInput4(rows, ws, out, stride, n) {
+			t.Fatalf("n=%d: WinoInput4 did not run", n)
+		}
+		for tile := range n {
+			for i := range 6 {
+				for l := range 6 {
+					want := 0.0
+					for k := range 6 {
+						for j := range 6 {
+							want += float64(winoBT4[i][k]) * float64(winoBT4[l][j]) * float64(rows[(4*k+j%4)*ws+tile+j/4])
+						}
+					}
+					if got := out[(6*i+l)*stride+tile]; !(math.Abs(float64(got)-want) <= 1e-5*(1+math.Abs(want))) {
+						t.Fatalf("n=%d tile %d ξ=%d: input %v, want %v", n, tile, 6*i+l, got, want)
+					}
+				}
+			}
+		}
+		for x := range 36 { // untouched past n in each row
+			for q := n; q < stride && x*stride+q < len(out); q++ {
+				if !math.IsNaN(float64(out[x*stride+q])) {
+					t.Fatalf("n=%d: input wrote ξ=%d column %d", n, x, q)
+				}
+			}
+		}
+		for _, relu := range []bool{false, true} {
+			m := randData(rng, 36*stride+16)
+			ldo := 4*n + 5
+			dst := make([]float32, 4*ldo+guard)
+			for i := range dst {
+				dst[i] = float32(math.NaN())
+			}
+			const bias = 0.25
+			if !gemm.WinoOutput4(m, stride, n, dst, ldo, bias, relu) {
+				t.Fatalf("n=%d: WinoOutput4 did not run", n)
+			}
+			for r := range 4 {
+				for q := range ldo {
+					got := dst[r*ldo+q]
+					if q >= 4*n {
+						if !math.IsNaN(float64(got)) {
+							t.Fatalf("n=%d: output wrote row %d column %d", n, r, q)
+						}
+						continue
+					}
+					tile, c := q/4, q%4
+					want := float64(bias)
+					for i := range 6 {
+						for j := range 6 {
+							want += float64(winoAT4[r][i]) * float64(winoAT4[c][j]) * float64(m[(6*i+j)*stride+tile])
+						}
+					}
+					if relu && want < 0 {
+						want = 0
+					}
+					if !(math.Abs(float64(got)-want) <= 1e-5*(1+math.Abs(want))) {
+						t.Fatalf("n=%d relu=%v tile %d (%d,%d): output %v, want %v", n, relu, tile, r, c, got, want)
+					}
+				}
+			}
+			for i := 4 * ldo; i < len(dst); i++ {
+				if !math.IsNaN(float64(dst[i])) {
+					t.Fatalf("n=%d: output guard band written at %d", n, i)
+				}
+			}
+		}
+	}
+}
