@@ -18,7 +18,8 @@ type winoScratch struct {
 	// are consecutive. Each input row is split once, not once per tile row
 	// that reads it.
 	plane   []float32
-	planeOf int // the plane plane holds, (c*n+b)+1; 0: none
+	planeOf int       // the plane plane holds, (c*n+b)+1; 0: none
+	padded  []float32 // one zero-padded input row, for splitPlane
 }
 
 // splitPlane fills sc.plane with the columns of the padded rows of input
@@ -29,21 +30,32 @@ func (wc *winoConv) splitPlane(sc *winoScratch, src []float32, ws int) {
 	if need := m*prows*ws + 16; len(sc.plane) < need {
 		sc.plane = make([]float32, need)
 	}
+	if len(sc.padded) < m*ws {
+		sc.padded = make([]float32, m*ws)
+	}
+	pr := sc.padded[:m*ws] // one zero-padded row
+	n := min(g.w, m*ws-g.pl)
+	clear(pr)
 	for r := range prows {
+		dst := sc.plane[m*r*ws : m*(r+1)*ws]
 		iy := r - g.pt
 		if iy < 0 || iy >= g.h {
-			clear(sc.plane[m*r*ws : m*(r+1)*ws])
+			clear(dst)
 			continue
 		}
-		row := src[iy*g.w : (iy+1)*g.w]
-		for p := range m {
-			ph := sc.plane[(m*r+p)*ws : (m*r+p+1)*ws]
-			for t := range ph {
-				ph[t] = 0
-				if x := m*t + p - g.pl; x >= 0 && x < g.w {
-					ph[t] = row[x]
-				}
+		copy(pr[g.pl:g.pl+n], src[iy*g.w:iy*g.w+n])
+		if m == 4 {
+			p0, p1, p2, p3 := dst[:ws], dst[ws:2*ws], dst[2*ws:3*ws], dst[3*ws:4*ws]
+			for t := range p0 {
+				q := pr[4*t : 4*t+4 : 4*t+4]
+				p0[t], p1[t], p2[t], p3[t] = q[0], q[1], q[2], q[3]
 			}
+			continue
+		}
+		e, o := dst[:ws], dst[ws:2*ws]
+		for t := range e {
+			q := pr[2*t : 2*t+2 : 2*t+2]
+			e[t], o[t] = q[0], q[1]
 		}
 	}
 }
