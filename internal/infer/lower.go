@@ -3,6 +3,7 @@ package infer
 import (
 	"errors"
 	"runtime"
+	"slices"
 
 	"github.com/mlserve/mlserve/internal/gemm"
 	"github.com/mlserve/mlserve/internal/onnx"
@@ -161,6 +162,10 @@ func lower(m *model) (*network, error) {
 // packed weights reuse the memory of the unpacked ones and of the dropped
 // constants instead of adding to the peak RSS (ResNet-50: about 100 MB).
 func packWeights(net *network) {
+	var sizes map[*layer][2]int // for winoTile
+	if slices.ContainsFunc(net.layers, useWino) {
+		sizes = convOutSizes(net)
+	}
 	runtime.GC()
 	since := 0
 	for _, l := range net.layers {
@@ -168,7 +173,7 @@ func packWeights(net *network) {
 		case l.kind != kConv:
 			continue
 		case useWino(l):
-			l.wino = newWinoWeights(l.w, l.cout, l.cin, winoTile(l))
+			l.wino = newWinoWeights(l.w, l.cout, l.cin, winoTile(l, sizes[l][0], sizes[l][1]))
 		default:
 			l.packed = gemm.PackA(l.w, l.cout, l.cin*l.kh*l.kw)
 		}

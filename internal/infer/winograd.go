@@ -48,12 +48,44 @@ func useWino(l *layer) bool {
 	return winoEnabled && winoEligible(l) && min(l.cin, l.cout) >= winoMinChannels
 }
 
-// winoTile is the output tile side, 2 or 4, of a layer useWino picks.
-func winoTile(l *layer) int {
+// winoTile is the output tile side, 2 or 4, of a layer useWino picks whose
+// output planes are oh x ow (0 x 0: unknown). F(4x4) needs its vector
+// transforms and enough tiles per image: BenchmarkConv on one core
+// (BENCHMARKS.md, issue 12, "Winograd F(4x4)"), F(4x4) against F(2x2) at
+// batch 1 and 8 was 1.4-1.5x at 56x56 (196 tiles of 4x4), 1.26-1.4x at
+// 28x28 (49), but 0.82-0.88x at 14x14 (16) and 0.4x at 7x7 (4) at batch
+// 1: with few tiles the 36 GEMMs are thin and read 2.25x the weights of
+// F(2x2)'s 16. winoMinTiles4 sits between the measured 16 and 49.
+func winoTile(l *layer, oh, ow int) int {
 	if winoForceTile != 0 {
 		return winoForceTile
 	}
+	if gemm.HasWino4Kernels() && ((oh+3)/4)*((ow+3)/4) >= winoMinTiles4 {
+		return 4
+	}
 	return 2
+}
+
+// winoMinTiles4 is the 4x4 tiles per image from which winoTile picks
+// F(4x4).
+const winoMinTiles4 = 32
+
+// convOutSizes returns the output plane (oh, ow) of every convolution at
+// the model's input size, from a batch-1 plan (no arena: nothing is
+// allocated for activations); nil when the plan fails, which loading
+// reports anyway when the model first runs.
+func convOutSizes(net *network) map[*layer][2]int {
+	p, err := newPlan(net, 1, false)
+	if err != nil {
+		return nil
+	}
+	sizes := map[*layer][2]int{}
+	for _, o := range p.ops {
+		if o.l.kind == kConv {
+			sizes[o.l] = [2]int{o.g.oh, o.g.ow}
+		}
+	}
+	return sizes
 }
 
 // winoEligible reports whether a convolution layer can run as Winograd.
