@@ -34,11 +34,27 @@ var (
 func wino4() {
 	winoIn4()
 	winoOut4()
+	winoIn4AVX2()
+	winoOut4AVX2()
 }
 
 // winoConsts broadcasts the magnitudes of the coefficients other than 0 and
 // ±1 of the rows into registers.
-func winoConsts(name string, rows ...[]float64) map[float64]VecVirtual {
+func winoConsts(name string, rows ...[]float64) map[float64]Op {
+	vals := coefficients(rows...)
+	tab := GLOBL(name, RODATA|NOPTR)
+	consts := map[float64]Op{}
+	for i, v := range vals {
+		DATA(4*i, U32(math.Float32bits(float32(v)))) // F32 prints 1.0 as $(1), an integer
+		z := ZMM()
+		VBROADCASTSS(tab.Offset(4*i), z)
+		consts[v] = z
+	}
+	return consts
+}
+
+// coefficients returns the distinct magnitudes other than 0 and 1 of rows.
+func coefficients(rows ...[]float64) []float64 {
 	var vals []float64
 	seen := map[float64]bool{}
 	for _, r := range rows {
@@ -49,20 +65,25 @@ func winoConsts(name string, rows ...[]float64) map[float64]VecVirtual {
 			}
 		}
 	}
-	tab := GLOBL(name, RODATA|NOPTR)
-	consts := map[float64]VecVirtual{}
-	for i, v := range vals {
-		DATA(4*i, U32(math.Float32bits(float32(v)))) // F32 prints 1.0 as $(1), an integer
-		z := ZMM()
-		VBROADCASTSS(tab.Offset(4*i), z)
-		consts[v] = z
+	return vals
+}
+
+// fma emits dst += a*b (dst -= a*b if neg); of a and b, at most one is in
+// memory, and it goes first.
+func fma(neg bool, a, b Op, dst VecVirtual) {
+	if _, ok := b.(Mem); ok {
+		a, b = b, a
 	}
-	return consts
+	if neg {
+		VFNMADD231PS(a, b, dst)
+	} else {
+		VFMADD231PS(a, b, dst)
+	}
 }
 
 // lincomb emits dst = sum_j c[j] * src(j) over the nonzero c[j]; the first
 // term taken has coefficient 1 (every row of the matrices has one).
-func lincomb(dst VecVirtual, c []float64, src func(j int) Op, consts map[float64]VecVirtual) {
+func lincomb(dst VecVirtual, c []float64, src func(j int) Op, consts map[float64]Op) {
 	first := -1
 	for j, v := range c {
 		if v == 1 {
@@ -81,17 +102,15 @@ func lincomb(dst VecVirtual, c []float64, src func(j int) Op, consts map[float64
 			VADDPS(src(j), dst, dst)
 		case v == -1:
 			VSUBPS(src(j), dst, dst)
-		case v > 0:
-			VFMADD231PS(src(j), consts[v], dst)
 		default:
-			VFNMADD231PS(src(j), consts[-v], dst)
+			fma(v < 0, src(j), consts[math.Abs(v)], dst)
 		}
 	}
 }
 
 // accumulate emits dst += c * x, or dst = x when !init (the first term of
 // every row of A^T has coefficient 1).
-func accumulate(dst, x VecVirtual, c float64, init bool, consts map[float64]VecVirtual) {
+func accumulate(dst, x VecVirtual, c float64, init bool, consts map[float64]Op) {
 	switch {
 	case !init && c == 1:
 		VMOVAPS(x, dst)
@@ -101,10 +120,8 @@ func accumulate(dst, x VecVirtual, c float64, init bool, consts map[float64]VecV
 		VADDPS(x, dst, dst)
 	case c == -1:
 		VSUBPS(x, dst, dst)
-	case c > 0:
-		VFMADD231PS(x, consts[c], dst)
 	default:
-		VFNMADD231PS(x, consts[-c], dst)
+		fma(c < 0, x, consts[math.Abs(c)], dst)
 	}
 }
 

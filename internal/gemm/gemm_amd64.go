@@ -32,6 +32,8 @@ func init() {
 	if cpu.X86.HasAVX512F && cpu.X86.HasBMI2 {
 		winoIn, winoOut = winoInAVX512, winoOutAVX512
 		winoIn4, winoOut4 = winoIn4AVX512, winoOut4AVX512
+	} else if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		winoIn4, winoOut4 = winoIn4AVX2, winoOut4AVX2
 	}
 }
 

@@ -3756,6 +3756,1046 @@ DATA wino4OutConsts<>+4(SB)/4, $0x40800000
 DATA wino4OutConsts<>+8(SB)/4, $0x41000000
 GLOBL wino4OutConsts<>(SB), RODATA|NOPTR, $12
 
+// func winoIn4AVX2(rows *float32, ws int, out *float32, stride int, n int)
+// Requires: AVX, CMOV, FMA3
+TEXT ·winoIn4AVX2(SB), NOSPLIT, $0-40
+	MOVQ         rows+0(FP), AX
+	MOVQ         ws+8(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         out+16(FP), DX
+	MOVQ         stride+24(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         n+32(FP), SI
+	LEAQ         (CX)(CX*2), DI
+	LEAQ         (AX)(CX*4), R8
+	LEAQ         (R8)(CX*4), R9
+	LEAQ         (R9)(CX*4), R10
+	LEAQ         (R10)(CX*4), R11
+	LEAQ         (R11)(CX*4), R12
+	VBROADCASTSS wino4InConstsY<>+0(SB), Y0
+	VBROADCASTSS wino4InConstsY<>+4(SB), Y1
+	VBROADCASTSS wino4InConstsY<>+8(SB), Y2
+
+winoin4y_loop:
+	TESTQ        SI, SI
+	JLE          winoin4y_done
+	MOVQ         $0x00000008, R14
+	CMPQ         SI, R14
+	CMOVQLT      SI, R14
+	LEAQ         wino4MaskY<>+128(SB), R13
+	SUBQ         R14, R13
+	SUBQ         R14, R13
+	SUBQ         R14, R13
+	SUBQ         R14, R13
+	VMOVDQU      (R13), Y3
+	MOVQ         DX, R13
+	VMOVUPS      4(AX), Y4
+	VFMADD231PS  (AX), Y0, Y4
+	VFNMADD231PS (AX)(CX*2), Y1, Y4
+	VMOVUPS      4(R8), Y5
+	VFMADD231PS  (R8), Y0, Y5
+	VFNMADD231PS (R8)(CX*2), Y1, Y5
+	VMOVUPS      4(R9), Y6
+	VFMADD231PS  (R9), Y0, Y6
+	VFNMADD231PS (R9)(CX*2), Y1, Y6
+	VMOVUPS      4(R10), Y7
+	VFMADD231PS  (R10), Y0, Y7
+	VFNMADD231PS (R10)(CX*2), Y1, Y7
+	VMOVUPS      4(R11), Y8
+	VFMADD231PS  (R11), Y0, Y8
+	VFNMADD231PS (R11)(CX*2), Y1, Y8
+	VMOVUPS      4(R12), Y9
+	VFMADD231PS  (R12), Y0, Y9
+	VFNMADD231PS (R12)(CX*2), Y1, Y9
+	MOVQ         R13, R14
+	VMOVUPS      Y8, Y10
+	VFMADD231PS  Y4, Y0, Y10
+	VFNMADD231PS Y6, Y1, Y10
+	VMASKMOVPS   Y10, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y7, Y4
+	VFNMADD231PS Y5, Y0, Y4
+	VFNMADD231PS Y6, Y0, Y4
+	VADDPS       Y8, Y4, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFMADD231PS  Y5, Y0, Y4
+	VFNMADD231PS Y6, Y0, Y4
+	VSUBPS       Y7, Y4, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFNMADD231PS Y5, Y2, Y4
+	VSUBPS       Y6, Y4, Y4
+	VFMADD231PS  Y7, Y2, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFMADD231PS  Y5, Y2, Y4
+	VSUBPS       Y6, Y4, Y4
+	VFNMADD231PS Y7, Y2, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y9, Y4
+	VFMADD231PS  Y5, Y0, Y4
+	VFNMADD231PS Y7, Y1, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	ADDQ         BX, R13
+	VMOVUPS      (AX)(DI*1), Y4
+	VFNMADD231PS (AX)(CX*1), Y0, Y4
+	VFNMADD231PS (AX)(CX*2), Y0, Y4
+	VADDPS       4(AX), Y4, Y4
+	VMOVUPS      (R8)(DI*1), Y5
+	VFNMADD231PS (R8)(CX*1), Y0, Y5
+	VFNMADD231PS (R8)(CX*2), Y0, Y5
+	VADDPS       4(R8), Y5, Y5
+	VMOVUPS      (R9)(DI*1), Y6
+	VFNMADD231PS (R9)(CX*1), Y0, Y6
+	VFNMADD231PS (R9)(CX*2), Y0, Y6
+	VADDPS       4(R9), Y6, Y6
+	VMOVUPS      (R10)(DI*1), Y7
+	VFNMADD231PS (R10)(CX*1), Y0, Y7
+	VFNMADD231PS (R10)(CX*2), Y0, Y7
+	VADDPS       4(R10), Y7, Y7
+	VMOVUPS      (R11)(DI*1), Y8
+	VFNMADD231PS (R11)(CX*1), Y0, Y8
+	VFNMADD231PS (R11)(CX*2), Y0, Y8
+	VADDPS       4(R11), Y8, Y8
+	VMOVUPS      (R12)(DI*1), Y9
+	VFNMADD231PS (R12)(CX*1), Y0, Y9
+	VFNMADD231PS (R12)(CX*2), Y0, Y9
+	VADDPS       4(R12), Y9, Y9
+	MOVQ         R13, R14
+	VMOVUPS      Y8, Y10
+	VFMADD231PS  Y4, Y0, Y10
+	VFNMADD231PS Y6, Y1, Y10
+	VMASKMOVPS   Y10, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y7, Y4
+	VFNMADD231PS Y5, Y0, Y4
+	VFNMADD231PS Y6, Y0, Y4
+	VADDPS       Y8, Y4, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFMADD231PS  Y5, Y0, Y4
+	VFNMADD231PS Y6, Y0, Y4
+	VSUBPS       Y7, Y4, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFNMADD231PS Y5, Y2, Y4
+	VSUBPS       Y6, Y4, Y4
+	VFMADD231PS  Y7, Y2, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFMADD231PS  Y5, Y2, Y4
+	VSUBPS       Y6, Y4, Y4
+	VFNMADD231PS Y7, Y2, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y9, Y4
+	VFMADD231PS  Y5, Y0, Y4
+	VFNMADD231PS Y7, Y1, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	ADDQ         BX, R13
+	VMOVUPS      4(AX), Y4
+	VFMADD231PS  (AX)(CX*1), Y0, Y4
+	VFNMADD231PS (AX)(CX*2), Y0, Y4
+	VSUBPS       (AX)(DI*1), Y4, Y4
+	VMOVUPS      4(R8), Y5
+	VFMADD231PS  (R8)(CX*1), Y0, Y5
+	VFNMADD231PS (R8)(CX*2), Y0, Y5
+	VSUBPS       (R8)(DI*1), Y5, Y5
+	VMOVUPS      4(R9), Y6
+	VFMADD231PS  (R9)(CX*1), Y0, Y6
+	VFNMADD231PS (R9)(CX*2), Y0, Y6
+	VSUBPS       (R9)(DI*1), Y6, Y6
+	VMOVUPS      4(R10), Y7
+	VFMADD231PS  (R10)(CX*1), Y0, Y7
+	VFNMADD231PS (R10)(CX*2), Y0, Y7
+	VSUBPS       (R10)(DI*1), Y7, Y7
+	VMOVUPS      4(R11), Y8
+	VFMADD231PS  (R11)(CX*1), Y0, Y8
+	VFNMADD231PS (R11)(CX*2), Y0, Y8
+	VSUBPS       (R11)(DI*1), Y8, Y8
+	VMOVUPS      4(R12), Y9
+	VFMADD231PS  (R12)(CX*1), Y0, Y9
+	VFNMADD231PS (R12)(CX*2), Y0, Y9
+	VSUBPS       (R12)(DI*1), Y9, Y9
+	MOVQ         R13, R14
+	VMOVUPS      Y8, Y10
+	VFMADD231PS  Y4, Y0, Y10
+	VFNMADD231PS Y6, Y1, Y10
+	VMASKMOVPS   Y10, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y7, Y4
+	VFNMADD231PS Y5, Y0, Y4
+	VFNMADD231PS Y6, Y0, Y4
+	VADDPS       Y8, Y4, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFMADD231PS  Y5, Y0, Y4
+	VFNMADD231PS Y6, Y0, Y4
+	VSUBPS       Y7, Y4, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFNMADD231PS Y5, Y2, Y4
+	VSUBPS       Y6, Y4, Y4
+	VFMADD231PS  Y7, Y2, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFMADD231PS  Y5, Y2, Y4
+	VSUBPS       Y6, Y4, Y4
+	VFNMADD231PS Y7, Y2, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y9, Y4
+	VFMADD231PS  Y5, Y0, Y4
+	VFNMADD231PS Y7, Y1, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	ADDQ         BX, R13
+	VMOVUPS      4(AX), Y4
+	VFNMADD231PS (AX)(CX*1), Y2, Y4
+	VSUBPS       (AX)(CX*2), Y4, Y4
+	VFMADD231PS  (AX)(DI*1), Y2, Y4
+	VMOVUPS      4(R8), Y5
+	VFNMADD231PS (R8)(CX*1), Y2, Y5
+	VSUBPS       (R8)(CX*2), Y5, Y5
+	VFMADD231PS  (R8)(DI*1), Y2, Y5
+	VMOVUPS      4(R9), Y6
+	VFNMADD231PS (R9)(CX*1), Y2, Y6
+	VSUBPS       (R9)(CX*2), Y6, Y6
+	VFMADD231PS  (R9)(DI*1), Y2, Y6
+	VMOVUPS      4(R10), Y7
+	VFNMADD231PS (R10)(CX*1), Y2, Y7
+	VSUBPS       (R10)(CX*2), Y7, Y7
+	VFMADD231PS  (R10)(DI*1), Y2, Y7
+	VMOVUPS      4(R11), Y8
+	VFNMADD231PS (R11)(CX*1), Y2, Y8
+	VSUBPS       (R11)(CX*2), Y8, Y8
+	VFMADD231PS  (R11)(DI*1), Y2, Y8
+	VMOVUPS      4(R12), Y9
+	VFNMADD231PS (R12)(CX*1), Y2, Y9
+	VSUBPS       (R12)(CX*2), Y9, Y9
+	VFMADD231PS  (R12)(DI*1), Y2, Y9
+	MOVQ         R13, R14
+	VMOVUPS      Y8, Y10
+	VFMADD231PS  Y4, Y0, Y10
+	VFNMADD231PS Y6, Y1, Y10
+	VMASKMOVPS   Y10, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y7, Y4
+	VFNMADD231PS Y5, Y0, Y4
+	VFNMADD231PS Y6, Y0, Y4
+	VADDPS       Y8, Y4, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFMADD231PS  Y5, Y0, Y4
+	VFNMADD231PS Y6, Y0, Y4
+	VSUBPS       Y7, Y4, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFNMADD231PS Y5, Y2, Y4
+	VSUBPS       Y6, Y4, Y4
+	VFMADD231PS  Y7, Y2, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFMADD231PS  Y5, Y2, Y4
+	VSUBPS       Y6, Y4, Y4
+	VFNMADD231PS Y7, Y2, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y9, Y4
+	VFMADD231PS  Y5, Y0, Y4
+	VFNMADD231PS Y7, Y1, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	ADDQ         BX, R13
+	VMOVUPS      4(AX), Y4
+	VFMADD231PS  (AX)(CX*1), Y2, Y4
+	VSUBPS       (AX)(CX*2), Y4, Y4
+	VFNMADD231PS (AX)(DI*1), Y2, Y4
+	VMOVUPS      4(R8), Y5
+	VFMADD231PS  (R8)(CX*1), Y2, Y5
+	VSUBPS       (R8)(CX*2), Y5, Y5
+	VFNMADD231PS (R8)(DI*1), Y2, Y5
+	VMOVUPS      4(R9), Y6
+	VFMADD231PS  (R9)(CX*1), Y2, Y6
+	VSUBPS       (R9)(CX*2), Y6, Y6
+	VFNMADD231PS (R9)(DI*1), Y2, Y6
+	VMOVUPS      4(R10), Y7
+	VFMADD231PS  (R10)(CX*1), Y2, Y7
+	VSUBPS       (R10)(CX*2), Y7, Y7
+	VFNMADD231PS (R10)(DI*1), Y2, Y7
+	VMOVUPS      4(R11), Y8
+	VFMADD231PS  (R11)(CX*1), Y2, Y8
+	VSUBPS       (R11)(CX*2), Y8, Y8
+	VFNMADD231PS (R11)(DI*1), Y2, Y8
+	VMOVUPS      4(R12), Y9
+	VFMADD231PS  (R12)(CX*1), Y2, Y9
+	VSUBPS       (R12)(CX*2), Y9, Y9
+	VFNMADD231PS (R12)(DI*1), Y2, Y9
+	MOVQ         R13, R14
+	VMOVUPS      Y8, Y10
+	VFMADD231PS  Y4, Y0, Y10
+	VFNMADD231PS Y6, Y1, Y10
+	VMASKMOVPS   Y10, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y7, Y4
+	VFNMADD231PS Y5, Y0, Y4
+	VFNMADD231PS Y6, Y0, Y4
+	VADDPS       Y8, Y4, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFMADD231PS  Y5, Y0, Y4
+	VFNMADD231PS Y6, Y0, Y4
+	VSUBPS       Y7, Y4, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFNMADD231PS Y5, Y2, Y4
+	VSUBPS       Y6, Y4, Y4
+	VFMADD231PS  Y7, Y2, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFMADD231PS  Y5, Y2, Y4
+	VSUBPS       Y6, Y4, Y4
+	VFNMADD231PS Y7, Y2, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y9, Y4
+	VFMADD231PS  Y5, Y0, Y4
+	VFNMADD231PS Y7, Y1, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	ADDQ         BX, R13
+	VMOVUPS      4(AX)(CX*1), Y4
+	VFMADD231PS  (AX)(CX*1), Y0, Y4
+	VFNMADD231PS (AX)(DI*1), Y1, Y4
+	VMOVUPS      4(R8)(CX*1), Y5
+	VFMADD231PS  (R8)(CX*1), Y0, Y5
+	VFNMADD231PS (R8)(DI*1), Y1, Y5
+	VMOVUPS      4(R9)(CX*1), Y6
+	VFMADD231PS  (R9)(CX*1), Y0, Y6
+	VFNMADD231PS (R9)(DI*1), Y1, Y6
+	VMOVUPS      4(R10)(CX*1), Y7
+	VFMADD231PS  (R10)(CX*1), Y0, Y7
+	VFNMADD231PS (R10)(DI*1), Y1, Y7
+	VMOVUPS      4(R11)(CX*1), Y8
+	VFMADD231PS  (R11)(CX*1), Y0, Y8
+	VFNMADD231PS (R11)(DI*1), Y1, Y8
+	VMOVUPS      4(R12)(CX*1), Y9
+	VFMADD231PS  (R12)(CX*1), Y0, Y9
+	VFNMADD231PS (R12)(DI*1), Y1, Y9
+	MOVQ         R13, R14
+	VMOVUPS      Y8, Y10
+	VFMADD231PS  Y4, Y0, Y10
+	VFNMADD231PS Y6, Y1, Y10
+	VMASKMOVPS   Y10, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y7, Y4
+	VFNMADD231PS Y5, Y0, Y4
+	VFNMADD231PS Y6, Y0, Y4
+	VADDPS       Y8, Y4, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFMADD231PS  Y5, Y0, Y4
+	VFNMADD231PS Y6, Y0, Y4
+	VSUBPS       Y7, Y4, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFNMADD231PS Y5, Y2, Y4
+	VSUBPS       Y6, Y4, Y4
+	VFMADD231PS  Y7, Y2, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y8, Y4
+	VFMADD231PS  Y5, Y2, Y4
+	VSUBPS       Y6, Y4, Y4
+	VFNMADD231PS Y7, Y2, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	LEAQ         (R14)(BX*4), R14
+	LEAQ         (R14)(BX*2), R14
+	VMOVUPS      Y9, Y4
+	VFMADD231PS  Y5, Y0, Y4
+	VFNMADD231PS Y7, Y1, Y4
+	VMASKMOVPS   Y4, Y3, (R14)
+	ADDQ         BX, R13
+	ADDQ         $0x20, AX
+	ADDQ         $0x20, R8
+	ADDQ         $0x20, R9
+	ADDQ         $0x20, R10
+	ADDQ         $0x20, R11
+	ADDQ         $0x20, R12
+	ADDQ         $0x20, DX
+	SUBQ         $0x08, SI
+	JMP          winoin4y_loop
+
+winoin4y_done:
+	VZEROUPPER
+	RET
+
+DATA wino4InConstsY<>+0(SB)/4, $0x40800000
+DATA wino4InConstsY<>+4(SB)/4, $0x40a00000
+DATA wino4InConstsY<>+8(SB)/4, $0x40000000
+GLOBL wino4InConstsY<>(SB), RODATA|NOPTR, $12
+
+DATA wino4MaskY<>+0(SB)/4, $0xffffffff
+DATA wino4MaskY<>+4(SB)/4, $0xffffffff
+DATA wino4MaskY<>+8(SB)/4, $0xffffffff
+DATA wino4MaskY<>+12(SB)/4, $0xffffffff
+DATA wino4MaskY<>+16(SB)/4, $0xffffffff
+DATA wino4MaskY<>+20(SB)/4, $0xffffffff
+DATA wino4MaskY<>+24(SB)/4, $0xffffffff
+DATA wino4MaskY<>+28(SB)/4, $0xffffffff
+DATA wino4MaskY<>+32(SB)/4, $0xffffffff
+DATA wino4MaskY<>+36(SB)/4, $0xffffffff
+DATA wino4MaskY<>+40(SB)/4, $0xffffffff
+DATA wino4MaskY<>+44(SB)/4, $0xffffffff
+DATA wino4MaskY<>+48(SB)/4, $0xffffffff
+DATA wino4MaskY<>+52(SB)/4, $0xffffffff
+DATA wino4MaskY<>+56(SB)/4, $0xffffffff
+DATA wino4MaskY<>+60(SB)/4, $0xffffffff
+DATA wino4MaskY<>+64(SB)/4, $0xffffffff
+DATA wino4MaskY<>+68(SB)/4, $0xffffffff
+DATA wino4MaskY<>+72(SB)/4, $0xffffffff
+DATA wino4MaskY<>+76(SB)/4, $0xffffffff
+DATA wino4MaskY<>+80(SB)/4, $0xffffffff
+DATA wino4MaskY<>+84(SB)/4, $0xffffffff
+DATA wino4MaskY<>+88(SB)/4, $0xffffffff
+DATA wino4MaskY<>+92(SB)/4, $0xffffffff
+DATA wino4MaskY<>+96(SB)/4, $0xffffffff
+DATA wino4MaskY<>+100(SB)/4, $0xffffffff
+DATA wino4MaskY<>+104(SB)/4, $0xffffffff
+DATA wino4MaskY<>+108(SB)/4, $0xffffffff
+DATA wino4MaskY<>+112(SB)/4, $0xffffffff
+DATA wino4MaskY<>+116(SB)/4, $0xffffffff
+DATA wino4MaskY<>+120(SB)/4, $0xffffffff
+DATA wino4MaskY<>+124(SB)/4, $0xffffffff
+DATA wino4MaskY<>+128(SB)/4, $0x00000000
+DATA wino4MaskY<>+132(SB)/4, $0x00000000
+DATA wino4MaskY<>+136(SB)/4, $0x00000000
+DATA wino4MaskY<>+140(SB)/4, $0x00000000
+DATA wino4MaskY<>+144(SB)/4, $0x00000000
+DATA wino4MaskY<>+148(SB)/4, $0x00000000
+DATA wino4MaskY<>+152(SB)/4, $0x00000000
+DATA wino4MaskY<>+156(SB)/4, $0x00000000
+DATA wino4MaskY<>+160(SB)/4, $0x00000000
+DATA wino4MaskY<>+164(SB)/4, $0x00000000
+DATA wino4MaskY<>+168(SB)/4, $0x00000000
+DATA wino4MaskY<>+172(SB)/4, $0x00000000
+DATA wino4MaskY<>+176(SB)/4, $0x00000000
+DATA wino4MaskY<>+180(SB)/4, $0x00000000
+DATA wino4MaskY<>+184(SB)/4, $0x00000000
+DATA wino4MaskY<>+188(SB)/4, $0x00000000
+DATA wino4MaskY<>+192(SB)/4, $0x00000000
+DATA wino4MaskY<>+196(SB)/4, $0x00000000
+DATA wino4MaskY<>+200(SB)/4, $0x00000000
+DATA wino4MaskY<>+204(SB)/4, $0x00000000
+DATA wino4MaskY<>+208(SB)/4, $0x00000000
+DATA wino4MaskY<>+212(SB)/4, $0x00000000
+DATA wino4MaskY<>+216(SB)/4, $0x00000000
+DATA wino4MaskY<>+220(SB)/4, $0x00000000
+DATA wino4MaskY<>+224(SB)/4, $0x00000000
+DATA wino4MaskY<>+228(SB)/4, $0x00000000
+DATA wino4MaskY<>+232(SB)/4, $0x00000000
+DATA wino4MaskY<>+236(SB)/4, $0x00000000
+DATA wino4MaskY<>+240(SB)/4, $0x00000000
+DATA wino4MaskY<>+244(SB)/4, $0x00000000
+DATA wino4MaskY<>+248(SB)/4, $0x00000000
+DATA wino4MaskY<>+252(SB)/4, $0x00000000
+GLOBL wino4MaskY<>(SB), RODATA|NOPTR, $256
+
+// func winoOut4AVX2(m *float32, stride int, n int, out *float32, ldo int, bias *float32, relu bool)
+// Requires: AVX, CMOV, FMA3
+TEXT ·winoOut4AVX2(SB), NOSPLIT, $0-49
+	MOVQ m+0(FP), AX
+	MOVQ stride+8(FP), CX
+	SHLQ $0x02, CX
+	MOVQ n+16(FP), DX
+	MOVQ out+24(FP), BX
+	MOVQ ldo+32(FP), SI
+	SHLQ $0x02, SI
+	LEAQ (CX)(CX*2), DI
+	LEAQ (CX)(CX*4), R8
+
+winoout4y_loop:
+	TESTQ        DX, DX
+	JLE          winoout4y_done
+	MOVQ         $0x00000008, R10
+	CMPQ         DX, R10
+	CMOVQLT      DX, R10
+	LEAQ         wino4MaskY<>+128(SB), R9
+	SUBQ         R10, R9
+	SUBQ         R10, R9
+	SUBQ         R10, R9
+	SUBQ         R10, R9
+	SUBQ         R10, R9
+	SUBQ         R10, R9
+	SUBQ         R10, R9
+	SUBQ         R10, R9
+	SUBQ         R10, R9
+	SUBQ         R10, R9
+	SUBQ         R10, R9
+	SUBQ         R10, R9
+	SUBQ         R10, R9
+	SUBQ         R10, R9
+	SUBQ         R10, R9
+	SUBQ         R10, R9
+	MOVQ         BX, R10
+	MOVQ         AX, R11
+	VMOVUPS      (R11), Y0
+	VMOVUPS      (R11)(CX*1), Y3
+	VMOVUPS      (R11)(CX*2), Y4
+	VMOVUPS      (R11)(DI*1), Y5
+	VMOVUPS      (R11)(CX*4), Y6
+	VMOVUPS      (R11)(R8*1), Y7
+	VMOVUPS      Y0, Y0
+	VADDPS       Y3, Y0, Y0
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y5, Y0, Y0
+	VADDPS       Y6, Y0, Y0
+	VMOVAPS      Y0, Y0
+	VMOVUPS      Y3, Y1
+	VSUBPS       Y4, Y1, Y1
+	VFMADD231PS  wino4OutConstsY<>+0(SB), Y5, Y1
+	VFNMADD231PS wino4OutConstsY<>+0(SB), Y6, Y1
+	VMOVAPS      Y1, Y1
+	VMOVUPS      Y3, Y2
+	VADDPS       Y4, Y2, Y2
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y5, Y2
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y6, Y2
+	VMOVAPS      Y2, Y2
+	VMOVUPS      Y3, Y3
+	VSUBPS       Y4, Y3, Y3
+	VFMADD231PS  wino4OutConstsY<>+64(SB), Y5, Y3
+	VFNMADD231PS wino4OutConstsY<>+64(SB), Y6, Y3
+	VADDPS       Y7, Y3, Y3
+	VMOVAPS      Y3, Y3
+	LEAQ         (R11)(CX*4), R11
+	LEAQ         (R11)(CX*2), R11
+	VMOVUPS      (R11), Y4
+	VMOVUPS      (R11)(CX*1), Y7
+	VMOVUPS      (R11)(CX*2), Y8
+	VMOVUPS      (R11)(DI*1), Y9
+	VMOVUPS      (R11)(CX*4), Y10
+	VMOVUPS      (R11)(R8*1), Y11
+	VMOVUPS      Y4, Y4
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y9, Y4, Y4
+	VADDPS       Y10, Y4, Y4
+	VADDPS       Y4, Y0, Y0
+	VMOVAPS      Y4, Y4
+	VMOVUPS      Y7, Y5
+	VSUBPS       Y8, Y5, Y5
+	VFMADD231PS  wino4OutConstsY<>+0(SB), Y9, Y5
+	VFNMADD231PS wino4OutConstsY<>+0(SB), Y10, Y5
+	VADDPS       Y5, Y1, Y1
+	VMOVAPS      Y5, Y5
+	VMOVUPS      Y7, Y6
+	VADDPS       Y8, Y6, Y6
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y9, Y6
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y10, Y6
+	VADDPS       Y6, Y2, Y2
+	VMOVAPS      Y6, Y6
+	VMOVUPS      Y7, Y7
+	VSUBPS       Y8, Y7, Y7
+	VFMADD231PS  wino4OutConstsY<>+64(SB), Y9, Y7
+	VFNMADD231PS wino4OutConstsY<>+64(SB), Y10, Y7
+	VADDPS       Y11, Y7, Y7
+	VADDPS       Y7, Y3, Y3
+	VMOVAPS      Y7, Y7
+	LEAQ         (R11)(CX*4), R11
+	LEAQ         (R11)(CX*2), R11
+	VMOVUPS      (R11), Y8
+	VMOVUPS      (R11)(CX*1), Y9
+	VMOVUPS      (R11)(CX*2), Y10
+	VMOVUPS      (R11)(DI*1), Y11
+	VMOVUPS      (R11)(CX*4), Y12
+	VMOVUPS      (R11)(R8*1), Y13
+	VMOVUPS      Y8, Y8
+	VADDPS       Y9, Y8, Y8
+	VADDPS       Y10, Y8, Y8
+	VADDPS       Y11, Y8, Y8
+	VADDPS       Y12, Y8, Y8
+	VADDPS       Y8, Y0, Y0
+	VSUBPS       Y8, Y4, Y4
+	VMOVUPS      Y9, Y8
+	VSUBPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+0(SB), Y11, Y8
+	VFNMADD231PS wino4OutConstsY<>+0(SB), Y12, Y8
+	VADDPS       Y8, Y1, Y1
+	VSUBPS       Y8, Y5, Y5
+	VMOVUPS      Y9, Y8
+	VADDPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y11, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y12, Y8
+	VADDPS       Y8, Y2, Y2
+	VSUBPS       Y8, Y6, Y6
+	VMOVUPS      Y9, Y8
+	VSUBPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+64(SB), Y11, Y8
+	VFNMADD231PS wino4OutConstsY<>+64(SB), Y12, Y8
+	VADDPS       Y13, Y8, Y8
+	VADDPS       Y8, Y3, Y3
+	VSUBPS       Y8, Y7, Y7
+	LEAQ         (R11)(CX*4), R11
+	LEAQ         (R11)(CX*2), R11
+	VMOVUPS      (R11), Y8
+	VMOVUPS      (R11)(CX*1), Y9
+	VMOVUPS      (R11)(CX*2), Y10
+	VMOVUPS      (R11)(DI*1), Y11
+	VMOVUPS      (R11)(CX*4), Y12
+	VMOVUPS      (R11)(R8*1), Y13
+	VMOVUPS      Y8, Y8
+	VADDPS       Y9, Y8, Y8
+	VADDPS       Y10, Y8, Y8
+	VADDPS       Y11, Y8, Y8
+	VADDPS       Y12, Y8, Y8
+	VADDPS       Y8, Y0, Y0
+	VFMADD231PS  wino4OutConstsY<>+0(SB), Y8, Y4
+	VMOVUPS      Y9, Y8
+	VSUBPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+0(SB), Y11, Y8
+	VFNMADD231PS wino4OutConstsY<>+0(SB), Y12, Y8
+	VADDPS       Y8, Y1, Y1
+	VFMADD231PS  wino4OutConstsY<>+0(SB), Y8, Y5
+	VMOVUPS      Y9, Y8
+	VADDPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y11, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y12, Y8
+	VADDPS       Y8, Y2, Y2
+	VFMADD231PS  wino4OutConstsY<>+0(SB), Y8, Y6
+	VMOVUPS      Y9, Y8
+	VSUBPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+64(SB), Y11, Y8
+	VFNMADD231PS wino4OutConstsY<>+64(SB), Y12, Y8
+	VADDPS       Y13, Y8, Y8
+	VADDPS       Y8, Y3, Y3
+	VFMADD231PS  wino4OutConstsY<>+0(SB), Y8, Y7
+	LEAQ         (R11)(CX*4), R11
+	LEAQ         (R11)(CX*2), R11
+	VMOVUPS      (R11), Y8
+	VMOVUPS      (R11)(CX*1), Y9
+	VMOVUPS      (R11)(CX*2), Y10
+	VMOVUPS      (R11)(DI*1), Y11
+	VMOVUPS      (R11)(CX*4), Y12
+	VMOVUPS      (R11)(R8*1), Y13
+	VMOVUPS      Y8, Y8
+	VADDPS       Y9, Y8, Y8
+	VADDPS       Y10, Y8, Y8
+	VADDPS       Y11, Y8, Y8
+	VADDPS       Y12, Y8, Y8
+	VADDPS       Y8, Y0, Y0
+	VFNMADD231PS wino4OutConstsY<>+0(SB), Y8, Y4
+	VMOVUPS      Y9, Y8
+	VSUBPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+0(SB), Y11, Y8
+	VFNMADD231PS wino4OutConstsY<>+0(SB), Y12, Y8
+	VADDPS       Y8, Y1, Y1
+	VFNMADD231PS wino4OutConstsY<>+0(SB), Y8, Y5
+	VMOVUPS      Y9, Y8
+	VADDPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y11, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y12, Y8
+	VADDPS       Y8, Y2, Y2
+	VFNMADD231PS wino4OutConstsY<>+0(SB), Y8, Y6
+	VMOVUPS      Y9, Y8
+	VSUBPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+64(SB), Y11, Y8
+	VFNMADD231PS wino4OutConstsY<>+64(SB), Y12, Y8
+	VADDPS       Y13, Y8, Y8
+	VADDPS       Y8, Y3, Y3
+	VFNMADD231PS wino4OutConstsY<>+0(SB), Y8, Y7
+	LEAQ         (R11)(CX*4), R11
+	LEAQ         (R11)(CX*2), R11
+	MOVQ         bias+40(FP), R11
+	VBROADCASTSS (R11), Y8
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	CMPB         relu+48(FP), $0x00
+	JE           winoout4y_norelu0
+	VXORPS       Y8, Y8, Y8
+	VMAXPS       Y0, Y8, Y0
+	VMAXPS       Y1, Y8, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMAXPS       Y3, Y8, Y3
+
+winoout4y_norelu0:
+	VUNPCKLPS    Y1, Y0, Y8
+	VUNPCKHPS    Y1, Y0, Y0
+	VUNPCKLPS    Y3, Y2, Y1
+	VUNPCKHPS    Y3, Y2, Y2
+	VUNPCKLPD    Y1, Y8, Y3
+	VUNPCKHPD    Y1, Y8, Y1
+	VUNPCKLPD    Y2, Y0, Y8
+	VUNPCKHPD    Y2, Y0, Y0
+	VPERM2F128   $0x20, Y1, Y3, Y2
+	VPERM2F128   $0x20, Y0, Y8, Y9
+	VPERM2F128   $0x31, Y1, Y3, Y1
+	VPERM2F128   $0x31, Y0, Y8, Y0
+	VMOVDQU      (R9), Y3
+	VMASKMOVPS   Y2, Y3, (R10)
+	VMOVDQU      32(R9), Y2
+	VMASKMOVPS   Y9, Y2, 32(R10)
+	VMOVDQU      64(R9), Y2
+	VMASKMOVPS   Y1, Y2, 64(R10)
+	VMOVDQU      96(R9), Y1
+	VMASKMOVPS   Y0, Y1, 96(R10)
+	ADDQ         SI, R10
+	MOVQ         bias+40(FP), R11
+	VBROADCASTSS (R11), Y0
+	VADDPS       Y0, Y4, Y4
+	VADDPS       Y0, Y5, Y5
+	VADDPS       Y0, Y6, Y6
+	VADDPS       Y0, Y7, Y7
+	CMPB         relu+48(FP), $0x00
+	JE           winoout4y_norelu1
+	VXORPS       Y0, Y0, Y0
+	VMAXPS       Y4, Y0, Y4
+	VMAXPS       Y5, Y0, Y5
+	VMAXPS       Y6, Y0, Y6
+	VMAXPS       Y7, Y0, Y7
+
+winoout4y_norelu1:
+	VUNPCKLPS    Y5, Y4, Y0
+	VUNPCKHPS    Y5, Y4, Y1
+	VUNPCKLPS    Y7, Y6, Y2
+	VUNPCKHPS    Y7, Y6, Y3
+	VUNPCKLPD    Y2, Y0, Y4
+	VUNPCKHPD    Y2, Y0, Y0
+	VUNPCKLPD    Y3, Y1, Y2
+	VUNPCKHPD    Y3, Y1, Y1
+	VPERM2F128   $0x20, Y0, Y4, Y3
+	VPERM2F128   $0x20, Y1, Y2, Y5
+	VPERM2F128   $0x31, Y0, Y4, Y0
+	VPERM2F128   $0x31, Y1, Y2, Y1
+	VMOVDQU      (R9), Y2
+	VMASKMOVPS   Y3, Y2, (R10)
+	VMOVDQU      32(R9), Y2
+	VMASKMOVPS   Y5, Y2, 32(R10)
+	VMOVDQU      64(R9), Y2
+	VMASKMOVPS   Y0, Y2, 64(R10)
+	VMOVDQU      96(R9), Y0
+	VMASKMOVPS   Y1, Y0, 96(R10)
+	ADDQ         SI, R10
+	MOVQ         AX, R11
+	LEAQ         (R11)(CX*4), R11
+	LEAQ         (R11)(CX*2), R11
+	VMOVUPS      (R11), Y0
+	VMOVUPS      (R11)(CX*1), Y7
+	VMOVUPS      (R11)(CX*2), Y3
+	VMOVUPS      (R11)(DI*1), Y8
+	VMOVUPS      (R11)(CX*4), Y9
+	VMOVUPS      (R11)(R8*1), Y10
+	VMOVUPS      Y0, Y1
+	VADDPS       Y7, Y1, Y1
+	VADDPS       Y3, Y1, Y1
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y9, Y1, Y1
+	VMOVAPS      Y1, Y0
+	VMOVAPS      Y1, Y4
+	VMOVUPS      Y7, Y2
+	VSUBPS       Y3, Y2, Y2
+	VFMADD231PS  wino4OutConstsY<>+0(SB), Y8, Y2
+	VFNMADD231PS wino4OutConstsY<>+0(SB), Y9, Y2
+	VMOVAPS      Y2, Y1
+	VMOVAPS      Y2, Y5
+	VMOVUPS      Y7, Y6
+	VADDPS       Y3, Y6, Y6
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y8, Y6
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y9, Y6
+	VMOVAPS      Y6, Y2
+	VMOVAPS      Y6, Y6
+	VMOVUPS      Y7, Y7
+	VSUBPS       Y3, Y7, Y7
+	VFMADD231PS  wino4OutConstsY<>+64(SB), Y8, Y7
+	VFNMADD231PS wino4OutConstsY<>+64(SB), Y9, Y7
+	VADDPS       Y10, Y7, Y7
+	VMOVAPS      Y7, Y3
+	VMOVAPS      Y7, Y7
+	LEAQ         (R11)(CX*4), R11
+	LEAQ         (R11)(CX*2), R11
+	VMOVUPS      (R11), Y8
+	VMOVUPS      (R11)(CX*1), Y9
+	VMOVUPS      (R11)(CX*2), Y10
+	VMOVUPS      (R11)(DI*1), Y11
+	VMOVUPS      (R11)(CX*4), Y12
+	VMOVUPS      (R11)(R8*1), Y13
+	VMOVUPS      Y8, Y8
+	VADDPS       Y9, Y8, Y8
+	VADDPS       Y10, Y8, Y8
+	VADDPS       Y11, Y8, Y8
+	VADDPS       Y12, Y8, Y8
+	VADDPS       Y8, Y0, Y0
+	VSUBPS       Y8, Y4, Y4
+	VMOVUPS      Y9, Y8
+	VSUBPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+0(SB), Y11, Y8
+	VFNMADD231PS wino4OutConstsY<>+0(SB), Y12, Y8
+	VADDPS       Y8, Y1, Y1
+	VSUBPS       Y8, Y5, Y5
+	VMOVUPS      Y9, Y8
+	VADDPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y11, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y12, Y8
+	VADDPS       Y8, Y2, Y2
+	VSUBPS       Y8, Y6, Y6
+	VMOVUPS      Y9, Y8
+	VSUBPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+64(SB), Y11, Y8
+	VFNMADD231PS wino4OutConstsY<>+64(SB), Y12, Y8
+	VADDPS       Y13, Y8, Y8
+	VADDPS       Y8, Y3, Y3
+	VSUBPS       Y8, Y7, Y7
+	LEAQ         (R11)(CX*4), R11
+	LEAQ         (R11)(CX*2), R11
+	VMOVUPS      (R11), Y8
+	VMOVUPS      (R11)(CX*1), Y9
+	VMOVUPS      (R11)(CX*2), Y10
+	VMOVUPS      (R11)(DI*1), Y11
+	VMOVUPS      (R11)(CX*4), Y12
+	VMOVUPS      (R11)(R8*1), Y13
+	VMOVUPS      Y8, Y8
+	VADDPS       Y9, Y8, Y8
+	VADDPS       Y10, Y8, Y8
+	VADDPS       Y11, Y8, Y8
+	VADDPS       Y12, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y8, Y0
+	VFMADD231PS  wino4OutConstsY<>+64(SB), Y8, Y4
+	VMOVUPS      Y9, Y8
+	VSUBPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+0(SB), Y11, Y8
+	VFNMADD231PS wino4OutConstsY<>+0(SB), Y12, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y8, Y1
+	VFMADD231PS  wino4OutConstsY<>+64(SB), Y8, Y5
+	VMOVUPS      Y9, Y8
+	VADDPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y11, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y12, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y8, Y2
+	VFMADD231PS  wino4OutConstsY<>+64(SB), Y8, Y6
+	VMOVUPS      Y9, Y8
+	VSUBPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+64(SB), Y11, Y8
+	VFNMADD231PS wino4OutConstsY<>+64(SB), Y12, Y8
+	VADDPS       Y13, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y8, Y3
+	VFMADD231PS  wino4OutConstsY<>+64(SB), Y8, Y7
+	LEAQ         (R11)(CX*4), R11
+	LEAQ         (R11)(CX*2), R11
+	VMOVUPS      (R11), Y8
+	VMOVUPS      (R11)(CX*1), Y9
+	VMOVUPS      (R11)(CX*2), Y10
+	VMOVUPS      (R11)(DI*1), Y11
+	VMOVUPS      (R11)(CX*4), Y12
+	VMOVUPS      (R11)(R8*1), Y13
+	VMOVUPS      Y8, Y8
+	VADDPS       Y9, Y8, Y8
+	VADDPS       Y10, Y8, Y8
+	VADDPS       Y11, Y8, Y8
+	VADDPS       Y12, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y8, Y0
+	VFNMADD231PS wino4OutConstsY<>+64(SB), Y8, Y4
+	VMOVUPS      Y9, Y8
+	VSUBPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+0(SB), Y11, Y8
+	VFNMADD231PS wino4OutConstsY<>+0(SB), Y12, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y8, Y1
+	VFNMADD231PS wino4OutConstsY<>+64(SB), Y8, Y5
+	VMOVUPS      Y9, Y8
+	VADDPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y11, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y12, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y8, Y2
+	VFNMADD231PS wino4OutConstsY<>+64(SB), Y8, Y6
+	VMOVUPS      Y9, Y8
+	VSUBPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+64(SB), Y11, Y8
+	VFNMADD231PS wino4OutConstsY<>+64(SB), Y12, Y8
+	VADDPS       Y13, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y8, Y3
+	VFNMADD231PS wino4OutConstsY<>+64(SB), Y8, Y7
+	LEAQ         (R11)(CX*4), R11
+	LEAQ         (R11)(CX*2), R11
+	VMOVUPS      (R11), Y8
+	VMOVUPS      (R11)(CX*1), Y9
+	VMOVUPS      (R11)(CX*2), Y10
+	VMOVUPS      (R11)(DI*1), Y11
+	VMOVUPS      (R11)(CX*4), Y12
+	VMOVUPS      (R11)(R8*1), Y13
+	VMOVUPS      Y8, Y8
+	VADDPS       Y9, Y8, Y8
+	VADDPS       Y10, Y8, Y8
+	VADDPS       Y11, Y8, Y8
+	VADDPS       Y12, Y8, Y8
+	VADDPS       Y8, Y4, Y4
+	VMOVUPS      Y9, Y8
+	VSUBPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+0(SB), Y11, Y8
+	VFNMADD231PS wino4OutConstsY<>+0(SB), Y12, Y8
+	VADDPS       Y8, Y5, Y5
+	VMOVUPS      Y9, Y8
+	VADDPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y11, Y8
+	VFMADD231PS  wino4OutConstsY<>+32(SB), Y12, Y8
+	VADDPS       Y8, Y6, Y6
+	VMOVUPS      Y9, Y8
+	VSUBPS       Y10, Y8, Y8
+	VFMADD231PS  wino4OutConstsY<>+64(SB), Y11, Y8
+	VFNMADD231PS wino4OutConstsY<>+64(SB), Y12, Y8
+	VADDPS       Y13, Y8, Y8
+	VADDPS       Y8, Y7, Y7
+	MOVQ         bias+40(FP), R11
+	VBROADCASTSS (R11), Y8
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y8, Y1, Y1
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	CMPB         relu+48(FP), $0x00
+	JE           winoout4y_norelu2
+	VXORPS       Y8, Y8, Y8
+	VMAXPS       Y0, Y8, Y0
+	VMAXPS       Y1, Y8, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMAXPS       Y3, Y8, Y3
+
+winoout4y_norelu2:
+	VUNPCKLPS    Y1, Y0, Y8
+	VUNPCKHPS    Y1, Y0, Y0
+	VUNPCKLPS    Y3, Y2, Y1
+	VUNPCKHPS    Y3, Y2, Y2
+	VUNPCKLPD    Y1, Y8, Y3
+	VUNPCKHPD    Y1, Y8, Y1
+	VUNPCKLPD    Y2, Y0, Y8
+	VUNPCKHPD    Y2, Y0, Y0
+	VPERM2F128   $0x20, Y1, Y3, Y2
+	VPERM2F128   $0x20, Y0, Y8, Y9
+	VPERM2F128   $0x31, Y1, Y3, Y1
+	VPERM2F128   $0x31, Y0, Y8, Y0
+	VMOVDQU      (R9), Y3
+	VMASKMOVPS   Y2, Y3, (R10)
+	VMOVDQU      32(R9), Y2
+	VMASKMOVPS   Y9, Y2, 32(R10)
+	VMOVDQU      64(R9), Y2
+	VMASKMOVPS   Y1, Y2, 64(R10)
+	VMOVDQU      96(R9), Y1
+	VMASKMOVPS   Y0, Y1, 96(R10)
+	ADDQ         SI, R10
+	MOVQ         bias+40(FP), R11
+	VBROADCASTSS (R11), Y0
+	VADDPS       Y0, Y4, Y4
+	VADDPS       Y0, Y5, Y5
+	VADDPS       Y0, Y6, Y6
+	VADDPS       Y0, Y7, Y7
+	CMPB         relu+48(FP), $0x00
+	JE           winoout4y_norelu3
+	VXORPS       Y0, Y0, Y0
+	VMAXPS       Y4, Y0, Y4
+	VMAXPS       Y5, Y0, Y5
+	VMAXPS       Y6, Y0, Y6
+	VMAXPS       Y7, Y0, Y7
+
+winoout4y_norelu3:
+	VUNPCKLPS  Y5, Y4, Y0
+	VUNPCKHPS  Y5, Y4, Y1
+	VUNPCKLPS  Y7, Y6, Y2
+	VUNPCKHPS  Y7, Y6, Y3
+	VUNPCKLPD  Y2, Y0, Y4
+	VUNPCKHPD  Y2, Y0, Y0
+	VUNPCKLPD  Y3, Y1, Y2
+	VUNPCKHPD  Y3, Y1, Y1
+	VPERM2F128 $0x20, Y0, Y4, Y3
+	VPERM2F128 $0x20, Y1, Y2, Y5
+	VPERM2F128 $0x31, Y0, Y4, Y0
+	VPERM2F128 $0x31, Y1, Y2, Y1
+	VMOVDQU    (R9), Y2
+	VMASKMOVPS Y3, Y2, (R10)
+	VMOVDQU    32(R9), Y2
+	VMASKMOVPS Y5, Y2, 32(R10)
+	VMOVDQU    64(R9), Y2
+	VMASKMOVPS Y0, Y2, 64(R10)
+	VMOVDQU    96(R9), Y0
+	VMASKMOVPS Y1, Y0, 96(R10)
+	ADDQ       SI, R10
+	ADDQ       $0x00000080, BX
+	ADDQ       $0x20, AX
+	SUBQ       $0x08, DX
+	JMP        winoout4y_loop
+
+winoout4y_done:
+	VZEROUPPER
+	RET
+
+DATA wino4OutConstsY<>+0(SB)/4, $0x40000000
+DATA wino4OutConstsY<>+4(SB)/4, $0x40000000
+DATA wino4OutConstsY<>+8(SB)/4, $0x40000000
+DATA wino4OutConstsY<>+12(SB)/4, $0x40000000
+DATA wino4OutConstsY<>+16(SB)/4, $0x40000000
+DATA wino4OutConstsY<>+20(SB)/4, $0x40000000
+DATA wino4OutConstsY<>+24(SB)/4, $0x40000000
+DATA wino4OutConstsY<>+28(SB)/4, $0x40000000
+DATA wino4OutConstsY<>+32(SB)/4, $0x40800000
+DATA wino4OutConstsY<>+36(SB)/4, $0x40800000
+DATA wino4OutConstsY<>+40(SB)/4, $0x40800000
+DATA wino4OutConstsY<>+44(SB)/4, $0x40800000
+DATA wino4OutConstsY<>+48(SB)/4, $0x40800000
+DATA wino4OutConstsY<>+52(SB)/4, $0x40800000
+DATA wino4OutConstsY<>+56(SB)/4, $0x40800000
+DATA wino4OutConstsY<>+60(SB)/4, $0x40800000
+DATA wino4OutConstsY<>+64(SB)/4, $0x41000000
+DATA wino4OutConstsY<>+68(SB)/4, $0x41000000
+DATA wino4OutConstsY<>+72(SB)/4, $0x41000000
+DATA wino4OutConstsY<>+76(SB)/4, $0x41000000
+DATA wino4OutConstsY<>+80(SB)/4, $0x41000000
+DATA wino4OutConstsY<>+84(SB)/4, $0x41000000
+DATA wino4OutConstsY<>+88(SB)/4, $0x41000000
+DATA wino4OutConstsY<>+92(SB)/4, $0x41000000
+GLOBL wino4OutConstsY<>(SB), RODATA|NOPTR, $96
+
 // func maxIntoAVX2(dst *float32, src *float32, n int)
 // Requires: AVX
 TEXT ·maxIntoAVX2(SB), NOSPLIT, $0-24
