@@ -94,6 +94,10 @@ func WinoOutput4(m []float32, stride, n int, out []float32, ldo int, bias float3
 	return true
 }
 
+// useWinoKernels sets the Winograd transform kernels that go with the GEMM
+// kernel named (Use calls it): none unless the architecture sets it.
+var useWinoKernels = func(name string) {}
+
 // HasWino4Kernels reports whether WinoInput4 and WinoOutput4 run vector
 // kernels here.
 func HasWino4Kernels() bool { return winoIn4 != nil && winoOut4 != nil }

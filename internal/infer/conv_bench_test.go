@@ -3,6 +3,7 @@ package infer
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/mlserve/mlserve/internal/gemm"
@@ -25,8 +26,15 @@ var convBenchShapes = [][6]int{
 
 // BenchmarkConv times one convolution as execOp.run does it (Winograd, the
 // subsampled input of a strided 1x1, or im2col made inside the GEMM), on
-// the active kernel; compare with benchstat.
+// the active kernel (MLSERVE_GEMM_KERNEL forces one, with its Winograd
+// transforms); compare with benchstat.
 func BenchmarkConv(b *testing.B) {
+	if k := os.Getenv("MLSERVE_GEMM_KERNEL"); k != "" {
+		defer gemm.Use(gemm.Kernel())
+		if err := gemm.Use(k); err != nil {
+			b.Fatal(err)
+		}
+	}
 	for _, s := range convBenchShapes {
 		cin, h, cout, k, st, pad := s[0], s[1], s[2], s[3], s[4], s[5]
 		for _, n := range []int{1, 8} {

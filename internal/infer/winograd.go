@@ -20,20 +20,27 @@ import "github.com/mlserve/mlserve/internal/gemm"
 //	      | 0 -1  1  0 |       | 1/2 -1/2  1/2 |
 //	      | 0  1  0 -1 |       | 0    0    1  |
 
-// winoMinChannels (a variable for tests) is the channel count (input and
-// output) from which a 3x3 stride-1 convolution runs as Winograd. The
-// transforms cost about 40*(cin+cout) operations per tile against the
-// 20*cin*cout multiply-adds they save, so they pay off with enough
-// channels. Measured with BenchmarkConv on one core: with the AVX-512
-// transform kernels Winograd was 1.26-1.7x the direct GEMM from 64 to 512
-// channels (ResNet-50 has none fewer); with the Go loops 1.15-1.5x from
-// 128 channels, but 0.8x at 64.
-var winoMinChannels = func() int {
-	if gemm.HasWinoKernels() {
+// winoMinChannels, when above 0, is the test hook that replaces
+// winoMinChannelsFor's count.
+var winoMinChannels = 0
+
+// winoMinChannelsFor is the channel count (input and output) from which a
+// 3x3 stride-1 convolution runs as Winograd. The transforms cost about
+// 40*(cin+cout) operations per tile against the 20*cin*cout multiply-adds
+// they save, so they pay off with enough channels. Measured with
+// BenchmarkConv on one core: with the AVX-512 transform kernels Winograd
+// was 1.26-1.7x the direct GEMM from 64 to 512 channels (ResNet-50 has
+// none fewer); with the Go loops 1.15-1.5x from 128 channels, but 0.8x at
+// 64.
+func winoMinChannelsFor() int {
+	switch {
+	case winoMinChannels > 0:
+		return winoMinChannels
+	case gemm.HasWinoKernels():
 		return 64
 	}
 	return 128
-}()
+}
 
 // winoEnabled is the test hook that turns Winograd off for models loaded
 // from now on.
@@ -45,7 +52,7 @@ var winoForceTile = 0
 
 // useWino reports whether a convolution layer runs as Winograd.
 func useWino(l *layer) bool {
-	return winoEnabled && winoEligible(l) && min(l.cin, l.cout) >= winoMinChannels
+	return winoEnabled && winoEligible(l) && min(l.cin, l.cout) >= winoMinChannelsFor()
 }
 
 // winoTile is the output tile side, 2 or 4, of a layer useWino picks whose

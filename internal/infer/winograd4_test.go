@@ -13,12 +13,24 @@ import (
 // TestWino4Kernels checks gemm's F(4x4) vector transforms against the
 // float64 definitions (B^T d B and A^T M A with the matrices of
 // winograd4.go), for 1 to 40 tiles (masked tails, several passes), with
-// guard bands: what TestWinograd's layers cannot tell apart from the Go
-// loops, and that the kernels run at all where the CPU has them.
+// guard bands, for each instruction set this CPU has (gemm.Use): what
+// TestWinograd's layers cannot tell apart from the Go loops, and that the
+// kernels run at all where the CPU has them.
 func TestWino4Kernels(t *testing.T) {
-	if !gemm.HasWino4Kernels() {
+	ran := false
+	eachKernel(t, func(kern string) {
+		if gemm.HasWino4Kernels() {
+			ran = true
+			t.Run(kern, wino4Kernels)
+		}
+	})
+	if !ran {
 		t.Skip("no F(4x4) vector kernels on this CPU or build")
 	}
+}
+
+// wino4Kernels is TestWino4Kernels for the active kernels.
+func wino4Kernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	const guard = 16
 	for n := 1; n <= 40; n++ {
