@@ -169,12 +169,12 @@ func packWeights(net *network) {
 	runtime.GC()
 	since := 0
 	for _, l := range net.layers {
-		switch {
-		case l.kind != kConv:
+		if l.kind != kConv {
 			continue
-		case useWino(l):
-			l.wino = newWinoWeights(l.w, l.cout, l.cin, winoTile(l, sizes[l][0], sizes[l][1]))
-		default:
+		}
+		if tile := winoTile(l, sizes[l][0], sizes[l][1]); tile != 0 {
+			l.wino = newWinoWeights(l.w, l.cout, l.cin, tile)
+		} else {
 			l.packed = gemm.PackA(l.w, l.cout, l.cin*l.kh*l.kw)
 		}
 		since += len(l.w)

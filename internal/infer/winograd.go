@@ -50,32 +50,48 @@ var winoEnabled = true
 // useWino picks run as F(winoForceTile x winoForceTile).
 var winoForceTile = 0
 
-// useWino reports whether a convolution layer runs as Winograd.
+// useWino reports whether a convolution layer may run as Winograd, which
+// winoTile then decides.
 func useWino(l *layer) bool {
-	return winoEnabled && winoEligible(l) && min(l.cin, l.cout) >= winoMinChannelsFor()
+	return winoEnabled && winoEligible(l)
 }
 
-// winoTile is the output tile side, 2 or 4, of a layer useWino picks whose
-// output planes are oh x ow (0 x 0: unknown). F(4x4) needs its vector
-// transforms and enough tiles per image: BenchmarkConv on one core
-// (BENCHMARKS.md, issue 12, "Winograd F(4x4)"), F(4x4) against F(2x2) at
-// batch 1 and 8 was 1.4-1.5x at 56x56 (196 tiles of 4x4), 1.26-1.4x at
-// 28x28 (49), but 0.82-0.88x at 14x14 (16) and 0.4x at 7x7 (4) at batch
-// 1: with few tiles the 36 GEMMs are thin and read 2.25x the weights of
-// F(2x2)'s 16. winoMinTiles4 sits between the measured 16 and 49.
+// winoTile is the output tile side a convolution layer runs with: 4 for
+// F(4x4), 2 for F(2x2), 0 for the direct GEMM, for output planes oh x ow
+// (0 x 0: unknown). F(4x4) needs its vector transforms, 64 channels and
+// enough tiles per image (winoMinTiles4); F(2x2) winoMinChannelsFor's
+// channels.
 func winoTile(l *layer, oh, ow int) int {
-	if winoForceTile != 0 {
+	ch := min(l.cin, l.cout)
+	switch {
+	case !useWino(l):
+		return 0
+	case winoForceTile != 0 && ch >= winoMinChannelsFor():
 		return winoForceTile
-	}
-	if gemm.HasWino4Kernels() && ((oh+3)/4)*((ow+3)/4) >= winoMinTiles4 {
+	case winoForceTile == 0 && gemm.HasWino4Kernels() && ch >= 64 && ((oh+3)/4)*((ow+3)/4) >= winoMinTiles4():
 		return 4
+	case ch >= winoMinChannelsFor():
+		return 2
 	}
-	return 2
+	return 0
 }
 
 // winoMinTiles4 is the 4x4 tiles per image from which winoTile picks
-// F(4x4).
-const winoMinTiles4 = 32
+// F(4x4). BenchmarkConv on one core (BENCHMARKS.md, issue 12, "Winograd
+// F(4x4)"), F(4x4) against the best of F(2x2) and direct at batch 1 and 8:
+//   - with AVX-512 (F(2x2) has vector transforms too): 1.4-1.5x at 56x56
+//     (196 tiles of 4x4), 1.26-1.4x at 28x28 (49), but 0.82-0.88x at 14x14
+//     (16) and 0.4x at 7x7 (4) at batch 1: with few tiles the 36 GEMMs are
+//     thin and read 2.25x the weights of F(2x2)'s 16. 32 sits between the
+//     measured 16 and 49.
+//   - with AVX2 (F(2x2) runs Go loops): 2.3x at 56x56 and 28x28, 1.4-1.65x
+//     at 14x14, 0.5x at 7x7 at batch 1: 16.
+func winoMinTiles4() int {
+	if gemm.HasWinoKernels() {
+		return 32
+	}
+	return 16
+}
 
 // convOutSizes returns the output plane (oh, ow) of every convolution at
 // the model's input size, from a batch-1 plan (no arena: nothing is

@@ -111,32 +111,40 @@ func wino4Kernels(t *testing.T) {
 }
 
 // TestWinoTileChoice checks the per-layer choice on ResNet-50 v1.5 at
-// 224x224: F(4x4) on the 3x3 layers with 56x56 and 28x28 outputs (three
-// each) where the CPU has the F(4x4) kernels, F(2x2) on the 14x14 and 7x7
-// ones (five and two).
+// 224x224 for each kernel this CPU has: with AVX-512, F(4x4) on the 3x3
+// layers with 56x56 and 28x28 outputs (three each), F(2x2) on the 14x14 and
+// 7x7 ones (five and two); with AVX2 F(4x4) down to 14x14; with the Go
+// loops F(2x2) from 128 channels.
 func TestWinoTileChoice(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads ResNet-50")
 	}
-	c, err := LoadFile(filepath.Join(fixtures, "models/resnet50-opset11.onnx"), Options{})
-	if err != nil {
-		t.Fatal(err)
+	want := map[string]map[[3]int]int{
+		"avx512":  {{56, 56, 4}: 3, {28, 28, 4}: 3, {14, 14, 2}: 5, {7, 7, 2}: 2},
+		"avx2":    {{56, 56, 4}: 3, {28, 28, 4}: 3, {14, 14, 4}: 5, {7, 7, 2}: 2},
+		"generic": {{28, 28, 2}: 3, {14, 14, 2}: 5, {7, 7, 2}: 2},
 	}
-	sizes := convOutSizes(c.net)
-	if sizes == nil {
-		t.Fatal("no output sizes")
-	}
-	got := map[[3]int]int{} // output side, tile -> layers
-	for _, l := range c.net.layers {
-		if l.wino != nil {
-			got[[3]int{sizes[l][0], sizes[l][1], l.wino.m}]++
+	eachKernel(t, func(kern string) {
+		w, ok := want[kern]
+		if !ok {
+			return
 		}
-	}
-	want := map[[3]int]int{{56, 56, 2}: 3, {28, 28, 2}: 3, {14, 14, 2}: 5, {7, 7, 2}: 2}
-	if gemm.HasWino4Kernels() {
-		want = map[[3]int]int{{56, 56, 4}: 3, {28, 28, 4}: 3, {14, 14, 2}: 5, {7, 7, 2}: 2}
-	}
-	if !maps.Equal(got, want) {
-		t.Errorf("Winograd layers by (oh, ow, tile): %v, want %v", got, want)
-	}
+		c, err := LoadFile(filepath.Join(fixtures, "models/resnet50-opset11.onnx"), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes := convOutSizes(c.net)
+		if sizes == nil {
+			t.Fatal("no output sizes")
+		}
+		got := map[[3]int]int{} // output side, tile -> layers
+		for _, l := range c.net.layers {
+			if l.wino != nil {
+				got[[3]int{sizes[l][0], sizes[l][1], l.wino.m}]++
+			}
+		}
+		if !maps.Equal(got, w) {
+			t.Errorf("%s: Winograd layers by (oh, ow, tile): %v, want %v", kern, got, w)
+		}
+	})
 }
