@@ -36,23 +36,28 @@ func (wc *winoConv) splitPlane(sc *winoScratch, src []float32, ws int) {
 	pr := sc.padded[:m*ws] // one zero-padded row
 	n := min(g.w, m*ws-g.pl)
 	clear(pr)
+	// Tile t reads phases at t and t+1: tw+1 floats a phase. The kernels
+	// also read (and mask off) up to 16 past them, which may hold anything.
+	used := wc.tw + 1
 	for r := range prows {
 		dst := sc.plane[m*r*ws : m*(r+1)*ws]
 		iy := r - g.pt
 		if iy < 0 || iy >= g.h {
-			clear(dst)
+			for p := range m {
+				clear(dst[p*ws : p*ws+used])
+			}
 			continue
 		}
 		copy(pr[g.pl:g.pl+n], src[iy*g.w:iy*g.w+n])
 		if m == 4 {
-			p0, p1, p2, p3 := dst[:ws], dst[ws:2*ws], dst[2*ws:3*ws], dst[3*ws:4*ws]
+			p0, p1, p2, p3 := dst[:used], dst[ws:ws+used], dst[2*ws:2*ws+used], dst[3*ws:3*ws+used]
 			for t := range p0 {
 				q := pr[4*t : 4*t+4 : 4*t+4]
 				p0[t], p1[t], p2[t], p3[t] = q[0], q[1], q[2], q[3]
 			}
 			continue
 		}
-		e, o := dst[:ws], dst[ws:2*ws]
+		e, o := dst[:used], dst[ws:ws+used]
 		for t := range e {
 			q := pr[2*t : 2*t+2 : 2*t+2]
 			e[t], o[t] = q[0], q[1]
