@@ -148,3 +148,52 @@ func TestWinoTileChoice(t *testing.T) {
 		}
 	})
 }
+
+// TestWinogradErrorBySize measures F(2x2) and F(4x4) against the float64
+// definition on ResNet-50's 3x3 layer sizes (channels, plane) at batch 1,
+// on post-ReLU-like inputs: the worst error relative to sum |w*x| and the
+// relative L2 error of the whole output, per size (BENCHMARKS.md, issue 12).
+func TestWinogradErrorBySize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("float64 references of ResNet-50's layers")
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, s := range [][2]int{{64, 56}, {128, 28}, {256, 14}, {512, 7}} {
+		c, h := s[0], s[1]
+		g := geom{c: c, h: h, w: h, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, oh: h, ow: h}
+		in := randData(rng, c*h*h)
+		for i, v := range in {
+			in[i] = max(v, 0)
+		}
+		w := randData(rng, c*c*9)
+		scale := float32(1 / math.Sqrt(float64(c*9)))
+		for i := range w {
+			w[i] *= scale
+		}
+		bias := randData(rng, c)
+		want, sum := convRef(in, w, bias, nil, g, 1, c, false)
+		for _, m := range []int{2, 4} {
+			wc := newWinoConv(g, 1, c, newWinoWeights(w, c, c, m))
+			wc.bias = bias
+			vs, ms := wc.bufSizes()
+			got := make([]float32, len(want))
+			wc.run(got, in, make([]float32, vs), make([]float32, ms))
+			worst, e2, w2 := 0.0, 0.0, 0.0
+			for i := range want {
+				d := float64(got[i]) - want[i]
+				worst = max(worst, math.Abs(d)/sum[i])
+				e2 += d * d
+				w2 += want[i] * want[i]
+			}
+			l2 := math.Sqrt(e2 / w2)
+			limit := winoLayerLimit
+			if m == 4 {
+				limit = wino4LayerLimit
+			}
+			if !(worst < limit) {
+				t.Errorf("F(%dx%d) c%d %dx%d: worst error %.3g of sum|w*x|, want < %g", m, m, c, h, h, worst, limit)
+			}
+			t.Logf("F(%dx%d) c%d %dx%d: worst %.3g of sum|w*x|, relative L2 %.3g", m, m, c, h, h, worst, l2)
+		}
+	}
+}
