@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -32,21 +33,21 @@ var (
 
 // wino4 emits both F(4x4) kernels (called from winoOut, after F(2x2)'s).
 func wino4() {
-	winoIn4()
+	winoIn4(true)
 	winoOut4()
-	winoIn4AVX2()
+	winoIn4(false)
 	winoOut4AVX2()
 }
 
 // winoConsts broadcasts the magnitudes of the coefficients other than 0 and
 // ±1 of the rows into registers.
-func winoConsts(name string, rows ...[]float64) map[float64]Op {
+func winoConsts(name string, vec func() VecVirtual, rows ...[]float64) map[float64]Op {
 	vals := coefficients(rows...)
 	tab := GLOBL(name, RODATA|NOPTR)
 	consts := map[float64]Op{}
 	for i, v := range vals {
 		DATA(4*i, U32(math.Float32bits(float32(v)))) // F32 prints 1.0 as $(1), an integer
-		z := ZMM()
+		z := vec()
 		VBROADCASTSS(tab.Offset(4*i), z)
 		consts[v] = z
 	}
@@ -125,16 +126,23 @@ func accumulate(dst, x VecVirtual, c float64, init bool, consts map[float64]Op) 
 	}
 }
 
-// winoIn4 emits winoIn4AVX512, F(4x4)'s input transform for n tiles of one
-// tile row, 16 at a time. rows holds 24 arrays ws floats apart: the four
-// phases (columns mod 4) of the six zero-padded input rows, row i's phase p
-// at (4i+p)*ws, so tile t's 6x6 patch has d[i][j] = phase j%4 of row i at
-// t + j/4. It writes (B^T d B)[ξ], ξ = 6*row + column, of tile t to
-// out[ξ*stride + t]; the arrays must be readable 16 floats past n+1.
-func winoIn4() {
-	TEXT("winoIn4AVX512", NOSPLIT, "func(rows *float32, ws int, out *float32, stride int, n int)")
+// winoIn4 emits winoIn4AVX512 (avx512) or winoIn4AVX2, F(4x4)'s input
+// transform for n tiles of one tile row, 16 (8) at a time. rows holds 24
+// arrays ws floats apart: the four phases (columns mod 4) of the six
+// zero-padded input rows, row i's phase p at (4i+p)*ws, so tile t's 6x6
+// patch has d[i][j] = phase j%4 of row i at t + j/4. It writes
+// (B^T d B)[ξ], ξ = 6*row + column, of tile t to out[ξ*stride + t]; the
+// arrays must be readable 16 floats past n+1.
+func winoIn4(avx512 bool) {
+	name, vec, lanes, sfx := "winoIn4AVX2", YMM, 8, "Y"
+	doc := "winoIn4AVX2 is winoIn4AVX512 in AVX2 (see the generator)."
+	if avx512 {
+		name, vec, lanes, sfx = "winoIn4AVX512", ZMM, 16, ""
+		doc = "winoIn4AVX512 is Winograd F(4x4,3x3)'s input transform of n tiles (see the generator)."
+	}
+	TEXT(name, NOSPLIT, "func(rows *float32, ws int, out *float32, stride int, n int)")
 	Pragma("noescape")
-	Doc("winoIn4AVX512 is Winograd F(4x4,3x3)'s input transform of n tiles (see the generator).")
+	Doc(doc)
 	rp := Load(Param("rows"), GP64())
 	ws := Load(Param("ws"), GP64())
 	SHLQ(U8(2), ws)
@@ -157,17 +165,27 @@ func winoIn4() {
 	for _, r := range winoBT4 {
 		cs = append(cs, r[:])
 	}
-	consts := winoConsts("wino4InConsts", cs...)
-	Label("winoin4_loop")
+	consts := winoConsts("wino4InConsts"+sfx, vec, cs...)
+	loop, done := "winoin4"+strings.ToLower(sfx)+"_loop", "winoin4"+strings.ToLower(sfx)+"_done"
+	Label(loop)
 	TESTQ(n, n)
-	JLE(LabelRef("winoin4_done"))
-	tailMask(n.(GPVirtual), K1)
+	JLE(LabelRef(done))
+	store := func(v VecVirtual, m Mem) { VMOVUPS(v, K1, m) }
+	if avx512 {
+		tailMask(n.(GPVirtual), K1)
+	} else {
+		mb := GP64()
+		maskBase(n.(GPVirtual), 1, mb)
+		mask := YMM()
+		VMOVDQU(Mem{Base: mb}, mask)
+		store = func(v VecVirtual, m Mem) { VMASKMOVPS(v, mask, m) }
+	}
 	col, dst := GP64(), GP64()
 	MOVQ(op, col)
 	for l := range 6 { // column l of the result: (d B)[k][l] for every k, then B^T of it
 		var e [6]VecVirtual
 		for k := range 6 {
-			e[k] = ZMM()
+			e[k] = vec()
 			lincomb(e[k], winoBT4[l][:], func(j int) Op {
 				m := Mem{Base: row[k], Disp: 4 * (j / 4)}
 				switch j % 4 {
@@ -183,9 +201,9 @@ func winoIn4() {
 		}
 		MOVQ(col, dst)
 		for i := range 6 {
-			v := ZMM()
+			v := vec()
 			lincomb(v, winoBT4[i][:], func(k int) Op { return e[k] }, consts)
-			VMOVUPS(v, K1, Mem{Base: dst})
+			store(v, Mem{Base: dst})
 			if i < 5 { // dst += 6*stride: the next row of the result
 				LEAQ(Mem{Base: dst, Index: stride, Scale: 4}, dst)
 				LEAQ(Mem{Base: dst, Index: stride, Scale: 2}, dst)
@@ -194,12 +212,12 @@ func winoIn4() {
 		ADDQ(stride, col)
 	}
 	for i := range row {
-		ADDQ(U8(64), row[i])
+		ADDQ(U8(4*lanes), row[i])
 	}
-	ADDQ(U8(64), op)
-	SUBQ(U8(16), n)
-	JMP(LabelRef("winoin4_loop"))
-	Label("winoin4_done")
+	ADDQ(U8(4*lanes), op)
+	SUBQ(U8(lanes), n)
+	JMP(LabelRef(loop))
+	Label(done)
 	VZEROUPPER()
 	RET()
 }
@@ -235,7 +253,7 @@ func winoOut4() {
 	for _, r := range winoAT4 {
 		cs = append(cs, r[:])
 	}
-	consts := winoConsts("wino4OutConsts", cs...)
+	consts := winoConsts("wino4OutConsts", ZMM, cs...)
 	Label("winoout4_loop")
 	TESTQ(n, n)
 	JLE(LabelRef("winoout4_done"))

@@ -9,8 +9,8 @@ import (
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// The AVX2 versions of winoIn4 and winoOut4 (same arguments and layouts),
-// 8 tiles at a time, for CPUs without AVX-512. Tails are stored through
+// The AVX2 version of winoOut4 (same arguments and layouts; winoIn4 emits
+// both input transforms), 8 tiles at a time, for CPUs without AVX-512. Tails are stored through
 // VMASKMOVPS masks read from wino4MaskY: 32 all-ones lanes then 32 zero
 // lanes, so the 8 lanes from 32-k on are the mask of the first k floats.
 
@@ -45,90 +45,6 @@ func maskBase(n GPVirtual, per int, mb GPVirtual) {
 		SUBQ(nn, mb)
 		SUBQ(nn, mb)
 	}
-}
-
-// winoIn4AVX2 is winoIn4 in AVX2.
-func winoIn4AVX2() {
-	TEXT("winoIn4AVX2", NOSPLIT, "func(rows *float32, ws int, out *float32, stride int, n int)")
-	Pragma("noescape")
-	Doc("winoIn4AVX2 is winoIn4AVX512 in AVX2 (see the generator).")
-	rp := Load(Param("rows"), GP64())
-	ws := Load(Param("ws"), GP64())
-	SHLQ(U8(2), ws)
-	op := Load(Param("out"), GP64())
-	stride := Load(Param("stride"), GP64())
-	SHLQ(U8(2), stride)
-	n := Load(Param("n"), GP64())
-	ws3 := GP64()
-	LEAQ(Mem{Base: ws, Index: ws, Scale: 2}, ws3)
-	var row [6]GPVirtual
-	for i := range row {
-		row[i] = GP64()
-		if i == 0 {
-			MOVQ(rp, row[i])
-		} else {
-			LEAQ(Mem{Base: row[i-1], Index: ws, Scale: 4}, row[i])
-		}
-	}
-	var cs [][]float64
-	for _, r := range winoBT4 {
-		cs = append(cs, r[:])
-	}
-	tab := GLOBL("wino4InConstsY", RODATA|NOPTR)
-	consts := map[float64]Op{}
-	for i, v := range coefficients(cs...) {
-		DATA(4*i, U32(math.Float32bits(float32(v))))
-		y := YMM()
-		VBROADCASTSS(tab.Offset(4*i), y)
-		consts[v] = y
-	}
-	Label("winoin4y_loop")
-	TESTQ(n, n)
-	JLE(LabelRef("winoin4y_done"))
-	mb := GP64()
-	maskBase(n.(GPVirtual), 1, mb)
-	mask := YMM()
-	VMOVDQU(Mem{Base: mb}, mask)
-	col, dst := GP64(), GP64()
-	MOVQ(op, col)
-	for l := range 6 {
-		var e [6]VecVirtual
-		for k := range 6 {
-			e[k] = YMM()
-			lincomb(e[k], winoBT4[l][:], func(j int) Op {
-				m := Mem{Base: row[k], Disp: 4 * (j / 4)}
-				switch j % 4 {
-				case 1:
-					m.Index, m.Scale = ws, 1
-				case 2:
-					m.Index, m.Scale = ws, 2
-				case 3:
-					m.Index, m.Scale = ws3, 1
-				}
-				return m
-			}, consts)
-		}
-		MOVQ(col, dst)
-		for i := range 6 {
-			v := YMM()
-			lincomb(v, winoBT4[i][:], func(k int) Op { return e[k] }, consts)
-			VMASKMOVPS(v, mask, Mem{Base: dst})
-			if i < 5 {
-				LEAQ(Mem{Base: dst, Index: stride, Scale: 4}, dst)
-				LEAQ(Mem{Base: dst, Index: stride, Scale: 2}, dst)
-			}
-		}
-		ADDQ(stride, col)
-	}
-	for i := range row {
-		ADDQ(U8(32), row[i])
-	}
-	ADDQ(U8(32), op)
-	SUBQ(U8(8), n)
-	JMP(LabelRef("winoin4y_loop"))
-	Label("winoin4y_done")
-	VZEROUPPER()
-	RET()
 }
 
 // winoOut4AVX2 is winoOut4 in AVX2: two output rows at a time (16 ymm
