@@ -78,14 +78,15 @@ func winoTile(l *layer, oh, ow int) int {
 
 // winoMinTiles4 is the 4x4 tiles per image from which winoTile picks
 // F(4x4). BenchmarkConv on one core (BENCHMARKS.md, issue 12, "Winograd
-// F(4x4)"), F(4x4) against the best of F(2x2) and direct at batch 1 and 8:
-//   - with AVX-512 (F(2x2) has vector transforms too): 1.4-1.5x at 56x56
-//     (196 tiles of 4x4), 1.26-1.4x at 28x28 (49), but 0.82-0.88x at 14x14
-//     (16) and 0.4x at 7x7 (4) at batch 1: with few tiles the 36 GEMMs are
-//     thin and read 2.25x the weights of F(2x2)'s 16. 32 sits between the
-//     measured 16 and 49.
-//   - with AVX2 (F(2x2) runs Go loops): 2.3x at 56x56 and 28x28, 1.4-1.65x
-//     at 14x14, 0.5x at 7x7 at batch 1: 16.
+// F(4x4,3x3)"), F(4x4) against the best of F(2x2) and direct at batch 1
+// and 8:
+//   - with AVX-512 (F(2x2) has vector transforms too): 1.39-1.46x at 56x56
+//     (196 tiles of 4x4), 1.33-1.41x at 28x28 (49), but 0.83-0.91x at
+//     14x14 (16) and 0.41x at 7x7 (4) at batch 1: with few tiles the 36
+//     GEMMs are thin and read 2.25x the weights of F(2x2)'s 16. 32 sits
+//     between the measured 16 and 49.
+//   - with AVX2 (F(2x2) runs Go loops): 2.0-2.4x at 56x56 and 28x28,
+//     1.15-1.4x at 14x14, 0.5x at 7x7 at batch 1: 16.
 func winoMinTiles4() int {
 	if gemm.HasWinoKernels() {
 		return 32

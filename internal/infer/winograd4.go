@@ -12,9 +12,9 @@ import "github.com/mlserve/mlserve/internal/gemm"
 // is in winograd_weights.go as winoG4, applied in float64 at load). Lavin
 // and Gray's 0, ±1, ±2 give B^T = [4 0 -5 0 1 0; ...] and A^T rows up to
 // 8; measured on ResNet-50's layer sizes (TestWinogradErrorBySize, Go
-// transforms), the 1/2 points had 2.2-2.4x lower worst error relative to
-// sum |w*x| (0.67-1.1e-6 against 1.0-2.5e-6) and 1.2-1.5x lower relative
-// L2 error, for the same count of non-unit coefficients.
+// transforms), the 1/2 points had 1.5-2.4x lower worst error relative to
+// sum |w*x| (0.67-1.1e-6 against 0.99-2.5e-6) and 1.25-1.55x lower
+// relative L2 error, at no measurable cost in speed (BENCHMARKS.md).
 //
 //	B^T = | 1  -3/2  -2    3/2  1    0 |   A^T = | 1  1  1  1    1  0 |
 //	      | 0  -1     1/2  5/2  1    0 |         | 0  1 -1  1/2 -2  0 |
