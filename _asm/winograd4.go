@@ -222,6 +222,25 @@ func winoIn4(avx512 bool) {
 	RET()
 }
 
+// winoOut4Head starts an output transform kernel: its arguments loaded,
+// the strides in bytes, s3 and s5 three and five times stride.
+func winoOut4Head(name, doc string) (mp, stride, s3, s5, n, op, ldo GPVirtual) {
+	TEXT(name, NOSPLIT, "func(m *float32, stride int, n int, out *float32, ldo int, bias *float32, relu bool)")
+	Pragma("noescape")
+	Doc(doc)
+	mp = Load(Param("m"), GP64()).(GPVirtual)
+	stride = Load(Param("stride"), GP64()).(GPVirtual)
+	SHLQ(U8(2), stride)
+	n = Load(Param("n"), GP64()).(GPVirtual)
+	op = Load(Param("out"), GP64()).(GPVirtual)
+	ldo = Load(Param("ldo"), GP64()).(GPVirtual)
+	SHLQ(U8(2), ldo)
+	s3, s5 = GP64(), GP64()
+	LEAQ(Mem{Base: stride, Index: stride, Scale: 2}, s3)
+	LEAQ(Mem{Base: stride, Index: stride, Scale: 4}, s5)
+	return mp, stride, s3, s5, n, op, ldo
+}
+
 // winoOut4 emits winoOut4AVX512, F(4x4)'s output transform for n whole
 // tiles of one tile row and one output channel, 16 at a time: from
 // m[ξ*stride + t] it writes Y = A^T m A + bias (then max(0, Y) if relu),
@@ -232,23 +251,12 @@ func winoOut4() {
 	for i := range 16 { // qwords of two vectors interleaved: a0 b0 a1 b1 ... a7 b7
 		DATA(8*i, U64(uint64(i/2+8*(i%2))))
 	}
-	TEXT("winoOut4AVX512", NOSPLIT, "func(m *float32, stride int, n int, out *float32, ldo int, bias *float32, relu bool)")
-	Pragma("noescape")
-	Doc("winoOut4AVX512 is Winograd F(4x4,3x3)'s output transform of n whole tiles (see the generator).")
-	mp := Load(Param("m"), GP64())
-	stride := Load(Param("stride"), GP64())
-	SHLQ(U8(2), stride)
-	n := Load(Param("n"), GP64())
-	op := Load(Param("out"), GP64())
-	ldo := Load(Param("ldo"), GP64())
-	SHLQ(U8(2), ldo)
+	mp, stride, s3, s5, n, op, ldo := winoOut4Head("winoOut4AVX512",
+		"winoOut4AVX512 is Winograd F(4x4,3x3)'s output transform of n whole tiles (see the generator).")
 	bp := Load(Param("bias"), GP64())
 	relu := Load(Param("relu"), GP8())
 	bias := ZMM()
 	VBROADCASTSS(Mem{Base: bp}, bias)
-	s3, s5 := GP64(), GP64()
-	LEAQ(Mem{Base: stride, Index: stride, Scale: 2}, s3)
-	LEAQ(Mem{Base: stride, Index: stride, Scale: 4}, s5)
 	var cs [][]float64
 	for _, r := range winoAT4 {
 		cs = append(cs, r[:])

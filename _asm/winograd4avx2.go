@@ -51,23 +51,11 @@ func maskBase(n GPVirtual, per int, mb GPVirtual) {
 // registers hold eight accumulators, the six m values of a row and one
 // f), the constants read from memory.
 func winoOut4AVX2() {
-	TEXT("winoOut4AVX2", NOSPLIT, "func(m *float32, stride int, n int, out *float32, ldo int, bias *float32, relu bool)")
-	Pragma("noescape")
-	Doc("winoOut4AVX2 is winoOut4AVX512 in AVX2 (see the generator).")
-	mp := Load(Param("m"), GP64())
-	stride := Load(Param("stride"), GP64())
-	SHLQ(U8(2), stride)
-	n := Load(Param("n"), GP64())
-	op := Load(Param("out"), GP64())
-	ldo := Load(Param("ldo"), GP64())
-	SHLQ(U8(2), ldo)
+	mp, stride, s3, s5, n, op, ldo := winoOut4Head("winoOut4AVX2", "winoOut4AVX2 is winoOut4AVX512 in AVX2 (see the generator).")
 	relu, err := Param("relu").Resolve()
 	if err != nil {
 		panic(err)
 	}
-	s3, s5 := GP64(), GP64()
-	LEAQ(Mem{Base: stride, Index: stride, Scale: 2}, s3)
-	LEAQ(Mem{Base: stride, Index: stride, Scale: 4}, s5)
 	var cs [][]float64
 	for _, r := range winoAT4 {
 		cs = append(cs, r[:])

@@ -3413,11 +3413,11 @@ TEXT ·winoOut4AVX512(SB), NOSPLIT, $0-49
 	MOVQ         out+24(FP), BX
 	MOVQ         ldo+32(FP), SI
 	SHLQ         $0x02, SI
-	MOVQ         bias+40(FP), DI
-	MOVB         relu+48(FP), R8
-	VBROADCASTSS (DI), Z0
 	LEAQ         (CX)(CX*2), DI
-	LEAQ         (CX)(CX*4), R9
+	LEAQ         (CX)(CX*4), R8
+	MOVQ         bias+40(FP), R9
+	MOVB         relu+48(FP), R10
+	VBROADCASTSS (R9), Z0
 	VBROADCASTSS wino4OutConsts<>+0(SB), Z1
 	VBROADCASTSS wino4OutConsts<>+4(SB), Z2
 	VBROADCASTSS wino4OutConsts<>+8(SB), Z3
@@ -3429,90 +3429,90 @@ winoout4_loop:
 	TESTQ        DX, DX
 	JLE          winoout4_done
 	XORQ         R11, R11
-	MOVQ         DX, R10
-	SHLQ         $0x02, R10
+	MOVQ         DX, R9
+	SHLQ         $0x02, R9
 	MOVQ         $0x00000010, R12
-	CMPQ         R10, R12
-	CMOVQLT      R10, R12
-	MOVL         $0x0000ffff, R10
-	BZHIL        R12, R10, R10
-	KMOVW        R10, K1
-	MOVQ         DX, R10
-	SHLQ         $0x02, R10
-	SUBQ         $0x10, R10
-	CMPQ         R10, $0x00
-	CMOVQLT      R11, R10
+	CMPQ         R9, R12
+	CMOVQLT      R9, R12
+	MOVL         $0x0000ffff, R9
+	BZHIL        R12, R9, R9
+	KMOVW        R9, K1
+	MOVQ         DX, R9
+	SHLQ         $0x02, R9
+	SUBQ         $0x10, R9
+	CMPQ         R9, $0x00
+	CMOVQLT      R11, R9
 	MOVQ         $0x00000010, R12
-	CMPQ         R10, R12
-	CMOVQLT      R10, R12
-	MOVL         $0x0000ffff, R10
-	BZHIL        R12, R10, R10
-	KMOVW        R10, K2
-	MOVQ         DX, R10
-	SHLQ         $0x02, R10
-	SUBQ         $0x20, R10
-	CMPQ         R10, $0x00
-	CMOVQLT      R11, R10
+	CMPQ         R9, R12
+	CMOVQLT      R9, R12
+	MOVL         $0x0000ffff, R9
+	BZHIL        R12, R9, R9
+	KMOVW        R9, K2
+	MOVQ         DX, R9
+	SHLQ         $0x02, R9
+	SUBQ         $0x20, R9
+	CMPQ         R9, $0x00
+	CMOVQLT      R11, R9
 	MOVQ         $0x00000010, R12
-	CMPQ         R10, R12
-	CMOVQLT      R10, R12
-	MOVL         $0x0000ffff, R10
-	BZHIL        R12, R10, R10
-	KMOVW        R10, K3
-	MOVQ         DX, R10
-	SHLQ         $0x02, R10
-	SUBQ         $0x30, R10
-	CMPQ         R10, $0x00
-	CMOVQLT      R11, R10
+	CMPQ         R9, R12
+	CMOVQLT      R9, R12
+	MOVL         $0x0000ffff, R9
+	BZHIL        R12, R9, R9
+	KMOVW        R9, K3
+	MOVQ         DX, R9
+	SHLQ         $0x02, R9
+	SUBQ         $0x30, R9
+	CMPQ         R9, $0x00
+	CMOVQLT      R11, R9
 	MOVQ         $0x00000010, R11
-	CMPQ         R10, R11
-	CMOVQLT      R10, R11
-	MOVL         $0x0000ffff, R10
-	BZHIL        R11, R10, R10
-	KMOVW        R10, K4
-	MOVQ         AX, R10
-	VMOVUPS      (R10), Z7
-	VADDPS       (R10)(CX*1), Z7, Z7
-	VADDPS       (R10)(CX*2), Z7, Z7
-	VADDPS       (R10)(DI*1), Z7, Z7
-	VADDPS       (R10)(CX*4), Z7, Z7
-	VMOVUPS      (R10)(CX*1), Z8
-	VSUBPS       (R10)(CX*2), Z8, Z8
-	VFMADD231PS  (R10)(DI*1), Z1, Z8
-	VFNMADD231PS (R10)(CX*4), Z2, Z8
-	VMOVUPS      (R10)(CX*1), Z9
-	VADDPS       (R10)(CX*2), Z9, Z9
-	VFMADD231PS  (R10)(DI*1), Z3, Z9
-	VFMADD231PS  (R10)(CX*4), Z4, Z9
-	VMOVUPS      (R10)(CX*1), Z10
-	VSUBPS       (R10)(CX*2), Z10, Z10
-	VFMADD231PS  (R10)(DI*1), Z5, Z10
-	VFNMADD231PS (R10)(CX*4), Z6, Z10
-	VADDPS       (R10)(R9*1), Z10, Z10
+	CMPQ         R9, R11
+	CMOVQLT      R9, R11
+	MOVL         $0x0000ffff, R9
+	BZHIL        R11, R9, R9
+	KMOVW        R9, K4
+	MOVQ         AX, R9
+	VMOVUPS      (R9), Z7
+	VADDPS       (R9)(CX*1), Z7, Z7
+	VADDPS       (R9)(CX*2), Z7, Z7
+	VADDPS       (R9)(DI*1), Z7, Z7
+	VADDPS       (R9)(CX*4), Z7, Z7
+	VMOVUPS      (R9)(CX*1), Z8
+	VSUBPS       (R9)(CX*2), Z8, Z8
+	VFMADD231PS  (R9)(DI*1), Z1, Z8
+	VFNMADD231PS (R9)(CX*4), Z2, Z8
+	VMOVUPS      (R9)(CX*1), Z9
+	VADDPS       (R9)(CX*2), Z9, Z9
+	VFMADD231PS  (R9)(DI*1), Z3, Z9
+	VFMADD231PS  (R9)(CX*4), Z4, Z9
+	VMOVUPS      (R9)(CX*1), Z10
+	VSUBPS       (R9)(CX*2), Z10, Z10
+	VFMADD231PS  (R9)(DI*1), Z5, Z10
+	VFNMADD231PS (R9)(CX*4), Z6, Z10
+	VADDPS       (R9)(R8*1), Z10, Z10
 	VMOVAPS      Z7, Z7
 	VMOVAPS      Z8, Z8
 	VMOVAPS      Z9, Z9
 	VMOVAPS      Z10, Z10
-	LEAQ         (R10)(CX*4), R10
-	LEAQ         (R10)(CX*2), R10
-	VMOVUPS      (R10), Z19
-	VADDPS       (R10)(CX*1), Z19, Z19
-	VADDPS       (R10)(CX*2), Z19, Z19
-	VADDPS       (R10)(DI*1), Z19, Z19
-	VADDPS       (R10)(CX*4), Z19, Z19
-	VMOVUPS      (R10)(CX*1), Z20
-	VSUBPS       (R10)(CX*2), Z20, Z20
-	VFMADD231PS  (R10)(DI*1), Z1, Z20
-	VFNMADD231PS (R10)(CX*4), Z2, Z20
-	VMOVUPS      (R10)(CX*1), Z21
-	VADDPS       (R10)(CX*2), Z21, Z21
-	VFMADD231PS  (R10)(DI*1), Z3, Z21
-	VFMADD231PS  (R10)(CX*4), Z4, Z21
-	VMOVUPS      (R10)(CX*1), Z22
-	VSUBPS       (R10)(CX*2), Z22, Z22
-	VFMADD231PS  (R10)(DI*1), Z5, Z22
-	VFNMADD231PS (R10)(CX*4), Z6, Z22
-	VADDPS       (R10)(R9*1), Z22, Z22
+	LEAQ         (R9)(CX*4), R9
+	LEAQ         (R9)(CX*2), R9
+	VMOVUPS      (R9), Z19
+	VADDPS       (R9)(CX*1), Z19, Z19
+	VADDPS       (R9)(CX*2), Z19, Z19
+	VADDPS       (R9)(DI*1), Z19, Z19
+	VADDPS       (R9)(CX*4), Z19, Z19
+	VMOVUPS      (R9)(CX*1), Z20
+	VSUBPS       (R9)(CX*2), Z20, Z20
+	VFMADD231PS  (R9)(DI*1), Z1, Z20
+	VFNMADD231PS (R9)(CX*4), Z2, Z20
+	VMOVUPS      (R9)(CX*1), Z21
+	VADDPS       (R9)(CX*2), Z21, Z21
+	VFMADD231PS  (R9)(DI*1), Z3, Z21
+	VFMADD231PS  (R9)(CX*4), Z4, Z21
+	VMOVUPS      (R9)(CX*1), Z22
+	VSUBPS       (R9)(CX*2), Z22, Z22
+	VFMADD231PS  (R9)(DI*1), Z5, Z22
+	VFNMADD231PS (R9)(CX*4), Z6, Z22
+	VADDPS       (R9)(R8*1), Z22, Z22
 	VADDPS       Z19, Z7, Z7
 	VADDPS       Z20, Z8, Z8
 	VADDPS       Z21, Z9, Z9
@@ -3529,26 +3529,26 @@ winoout4_loop:
 	VMOVAPS      Z20, Z20
 	VMOVAPS      Z21, Z21
 	VMOVAPS      Z22, Z22
-	LEAQ         (R10)(CX*4), R10
-	LEAQ         (R10)(CX*2), R10
-	VMOVUPS      (R10), Z23
-	VADDPS       (R10)(CX*1), Z23, Z23
-	VADDPS       (R10)(CX*2), Z23, Z23
-	VADDPS       (R10)(DI*1), Z23, Z23
-	VADDPS       (R10)(CX*4), Z23, Z23
-	VMOVUPS      (R10)(CX*1), Z24
-	VSUBPS       (R10)(CX*2), Z24, Z24
-	VFMADD231PS  (R10)(DI*1), Z1, Z24
-	VFNMADD231PS (R10)(CX*4), Z2, Z24
-	VMOVUPS      (R10)(CX*1), Z25
-	VADDPS       (R10)(CX*2), Z25, Z25
-	VFMADD231PS  (R10)(DI*1), Z3, Z25
-	VFMADD231PS  (R10)(CX*4), Z4, Z25
-	VMOVUPS      (R10)(CX*1), Z26
-	VSUBPS       (R10)(CX*2), Z26, Z26
-	VFMADD231PS  (R10)(DI*1), Z5, Z26
-	VFNMADD231PS (R10)(CX*4), Z6, Z26
-	VADDPS       (R10)(R9*1), Z26, Z26
+	LEAQ         (R9)(CX*4), R9
+	LEAQ         (R9)(CX*2), R9
+	VMOVUPS      (R9), Z23
+	VADDPS       (R9)(CX*1), Z23, Z23
+	VADDPS       (R9)(CX*2), Z23, Z23
+	VADDPS       (R9)(DI*1), Z23, Z23
+	VADDPS       (R9)(CX*4), Z23, Z23
+	VMOVUPS      (R9)(CX*1), Z24
+	VSUBPS       (R9)(CX*2), Z24, Z24
+	VFMADD231PS  (R9)(DI*1), Z1, Z24
+	VFNMADD231PS (R9)(CX*4), Z2, Z24
+	VMOVUPS      (R9)(CX*1), Z25
+	VADDPS       (R9)(CX*2), Z25, Z25
+	VFMADD231PS  (R9)(DI*1), Z3, Z25
+	VFMADD231PS  (R9)(CX*4), Z4, Z25
+	VMOVUPS      (R9)(CX*1), Z26
+	VSUBPS       (R9)(CX*2), Z26, Z26
+	VFMADD231PS  (R9)(DI*1), Z5, Z26
+	VFNMADD231PS (R9)(CX*4), Z6, Z26
+	VADDPS       (R9)(R8*1), Z26, Z26
 	VADDPS       Z23, Z7, Z7
 	VADDPS       Z24, Z8, Z8
 	VADDPS       Z25, Z9, Z9
@@ -3565,26 +3565,26 @@ winoout4_loop:
 	VSUBPS       Z24, Z20, Z20
 	VSUBPS       Z25, Z21, Z21
 	VSUBPS       Z26, Z22, Z22
-	LEAQ         (R10)(CX*4), R10
-	LEAQ         (R10)(CX*2), R10
-	VMOVUPS      (R10), Z23
-	VADDPS       (R10)(CX*1), Z23, Z23
-	VADDPS       (R10)(CX*2), Z23, Z23
-	VADDPS       (R10)(DI*1), Z23, Z23
-	VADDPS       (R10)(CX*4), Z23, Z23
-	VMOVUPS      (R10)(CX*1), Z24
-	VSUBPS       (R10)(CX*2), Z24, Z24
-	VFMADD231PS  (R10)(DI*1), Z1, Z24
-	VFNMADD231PS (R10)(CX*4), Z2, Z24
-	VMOVUPS      (R10)(CX*1), Z25
-	VADDPS       (R10)(CX*2), Z25, Z25
-	VFMADD231PS  (R10)(DI*1), Z3, Z25
-	VFMADD231PS  (R10)(CX*4), Z4, Z25
-	VMOVUPS      (R10)(CX*1), Z26
-	VSUBPS       (R10)(CX*2), Z26, Z26
-	VFMADD231PS  (R10)(DI*1), Z5, Z26
-	VFNMADD231PS (R10)(CX*4), Z6, Z26
-	VADDPS       (R10)(R9*1), Z26, Z26
+	LEAQ         (R9)(CX*4), R9
+	LEAQ         (R9)(CX*2), R9
+	VMOVUPS      (R9), Z23
+	VADDPS       (R9)(CX*1), Z23, Z23
+	VADDPS       (R9)(CX*2), Z23, Z23
+	VADDPS       (R9)(DI*1), Z23, Z23
+	VADDPS       (R9)(CX*4), Z23, Z23
+	VMOVUPS      (R9)(CX*1), Z24
+	VSUBPS       (R9)(CX*2), Z24, Z24
+	VFMADD231PS  (R9)(DI*1), Z1, Z24
+	VFNMADD231PS (R9)(CX*4), Z2, Z24
+	VMOVUPS      (R9)(CX*1), Z25
+	VADDPS       (R9)(CX*2), Z25, Z25
+	VFMADD231PS  (R9)(DI*1), Z3, Z25
+	VFMADD231PS  (R9)(CX*4), Z4, Z25
+	VMOVUPS      (R9)(CX*1), Z26
+	VSUBPS       (R9)(CX*2), Z26, Z26
+	VFMADD231PS  (R9)(DI*1), Z5, Z26
+	VFNMADD231PS (R9)(CX*4), Z6, Z26
+	VADDPS       (R9)(R8*1), Z26, Z26
 	VADDPS       Z23, Z7, Z7
 	VADDPS       Z24, Z8, Z8
 	VADDPS       Z25, Z9, Z9
@@ -3601,26 +3601,26 @@ winoout4_loop:
 	VFMADD231PS  Z24, Z5, Z20
 	VFMADD231PS  Z25, Z5, Z21
 	VFMADD231PS  Z26, Z5, Z22
-	LEAQ         (R10)(CX*4), R10
-	LEAQ         (R10)(CX*2), R10
-	VMOVUPS      (R10), Z23
-	VADDPS       (R10)(CX*1), Z23, Z23
-	VADDPS       (R10)(CX*2), Z23, Z23
-	VADDPS       (R10)(DI*1), Z23, Z23
-	VADDPS       (R10)(CX*4), Z23, Z23
-	VMOVUPS      (R10)(CX*1), Z24
-	VSUBPS       (R10)(CX*2), Z24, Z24
-	VFMADD231PS  (R10)(DI*1), Z1, Z24
-	VFNMADD231PS (R10)(CX*4), Z2, Z24
-	VMOVUPS      (R10)(CX*1), Z25
-	VADDPS       (R10)(CX*2), Z25, Z25
-	VFMADD231PS  (R10)(DI*1), Z3, Z25
-	VFMADD231PS  (R10)(CX*4), Z4, Z25
-	VMOVUPS      (R10)(CX*1), Z26
-	VSUBPS       (R10)(CX*2), Z26, Z26
-	VFMADD231PS  (R10)(DI*1), Z5, Z26
-	VFNMADD231PS (R10)(CX*4), Z6, Z26
-	VADDPS       (R10)(R9*1), Z26, Z26
+	LEAQ         (R9)(CX*4), R9
+	LEAQ         (R9)(CX*2), R9
+	VMOVUPS      (R9), Z23
+	VADDPS       (R9)(CX*1), Z23, Z23
+	VADDPS       (R9)(CX*2), Z23, Z23
+	VADDPS       (R9)(DI*1), Z23, Z23
+	VADDPS       (R9)(CX*4), Z23, Z23
+	VMOVUPS      (R9)(CX*1), Z24
+	VSUBPS       (R9)(CX*2), Z24, Z24
+	VFMADD231PS  (R9)(DI*1), Z1, Z24
+	VFNMADD231PS (R9)(CX*4), Z2, Z24
+	VMOVUPS      (R9)(CX*1), Z25
+	VADDPS       (R9)(CX*2), Z25, Z25
+	VFMADD231PS  (R9)(DI*1), Z3, Z25
+	VFMADD231PS  (R9)(CX*4), Z4, Z25
+	VMOVUPS      (R9)(CX*1), Z26
+	VSUBPS       (R9)(CX*2), Z26, Z26
+	VFMADD231PS  (R9)(DI*1), Z5, Z26
+	VFNMADD231PS (R9)(CX*4), Z6, Z26
+	VADDPS       (R9)(R8*1), Z26, Z26
 	VADDPS       Z23, Z7, Z7
 	VADDPS       Z24, Z8, Z8
 	VADDPS       Z25, Z9, Z9
@@ -3637,37 +3637,37 @@ winoout4_loop:
 	VFNMADD231PS Z24, Z6, Z20
 	VFNMADD231PS Z25, Z6, Z21
 	VFNMADD231PS Z26, Z6, Z22
-	LEAQ         (R10)(CX*4), R10
-	LEAQ         (R10)(CX*2), R10
-	VMOVUPS      (R10), Z23
-	VADDPS       (R10)(CX*1), Z23, Z23
-	VADDPS       (R10)(CX*2), Z23, Z23
-	VADDPS       (R10)(DI*1), Z23, Z23
-	VADDPS       (R10)(CX*4), Z23, Z23
-	VMOVUPS      (R10)(CX*1), Z24
-	VSUBPS       (R10)(CX*2), Z24, Z24
-	VFMADD231PS  (R10)(DI*1), Z1, Z24
-	VFNMADD231PS (R10)(CX*4), Z2, Z24
-	VMOVUPS      (R10)(CX*1), Z25
-	VADDPS       (R10)(CX*2), Z25, Z25
-	VFMADD231PS  (R10)(DI*1), Z3, Z25
-	VFMADD231PS  (R10)(CX*4), Z4, Z25
-	VMOVUPS      (R10)(CX*1), Z26
-	VSUBPS       (R10)(CX*2), Z26, Z26
-	VFMADD231PS  (R10)(DI*1), Z5, Z26
-	VFNMADD231PS (R10)(CX*4), Z6, Z26
-	VADDPS       (R10)(R9*1), Z26, Z26
+	LEAQ         (R9)(CX*4), R9
+	LEAQ         (R9)(CX*2), R9
+	VMOVUPS      (R9), Z23
+	VADDPS       (R9)(CX*1), Z23, Z23
+	VADDPS       (R9)(CX*2), Z23, Z23
+	VADDPS       (R9)(DI*1), Z23, Z23
+	VADDPS       (R9)(CX*4), Z23, Z23
+	VMOVUPS      (R9)(CX*1), Z24
+	VSUBPS       (R9)(CX*2), Z24, Z24
+	VFMADD231PS  (R9)(DI*1), Z1, Z24
+	VFNMADD231PS (R9)(CX*4), Z2, Z24
+	VMOVUPS      (R9)(CX*1), Z25
+	VADDPS       (R9)(CX*2), Z25, Z25
+	VFMADD231PS  (R9)(DI*1), Z3, Z25
+	VFMADD231PS  (R9)(CX*4), Z4, Z25
+	VMOVUPS      (R9)(CX*1), Z26
+	VSUBPS       (R9)(CX*2), Z26, Z26
+	VFMADD231PS  (R9)(DI*1), Z5, Z26
+	VFNMADD231PS (R9)(CX*4), Z6, Z26
+	VADDPS       (R9)(R8*1), Z26, Z26
 	VADDPS       Z23, Z19, Z19
 	VADDPS       Z24, Z20, Z20
 	VADDPS       Z25, Z21, Z21
 	VADDPS       Z26, Z22, Z22
 	VXORPS       Z23, Z23, Z23
-	MOVQ         BX, R10
+	MOVQ         BX, R9
 	VADDPS       Z0, Z7, Z7
 	VADDPS       Z0, Z8, Z8
 	VADDPS       Z0, Z9, Z9
 	VADDPS       Z0, Z10, Z10
-	TESTB        R8, R8
+	TESTB        R10, R10
 	JZ           winoout4_norelu0
 	VMAXPS       Z7, Z23, Z7
 	VMAXPS       Z8, Z23, Z8
@@ -3685,22 +3685,22 @@ winoout4_norelu0:
 	VPERMI2PS Z10, Z9, Z8
 	VMOVUPD   wino4Interleave<>+0(SB), Z9
 	VPERMI2PD Z7, Z24, Z9
-	VMOVUPS   Z9, K1, (R10)
+	VMOVUPS   Z9, K1, (R9)
 	VMOVUPD   wino4Interleave<>+64(SB), Z9
 	VPERMI2PD Z7, Z24, Z9
-	VMOVUPS   Z9, K2, 64(R10)
+	VMOVUPS   Z9, K2, 64(R9)
 	VMOVUPD   wino4Interleave<>+0(SB), Z7
 	VPERMI2PD Z8, Z25, Z7
-	VMOVUPS   Z7, K3, 128(R10)
+	VMOVUPS   Z7, K3, 128(R9)
 	VMOVUPD   wino4Interleave<>+64(SB), Z7
 	VPERMI2PD Z8, Z25, Z7
-	VMOVUPS   Z7, K4, 192(R10)
-	ADDQ      SI, R10
+	VMOVUPS   Z7, K4, 192(R9)
+	ADDQ      SI, R9
 	VADDPS    Z0, Z11, Z11
 	VADDPS    Z0, Z12, Z12
 	VADDPS    Z0, Z13, Z13
 	VADDPS    Z0, Z14, Z14
-	TESTB     R8, R8
+	TESTB     R10, R10
 	JZ        winoout4_norelu1
 	VMAXPS    Z11, Z23, Z11
 	VMAXPS    Z12, Z23, Z12
@@ -3718,22 +3718,22 @@ winoout4_norelu1:
 	VPERMI2PS Z14, Z13, Z10
 	VMOVUPD   wino4Interleave<>+0(SB), Z11
 	VPERMI2PD Z9, Z7, Z11
-	VMOVUPS   Z11, K1, (R10)
+	VMOVUPS   Z11, K1, (R9)
 	VMOVUPD   wino4Interleave<>+64(SB), Z11
 	VPERMI2PD Z9, Z7, Z11
-	VMOVUPS   Z11, K2, 64(R10)
+	VMOVUPS   Z11, K2, 64(R9)
 	VMOVUPD   wino4Interleave<>+0(SB), Z7
 	VPERMI2PD Z10, Z8, Z7
-	VMOVUPS   Z7, K3, 128(R10)
+	VMOVUPS   Z7, K3, 128(R9)
 	VMOVUPD   wino4Interleave<>+64(SB), Z7
 	VPERMI2PD Z10, Z8, Z7
-	VMOVUPS   Z7, K4, 192(R10)
-	ADDQ      SI, R10
+	VMOVUPS   Z7, K4, 192(R9)
+	ADDQ      SI, R9
 	VADDPS    Z0, Z15, Z15
 	VADDPS    Z0, Z16, Z16
 	VADDPS    Z0, Z17, Z17
 	VADDPS    Z0, Z18, Z18
-	TESTB     R8, R8
+	TESTB     R10, R10
 	JZ        winoout4_norelu2
 	VMAXPS    Z15, Z23, Z15
 	VMAXPS    Z16, Z23, Z16
@@ -3751,22 +3751,22 @@ winoout4_norelu2:
 	VPERMI2PS Z18, Z17, Z10
 	VMOVUPD   wino4Interleave<>+0(SB), Z11
 	VPERMI2PD Z9, Z7, Z11
-	VMOVUPS   Z11, K1, (R10)
+	VMOVUPS   Z11, K1, (R9)
 	VMOVUPD   wino4Interleave<>+64(SB), Z11
 	VPERMI2PD Z9, Z7, Z11
-	VMOVUPS   Z11, K2, 64(R10)
+	VMOVUPS   Z11, K2, 64(R9)
 	VMOVUPD   wino4Interleave<>+0(SB), Z7
 	VPERMI2PD Z10, Z8, Z7
-	VMOVUPS   Z7, K3, 128(R10)
+	VMOVUPS   Z7, K3, 128(R9)
 	VMOVUPD   wino4Interleave<>+64(SB), Z7
 	VPERMI2PD Z10, Z8, Z7
-	VMOVUPS   Z7, K4, 192(R10)
-	ADDQ      SI, R10
+	VMOVUPS   Z7, K4, 192(R9)
+	ADDQ      SI, R9
 	VADDPS    Z0, Z19, Z19
 	VADDPS    Z0, Z20, Z20
 	VADDPS    Z0, Z21, Z21
 	VADDPS    Z0, Z22, Z22
-	TESTB     R8, R8
+	TESTB     R10, R10
 	JZ        winoout4_norelu3
 	VMAXPS    Z19, Z23, Z19
 	VMAXPS    Z20, Z23, Z20
@@ -3784,17 +3784,17 @@ winoout4_norelu3:
 	VPERMI2PS Z22, Z21, Z10
 	VMOVUPD   wino4Interleave<>+0(SB), Z11
 	VPERMI2PD Z9, Z7, Z11
-	VMOVUPS   Z11, K1, (R10)
+	VMOVUPS   Z11, K1, (R9)
 	VMOVUPD   wino4Interleave<>+64(SB), Z11
 	VPERMI2PD Z9, Z7, Z11
-	VMOVUPS   Z11, K2, 64(R10)
+	VMOVUPS   Z11, K2, 64(R9)
 	VMOVUPD   wino4Interleave<>+0(SB), Z7
 	VPERMI2PD Z10, Z8, Z7
-	VMOVUPS   Z7, K3, 128(R10)
+	VMOVUPS   Z7, K3, 128(R9)
 	VMOVUPD   wino4Interleave<>+64(SB), Z7
 	VPERMI2PD Z10, Z8, Z7
-	VMOVUPS   Z7, K4, 192(R10)
-	ADDQ      SI, R10
+	VMOVUPS   Z7, K4, 192(R9)
+	ADDQ      SI, R9
 	ADDQ      $0x00000100, BX
 	ADDQ      $0x40, AX
 	SUBQ      $0x10, DX
