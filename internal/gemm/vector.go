@@ -27,7 +27,7 @@ func maxIntoGeneric(dst, src []float32) {
 }
 
 // Winograd F(2x2, 3x3) transform kernels for the engine (internal/infer's
-// winograd.go documents the layouts). Each returns false, doing nothing,
+// winograd2.go documents the layouts). Each returns false, doing nothing,
 // when this CPU or build has no vector kernel or the slices are shorter
 // than the kernel reads; the caller then runs its own loop.
 var (

@@ -19,6 +19,11 @@ import "github.com/mlserve/mlserve/internal/gemm"
 //	      | 0  1  1  0 |       | 1/2  1/2  1/2 |         | 0 1 -1 -1 |
 //	      | 0 -1  1  0 |       | 1/2 -1/2  1/2 |
 //	      | 0  1  0 -1 |       | 0    0    1  |
+//
+// F(4x4, 3x3) (winograd4.go) works the same way on 6x6 input tiles with 36
+// GEMMs; winoTile picks per layer. The files split by job: the choice and
+// the run (here), the weights (winograd_weights.go), F(2x2)'s transforms
+// (winograd2.go) and F(4x4)'s (winograd4.go).
 
 // winoMinChannels, when above 0, is the test hook that replaces
 // winoMinChannelsFor's count.
