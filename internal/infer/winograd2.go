@@ -147,16 +147,11 @@ func (wc *winoConv) output(dst, m []float32, k, p0, np int) {
 	_, knp := wc.strides(np)
 	src := m[k*np:]
 	bias := wc.bias[k]
-	ohw := g.oh * g.ow
 	var y [4]float32
 	bt, tx := p0/wc.tw, p0%wc.tw
 	for q := 0; q < np; bt, tx = bt+1, 0 {
 		b, ty := bt/wc.th, bt%wc.th
-		plane := dst[(k*wc.n+b)*ohw : (k*wc.n+b+1)*ohw]
-		var res []float32
-		if wc.res != nil {
-			res = wc.res[(k*wc.n+b)*ohw : (k*wc.n+b+1)*ohw]
-		}
+		plane, res := wc.outPlane(dst, k, b)
 		oy := 2 * ty
 		rows := min(2, g.oh-oy)
 		for ; tx < wc.tw && q < np; tx, q = tx+1, q+1 {
@@ -207,6 +202,17 @@ func (wc *winoConv) output(dst, m []float32, k, p0, np int) {
 			}
 		}
 	}
+}
+
+// outPlane returns output channel k's plane of image b in dst and in the
+// residual (nil without one).
+func (wc *winoConv) outPlane(dst []float32, k, b int) (plane, res []float32) {
+	ohw := wc.g.oh * wc.g.ow
+	i := (k*wc.n + b) * ohw
+	if wc.res != nil {
+		res = wc.res[i : i+ohw]
+	}
+	return dst[i : i+ohw], res
 }
 
 // relu0 is max(v, 0) that keeps NaN, like the GEMM epilogue.

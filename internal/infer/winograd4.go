@@ -105,15 +105,10 @@ func (wc *winoConv) output4(dst, m []float32, k, p0, np int) {
 	_, knp := wc.strides(np)
 	src := m[k*np:]
 	bias := wc.bias[k]
-	ohw := g.oh * g.ow
 	bt, tx := p0/wc.tw, p0%wc.tw
 	for q := 0; q < np; bt, tx = bt+1, 0 {
 		b, ty := bt/wc.th, bt%wc.th
-		plane := dst[(k*wc.n+b)*ohw : (k*wc.n+b+1)*ohw]
-		var res []float32
-		if wc.res != nil {
-			res = wc.res[(k*wc.n+b)*ohw : (k*wc.n+b+1)*ohw]
-		}
+		plane, res := wc.outPlane(dst, k, b)
 		oy := 4 * ty
 		rows := min(4, g.oh-oy)
 		count := min(wc.tw-tx, np-q)
