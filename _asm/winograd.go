@@ -99,6 +99,7 @@ func winoIn() {
 // The m rows must be readable 16 floats past n.
 func winoOut() {
 	lo := GLOBL("winoInterleave", RODATA|NOPTR)
+	winoInterleaveTab = lo
 	for i := range 32 { // lanes of two vectors interleaved: a0 b0 a1 b1 ... a15 b15
 		DATA(4*i, U32(i/2+16*(i%2)))
 	}
@@ -178,4 +179,8 @@ func winoOut() {
 	Label("winoout_done")
 	VZEROUPPER()
 	RET()
+	wino4() // F(4x4)'s kernels follow F(2x2)'s in the generated file
 }
+
+// winoInterleaveTab is winoOut's table, which wino4 reuses.
+var winoInterleaveTab Mem

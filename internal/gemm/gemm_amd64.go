@@ -29,8 +29,22 @@ func init() {
 	if cpu.X86.HasAVX2 {
 		maxInto = maxIntoVec
 	}
-	if cpu.X86.HasAVX512F && cpu.X86.HasBMI2 {
+	useWinoKernels = useWinoAMD64
+	useWinoKernels(active.name)
+}
+
+// useWinoAMD64 sets the Winograd transform kernels that go with the GEMM
+// kernel named: AVX-512's (which need BMI2 for their masks), AVX2's (F(4x4)
+// only), or none.
+func useWinoAMD64(name string) {
+	winoIn, winoOut, winoIn4, winoOut4 = nil, nil, nil, nil
+	avx2 := cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	switch {
+	case name == "avx512" && cpu.X86.HasAVX512F && cpu.X86.HasBMI2:
 		winoIn, winoOut = winoInAVX512, winoOutAVX512
+		winoIn4, winoOut4 = winoIn4AVX512, winoOut4AVX512
+	case (name == "avx512" || name == "avx2") && avx2:
+		winoIn4, winoOut4 = winoIn4AVX2, winoOut4AVX2
 	}
 }
 

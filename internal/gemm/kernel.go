@@ -57,7 +57,8 @@ func Kernel() string { return active.name }
 func kernels() []*kernel { return append(append([]*kernel(nil), archKernels...), genericKernel) }
 
 // Use makes PackA pack for the named kernel ("avx512", "avx2" or
-// "generic") from now on; matrices packed before keep theirs. It fails for a
+// "generic") from now on, and WinoInput and the like use that instruction
+// set's transforms (none for "generic"); matrices packed before keep theirs. It fails for a
 // kernel this CPU (or a purego build) lacks. Call it at start, before
 // loading models (MLSERVE_GEMM_KERNEL), or in tests.
 func Use(name string) error {
@@ -70,6 +71,7 @@ func Use(name string) error {
 		return fmt.Errorf("gemm: kernel %q is not available here (have %v)", name, names)
 	}
 	active = k
+	useWinoKernels(k.name) // the Winograd transforms follow
 	return nil
 }
 

@@ -49,6 +49,26 @@ func winoInAVX512(rows *float32, ws int, out *float32, stride int, n int)
 //go:noescape
 func winoOutAVX512(m *float32, stride int, n int, out0 *float32, out1 *float32, bias *float32, relu bool)
 
+// winoIn4AVX512 is Winograd F(4x4,3x3)'s input transform of n tiles (see the generator).
+//
+//go:noescape
+func winoIn4AVX512(rows *float32, ws int, out *float32, stride int, n int)
+
+// winoOut4AVX512 is Winograd F(4x4,3x3)'s output transform of n whole tiles (see the generator).
+//
+//go:noescape
+func winoOut4AVX512(m *float32, stride int, n int, out *float32, ldo int, bias *float32, relu bool)
+
+// winoIn4AVX2 is winoIn4AVX512 in AVX2 (see the generator).
+//
+//go:noescape
+func winoIn4AVX2(rows *float32, ws int, out *float32, stride int, n int)
+
+// winoOut4AVX2 is winoOut4AVX512 in AVX2 (see the generator).
+//
+//go:noescape
+func winoOut4AVX2(m *float32, stride int, n int, out *float32, ldo int, bias *float32, relu bool)
+
 // maxIntoAVX2 sets dst[i] = max(dst[i], src[i]) for i < n (src when either is NaN).
 //
 //go:noescape

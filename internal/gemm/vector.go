@@ -27,7 +27,7 @@ func maxIntoGeneric(dst, src []float32) {
 }
 
 // Winograd F(2x2, 3x3) transform kernels for the engine (internal/infer's
-// winograd.go documents the layouts). Each returns false, doing nothing,
+// winograd2.go documents the layouts). Each returns false, doing nothing,
 // when this CPU or build has no vector kernel or the slices are shorter
 // than the kernel reads; the caller then runs its own loop.
 var (
@@ -61,3 +61,43 @@ func WinoOutput(m []float32, stride, n int, out0, out1 []float32, bias float32, 
 // HasWinoKernels reports whether WinoInput and WinoOutput run vector
 // kernels here.
 func HasWinoKernels() bool { return winoIn != nil && winoOut != nil }
+
+// Winograd F(4x4, 3x3) transform kernels (internal/infer's winograd4.go
+// documents the layouts), like winoIn and winoOut.
+var (
+	winoIn4  func(rows *float32, ws int, out *float32, stride int, n int)
+	winoOut4 func(m *float32, stride int, n int, out *float32, ldo int, bias *float32, relu bool)
+)
+
+// WinoInput4 writes F(4x4)'s input transform of n tiles of one tile row:
+// rows holds 24 arrays ws floats apart (ws > n), the four phases (columns
+// mod 4) of each of the six zero-padded input rows, row i's phase p at
+// (4i+p)*ws, and tile t's transform goes to out[ξ*stride+t], ξ < 36. rows
+// must extend 16 floats past 23*ws+n.
+func WinoInput4(rows []float32, ws int, out []float32, stride, n int) bool {
+	if winoIn4 == nil || n <= 0 || ws <= n || len(rows) < 23*ws+ceilDiv(n, 16)*16+1 || len(out) < 35*stride+n {
+		return n <= 0 && winoIn4 != nil
+	}
+	winoIn4(&rows[0], ws, &out[0], stride, n)
+	return true
+}
+
+// WinoOutput4 writes F(4x4)'s output transform of n whole tiles of one tile
+// row and channel: from m[ξ*stride+t] to out[r*ldo+4t : r*ldo+4t+4] for the
+// four output rows r, plus bias, then ReLU. m must extend 16 floats past
+// 35*stride+n.
+func WinoOutput4(m []float32, stride, n int, out []float32, ldo int, bias float32, relu bool) bool {
+	if winoOut4 == nil || n <= 0 || len(m) < 35*stride+ceilDiv(n, 16)*16 || ldo < 4*n || len(out) < 3*ldo+4*n {
+		return n <= 0 && winoOut4 != nil
+	}
+	winoOut4(&m[0], stride, n, &out[0], ldo, &bias, relu)
+	return true
+}
+
+// useWinoKernels sets the Winograd transform kernels that go with the GEMM
+// kernel named (Use calls it): none unless the architecture sets it.
+var useWinoKernels = func(name string) {}
+
+// HasWino4Kernels reports whether WinoInput4 and WinoOutput4 run vector
+// kernels here.
+func HasWino4Kernels() bool { return winoIn4 != nil && winoOut4 != nil }

@@ -3,6 +3,7 @@ package infer
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/mlserve/mlserve/internal/gemm"
@@ -25,8 +26,15 @@ var convBenchShapes = [][6]int{
 
 // BenchmarkConv times one convolution as execOp.run does it (Winograd, the
 // subsampled input of a strided 1x1, or im2col made inside the GEMM), on
-// the active kernel; compare with benchstat.
+// the active kernel (MLSERVE_GEMM_KERNEL forces one, with its Winograd
+// transforms); compare with benchstat.
 func BenchmarkConv(b *testing.B) {
+	if k := os.Getenv("MLSERVE_GEMM_KERNEL"); k != "" {
+		defer gemm.Use(gemm.Kernel())
+		if err := gemm.Use(k); err != nil {
+			b.Fatal(err)
+		}
+	}
 	for _, s := range convBenchShapes {
 		cin, h, cout, k, st, pad := s[0], s[1], s[2], s[3], s[4], s[5]
 		for _, n := range []int{1, 8} {
@@ -44,10 +52,12 @@ func BenchmarkConv(b *testing.B) {
 				if st == 2 {
 					deint = make([]float32, len(in))
 				}
-				if k == 3 && st == 1 {
-					b.Run("wino", func(b *testing.B) {
-						wc := newWinoConv(g, n, cout)
-						wc.w = newWinoWeights(randData(rng, cout*cin*9), cout, cin)
+				for _, m := range []int{2, 4} {
+					if k != 3 || st != 1 {
+						break
+					}
+					b.Run(fmt.Sprintf("wino%d", m), func(b *testing.B) {
+						wc := newWinoConv(g, n, cout, newWinoWeights(randData(rng, cout*cin*9), cout, cin, m))
 						wc.bias, wc.relu = ep.Bias, true
 						vs, ms := wc.bufSizes()
 						v, m := make([]float32, vs), make([]float32, ms)

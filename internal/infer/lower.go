@@ -3,6 +3,7 @@ package infer
 import (
 	"errors"
 	"runtime"
+	"slices"
 
 	"github.com/mlserve/mlserve/internal/gemm"
 	"github.com/mlserve/mlserve/internal/onnx"
@@ -162,15 +163,19 @@ func lower(m *model) (*network, error) {
 // packed weights reuse the memory of the unpacked ones and of the dropped
 // constants instead of adding to the peak RSS (ResNet-50: about 100 MB).
 func packWeights(net *network) {
+	var sizes map[*layer][2]int // for winoTile
+	if slices.ContainsFunc(net.layers, useWino) {
+		sizes = convOutSizes(net)
+	}
 	runtime.GC()
 	since := 0
 	for _, l := range net.layers {
-		switch {
-		case l.kind != kConv:
+		if l.kind != kConv {
 			continue
-		case useWino(l):
-			l.wino = newWinoWeights(l.w, l.cout, l.cin)
-		default:
+		}
+		if tile := winoTile(l, sizes[l][0], sizes[l][1]); tile != 0 {
+			l.wino = newWinoWeights(l.w, l.cout, l.cin, tile)
+		} else {
 			l.packed = gemm.PackA(l.w, l.cout, l.cin*l.kh*l.kw)
 		}
 		since += len(l.w)

@@ -109,8 +109,8 @@ func (o *execOp) setupConv(x *value, get func(*layer, string) (*value, error)) e
 		o.sub = &buffer{size: l.cin * n * o.g.oh * o.g.ow}
 		o.tmp = append(o.tmp, o.sub)
 	} else if l.wino != nil {
-		o.wino = newWinoConv(o.g, n, l.cout)
-		o.wino.w, o.wino.bias, o.wino.relu = l.wino, l.bias, l.relu
+		o.wino = newWinoConv(o.g, n, l.cout, l.wino)
+		o.wino.bias, o.wino.relu = l.bias, l.relu
 		v, m := o.wino.bufSizes()
 		o.wv, o.wm = &buffer{size: v}, &buffer{size: m}
 		o.tmp = append(o.tmp, o.wv, o.wm)

@@ -68,13 +68,18 @@ func TestWinograd(t *testing.T) {
 		{3, 4, 9, 40, 1, 2, 0, false, true},
 		{5, 6, 12, 37, 1, 2, 7, false, true},
 		{2, 3, 7, 70, 1, 1, 23, false, false},
+		{24, 20, 28, 28, 1, 1, 0, false, true}, // ResNet's sizes, whole tiles for both
+		{20, 24, 14, 14, 1, 2, 0, false, true}, // F(4x4): a partial last tile column and row
+		{36, 20, 7, 7, 1, 3, 0, false, true},
+		{9, 7, 29, 75, 1, 1, 0, false, false}, // F(4x4): 18 tiles a row, two vector passes
 	}
 	const guard = 29
 	sentinel := float32(math.Float32frombits(0x7fc0_beef))
 	defer func(v bool) { winoVec = v }(winoVec)
 	for _, tt := range tests {
-		for _, vec := range []bool{true, false} { // vector kernels (where the CPU has them), Go loops
-			name := fmt.Sprintf("c%d_k%d_%dx%d_pad%d_n%d_chunk%d_res%v_relu%v_vec%v", tt.c, tt.cout, tt.h, tt.w, tt.pad, tt.n, tt.chunk, tt.res, tt.relu, vec)
+		for _, mv := range [][2]int{{2, 1}, {2, 0}, {4, 1}, {4, 0}} { // F(2x2), F(4x4); vector kernels (where the CPU has them), Go loops
+			m, vec := mv[0], mv[1] == 1
+			name := fmt.Sprintf("F%d_c%d_k%d_%dx%d_pad%d_n%d_chunk%d_res%v_relu%v_vec%v", m, tt.c, tt.cout, tt.h, tt.w, tt.pad, tt.n, tt.chunk, tt.res, tt.relu, vec)
 			t.Run(name, func(t *testing.T) {
 				winoVec = vec
 				g := geom{c: tt.c, h: tt.h, w: tt.w, kh: 3, kw: 3, sh: 1, sw: 1, pt: tt.pad, pl: tt.pad}
@@ -87,18 +92,25 @@ func TestWinograd(t *testing.T) {
 				if tt.res {
 					res = randData(rng, size)
 				}
-				wc := newWinoConv(g, tt.n, tt.cout)
+				wc := newWinoConv(g, tt.n, tt.cout, newWinoWeights(w, tt.cout, tt.c, m))
 				if tt.chunk > 0 {
 					wc.chunk = tt.chunk
 				}
-				wc.w, wc.bias, wc.res, wc.relu = newWinoWeights(w, tt.cout, tt.c), bias, res, tt.relu
+				wc.bias, wc.res, wc.relu = bias, res, tt.relu
 				vs, ms := wc.bufSizes()
 				buf := make([]float32, size+2*guard)
 				for i := range buf {
 					buf[i] = sentinel
 				}
 				dst := buf[guard : guard+size]
-				wc.run(dst, in, randData(rng, vs), randData(rng, ms)) // scratch starts as garbage
+				// Scratch starts as garbage; the split planes' slack past what
+				// the tiles use (read by the kernels, masked off) as NaN.
+				poison := make([]float32, 1<<16)
+				for i := range poison {
+					poison[i] = float32(math.NaN())
+				}
+				winoScratches.Put(&winoScratch{plane: poison})
+				wc.run(dst, in, randData(rng, vs), randData(rng, ms))
 				for i := range guard {
 					if math.Float32bits(buf[i]) != math.Float32bits(sentinel) || math.Float32bits(buf[guard+size+i]) != math.Float32bits(sentinel) {
 						t.Fatalf("guard band written at %d", i)
@@ -114,8 +126,12 @@ func TestWinograd(t *testing.T) {
 				}
 				// Error relative to sum |w*x|: winoLayerLimit, measured (see
 				// tolerance_test.go).
-				if !(worst < winoLayerLimit) {
-					t.Fatalf("worst error %.3g of sum|w*x|, want < %g", worst, winoLayerLimit)
+				limit := winoLayerLimit
+				if m == 4 {
+					limit = wino4LayerLimit
+				}
+				if !(worst < limit) {
+					t.Fatalf("worst error %.3g of sum|w*x|, want < %g", worst, limit)
 				}
 				t.Logf("worst error %.3g of sum|w*x|", worst)
 			})
@@ -124,11 +140,19 @@ func TestWinograd(t *testing.T) {
 }
 
 // TestParityWinograd runs every fixture model with Winograd on every 3x3
-// stride-1 convolution, whatever its channels: the whole network must stay
-// within the parity limit against torch.
+// stride-1 convolution, whatever its channels, F(2x2) and then F(4x4) on
+// all of them: the whole network must stay within the parity limit against
+// torch.
 func TestParityWinograd(t *testing.T) {
-	defer func(m int) { winoMinChannels = m }(winoMinChannels)
-	winoMinChannels = 1
+	for _, m := range []int{2, 4} {
+		t.Run(fmt.Sprintf("F%d", m), func(t *testing.T) { parityWinograd(t, m) })
+	}
+}
+
+// parityWinograd is TestParityWinograd with every Winograd layer F(tile x tile).
+func parityWinograd(t *testing.T, tile int) {
+	defer func(m, f int) { winoMinChannels, winoForceTile = m, f }(winoMinChannels, winoForceTile)
+	winoMinChannels, winoForceTile = 1, tile
 	input := readF32(t, filepath.Join(fixtures, "models/input-b4.f32"))
 	per := 3 * 224 * 224
 	px := [][]float32{input[:per], input[per : 2*per], input[2*per : 3*per], input[3*per:]}
@@ -149,6 +173,9 @@ func TestParityWinograd(t *testing.T) {
 			wino := 0
 			for _, l := range c.net.layers {
 				if l.wino != nil {
+					if l.wino.m != tile {
+						t.Fatalf("layer %s runs as F(%dx%d), want F(%dx%d)", l.name, l.wino.m, l.wino.m, tile, tile)
+					}
 					wino++
 				}
 			}
