@@ -40,22 +40,22 @@ func copyPanels(fname string, NR, vbytes int, z bool) {
 	RET()
 }
 
-// gemv emits gemvAVX512: one packed A panel (12 rows, k columns) times a
-// vector, out[i] = sum_p a[p*12+i] * x[p] for i < 12, lanes 12-15 of out
-// zero. Each step loads a 12-float column of the panel (a masked load,
+// gemv emits fname: one packed A panel (MR rows, k columns) times a
+// vector, out[i] = sum_p a[p*MR+i] * x[p] for i < MR, lanes MR-15 of out
+// zero. Each step loads an MR-float column of the panel (a masked load,
 // which cannot fault past the panel) and multiplies it by x[p] broadcast
 // from memory; four accumulators hide the FMA latency. Batch-1 fully
 // connected layers are this shape (1000 x 2048 x 1), where a 12x16 tile
 // would compute 15 zero columns.
-func gemv() {
-	TEXT("gemvAVX512", NOSPLIT, "func(k int, a, x, out *float32)")
+func gemv(fname string, MR int) {
+	TEXT(fname, NOSPLIT, "func(k int, a, x, out *float32)")
 	Pragma("noescape")
-	Doc("gemvAVX512 computes out[i] = sum_p a[p*12+i] * x[p] for i < 12 of one packed A panel (k x 12); out[12:16] = 0.")
+	Doc(fmt.Sprintf("%s computes out[i] = sum_p a[p*%d+i] * x[p] for i < %d of one packed A panel (k x %d); out[%d:16] = 0.", fname, MR, MR, MR, MR))
 	k := Load(Param("k"), RCX)
 	ap := Load(Param("a"), RSI)
 	xp := Load(Param("x"), RDI)
 	mask := GP32()
-	MOVL(U32(0xfff), mask)
+	MOVL(U32(1<<MR-1), mask)
 	KMOVW(mask, K1)
 	acc := []VecPhysical{Z0, Z1, Z2, Z3}
 	col := []VecPhysical{Z4, Z5, Z6, Z7}
@@ -65,27 +65,27 @@ func gemv() {
 	n := RBX
 	MOVQ(k, n)
 	SHRQ(U8(2), n)
-	JZ(LabelRef("gemv_tail"))
-	Label("gemv_loop4")
+	JZ(LabelRef(fname + "_tail"))
+	Label(fname + "_loop4")
 	for p := range 4 {
-		VMOVUPS_Z(Mem{Base: ap, Disp: 48 * p}, K1, col[p])
+		VMOVUPS_Z(Mem{Base: ap, Disp: 4 * MR * p}, K1, col[p])
 		VFMADD231PS_BCST(Mem{Base: xp, Disp: 4 * p}, col[p], acc[p])
 	}
-	ADDQ(U8(192), ap)
+	ADDQ(U32(16*MR), ap)
 	ADDQ(U8(16), xp)
 	DECQ(n)
-	JNZ(LabelRef("gemv_loop4"))
-	Label("gemv_tail")
+	JNZ(LabelRef(fname + "_loop4"))
+	Label(fname + "_tail")
 	ANDQ(U8(3), k)
-	JZ(LabelRef("gemv_end"))
-	Label("gemv_loop1")
+	JZ(LabelRef(fname + "_end"))
+	Label(fname + "_loop1")
 	VMOVUPS_Z(Mem{Base: ap}, K1, col[0])
 	VFMADD231PS_BCST(Mem{Base: xp}, col[0], acc[0])
-	ADDQ(U8(48), ap)
+	ADDQ(U32(4*MR), ap)
 	ADDQ(U8(4), xp)
 	DECQ(k)
-	JNZ(LabelRef("gemv_loop1"))
-	Label("gemv_end")
+	JNZ(LabelRef(fname + "_loop1"))
+	Label(fname + "_end")
 	VADDPS(acc[1], acc[0], acc[0])
 	VADDPS(acc[3], acc[2], acc[2])
 	VADDPS(acc[2], acc[0], acc[0])

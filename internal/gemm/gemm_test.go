@@ -196,9 +196,12 @@ func TestKernel(t *testing.T) {
 	}
 }
 
-// smallSizes cover every remainder of the tile shapes (4, 6, 12, 16, 32)
-// and a few sizes past one tile.
-var smallSizes = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 23, 24, 31, 32, 33, 40}
+// smallSizes cover every remainder of the tile shapes (4, 6, 8, 12, 16, 32)
+// and a few sizes past one tile; smallN adds the remainders of 48 for n.
+var (
+	smallSizes = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 23, 24, 31, 32, 33, 40}
+	smallN     = append(smallSizes[:len(smallSizes):len(smallSizes)], 47, 48, 49, 50, 64, 65, 97)
+)
 
 // thorough reports whether to run every case: not with -short, and not
 // under the race detector, which makes the kernels' Go code ~10x slower.
@@ -212,7 +215,7 @@ func TestMulSmall(t *testing.T) {
 			idx := 0
 			for _, m := range smallSizes {
 				for _, k := range smallSizes {
-					for _, n := range smallSizes {
+					for _, n := range smallN {
 						v := variants[idx%len(variants)]
 						cOff := guard + idx%5 // unaligned C
 						idx++
@@ -239,6 +242,8 @@ var largeShapes = [][3]int{
 	{64, 576, 784},   // 3x3
 	{256, 64, 784},   // 1x1 expand
 	{512, 4608, 49},  // stage 5 3x3: k split into blocks, M split
+	{2048, 512, 49},  // stage 5 1x1 expand: one 48-wide tile and a gemv column
+	{64, 256, 3136},  // 1x1 reduce, rows a multiple of 8, not of 12
 	{128, 1152, 196}, // n below the split threshold
 	{1000, 2048, 1},  // FC, batch 1
 	{1000, 2048, 7},  // FC, batch 7

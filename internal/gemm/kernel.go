@@ -39,6 +39,10 @@ type kernel struct {
 	// gemv, if set, computes out[i] = sum_p a[p*mr+i] * x[p] for i < mr
 	// of one whole packed A panel (len(x) = k): Mul uses it for n = 1.
 	gemv func(a, x []float32, out *[16]float32)
+	// alt, if set, is a kernel of the same instruction set with another
+	// tile shape, which PackA uses for the row counts it pads less (see
+	// forRows).
+	alt *kernel
 	// act, if set, holds the vector activations by ActKind (act.go); nil
 	// entries, or a nil act, run actGeneric.
 	act *[ActHardSwish + 1]actFunc
@@ -48,6 +52,15 @@ var genericKernel = &kernel{name: "generic", mr: 4, nr: 4, tile: genericTile}
 
 // active is the kernel PackA packs for: the best one this CPU runs.
 var active = kernels()[0]
+
+// forRows is the kernel PackA packs an m-row matrix for: k, or its alt
+// when that pads m with fewer zero rows (on a tie, k).
+func (k *kernel) forRows(m int) *kernel {
+	if k.alt != nil && ceilDiv(m, k.alt.mr)*k.alt.mr < ceilDiv(m, k.mr)*k.mr {
+		return k.alt
+	}
+	return k
+}
 
 // Kernel reports the micro-kernel in use: "avx512", "avx2", or "generic".
 func Kernel() string { return active.name }
