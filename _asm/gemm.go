@@ -48,6 +48,7 @@ func main() {
 	winoIn()
 	winoOut()
 	maxInto()
+	copyRows()
 	activations()
 	fmaPeak("peakAVX512", 24, true)
 	fmaPeak("peakAVX2", 12, false)

@@ -41,6 +41,14 @@ func init() {
 	if cpu.X86.HasAVX512F && cpu.X86.HasBMI2 {
 		winoIn, winoOut = winoInAVX512, winoOutAVX512
 	}
+	if cpu.X86.HasAVX512F {
+		copyRows = copyRowsVec
+	}
+}
+
+// copyRowsVec is copyRows in AVX-512 (bounds checked by CopyRows).
+func copyRowsVec(dst, src []float32, rows, cols, dstStride, srcStride int) {
+	copyRowsAVX512(&dst[0], &src[0], rows, cols/16, uint16(1)<<(cols%16)-1, dstStride, srcStride)
 }
 
 // maxIntoVec is MaxInto in AVX2 (len(src) == len(dst) > 0).

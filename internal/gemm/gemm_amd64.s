@@ -4658,6 +4658,49 @@ max_done:
 	VZEROUPPER
 	RET
 
+// func copyRowsAVX512(dst *float32, src *float32, rows int, nv int, mask uint16, dstStride int, srcStride int)
+// Requires: AVX, AVX512F
+TEXT ·copyRowsAVX512(SB), NOSPLIT, $0-56
+	MOVQ    dst+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    rows+16(FP), CX
+	MOVQ    nv+24(FP), DX
+	MOVWQZX mask+32(FP), R10
+	KMOVW   R10, K1
+	MOVQ    dstStride+40(FP), R8
+	SHLQ    $0x02, R8
+	MOVQ    srcStride+48(FP), R9
+	SHLQ    $0x02, R9
+	TESTQ   CX, CX
+	JZ      copyrows_done
+
+copyrows_row:
+	MOVQ  SI, R11
+	MOVQ  DI, R12
+	MOVQ  DX, R13
+	TESTQ R13, R13
+	JZ    copyrows_tail
+
+copyrows_vec:
+	VMOVUPS (R11), Z0
+	VMOVUPS Z0, (R12)
+	ADDQ    $0x40, R11
+	ADDQ    $0x40, R12
+	DECQ    R13
+	JNZ     copyrows_vec
+
+copyrows_tail:
+	VMOVUPS.Z (R11), K1, Z0
+	VMOVUPS   Z0, K1, (R12)
+	ADDQ      R9, SI
+	ADDQ      R8, DI
+	DECQ      CX
+	JNZ       copyrows_row
+
+copyrows_done:
+	VZEROUPPER
+	RET
+
 DATA actConsts<>+0(SB)/4, $0x3f800000
 DATA actConsts<>+4(SB)/4, $0x3f800000
 DATA actConsts<>+8(SB)/4, $0x3f800000

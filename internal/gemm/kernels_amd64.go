@@ -79,6 +79,11 @@ func winoOutAVX512(m *float32, stride int, n int, out0 *float32, out1 *float32, 
 //go:noescape
 func maxIntoAVX2(dst *float32, src *float32, n int)
 
+// copyRowsAVX512 copies rows rows of nv*16 floats and a masked tail from src (rows srcStride floats apart) to dst (dstStride apart).
+//
+//go:noescape
+func copyRowsAVX512(dst *float32, src *float32, rows int, nv int, mask uint16, dstStride int, srcStride int)
+
 // actClampZ sets each of cols floats of rows rows at c, ldc apart, to min(max(x, lo), hi).
 //
 //go:noescape

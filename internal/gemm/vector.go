@@ -61,3 +61,24 @@ func WinoOutput(m []float32, stride, n int, out0, out1 []float32, bias float32, 
 // HasWinoKernels reports whether WinoInput and WinoOutput run vector
 // kernels here.
 func HasWinoKernels() bool { return winoIn != nil && winoOut != nil }
+
+// CopyRows copies rows rows of cols floats from src, rows srcStride floats
+// apart, to dst, rows dstStride apart: the engine's im2col moves a tap's
+// whole output rows with it in one call instead of one copy per row.
+func CopyRows(dst, src []float32, rows, cols, dstStride, srcStride int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	_, _ = dst[(rows-1)*dstStride+cols-1], src[(rows-1)*srcStride+cols-1]
+	copyRows(dst, src, rows, cols, dstStride, srcStride)
+}
+
+// copyRows is CopyRows's kernel (bounds checked): copyRowsGeneric unless
+// the CPU has a vector one (set at init).
+var copyRows = copyRowsGeneric
+
+func copyRowsGeneric(dst, src []float32, rows, cols, dstStride, srcStride int) {
+	for r := range rows {
+		copy(dst[r*dstStride:r*dstStride+cols], src[r*srcStride:r*srcStride+cols])
+	}
+}

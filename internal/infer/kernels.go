@@ -71,6 +71,15 @@ func (s *im2colSource) Rows(dst []float32, r0, kc, j0, nc int) {
 		out := dst[p*nc : (p+1)*nc]
 		b, oy, ox := b0, oy0, ox0
 		for o := 0; o < nc; {
+			if rows := min((nc-o)/g.ow, g.oh-oy); ox == 0 && rows > 0 && (g.sw == 1 || s.hw2 > 0) {
+				s.wholeRows(out[o:o+rows*g.ow], ci*s.n+b, oy, ky, kx)
+				o += rows * g.ow
+				if oy += rows; oy == g.oh {
+					oy = 0
+					b++
+				}
+				continue
+			}
 			seg := min(g.ow-ox, nc-o)
 			row := out[o : o+seg]
 			iy := oy*g.sh - g.pt + ky
@@ -112,6 +121,55 @@ func (s *im2colSource) Rows(dst []float32, r0, kc, j0, nc int) {
 				continue
 			}
 			copySegment(row, in, ix)
+		}
+	}
+}
+
+// wholeRows writes the whole output rows oy0, oy0+1, ... (len(out)/ow of
+// them) of tap (ky, kx) of input plane: the rows that meet the input with
+// one strided copy (gemm.CopyRows), the padding's rows and columns zero.
+// It serves horizontal stride 1 and, deinterleaved, 2.
+func (s *im2colSource) wholeRows(out []float32, plane, oy0, ky, kx int) {
+	g := s.g
+	rows := len(out) / g.ow
+	// Output rows [ya, yb) of the run read input rows inside [0, h).
+	ya, yb := 0, rows
+	for ya < rows && (oy0+ya)*g.sh-g.pt+ky < 0 {
+		ya++
+	}
+	for yb > ya && (oy0+yb-1)*g.sh-g.pt+ky >= g.h {
+		yb--
+	}
+	clear(out[:ya*g.ow])
+	clear(out[yb*g.ow:])
+	if ya == yb {
+		return
+	}
+	// Column ox reads input column ix0+ox of the row (or of its half).
+	ix0, base, w := kx-g.pl, 0, g.w
+	if g.sw == 2 {
+		if ix0&1 == 0 {
+			ix0, w = ix0/2, s.hw2
+		} else {
+			ix0, base, w = (ix0-1)/2, s.hw2, g.w-s.hw2
+		}
+	}
+	lo := min(max(-ix0, 0), g.ow)   // columns left of the input
+	hi := max(min(g.ow, w-ix0), lo) // columns inside it end here
+	if lo < hi {
+		start := (plane*g.h+(oy0+ya)*g.sh-g.pt+ky)*g.w + base + ix0 + lo
+		gemm.CopyRows(out[ya*g.ow+lo:], s.in[start:], yb-ya, hi-lo, g.ow, g.sh*g.w)
+	}
+	if lo == 0 && hi == g.ow {
+		return
+	}
+	for y := ya; y < yb; y++ {
+		row := out[y*g.ow : (y+1)*g.ow]
+		for t := range lo {
+			row[t] = 0
+		}
+		for t := hi; t < len(row); t++ {
+			row[t] = 0
 		}
 	}
 }

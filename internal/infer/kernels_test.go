@@ -21,6 +21,12 @@ var geoms = []geom{
 	{c: 4, h: 5, w: 5, kh: 1, kw: 1, sh: 2, sw: 2},
 	{c: 1, h: 13, w: 8, kh: 7, kw: 7, sh: 2, sw: 2, pt: 3, pl: 3},
 	{c: 2, h: 6, w: 9, kh: 2, kw: 3, sh: 1, sw: 3, pt: 0, pl: 2},
+	// Output rows wider than a vector (im2col's CopyRows), stride 2
+	// deinterleaved (odd index) and not, and padding past the kernel.
+	{c: 2, h: 12, w: 37, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1},
+	{c: 1, h: 15, w: 70, kh: 7, kw: 7, sh: 2, sw: 2, pt: 3, pl: 3},
+	{c: 2, h: 9, w: 41, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1},
+	{c: 1, h: 4, w: 20, kh: 2, kw: 2, sh: 1, sw: 1, pt: 3, pl: 3},
 }
 
 // TestIm2colSource compares the implicit im2col of a CNHW batch with a
