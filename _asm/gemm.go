@@ -49,6 +49,7 @@ func main() {
 	winoOut()
 	maxInto()
 	copyRows()
+	prefetchA()
 	activations()
 	fmaPeak("peakAVX512", 24, true)
 	fmaPeak("peakAVX2", 12, false)

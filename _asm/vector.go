@@ -220,3 +220,16 @@ func copyRows() {
 	VZEROUPPER()
 	RET()
 }
+
+// prefetchA emits prefetchKiB: PREFETCHT0 of the 16 cache lines from p on,
+// the start of the next A panel a tile will read.
+func prefetchA() {
+	TEXT("prefetchKiB", NOSPLIT, "func(p *float32)")
+	Pragma("noescape")
+	Doc("prefetchKiB prefetches the KiB at p into L1 (16 lines).")
+	p := Load(Param("p"), RAX)
+	for l := range 16 {
+		PREFETCHT0(Mem{Base: p, Disp: 64 * l})
+	}
+	RET()
+}

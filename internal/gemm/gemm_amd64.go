@@ -44,6 +44,13 @@ func init() {
 	if cpu.X86.HasAVX512F {
 		copyRows = copyRowsVec
 	}
+	prefetch = prefetchVec
+}
+
+// prefetchVec prefetches the first KiB of p (at least 256 floats long).
+func prefetchVec(p []float32) {
+	_ = p[255]
+	prefetchKiB(&p[0])
 }
 
 // copyRowsVec is copyRows in AVX-512 (bounds checked by CopyRows).

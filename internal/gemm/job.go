@@ -267,6 +267,9 @@ func (j *job) run() {
 				i0 := q * mr
 				mrCur := min(mr, m-i0)
 				ap := ad[q*mr*k+pc*mr : q*mr*k+(pc+kc)*mr]
+				if next := (q+1)*mr*k + pc*mr; q+1 < j.m1 && prefetch != nil && next+256 <= len(ad) {
+					prefetch(ad[next:]) // the next panel's block: not where the kernel's own prefetch runs ahead to
+				}
 				var bias []float32
 				if flags&flagBias != 0 {
 					bias = j.ep.Bias[i0 : i0+mrCur]

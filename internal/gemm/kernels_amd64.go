@@ -84,6 +84,11 @@ func maxIntoAVX2(dst *float32, src *float32, n int)
 //go:noescape
 func copyRowsAVX512(dst *float32, src *float32, rows int, nv int, mask uint16, dstStride int, srcStride int)
 
+// prefetchKiB prefetches the KiB at p into L1 (16 lines).
+//
+//go:noescape
+func prefetchKiB(p *float32)
+
 // actClampZ sets each of cols floats of rows rows at c, ldc apart, to min(max(x, lo), hi).
 //
 //go:noescape

@@ -82,3 +82,7 @@ func copyRowsGeneric(dst, src []float32, rows, cols, dstStride, srcStride int) {
 		copy(dst[r*dstStride:r*dstStride+cols], src[r*srcStride:r*srcStride+cols])
 	}
 }
+
+// prefetch, if set, asks the CPU to load the first KiB of p (256 floats,
+// len(p) at least that) into L1 ahead of its use.
+var prefetch func(p []float32)
