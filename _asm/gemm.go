@@ -49,6 +49,7 @@ func main() {
 	winoOut()
 	maxInto()
 	copyRows()
+	evens()
 	prefetchA()
 	activations()
 	fmaPeak("peakAVX512", 24, true)

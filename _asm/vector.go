@@ -233,3 +233,47 @@ func prefetchA() {
 	}
 	RET()
 }
+
+// evens emits evensAVX512: dst[i] = src[2i], 16 at a time from two vectors
+// of src with one two-table permute, full times, then a tail: the lanes m1
+// and m2 of the next two vectors of src read (masked lanes are not), the
+// lanes ms of dst written. The engine's stride-2 deinterleave and
+// subsample run on it.
+func evens() {
+	idx := GLOBL("evensIndex", RODATA|NOPTR)
+	for i := range 16 {
+		DATA(4*i, U32(2*i))
+	}
+	TEXT("evensAVX512", NOSPLIT, "func(dst, src *float32, full int, m1, m2, ms uint16)")
+	Pragma("noescape")
+	Doc("evensAVX512 sets dst[i] = src[2i] for i < 16*full, then for the lanes ms of the next 16 from the lanes m1, m2 of the next 32 of src (see the generator).")
+	dst := Load(Param("dst"), RDI)
+	src := Load(Param("src"), RSI)
+	n := Load(Param("full"), RCX)
+	VMOVUPS(idx, Z2)
+	TESTQ(n, n)
+	JZ(LabelRef("evens_tail"))
+	Label("evens_loop")
+	VMOVUPS(Mem{Base: src}, Z0)
+	VPERMT2PS(Mem{Base: src, Disp: 64}, Z2, Z0)
+	VMOVUPS(Z0, Mem{Base: dst})
+	ADDQ(U32(128), src)
+	ADDQ(U32(64), dst)
+	DECQ(n)
+	JNZ(LabelRef("evens_loop"))
+	Label("evens_tail")
+	for _, m := range []struct {
+		name string
+		r    Register
+		k    Register
+	}{{"m1", R8, K1}, {"m2", R9, K2}, {"ms", R10, K3}} {
+		Load(Param(m.name), m.r)
+		KMOVW(m.r.(GPPhysical).As32(), m.k)
+	}
+	VMOVUPS_Z(Mem{Base: src}, K1, Z0)
+	VMOVUPS_Z(Mem{Base: src, Disp: 64}, K2, Z1)
+	VPERMT2PS(Z1, Z2, Z0)
+	VMOVUPS(Z0, K3, Mem{Base: dst})
+	VZEROUPPER()
+	RET()
+}

@@ -42,3 +42,34 @@ func TestCopyRows(t *testing.T) {
 		}
 	}
 }
+
+// TestEvens checks Evens, its kernel (also below 16, where Evens does not
+// call it) and the generic one against
+// the definition, dst[i] = src[2i], for every length up to 70 with src
+// exactly 2n-1 and 2n floats long, and guard bands around dst.
+func TestEvens(t *testing.T) {
+	for name, fn := range map[string]func(dst, src []float32){"active": Evens, "kernel": evens, "generic": evensGeneric} {
+		for n := 1; n <= 70; n++ {
+			for _, extra := range []int{-1, 0} {
+				src := make([]float32, 2*n+extra)
+				for i := range src {
+					src[i] = float32(i)
+				}
+				buf := make([]float32, n+2*guard)
+				for i := range buf {
+					buf[i] = sentinel
+				}
+				fn(buf[guard:guard+n], src)
+				for i, v := range buf {
+					want := sentinel
+					if i >= guard && i < guard+n {
+						want = src[2*(i-guard)]
+					}
+					if math.Float32bits(v) != math.Float32bits(want) {
+						t.Fatalf("%s n=%d len(src)=%d: buf[%d] = %v, want %v", name, n, len(src), i, v, want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -4701,6 +4701,57 @@ copyrows_done:
 	VZEROUPPER
 	RET
 
+DATA evensIndex<>+0(SB)/4, $0x00000000
+DATA evensIndex<>+4(SB)/4, $0x00000002
+DATA evensIndex<>+8(SB)/4, $0x00000004
+DATA evensIndex<>+12(SB)/4, $0x00000006
+DATA evensIndex<>+16(SB)/4, $0x00000008
+DATA evensIndex<>+20(SB)/4, $0x0000000a
+DATA evensIndex<>+24(SB)/4, $0x0000000c
+DATA evensIndex<>+28(SB)/4, $0x0000000e
+DATA evensIndex<>+32(SB)/4, $0x00000010
+DATA evensIndex<>+36(SB)/4, $0x00000012
+DATA evensIndex<>+40(SB)/4, $0x00000014
+DATA evensIndex<>+44(SB)/4, $0x00000016
+DATA evensIndex<>+48(SB)/4, $0x00000018
+DATA evensIndex<>+52(SB)/4, $0x0000001a
+DATA evensIndex<>+56(SB)/4, $0x0000001c
+DATA evensIndex<>+60(SB)/4, $0x0000001e
+GLOBL evensIndex<>(SB), RODATA|NOPTR, $64
+
+// func evensAVX512(dst *float32, src *float32, full int, m1 uint16, m2 uint16, ms uint16)
+// Requires: AVX, AVX512F
+TEXT ·evensAVX512(SB), NOSPLIT, $0-30
+	MOVQ    dst+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    full+16(FP), CX
+	VMOVUPS evensIndex<>+0(SB), Z2
+	TESTQ   CX, CX
+	JZ      evens_tail
+
+evens_loop:
+	VMOVUPS   (SI), Z0
+	VPERMT2PS 64(SI), Z2, Z0
+	VMOVUPS   Z0, (DI)
+	ADDQ      $0x00000080, SI
+	ADDQ      $0x00000040, DI
+	DECQ      CX
+	JNZ       evens_loop
+
+evens_tail:
+	MOVWQZX   m1+24(FP), R8
+	KMOVW     R8, K1
+	MOVWQZX   m2+26(FP), R9
+	KMOVW     R9, K2
+	MOVWQZX   ms+28(FP), R10
+	KMOVW     R10, K3
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VPERMT2PS Z1, Z2, Z0
+	VMOVUPS   Z0, K3, (DI)
+	VZEROUPPER
+	RET
+
 // func prefetchKiB(p *float32)
 // Requires: MMX+
 TEXT ·prefetchKiB(SB), NOSPLIT, $0-8

@@ -86,3 +86,29 @@ func copyRowsGeneric(dst, src []float32, rows, cols, dstStride, srcStride int) {
 // prefetch, if set, asks the CPU to load the first KiB of p (256 floats,
 // len(p) at least that) into L1 ahead of its use.
 var prefetch func(p []float32)
+
+// Evens sets dst[i] = src[2i] for i < len(dst): a stride-2 gather (the
+// engine's stride-2 deinterleave and subsample). src must hold at least
+// 2*len(dst)-1 floats.
+func Evens(dst, src []float32) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	_ = src[2*n-2]
+	if n < 16 { // shorter than a vector: the call costs more than the loop
+		evensGeneric(dst, src)
+		return
+	}
+	evens(dst, src[:min(len(src), 2*n)])
+}
+
+// evens is Evens's kernel (bounds checked, len(src) is 2*len(dst)-1 or
+// 2*len(dst)): evensGeneric unless the CPU has a vector one (set at init).
+var evens = evensGeneric
+
+func evensGeneric(dst, src []float32) {
+	for i := range dst {
+		dst[i] = src[2*i]
+	}
+}

@@ -45,14 +45,8 @@ func (s *im2colSource) deinterleave(dst []float32) {
 	parallelFor(rows, 64, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			src := in[r*g.w : (r+1)*g.w]
-			even := dst[r*g.w : r*g.w+s.hw2]
-			odd := dst[r*g.w+s.hw2 : (r+1)*g.w]
-			for x := range even {
-				even[x] = src[2*x]
-			}
-			for x := range odd {
-				odd[x] = src[2*x+1]
-			}
+			gemm.Evens(dst[r*g.w:r*g.w+s.hw2], src)
+			gemm.Evens(dst[r*g.w+s.hw2:(r+1)*g.w], src[1:])
 		}
 	})
 	s.in = dst
@@ -209,6 +203,10 @@ func subsample(dst, src []float32, planes int, g geom) {
 			in, out := src[p*hw:(p+1)*hw], dst[p*ohw:(p+1)*ohw]
 			for oy := range g.oh {
 				row, orow := in[oy*g.sh*g.w:], out[oy*g.ow:(oy+1)*g.ow]
+				if g.sw == 2 {
+					gemm.Evens(orow, row)
+					continue
+				}
 				for ox := range orow {
 					orow[ox] = row[ox*g.sw]
 				}

@@ -112,7 +112,7 @@ func TestMaxPool(t *testing.T) {
 // definition: pixel (oy*sh, ox*sw) of each plane.
 func TestSubsample(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, g := range []geom{{c: 3, h: 7, w: 9, kh: 1, kw: 1, sh: 2, sw: 2}, {c: 2, h: 6, w: 5, kh: 1, kw: 1, sh: 3, sw: 1}, {c: 1, h: 4, w: 8, kh: 1, kw: 1, sh: 1, sw: 3}} {
+	for _, g := range []geom{{c: 3, h: 7, w: 9, kh: 1, kw: 1, sh: 2, sw: 2}, {c: 2, h: 6, w: 5, kh: 1, kw: 1, sh: 3, sw: 1}, {c: 1, h: 4, w: 8, kh: 1, kw: 1, sh: 1, sw: 3}, {c: 2, h: 9, w: 56, kh: 1, kw: 1, sh: 2, sw: 2}, {c: 1, h: 5, w: 67, kh: 1, kw: 1, sh: 2, sw: 2}} {
 		g.oh, g.ow = (g.h-1)/g.sh+1, (g.w-1)/g.sw+1
 		planes := 2 * g.c
 		in := randData(rng, planes*g.h*g.w)
