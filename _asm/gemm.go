@@ -49,7 +49,7 @@ func main() {
 	winoOut()
 	maxInto()
 	copyRows()
-	evens()
+	copyRowsEvens()
 	prefetchA()
 	activations()
 	fmaPeak("peakAVX512", 24, true)

@@ -234,46 +234,62 @@ func prefetchA() {
 	RET()
 }
 
-// evens emits evensAVX512: dst[i] = src[2i], 16 at a time from two vectors
-// of src with one two-table permute, full times, then a tail: the lanes m1
-// and m2 of the next two vectors of src read (masked lanes are not), the
-// lanes ms of dst written. The engine's stride-2 deinterleave and
-// subsample run on it.
-func evens() {
+// copyRowsEvens emits copyRowsEvensAVX512: for each of rows rows, dst[c]
+// = src[2c], 16 at a time from two vectors of src with one two-table
+// permute, full times, then a tail: the lanes m1 and m2 of the row's next
+// two vectors of src read (masked lanes are not), the lanes ms of dst
+// written; src rows srcStride floats apart, dst rows dstStride. The
+// engine's stride-2 im2col and subsample gather with it.
+func copyRowsEvens() {
 	idx := GLOBL("evensIndex", RODATA|NOPTR)
 	for i := range 16 {
 		DATA(4*i, U32(2*i))
 	}
-	TEXT("evensAVX512", NOSPLIT, "func(dst, src *float32, full int, m1, m2, ms uint16)")
+	TEXT("copyRowsEvensAVX512", NOSPLIT, "func(dst, src *float32, rows, full int, m1, m2, ms uint16, dstStride, srcStride int)")
 	Pragma("noescape")
-	Doc("evensAVX512 sets dst[i] = src[2i] for i < 16*full, then for the lanes ms of the next 16 from the lanes m1, m2 of the next 32 of src (see the generator).")
+	Doc("copyRowsEvensAVX512 sets dst[r*dstStride+c] = src[r*srcStride+2c] for r < rows, c < 16*full, then for the lanes ms of the next 16 from the lanes m1, m2 of the next 32 of src (see the generator).")
 	dst := Load(Param("dst"), RDI)
 	src := Load(Param("src"), RSI)
-	n := Load(Param("full"), RCX)
-	VMOVUPS(idx, Z2)
-	TESTQ(n, n)
-	JZ(LabelRef("evens_tail"))
-	Label("evens_loop")
-	VMOVUPS(Mem{Base: src}, Z0)
-	VPERMT2PS(Mem{Base: src, Disp: 64}, Z2, Z0)
-	VMOVUPS(Z0, Mem{Base: dst})
-	ADDQ(U32(128), src)
-	ADDQ(U32(64), dst)
-	DECQ(n)
-	JNZ(LabelRef("evens_loop"))
-	Label("evens_tail")
+	rows := Load(Param("rows"), RCX)
+	full := Load(Param("full"), RDX)
 	for _, m := range []struct {
 		name string
-		r    Register
 		k    Register
-	}{{"m1", R8, K1}, {"m2", R9, K2}, {"ms", R10, K3}} {
-		Load(Param(m.name), m.r)
-		KMOVW(m.r.(GPPhysical).As32(), m.k)
+	}{{"m1", K1}, {"m2", K2}, {"ms", K3}} {
+		Load(Param(m.name), RAX)
+		KMOVW(EAX, m.k)
 	}
-	VMOVUPS_Z(Mem{Base: src}, K1, Z0)
-	VMOVUPS_Z(Mem{Base: src, Disp: 64}, K2, Z1)
+	ds := Load(Param("dstStride"), R8)
+	SHLQ(U8(2), ds)
+	ss := Load(Param("srcStride"), R9)
+	SHLQ(U8(2), ss)
+	VMOVUPS(idx, Z2)
+	TESTQ(rows, rows)
+	JZ(LabelRef("evens_done"))
+	Label("evens_row")
+	MOVQ(src, R10)
+	MOVQ(dst, R11)
+	MOVQ(full, R12)
+	TESTQ(R12, R12)
+	JZ(LabelRef("evens_tail"))
+	Label("evens_vec")
+	VMOVUPS(Mem{Base: R10}, Z0)
+	VPERMT2PS(Mem{Base: R10, Disp: 64}, Z2, Z0)
+	VMOVUPS(Z0, Mem{Base: R11})
+	ADDQ(U32(128), R10)
+	ADDQ(U32(64), R11)
+	DECQ(R12)
+	JNZ(LabelRef("evens_vec"))
+	Label("evens_tail")
+	VMOVUPS_Z(Mem{Base: R10}, K1, Z0)
+	VMOVUPS_Z(Mem{Base: R10, Disp: 64}, K2, Z1)
 	VPERMT2PS(Z1, Z2, Z0)
-	VMOVUPS(Z0, K3, Mem{Base: dst})
+	VMOVUPS(Z0, K3, Mem{Base: R11})
+	ADDQ(ss, src)
+	ADDQ(ds, dst)
+	DECQ(rows)
+	JNZ(LabelRef("evens_row"))
+	Label("evens_done")
 	VZEROUPPER()
 	RET()
 }

@@ -43,30 +43,41 @@ func TestCopyRows(t *testing.T) {
 	}
 }
 
-// TestEvens checks Evens, its kernel (also below 16, where Evens does not
-// call it) and the generic one against
-// the definition, dst[i] = src[2i], for every length up to 70 with src
-// exactly 2n-1 and 2n floats long, and guard bands around dst.
+// TestEvens checks Evens, CopyRowsEvens and their kernels (the active
+// one, also below 16 columns, where Evens does not call it, and the
+// generic one) against the definition, dst[r*ds+c] = src[r*ss+2c], for
+// every column count up to 70 with the last row's src ending exactly at
+// its last float read or one past it, and guard bands around dst.
 func TestEvens(t *testing.T) {
-	for name, fn := range map[string]func(dst, src []float32){"active": Evens, "kernel": evens, "generic": evensGeneric} {
-		for n := 1; n <= 70; n++ {
-			for _, extra := range []int{-1, 0} {
-				src := make([]float32, 2*n+extra)
-				for i := range src {
-					src[i] = float32(i)
+	fns := map[string]func(dst, src []float32, rows, cols, ds, ss int){
+		"active": CopyRowsEvens, "kernel": copyRowsEvens, "generic": copyRowsEvensGeneric,
+		"Evens": func(dst, src []float32, rows, cols, ds, ss int) { Evens(dst[:cols], src) },
+	}
+	for name, fn := range fns {
+		for cols := 1; cols <= 70; cols++ {
+			for _, rows := range []int{1, 3} {
+				if name == "Evens" && rows > 1 {
+					continue
 				}
-				buf := make([]float32, n+2*guard)
-				for i := range buf {
-					buf[i] = sentinel
-				}
-				fn(buf[guard:guard+n], src)
-				for i, v := range buf {
-					want := sentinel
-					if i >= guard && i < guard+n {
-						want = src[2*(i-guard)]
+				for _, extra := range []int{0, 1} {
+					ds, ss := cols+2, 2*cols+3
+					src := make([]float32, (rows-1)*ss+2*cols-1+extra)
+					for i := range src {
+						src[i] = float32(i)
 					}
-					if math.Float32bits(v) != math.Float32bits(want) {
-						t.Fatalf("%s n=%d len(src)=%d: buf[%d] = %v, want %v", name, n, len(src), i, v, want)
+					buf := make([]float32, (rows-1)*ds+cols+2*guard)
+					for i := range buf {
+						buf[i] = sentinel
+					}
+					fn(buf[guard:], src, rows, cols, ds, ss)
+					for i, v := range buf {
+						want := sentinel
+						if r, c := (i-guard)/ds, (i-guard)%ds; i >= guard && r < rows && c < cols {
+							want = src[r*ss+2*c]
+						}
+						if math.Float32bits(v) != math.Float32bits(want) {
+							t.Fatalf("%s %dx%d len(src)=%d: buf[%d] = %v, want %v", name, rows, cols, len(src), i, v, want)
+						}
 					}
 				}
 			}

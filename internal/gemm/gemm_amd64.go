@@ -42,7 +42,7 @@ func init() {
 		winoIn, winoOut = winoInAVX512, winoOutAVX512
 	}
 	if cpu.X86.HasAVX512F {
-		copyRows, evens = copyRowsVec, evensVec
+		copyRows, copyRowsEvens = copyRowsVec, copyRowsEvensVec
 	}
 	prefetch = prefetchVec
 }
@@ -53,17 +53,18 @@ func prefetchVec(p []float32) {
 	prefetchKiB(&p[0])
 }
 
-// evensVec is evens in AVX-512: whole vectors while src holds their 32
-// floats, then a masked tail of up to 16 (lanes past src not read).
-func evensVec(dst, src []float32) {
-	full := len(dst) / 16
-	if 32*full > len(src) {
+// copyRowsEvensVec is copyRowsEvens in AVX-512: whole vectors while the
+// last row's src holds their 32 floats, then a masked tail of up to 16
+// (lanes past the row not read).
+func copyRowsEvensVec(dst, src []float32, rows, cols, dstStride, srcStride int) {
+	full := cols / 16
+	if (rows-1)*srcStride+32*full > len(src) {
 		full--
 	}
-	r := len(dst) - 16*full // 0 to 16 outputs, from 2r-1 floats of src
+	r := cols - 16*full // 0 to 16 outputs a row, from 2r-1 floats of src
 	a := max(2*r-1, 0)
 	mask := func(k int) uint16 { return uint16(uint32(1)<<k - 1) }
-	evensAVX512(&dst[0], &src[0], full, mask(min(a, 16)), mask(max(a-16, 0)), mask(r))
+	copyRowsEvensAVX512(&dst[0], &src[0], rows, full, mask(min(a, 16)), mask(max(a-16, 0)), mask(r), dstStride, srcStride)
 }
 
 // copyRowsVec is copyRows in AVX-512 (bounds checked by CopyRows).

@@ -4719,36 +4719,54 @@ DATA evensIndex<>+56(SB)/4, $0x0000001c
 DATA evensIndex<>+60(SB)/4, $0x0000001e
 GLOBL evensIndex<>(SB), RODATA|NOPTR, $64
 
-// func evensAVX512(dst *float32, src *float32, full int, m1 uint16, m2 uint16, ms uint16)
+// func copyRowsEvensAVX512(dst *float32, src *float32, rows int, full int, m1 uint16, m2 uint16, ms uint16, dstStride int, srcStride int)
 // Requires: AVX, AVX512F
-TEXT ·evensAVX512(SB), NOSPLIT, $0-30
+TEXT ·copyRowsEvensAVX512(SB), NOSPLIT, $0-56
 	MOVQ    dst+0(FP), DI
 	MOVQ    src+8(FP), SI
-	MOVQ    full+16(FP), CX
+	MOVQ    rows+16(FP), CX
+	MOVQ    full+24(FP), DX
+	MOVWQZX m1+32(FP), AX
+	KMOVW   AX, K1
+	MOVWQZX m2+34(FP), AX
+	KMOVW   AX, K2
+	MOVWQZX ms+36(FP), AX
+	KMOVW   AX, K3
+	MOVQ    dstStride+40(FP), R8
+	SHLQ    $0x02, R8
+	MOVQ    srcStride+48(FP), R9
+	SHLQ    $0x02, R9
 	VMOVUPS evensIndex<>+0(SB), Z2
 	TESTQ   CX, CX
-	JZ      evens_tail
+	JZ      evens_done
 
-evens_loop:
-	VMOVUPS   (SI), Z0
-	VPERMT2PS 64(SI), Z2, Z0
-	VMOVUPS   Z0, (DI)
-	ADDQ      $0x00000080, SI
-	ADDQ      $0x00000040, DI
-	DECQ      CX
-	JNZ       evens_loop
+evens_row:
+	MOVQ  SI, R10
+	MOVQ  DI, R11
+	MOVQ  DX, R12
+	TESTQ R12, R12
+	JZ    evens_tail
+
+evens_vec:
+	VMOVUPS   (R10), Z0
+	VPERMT2PS 64(R10), Z2, Z0
+	VMOVUPS   Z0, (R11)
+	ADDQ      $0x00000080, R10
+	ADDQ      $0x00000040, R11
+	DECQ      R12
+	JNZ       evens_vec
 
 evens_tail:
-	MOVWQZX   m1+24(FP), R8
-	KMOVW     R8, K1
-	MOVWQZX   m2+26(FP), R9
-	KMOVW     R9, K2
-	MOVWQZX   ms+28(FP), R10
-	KMOVW     R10, K3
-	VMOVUPS.Z (SI), K1, Z0
-	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVUPS.Z (R10), K1, Z0
+	VMOVUPS.Z 64(R10), K2, Z1
 	VPERMT2PS Z1, Z2, Z0
-	VMOVUPS   Z0, K3, (DI)
+	VMOVUPS   Z0, K3, (R11)
+	ADDQ      R9, SI
+	ADDQ      R8, DI
+	DECQ      CX
+	JNZ       evens_row
+
+evens_done:
 	VZEROUPPER
 	RET
 

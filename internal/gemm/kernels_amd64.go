@@ -84,10 +84,10 @@ func maxIntoAVX2(dst *float32, src *float32, n int)
 //go:noescape
 func copyRowsAVX512(dst *float32, src *float32, rows int, nv int, mask uint16, dstStride int, srcStride int)
 
-// evensAVX512 sets dst[i] = src[2i] for i < 16*full, then for the lanes ms of the next 16 from the lanes m1, m2 of the next 32 of src (see the generator).
+// copyRowsEvensAVX512 sets dst[r*dstStride+c] = src[r*srcStride+2c] for r < rows, c < 16*full, then for the lanes ms of the next 16 from the lanes m1, m2 of the next 32 of src (see the generator).
 //
 //go:noescape
-func evensAVX512(dst *float32, src *float32, full int, m1 uint16, m2 uint16, ms uint16)
+func copyRowsEvensAVX512(dst *float32, src *float32, rows int, full int, m1 uint16, m2 uint16, ms uint16, dstStride int, srcStride int)
 
 // prefetchKiB prefetches the KiB at p into L1 (16 lines).
 //

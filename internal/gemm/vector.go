@@ -88,8 +88,8 @@ func copyRowsGeneric(dst, src []float32, rows, cols, dstStride, srcStride int) {
 var prefetch func(p []float32)
 
 // Evens sets dst[i] = src[2i] for i < len(dst): a stride-2 gather (the
-// engine's stride-2 deinterleave and subsample). src must hold at least
-// 2*len(dst)-1 floats.
+// engine's 1x1 stride-2 subsample). src must hold at least 2*len(dst)-1
+// floats.
 func Evens(dst, src []float32) {
 	n := len(dst)
 	if n == 0 {
@@ -97,18 +97,34 @@ func Evens(dst, src []float32) {
 	}
 	_ = src[2*n-2]
 	if n < 16 { // shorter than a vector: the call costs more than the loop
-		evensGeneric(dst, src)
+		copyRowsEvensGeneric(dst, src, 1, n, 0, 0)
 		return
 	}
-	evens(dst, src[:min(len(src), 2*n)])
+	copyRowsEvens(dst, src[:min(len(src), 2*n)], 1, n, 0, 0)
 }
 
-// evens is Evens's kernel (bounds checked, len(src) is 2*len(dst)-1 or
-// 2*len(dst)): evensGeneric unless the CPU has a vector one (set at init).
-var evens = evensGeneric
+// CopyRowsEvens is CopyRows of every second float: dst[r*dstStride+c] =
+// src[r*srcStride+2c] for r < rows, c < cols (the engine's stride-2
+// im2col, straight from the input).
+func CopyRowsEvens(dst, src []float32, rows, cols, dstStride, srcStride int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	end := (rows-1)*srcStride + 2*cols - 1 // one past the last float read
+	_, _ = dst[(rows-1)*dstStride+cols-1], src[end-1]
+	copyRowsEvens(dst, src[:min(len(src), end+1)], rows, cols, dstStride, srcStride)
+}
 
-func evensGeneric(dst, src []float32) {
-	for i := range dst {
-		dst[i] = src[2*i]
+// copyRowsEvens is CopyRowsEvens's kernel (bounds checked; src ends at most
+// one float past the last it reads): copyRowsEvensGeneric unless the CPU
+// has a vector one (set at init).
+var copyRowsEvens = copyRowsEvensGeneric
+
+func copyRowsEvensGeneric(dst, src []float32, rows, cols, dstStride, srcStride int) {
+	for r := range rows {
+		d, s := dst[r*dstStride:r*dstStride+cols], src[r*srcStride:]
+		for c := range d {
+			d[c] = s[2*c]
+		}
 	}
 }
