@@ -9,7 +9,7 @@ import "golang.org/x/sys/cpu"
 var archKernels = func() []*kernel {
 	var ks []*kernel
 	if cpu.X86.HasAVX512F {
-		ks = append(ks, avx512Kernel, avx512WKernel)
+		ks = append(ks, avx512Kernel)
 		avx512Kernel.alt = avx512WKernel
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {

@@ -172,10 +172,15 @@ func (p *problem) checkWant(t testing.TB, kern string, backing []float32, cOff i
 	}
 }
 
+// kernelNames lists the kernels, and each one's alternative tile shape
+// (kernelByName finds both), for the per-kernel tests.
 func kernelNames() []string {
 	var names []string
 	for _, k := range kernels() {
 		names = append(names, k.name)
+		if k.alt != nil {
+			names = append(names, k.alt.name)
+		}
 	}
 	return names
 }
@@ -403,5 +408,28 @@ func TestMulReLUSpecials(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestForRows checks which tile shape PackA packs for: the alternative
+// (8 rows) only where it pads fewer rows, and that Use does not take an
+// alternative by name (Kernel stays an instruction set's name, which
+// dwconv and the scale kernels key on).
+func TestForRows(t *testing.T) {
+	k := kernelByName("avx512")
+	if k == nil || k.alt == nil {
+		t.Skip("no avx512 kernel here")
+	}
+	for _, c := range []struct {
+		m    int
+		want string
+	}{{64, "avx512w"}, {1000, "avx512w"}, {2048, "avx512w"}, {48, "avx512"}, {96, "avx512"}, {12, "avx512"}, {7, "avx512w"}} {
+		if got := k.forRows(c.m).name; got != c.want {
+			t.Errorf("forRows(%d) = %s, want %s", c.m, got, c.want)
+		}
+	}
+	if err := Use("avx512w"); err == nil {
+		t.Errorf("Use(avx512w) = nil, want an error")
+		_ = Use(kernels()[0].name)
 	}
 }

@@ -74,25 +74,29 @@ func kernels() []*kernel { return append(append([]*kernel(nil), archKernels...),
 // kernel this CPU (or a purego build) lacks. Call it at start, before
 // loading models (MLSERVE_GEMM_KERNEL), or in tests.
 func Use(name string) error {
-	k := kernelByName(name)
-	if k == nil {
-		var names []string
-		for _, k := range kernels() {
-			names = append(names, k.name)
+	var names []string
+	for _, k := range kernels() {
+		if k.name == name {
+			active = k
+			return nil
 		}
-		return fmt.Errorf("gemm: kernel %q is not available here (have %v)", name, names)
+		names = append(names, k.name)
 	}
-	active = k
-	return nil
+	return fmt.Errorf("gemm: kernel %q is not available here (have %v)", name, names)
 }
 
 // kernelByName is the test hook that forces a kernel: packA(a, m, k,
 // kernelByName("generic")) makes every later Mul with that PackedA run the
 // generic kernel, side by side with the others. nil if the CPU lacks it.
+// An alt tile shape ("avx512w") is found by its own name too, so tests run
+// it on every shape.
 func kernelByName(name string) *kernel {
 	for _, k := range kernels() {
 		if k.name == name {
 			return k
+		}
+		if k.alt != nil && k.alt.name == name {
+			return k.alt
 		}
 	}
 	return nil
