@@ -1,6 +1,9 @@
 package gemm
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // tileFunc computes one micro-tile: for rows i < mr and columns j < nr,
 //
@@ -74,15 +77,16 @@ func kernels() []*kernel { return append(append([]*kernel(nil), archKernels...),
 // kernel this CPU (or a purego build) lacks. Call it at start, before
 // loading models (MLSERVE_GEMM_KERNEL), or in tests.
 func Use(name string) error {
-	var names []string
-	for _, k := range kernels() {
-		if k.name == name {
-			active = k
-			return nil
+	k := kernelByName(name)
+	if k == nil || !slices.Contains(kernels(), k) { // an alt tile shape is not a kernel to use
+		var names []string
+		for _, k := range kernels() {
+			names = append(names, k.name)
 		}
-		names = append(names, k.name)
+		return fmt.Errorf("gemm: kernel %q is not available here (have %v)", name, names)
 	}
-	return fmt.Errorf("gemm: kernel %q is not available here (have %v)", name, names)
+	active = k
+	return nil
 }
 
 // kernelByName is the test hook that forces a kernel: packA(a, m, k,
