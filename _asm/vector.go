@@ -40,22 +40,22 @@ func copyPanels(fname string, NR, vbytes int, z bool) {
 	RET()
 }
 
-// gemv emits gemvAVX512: one packed A panel (12 rows, k columns) times a
-// vector, out[i] = sum_p a[p*12+i] * x[p] for i < 12, lanes 12-15 of out
-// zero. Each step loads a 12-float column of the panel (a masked load,
+// gemv emits fname: one packed A panel (MR rows, k columns) times a
+// vector, out[i] = sum_p a[p*MR+i] * x[p] for i < MR, lanes MR-15 of out
+// zero. Each step loads an MR-float column of the panel (a masked load,
 // which cannot fault past the panel) and multiplies it by x[p] broadcast
 // from memory; four accumulators hide the FMA latency. Batch-1 fully
 // connected layers are this shape (1000 x 2048 x 1), where a 12x16 tile
 // would compute 15 zero columns.
-func gemv() {
-	TEXT("gemvAVX512", NOSPLIT, "func(k int, a, x, out *float32)")
+func gemv(fname string, MR int) {
+	TEXT(fname, NOSPLIT, "func(k int, a, x, out *float32)")
 	Pragma("noescape")
-	Doc("gemvAVX512 computes out[i] = sum_p a[p*12+i] * x[p] for i < 12 of one packed A panel (k x 12); out[12:16] = 0.")
+	Doc(fmt.Sprintf("%s computes out[i] = sum_p a[p*%d+i] * x[p] for i < %d of one packed A panel (k x %d); out[%d:16] = 0.", fname, MR, MR, MR, MR))
 	k := Load(Param("k"), RCX)
 	ap := Load(Param("a"), RSI)
 	xp := Load(Param("x"), RDI)
 	mask := GP32()
-	MOVL(U32(0xfff), mask)
+	MOVL(U32(1<<MR-1), mask)
 	KMOVW(mask, K1)
 	acc := []VecPhysical{Z0, Z1, Z2, Z3}
 	col := []VecPhysical{Z4, Z5, Z6, Z7}
@@ -65,27 +65,27 @@ func gemv() {
 	n := RBX
 	MOVQ(k, n)
 	SHRQ(U8(2), n)
-	JZ(LabelRef("gemv_tail"))
-	Label("gemv_loop4")
+	JZ(LabelRef(fname + "_tail"))
+	Label(fname + "_loop4")
 	for p := range 4 {
-		VMOVUPS_Z(Mem{Base: ap, Disp: 48 * p}, K1, col[p])
+		VMOVUPS_Z(Mem{Base: ap, Disp: 4 * MR * p}, K1, col[p])
 		VFMADD231PS_BCST(Mem{Base: xp, Disp: 4 * p}, col[p], acc[p])
 	}
-	ADDQ(U8(192), ap)
+	ADDQ(U32(16*MR), ap)
 	ADDQ(U8(16), xp)
 	DECQ(n)
-	JNZ(LabelRef("gemv_loop4"))
-	Label("gemv_tail")
+	JNZ(LabelRef(fname + "_loop4"))
+	Label(fname + "_tail")
 	ANDQ(U8(3), k)
-	JZ(LabelRef("gemv_end"))
-	Label("gemv_loop1")
+	JZ(LabelRef(fname + "_end"))
+	Label(fname + "_loop1")
 	VMOVUPS_Z(Mem{Base: ap}, K1, col[0])
 	VFMADD231PS_BCST(Mem{Base: xp}, col[0], acc[0])
-	ADDQ(U8(48), ap)
+	ADDQ(U32(4*MR), ap)
 	ADDQ(U8(4), xp)
 	DECQ(k)
-	JNZ(LabelRef("gemv_loop1"))
-	Label("gemv_end")
+	JNZ(LabelRef(fname + "_loop1"))
+	Label(fname + "_end")
 	VADDPS(acc[1], acc[0], acc[0])
 	VADDPS(acc[3], acc[2], acc[2])
 	VADDPS(acc[2], acc[0], acc[0])
@@ -173,6 +173,123 @@ func fmaPeak(fname string, acc int, z bool) {
 	DECQ(n)
 	JNZ(LabelRef(fname + "_loop"))
 	Label(fname + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// copyRows emits copyRowsAVX512: rows rows of nv*16 floats plus a masked
+// tail (mask: the tail's lanes), src rows srcStride floats apart, dst rows
+// dstStride apart. Masked lanes are neither read nor written.
+func copyRows() {
+	TEXT("copyRowsAVX512", NOSPLIT, "func(dst, src *float32, rows, nv int, mask uint16, dstStride, srcStride int)")
+	Pragma("noescape")
+	Doc("copyRowsAVX512 copies rows rows of nv*16 floats and a masked tail from src (rows srcStride floats apart) to dst (dstStride apart).")
+	dst := Load(Param("dst"), RDI)
+	src := Load(Param("src"), RSI)
+	rows := Load(Param("rows"), RCX)
+	nv := Load(Param("nv"), RDX)
+	Load(Param("mask"), R10)
+	KMOVW(R10L, K1)
+	ds := Load(Param("dstStride"), R8)
+	SHLQ(U8(2), ds)
+	ss := Load(Param("srcStride"), R9)
+	SHLQ(U8(2), ss)
+	TESTQ(rows, rows)
+	JZ(LabelRef("copyrows_done"))
+	Label("copyrows_row")
+	MOVQ(src, R11)
+	MOVQ(dst, R12)
+	MOVQ(nv, R13)
+	TESTQ(R13, R13)
+	JZ(LabelRef("copyrows_tail"))
+	Label("copyrows_vec")
+	VMOVUPS(Mem{Base: R11}, Z0)
+	VMOVUPS(Z0, Mem{Base: R12})
+	ADDQ(U8(64), R11)
+	ADDQ(U8(64), R12)
+	DECQ(R13)
+	JNZ(LabelRef("copyrows_vec"))
+	Label("copyrows_tail")
+	VMOVUPS_Z(Mem{Base: R11}, K1, Z0)
+	VMOVUPS(Z0, K1, Mem{Base: R12})
+	ADDQ(ss, src)
+	ADDQ(ds, dst)
+	DECQ(rows)
+	JNZ(LabelRef("copyrows_row"))
+	Label("copyrows_done")
+	VZEROUPPER()
+	RET()
+}
+
+// prefetchA emits prefetchKiB: PREFETCHT0 of the 16 cache lines from p on,
+// the start of the next A panel a tile will read.
+func prefetchA() {
+	TEXT("prefetchKiB", NOSPLIT, "func(p *float32)")
+	Pragma("noescape")
+	Doc("prefetchKiB prefetches the KiB at p into L1 (16 lines).")
+	p := Load(Param("p"), RAX)
+	for l := range 16 {
+		PREFETCHT0(Mem{Base: p, Disp: 64 * l})
+	}
+	RET()
+}
+
+// copyRowsEvens emits copyRowsEvensAVX512: for each of rows rows, dst[c]
+// = src[2c], 16 at a time from two vectors of src with one two-table
+// permute, full times, then a tail: the lanes m1 and m2 of the row's next
+// two vectors of src read (masked lanes are not), the lanes ms of dst
+// written; src rows srcStride floats apart, dst rows dstStride. The
+// engine's stride-2 im2col and subsample gather with it.
+func copyRowsEvens() {
+	idx := GLOBL("evensIndex", RODATA|NOPTR)
+	for i := range 16 {
+		DATA(4*i, U32(2*i))
+	}
+	TEXT("copyRowsEvensAVX512", NOSPLIT, "func(dst, src *float32, rows, full int, m1, m2, ms uint16, dstStride, srcStride int)")
+	Pragma("noescape")
+	Doc("copyRowsEvensAVX512 sets dst[r*dstStride+c] = src[r*srcStride+2c] for r < rows, c < 16*full, then for the lanes ms of the next 16 from the lanes m1, m2 of the next 32 of src (see the generator).")
+	dst := Load(Param("dst"), RDI)
+	src := Load(Param("src"), RSI)
+	rows := Load(Param("rows"), RCX)
+	full := Load(Param("full"), RDX)
+	for _, m := range []struct {
+		name string
+		k    Register
+	}{{"m1", K1}, {"m2", K2}, {"ms", K3}} {
+		Load(Param(m.name), RAX)
+		KMOVW(EAX, m.k)
+	}
+	ds := Load(Param("dstStride"), R8)
+	SHLQ(U8(2), ds)
+	ss := Load(Param("srcStride"), R9)
+	SHLQ(U8(2), ss)
+	VMOVUPS(idx, Z2)
+	TESTQ(rows, rows)
+	JZ(LabelRef("evens_done"))
+	Label("evens_row")
+	MOVQ(src, R10)
+	MOVQ(dst, R11)
+	MOVQ(full, R12)
+	TESTQ(R12, R12)
+	JZ(LabelRef("evens_tail"))
+	Label("evens_vec")
+	VMOVUPS(Mem{Base: R10}, Z0)
+	VPERMT2PS(Mem{Base: R10, Disp: 64}, Z2, Z0)
+	VMOVUPS(Z0, Mem{Base: R11})
+	ADDQ(U32(128), R10)
+	ADDQ(U32(64), R11)
+	DECQ(R12)
+	JNZ(LabelRef("evens_vec"))
+	Label("evens_tail")
+	VMOVUPS_Z(Mem{Base: R10}, K1, Z0)
+	VMOVUPS_Z(Mem{Base: R10, Disp: 64}, K2, Z1)
+	VPERMT2PS(Z1, Z2, Z0)
+	VMOVUPS(Z0, K3, Mem{Base: R11})
+	ADDQ(ss, src)
+	ADDQ(ds, dst)
+	DECQ(rows)
+	JNZ(LabelRef("evens_row"))
+	Label("evens_done")
 	VZEROUPPER()
 	RET()
 }

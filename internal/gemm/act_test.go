@@ -190,7 +190,8 @@ func BenchmarkActivate(b *testing.B) {
 // guard float after dst.
 func TestScale(t *testing.T) {
 	defer Use(Kernel())
-	for _, kern := range kernelNames() {
+	for _, k := range kernels() { // Use's names: Scale keys on the instruction set
+		kern := k.name
 		if err := Use(kern); err != nil {
 			t.Fatal(err)
 		}

@@ -33,7 +33,7 @@ func PackA(a []float32, m, k int) *PackedA {
 	if m <= 0 || k <= 0 || len(a) < m*k {
 		panic(fmt.Sprintf("gemm: PackA: bad shape m=%d k=%d len=%d", m, k, len(a)))
 	}
-	return packA(a, m, k, active)
+	return packA(a, m, k, active.forRows(m))
 }
 
 // packA packs a for the given kernel.

@@ -10,6 +10,7 @@ var archKernels = func() []*kernel {
 	var ks []*kernel
 	if cpu.X86.HasAVX512F {
 		ks = append(ks, avx512Kernel)
+		avx512Kernel.alt = avx512WKernel
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, avx2Kernel)
@@ -21,6 +22,14 @@ var (
 	avx512Kernel = &kernel{name: "avx512", mr: 12, nr: 32, tile: avx512Tile, copyPanels: copyB32, direct: avx512DirectTile,
 		narrow: &kernel{name: "avx512", mr: 12, nr: 16, tile: avx512N16Tile, copyPanels: copyB16},
 		peak:   peakAVX512, peakFlops: 24 * 16 * 2, gemv: gemvVec}
+	// avx512WKernel is the 8x48 tile: PackA picks it over avx512Kernel
+	// for the row counts it pads less (multiples of 8, not of 12: 64 to
+	// 2048 channels), and its 48 columns need 3 B loads and 8 broadcasts
+	// per 24 FMAs where 12x32 needs 2 and 12. n = 49 (ResNet's last
+	// stage at batch 1) is one tile and one gemv column.
+	avx512WKernel = &kernel{name: "avx512w", mr: 8, nr: 48, tile: avx512WTile, copyPanels: copyB48, direct: avx512WDirectTile,
+		narrow: &kernel{name: "avx512w", mr: 8, nr: 16, tile: avx512WN16Tile, copyPanels: copyB16},
+		peak:   peakAVX512, peakFlops: 24 * 16 * 2, gemv: gemvWVec}
 	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, tile: avx2Tile,
 		peak: peakAVX2, peakFlops: 12 * 8 * 2}
 )
@@ -46,6 +55,35 @@ func useWinoAMD64(name string) {
 	case (name == "avx512" || name == "avx2") && avx2:
 		winoIn4, winoOut4 = winoIn4AVX2, winoOut4AVX2
 	}
+	if cpu.X86.HasAVX512F {
+		copyRows, copyRowsEvens = copyRowsVec, copyRowsEvensVec
+	}
+	prefetch = prefetchVec
+}
+
+// prefetchVec prefetches the first KiB of p (at least 256 floats long).
+func prefetchVec(p []float32) {
+	_ = p[255]
+	prefetchKiB(&p[0])
+}
+
+// copyRowsEvensVec is copyRowsEvens in AVX-512: whole vectors while the
+// last row's src holds their 32 floats, then a masked tail of up to 16
+// (lanes past the row not read).
+func copyRowsEvensVec(dst, src []float32, rows, cols, dstStride, srcStride int) {
+	full := cols / 16
+	if (rows-1)*srcStride+32*full > len(src) {
+		full--
+	}
+	r := cols - 16*full // 0 to 16 outputs a row, from 2r-1 floats of src
+	a := max(2*r-1, 0)
+	mask := func(k int) uint16 { return uint16(uint32(1)<<k - 1) }
+	copyRowsEvensAVX512(&dst[0], &src[0], rows, full, mask(min(a, 16)), mask(max(a-16, 0)), mask(r), dstStride, srcStride)
+}
+
+// copyRowsVec is copyRows in AVX-512 (bounds checked by CopyRows).
+func copyRowsVec(dst, src []float32, rows, cols, dstStride, srcStride int) {
+	copyRowsAVX512(&dst[0], &src[0], rows, cols/16, uint16(1)<<(cols%16)-1, dstStride, srcStride)
 }
 
 // maxIntoVec is MaxInto in AVX2 (len(src) == len(dst) > 0).
@@ -58,7 +96,20 @@ func gemvVec(a, x []float32, out *[16]float32) {
 	gemvAVX512(len(x), &a[0], &x[0], &out[0])
 }
 
-// copyB32 and copyB16 check the bounds of copyPanels32 and copyPanels16.
+// gemvWVec checks the bounds of gemvAVX512W: a is one whole 8-row panel
+// of len(x) columns.
+func gemvWVec(a, x []float32, out *[16]float32) {
+	_ = a[len(x)*8-1]
+	gemvAVX512W(len(x), &a[0], &x[0], &out[0])
+}
+
+// copyB48, copyB32 and copyB16 check the bounds of copyPanels48,
+// copyPanels32 and copyPanels16.
+func copyB48(dst, src []float32, panels, stride int) {
+	_, _ = dst[(panels-1)*stride+47], src[panels*48-1]
+	copyPanels48(&dst[0], &src[0], panels, stride)
+}
+
 func copyB32(dst, src []float32, panels, stride int) {
 	_, _ = dst[(panels-1)*stride+31], src[panels*32-1]
 	copyPanels32(&dst[0], &src[0], panels, stride)
@@ -92,6 +143,26 @@ func avx512N16Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flag
 	tileAVX512N16(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, mr, uint32(1)<<nr-1, lo, hi)
 }
 
+// avx512WTile, avx512WDirectTile and avx512WN16Tile are avx512Tile,
+// avx512DirectTile and avx512N16Tile for the 8x48 kernel.
+func avx512WTile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32) {
+	_, _ = a[kc*8-1], b[kc*48-1]
+	bp, rp := tilePointers(c, ldc, bias, res, flags, mr, nr)
+	tileAVX512W(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, mr, uint64(1)<<nr-1, lo, hi)
+}
+
+func avx512WDirectTile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32, ldb int) {
+	_, _ = a[kc*8-1], b[(kc-1)*ldb+47]
+	bp, rp := tilePointers(c, ldc, bias, res, flags, mr, nr)
+	tileAVX512WS(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, mr, uint64(1)<<nr-1, lo, hi, ldb)
+}
+
+func avx512WN16Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32) {
+	_, _ = a[kc*8-1], b[kc*16-1]
+	bp, rp := tilePointers(c, ldc, bias, res, flags, mr, nr)
+	tileAVX512WN16(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, mr, uint32(1)<<nr-1, lo, hi)
+}
+
 // avx2Tile runs full tiles in assembly; an edge tile is computed into a
 // scratch tile and merged in Go.
 func avx2Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32) {
@@ -111,6 +182,7 @@ func init() {
 	if cpu.X86.HasAVX512F && cpu.X86.HasBMI2 {
 		avx512Kernel.act = &[...]actFunc{nil, actClampZ, actSigmoidZ, actSiLUZ, actHardSwishZ}
 		avx512Kernel.narrow.act = avx512Kernel.act
+		avx512WKernel.act, avx512WKernel.narrow.act = avx512Kernel.act, avx512Kernel.act
 		scaleKernels["avx512"] = scaleZ
 		sum64Vec = sum64AVX512
 	}

@@ -172,10 +172,15 @@ func (p *problem) checkWant(t testing.TB, kern string, backing []float32, cOff i
 	}
 }
 
+// kernelNames lists the kernels, and each one's alternative tile shape
+// (kernelByName finds both), for the per-kernel tests.
 func kernelNames() []string {
 	var names []string
 	for _, k := range kernels() {
 		names = append(names, k.name)
+		if k.alt != nil {
+			names = append(names, k.alt.name)
+		}
 	}
 	return names
 }
@@ -196,9 +201,12 @@ func TestKernel(t *testing.T) {
 	}
 }
 
-// smallSizes cover every remainder of the tile shapes (4, 6, 12, 16, 32)
-// and a few sizes past one tile.
-var smallSizes = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 23, 24, 31, 32, 33, 40}
+// smallSizes cover every remainder of the tile shapes (4, 6, 8, 12, 16, 32)
+// and a few sizes past one tile; smallN adds the remainders of 48 for n.
+var (
+	smallSizes = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 23, 24, 31, 32, 33, 40}
+	smallN     = append(smallSizes[:len(smallSizes):len(smallSizes)], 47, 48, 49, 50, 64, 65, 97)
+)
 
 // thorough reports whether to run every case: not with -short, and not
 // under the race detector, which makes the kernels' Go code ~10x slower.
@@ -212,7 +220,7 @@ func TestMulSmall(t *testing.T) {
 			idx := 0
 			for _, m := range smallSizes {
 				for _, k := range smallSizes {
-					for _, n := range smallSizes {
+					for _, n := range smallN {
 						v := variants[idx%len(variants)]
 						cOff := guard + idx%5 // unaligned C
 						idx++
@@ -239,6 +247,8 @@ var largeShapes = [][3]int{
 	{64, 576, 784},   // 3x3
 	{256, 64, 784},   // 1x1 expand
 	{512, 4608, 49},  // stage 5 3x3: k split into blocks, M split
+	{2048, 512, 49},  // stage 5 1x1 expand: one 48-wide tile and a gemv column
+	{64, 256, 3136},  // 1x1 reduce, rows a multiple of 8, not of 12
 	{128, 1152, 196}, // n below the split threshold
 	{1000, 2048, 1},  // FC, batch 1
 	{1000, 2048, 7},  // FC, batch 7
@@ -398,5 +408,28 @@ func TestMulReLUSpecials(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestForRows checks which tile shape PackA packs for: the alternative
+// (8 rows) only where it pads fewer rows, and that Use does not take an
+// alternative by name (Kernel stays an instruction set's name, which
+// dwconv and the scale kernels key on).
+func TestForRows(t *testing.T) {
+	k := kernelByName("avx512")
+	if k == nil || k.alt == nil {
+		t.Skip("no avx512 kernel here")
+	}
+	for _, c := range []struct {
+		m    int
+		want string
+	}{{64, "avx512w"}, {1000, "avx512w"}, {2048, "avx512w"}, {48, "avx512"}, {96, "avx512"}, {12, "avx512"}, {7, "avx512w"}} {
+		if got := k.forRows(c.m).name; got != c.want {
+			t.Errorf("forRows(%d) = %s, want %s", c.m, got, c.want)
+		}
+	}
+	if err := Use("avx512w"); err == nil {
+		t.Errorf("Use(avx512w) = nil, want an error")
+		_ = Use(kernels()[0].name)
 	}
 }

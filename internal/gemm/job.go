@@ -174,36 +174,41 @@ func (j *job) runVec() {
 	}
 }
 
-// runRem computes the last j.rem columns of C for the job's A panels with
-// the gemv, each from its column of B, gathered.
-func (j *job) runRem(ws *workspace) {
-	gemv := j.a.kern.gemv
-	mr, m, k, n := j.a.kern.mr, j.a.m, j.a.k, j.n
-	if len(ws.x) < k {
-		ws.x = make([]float32, k)
+// remCols gathers rows [pc, pc+kc) of the last j.rem columns of B (the
+// gemv's) into ws.x, one column after the other, and returns them.
+func (j *job) remCols(ws *workspace, pc, kc int) []float32 {
+	k, cols := j.a.k, j.n-j.rem
+	if len(ws.x) < j.rem*kc {
+		ws.x = make([]float32, j.rem*kc)
 	}
-	x := ws.x[:k]
-	flags := j.oneStepFlags()
-	for col := n - j.rem; col < n; col++ {
+	x := ws.x[:j.rem*kc]
+	for r := range j.rem {
+		xr := x[r*kc : (r+1)*kc]
 		if j.shared != nil {
-			off := k*j.sharedWidth(n-j.rem) + (col-n+j.rem)*k
-			x = j.shared[off : off+k]
+			off := k*j.sharedWidth(cols) + r*k + pc
+			copy(xr, j.shared[off:off+kc])
 		} else {
-			j.column(x, 0, col)
+			j.column(xr, pc, cols+r)
 		}
-		for q := j.m0; q < j.m1; q++ {
-			i0 := q * mr
-			mrCur := min(mr, m-i0)
-			gemv(j.a.data[q*mr*k:(q+1)*mr*k], x, &ws.acc)
-			off, end := i0*n+col, (i0+mrCur-1)*n+col+1
-			var bias, res []float32
-			if j.ep.Bias != nil {
-				bias = j.ep.Bias[i0 : i0+mrCur]
-			}
-			if j.ep.Residual != nil {
-				res = j.ep.Residual[off:end]
-			}
-			epilogue(ws.acc[:], 1, j.c[off:end], n, bias, res, flags|j.clampFlag(), mrCur, 1, j.ep.Act.Lo, j.ep.Act.Hi)
+	}
+	return x
+}
+
+// remTile computes the last j.rem columns of the rows of one A panel for
+// one k block with the gemv: ap is the panel's block (kc x mr, in L1 after
+// the block's tiles, so the weights are read from memory once), x the
+// columns' rows (remCols), flags and bias the block's.
+func (j *job) remTile(ws *workspace, ap, x []float32, i0, mrCur, kc, flags int, bias []float32, last bool) {
+	n, cols := j.n, j.n-j.rem
+	for r := range j.rem {
+		j.a.kern.gemv(ap, x[r*kc:(r+1)*kc], &ws.acc)
+		off, end := i0*n+cols+r, (i0+mrCur-1)*n+cols+r+1
+		var res []float32
+		if flags&flagRes != 0 {
+			res = j.ep.Residual[off:end]
+		}
+		epilogue(ws.acc[:], 1, j.c[off:end], n, bias, res, flags, mrCur, 1, j.ep.Act.Lo, j.ep.Act.Hi)
+		if last {
 			j.actAfter(j.a.kern, j.c[off:end], n, mrCur, 1)
 		}
 	}
@@ -230,9 +235,7 @@ func (j *job) run() {
 	ad := j.a.data
 	cols := n - j.rem // columns computed in tiles
 	direct := j.direct(k)
-	if j.rem > 0 && j.n1*nr >= cols {
-		defer j.runRem(ws) // this job holds the last micro-panel
-	}
+	remHere := j.rem > 0 && j.n1*nr >= cols // this job holds the last micro-panel
 	for jc := j.n0 * nr; jc < min(j.n1*nr, cols); jc += nc {
 		ncCur := min(nc, min(j.n1*nr, cols)-jc)
 		full, tailKern := j.tail(ncCur)
@@ -256,10 +259,17 @@ func (j *job) run() {
 			if pc+kc == k {
 				flags |= j.clampFlag()
 			}
+			var x []float32 // the gemv's columns, in the last B block
+			if remHere && jc+ncCur == cols {
+				x = j.remCols(ws, pc, kc)
+			}
 			for q := j.m0; q < j.m1; q++ {
 				i0 := q * mr
 				mrCur := min(mr, m-i0)
 				ap := ad[q*mr*k+pc*mr : q*mr*k+(pc+kc)*mr]
+				if next := (q+1)*mr*k + pc*mr; q+1 < j.m1 && prefetch != nil && next+256 <= len(ad) {
+					prefetch(ad[next:]) // the next panel's block: not where the kernel's own prefetch runs ahead to
+				}
 				var bias []float32
 				if flags&flagBias != 0 {
 					bias = j.ep.Bias[i0 : i0+mrCur]
@@ -288,6 +298,9 @@ func (j *job) run() {
 					if pc+kc == k {
 						j.actAfter(kern, j.c[off:end], n, mrCur, nrCur)
 					}
+				}
+				if x != nil {
+					j.remTile(ws, ap, x, i0, mrCur, kc, flags, bias, pc+kc == k)
 				}
 			}
 		}

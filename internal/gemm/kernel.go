@@ -1,6 +1,9 @@
 package gemm
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // tileFunc computes one micro-tile: for rows i < mr and columns j < nr,
 //
@@ -39,6 +42,10 @@ type kernel struct {
 	// gemv, if set, computes out[i] = sum_p a[p*mr+i] * x[p] for i < mr
 	// of one whole packed A panel (len(x) = k): Mul uses it for n = 1.
 	gemv func(a, x []float32, out *[16]float32)
+	// alt, if set, is a kernel of the same instruction set with another
+	// tile shape, which PackA uses for the row counts it pads less (see
+	// forRows).
+	alt *kernel
 	// act, if set, holds the vector activations by ActKind (act.go); nil
 	// entries, or a nil act, run actGeneric.
 	act *[ActHardSwish + 1]actFunc
@@ -48,6 +55,15 @@ var genericKernel = &kernel{name: "generic", mr: 4, nr: 4, tile: genericTile}
 
 // active is the kernel PackA packs for: the best one this CPU runs.
 var active = kernels()[0]
+
+// forRows is the kernel PackA packs an m-row matrix for: k, or its alt
+// when that pads m with fewer zero rows (on a tie, k).
+func (k *kernel) forRows(m int) *kernel {
+	if k.alt != nil && ceilDiv(m, k.alt.mr)*k.alt.mr < ceilDiv(m, k.mr)*k.mr {
+		return k.alt
+	}
+	return k
+}
 
 // Kernel reports the micro-kernel in use: "avx512", "avx2", or "generic".
 func Kernel() string { return active.name }
@@ -63,7 +79,7 @@ func kernels() []*kernel { return append(append([]*kernel(nil), archKernels...),
 // loading models (MLSERVE_GEMM_KERNEL), or in tests.
 func Use(name string) error {
 	k := kernelByName(name)
-	if k == nil {
+	if k == nil || !slices.Contains(kernels(), k) { // an alt tile shape is not a kernel to use
 		var names []string
 		for _, k := range kernels() {
 			names = append(names, k.name)
@@ -78,10 +94,15 @@ func Use(name string) error {
 // kernelByName is the test hook that forces a kernel: packA(a, m, k,
 // kernelByName("generic")) makes every later Mul with that PackedA run the
 // generic kernel, side by side with the others. nil if the CPU lacks it.
+// An alt tile shape ("avx512w") is found by its own name too, so tests run
+// it on every shape.
 func kernelByName(name string) *kernel {
 	for _, k := range kernels() {
 		if k.name == name {
 			return k
+		}
+		if k.alt != nil && k.alt.name == name {
+			return k.alt
 		}
 	}
 	return nil

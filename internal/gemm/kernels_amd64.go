@@ -19,6 +19,21 @@ func tileAVX512N16(kc int, a *float32, b *float32, c *float32, ldc int, bias *fl
 //go:noescape
 func tileAVX512S(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32, lo float32, hi float32, ldb int)
 
+// tileAVX512W computes one 8x48 tile of C; see tileFunc.
+//
+//go:noescape
+func tileAVX512W(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint64, lo float32, hi float32)
+
+// tileAVX512WN16 computes one 8x16 tile of C; see tileFunc.
+//
+//go:noescape
+func tileAVX512WN16(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint32, lo float32, hi float32)
+
+// tileAVX512WS computes one 8x48 tile of C from B rows ldb floats apart; see tileFunc.
+//
+//go:noescape
+func tileAVX512WS(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, mr int, mask uint64, lo float32, hi float32, ldb int)
+
 // tileAVX2 computes one full 6x16 tile of C; see tileFunc.
 //
 //go:noescape
@@ -29,6 +44,11 @@ func tileAVX2(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32
 //go:noescape
 func copyPanels32(dst *float32, src *float32, panels int, stride int)
 
+// copyPanels48 copies panels rows of 48 floats from src (contiguous) to dst (stride floats apart).
+//
+//go:noescape
+func copyPanels48(dst *float32, src *float32, panels int, stride int)
+
 // copyPanels16 copies panels rows of 16 floats from src (contiguous) to dst (stride floats apart).
 //
 //go:noescape
@@ -38,6 +58,11 @@ func copyPanels16(dst *float32, src *float32, panels int, stride int)
 //
 //go:noescape
 func gemvAVX512(k int, a *float32, x *float32, out *float32)
+
+// gemvAVX512W computes out[i] = sum_p a[p*8+i] * x[p] for i < 8 of one packed A panel (k x 8); out[8:16] = 0.
+//
+//go:noescape
+func gemvAVX512W(k int, a *float32, x *float32, out *float32)
 
 // winoInAVX512 is Winograd F(2x2,3x3)'s input transform of n tiles (see the generator).
 //
@@ -73,6 +98,21 @@ func winoOut4AVX2(m *float32, stride int, n int, out *float32, ldo int, bias *fl
 //
 //go:noescape
 func maxIntoAVX2(dst *float32, src *float32, n int)
+
+// copyRowsAVX512 copies rows rows of nv*16 floats and a masked tail from src (rows srcStride floats apart) to dst (dstStride apart).
+//
+//go:noescape
+func copyRowsAVX512(dst *float32, src *float32, rows int, nv int, mask uint16, dstStride int, srcStride int)
+
+// copyRowsEvensAVX512 sets dst[r*dstStride+c] = src[r*srcStride+2c] for r < rows, c < 16*full, then for the lanes ms of the next 16 from the lanes m1, m2 of the next 32 of src (see the generator).
+//
+//go:noescape
+func copyRowsEvensAVX512(dst *float32, src *float32, rows int, full int, m1 uint16, m2 uint16, ms uint16, dstStride int, srcStride int)
+
+// prefetchKiB prefetches the KiB at p into L1 (16 lines).
+//
+//go:noescape
+func prefetchKiB(p *float32)
 
 // actClampZ sets each of cols floats of rows rows at c, ldc apart, to min(max(x, lo), hi).
 //

@@ -21,6 +21,10 @@ func packRow(dst, src []float32, p, kc, nr, tnr int, cp func(dst, src []float32,
 		if full > 0 {
 			cp(dst[p*nr:], src, full/nr, kc*nr)
 		}
+	case nr == 48:
+		for jr := 0; jr < full; jr += 48 {
+			*(*[48]float32)(dst[jr*kc+p*48:]) = *(*[48]float32)(src[jr:])
+		}
 	case nr == 32:
 		for jr := 0; jr < full; jr += 32 {
 			*(*[32]float32)(dst[jr*kc+p*32:]) = *(*[32]float32)(src[jr:])

@@ -48,10 +48,6 @@ func BenchmarkConv(b *testing.B) {
 				cols := n * g.oh * g.ow
 				dst := make([]float32, cout*cols)
 				ep := gemm.Epilogue{Bias: randData(rng, cout), ReLU: true}
-				var deint []float32
-				if st == 2 {
-					deint = make([]float32, len(in))
-				}
 				for _, m := range []int{2, 4} {
 					if k != 3 || st != 1 {
 						break
@@ -79,10 +75,7 @@ func BenchmarkConv(b *testing.B) {
 							gemm.Mul(dst, w, sub, cols, ep)
 							continue
 						}
-						src.in, src.hw2 = in, 0
-						if deint != nil {
-							src.deinterleave(deint)
-						}
+						src.in = in
 						gemm.MulSource(dst, w, src, cols, ep)
 					}
 					flops := 2 * float64(cout*cols) * float64(cin*k*k)

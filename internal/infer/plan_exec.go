@@ -22,7 +22,7 @@ type execOp struct {
 	l       *layer
 	ins     []*value // activation inputs, in order (residual last for kConv)
 	out     *value
-	tmp     []*buffer // scratch planned in the arena: deint, Winograd, subsampled input, FC transposes
+	tmp     []*buffer // scratch planned in the arena: Winograd, subsampled input, FC transposes
 	outT    *tensor.Dense
 	g       geom
 	direct  bool      // kConv: 1x1 stride-1 unpadded, the input is the GEMM's B
@@ -30,7 +30,6 @@ type execOp struct {
 	wv, wm  *buffer
 	sub     *buffer       // kConv 1x1 with a stride: the input subsampled, the GEMM's B
 	src     *im2colSource // kConv otherwise: B made on demand from the input
-	deint   *buffer       // kConv with stride 2: the input, deinterleaved
 	dw      *dwconv.Conv  // kGConv: the direct kernel (op_gconv.go)
 	pool    *buffer       // kGConv: a GlobalAveragePool's output it writes too (op_families_se.go)
 	pooled  bool          // kGAP: computed by its producer's pool
@@ -124,9 +123,6 @@ func (o *execOp) run() {
 			break
 		}
 		o.src.in = src
-		if o.deint != nil {
-			o.src.deinterleave(o.deint.data)
-		}
 		// Made block by block inside the GEMM, also for few columns, where
 		// Mul splits the rows of A and each worker makes the (small) B
 		// again: still faster than making it whole first (BenchmarkConv:

@@ -116,10 +116,6 @@ func (o *execOp) setupConv(x *value, get func(*layer, string) (*value, error)) e
 		o.tmp = append(o.tmp, o.wv, o.wm)
 	} else if !o.direct {
 		o.src = &im2colSource{g: o.g, n: n}
-		if l.sw == 2 {
-			o.deint = &buffer{size: prod(x.shape)}
-			o.tmp = append(o.tmp, o.deint)
-		}
 	}
 	if l.residual != "" {
 		r, err := get(l, l.residual)
