@@ -201,7 +201,9 @@ func TestServeBinarySIGTERM(t *testing.T) {
 
 	addrc := make(chan string, 1)
 	var logs testsupport.SyncBuffer
+	scanned := make(chan struct{}) // closed at the child's EOF on stderr
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			fmt.Fprintln(&logs, sc.Text())
@@ -260,7 +262,8 @@ func TestServeBinarySIGTERM(t *testing.T) {
 		t.Fatalf("in-flight request: %d %s", resp.StatusCode, body)
 	}
 	waitc := make(chan error, 1)
-	go func() { waitc <- cmd.Wait() }()
+	// Wait closes the pipe: read every log line first (os/exec's rule).
+	go func() { <-scanned; waitc <- cmd.Wait() }()
 	select {
 	case err := <-waitc:
 		if err != nil {
