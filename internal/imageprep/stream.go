@@ -62,17 +62,7 @@ func PrepareReader(r io.Reader, cfg Config, dst []float32, enter func(cost int64
 	if err != nil {
 		return Info{}, streamError("decode", err)
 	}
-	src := newJPEGSource(img, hdr, scale, orient)
-	decoded := time.Now()
-	w, h := src.size()
-	tensor(dst, src, cfg)
-	return Info{
-		Width:          w,
-		Height:         h,
-		Format:         FormatJPEG,
-		DecodeTime:     decoded.Sub(start),
-		PreprocessTime: time.Since(decoded),
-	}, nil
+	return finish(dst, newJPEGSource(img, hdr, scale, orient), FormatJPEG, cfg, start), nil
 }
 
 // streamWindows is what a jpeg.Stream holds of the compressed data: its

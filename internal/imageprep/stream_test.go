@@ -11,21 +11,6 @@ import (
 	"github.com/mlserve/mlserve/internal/jpeg/jpegtest"
 )
 
-// failAfter returns n bytes of data, then err.
-type failAfter struct {
-	data []byte
-	err  error
-}
-
-func (f *failAfter) Read(p []byte) (int, error) {
-	if len(f.data) == 0 {
-		return 0, f.err
-	}
-	n := copy(p[:min(len(p), 4096)], f.data)
-	f.data = f.data[n:]
-	return n, nil
-}
-
 func TestPrepareReaderMatchesPrepare(t *testing.T) {
 	big := jpegtest.Photo(1600, 1200, 4)
 	cases := map[string][]byte{
@@ -93,7 +78,7 @@ func TestPrepareReaderErrors(t *testing.T) {
 	dst := make([]float32, 3*cfg.Crop*cfg.Crop)
 	boom := errors.New("connection reset")
 	for _, cut := range []int{0, 50, len(data) / 2, len(data) - 2} {
-		_, err := PrepareReader(&failAfter{data: data[:cut], err: boom}, cfg, dst, nil)
+		_, err := PrepareReader(io.MultiReader(bytes.NewReader(data[:cut]), iotest.ErrReader(boom)), cfg, dst, nil)
 		var re *ReadError
 		if !errors.As(err, &re) || !errors.Is(err, boom) || Code(err) != "" {
 			t.Errorf("read fails after %d bytes: %v (code %q), want a *ReadError and no image code", cut, err, Code(err))

@@ -121,26 +121,11 @@ func TestStreamHeader(t *testing.T) {
 	}
 }
 
-// failReader returns its data, then err.
-type failReader struct {
-	data []byte
-	err  error
-}
-
-func (f *failReader) Read(p []byte) (int, error) {
-	if len(f.data) == 0 {
-		return 0, f.err
-	}
-	n := copy(p[:min(len(p), 1000)], f.data)
-	f.data = f.data[n:]
-	return n, nil
-}
-
 func TestStreamReadError(t *testing.T) {
 	data := streamCases(t)["big progressive restarts"]
 	boom := errors.New("connection reset")
 	for _, cut := range []int{0, 1, 100, len(data) / 3, len(data) - 1} {
-		_, err := decodeStream(&failReader{data: data[:cut], err: boom}, Options{Scale: 8})
+		_, err := decodeStream(io.MultiReader(bytes.NewReader(data[:cut]), iotest.ErrReader(boom)), Options{Scale: 8})
 		var re *ReadError
 		if !errors.As(err, &re) || !errors.Is(err, boom) {
 			t.Errorf("cut at %d: %v (%T), want a *ReadError wrapping the reader's error", cut, err, err)
