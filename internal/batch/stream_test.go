@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/jpeg/jpegtest"
 	"github.com/mlserve/mlserve/internal/s3io"
+	"github.com/mlserve/mlserve/internal/testsupport/s3server"
 )
 
 var streamPrep = imageprep.Config{ResizeShorter: 8, Crop: 8}
@@ -126,10 +128,17 @@ func TestRunStreams(t *testing.T) {
 		}
 	}
 	want["text.jpg"] = imageprep.CodeNotImage
-	for _, fails := range []int{0, 2, 5} {
-		t.Run(fmt.Sprintf("%d failing reads", fails), func(t *testing.T) {
+	srv := s3server.Start(t)
+	srv.Setenv(t)
+	bucket := srv.NewBucket(t)
+	for _, tc := range []struct {
+		fails int
+		root  string
+	}{{0, "mem://stream"}, {2, "mem://stream"}, {5, "mem://stream"}, {0, "s3://" + bucket}, {5, "s3://" + bucket}} {
+		fails := tc.fails
+		t.Run(fmt.Sprintf("%s %d failing reads", strings.SplitN(tc.root, ":", 2)[0], fails), func(t *testing.T) {
 			n := memN.Add(1)
-			in, out := fmt.Sprintf("mem://stream-%d/in/", n), fmt.Sprintf("mem://stream-%d/out/", n)
+			in, out := fmt.Sprintf("%s/%d/in/", tc.root, n), fmt.Sprintf("%s/%d/out/", tc.root, n)
 			s, err := s3io.Open(context.Background(), in)
 			if err != nil {
 				t.Fatal(err)
