@@ -39,7 +39,9 @@ func PrepareReader(r io.Reader, cfg Config, dst []float32, enter func(cost int64
 		return Info{}, ErrNotStreamed
 	}
 	start := time.Now()
-	st, err := jpeg.NewStream(r, cfg.MaxPixels)
+	// The pixel limit is checked below, after the variants internal/jpeg
+	// does not decode are known, in the order jpegSource takes.
+	st, err := jpeg.NewStream(r, 0)
 	if err != nil {
 		return Info{}, streamError("header", err)
 	}

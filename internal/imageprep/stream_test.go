@@ -16,6 +16,9 @@ func TestPrepareReaderMatchesPrepare(t *testing.T) {
 	cases := map[string][]byte{
 		"1600x1200 progressive, EXIF-less": jpegtest.Cjpeg(t, big, "-progressive", "-quality", "90"),
 		"1600x1200 restarts":               jpegtest.Cjpeg(t, big, "-restart", "2", "-sample", "2x1"),
+		// FuzzPrepare: 48 components and over the pixel limit, which
+		// Prepare leaves to image/jpeg.
+		"48 components, 12336x12336": []byte("\xff\xd8\xff\xc0\x00\x14\b00000000000000000"),
 	}
 	for _, tc := range jpegtest.Corpus(t) {
 		cases[tc.Name] = tc.Data
