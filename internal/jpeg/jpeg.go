@@ -8,7 +8,9 @@
 // chroma that is subsampled 2x2 is decoded with a transform twice as large,
 // as libjpeg-turbo does, so that it needs no upsampling.
 //
-// The decoder reads the whole file from memory. Images come back as
+// Decode reads the whole file from memory; a Stream reads it from an
+// io.Reader through a window of 96 KiB, so that a large photo is never held
+// whole. Images come back as
 // *image.Gray (one component), *image.YCbCr (three, not upsampled: the
 // subsample ratio says how) or *image.CMYK (Adobe four-component CMYK or
 // YCCK, with the standard library's conventions). Variants it does not
