@@ -1,7 +1,6 @@
 package jpeg
 
 import (
-	"bytes"
 	"image"
 	"io"
 )
@@ -50,14 +49,6 @@ func (s *Stream) Config() Config {
 // Decode or Close: enough for DecodeConfig and for the APP segments
 // (EXIF) before the frame.
 func (s *Stream) Header() []byte { return s.d.in.data[:s.header] }
-
-// Rest is the whole data again, what was read and what was not, for a
-// caller that decodes it another way (an UnsupportedError from Decode's
-// header). It must come before Decode; the Stream must not be used after.
-func (s *Stream) Rest() io.Reader {
-	s.used = true
-	return io.MultiReader(bytes.NewReader(s.d.in.data), s.d.in.r)
-}
 
 // Decode reads and decodes the rest of the image at the given scale.
 func (s *Stream) Decode(opts Options) (image.Image, error) {

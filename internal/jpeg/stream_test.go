@@ -115,10 +115,6 @@ func TestStreamHeader(t *testing.T) {
 	if got, err := DecodeConfig(h); err != nil || got != want {
 		t.Errorf("DecodeConfig(Header) = %+v, %v", got, err)
 	}
-	rest, err := io.ReadAll(s.Rest())
-	if err != nil || !bytes.Equal(rest, data) {
-		t.Errorf("Rest: %d bytes (%v), want the %d of the data", len(rest), err, len(data))
-	}
 }
 
 func TestStreamReadError(t *testing.T) {
