@@ -58,6 +58,15 @@ func (g *Gate) Enter(ctx context.Context, data []byte) (release func(), err erro
 	if err != nil {
 		n = int64(len(data))
 	}
+	return g.EnterCost(ctx, n)
+}
+
+// EnterCost is Enter for a decode already weighed at n bytes (a streamed
+// image, weighed from its header).
+func (g *Gate) EnterCost(ctx context.Context, n int64) (release func(), err error) {
+	if g == nil {
+		return func() {}, nil
+	}
 	if err := g.budget.Acquire(ctx, n); err != nil {
 		var tl *TooLargeError
 		if errors.As(err, &tl) {

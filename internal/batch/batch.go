@@ -58,6 +58,7 @@ type work struct {
 	skipped   bool
 	attempt   int
 	held      int64 // bytes of the read budget data holds
+	stream    bool  // prepare reads the input as it decodes it (streamPreparer)
 }
 
 type runner struct {
@@ -68,9 +69,10 @@ type runner struct {
 	log     *slog.Logger
 	stores  map[string]s3io.Store
 	storeMu sync.Mutex
-	bufs    buffers     // input bytes, recycled once prepared
-	budget  *budget     // bytes read and not yet prepared
-	gate    *admit.Gate // decodes against Config.DecodeBudget
+	bufs    buffers        // input bytes, recycled once prepared
+	budget  *budget        // bytes read and not yet prepared
+	gate    *admit.Gate    // decodes against Config.DecodeBudget
+	sp      streamPreparer // nil: every input is read whole
 
 	total atomic.Int64 // inputs enumerated, -1 while listing
 	done  atomic.Int64 // records
@@ -88,6 +90,9 @@ func Run(ctx context.Context, c Classifier, cfg Config) (Summary, error) {
 	coster, _ := c.(admit.Coster)
 	r := &runner{cfg: cfg, c: c, model: c.Info().Name, log: cfg.Log, stores: map[string]s3io.Store{}, budget: newBudget(cfg.ReadBudget),
 		gate: admit.NewGate(cfg.DecodeBudget, coster)}
+	if sp, ok := c.(streamPreparer); ok && cfg.StreamBytes >= 0 {
+		r.sp = sp
+	}
 	var err error
 	if r.out, err = cfg.OpenStore(ctx, cfg.Output); err != nil {
 		return Summary{}, fmt.Errorf("output: %w", err)
@@ -184,7 +189,7 @@ func (r *runner) pipeline(ctx, workCtx context.Context) (<-chan *work, *error) {
 		}
 		go func() { wg.Wait(); close(out) }()
 	}
-	stage(cfg.Fetchers, fetched, func(w *work) bool { return w.data != nil }, func(yield func(*work)) {
+	stage(cfg.Fetchers, fetched, func(w *work) bool { return w.data != nil || w.stream }, func(yield func(*work)) {
 		for it := range items {
 			if ctx.Err() != nil {
 				continue // interrupted: take no new inputs
@@ -316,10 +321,18 @@ func (r *runner) failRun(w *work, err error, code string) {
 // prepare decodes and preprocesses w.data once the decode budget admits
 // it; false when w failed.
 func (r *runner) prepare(ctx context.Context, w *work) bool {
+	if w.stream {
+		return r.prepareStream(ctx, w)
+	}
 	in, err := admit.Prepare(ctx, r.gate, w.data, r.c.Prepare)
 	r.bufs.put(w.data) // Prepare keeps no reference to its input
 	r.budget.release(w.held)
 	w.data, w.held = nil, 0
+	return r.prepared(w, in, err)
+}
+
+// prepared records what preparing w gave; false when w failed.
+func (r *runner) prepared(w *work, in *infer.Input, err error) bool {
 	if err != nil {
 		if code := imageprep.Code(err); code != "" {
 			r.failImage(w, code, err.Error())

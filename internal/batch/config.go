@@ -62,6 +62,11 @@ type Config struct {
 	// prepared (default 12 MiB: three 12 MP photos, dozens of small ones;
 	// the queue of prepared tensors is what hides read latency).
 	ReadBudget int64
+	// StreamBytes: a JPEG larger than this is decoded as it is read, not
+	// read whole into the read budget first, when the Classifier can
+	// (PrepareReader): a 12 MP photo's 3-5 MB are never held (default
+	// 1 MiB; negative: never).
+	StreamBytes int64
 	// DecodeBudget bounds the bytes the images being decoded hold, each
 	// admitted at its estimate from its header before it decodes; an image
 	// that needs more than all of it fails as too_large (default:
@@ -199,6 +204,9 @@ func (cfg *Config) Check() error {
 	}
 	if cfg.ReadBudget <= 0 {
 		cfg.ReadBudget = 12 << 20
+	}
+	if cfg.StreamBytes == 0 {
+		cfg.StreamBytes = 1 << 20
 	}
 	if cfg.DecodeBudget == nil {
 		size, _ := admit.DefaultSize()

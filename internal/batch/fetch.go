@@ -44,6 +44,10 @@ func (r *runner) fetch(ctx context.Context, it item) *work {
 		r.failImage(w, imageprep.CodeTooLarge, fmt.Sprintf("%d bytes, more than %d", w.obj.Size, r.cfg.MaxObjectBytes))
 		return w
 	}
+	if r.sp != nil && w.obj.Size > r.cfg.StreamBytes {
+		w.stream = true // a preparer reads it as it decodes it
+		return w
+	}
 	// Bytes read but not yet prepared stay within the budget: a 12 MP photo
 	// is 3-5 MB, and 8 fetchers each holding one, on top of the preparers'
 	// queue, are what made big photos cost more memory than small ones.
@@ -91,18 +95,24 @@ func (r *runner) read(ctx context.Context, w *work) {
 	if g.obj.ETag != "" {
 		w.obj.ETag, w.obj.Size = g.obj.ETag, g.obj.Size
 	}
+	r.accept(w, g.data)
+}
+
+// accept sets w.data to data when it can be an image, or records why not
+// and hands data back.
+func (r *runner) accept(w *work, data []byte) {
 	switch {
-	case len(g.data) == 0:
+	case len(data) == 0:
 		r.failImage(w, imageprep.CodeEmpty, "zero bytes")
-	case int64(len(g.data)) > r.cfg.MaxObjectBytes:
+	case int64(len(data)) > r.cfg.MaxObjectBytes:
 		r.failImage(w, imageprep.CodeTooLarge, fmt.Sprintf("more than %d bytes", r.cfg.MaxObjectBytes))
-	case !isImage(g.data):
+	case !isImage(data):
 		r.failImage(w, imageprep.CodeNotImage, "no image signature (magic bytes)")
 	default:
-		w.data = g.data // prepare hands it back
+		w.data = data // prepare hands it back
 		return
 	}
-	r.bufs.put(g.data)
+	r.bufs.put(data)
 }
 
 // alreadyDone reads the input's output and, when it was made from the same

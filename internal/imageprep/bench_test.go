@@ -80,6 +80,17 @@ func BenchmarkPrepare12MP(b *testing.B) {
 		}{{"exact", Config{ExactResize: true}}, {"fast", Config{}}} {
 			b.Run(f.name+"/"+mode.name, func(b *testing.B) { benchPrepare(b, f.data, mode.cfg, dst) })
 		}
+		// The fast path decoding as it reads (batch's large inputs).
+		b.Run(f.name+"/stream", func(b *testing.B) {
+			b.SetBytes(int64(len(f.data)))
+			cpu0 := cpuTime()
+			for b.Loop() {
+				if _, err := PrepareReader(bytes.NewReader(f.data), Config{}, dst, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+		})
 		// The anchor: the path before internal/jpeg, image/jpeg at full
 		// size then the same resize.
 		b.Run(f.name+"/stdlib", func(b *testing.B) {

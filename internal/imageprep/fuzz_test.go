@@ -2,6 +2,7 @@ package imageprep
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	"image/png"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"testing/iotest"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
@@ -65,6 +67,19 @@ func FuzzPrepare(f *testing.F) {
 			t.Fatalf("error without a code: %v", err)
 		}
 		format, _ := Sniff(data)
+		if format == FormatJPEG {
+			// Streamed in small chunks, a JPEG gives Prepare's tensor or
+			// its error code, or is left to the whole path.
+			r := iotest.HalfReader(iotest.OneByteReader(bytes.NewReader(data)))
+			sinfo, serr := PrepareReader(r, cfg, want, nil)
+			switch {
+			case errors.Is(serr, ErrNotStreamed):
+			case Code(serr) != Code(err) || (serr == nil) != (err == nil):
+				t.Fatalf("PrepareReader: %v, Prepare: %v", serr, err)
+			case err == nil && (sinfo.Width != info.Width || sinfo.Height != info.Height || !slices.Equal(dst, want)):
+				t.Fatalf("PrepareReader's tensor or size (%dx%d) differs from Prepare's (%dx%d)", sinfo.Width, sinfo.Height, info.Width, info.Height)
+			}
+		}
 		decode, ok := referenceDecoders[format]
 		if !ok {
 			return

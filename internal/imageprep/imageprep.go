@@ -136,6 +136,12 @@ func Prepare(data []byte, cfg Config, dst []float32) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
+	return finish(dst, src, format, cfg, start), nil
+}
+
+// finish writes the tensor of src, decoded since start, into dst and
+// returns its Info.
+func finish(dst []float32, src source, format string, cfg Config, start time.Time) Info {
 	decoded := time.Now()
 	w, h := src.size()
 	tensor(dst, src, cfg)
@@ -145,7 +151,7 @@ func Prepare(data []byte, cfg Config, dst []float32) (Info, error) {
 		Format:         format,
 		DecodeTime:     decoded.Sub(start),
 		PreprocessTime: time.Since(decoded),
-	}, nil
+	}
 }
 
 // ToTensor writes the [3,Crop,Crop] tensor of an already decoded and

@@ -43,29 +43,37 @@ func jpegSource(data []byte, cfg Config) (src source, ok bool, err error) {
 		}
 		return source{}, false, jpegError("header", err)
 	}
-	if int64(hdr.Width)*int64(hdr.Height) > int64(cfg.MaxPixels) {
-		return source{}, false, &Error{Code: CodeTooLarge, Err: fmt.Errorf("jpeg image is %dx%d, more than %d pixels", hdr.Width, hdr.Height, cfg.MaxPixels)}
-	}
-	scale := 1
-	if !cfg.ExactResize {
-		scale = jpegScale(hdr.Width, hdr.Height, max(cfg.ResizeShorter, cfg.Crop), jpegMargin)
+	scale, err := jpegScaleFor(hdr, cfg)
+	if err != nil {
+		return source{}, false, err
 	}
 	img, ok, err := decodeJPEG(data, scale, cfg.MaxPixels)
 	if !ok {
 		return source{}, false, err
 	}
-	src = source{
-		img:    img,
-		orient: orientation(FormatJPEG, data),
-		fullW:  hdr.Width,
-		fullH:  hdr.Height,
-		div:    scale,
+	return newJPEGSource(img, hdr, scale, orientation(FormatJPEG, data)), true, nil
+}
+
+// jpegScaleFor checks a JPEG's header against cfg.MaxPixels and picks the
+// reduction the resize needs (1 when cfg.ExactResize).
+func jpegScaleFor(hdr jpeg.Config, cfg Config) (int, error) {
+	if int64(hdr.Width)*int64(hdr.Height) > int64(cfg.MaxPixels) {
+		return 0, &Error{Code: CodeTooLarge, Err: fmt.Errorf("jpeg image is %dx%d, more than %d pixels", hdr.Width, hdr.Height, cfg.MaxPixels)}
 	}
+	if cfg.ExactResize {
+		return 1, nil
+	}
+	return jpegScale(hdr.Width, hdr.Height, max(cfg.ResizeShorter, cfg.Crop), jpegMargin), nil
+}
+
+// newJPEGSource is the source of a JPEG internal/jpeg decoded at scale.
+func newJPEGSource(img image.Image, hdr jpeg.Config, scale, orient int) source {
+	src := source{img: img, orient: orient, fullW: hdr.Width, fullH: hdr.Height, div: scale}
 	if scale == 8 {
 		// Every transform is 1x1: libjpeg-turbo replicates chroma then.
 		src.ycc = yccJFIFReplicated
 	}
-	return src, true, nil
+	return src
 }
 
 // decodeJPEG decodes data with internal/jpeg at scale. ok is false, with a

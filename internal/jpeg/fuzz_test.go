@@ -3,6 +3,7 @@ package jpeg
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	stdjpeg "image/jpeg"
 	"os"
 	"path/filepath"
@@ -16,7 +17,8 @@ const fuzzMaxPixels = 1 << 20
 
 // FuzzDecode checks that no input panics or hangs the decoder, and that
 // whatever image/jpeg decodes, this package decodes too (or reports an
-// UnsupportedError, on which callers fall back), at the same size.
+// UnsupportedError, on which callers fall back), at the same size. A
+// Stream fed the data in small chunks gives what Decode gives.
 func FuzzDecode(f *testing.F) {
 	for _, sz := range [][2]int{{1, 1}, {17, 9}, {40, 24}} {
 		img := photo(sz[0], sz[1], 5)
@@ -48,6 +50,9 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, scale := range []int{1, 2, 8} {
 			got, err := Decode(data, Options{Scale: scale, MaxPixels: fuzzMaxPixels})
+			r := &chunkReader{r: bytes.NewReader(data), n: 1 + len(data)%13}
+			sg, serr := decodeStream(r, Options{Scale: scale, MaxPixels: fuzzMaxPixels})
+			sameResult(t, fmt.Sprintf("scale %d, %d-byte chunks", scale, r.n), sg, serr, got, err)
 			if err == nil {
 				w, h := got.Bounds().Dx(), got.Bounds().Dy()
 				if w < 1 || h < 1 {

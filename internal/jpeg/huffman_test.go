@@ -99,7 +99,7 @@ func TestUnstuff(t *testing.T) {
 		0xFF, 0xD9, // EOI ends the scan
 	}
 	s := scanPool.Get().(*scanBuffer)
-	s.start(data, 0)
+	s.start(&input{data: data}, 0)
 	for i, want := range [][]byte{{1, 2, 0xFF, 3}, {4, 5}, {6}} {
 		if i > 0 {
 			if !s.restart() {
@@ -120,11 +120,11 @@ func TestUnstuff(t *testing.T) {
 	if next := s.finish(); next != len(data)-2 {
 		t.Errorf("next %d, want %d", next, len(data)-2)
 	}
-	s.start(data, 0)
+	s.start(&input{data: data}, 0)
 	if next := s.finish(); next != len(data)-2 {
 		t.Errorf("finish from the start: next %d, want %d", next, len(data)-2)
 	}
-	s.start([]byte{7, 8, 0xFF}, 0)
+	s.start(&input{data: []byte{7, 8, 0xFF}}, 0)
 	if !s.eof || !bytes.Equal(s.buf[:s.n], []byte{7, 8}) {
 		t.Errorf("data ending in 0xFF: % x eof %v", s.buf[:s.n], s.eof)
 	}
@@ -144,7 +144,7 @@ func TestUnstuffWindow(t *testing.T) {
 	}
 	data = append(data, 0xFF, mEOI)
 	s := scanPool.Get().(*scanBuffer)
-	s.start(data, 0)
+	s.start(&input{data: data}, 0)
 	r := &bitReader{buf: s.buf}
 	r.setLimit(s)
 	var got []byte

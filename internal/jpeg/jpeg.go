@@ -8,7 +8,9 @@
 // chroma that is subsampled 2x2 is decoded with a transform twice as large,
 // as libjpeg-turbo does, so that it needs no upsampling.
 //
-// The decoder reads the whole file from memory. Images come back as
+// Decode reads the whole file from memory; a Stream reads it from an
+// io.Reader through a window of 96 KiB, so that a large photo is never held
+// whole. Images come back as
 // *image.Gray (one component), *image.YCbCr (three, not upsampled: the
 // subsample ratio says how) or *image.CMYK (Adobe four-component CMYK or
 // YCCK, with the standard library's conventions). Variants it does not
@@ -64,7 +66,7 @@ type Options struct {
 
 // DecodeConfig parses the header of data up to the frame header.
 func DecodeConfig(data []byte) (Config, error) {
-	d := decoder{data: data}
+	d := decoder{in: input{data: data}}
 	defer d.release()
 	if err := d.readHeaders(true); err != nil {
 		return Config{}, err
@@ -74,19 +76,27 @@ func DecodeConfig(data []byte) (Config, error) {
 
 // Decode decodes data at the given scale.
 func Decode(data []byte, opts Options) (image.Image, error) {
-	scale := opts.Scale
-	if scale == 0 {
-		scale = 1
+	scale, err := checkScale(opts.Scale)
+	if err != nil {
+		return nil, err
 	}
-	if scale != 1 && scale != 2 && scale != 4 && scale != 8 {
-		return nil, fmt.Errorf("jpeg: scale %d: want 1, 2, 4 or 8", scale)
-	}
-	d := decoder{data: data, scale: scale, maxPixels: opts.MaxPixels}
+	d := decoder{in: input{data: data}, scale: scale, maxPixels: opts.MaxPixels}
 	defer d.release()
 	if err := d.readHeaders(false); err != nil {
 		return nil, err
 	}
 	return d.output()
+}
+
+// checkScale is Options.Scale, 0 meaning 1.
+func checkScale(scale int) (int, error) {
+	if scale == 0 {
+		scale = 1
+	}
+	if scale != 1 && scale != 2 && scale != 4 && scale != 8 {
+		return 0, fmt.Errorf("jpeg: scale %d: want 1, 2, 4 or 8", scale)
+	}
+	return scale, nil
 }
 
 // ScaledSize is the size Decode returns for a w x h image at scale.

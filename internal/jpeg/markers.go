@@ -43,7 +43,7 @@ type component struct {
 
 // decoder holds the state of one Decode call.
 type decoder struct {
-	data      []byte
+	in        input
 	pos       int
 	scale     int
 	maxPixels int
@@ -71,37 +71,52 @@ type decoder struct {
 	scratchPlane []byte
 }
 
-func (d *decoder) u16(i int) int { return int(binary.BigEndian.Uint16(d.data[i:])) }
+func (d *decoder) u16(i int) int { return int(binary.BigEndian.Uint16(d.in.data[i:])) }
 
 // readHeaders walks the markers. With configOnly it stops after the frame
 // header; otherwise it decodes every scan until EOI or the end of data.
 func (d *decoder) readHeaders(configOnly bool) error {
-	if len(d.data) < 2 || d.data[0] != 0xFF || d.data[1] != mSOI {
-		if len(d.data) < 2 {
+	if err := d.readSOI(); err != nil {
+		return err
+	}
+	return d.walk(configOnly, configOnly)
+}
+
+// readSOI checks the SOI marker the data starts with.
+func (d *decoder) readSOI() error {
+	d.pos = 0
+	if !d.avail(2) || d.in.data[0] != 0xFF || d.in.data[1] != mSOI {
+		if len(d.in.data) < 2 {
 			return errTruncated("missing SOI marker")
 		}
 		return FormatError("missing SOI marker")
 	}
 	d.pos = 2
+	return nil
+}
+
+// walk reads markers from d.pos. With stopAtFrame it stops after the frame
+// header, and with skipTables it does not parse the tables before it.
+func (d *decoder) walk(stopAtFrame, skipTables bool) error {
 	for {
 		// Find the next marker. Bytes other than 0xFF between segments are
 		// skipped, as libjpeg does (a warning there), and 0xFF fill bytes.
-		for d.pos < len(d.data) && d.data[d.pos] != 0xFF {
+		for d.avail(1) && d.in.data[d.pos] != 0xFF {
 			d.pos++
 		}
-		for d.pos < len(d.data) && d.data[d.pos] == 0xFF {
+		for d.avail(1) && d.in.data[d.pos] == 0xFF {
 			d.pos++
 		}
-		if d.pos >= len(d.data) {
+		if !d.avail(1) {
 			// Even when every scan is complete, data without EOI is
 			// truncated, as image/jpeg says.
 			return errTruncated("no EOI marker")
 		}
-		m := d.data[d.pos]
+		m := d.in.data[d.pos]
 		d.pos++
 		switch {
 		case m == mEOI:
-			if configOnly || d.scans == 0 {
+			if stopAtFrame || d.scans == 0 {
 				return FormatError("missing SOS marker")
 			}
 			return nil
@@ -110,29 +125,28 @@ func (d *decoder) readHeaders(configOnly bool) error {
 		case m == 0x00:
 			continue
 		}
-		if d.pos+2 > len(d.data) {
+		if !d.avail(2) {
 			return errTruncated("segment length")
 		}
 		n := d.u16(d.pos)
 		if n < 2 {
 			return FormatError("segment length below 2")
 		}
-		end := d.pos + n
-		if end > len(d.data) {
+		if !d.avail(n) {
 			return errTruncated(fmt.Sprintf("segment 0x%02X", m))
 		}
-		seg := d.data[d.pos+2 : end]
-		d.pos = end
+		seg := d.in.data[d.pos+2 : d.pos+n]
+		d.pos += n
 		var err error
 		switch {
 		case m == mSOF0 || m == mSOF1 || m == mSOF2:
 			err = d.readSOF(seg, m == mSOF2)
-			if err == nil && configOnly {
+			if err == nil && stopAtFrame {
 				return nil
 			}
 		case m >= 0xC3 && m <= 0xCF && m != mDHT && m != 0xC8 && m != 0xCC:
 			return UnsupportedError(fmt.Sprintf("SOF marker 0x%02X (only Huffman baseline and progressive)", m))
-		case configOnly:
+		case skipTables:
 			// Tables come later.
 		case m == mDHT:
 			err = d.readDHT(seg)
@@ -178,8 +192,8 @@ func (d *decoder) readSOF(seg []byte, progressive bool) error {
 	if d.width == 0 {
 		return FormatError("zero width")
 	}
-	if d.maxPixels > 0 && int64(d.width)*int64(d.height) > int64(d.maxPixels) {
-		return fmt.Errorf("%w: %dx%d is more than %d pixels", ErrTooLarge, d.width, d.height, d.maxPixels)
+	if err := d.checkPixels(); err != nil {
+		return err
 	}
 	switch d.ncomp {
 	case 1, 3, 4:
@@ -213,6 +227,14 @@ func (d *decoder) readSOF(seg []byte, progressive bool) error {
 			c.h, c.v = 1, 1
 		}
 		d.hmax, d.vmax = max(d.hmax, c.h), max(d.vmax, c.v)
+	}
+	return nil
+}
+
+// checkPixels checks the frame's size against maxPixels.
+func (d *decoder) checkPixels() error {
+	if d.maxPixels > 0 && int64(d.width)*int64(d.height) > int64(d.maxPixels) {
+		return fmt.Errorf("%w: %dx%d is more than %d pixels", ErrTooLarge, d.width, d.height, d.maxPixels)
 	}
 	return nil
 }

@@ -142,7 +142,7 @@ func (d *decoder) readSOS(seg []byte) error {
 	if d.unstuffed == nil {
 		d.unstuffed = scanPool.Get().(*scanBuffer)
 	}
-	d.unstuffed.start(d.data, d.pos)
+	d.unstuffed.start(&d.in, d.pos)
 	if err := d.decodeScan(&sc); err != nil {
 		return err
 	}
@@ -172,9 +172,13 @@ func (d *decoder) release() {
 		d.tab = nil
 		tablePool.Put(t)
 	}
+	if b := d.in.pool; b != nil {
+		d.in = input{}
+		windowPool.Put(b)
+	}
 	if s := d.unstuffed; s != nil {
 		d.unstuffed = nil
-		s.data = nil
+		s.in = nil
 		scanPool.Put(s)
 	}
 }

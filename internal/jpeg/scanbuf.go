@@ -16,8 +16,8 @@ import (
 type scanBuffer struct {
 	buf    []byte
 	n      int
-	data   []byte // the file
-	p      int    // next byte of data to unstuff
+	in     *input // the file, or a window over it
+	p      int    // next byte of in.data to unstuff
 	done   bool   // the segment's end is in buf
 	marker byte   // what ended it: 0 for the end of data
 	eof    bool   // the data ended without a marker
@@ -35,10 +35,10 @@ var scanPool = sync.Pool{New: func() any {
 	return &scanBuffer{buf: make([]byte, windowSize+scanPad)}
 }}
 
-// start begins a scan whose data starts at data[p] and fills the window
-// with its first segment.
-func (s *scanBuffer) start(data []byte, p int) {
-	s.data, s.p = data, p
+// start begins a scan whose data starts at in.data[p] and fills the
+// window with its first segment.
+func (s *scanBuffer) start(in *input, p int) {
+	s.in, s.p = in, p
 	s.nextSegment()
 }
 
@@ -51,25 +51,40 @@ func (s *scanBuffer) nextSegment() {
 
 // fill unstuffs data into the window until it is full or the segment ends.
 func (s *scanBuffer) fill() {
-	data, p := s.data, s.p
+	data, p := s.in.data, s.p
 	for s.n < windowSize {
+		if p == len(data) {
+			var ok bool
+			if p, ok = s.in.more(p); !ok {
+				s.end(p, 0, true)
+				return
+			}
+			data = s.in.data
+		}
 		room := windowSize - s.n
 		i := bytes.IndexByte(data[p:min(p+room, len(data))], 0xFF)
 		if i < 0 {
 			k := copy(s.buf[s.n:windowSize], data[p:])
 			s.n += k
 			p += k
-			if p == len(data) {
-				s.end(p, 0, true)
-				return
-			}
 			continue
 		}
 		s.n += copy(s.buf[s.n:], data[p:p+i])
 		p += i
 		j := p + 1
-		for j < len(data) && data[j] == 0xFF {
-			j++ // fill bytes
+		for {
+			for j < len(data) && data[j] == 0xFF {
+				j++ // fill bytes
+			}
+			if j < len(data) {
+				break
+			}
+			// Keep the last 0xFF: the marker starts there as well as at p.
+			np, ok := s.in.more(j - 1)
+			data, p, j = s.in.data, np, np+1
+			if !ok {
+				break
+			}
 		}
 		switch {
 		case j >= len(data):

@@ -50,12 +50,16 @@ func main() {
 	photo := flag.String("photo", "", "inputs: one WxH photo (the fixture dog upscaled with noise, JPEG q92) instead of the fixture JPEGs")
 	photoRounds := flag.Int("photo-ratio", 0, "only measure -bin (comma-separated binaries, alternating) over -n 768x576 and -n 12 MP photos for this many rounds: CPU per image, the throughput ratio and the peak RSS gap")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the batch pipeline's rounds to this file")
+	heapProfile := flag.String("heapprofile", "", "write the heap profile of the last round's batch pipeline, taken at its largest live heap (after a collection), to this file")
 	flag.Parse()
 	if *model == "" {
 		*model = filepath.Join(*fixtures, "models", "resnet50-opset11.onnx")
 	}
 	if *rssModel == "" {
 		*rssModel = *model
+	}
+	if *heapProfile != "" {
+		runtime.MemProfileRate = 16 << 10 // every input buffer, not one in 512 KiB
 	}
 	ctx := context.Background()
 	tmp, err := os.MkdirTemp("", "batchbench-")
@@ -107,12 +111,20 @@ func main() {
 		}
 
 		out := filepath.Join(tmp, fmt.Sprintf("out-%d", r))
+		if *heapProfile != "" && r == *rounds-1 {
+			// The last round is profiled: drop the engine run's inputs
+			// first, so that the profile shows the pipeline alone.
+			clear(inputs)
+			runtime.GC()
+		}
 		stop := startProfile(*cpuProfile)
+		stopHeap := startHeapProfile(*heapProfile)
 		t0, c0 = time.Now(), cpuTime()
 		sum, err := batch.Run(ctx, c, batch.Config{Input: in, Output: out, BatchSize: *bs, TopK: 5,
 			ProgressEvery: -1, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		check(err)
 		stop()
+		stopHeap()
 		if sum.Succeeded != len(files) {
 			log.Fatalf("batch: %+v", sum)
 		}
