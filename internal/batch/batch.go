@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -59,6 +60,11 @@ type work struct {
 	attempt   int
 	held      int64 // bytes of the read budget data holds
 	stream    bool  // prepare reads the input as it decodes it (streamPreparer)
+	// body, opened by fetch for a streamed input so that the store's
+	// latency to the first byte passes while earlier inputs decode;
+	// prepareStream reads it (or opens its own) and closes it.
+	body    io.ReadCloser
+	bodyObj s3io.Object
 }
 
 type runner struct {

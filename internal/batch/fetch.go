@@ -46,6 +46,11 @@ func (r *runner) fetch(ctx context.Context, it item) *work {
 	}
 	if r.sp != nil && w.obj.Size > r.cfg.StreamBytes {
 		w.stream = true // a preparer reads it as it decodes it
+		// Opened here, so a preparer does not wait for the first byte. A
+		// failed open is left to the preparer's retries and records.
+		if rc, obj, err := it.store.Open(ctx, it.key); err == nil {
+			w.body, w.bodyObj = rc, obj
+		}
 		return w
 	}
 	// Bytes read but not yet prepared stay within the budget: a 12 MP photo

@@ -51,7 +51,11 @@ func (r *runner) prepareStream(ctx context.Context, w *work) bool {
 	w.attempt, w.stream = 0, false
 	enter := func(n int64) (func(), error) { return r.gate.EnterCost(ctx, n) }
 	g, err := retry(ctx, func() (streamed, error) {
-		rc, obj, err := w.store.Open(ctx, w.key)
+		rc, obj, err := w.body, w.bodyObj, error(nil)
+		w.body = nil // the first attempt reads fetch's body; a retry reopens
+		if rc == nil {
+			rc, obj, err = w.store.Open(ctx, w.key)
+		}
 		if err != nil {
 			return streamed{}, err
 		}
@@ -81,6 +85,10 @@ func (r *runner) prepareStream(ctx context.Context, w *work) bool {
 		}
 		return streamed{obj: obj, data: data}, nil
 	}, &w.attempt)
+	if w.body != nil { // retry gave up before the first attempt
+		w.body.Close()
+		w.body = nil
+	}
 	if err != nil {
 		r.failRun(w, err, CodeReadFailed)
 		return false
