@@ -330,6 +330,12 @@ func (r *runner) prepare(ctx context.Context, w *work) bool {
 	if w.stream {
 		return r.prepareStream(ctx, w)
 	}
+	return r.prepareWhole(ctx, w)
+}
+
+// prepareWhole prepares w.data, read whole, and hands its buffer and its
+// share of the read budget back.
+func (r *runner) prepareWhole(ctx context.Context, w *work) bool {
 	in, err := admit.Prepare(ctx, r.gate, w.data, r.c.Prepare)
 	r.bufs.put(w.data) // Prepare keeps no reference to its input
 	r.budget.release(w.held)

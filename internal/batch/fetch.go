@@ -84,23 +84,35 @@ func (r *runner) read(ctx context.Context, w *work) {
 			return got{}, err
 		}
 		defer rc.Close()
-		// The size known from the listing (or Stat) sizes the buffer; 512
-		// bytes more see EOF without growing it.
-		data, err := readAll(r.bufs.get(min(w.obj.Size, r.cfg.MaxObjectBytes)+512), rc, r.cfg.MaxObjectBytes)
-		if err != nil {
-			r.bufs.put(data)
-			data = nil
-		}
+		data, err := r.readBody(w, rc)
 		return got{data, obj}, err
 	}, &w.attempt)
 	if err != nil {
 		r.failRun(w, err, CodeReadFailed)
 		return
 	}
-	if g.obj.ETag != "" {
-		w.obj.ETag, w.obj.Size = g.obj.ETag, g.obj.Size
-	}
+	w.adopt(g.obj)
 	r.accept(w, g.data)
+}
+
+// readBody reads body whole into a recycled buffer: the size known from
+// the listing (or Stat) sizes it, and 512 bytes more see EOF without
+// growing it. On an error the buffer goes back and data is nil.
+func (r *runner) readBody(w *work, body io.Reader) ([]byte, error) {
+	data, err := readAll(r.bufs.get(min(w.obj.Size, r.cfg.MaxObjectBytes)+512), body, r.cfg.MaxObjectBytes)
+	if err != nil {
+		r.bufs.put(data)
+		return nil, err
+	}
+	return data, nil
+}
+
+// adopt takes the ETag and size of the object as it was read, when the
+// store gives one.
+func (w *work) adopt(obj s3io.Object) {
+	if obj.ETag != "" {
+		w.obj.ETag, w.obj.Size = obj.ETag, obj.Size
+	}
 }
 
 // accept sets w.data to data when it can be an image, or records why not

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 
-	"github.com/mlserve/mlserve/internal/admit"
 	"github.com/mlserve/mlserve/internal/imageprep"
 	"github.com/mlserve/mlserve/internal/infer"
 	"github.com/mlserve/mlserve/internal/s3io"
@@ -78,9 +77,8 @@ func (r *runner) prepareStream(ctx context.Context, w *work) bool {
 				return streamed{obj: obj, reopen: true}, nil
 			}
 		}
-		data, err := readAll(r.bufs.get(min(w.obj.Size, r.cfg.MaxObjectBytes)+512), br, r.cfg.MaxObjectBytes)
+		data, err := r.readBody(w, br)
 		if err != nil {
-			r.bufs.put(data)
 			return streamed{}, err
 		}
 		return streamed{obj: obj, data: data}, nil
@@ -93,9 +91,7 @@ func (r *runner) prepareStream(ctx context.Context, w *work) bool {
 		r.failRun(w, err, CodeReadFailed)
 		return false
 	}
-	if g.obj.ETag != "" {
-		w.obj.ETag, w.obj.Size = g.obj.ETag, g.obj.Size
-	}
+	w.adopt(g.obj)
 	switch {
 	case g.reopen:
 		r.read(ctx, w)
@@ -107,8 +103,5 @@ func (r *runner) prepareStream(ctx context.Context, w *work) bool {
 	if w.data == nil {
 		return false // read failed, or not an image: recorded
 	}
-	in, err := admit.Prepare(ctx, r.gate, w.data, r.c.Prepare)
-	r.bufs.put(w.data)
-	w.data = nil
-	return r.prepared(w, in, err)
+	return r.prepareWhole(ctx, w)
 }
