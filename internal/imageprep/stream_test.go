@@ -122,3 +122,52 @@ func jpegScaleOf(data []byte, cfg Config) int {
 	s, _ := jpegScaleFor(hdr, cfg)
 	return s
 }
+
+// TestPrepareReaderExifAfterFrame: an EXIF segment after the frame header,
+// before the first scan, is one a whole-file Prepare applies, so the stream
+// path must too; else batch (which streams large photos) and serve would
+// orient the same file differently.
+func TestPrepareReaderExifAfterFrame(t *testing.T) {
+	plain := jpegtest.Cjpeg(t, jpegtest.Photo(320, 200, 1), "-quality", "90")
+	exif := []byte("Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00")
+	app1 := append([]byte{0xFF, 0xE1, 0, byte(len(exif) + 2)}, exif...)
+	cases := map[string]int{"before the frame": 2, "after the frame": segmentEnd(t, plain, 0xC0)}
+	var cfg Config
+	cfg = cfg.withDefaults()
+	for name, at := range cases {
+		t.Run(name, func(t *testing.T) {
+			data := slices.Concat(plain[:at], app1, plain[at:])
+			want := make([]float32, 3*cfg.Crop*cfg.Crop)
+			wantInfo, err := Prepare(data, cfg, want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wantInfo.Width != 200 || wantInfo.Height != 320 {
+				t.Fatalf("Prepare: %dx%d, want the rotated 200x320", wantInfo.Width, wantInfo.Height)
+			}
+			got := make([]float32, len(want))
+			info, err := PrepareReader(iotest.OneByteReader(bytes.NewReader(data)), cfg, got, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Width != wantInfo.Width || info.Height != wantInfo.Height || !slices.Equal(got, want) {
+				t.Errorf("PrepareReader: %dx%d (tensor equal: %v), Prepare: %dx%d", info.Width, info.Height, slices.Equal(got, want), wantInfo.Width, wantInfo.Height)
+			}
+		})
+	}
+}
+
+// segmentEnd returns the offset just past data's first marker segment of
+// type marker.
+func segmentEnd(t *testing.T, data []byte, marker byte) int {
+	t.Helper()
+	for i := 2; i+4 <= len(data); {
+		n := int(data[i+2])<<8 | int(data[i+3])
+		if data[i+1] == marker {
+			return i + 2 + n
+		}
+		i += 2 + n
+	}
+	t.Fatalf("no segment 0x%02X", marker)
+	return 0
+}

@@ -79,8 +79,21 @@ func (d *decoder) readHeaders(configOnly bool) error {
 	if err := d.readSOI(); err != nil {
 		return err
 	}
-	return d.walk(configOnly, configOnly)
+	stop := toEnd
+	if configOnly {
+		stop = afterFrame
+	}
+	return d.walk(stop, configOnly)
 }
+
+// stopAt is where a walk stops.
+type stopAt int
+
+const (
+	toEnd      stopAt = iota // decode every scan, until EOI
+	afterFrame               // stop after the frame header
+	beforeScan               // stop before the first SOS marker, after a frame header
+)
 
 // readSOI checks the SOI marker the data starts with.
 func (d *decoder) readSOI() error {
@@ -95,15 +108,17 @@ func (d *decoder) readSOI() error {
 	return nil
 }
 
-// walk reads markers from d.pos. With stopAtFrame it stops after the frame
-// header, and with skipTables it does not parse the tables before it.
-func (d *decoder) walk(stopAtFrame, skipTables bool) error {
+// walk reads markers from d.pos until stop, and with skipTables it does not
+// parse the tables before it. Stopped before a scan, d.pos is at the scan's
+// marker, so that the next walk starts with it.
+func (d *decoder) walk(stop stopAt, skipTables bool) error {
 	for {
 		// Find the next marker. Bytes other than 0xFF between segments are
 		// skipped, as libjpeg does (a warning there), and 0xFF fill bytes.
 		for d.avail(1) && d.in.data[d.pos] != 0xFF {
 			d.pos++
 		}
+		mark := d.pos
 		for d.avail(1) && d.in.data[d.pos] == 0xFF {
 			d.pos++
 		}
@@ -113,10 +128,14 @@ func (d *decoder) walk(stopAtFrame, skipTables bool) error {
 			return errTruncated("no EOI marker")
 		}
 		m := d.in.data[d.pos]
+		if m == mSOS && stop == beforeScan && d.frame {
+			d.pos = mark
+			return nil
+		}
 		d.pos++
 		switch {
 		case m == mEOI:
-			if stopAtFrame || d.scans == 0 {
+			if stop != toEnd || d.scans == 0 {
 				return FormatError("missing SOS marker")
 			}
 			return nil
@@ -141,7 +160,7 @@ func (d *decoder) walk(stopAtFrame, skipTables bool) error {
 		switch {
 		case m == mSOF0 || m == mSOF1 || m == mSOF2:
 			err = d.readSOF(seg, m == mSOF2)
-			if err == nil && stopAtFrame {
+			if err == nil && stop == afterFrame {
 				return nil
 			}
 		case m >= 0xC3 && m <= 0xCF && m != mDHT && m != 0xC8 && m != 0xCC:

@@ -8,16 +8,17 @@ import (
 // Stream decodes a JPEG as it reads it from an io.Reader, through a window
 // of inputWindow bytes of compressed data and the scans' unstuffing
 // window: a 12 MP photo is never held whole. NewStream reads the headers
-// up to the frame header, so that a caller can weigh the image before
-// Decode reads the rest. A failing reader makes a *ReadError, not a
+// up to the first scan, so that a caller can weigh the image and read its
+// APP segments before Decode reads the rest. A failing reader makes a *ReadError, not a
 // FormatError or a truncation.
 type Stream struct {
 	d      decoder
-	header int // bytes of headers up to the end of the frame header
+	header int // bytes of headers, up to the first scan
 	used   bool
 }
 
-// NewStream reads r's headers up to and including the frame header, and
+// NewStream reads r's headers up to the first scan (the frame header and
+// every segment before the first SOS marker, tables included), and
 // checks the frame against maxPixels as Decode does (0: no limit). Its
 // errors are Decode's (a *ReadError when r fails). The caller must Close
 // the Stream.
@@ -28,7 +29,7 @@ func NewStream(r io.Reader, maxPixels int) (*Stream, error) {
 	s.d.in = input{data: (*b)[:0], r: r, keep: true, pool: b}
 	err := s.d.readSOI()
 	if err == nil {
-		err = s.d.walk(true, false)
+		err = s.d.walk(beforeScan, false)
 	}
 	if err != nil {
 		err = s.d.readErr(err)
@@ -45,9 +46,9 @@ func (s *Stream) Config() Config {
 	return Config{Width: d.width, Height: d.height, Components: d.ncomp, Progressive: d.progressive}
 }
 
-// Header is the data from SOI to the end of the frame header, valid until
-// Decode or Close: enough for DecodeConfig and for the APP segments
-// (EXIF) before the frame.
+// Header is the data from SOI to the first scan's marker, valid until
+// Decode or Close: enough for DecodeConfig and for every APP segment
+// (EXIF) a whole-file reader finds, which stops at the first scan too.
 func (s *Stream) Header() []byte { return s.d.in.data[:s.header] }
 
 // Decode reads and decodes the rest of the image at the given scale.
@@ -66,7 +67,7 @@ func (s *Stream) Decode(opts Options) (image.Image, error) {
 		return nil, err
 	}
 	d.in.keep = false
-	if err := d.walk(false, false); err != nil {
+	if err := d.walk(toEnd, false); err != nil {
 		return nil, d.readErr(err)
 	}
 	img, err := d.output()
