@@ -188,3 +188,20 @@ func TestMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+func TestSizeFor(t *testing.T) {
+	for _, tc := range []struct {
+		limit int64
+		want  int64
+	}{
+		{0, 512 << 20},         // no limit known
+		{-1, 512 << 20},        // none either
+		{256 << 20, 128 << 20}, // a quarter would be 64 MiB: the floor
+		{2 << 30, 512 << 20},   // a quarter
+		{10240 << 20, 2560 << 20},
+	} {
+		if got := SizeFor(Limit{Bytes: tc.limit}); got != tc.want {
+			t.Errorf("SizeFor(%d) = %d, want %d", tc.limit, got, tc.want)
+		}
+	}
+}

@@ -35,14 +35,21 @@ type Limit struct {
 // Lambda is the function's memory size). Bytes is 0 when none is known.
 func MemoryLimit() Limit { return memoryLimit("/") }
 
-// DefaultSize is the default decode budget: 1/DefaultShare of
-// MemoryLimit, at least 128 MiB (and 512 MiB when no limit is known).
+// DefaultSize is the default decode budget, SizeFor(MemoryLimit()), and
+// that limit.
 func DefaultSize() (int64, Limit) {
 	l := MemoryLimit()
+	return SizeFor(l), l
+}
+
+// SizeFor is the default decode budget under the memory limit l:
+// 1/DefaultShare of it, at least 128 MiB (and 512 MiB when no limit is
+// known).
+func SizeFor(l Limit) int64 {
 	if l.Bytes <= 0 {
-		return 512 << 20, l
+		return 512 << 20
 	}
-	return max(l.Bytes/DefaultShare, minDefault), l
+	return max(l.Bytes/DefaultShare, minDefault)
 }
 
 // unlimited is what cgroup v1 reports for no limit (the largest page

@@ -16,7 +16,7 @@ func decodeBudget(ctx context.Context, log *slog.Logger, env *config.Config) *ad
 	size, limit := env.DecodeBudget, admit.MemoryLimit()
 	from := "MLSERVE_DECODE_BUDGET"
 	if size <= 0 {
-		size, limit = admit.DefaultSize()
+		size = admit.SizeFor(limit) // the limit read once, not again for the default
 		from = "default: 1/4 of the memory limit"
 	}
 	goLimit := admit.SetGoLimit(limit)
