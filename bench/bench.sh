@@ -67,6 +67,7 @@ fi
 mkdir -p "$bin"
 log "building $bin/enginebench and $bin/ortbench"
 CGO_ENABLED=0 go build -o "$bin/enginebench" ./bench/enginebench
+CGO_ENABLED=0 go build -o "$bin/vcpunoise" ./bench/vcpunoise
 (cd bench/ort && go build -o "$root/$bin/ortbench" ./cmd/ortbench)
 
 common=(-model "$model")
@@ -79,6 +80,10 @@ log "checking both engines against the reference logits"
 "$bin/enginebench" "${common[@]}" -threads 2 -verify >&2
 
 log "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), scheduling: $(cat /proc/self/autogroup 2>/dev/null || echo "nice $(nice)")"
+# How steadily the vCPUs ran, before and after (bench/vcpunoise): on a VM
+# whose host takes CPU time unreported, the 2-thread rows are only as good
+# as these lines.
+log "before: $("$bin/vcpunoise" -duration 3s)"
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 for ((r = 1; r <= rounds; r++)); do
@@ -104,6 +109,7 @@ for ((r = 1; r <= rounds; r++)); do
 	done
 done
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "after: $("$bin/vcpunoise" -duration 3s)"
 
 # field prints the value of key=value field $2 of lines for engine $3,
 # batch $4, threads $5 and lanes $6 (1 when a line has none) of the raw file
