@@ -53,6 +53,10 @@ func BenchmarkConv(b *testing.B) {
 						break
 					}
 					b.Run(fmt.Sprintf("wino%d", m), func(b *testing.B) {
+						if s := os.Getenv("WINO_BLOCK"); s != "" {
+							defer func(v int) { winoBlockForce = v }(winoBlockForce)
+							fmt.Sscan(s, &winoBlockForce)
+						}
 						wc := newWinoConv(g, n, cout, newWinoWeights(randData(rng, cout*cin*9), cout, cin, m))
 						wc.bias, wc.relu = ep.Bias, true
 						vs, ms := wc.bufSizes()
