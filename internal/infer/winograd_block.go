@@ -18,11 +18,34 @@ var winoBlockForce = 0
 
 // winoBlockFloats bounds a block's V and M together, a2 x (cin + cout) x
 // tiles floats, so they stay in L2 (2 MiB per core on the machine
-// measured) beside the GEMM's packed B.
-const winoBlockFloats = 1 << 18
+// measured) beside the GEMM's packed B; blocks may reach winoBlockMax
+// tiles whatever their channels, for the GEMMs' n.
+const (
+	winoBlockFloats = 1 << 18
+	winoBlockMax    = 64
+)
+
+// winoReuse bounds the weights every block reads again, a2 x cin x cout,
+// to winoReuse times the block's V and M: past it the weights streamed
+// from L3 cost more than the blocks save (BenchmarkConv, one thread:
+// blocks of 49 tiles were faster than the phased path at 128 channels,
+// slower at 256 and 512).
+const winoReuse = 2
+
+// winoMinUnits is the fewest blocks a layer runs blocked with: fewer cannot
+// be shared between two threads when one runs at half speed, and the
+// phased path splits each phase instead.
+const winoMinUnits = 4
 
 // blockTiles is the tiles per block of the blocked path for this layer, or
-// 0 for the phased path.
+// 0 for the phased path: the block, of at most the L2 bound's tiles, whose
+// GEMMs waste the fewest columns (winoCols), of an image's tiles cut in
+// equal parts or of several whole images, the larger on a tie, with at
+// least winoMinUnits blocks in the layer and at most winoReuse's weights. So a block is an image's or a
+// part's tile rows where it can be: ResNet-50 at 224x224 gets 49 tiles
+// (a quarter of a 56x56 image in F(4x4), a 28x28 image at batch 8); the
+// 14x14 and 7x7 layers, 256 and 512 channels, run phased, and so does the
+// 28x28 one at batch 1 (one block).
 func (wc *winoConv) blockTiles() int {
 	switch {
 	case winoBlockForce > 0:
@@ -30,7 +53,40 @@ func (wc *winoConv) blockTiles() int {
 	case winoBlockForce < 0:
 		return 0
 	}
-	return 0
+	per := wc.th * wc.tw
+	hi := max(winoBlockFloats/(wc.a2*(wc.g.c+wc.cout)), winoBlockMax)
+	best, waste := 0, 0.0
+	try := func(t int) {
+		if t < 16 || t > hi || (wc.tiles+t-1)/t < winoMinUnits || wc.g.c*wc.cout > winoReuse*t*(wc.g.c+wc.cout) {
+			return
+		}
+		if w := float64(winoCols(t)) / float64(t); best == 0 || w < waste-1e-9 || (w < waste+1e-9 && t > best) {
+			best, waste = t, w
+		}
+	}
+	for parts := 1; parts <= per/16; parts++ {
+		try((per + parts - 1) / parts)
+	}
+	for k := 2; k*per <= hi; k++ {
+		try(k * per)
+	}
+	return best
+}
+
+// winoCols is the columns the GEMM kernel computes for n columns: 48-wide
+// tiles (AVX-512's 8x48, which PackA picks for ResNet's channel counts), a
+// 16-wide narrow one for the last 3 to 16, one gemv column each for the
+// last 1 or 2 (see gemm's newJob). Other kernels' tiles are 16 wide or
+// narrower, where the choice matters less.
+func winoCols(n int) int {
+	full := n / 48 * 48
+	switch r := n - full; {
+	case r == 0 || (r <= 2 && full > 0):
+		return n
+	case r <= 16:
+		return full + 16
+	}
+	return full + 48
 }
 
 // runBlocked is run on the blocked path.
