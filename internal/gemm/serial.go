@@ -14,3 +14,24 @@ func MulSerial(c []float32, a *PackedA, b []float32, n int) {
 	j, _, _ := newJob(c[:a.m*n], a, b[:a.k*n], nil, n, Epilogue{})
 	j.run()
 }
+
+// Cols is how many columns the kernel computes for a product of n columns
+// with a: n rounded up to whole micro-tiles, the last one narrower where
+// the kernel has a narrow tile, and the last one or two columns by its
+// gemv where it has one (see newJob): the waste a caller that picks n
+// (such as a Winograd layer its tiles per block) can compare.
+func (p *PackedA) Cols(n int) int {
+	j, _, _ := newJob(nil, p, nil, nil, n, Epilogue{})
+	cols := n - j.rem
+	_, nc := j.blocking()
+	total := j.rem
+	for jc := 0; jc < cols; jc += nc {
+		cur := min(nc, cols-jc)
+		full, tk := j.tail(cur)
+		total += full
+		if cur > full {
+			total += tk.nr
+		}
+	}
+	return total
+}

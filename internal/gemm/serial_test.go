@@ -51,3 +51,23 @@ func TestMulSerial(t *testing.T) {
 		})
 	}
 }
+
+// TestCols checks PackedA.Cols on each kernel's tile shapes: whole tiles,
+// narrow tails, the gemv's last columns.
+func TestCols(t *testing.T) {
+	want := map[string]map[int]int{
+		"avx512w": {16: 16, 25: 48, 32: 48, 48: 48, 49: 49, 50: 50, 51: 64, 64: 64, 96: 96, 112: 112, 1024: 1024, 1031: 1056, 1040: 1056},
+		"avx512":  {16: 16, 25: 32, 32: 32, 49: 49, 60: 64, 64: 64},
+		"avx2":    {16: 16, 25: 32, 49: 64, 64: 64},
+		"neon":    {4: 4, 12: 12, 16: 16, 25: 28, 49: 52, 64: 64},
+		"generic": {1: 4, 5: 8, 16: 16, 49: 52},
+	}
+	for _, name := range kernelNames() {
+		pa := packA(make([]float32, 64*64), 64, 64, kernelByName(name))
+		for n, w := range want[name] {
+			if got := pa.Cols(n); got != w {
+				t.Errorf("%s: Cols(%d) = %d, want %d", name, n, got, w)
+			}
+		}
+	}
+}

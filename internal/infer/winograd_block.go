@@ -26,7 +26,7 @@ const (
 )
 
 // winoReuse bounds the weights every block reads again, a2 x cin x cout,
-// to winoReuse times the block's V and M: past it the weights streamed
+// to below winoReuse times the block's V and M: past it the weights streamed
 // from L3 cost more than the blocks save (BenchmarkConv, one thread:
 // blocks of 49 tiles were faster than the phased path at 128 channels,
 // slower at 256 and 512).
@@ -38,11 +38,11 @@ const winoReuse = 2
 const winoMinUnits = 4
 
 // blockTiles is the tiles per block of the blocked path for this layer, or
-// 0 for the phased path: the block, of at most the L2 bound's tiles, whose
-// GEMMs waste the fewest columns (winoCols), of an image's tiles cut in
-// equal parts or of several whole images, the larger on a tie, with at
-// least winoMinUnits blocks in the layer and at most winoReuse's weights. So a block is an image's or a
-// part's tile rows where it can be: ResNet-50 at 224x224 gets 49 tiles
+// 0 for the phased path: of the sizes from 16 tiles to the L2 bound, the
+// one whose GEMMs compute the fewest wasted columns over the layer
+// (gemm's PackedA.Cols, the last, partial block included), the larger on
+// a tie, with at least winoMinUnits blocks and at most winoReuse's
+// weights. With AVX-512's 8x48 tiles ResNet-50 at 224x224 gets 49 tiles
 // (a quarter of a 56x56 image in F(4x4), a 28x28 image at batch 8); the
 // 14x14 and 7x7 layers, 256 and 512 channels, run phased, and so does the
 // 28x28 one at batch 1 (one block).
@@ -53,40 +53,26 @@ func (wc *winoConv) blockTiles() int {
 	case winoBlockForce < 0:
 		return 0
 	}
-	per := wc.th * wc.tw
-	hi := max(winoBlockFloats/(wc.a2*(wc.g.c+wc.cout)), winoBlockMax)
+	cin, cout, u := wc.g.c, wc.cout, wc.w.u[0]
+	hi := min(max(winoBlockFloats/(wc.a2*(cin+cout)), winoBlockMax), wc.tiles/winoMinUnits)
 	best, waste := 0, 0.0
-	try := func(t int) {
-		if t < 16 || t > hi || (wc.tiles+t-1)/t < winoMinUnits || wc.g.c*wc.cout > winoReuse*t*(wc.g.c+wc.cout) {
-			return
+	for t := 16; t <= hi; t++ {
+		if cin*cout >= winoReuse*t*(cin+cout) {
+			continue
 		}
-		if w := float64(winoCols(t)) / float64(t); best == 0 || w < waste-1e-9 || (w < waste+1e-9 && t > best) {
+		full, last := wc.tiles/t, wc.tiles%t
+		cols := full * u.Cols(t)
+		if last > 0 {
+			cols += u.Cols(last)
+		}
+		w := float64(cols) / float64(wc.tiles)
+		if best == 0 || w < waste-1e-9 {
 			best, waste = t, w
+		} else if w <= waste+1e-9 {
+			best = t // a tie goes to the larger t
 		}
-	}
-	for parts := 1; parts <= per/16; parts++ {
-		try((per + parts - 1) / parts)
-	}
-	for k := 2; k*per <= hi; k++ {
-		try(k * per)
 	}
 	return best
-}
-
-// winoCols is the columns the GEMM kernel computes for n columns: 48-wide
-// tiles (AVX-512's 8x48, which PackA picks for ResNet's channel counts), a
-// 16-wide narrow one for the last 3 to 16, one gemv column each for the
-// last 1 or 2 (see gemm's newJob). Other kernels' tiles are 16 wide or
-// narrower, where the choice matters less.
-func winoCols(n int) int {
-	full := n / 48 * 48
-	switch r := n - full; {
-	case r == 0 || (r <= 2 && full > 0):
-		return n
-	case r <= 16:
-		return full + 16
-	}
-	return full + 48
 }
 
 // runBlocked is run on the blocked path.

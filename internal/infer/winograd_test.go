@@ -233,3 +233,33 @@ func TestWinogradBlocked(t *testing.T) {
 		checkWinoLayer(t, rng, tt.winoCase, fmt.Sprintf("_blk%d", tt.blk))
 	}
 }
+
+// TestWinoBlockTiles checks blockTiles' choice on ResNet-50's Winograd
+// layers at batch 1 and 8 on every kernel: a block has 16 tiles or more,
+// a blocked layer has at least winoMinUnits blocks and its weights within
+// winoReuse, and the layers with few tiles (7x7 and 14x14 at batch 1) run
+// phased.
+func TestWinoBlockTiles(t *testing.T) {
+	eachKernel(t, func(kern string) {
+		for _, s := range [][3]int{{64, 56, 4}, {64, 56, 2}, {128, 28, 4}, {256, 14, 2}, {256, 14, 4}, {512, 7, 2}} {
+			for _, n := range []int{1, 8} {
+				c, h, m := s[0], s[1], s[2]
+				g := geom{c: c, h: h, w: h, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, oh: h, ow: h}
+				wc := newWinoConv(g, n, c, newWinoWeights(make([]float32, c*c*9), c, c, m))
+				units := 0
+				if wc.blk > 0 {
+					units = (wc.tiles + wc.blk - 1) / wc.blk
+				}
+				t.Logf("%s c%d %dx%d F%d b%d: %d tiles, %d a block, %d blocks", kern, c, h, h, m, n, wc.tiles, wc.blk, units)
+				switch {
+				case wc.blk == 0:
+				case wc.blk < 16 || units < winoMinUnits || c*c >= winoReuse*wc.blk*2*c:
+					t.Errorf("%s c%d %dx%d F%d b%d: %d tiles a block, %d blocks", kern, c, h, h, m, n, wc.blk, units)
+				}
+				if n == 1 && h <= 14 && wc.blk != 0 {
+					t.Errorf("%s c%d %dx%d F%d b1: blocked (%d tiles a block), want phased", kern, c, h, h, m, wc.blk)
+				}
+			}
+		}
+	})
+}
