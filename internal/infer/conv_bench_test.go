@@ -84,13 +84,13 @@ func BenchmarkConv(b *testing.B) {
 
 // benchWino times one Winograd convolution on the phased path or the
 // blocked one (its tiles per block as blockTiles picks them, or
-// WINO_BLOCK's).
+// MLSERVE_WINO_BLOCK's).
 func benchWino(b *testing.B, g geom, n, cout int, ww *winoWeights, bias, in, dst []float32, path string) {
 	defer func(v int) { winoBlockForce = v }(winoBlockForce)
 	winoBlockForce = -1
 	if path == "blocked" {
 		winoBlockForce = 0
-		if s := os.Getenv("WINO_BLOCK"); s != "" {
+		if s := os.Getenv("MLSERVE_WINO_BLOCK"); s != "" {
 			if _, err := fmt.Sscan(s, &winoBlockForce); err != nil {
 				b.Fatal(err)
 			}
