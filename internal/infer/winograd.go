@@ -22,8 +22,9 @@ import "github.com/mlserve/mlserve/internal/gemm"
 //
 // F(4x4, 3x3) (winograd4.go) works the same way on 6x6 input tiles with 36
 // GEMMs; winoTile picks per layer. The files split by job: the choice and
-// the run (here), the weights (winograd_weights.go), F(2x2)'s transforms
-// (winograd2.go) and F(4x4)'s (winograd4.go).
+// the phased run (here), the blocked run (winograd_block.go), the weights
+// (winograd_weights.go), F(2x2)'s transforms (winograd2.go) and F(4x4)'s
+// (winograd4.go).
 
 // winoMinChannels, when above 0, is the test hook that replaces
 // winoMinChannelsFor's count.
@@ -185,8 +186,10 @@ func (wc *winoConv) bufSizes() (v, m int) {
 }
 
 // run computes dst [cout, n, oh, ow] from in [cin, n, h, w] with the
-// epilogue (bias, residual as dst's layout, ReLU), using v and m as scratch
-// (bufSizes).
+// epilogue (bias, residual as dst's layout, ReLU): blocked where blockTiles
+// chose blocks, else phased, chunk by chunk, in three fork-joins (the input
+// transform by input channels, the products, the output transform by
+// output channels) with v and m as scratch (bufSizes).
 func (wc *winoConv) run(dst, in, v, m []float32) {
 	if wc.blk > 0 {
 		wc.runBlocked(dst, in)
