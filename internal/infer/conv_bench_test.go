@@ -52,16 +52,12 @@ func BenchmarkConv(b *testing.B) {
 					if k != 3 || st != 1 {
 						break
 					}
-					b.Run(fmt.Sprintf("wino%d", m), func(b *testing.B) {
-						wc := newWinoConv(g, n, cout, newWinoWeights(randData(rng, cout*cin*9), cout, cin, m))
-						wc.bias, wc.relu = ep.Bias, true
-						vs, ms := wc.bufSizes()
-						v, m := make([]float32, vs), make([]float32, ms)
-						for b.Loop() {
-							wc.run(dst, in, v, m)
-						}
-						b.ReportMetric(2*float64(cout*cols)*float64(cin*9)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-					})
+					ww := newWinoWeights(randData(rng, cout*cin*9), cout, cin, m)
+					for _, path := range []string{"phased", "blocked"} {
+						b.Run(fmt.Sprintf("wino%d/%s", m, path), func(b *testing.B) {
+							benchWino(b, g, n, cout, ww, ep.Bias, in, dst, path)
+						})
+					}
 				}
 				b.Run("direct", func(b *testing.B) {
 					src := &im2colSource{g: g, n: n}
@@ -84,6 +80,34 @@ func BenchmarkConv(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchWino times one Winograd convolution on the phased path or the
+// blocked one (its tiles per block as blockTiles picks them, or
+// MLSERVE_WINO_BLOCK's).
+func benchWino(b *testing.B, g geom, n, cout int, ww *winoWeights, bias, in, dst []float32, path string) {
+	defer func(v int) { winoBlockForce = v }(winoBlockForce)
+	winoBlockForce = -1
+	if path == "blocked" {
+		winoBlockForce = 0
+		if s := os.Getenv("MLSERVE_WINO_BLOCK"); s != "" {
+			if _, err := fmt.Sscan(s, &winoBlockForce); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	wc := newWinoConv(g, n, cout, ww)
+	if path == "blocked" && wc.blk == 0 {
+		b.Skip("this layer runs phased")
+	}
+	wc.bias, wc.relu = bias, true
+	vs, ms := wc.bufSizes()
+	v, m := make([]float32, vs), make([]float32, ms)
+	for b.Loop() {
+		wc.run(dst, in, v, m)
+	}
+	b.ReportMetric(2*float64(len(dst))*float64(g.c*9)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(float64(wc.blk), "tiles/block")
 }
 
 // BenchmarkMaxPool times ResNet's 3x3 stride-2 max pool of the stem output

@@ -22,8 +22,9 @@ import "github.com/mlserve/mlserve/internal/gemm"
 //
 // F(4x4, 3x3) (winograd4.go) works the same way on 6x6 input tiles with 36
 // GEMMs; winoTile picks per layer. The files split by job: the choice and
-// the run (here), the weights (winograd_weights.go), F(2x2)'s transforms
-// (winograd2.go) and F(4x4)'s (winograd4.go).
+// the phased run (here), the blocked run (winograd_block.go), the weights
+// (winograd_weights.go), F(2x2)'s transforms (winograd2.go) and F(4x4)'s
+// (winograd4.go).
 
 // winoMinChannels, when above 0, is the test hook that replaces
 // winoMinChannelsFor's count.
@@ -135,7 +136,8 @@ type winoConv struct {
 	m, a2     int // output tile side (2 or 4) and transformed tile size (m+2)^2
 	th, tw    int // tiles per image: ceil(oh/m) x ceil(ow/m)
 	tiles     int // n * th * tw
-	chunk     int // tiles per pass
+	chunk     int // tiles per pass of the phased path
+	blk       int // tiles per block of the blocked path (winograd_block.go); 0: phased
 	w         *winoWeights
 	bias, res []float32
 	relu      bool
@@ -153,7 +155,10 @@ func newWinoConv(g geom, n, cout int, w *winoWeights) *winoConv {
 	if per := wc.a2 * max(g.c, cout); per*wc.chunk > winoChunkFloats {
 		wc.chunk = max(winoChunkFloats/per/32*32, 32)
 	}
-	wc.cs, wc.bs = make([][]float32, wc.a2), make([][]float32, wc.a2)
+	wc.blk = wc.blockTiles()
+	if wc.blk == 0 {
+		wc.cs, wc.bs = make([][]float32, wc.a2), make([][]float32, wc.a2)
+	}
 	return wc
 }
 
@@ -170,15 +175,26 @@ func (wc *winoConv) strides(np int) (vs, ms int) {
 	return wc.g.c*np + winoPad, wc.cout*np + winoPad
 }
 
-// bufSizes are the floats of the V and M scratch buffers.
+// bufSizes are the floats of the V and M scratch buffers: none on the
+// blocked path, whose blocks have their own.
 func (wc *winoConv) bufSizes() (v, m int) {
+	if wc.blk > 0 {
+		return 0, 0
+	}
 	vs, ms := wc.strides(wc.chunk)
 	return wc.a2 * vs, wc.a2 * ms
 }
 
 // run computes dst [cout, n, oh, ow] from in [cin, n, h, w] with the
-// epilogue (bias, residual as dst's layout, ReLU), using v and m as scratch.
+// epilogue (bias, residual as dst's layout, ReLU): blocked where blockTiles
+// chose blocks, else phased, chunk by chunk, in three fork-joins (the input
+// transform by input channels, the products, the output transform by
+// output channels) with v and m as scratch (bufSizes).
 func (wc *winoConv) run(dst, in, v, m []float32) {
+	if wc.blk > 0 {
+		wc.runBlocked(dst, in)
+		return
+	}
 	input, output := wc.input, wc.output
 	if wc.m == 4 {
 		input, output = wc.input4, wc.output4

@@ -18,13 +18,35 @@ type winoScratch struct {
 	// are consecutive. Each input row is split once, not once per tile row
 	// that reads it.
 	plane   []float32
-	planeOf int       // the plane plane holds, (c*n+b)+1; 0: none
+	planeOf int // the plane plane holds, (c*n+b)+1; 0: none
+	rows0   int // the tile rows [rows0, rows1) of it split
+	rows1   int
 	padded  []float32 // one zero-padded input row, for splitPlane
+	v, m    []float32 // a tile block's V and M (winoConv.block)
 }
 
-// splitPlane fills sc.plane with the columns of the padded rows of input
-// plane src (h x w) split by phase, each phase ws floats long.
-func (wc *winoConv) splitPlane(sc *winoScratch, src []float32, ws int) {
+// planeRows makes sc.plane hold the split rows of tile rows [ty, ty1) of
+// input plane (c, b), where ty1 is the block's last tile row in that image
+// plus one (the block's tiles p0 <= p < p0+np), splitting them if it does
+// not hold them yet.
+func (wc *winoConv) planeRows(sc *winoScratch, in []float32, c, b, ty, p0, np, ws int) {
+	key := c*wc.n + b + 1
+	if sc.planeOf == key && sc.rows0 <= ty && ty < sc.rows1 {
+		return
+	}
+	ty1 := wc.th
+	if last := (p0 + np - 1) / wc.tw; last/wc.th == b {
+		ty1 = last%wc.th + 1
+	}
+	hw := wc.g.h * wc.g.w
+	wc.splitPlane(sc, in[(c*wc.n+b)*hw:(c*wc.n+b+1)*hw], ws, ty, ty1)
+	sc.planeOf, sc.rows0, sc.rows1 = key, ty, ty1
+}
+
+// splitPlane fills sc.plane with the columns of the padded rows of tile
+// rows [ty0, ty1) of input plane src (h x w) split by phase, each phase ws
+// floats long.
+func (wc *winoConv) splitPlane(sc *winoScratch, src []float32, ws, ty0, ty1 int) {
 	g, m := wc.g, wc.m
 	prows := m*wc.th + 2
 	if need := m*prows*ws + 16; len(sc.plane) < need {
@@ -39,7 +61,7 @@ func (wc *winoConv) splitPlane(sc *winoScratch, src []float32, ws int) {
 	// Tile t reads phases at t and t+1: tw+1 floats a phase. The kernels
 	// also read (and mask off) up to 16 past them, which may hold anything.
 	used := wc.tw + 1
-	for r := range prows {
+	for r := m * ty0; r < m*ty1+2; r++ {
 		dst := sc.plane[m*r*ws : m*(r+1)*ws]
 		iy := r - g.pt
 		if iy < 0 || iy >= g.h {
@@ -88,10 +110,7 @@ func (wc *winoConv) input(v, in []float32, c, p0, np int, sc *winoScratch) {
 		b, ty := bt/wc.th, bt%wc.th
 		plane := in[(c*wc.n+b)*g.h*g.w : (c*wc.n+b+1)*g.h*g.w]
 		if count := min(wc.tw-tx, np-q); winoVec && gemm.HasWinoKernels() && count >= 4 {
-			if sc.planeOf != c*wc.n+b+1 {
-				wc.splitPlane(sc, plane, ws)
-				sc.planeOf = c*wc.n + b + 1
-			}
+			wc.planeRows(sc, in, c, b, ty, p0, np, ws)
 			if gemm.WinoInput(sc.plane[4*ty*ws+tx:], ws, out[q:], cnp, count) {
 				q += count
 				continue // count reached the tile row's end or the chunk's

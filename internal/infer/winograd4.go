@@ -45,17 +45,13 @@ var (
 // input4 writes V[ξ][c][p-p0] = (B^T d B)[ξ] for the tiles p0 <= p < p0+np
 // of channel c (F(4x4)).
 func (wc *winoConv) input4(v, in []float32, c, p0, np int, sc *winoScratch) {
-	g := wc.g
 	cnp, _ := wc.strides(np)
 	ws := wc.tw + 1 + 16 // a phase of a padded row, with room for a vector past it
 	out := v[c*np:]
 	bt, tx := p0/wc.tw, p0%wc.tw
 	for q := 0; q < np; bt, tx = bt+1, 0 {
 		b, ty := bt/wc.th, bt%wc.th
-		if sc.planeOf != c*wc.n+b+1 {
-			wc.splitPlane(sc, in[(c*wc.n+b)*g.h*g.w:(c*wc.n+b+1)*g.h*g.w], ws)
-			sc.planeOf = c*wc.n + b + 1
-		}
+		wc.planeRows(sc, in, c, b, ty, p0, np, ws)
 		count := min(wc.tw-tx, np-q)
 		rows := sc.plane[16*ty*ws:] // the tile row's 6 padded rows, 4 phases each
 		if winoVec && gemm.WinoInput4(rows[tx:], ws, out[q:], cnp, count) {
