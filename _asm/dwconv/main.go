@@ -36,6 +36,7 @@ func main() {
 	padCopy("padCopyAVX2", false)
 	deinterleave512()
 	deinterleave256()
+	padSplit2512()
 	Generate()
 }
 
@@ -217,6 +218,10 @@ func broadcastParam(name string, r VecPhysical) {
 // maskName is the tail-mask table of the generated file (avxutil).
 const maskName = "dwTailMask"
 
+// evenOdd is deinterleaveAVX512's two VPERMI2PS index vectors: the even
+// floats of two zmm registers, then the odd ones.
+var evenOdd Mem
+
 // deinterleave512 emits deinterleaveAVX512: even[j] = src[2j] and odd[j] =
 // src[2j+1] for j < 16*blocks, two VPERMI2PS per 32 source floats.
 func deinterleave512() {
@@ -227,12 +232,12 @@ func deinterleave512() {
 	od := Load(Param("odd"), RDX)
 	src := Load(Param("src"), RSI)
 	n := Load(Param("blocks"), RCX)
-	idx := GLOBL("dwEvenOdd", RODATA|NOPTR)
+	evenOdd = GLOBL("dwEvenOdd", RODATA|NOPTR)
 	for i := range 32 {
 		DATA(4*i, U32(uint32(2*(i%16)+i/16)))
 	}
 	ptr := RAX
-	LEAQ(idx, ptr)
+	LEAQ(evenOdd, ptr)
 	VMOVDQU32(Mem{Base: ptr}, Z4)
 	VMOVDQU32(Mem{Base: ptr, Disp: 64}, Z5)
 	TESTQ(n, n)
@@ -295,4 +300,97 @@ func zmm(i int) VecPhysical {
 
 func ymm(i int) VecPhysical {
 	return []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}[i]
+}
+
+// padSplit2512 emits padSplit2AVX512, a stride-2 plane's padding copy and
+// column split in one pass: each of rows rows of w input floats (spitch
+// floats apart) goes straight to its two phase rows (dpitch floats apart),
+// the even floats to ev, the odd ones to od, without writing the padded
+// plane first. Two VPERMI2PS per 32 floats, as deinterleaveAVX512, and one
+// masked block per row for the last w mod 32 floats (ceil of half of them
+// to ev, floor to od).
+func padSplit2512() {
+	TEXT("padSplit2AVX512", NOSPLIT, "func(ev, od, src *float32, rows, w, dpitch, spitch int)")
+	Pragma("noescape")
+	Doc("padSplit2AVX512 sets ev[r*dpitch+j], od[r*dpitch+j] = src[r*spitch+2j], src[r*spitch+2j+1] for r < rows and 2j (2j+1) < w.")
+	ev := Load(Param("ev"), RDI)
+	od := Load(Param("od"), RDX)
+	src := Load(Param("src"), RSI)
+	rows := Load(Param("rows"), R8)
+	w := Load(Param("w"), R9)
+	dpitch := Load(Param("dpitch"), R10)
+	spitch := Load(Param("spitch"), R11)
+	ptr, x, y, rem := RAX, RBX, R12, RCX
+	LEAQ(evenOdd, ptr) // the permutations of deinterleaveAVX512
+	VMOVDQU32(Mem{Base: ptr}, Z4)
+	VMOVDQU32(Mem{Base: ptr, Disp: 64}, Z5)
+	TESTQ(rows, rows)
+	JZ(LabelRef("psplit_done"))
+	TESTQ(w, w)
+	JZ(LabelRef("psplit_done"))
+	// The tail masks, the same for every row: of t = w mod 32 floats, the
+	// loads of min(t, 16) and max(t-16, 0), the stores of ceil(t/2) to ev
+	// and floor(t/2) to od.
+	MOVQ(w, rem)
+	ANDQ(U8(31), rem)
+	MOVL(ECX, R13L)
+	CMPL(R13L, U8(16))
+	JLE(LabelRef("psplit_lo"))
+	MOVL(U32(16), R13L)
+	Label("psplit_lo")
+	avxutil.MaskK(R13L, EAX, K1)
+	MOVL(ECX, R13L)
+	SUBL(U8(16), R13L)
+	JGE(LabelRef("psplit_hi"))
+	XORL(R13L, R13L)
+	Label("psplit_hi")
+	avxutil.MaskK(R13L, EAX, K2)
+	MOVL(ECX, R13L)
+	INCL(R13L)
+	SHRL(U8(1), R13L)
+	avxutil.MaskK(R13L, EAX, K3)
+	MOVL(ECX, R13L)
+	SHRL(U8(1), R13L)
+	avxutil.MaskK(R13L, EAX, K4)
+	SHLQ(U8(2), dpitch)
+	SHLQ(U8(2), spitch)
+	Label("psplit_row")
+	XORQ(x, x) // source bytes
+	XORQ(y, y) // phase-row bytes
+	MOVQ(w, rem)
+	Label("psplit_loop")
+	CMPQ(rem, U8(32))
+	JL(LabelRef("psplit_tail"))
+	VMOVUPS(Mem{Base: src, Index: x, Scale: 1}, Z0)
+	VMOVUPS(Mem{Base: src, Index: x, Scale: 1, Disp: 64}, Z1)
+	VMOVAPS(Z4, Z2)
+	VPERMI2PS(Z1, Z0, Z2)
+	VMOVAPS(Z5, Z3)
+	VPERMI2PS(Z1, Z0, Z3)
+	VMOVUPS(Z2, Mem{Base: ev, Index: y, Scale: 1})
+	VMOVUPS(Z3, Mem{Base: od, Index: y, Scale: 1})
+	ADDQ(U32(128), x)
+	ADDQ(U8(64), y)
+	SUBQ(U8(32), rem)
+	JMP(LabelRef("psplit_loop"))
+	Label("psplit_tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef("psplit_next"))
+	VMOVUPS_Z(Mem{Base: src, Index: x, Scale: 1}, K1, Z0)
+	VMOVUPS_Z(Mem{Base: src, Index: x, Scale: 1, Disp: 64}, K2, Z1)
+	VMOVAPS(Z4, Z2)
+	VPERMI2PS(Z1, Z0, Z2)
+	VMOVAPS(Z5, Z3)
+	VPERMI2PS(Z1, Z0, Z3)
+	VMOVUPS(Z2, K3, Mem{Base: ev, Index: y, Scale: 1})
+	VMOVUPS(Z3, K4, Mem{Base: od, Index: y, Scale: 1})
+	Label("psplit_next")
+	ADDQ(spitch, src)
+	ADDQ(dpitch, ev)
+	ADDQ(dpitch, od)
+	DECQ(rows)
+	JNZ(LabelRef("psplit_row"))
+	Label("psplit_done")
+	VZEROUPPER()
+	RET()
 }

@@ -8,7 +8,7 @@ import "golang.org/x/sys/cpu"
 var archKernels = func() []*kernel {
 	var ks []*kernel
 	if cpu.X86.HasAVX512F && cpu.X86.HasBMI2 {
-		ks = append(ks, &kernel{name: "avx512", rows: rows512, rowsK: rowsK512, deinterleave: deinterleave512, padCopy: padCopy512})
+		ks = append(ks, &kernel{name: "avx512", rows: rows512, rowsK: rowsK512, deinterleave: deinterleave512, padCopy: padCopy512, padSplit2: padSplit2512})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, &kernel{name: "avx2", rows: rows256, rowsK: rowsK256, deinterleave: deinterleave256, padCopy: padCopy256})
@@ -93,4 +93,10 @@ func padCopy512(dst, src []float32, rows, w, dpitch, spitch int) {
 func padCopy256(dst, src []float32, rows, w, dpitch, spitch int) {
 	_, _ = dst[(rows-1)*dpitch+w-1], src[(rows-1)*spitch+w-1]
 	padCopyAVX2(&dst[0], &src[0], rows, w, dpitch, spitch)
+}
+
+// padSplit2512 runs the assembly; Conv.padSplit2 checks the bounds of the
+// last row of ev, od and src first.
+func padSplit2512(ev, od, src []float32, rows, w, dpitch, spitch int) {
+	padSplit2AVX512(&ev[0], &od[0], &src[0], rows, w, dpitch, spitch)
 }

@@ -2680,3 +2680,98 @@ deint256_loop:
 deint256_done:
 	VZEROUPPER
 	RET
+
+// func padSplit2AVX512(ev *float32, od *float32, src *float32, rows int, w int, dpitch int, spitch int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·padSplit2AVX512(SB), NOSPLIT, $0-56
+	MOVQ      ev+0(FP), DI
+	MOVQ      od+8(FP), DX
+	MOVQ      src+16(FP), SI
+	MOVQ      rows+24(FP), R8
+	MOVQ      w+32(FP), R9
+	MOVQ      dpitch+40(FP), R10
+	MOVQ      spitch+48(FP), R11
+	LEAQ      dwEvenOdd<>+0(SB), AX
+	VMOVDQU32 (AX), Z4
+	VMOVDQU32 64(AX), Z5
+	TESTQ     R8, R8
+	JZ        psplit_done
+	TESTQ     R9, R9
+	JZ        psplit_done
+	MOVQ      R9, CX
+	ANDQ      $0x1f, CX
+	MOVL      CX, R13
+	CMPL      R13, $0x10
+	JLE       psplit_lo
+	MOVL      $0x00000010, R13
+
+psplit_lo:
+	MOVL  $0x0000ffff, AX
+	BZHIL R13, AX, AX
+	KMOVW AX, K1
+	MOVL  CX, R13
+	SUBL  $0x10, R13
+	JGE   psplit_hi
+	XORL  R13, R13
+
+psplit_hi:
+	MOVL  $0x0000ffff, AX
+	BZHIL R13, AX, AX
+	KMOVW AX, K2
+	MOVL  CX, R13
+	INCL  R13
+	SHRL  $0x01, R13
+	MOVL  $0x0000ffff, AX
+	BZHIL R13, AX, AX
+	KMOVW AX, K3
+	MOVL  CX, R13
+	SHRL  $0x01, R13
+	MOVL  $0x0000ffff, AX
+	BZHIL R13, AX, AX
+	KMOVW AX, K4
+	SHLQ  $0x02, R10
+	SHLQ  $0x02, R11
+
+psplit_row:
+	XORQ BX, BX
+	XORQ R12, R12
+	MOVQ R9, CX
+
+psplit_loop:
+	CMPQ      CX, $0x20
+	JL        psplit_tail
+	VMOVUPS   (SI)(BX*1), Z0
+	VMOVUPS   64(SI)(BX*1), Z1
+	VMOVAPS   Z4, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVAPS   Z5, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   Z2, (DI)(R12*1)
+	VMOVUPS   Z3, (DX)(R12*1)
+	ADDQ      $0x00000080, BX
+	ADDQ      $0x40, R12
+	SUBQ      $0x20, CX
+	JMP       psplit_loop
+
+psplit_tail:
+	TESTQ     CX, CX
+	JZ        psplit_next
+	VMOVUPS.Z (SI)(BX*1), K1, Z0
+	VMOVUPS.Z 64(SI)(BX*1), K2, Z1
+	VMOVAPS   Z4, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVAPS   Z5, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   Z2, K3, (DI)(R12*1)
+	VMOVUPS   Z3, K4, (DX)(R12*1)
+
+psplit_next:
+	ADDQ R11, SI
+	ADDQ R10, DI
+	ADDQ R10, DX
+	DECQ R8
+	JNZ  psplit_row
+
+psplit_done:
+	VZEROUPPER
+	RET

@@ -63,3 +63,8 @@ func deinterleaveAVX512(even *float32, odd *float32, src *float32, blocks int)
 //
 //go:noescape
 func deinterleaveAVX2(even *float32, odd *float32, src *float32, blocks int)
+
+// padSplit2AVX512 sets ev[r*dpitch+j], od[r*dpitch+j] = src[r*spitch+2j], src[r*spitch+2j+1] for r < rows and 2j (2j+1) < w.
+//
+//go:noescape
+func padSplit2AVX512(ev *float32, od *float32, src *float32, rows int, w int, dpitch int, spitch int)
