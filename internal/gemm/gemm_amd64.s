@@ -6916,135 +6916,119 @@ DATA actConsts<>+432(SB)/4, $0x3f000000
 DATA actConsts<>+436(SB)/4, $0x3f000000
 DATA actConsts<>+440(SB)/4, $0x3f000000
 DATA actConsts<>+444(SB)/4, $0x3f000000
-DATA actConsts<>+448(SB)/4, $0x3e2aaaab
-DATA actConsts<>+452(SB)/4, $0x3e2aaaab
-DATA actConsts<>+456(SB)/4, $0x3e2aaaab
-DATA actConsts<>+460(SB)/4, $0x3e2aaaab
-DATA actConsts<>+464(SB)/4, $0x3e2aaaab
-DATA actConsts<>+468(SB)/4, $0x3e2aaaab
-DATA actConsts<>+472(SB)/4, $0x3e2aaaab
-DATA actConsts<>+476(SB)/4, $0x3e2aaaab
-DATA actConsts<>+480(SB)/4, $0x3e2aaaab
-DATA actConsts<>+484(SB)/4, $0x3e2aaaab
-DATA actConsts<>+488(SB)/4, $0x3e2aaaab
-DATA actConsts<>+492(SB)/4, $0x3e2aaaab
-DATA actConsts<>+496(SB)/4, $0x3e2aaaab
-DATA actConsts<>+500(SB)/4, $0x3e2aaaab
-DATA actConsts<>+504(SB)/4, $0x3e2aaaab
-DATA actConsts<>+508(SB)/4, $0x3e2aaaab
-DATA actConsts<>+512(SB)/4, $0x3d2aaaab
-DATA actConsts<>+516(SB)/4, $0x3d2aaaab
-DATA actConsts<>+520(SB)/4, $0x3d2aaaab
-DATA actConsts<>+524(SB)/4, $0x3d2aaaab
-DATA actConsts<>+528(SB)/4, $0x3d2aaaab
-DATA actConsts<>+532(SB)/4, $0x3d2aaaab
-DATA actConsts<>+536(SB)/4, $0x3d2aaaab
-DATA actConsts<>+540(SB)/4, $0x3d2aaaab
-DATA actConsts<>+544(SB)/4, $0x3d2aaaab
-DATA actConsts<>+548(SB)/4, $0x3d2aaaab
-DATA actConsts<>+552(SB)/4, $0x3d2aaaab
-DATA actConsts<>+556(SB)/4, $0x3d2aaaab
-DATA actConsts<>+560(SB)/4, $0x3d2aaaab
-DATA actConsts<>+564(SB)/4, $0x3d2aaaab
-DATA actConsts<>+568(SB)/4, $0x3d2aaaab
-DATA actConsts<>+572(SB)/4, $0x3d2aaaab
-DATA actConsts<>+576(SB)/4, $0x3c088889
-DATA actConsts<>+580(SB)/4, $0x3c088889
-DATA actConsts<>+584(SB)/4, $0x3c088889
-DATA actConsts<>+588(SB)/4, $0x3c088889
-DATA actConsts<>+592(SB)/4, $0x3c088889
-DATA actConsts<>+596(SB)/4, $0x3c088889
-DATA actConsts<>+600(SB)/4, $0x3c088889
-DATA actConsts<>+604(SB)/4, $0x3c088889
-DATA actConsts<>+608(SB)/4, $0x3c088889
-DATA actConsts<>+612(SB)/4, $0x3c088889
-DATA actConsts<>+616(SB)/4, $0x3c088889
-DATA actConsts<>+620(SB)/4, $0x3c088889
-DATA actConsts<>+624(SB)/4, $0x3c088889
-DATA actConsts<>+628(SB)/4, $0x3c088889
-DATA actConsts<>+632(SB)/4, $0x3c088889
-DATA actConsts<>+636(SB)/4, $0x3c088889
-DATA actConsts<>+640(SB)/4, $0x3ab60b61
-DATA actConsts<>+644(SB)/4, $0x3ab60b61
-DATA actConsts<>+648(SB)/4, $0x3ab60b61
-DATA actConsts<>+652(SB)/4, $0x3ab60b61
-DATA actConsts<>+656(SB)/4, $0x3ab60b61
-DATA actConsts<>+660(SB)/4, $0x3ab60b61
-DATA actConsts<>+664(SB)/4, $0x3ab60b61
-DATA actConsts<>+668(SB)/4, $0x3ab60b61
-DATA actConsts<>+672(SB)/4, $0x3ab60b61
-DATA actConsts<>+676(SB)/4, $0x3ab60b61
-DATA actConsts<>+680(SB)/4, $0x3ab60b61
-DATA actConsts<>+684(SB)/4, $0x3ab60b61
-DATA actConsts<>+688(SB)/4, $0x3ab60b61
-DATA actConsts<>+692(SB)/4, $0x3ab60b61
-DATA actConsts<>+696(SB)/4, $0x3ab60b61
-DATA actConsts<>+700(SB)/4, $0x3ab60b61
-DATA actConsts<>+704(SB)/4, $0x39500d01
-DATA actConsts<>+708(SB)/4, $0x39500d01
-DATA actConsts<>+712(SB)/4, $0x39500d01
-DATA actConsts<>+716(SB)/4, $0x39500d01
-DATA actConsts<>+720(SB)/4, $0x39500d01
-DATA actConsts<>+724(SB)/4, $0x39500d01
-DATA actConsts<>+728(SB)/4, $0x39500d01
-DATA actConsts<>+732(SB)/4, $0x39500d01
-DATA actConsts<>+736(SB)/4, $0x39500d01
-DATA actConsts<>+740(SB)/4, $0x39500d01
-DATA actConsts<>+744(SB)/4, $0x39500d01
-DATA actConsts<>+748(SB)/4, $0x39500d01
-DATA actConsts<>+752(SB)/4, $0x39500d01
-DATA actConsts<>+756(SB)/4, $0x39500d01
-DATA actConsts<>+760(SB)/4, $0x39500d01
-DATA actConsts<>+764(SB)/4, $0x39500d01
-DATA actConsts<>+768(SB)/4, $0x3e2aaaab
-DATA actConsts<>+772(SB)/4, $0x3e2aaaab
-DATA actConsts<>+776(SB)/4, $0x3e2aaaab
-DATA actConsts<>+780(SB)/4, $0x3e2aaaab
-DATA actConsts<>+784(SB)/4, $0x3e2aaaab
-DATA actConsts<>+788(SB)/4, $0x3e2aaaab
-DATA actConsts<>+792(SB)/4, $0x3e2aaaab
-DATA actConsts<>+796(SB)/4, $0x3e2aaaab
-DATA actConsts<>+800(SB)/4, $0x3e2aaaab
-DATA actConsts<>+804(SB)/4, $0x3e2aaaab
-DATA actConsts<>+808(SB)/4, $0x3e2aaaab
-DATA actConsts<>+812(SB)/4, $0x3e2aaaab
-DATA actConsts<>+816(SB)/4, $0x3e2aaaab
-DATA actConsts<>+820(SB)/4, $0x3e2aaaab
-DATA actConsts<>+824(SB)/4, $0x3e2aaaab
-DATA actConsts<>+828(SB)/4, $0x3e2aaaab
-DATA actConsts<>+832(SB)/4, $0x3f000000
-DATA actConsts<>+836(SB)/4, $0x3f000000
-DATA actConsts<>+840(SB)/4, $0x3f000000
-DATA actConsts<>+844(SB)/4, $0x3f000000
-DATA actConsts<>+848(SB)/4, $0x3f000000
-DATA actConsts<>+852(SB)/4, $0x3f000000
-DATA actConsts<>+856(SB)/4, $0x3f000000
-DATA actConsts<>+860(SB)/4, $0x3f000000
-DATA actConsts<>+864(SB)/4, $0x3f000000
-DATA actConsts<>+868(SB)/4, $0x3f000000
-DATA actConsts<>+872(SB)/4, $0x3f000000
-DATA actConsts<>+876(SB)/4, $0x3f000000
-DATA actConsts<>+880(SB)/4, $0x3f000000
-DATA actConsts<>+884(SB)/4, $0x3f000000
-DATA actConsts<>+888(SB)/4, $0x3f000000
-DATA actConsts<>+892(SB)/4, $0x3f000000
-DATA actConsts<>+896(SB)/4, $0x00000000
-DATA actConsts<>+900(SB)/4, $0x00000000
-DATA actConsts<>+904(SB)/4, $0x00000000
-DATA actConsts<>+908(SB)/4, $0x00000000
-DATA actConsts<>+912(SB)/4, $0x00000000
-DATA actConsts<>+916(SB)/4, $0x00000000
-DATA actConsts<>+920(SB)/4, $0x00000000
-DATA actConsts<>+924(SB)/4, $0x00000000
-DATA actConsts<>+928(SB)/4, $0x00000000
-DATA actConsts<>+932(SB)/4, $0x00000000
-DATA actConsts<>+936(SB)/4, $0x00000000
-DATA actConsts<>+940(SB)/4, $0x00000000
-DATA actConsts<>+944(SB)/4, $0x00000000
-DATA actConsts<>+948(SB)/4, $0x00000000
-DATA actConsts<>+952(SB)/4, $0x00000000
-DATA actConsts<>+956(SB)/4, $0x00000000
-GLOBL actConsts<>(SB), RODATA|NOPTR, $960
+DATA actConsts<>+448(SB)/4, $0x3e2aaa02
+DATA actConsts<>+452(SB)/4, $0x3e2aaa02
+DATA actConsts<>+456(SB)/4, $0x3e2aaa02
+DATA actConsts<>+460(SB)/4, $0x3e2aaa02
+DATA actConsts<>+464(SB)/4, $0x3e2aaa02
+DATA actConsts<>+468(SB)/4, $0x3e2aaa02
+DATA actConsts<>+472(SB)/4, $0x3e2aaa02
+DATA actConsts<>+476(SB)/4, $0x3e2aaa02
+DATA actConsts<>+480(SB)/4, $0x3e2aaa02
+DATA actConsts<>+484(SB)/4, $0x3e2aaa02
+DATA actConsts<>+488(SB)/4, $0x3e2aaa02
+DATA actConsts<>+492(SB)/4, $0x3e2aaa02
+DATA actConsts<>+496(SB)/4, $0x3e2aaa02
+DATA actConsts<>+500(SB)/4, $0x3e2aaa02
+DATA actConsts<>+504(SB)/4, $0x3e2aaa02
+DATA actConsts<>+508(SB)/4, $0x3e2aaa02
+DATA actConsts<>+512(SB)/4, $0x3d2aaa56
+DATA actConsts<>+516(SB)/4, $0x3d2aaa56
+DATA actConsts<>+520(SB)/4, $0x3d2aaa56
+DATA actConsts<>+524(SB)/4, $0x3d2aaa56
+DATA actConsts<>+528(SB)/4, $0x3d2aaa56
+DATA actConsts<>+532(SB)/4, $0x3d2aaa56
+DATA actConsts<>+536(SB)/4, $0x3d2aaa56
+DATA actConsts<>+540(SB)/4, $0x3d2aaa56
+DATA actConsts<>+544(SB)/4, $0x3d2aaa56
+DATA actConsts<>+548(SB)/4, $0x3d2aaa56
+DATA actConsts<>+552(SB)/4, $0x3d2aaa56
+DATA actConsts<>+556(SB)/4, $0x3d2aaa56
+DATA actConsts<>+560(SB)/4, $0x3d2aaa56
+DATA actConsts<>+564(SB)/4, $0x3d2aaa56
+DATA actConsts<>+568(SB)/4, $0x3d2aaa56
+DATA actConsts<>+572(SB)/4, $0x3d2aaa56
+DATA actConsts<>+576(SB)/4, $0x3c0937d3
+DATA actConsts<>+580(SB)/4, $0x3c0937d3
+DATA actConsts<>+584(SB)/4, $0x3c0937d3
+DATA actConsts<>+588(SB)/4, $0x3c0937d3
+DATA actConsts<>+592(SB)/4, $0x3c0937d3
+DATA actConsts<>+596(SB)/4, $0x3c0937d3
+DATA actConsts<>+600(SB)/4, $0x3c0937d3
+DATA actConsts<>+604(SB)/4, $0x3c0937d3
+DATA actConsts<>+608(SB)/4, $0x3c0937d3
+DATA actConsts<>+612(SB)/4, $0x3c0937d3
+DATA actConsts<>+616(SB)/4, $0x3c0937d3
+DATA actConsts<>+620(SB)/4, $0x3c0937d3
+DATA actConsts<>+624(SB)/4, $0x3c0937d3
+DATA actConsts<>+628(SB)/4, $0x3c0937d3
+DATA actConsts<>+632(SB)/4, $0x3c0937d3
+DATA actConsts<>+636(SB)/4, $0x3c0937d3
+DATA actConsts<>+640(SB)/4, $0x3ab6ba99
+DATA actConsts<>+644(SB)/4, $0x3ab6ba99
+DATA actConsts<>+648(SB)/4, $0x3ab6ba99
+DATA actConsts<>+652(SB)/4, $0x3ab6ba99
+DATA actConsts<>+656(SB)/4, $0x3ab6ba99
+DATA actConsts<>+660(SB)/4, $0x3ab6ba99
+DATA actConsts<>+664(SB)/4, $0x3ab6ba99
+DATA actConsts<>+668(SB)/4, $0x3ab6ba99
+DATA actConsts<>+672(SB)/4, $0x3ab6ba99
+DATA actConsts<>+676(SB)/4, $0x3ab6ba99
+DATA actConsts<>+680(SB)/4, $0x3ab6ba99
+DATA actConsts<>+684(SB)/4, $0x3ab6ba99
+DATA actConsts<>+688(SB)/4, $0x3ab6ba99
+DATA actConsts<>+692(SB)/4, $0x3ab6ba99
+DATA actConsts<>+696(SB)/4, $0x3ab6ba99
+DATA actConsts<>+700(SB)/4, $0x3ab6ba99
+DATA actConsts<>+704(SB)/4, $0x3e2aaaab
+DATA actConsts<>+708(SB)/4, $0x3e2aaaab
+DATA actConsts<>+712(SB)/4, $0x3e2aaaab
+DATA actConsts<>+716(SB)/4, $0x3e2aaaab
+DATA actConsts<>+720(SB)/4, $0x3e2aaaab
+DATA actConsts<>+724(SB)/4, $0x3e2aaaab
+DATA actConsts<>+728(SB)/4, $0x3e2aaaab
+DATA actConsts<>+732(SB)/4, $0x3e2aaaab
+DATA actConsts<>+736(SB)/4, $0x3e2aaaab
+DATA actConsts<>+740(SB)/4, $0x3e2aaaab
+DATA actConsts<>+744(SB)/4, $0x3e2aaaab
+DATA actConsts<>+748(SB)/4, $0x3e2aaaab
+DATA actConsts<>+752(SB)/4, $0x3e2aaaab
+DATA actConsts<>+756(SB)/4, $0x3e2aaaab
+DATA actConsts<>+760(SB)/4, $0x3e2aaaab
+DATA actConsts<>+764(SB)/4, $0x3e2aaaab
+DATA actConsts<>+768(SB)/4, $0x3f000000
+DATA actConsts<>+772(SB)/4, $0x3f000000
+DATA actConsts<>+776(SB)/4, $0x3f000000
+DATA actConsts<>+780(SB)/4, $0x3f000000
+DATA actConsts<>+784(SB)/4, $0x3f000000
+DATA actConsts<>+788(SB)/4, $0x3f000000
+DATA actConsts<>+792(SB)/4, $0x3f000000
+DATA actConsts<>+796(SB)/4, $0x3f000000
+DATA actConsts<>+800(SB)/4, $0x3f000000
+DATA actConsts<>+804(SB)/4, $0x3f000000
+DATA actConsts<>+808(SB)/4, $0x3f000000
+DATA actConsts<>+812(SB)/4, $0x3f000000
+DATA actConsts<>+816(SB)/4, $0x3f000000
+DATA actConsts<>+820(SB)/4, $0x3f000000
+DATA actConsts<>+824(SB)/4, $0x3f000000
+DATA actConsts<>+828(SB)/4, $0x3f000000
+DATA actConsts<>+832(SB)/4, $0x00000000
+DATA actConsts<>+836(SB)/4, $0x00000000
+DATA actConsts<>+840(SB)/4, $0x00000000
+DATA actConsts<>+844(SB)/4, $0x00000000
+DATA actConsts<>+848(SB)/4, $0x00000000
+DATA actConsts<>+852(SB)/4, $0x00000000
+DATA actConsts<>+856(SB)/4, $0x00000000
+DATA actConsts<>+860(SB)/4, $0x00000000
+DATA actConsts<>+864(SB)/4, $0x00000000
+DATA actConsts<>+868(SB)/4, $0x00000000
+DATA actConsts<>+872(SB)/4, $0x00000000
+DATA actConsts<>+876(SB)/4, $0x00000000
+DATA actConsts<>+880(SB)/4, $0x00000000
+DATA actConsts<>+884(SB)/4, $0x00000000
+DATA actConsts<>+888(SB)/4, $0x00000000
+DATA actConsts<>+892(SB)/4, $0x00000000
+GLOBL actConsts<>(SB), RODATA|NOPTR, $896
 
 // func actClampZ(c *float32, ldc int, rows int, cols int, lo float32, hi float32)
 // Requires: AVX, AVX512F, BMI2, SSE
@@ -7115,11 +7099,12 @@ actSigmoidZ_row:
 	XORQ BX, BX
 	MOVQ R8, CX
 
-actSigmoidZ_vec:
-	CMPQ         CX, $0x00000010
-	JL           actSigmoidZ_tail
+actSigmoidZ_pair:
+	CMPQ         CX, $0x00000020
+	JL           actSigmoidZ_vec
 	VMOVUPS      (DI)(BX*4), Z0
-	VMOVUPS      896(AX), Z1
+	VMOVUPS      64(DI)(BX*4), Z8
+	VMOVUPS      832(AX), Z1
 	VSUBPS       Z0, Z1, Z1
 	VMAXPS       256(AX), Z1, Z1
 	VMINPS       320(AX), Z1, Z1
@@ -7127,8 +7112,55 @@ actSigmoidZ_vec:
 	VRNDSCALEPS  $0x00, Z2, Z2
 	VFNMADD231PS 128(AX), Z2, Z1
 	VFNMADD231PS 192(AX), Z2, Z1
-	VMOVUPS      704(AX), Z3
-	VFMADD213PS  640(AX), Z1, Z3
+	VMOVUPS      640(AX), Z3
+	VFMADD213PS  576(AX), Z1, Z3
+	VFMADD213PS  512(AX), Z1, Z3
+	VFMADD213PS  448(AX), Z1, Z3
+	VFMADD213PS  384(AX), Z1, Z3
+	VFMADD213PS  (AX), Z1, Z3
+	VFMADD213PS  (AX), Z1, Z3
+	VSCALEFPS    Z2, Z3, Z3
+	VADDPS       (AX), Z3, Z3
+	VMOVUPS      (AX), Z1
+	VDIVPS       Z3, Z1, Z0
+	VMOVUPS      832(AX), Z9
+	VSUBPS       Z8, Z9, Z9
+	VMAXPS       256(AX), Z9, Z9
+	VMINPS       320(AX), Z9, Z9
+	VMULPS       64(AX), Z9, Z10
+	VRNDSCALEPS  $0x00, Z10, Z10
+	VFNMADD231PS 128(AX), Z10, Z9
+	VFNMADD231PS 192(AX), Z10, Z9
+	VMOVUPS      640(AX), Z11
+	VFMADD213PS  576(AX), Z9, Z11
+	VFMADD213PS  512(AX), Z9, Z11
+	VFMADD213PS  448(AX), Z9, Z11
+	VFMADD213PS  384(AX), Z9, Z11
+	VFMADD213PS  (AX), Z9, Z11
+	VFMADD213PS  (AX), Z9, Z11
+	VSCALEFPS    Z10, Z11, Z11
+	VADDPS       (AX), Z11, Z11
+	VMOVUPS      (AX), Z9
+	VDIVPS       Z11, Z9, Z8
+	VMOVUPS      Z0, (DI)(BX*4)
+	VMOVUPS      Z8, 64(DI)(BX*4)
+	ADDQ         $0x00000020, BX
+	SUBQ         $0x00000020, CX
+	JMP          actSigmoidZ_pair
+
+actSigmoidZ_vec:
+	CMPQ         CX, $0x00000010
+	JL           actSigmoidZ_tail
+	VMOVUPS      (DI)(BX*4), Z0
+	VMOVUPS      832(AX), Z1
+	VSUBPS       Z0, Z1, Z1
+	VMAXPS       256(AX), Z1, Z1
+	VMINPS       320(AX), Z1, Z1
+	VMULPS       64(AX), Z1, Z2
+	VRNDSCALEPS  $0x00, Z2, Z2
+	VFNMADD231PS 128(AX), Z2, Z1
+	VFNMADD231PS 192(AX), Z2, Z1
+	VMOVUPS      640(AX), Z3
 	VFMADD213PS  576(AX), Z1, Z3
 	VFMADD213PS  512(AX), Z1, Z3
 	VFMADD213PS  448(AX), Z1, Z3
@@ -7151,7 +7183,7 @@ actSigmoidZ_tail:
 	BZHIL        CX, R9, R9
 	KMOVW        R9, K1
 	VMOVUPS.Z    (DI)(BX*4), K1, Z0
-	VMOVUPS      896(AX), Z1
+	VMOVUPS      832(AX), Z1
 	VSUBPS       Z0, Z1, Z1
 	VMAXPS       256(AX), Z1, Z1
 	VMINPS       320(AX), Z1, Z1
@@ -7159,8 +7191,7 @@ actSigmoidZ_tail:
 	VRNDSCALEPS  $0x00, Z2, Z2
 	VFNMADD231PS 128(AX), Z2, Z1
 	VFNMADD231PS 192(AX), Z2, Z1
-	VMOVUPS      704(AX), Z3
-	VFMADD213PS  640(AX), Z1, Z3
+	VMOVUPS      640(AX), Z3
 	VFMADD213PS  576(AX), Z1, Z3
 	VFMADD213PS  512(AX), Z1, Z3
 	VFMADD213PS  448(AX), Z1, Z3
@@ -7201,11 +7232,12 @@ actSiLUZ_row:
 	XORQ BX, BX
 	MOVQ R8, CX
 
-actSiLUZ_vec:
-	CMPQ         CX, $0x00000010
-	JL           actSiLUZ_tail
+actSiLUZ_pair:
+	CMPQ         CX, $0x00000020
+	JL           actSiLUZ_vec
 	VMOVUPS      (DI)(BX*4), Z0
-	VMOVUPS      896(AX), Z1
+	VMOVUPS      64(DI)(BX*4), Z8
+	VMOVUPS      832(AX), Z1
 	VSUBPS       Z0, Z1, Z1
 	VMAXPS       256(AX), Z1, Z1
 	VMINPS       320(AX), Z1, Z1
@@ -7213,8 +7245,53 @@ actSiLUZ_vec:
 	VRNDSCALEPS  $0x00, Z2, Z2
 	VFNMADD231PS 128(AX), Z2, Z1
 	VFNMADD231PS 192(AX), Z2, Z1
-	VMOVUPS      704(AX), Z3
-	VFMADD213PS  640(AX), Z1, Z3
+	VMOVUPS      640(AX), Z3
+	VFMADD213PS  576(AX), Z1, Z3
+	VFMADD213PS  512(AX), Z1, Z3
+	VFMADD213PS  448(AX), Z1, Z3
+	VFMADD213PS  384(AX), Z1, Z3
+	VFMADD213PS  (AX), Z1, Z3
+	VFMADD213PS  (AX), Z1, Z3
+	VSCALEFPS    Z2, Z3, Z3
+	VADDPS       (AX), Z3, Z3
+	VDIVPS       Z3, Z0, Z0
+	VMOVUPS      832(AX), Z9
+	VSUBPS       Z8, Z9, Z9
+	VMAXPS       256(AX), Z9, Z9
+	VMINPS       320(AX), Z9, Z9
+	VMULPS       64(AX), Z9, Z10
+	VRNDSCALEPS  $0x00, Z10, Z10
+	VFNMADD231PS 128(AX), Z10, Z9
+	VFNMADD231PS 192(AX), Z10, Z9
+	VMOVUPS      640(AX), Z11
+	VFMADD213PS  576(AX), Z9, Z11
+	VFMADD213PS  512(AX), Z9, Z11
+	VFMADD213PS  448(AX), Z9, Z11
+	VFMADD213PS  384(AX), Z9, Z11
+	VFMADD213PS  (AX), Z9, Z11
+	VFMADD213PS  (AX), Z9, Z11
+	VSCALEFPS    Z10, Z11, Z11
+	VADDPS       (AX), Z11, Z11
+	VDIVPS       Z11, Z8, Z8
+	VMOVUPS      Z0, (DI)(BX*4)
+	VMOVUPS      Z8, 64(DI)(BX*4)
+	ADDQ         $0x00000020, BX
+	SUBQ         $0x00000020, CX
+	JMP          actSiLUZ_pair
+
+actSiLUZ_vec:
+	CMPQ         CX, $0x00000010
+	JL           actSiLUZ_tail
+	VMOVUPS      (DI)(BX*4), Z0
+	VMOVUPS      832(AX), Z1
+	VSUBPS       Z0, Z1, Z1
+	VMAXPS       256(AX), Z1, Z1
+	VMINPS       320(AX), Z1, Z1
+	VMULPS       64(AX), Z1, Z2
+	VRNDSCALEPS  $0x00, Z2, Z2
+	VFNMADD231PS 128(AX), Z2, Z1
+	VFNMADD231PS 192(AX), Z2, Z1
+	VMOVUPS      640(AX), Z3
 	VFMADD213PS  576(AX), Z1, Z3
 	VFMADD213PS  512(AX), Z1, Z3
 	VFMADD213PS  448(AX), Z1, Z3
@@ -7236,7 +7313,7 @@ actSiLUZ_tail:
 	BZHIL        CX, R9, R9
 	KMOVW        R9, K1
 	VMOVUPS.Z    (DI)(BX*4), K1, Z0
-	VMOVUPS      896(AX), Z1
+	VMOVUPS      832(AX), Z1
 	VSUBPS       Z0, Z1, Z1
 	VMAXPS       256(AX), Z1, Z1
 	VMINPS       320(AX), Z1, Z1
@@ -7244,8 +7321,7 @@ actSiLUZ_tail:
 	VRNDSCALEPS  $0x00, Z2, Z2
 	VFNMADD231PS 128(AX), Z2, Z1
 	VFNMADD231PS 192(AX), Z2, Z1
-	VMOVUPS      704(AX), Z3
-	VFMADD213PS  640(AX), Z1, Z3
+	VMOVUPS      640(AX), Z3
 	VFMADD213PS  576(AX), Z1, Z3
 	VFMADD213PS  512(AX), Z1, Z3
 	VFMADD213PS  448(AX), Z1, Z3
@@ -7289,9 +7365,9 @@ actHardSwishZ_vec:
 	CMPQ    CX, $0x00000010
 	JL      actHardSwishZ_tail
 	VMOVUPS (DI)(BX*4), Z0
-	VMULPS  768(AX), Z0, Z1
-	VADDPS  832(AX), Z1, Z1
-	VMAXPS  896(AX), Z1, Z1
+	VMULPS  704(AX), Z0, Z1
+	VADDPS  768(AX), Z1, Z1
+	VMAXPS  832(AX), Z1, Z1
 	VMINPS  (AX), Z1, Z1
 	VMULPS  Z1, Z0, Z0
 	VMOVUPS Z0, (DI)(BX*4)
@@ -7306,9 +7382,9 @@ actHardSwishZ_tail:
 	BZHIL     CX, R9, R9
 	KMOVW     R9, K1
 	VMOVUPS.Z (DI)(BX*4), K1, Z0
-	VMULPS    768(AX), Z0, Z1
-	VADDPS    832(AX), Z1, Z1
-	VMAXPS    896(AX), Z1, Z1
+	VMULPS    704(AX), Z0, Z1
+	VADDPS    768(AX), Z1, Z1
+	VMAXPS    832(AX), Z1, Z1
 	VMINPS    (AX), Z1, Z1
 	VMULPS    Z1, Z0, Z0
 	VMOVUPS   Z0, K1, (DI)(BX*4)
@@ -7458,11 +7534,12 @@ actSigmoidY_row:
 	XORQ BX, BX
 	MOVQ R8, CX
 
-actSigmoidY_vec:
-	CMPQ         CX, $0x00000008
-	JL           actSigmoidY_tail
+actSigmoidY_pair:
+	CMPQ         CX, $0x00000010
+	JL           actSigmoidY_vec
 	VMOVUPS      (DI)(BX*4), Y0
-	VMOVUPS      896(AX), Y1
+	VMOVUPS      32(DI)(BX*4), Y8
+	VMOVUPS      832(AX), Y1
 	VSUBPS       Y0, Y1, Y1
 	VMAXPS       256(AX), Y1, Y1
 	VMINPS       320(AX), Y1, Y1
@@ -7470,8 +7547,61 @@ actSigmoidY_vec:
 	VROUNDPS     $0x00, Y2, Y2
 	VFNMADD231PS 128(AX), Y2, Y1
 	VFNMADD231PS 192(AX), Y2, Y1
-	VMOVUPS      704(AX), Y3
-	VFMADD213PS  640(AX), Y1, Y3
+	VMOVUPS      640(AX), Y3
+	VFMADD213PS  576(AX), Y1, Y3
+	VFMADD213PS  512(AX), Y1, Y3
+	VFMADD213PS  448(AX), Y1, Y3
+	VFMADD213PS  384(AX), Y1, Y3
+	VFMADD213PS  (AX), Y1, Y3
+	VFMADD213PS  (AX), Y1, Y3
+	VCVTPS2DQ    Y2, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       (AX), Y4, Y4
+	VMULPS       Y4, Y3, Y3
+	VADDPS       (AX), Y3, Y3
+	VMOVUPS      (AX), Y1
+	VDIVPS       Y3, Y1, Y0
+	VMOVUPS      832(AX), Y9
+	VSUBPS       Y8, Y9, Y9
+	VMAXPS       256(AX), Y9, Y9
+	VMINPS       320(AX), Y9, Y9
+	VMULPS       64(AX), Y9, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VFNMADD231PS 128(AX), Y10, Y9
+	VFNMADD231PS 192(AX), Y10, Y9
+	VMOVUPS      640(AX), Y11
+	VFMADD213PS  576(AX), Y9, Y11
+	VFMADD213PS  512(AX), Y9, Y11
+	VFMADD213PS  448(AX), Y9, Y11
+	VFMADD213PS  384(AX), Y9, Y11
+	VFMADD213PS  (AX), Y9, Y11
+	VFMADD213PS  (AX), Y9, Y11
+	VCVTPS2DQ    Y10, Y12
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       (AX), Y12, Y12
+	VMULPS       Y12, Y11, Y11
+	VADDPS       (AX), Y11, Y11
+	VMOVUPS      (AX), Y9
+	VDIVPS       Y11, Y9, Y8
+	VMOVUPS      Y0, (DI)(BX*4)
+	VMOVUPS      Y8, 32(DI)(BX*4)
+	ADDQ         $0x00000010, BX
+	SUBQ         $0x00000010, CX
+	JMP          actSigmoidY_pair
+
+actSigmoidY_vec:
+	CMPQ         CX, $0x00000008
+	JL           actSigmoidY_tail
+	VMOVUPS      (DI)(BX*4), Y0
+	VMOVUPS      832(AX), Y1
+	VSUBPS       Y0, Y1, Y1
+	VMAXPS       256(AX), Y1, Y1
+	VMINPS       320(AX), Y1, Y1
+	VMULPS       64(AX), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VFNMADD231PS 128(AX), Y2, Y1
+	VFNMADD231PS 192(AX), Y2, Y1
+	VMOVUPS      640(AX), Y3
 	VFMADD213PS  576(AX), Y1, Y3
 	VFMADD213PS  512(AX), Y1, Y3
 	VFMADD213PS  448(AX), Y1, Y3
@@ -7498,7 +7628,7 @@ actSigmoidY_tail:
 	LEAQ         actTailMask<>+0(SB), R10
 	VMOVDQU      (R10)(R9*4), Y7
 	VMASKMOVPS   (DI)(BX*4), Y7, Y0
-	VMOVUPS      896(AX), Y1
+	VMOVUPS      832(AX), Y1
 	VSUBPS       Y0, Y1, Y1
 	VMAXPS       256(AX), Y1, Y1
 	VMINPS       320(AX), Y1, Y1
@@ -7506,8 +7636,7 @@ actSigmoidY_tail:
 	VROUNDPS     $0x00, Y2, Y2
 	VFNMADD231PS 128(AX), Y2, Y1
 	VFNMADD231PS 192(AX), Y2, Y1
-	VMOVUPS      704(AX), Y3
-	VFMADD213PS  640(AX), Y1, Y3
+	VMOVUPS      640(AX), Y3
 	VFMADD213PS  576(AX), Y1, Y3
 	VFMADD213PS  512(AX), Y1, Y3
 	VFMADD213PS  448(AX), Y1, Y3
@@ -7551,11 +7680,12 @@ actSiLUY_row:
 	XORQ BX, BX
 	MOVQ R8, CX
 
-actSiLUY_vec:
-	CMPQ         CX, $0x00000008
-	JL           actSiLUY_tail
+actSiLUY_pair:
+	CMPQ         CX, $0x00000010
+	JL           actSiLUY_vec
 	VMOVUPS      (DI)(BX*4), Y0
-	VMOVUPS      896(AX), Y1
+	VMOVUPS      32(DI)(BX*4), Y8
+	VMOVUPS      832(AX), Y1
 	VSUBPS       Y0, Y1, Y1
 	VMAXPS       256(AX), Y1, Y1
 	VMINPS       320(AX), Y1, Y1
@@ -7563,8 +7693,59 @@ actSiLUY_vec:
 	VROUNDPS     $0x00, Y2, Y2
 	VFNMADD231PS 128(AX), Y2, Y1
 	VFNMADD231PS 192(AX), Y2, Y1
-	VMOVUPS      704(AX), Y3
-	VFMADD213PS  640(AX), Y1, Y3
+	VMOVUPS      640(AX), Y3
+	VFMADD213PS  576(AX), Y1, Y3
+	VFMADD213PS  512(AX), Y1, Y3
+	VFMADD213PS  448(AX), Y1, Y3
+	VFMADD213PS  384(AX), Y1, Y3
+	VFMADD213PS  (AX), Y1, Y3
+	VFMADD213PS  (AX), Y1, Y3
+	VCVTPS2DQ    Y2, Y4
+	VPSLLD       $0x17, Y4, Y4
+	VPADDD       (AX), Y4, Y4
+	VMULPS       Y4, Y3, Y3
+	VADDPS       (AX), Y3, Y3
+	VDIVPS       Y3, Y0, Y0
+	VMOVUPS      832(AX), Y9
+	VSUBPS       Y8, Y9, Y9
+	VMAXPS       256(AX), Y9, Y9
+	VMINPS       320(AX), Y9, Y9
+	VMULPS       64(AX), Y9, Y10
+	VROUNDPS     $0x00, Y10, Y10
+	VFNMADD231PS 128(AX), Y10, Y9
+	VFNMADD231PS 192(AX), Y10, Y9
+	VMOVUPS      640(AX), Y11
+	VFMADD213PS  576(AX), Y9, Y11
+	VFMADD213PS  512(AX), Y9, Y11
+	VFMADD213PS  448(AX), Y9, Y11
+	VFMADD213PS  384(AX), Y9, Y11
+	VFMADD213PS  (AX), Y9, Y11
+	VFMADD213PS  (AX), Y9, Y11
+	VCVTPS2DQ    Y10, Y12
+	VPSLLD       $0x17, Y12, Y12
+	VPADDD       (AX), Y12, Y12
+	VMULPS       Y12, Y11, Y11
+	VADDPS       (AX), Y11, Y11
+	VDIVPS       Y11, Y8, Y8
+	VMOVUPS      Y0, (DI)(BX*4)
+	VMOVUPS      Y8, 32(DI)(BX*4)
+	ADDQ         $0x00000010, BX
+	SUBQ         $0x00000010, CX
+	JMP          actSiLUY_pair
+
+actSiLUY_vec:
+	CMPQ         CX, $0x00000008
+	JL           actSiLUY_tail
+	VMOVUPS      (DI)(BX*4), Y0
+	VMOVUPS      832(AX), Y1
+	VSUBPS       Y0, Y1, Y1
+	VMAXPS       256(AX), Y1, Y1
+	VMINPS       320(AX), Y1, Y1
+	VMULPS       64(AX), Y1, Y2
+	VROUNDPS     $0x00, Y2, Y2
+	VFNMADD231PS 128(AX), Y2, Y1
+	VFNMADD231PS 192(AX), Y2, Y1
+	VMOVUPS      640(AX), Y3
 	VFMADD213PS  576(AX), Y1, Y3
 	VFMADD213PS  512(AX), Y1, Y3
 	VFMADD213PS  448(AX), Y1, Y3
@@ -7590,7 +7771,7 @@ actSiLUY_tail:
 	LEAQ         actTailMask<>+0(SB), R10
 	VMOVDQU      (R10)(R9*4), Y7
 	VMASKMOVPS   (DI)(BX*4), Y7, Y0
-	VMOVUPS      896(AX), Y1
+	VMOVUPS      832(AX), Y1
 	VSUBPS       Y0, Y1, Y1
 	VMAXPS       256(AX), Y1, Y1
 	VMINPS       320(AX), Y1, Y1
@@ -7598,8 +7779,7 @@ actSiLUY_tail:
 	VROUNDPS     $0x00, Y2, Y2
 	VFNMADD231PS 128(AX), Y2, Y1
 	VFNMADD231PS 192(AX), Y2, Y1
-	VMOVUPS      704(AX), Y3
-	VFMADD213PS  640(AX), Y1, Y3
+	VMOVUPS      640(AX), Y3
 	VFMADD213PS  576(AX), Y1, Y3
 	VFMADD213PS  512(AX), Y1, Y3
 	VFMADD213PS  448(AX), Y1, Y3
@@ -7646,9 +7826,9 @@ actHardSwishY_vec:
 	CMPQ    CX, $0x00000008
 	JL      actHardSwishY_tail
 	VMOVUPS (DI)(BX*4), Y0
-	VMULPS  768(AX), Y0, Y1
-	VADDPS  832(AX), Y1, Y1
-	VMAXPS  896(AX), Y1, Y1
+	VMULPS  704(AX), Y0, Y1
+	VADDPS  768(AX), Y1, Y1
+	VMAXPS  832(AX), Y1, Y1
 	VMINPS  (AX), Y1, Y1
 	VMULPS  Y1, Y0, Y0
 	VMOVUPS Y0, (DI)(BX*4)
@@ -7664,9 +7844,9 @@ actHardSwishY_tail:
 	LEAQ       actTailMask<>+0(SB), R10
 	VMOVDQU    (R10)(R9*4), Y7
 	VMASKMOVPS (DI)(BX*4), Y7, Y0
-	VMULPS     768(AX), Y0, Y1
-	VADDPS     832(AX), Y1, Y1
-	VMAXPS     896(AX), Y1, Y1
+	VMULPS     704(AX), Y0, Y1
+	VADDPS     768(AX), Y1, Y1
+	VMAXPS     832(AX), Y1, Y1
 	VMINPS     (AX), Y1, Y1
 	VMULPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y7, (DI)(BX*4)
