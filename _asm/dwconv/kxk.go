@@ -18,12 +18,17 @@ import (
 // per vector of pixels it is k*k FMAs and nothing else. A row's last
 // pixels, fewer than four vectors, are one block of one to four vectors
 // with the last one's store masked.
-func rowsKxK(fname string, z bool, k, s int) {
+//
+// With narrow (AVX-512 only), the vectors are ymm registers of 8 floats,
+// EVEX-encoded (the weights in Y7-Y31 and K-masked stores, as the zmm
+// kernel): a row of at most 8 pixels (7x7 planes) then costs half the
+// loads and FMAs of a zmm row on CPUs that split zmm operations in two.
+func rowsKxK(fname string, z, narrow bool, k, s int) {
 	TEXT(fname, NOSPLIT, "func(dst, src *float32, geo *[2]int, w *float32, ow, oh, step int, bias, lo, hi float32)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s is the row kernel for %dx%d taps at stride %d: geo holds the bytes between tap rows, then to the odd-column phase.", fname, k, k, s))
 	g := &kxk{fname: fname, z: z, k: k, s: s, vec: 8, reg: ymm}
-	if z {
+	if z && !narrow {
 		g.vec, g.reg = 16, zmm
 	}
 	g.dst = Load(Param("dst"), RDI)
@@ -115,9 +120,9 @@ func (g *kxk) broadcastWeights(wp Register) {
 	for t := range g.k * g.k {
 		switch {
 		case g.z && g.k == 3:
-			g.wr = append(g.wr, zmm(16+t))
+			g.wr = append(g.wr, g.reg(16+t))
 		case g.z:
-			g.wr = append(g.wr, zmm(7+t))
+			g.wr = append(g.wr, g.reg(7+t))
 		default:
 			g.wr = append(g.wr, ymm(4+t))
 		}

@@ -28,10 +28,11 @@ func main() {
 	rows("rowsAVX512", true)
 	rows("rowsAVX2", false)
 	for _, ks := range [][2]int{{3, 1}, {3, 2}, {5, 1}, {5, 2}} {
-		rowsKxK(fmt.Sprintf("rows%dx%dS%dAVX512", ks[0], ks[0], ks[1]), true, ks[0], ks[1])
+		rowsKxK(fmt.Sprintf("rows%dx%dS%dAVX512", ks[0], ks[0], ks[1]), true, false, ks[0], ks[1])
+		rowsKxK(fmt.Sprintf("rows%dx%dS%dAVX512Y", ks[0], ks[0], ks[1]), true, true, ks[0], ks[1])
 	}
-	rowsKxK("rows3x3S1AVX2", false, 3, 1)
-	rowsKxK("rows3x3S2AVX2", false, 3, 2)
+	rowsKxK("rows3x3S1AVX2", false, false, 3, 1)
+	rowsKxK("rows3x3S2AVX2", false, false, 3, 2)
 	padCopy("padCopyAVX512", true)
 	padCopy("padCopyAVX2", false)
 	deinterleave512()
@@ -299,7 +300,8 @@ func zmm(i int) VecPhysical {
 }
 
 func ymm(i int) VecPhysical {
-	return []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}[i]
+	return []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15,
+		Y16, Y17, Y18, Y19, Y20, Y21, Y22, Y23, Y24, Y25, Y26, Y27, Y28, Y29, Y30, Y31}[i] // 16 on: EVEX (AVX-512)
 }
 
 // padSplit2512 emits padSplit2AVX512, a stride-2 plane's padding copy and

@@ -36,9 +36,9 @@ type kernel struct {
 	// rows computes oh output rows (see rowsGeneric); offs in floats.
 	rows func(dst, src []float32, offs []int, boffs []int, w []float32, ow, oh, step int, bias, lo, hi float32)
 	// rowsK, if set, returns rows for k x k taps of one input channel at
-	// stride s, or nil; geo holds the bytes between tap rows and to the odd
-	// column phase.
-	rowsK func(k, s int) rowsKFunc
+	// stride s and rows of ow pixels, or nil; geo holds the bytes between
+	// tap rows and to the odd column phase.
+	rowsK func(k, s, ow int) rowsKFunc
 	// deinterleave sets even[j], odd[j] = src[2j], src[2j+1] for j < len(even).
 	deinterleave func(even, odd, src []float32)
 	// padCopy copies rows rows of w floats, src rows spitch floats apart,
@@ -124,7 +124,7 @@ func New(g Geom, cpg int, lo, hi float32, kern string) *Conv {
 		}
 	}
 	if cpg == 1 && g.KH == g.KW && g.SH <= 2 && c.kern.rowsK != nil {
-		c.rowsK = c.kern.rowsK(g.KH, s)
+		c.rowsK = c.kern.rowsK(g.KH, s, g.OW)
 		c.geo = [2]int{4 * c.pw, 4 * c.hp * c.pw}
 	}
 	c.size = cpg*c.plane + slack

@@ -29,15 +29,23 @@ func rows256(dst, src []float32, offs, boffs []int, w []float32, ow, oh, step in
 }
 
 // rowsK512 and rowsK256 return the specialized row kernels, wrapped to
-// check what they read and write like rows512.
-func rowsK512(k, s int) rowsKFunc {
-	f := map[[2]int]func(dst, src *float32, geo *[2]int, w *float32, ow, oh, step int, bias, lo, hi float32){
+// check what they read and write like rows512. Rows of at most 8 pixels
+// (7x7 planes) run AVX-512's ymm kernels: a zmm operation is two on the
+// CPUs that split them (AMD Zen 4), and half of its lanes would be idle.
+func rowsK512(k, s, ow int) rowsKFunc {
+	type kern = func(dst, src *float32, geo *[2]int, w *float32, ow, oh, step int, bias, lo, hi float32)
+	f := map[[2]int]kern{
 		{3, 1}: rows3x3S1AVX512, {3, 2}: rows3x3S2AVX512, {5, 1}: rows5x5S1AVX512, {5, 2}: rows5x5S2AVX512,
-	}[[2]int{k, s}]
-	return wrapK(f)
+	}
+	if ow <= 8 {
+		f = map[[2]int]kern{
+			{3, 1}: rows3x3S1AVX512Y, {3, 2}: rows3x3S2AVX512Y, {5, 1}: rows5x5S1AVX512Y, {5, 2}: rows5x5S2AVX512Y,
+		}
+	}
+	return wrapK(f[[2]int{k, s}])
 }
 
-func rowsK256(k, s int) rowsKFunc {
+func rowsK256(k, s, _ int) rowsKFunc {
 	f := map[[2]int]func(dst, src *float32, geo *[2]int, w *float32, ow, oh, step int, bias, lo, hi float32){
 		{3, 1}: rows3x3S1AVX2, {3, 2}: rows3x3S2AVX2,
 	}[[2]int{k, s}]

@@ -19,20 +19,40 @@ func rowsAVX2(dst *float32, src *float32, offs *int, w *float32, taps int, ow in
 //go:noescape
 func rows3x3S1AVX512(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
 
+// rows3x3S1AVX512Y is the row kernel for 3x3 taps at stride 1: geo holds the bytes between tap rows, then to the odd-column phase.
+//
+//go:noescape
+func rows3x3S1AVX512Y(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+
 // rows3x3S2AVX512 is the row kernel for 3x3 taps at stride 2: geo holds the bytes between tap rows, then to the odd-column phase.
 //
 //go:noescape
 func rows3x3S2AVX512(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+
+// rows3x3S2AVX512Y is the row kernel for 3x3 taps at stride 2: geo holds the bytes between tap rows, then to the odd-column phase.
+//
+//go:noescape
+func rows3x3S2AVX512Y(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
 
 // rows5x5S1AVX512 is the row kernel for 5x5 taps at stride 1: geo holds the bytes between tap rows, then to the odd-column phase.
 //
 //go:noescape
 func rows5x5S1AVX512(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
 
+// rows5x5S1AVX512Y is the row kernel for 5x5 taps at stride 1: geo holds the bytes between tap rows, then to the odd-column phase.
+//
+//go:noescape
+func rows5x5S1AVX512Y(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+
 // rows5x5S2AVX512 is the row kernel for 5x5 taps at stride 2: geo holds the bytes between tap rows, then to the odd-column phase.
 //
 //go:noescape
 func rows5x5S2AVX512(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+
+// rows5x5S2AVX512Y is the row kernel for 5x5 taps at stride 2: geo holds the bytes between tap rows, then to the odd-column phase.
+//
+//go:noescape
+func rows5x5S2AVX512Y(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
 
 // rows3x3S1AVX2 is the row kernel for 3x3 taps at stride 1: geo holds the bytes between tap rows, then to the odd-column phase.
 //
