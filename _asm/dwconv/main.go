@@ -33,8 +33,9 @@ func main() {
 	}
 	rowsKxK("rows3x3S1AVX2", false, false, 3, 1)
 	rowsKxK("rows3x3S2AVX2", false, false, 3, 2)
-	padCopy("padCopyAVX512", true)
-	padCopy("padCopyAVX2", false)
+	padCopy("padCopyAVX512", true, false)
+	padCopy("padCopyAVX512Y", true, true)
+	padCopy("padCopyAVX2", false, false)
 	deinterleave512()
 	deinterleave256()
 	padSplit2512()
@@ -151,12 +152,15 @@ func rows(fname string, z bool) {
 // padCopy emits a copy of rows rows of w floats from src to dst, each
 // with its own row pitch: the input planes into the padded buffer, in one
 // call per plane, whole vectors and a masked tail per row.
-func padCopy(fname string, z bool) {
+//
+// With narrow (AVX-512 only), ymm vectors with K-masked tails: rows of at
+// most 8 floats (7x7 planes) in one half-width operation each.
+func padCopy(fname string, z, narrow bool) {
 	TEXT(fname, NOSPLIT, "func(dst, src *float32, rows, w, dpitch, spitch int)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s copies rows rows of w floats from src, spitch floats apart, to dst, dpitch floats apart.", fname))
 	vec, reg := 8, ymm
-	if z {
+	if z && !narrow {
 		vec, reg = 16, zmm
 	}
 	dst := Load(Param("dst"), RDI)
@@ -193,8 +197,8 @@ func padCopy(fname string, z bool) {
 	TESTQ(rem, rem)
 	JZ(LabelRef(fname + "_next"))
 	if z {
-		VMOVUPS_Z(Mem{Base: src, Index: x, Scale: 4}, K1, Z0)
-		VMOVUPS(Z0, K1, Mem{Base: dst, Index: x, Scale: 4})
+		VMOVUPS_Z(Mem{Base: src, Index: x, Scale: 4}, K1, reg(0))
+		VMOVUPS(reg(0), K1, Mem{Base: dst, Index: x, Scale: 4})
 	} else {
 		VMASKMOVPS(Mem{Base: src, Index: x, Scale: 4}, mask, Y0)
 		VMASKMOVPS(Y0, mask, Mem{Base: dst, Index: x, Scale: 4})

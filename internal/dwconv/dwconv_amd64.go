@@ -93,8 +93,13 @@ func deinterleave256(even, odd, src []float32) {
 }
 
 // padCopy512 and padCopy256 check the rows the assembly copies.
+// Rows of at most 8 floats (7x7 planes) take the ymm copy, as rowsK512.
 func padCopy512(dst, src []float32, rows, w, dpitch, spitch int) {
 	_, _ = dst[(rows-1)*dpitch+w-1], src[(rows-1)*spitch+w-1]
+	if w <= 8 {
+		padCopyAVX512Y(&dst[0], &src[0], rows, w, dpitch, spitch)
+		return
+	}
 	padCopyAVX512(&dst[0], &src[0], rows, w, dpitch, spitch)
 }
 

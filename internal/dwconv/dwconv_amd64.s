@@ -4177,6 +4177,54 @@ padCopyAVX512_done:
 	VZEROUPPER
 	RET
 
+// func padCopyAVX512Y(dst *float32, src *float32, rows int, w int, dpitch int, spitch int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2
+TEXT ·padCopyAVX512Y(SB), NOSPLIT, $0-48
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  rows+16(FP), DX
+	MOVQ  w+24(FP), R8
+	MOVQ  dpitch+32(FP), R9
+	MOVQ  spitch+40(FP), R11
+	TESTQ DX, DX
+	JZ    padCopyAVX512Y_done
+	TESTQ R8, R8
+	JZ    padCopyAVX512Y_done
+	MOVQ  R8, CX
+	ANDQ  $0x00000007, CX
+	MOVL  $0x0000ffff, AX
+	BZHIL CX, AX, AX
+	KMOVW AX, K1
+
+padCopyAVX512Y_row:
+	XORQ BX, BX
+	MOVQ R8, CX
+
+padCopyAVX512Y_loop:
+	CMPQ    CX, $0x00000008
+	JL      padCopyAVX512Y_tail
+	VMOVUPS (SI)(BX*4), Y0
+	VMOVUPS Y0, (DI)(BX*4)
+	ADDQ    $0x00000008, BX
+	SUBQ    $0x00000008, CX
+	JMP     padCopyAVX512Y_loop
+
+padCopyAVX512Y_tail:
+	TESTQ     CX, CX
+	JZ        padCopyAVX512Y_next
+	VMOVUPS.Z (SI)(BX*4), K1, Y0
+	VMOVUPS   Y0, K1, (DI)(BX*4)
+
+padCopyAVX512Y_next:
+	LEAQ (SI)(R11*4), SI
+	LEAQ (DI)(R9*4), DI
+	DECQ DX
+	JNZ  padCopyAVX512Y_row
+
+padCopyAVX512Y_done:
+	VZEROUPPER
+	RET
+
 // func padCopyAVX2(dst *float32, src *float32, rows int, w int, dpitch int, spitch int)
 // Requires: AVX
 TEXT ·padCopyAVX2(SB), NOSPLIT, $0-48

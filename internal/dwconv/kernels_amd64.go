@@ -69,6 +69,11 @@ func rows3x3S2AVX2(dst *float32, src *float32, geo *[2]int, w *float32, ow int, 
 //go:noescape
 func padCopyAVX512(dst *float32, src *float32, rows int, w int, dpitch int, spitch int)
 
+// padCopyAVX512Y copies rows rows of w floats from src, spitch floats apart, to dst, dpitch floats apart.
+//
+//go:noescape
+func padCopyAVX512Y(dst *float32, src *float32, rows int, w int, dpitch int, spitch int)
+
 // padCopyAVX2 copies rows rows of w floats from src, spitch floats apart, to dst, dpitch floats apart.
 //
 //go:noescape
