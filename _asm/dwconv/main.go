@@ -227,6 +227,15 @@ const maskName = "dwTailMask"
 // floats of two zmm registers, then the odd ones.
 var evenOdd Mem
 
+// splitEvenOdd sets Z2 to the even floats of Z0:Z1 and Z3 to the odd ones,
+// with evenOdd's indices in Z4 and Z5.
+func splitEvenOdd() {
+	VMOVAPS(Z4, Z2)
+	VPERMI2PS(Z1, Z0, Z2)
+	VMOVAPS(Z5, Z3)
+	VPERMI2PS(Z1, Z0, Z3)
+}
+
 // deinterleave512 emits deinterleaveAVX512: even[j] = src[2j] and odd[j] =
 // src[2j+1] for j < 16*blocks, two VPERMI2PS per 32 source floats.
 func deinterleave512() {
@@ -250,10 +259,7 @@ func deinterleave512() {
 	Label("deint512_loop")
 	VMOVUPS(Mem{Base: src}, Z0)
 	VMOVUPS(Mem{Base: src, Disp: 64}, Z1)
-	VMOVAPS(Z4, Z2)
-	VPERMI2PS(Z1, Z0, Z2)
-	VMOVAPS(Z5, Z3)
-	VPERMI2PS(Z1, Z0, Z3)
+	splitEvenOdd()
 	VMOVUPS(Z2, Mem{Base: ev})
 	VMOVUPS(Z3, Mem{Base: od})
 	ADDQ(U8(128), src)
@@ -369,10 +375,7 @@ func padSplit2512() {
 	JL(LabelRef("psplit_tail"))
 	VMOVUPS(Mem{Base: src, Index: x, Scale: 1}, Z0)
 	VMOVUPS(Mem{Base: src, Index: x, Scale: 1, Disp: 64}, Z1)
-	VMOVAPS(Z4, Z2)
-	VPERMI2PS(Z1, Z0, Z2)
-	VMOVAPS(Z5, Z3)
-	VPERMI2PS(Z1, Z0, Z3)
+	splitEvenOdd()
 	VMOVUPS(Z2, Mem{Base: ev, Index: y, Scale: 1})
 	VMOVUPS(Z3, Mem{Base: od, Index: y, Scale: 1})
 	ADDQ(U32(128), x)
@@ -384,10 +387,7 @@ func padSplit2512() {
 	JZ(LabelRef("psplit_next"))
 	VMOVUPS_Z(Mem{Base: src, Index: x, Scale: 1}, K1, Z0)
 	VMOVUPS_Z(Mem{Base: src, Index: x, Scale: 1, Disp: 64}, K2, Z1)
-	VMOVAPS(Z4, Z2)
-	VPERMI2PS(Z1, Z0, Z2)
-	VMOVAPS(Z5, Z3)
-	VPERMI2PS(Z1, Z0, Z3)
+	splitEvenOdd()
 	VMOVUPS(Z2, K3, Mem{Base: ev, Index: y, Scale: 1})
 	VMOVUPS(Z3, K4, Mem{Base: od, Index: y, Scale: 1})
 	Label("psplit_next")
