@@ -28,23 +28,36 @@ var actConsts = []struct {
 	v    float32
 }{
 	{"one", 1},
-	{"log2e", float32(math.Log2E)},
 	{"ln2hi", 0.693359375},
 	{"ln2lo", -2.12194440e-4},
-	{"xmin", -87.3}, // e^x is a normal float32 from here ...
-	{"xmax", 88.3},  // ... to here, with 2^n for n in [-126, 127]
+	// e^-x is a normal float32 for x from -88.3 to 87.3, with 2^n for n
+	// in [-126, 127]: x is clamped to these, and the reduction runs on x
+	// itself (see sigmoidBody).
+	{"xlo", -88.3},
+	{"xhi", 87.3},
+	{"nlog2e", float32(-math.Log2E)},
 	// e^r = 1 + r + c2 r^2 + ... + c6 r^6 on |r| <= ln2/2, near-minimax
 	// (Chebyshev fit, the coefficients rounded to float32: 2.0e-8 relative
 	// before float32's rounding); gemm's exp32 has the same.
-	{"c2", 0.5},
-	{"c3", 0.166664153},
-	{"c4", 0.0416663513},
-	{"c5", 0.00837512594},
-	{"c6", 0.00139411085},
+	{"c2", expC2},
+	{"c4", expC4},
+	{"c6", expC6},
+	{"nc5", -expC5}, // -c5, -c3 and -1: the odd ones, for p(-r)
+	{"nc3", -expC3},
+	{"none", -1},
 	{"sixth", 1.0 / 6},
 	{"half", 0.5},
 	{"zero", 0},
 }
+
+// The polynomial's coefficients (c0 = c1 = 1).
+const (
+	expC2 = 0.5
+	expC3 = 0.166664153
+	expC4 = 0.0416663513
+	expC5 = 0.00837512594
+	expC6 = 0.00139411085
+)
 
 var actTable Mem
 
@@ -213,28 +226,30 @@ func loadClamp(flags Register, fname string, lo, hi VecPhysical) {
 // sigmoidBody computes e = e^-x as 2^n * p(r) with -x = n ln2 + r, |r| <=
 // ln2/2, then 1/(1+e) or, for SiLU, x/(1+e). AVX-512 scales by 2^n with
 // VSCALEFPS, AVX2 builds 2^n's bits (n in [-126, 127] after the clamp, so
-// both are exact and equal).
+// both are exact and equal). The reduction runs on x, not -x: n =
+// round(x * -log2e), r' = x + n ln2 = -r, and p(r) = p(-r') with the odd
+// coefficients negated; negation being exact and rounding symmetric, that
+// is bit for bit exp32(-x), one VSUBPS (and its zero) fewer. NaN clamps as
+// in exp32(-x) (to x = 87.3: MINPS, then MAXPS, return the constant).
 func sigmoidBody(v VecPhysical, tmp int, z, silu bool) {
 	reg := ymm
 	if z {
 		reg = zmm
 	}
 	t, n, p, ni := reg(tmp), reg(tmp+1), reg(tmp+2), reg(tmp+3)
-	VMOVUPS(actConst("zero"), t)
-	VSUBPS(v, t, t) // t = -x
-	VMAXPS(actConst("xmin"), t, t)
-	VMINPS(actConst("xmax"), t, t)
-	VMULPS(actConst("log2e"), t, n)
+	VMINPS(actConst("xhi"), v, t) // t = x, clamped
+	VMAXPS(actConst("xlo"), t, t)
+	VMULPS(actConst("nlog2e"), t, n)
 	if z {
 		VRNDSCALEPS(U8(0), n, n)
 	} else {
 		VROUNDPS(U8(0), n, n)
 	}
-	VFNMADD231PS(actConst("ln2hi"), n, t) // t = r
-	VFNMADD231PS(actConst("ln2lo"), n, t)
+	VFMADD231PS(actConst("ln2hi"), n, t) // t = -r
+	VFMADD231PS(actConst("ln2lo"), n, t)
 	VMOVUPS(actConst("c6"), p)
-	for _, c := range []string{"c5", "c4", "c3", "c2", "one", "one"} {
-		VFMADD213PS(actConst(c), t, p) // p = p*r + c
+	for _, c := range []string{"nc5", "c4", "nc3", "c2", "none", "one"} {
+		VFMADD213PS(actConst(c), t, p) // p = p*(-r) + c, the odd ones negated
 	}
 	if z {
 		// p * 2^n in one instruction (n is integral and in range).
