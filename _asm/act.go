@@ -28,21 +28,36 @@ var actConsts = []struct {
 	v    float32
 }{
 	{"one", 1},
-	{"log2e", float32(math.Log2E)},
 	{"ln2hi", 0.693359375},
 	{"ln2lo", -2.12194440e-4},
-	{"xmin", -87.3}, // e^x is a normal float32 from here ...
-	{"xmax", 88.3},  // ... to here, with 2^n for n in [-126, 127]
-	{"c2", 1.0 / 2}, // e^r = 1 + r + r^2/2 + ... + r^7/5040 (Taylor)
-	{"c3", 1.0 / 6},
-	{"c4", 1.0 / 24},
-	{"c5", 1.0 / 120},
-	{"c6", 1.0 / 720},
-	{"c7", 1.0 / 5040},
+	// e^-x is a normal float32 for x from -88.3 to 87.3, with 2^n for n
+	// in [-126, 127]: x is clamped to these, and the reduction runs on x
+	// itself (see sigmoidBody).
+	{"xlo", -88.3},
+	{"xhi", 87.3},
+	{"nlog2e", float32(-math.Log2E)},
+	// e^r = 1 + r + c2 r^2 + ... + c6 r^6 on |r| <= ln2/2, near-minimax
+	// (Chebyshev fit, the coefficients rounded to float32: 2.0e-8 relative
+	// before float32's rounding); gemm's exp32 has the same.
+	{"c2", expC2},
+	{"c4", expC4},
+	{"c6", expC6},
+	{"nc5", -expC5}, // -c5, -c3 and -1: the odd ones, for p(-r)
+	{"nc3", -expC3},
+	{"none", -1},
 	{"sixth", 1.0 / 6},
 	{"half", 0.5},
 	{"zero", 0},
 }
+
+// The polynomial's coefficients (c0 = c1 = 1).
+const (
+	expC2 = 0.5
+	expC3 = 0.166664153
+	expC4 = 0.0416663513
+	expC5 = 0.00837512594
+	expC6 = 0.00139411085
+)
 
 var actTable Mem
 
@@ -68,10 +83,17 @@ func activations() {
 		if z {
 			sfx = "Z"
 		}
-		actRows("actClamp"+sfx, z, "min(max(x, lo), hi)", clampBody)
-		actRows("actSigmoid"+sfx, z, "1/(1+e^-x)", func(v, lo, hi VecPhysical, z bool) { sigmoidBody(v, z, false) })
-		actRows("actSiLU"+sfx, z, "x/(1+e^-x)", func(v, lo, hi VecPhysical, z bool) { sigmoidBody(v, z, true) })
-		actRows("actHardSwish"+sfx, z, "x*min(max(x/6+1/2, 0), 1)", func(v, lo, hi VecPhysical, z bool) { hardSwishBody(v, z) })
+		actRows("actClamp"+sfx, z, "min(max(x, lo), hi)", clampBody, nil)
+		for _, silu := range []bool{false, true} {
+			name, what := "actSigmoid", "1/(1+e^-x)"
+			if silu {
+				name, what = "actSiLU", "x/(1+e^-x)"
+			}
+			actRows(name+sfx, z, what,
+				func(v, lo, hi VecPhysical, z bool) { sigmoidBody(v, 1, z, silu) },
+				func(v0, v1 VecPhysical) { sigmoidBody(v0, 1, z, silu); sigmoidBody(v1, 9, z, silu) })
+		}
+		actRows("actHardSwish"+sfx, z, "x*min(max(x/6+1/2, 0), 1)", func(v, lo, hi VecPhysical, z bool) { hardSwishBody(v, z) }, nil)
 		scale("scale"+sfx, z)
 	}
 	sum64()
@@ -173,7 +195,8 @@ func scale(fname string, z bool) {
 }
 
 // The registers of the bodies: the value in v (0), temporaries 1-4, lo and
-// hi in 5 and 6, the AVX2 tail mask in 7.
+// hi in 5 and 6, the AVX2 tail mask in 7; a pair's second value in 8, its
+// temporaries 9-12.
 func clampBody(v, lo, hi VecPhysical, z bool) { clamp(v, lo, hi) }
 
 // clamp sets v = min(max(v, lo), hi), NaN staying NaN: MAXPS and MINPS
@@ -203,28 +226,30 @@ func loadClamp(flags Register, fname string, lo, hi VecPhysical) {
 // sigmoidBody computes e = e^-x as 2^n * p(r) with -x = n ln2 + r, |r| <=
 // ln2/2, then 1/(1+e) or, for SiLU, x/(1+e). AVX-512 scales by 2^n with
 // VSCALEFPS, AVX2 builds 2^n's bits (n in [-126, 127] after the clamp, so
-// both are exact and equal).
-func sigmoidBody(v VecPhysical, z, silu bool) {
+// both are exact and equal). The reduction runs on x, not -x: n =
+// round(x * -log2e), r' = x + n ln2 = -r, and p(r) = p(-r') with the odd
+// coefficients negated; negation being exact and rounding symmetric, that
+// is bit for bit exp32(-x), one VSUBPS (and its zero) fewer. NaN clamps as
+// in exp32(-x) (to x = 87.3: MINPS, then MAXPS, return the constant).
+func sigmoidBody(v VecPhysical, tmp int, z, silu bool) {
 	reg := ymm
 	if z {
 		reg = zmm
 	}
-	t, n, p, ni := reg(1), reg(2), reg(3), reg(4)
-	VMOVUPS(actConst("zero"), t)
-	VSUBPS(v, t, t) // t = -x
-	VMAXPS(actConst("xmin"), t, t)
-	VMINPS(actConst("xmax"), t, t)
-	VMULPS(actConst("log2e"), t, n)
+	t, n, p, ni := reg(tmp), reg(tmp+1), reg(tmp+2), reg(tmp+3)
+	VMINPS(actConst("xhi"), v, t) // t = x, clamped
+	VMAXPS(actConst("xlo"), t, t)
+	VMULPS(actConst("nlog2e"), t, n)
 	if z {
 		VRNDSCALEPS(U8(0), n, n)
 	} else {
 		VROUNDPS(U8(0), n, n)
 	}
-	VFNMADD231PS(actConst("ln2hi"), n, t) // t = r
-	VFNMADD231PS(actConst("ln2lo"), n, t)
-	VMOVUPS(actConst("c7"), p)
-	for _, c := range []string{"c6", "c5", "c4", "c3", "c2", "one", "one"} {
-		VFMADD213PS(actConst(c), t, p) // p = p*r + c
+	VFMADD231PS(actConst("ln2hi"), n, t) // t = -r
+	VFMADD231PS(actConst("ln2lo"), n, t)
+	VMOVUPS(actConst("c6"), p)
+	for _, c := range []string{"nc5", "c4", "nc3", "c2", "none", "one"} {
+		VFMADD213PS(actConst(c), t, p) // p = p*(-r) + c, the odd ones negated
 	}
 	if z {
 		// p * 2^n in one instruction (n is integral and in range).
@@ -257,8 +282,10 @@ func hardSwishBody(v VecPhysical, z bool) {
 }
 
 // actRows emits fname, body applied to every float of rows x cols at c
-// (ldc floats apart), one vector at a time and a masked tail per row.
-func actRows(fname string, z bool, what string, body func(v, lo, hi VecPhysical, z bool)) {
+// (ldc floats apart), one vector at a time and a masked tail per row; with
+// pair, two vectors at a time first (two independent chains for the long
+// exp-and-divide bodies).
+func actRows(fname string, z bool, what string, body func(v, lo, hi VecPhysical, z bool), pair func(v0, v1 VecPhysical)) {
 	TEXT(fname, NOSPLIT, "func(c *float32, ldc, rows, cols int, lo, hi float32)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s sets each of cols floats of rows rows at c, ldc apart, to %s.", fname, what))
@@ -282,6 +309,21 @@ func actRows(fname string, z bool, what string, body func(v, lo, hi VecPhysical,
 	Label(fname + "_row")
 	XORQ(x, x)
 	MOVQ(cols, rem)
+	if pair != nil {
+		Label(fname + "_pair")
+		CMPQ(rem, U32(2*vec))
+		JL(LabelRef(fname + "_vec"))
+		m0 := Mem{Base: cp, Index: x, Scale: 4}
+		m1 := Mem{Base: cp, Index: x, Scale: 4, Disp: 4 * vec}
+		VMOVUPS(m0, v)
+		VMOVUPS(m1, reg(8))
+		pair(v, reg(8))
+		VMOVUPS(v, m0)
+		VMOVUPS(reg(8), m1)
+		ADDQ(U32(2*vec), x)
+		SUBQ(U32(2*vec), rem)
+		JMP(LabelRef(fname + "_pair"))
+	}
 	Label(fname + "_vec")
 	CMPQ(rem, U32(vec))
 	JL(LabelRef(fname + "_tail"))

@@ -18,12 +18,17 @@ import (
 // per vector of pixels it is k*k FMAs and nothing else. A row's last
 // pixels, fewer than four vectors, are one block of one to four vectors
 // with the last one's store masked.
-func rowsKxK(fname string, z bool, k, s int) {
+//
+// With narrow (AVX-512 only), the vectors are ymm registers of 8 floats,
+// EVEX-encoded (the weights in Y7-Y31 and K-masked stores, as the zmm
+// kernel): a row of at most 8 pixels (7x7 planes) then costs half the
+// loads and FMAs of a zmm row on CPUs that split zmm operations in two.
+func rowsKxK(fname string, z, narrow bool, k, s int) {
 	TEXT(fname, NOSPLIT, "func(dst, src *float32, geo *[2]int, w *float32, ow, oh, step int, bias, lo, hi float32)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s is the row kernel for %dx%d taps at stride %d: geo holds the bytes between tap rows, then to the odd-column phase.", fname, k, k, s))
 	g := &kxk{fname: fname, z: z, k: k, s: s, vec: 8, reg: ymm}
-	if z {
+	if z && !narrow {
 		g.vec, g.reg = 16, zmm
 	}
 	g.dst = Load(Param("dst"), RDI)
@@ -75,7 +80,7 @@ func rowsKxK(fname string, z bool, k, s int) {
 	Label(fname + "_loop4")
 	CMPQ(rem, U32(4*g.vec))
 	JL(LabelRef(fname + "_tail"))
-	g.block(4, false)
+	g.block(4, false, false)
 	g.advance(4 * g.vec)
 	SUBQ(U32(4*g.vec), rem)
 	JMP(LabelRef(fname + "_loop4"))
@@ -115,9 +120,9 @@ func (g *kxk) broadcastWeights(wp Register) {
 	for t := range g.k * g.k {
 		switch {
 		case g.z && g.k == 3:
-			g.wr = append(g.wr, zmm(16+t))
+			g.wr = append(g.wr, g.reg(16+t))
 		case g.z:
-			g.wr = append(g.wr, zmm(7+t))
+			g.wr = append(g.wr, g.reg(7+t))
 		default:
 			g.wr = append(g.wr, ymm(4+t))
 		}
@@ -126,15 +131,31 @@ func (g *kxk) broadcastWeights(wp Register) {
 }
 
 // block emits nv vectors of accumulators at byte offset x of the row, the
-// last one masked when masked.
-func (g *kxk) block(nv int, masked bool) {
+// last one masked when masked; with half (zmm kernels), the last one is
+// the ymm half of its registers: a row's last 8 or fewer pixels (56-pixel
+// rows: 3 zmm vectors and one ymm) at half the cost on CPUs that split
+// zmm operations in two.
+func (g *kxk) block(nv int, masked, half bool) {
 	acc := make([]VecPhysical, nv)
+	w := func(v, t int) VecPhysical { return g.wr[t] }
 	for v := range acc {
 		acc[v] = g.reg(v)
 		if g.z {
-			VMOVAPS(g.vb, acc[v])
+			vb := g.vb
+			if half && v == nv-1 {
+				acc[v], vb = acc[v].AsY().(VecPhysical), vb.AsY().(VecPhysical)
+			}
+			VMOVAPS(vb, acc[v])
 		} else {
 			VBROADCASTSS(g.biasMem, acc[v])
+		}
+	}
+	if half {
+		w = func(v, t int) VecPhysical {
+			if v == nv-1 {
+				return g.wr[t].AsY().(VecPhysical)
+			}
+			return g.wr[t]
 		}
 	}
 	for ky, rk := range g.r {
@@ -147,13 +168,17 @@ func (g *kxk) block(nv int, masked bool) {
 				}
 			}
 			for v := range acc {
-				VFMADD231PS(Mem{Base: rk, Index: idx, Scale: 1, Disp: d + 4*g.vec*v}, g.wr[g.k*ky+kx], acc[v])
+				VFMADD231PS(Mem{Base: rk, Index: idx, Scale: 1, Disp: d + 4*g.vec*v}, w(v, g.k*ky+kx), acc[v])
 			}
 		}
 	}
 	for v := range acc {
-		VMAXPS(g.vlo, acc[v], acc[v])
-		VMINPS(g.vhi, acc[v], acc[v])
+		lo, hi := g.vlo, g.vhi
+		if half && v == nv-1 {
+			lo, hi = lo.AsY().(VecPhysical), hi.AsY().(VecPhysical)
+		}
+		VMAXPS(lo, acc[v], acc[v])
+		VMINPS(hi, acc[v], acc[v])
 		m := Mem{Base: g.dst, Index: g.x, Scale: 1, Disp: 4 * g.vec * v}
 		switch {
 		case !masked || v < nv-1:
@@ -190,9 +215,19 @@ func (g *kxk) tail() {
 		} else {
 			avxutil.MaskY(maskName, RDX, RDX, RAX, g.mask)
 		}
-		g.block(nv, true)
+		if g.z && g.vec == 16 {
+			CMPQ(RDX, U8(8))
+			JLE(LabelRef(lbl + "_half"))
+		}
+		g.block(nv, true, false)
 		g.advance(nv * g.vec) // keeps x - xo the phase offset for the next row
 		JMP(LabelRef(g.fname + "_next"))
+		if g.z && g.vec == 16 {
+			Label(lbl + "_half")
+			g.block(nv, true, true)
+			g.advance(nv * g.vec)
+			JMP(LabelRef(g.fname + "_next"))
+		}
 		if nv < 4 {
 			Label(lbl + "_skip")
 		}

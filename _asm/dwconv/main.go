@@ -28,14 +28,17 @@ func main() {
 	rows("rowsAVX512", true)
 	rows("rowsAVX2", false)
 	for _, ks := range [][2]int{{3, 1}, {3, 2}, {5, 1}, {5, 2}} {
-		rowsKxK(fmt.Sprintf("rows%dx%dS%dAVX512", ks[0], ks[0], ks[1]), true, ks[0], ks[1])
+		rowsKxK(fmt.Sprintf("rows%dx%dS%dAVX512", ks[0], ks[0], ks[1]), true, false, ks[0], ks[1])
+		rowsKxK(fmt.Sprintf("rows%dx%dS%dAVX512Y", ks[0], ks[0], ks[1]), true, true, ks[0], ks[1])
 	}
-	rowsKxK("rows3x3S1AVX2", false, 3, 1)
-	rowsKxK("rows3x3S2AVX2", false, 3, 2)
-	padCopy("padCopyAVX512", true)
-	padCopy("padCopyAVX2", false)
+	rowsKxK("rows3x3S1AVX2", false, false, 3, 1)
+	rowsKxK("rows3x3S2AVX2", false, false, 3, 2)
+	padCopy("padCopyAVX512", true, false)
+	padCopy("padCopyAVX512Y", true, true)
+	padCopy("padCopyAVX2", false, false)
 	deinterleave512()
 	deinterleave256()
+	padSplit2512()
 	Generate()
 }
 
@@ -149,12 +152,15 @@ func rows(fname string, z bool) {
 // padCopy emits a copy of rows rows of w floats from src to dst, each
 // with its own row pitch: the input planes into the padded buffer, in one
 // call per plane, whole vectors and a masked tail per row.
-func padCopy(fname string, z bool) {
+//
+// With narrow (AVX-512 only), ymm vectors with K-masked tails: rows of at
+// most 8 floats (7x7 planes) in one half-width operation each.
+func padCopy(fname string, z, narrow bool) {
 	TEXT(fname, NOSPLIT, "func(dst, src *float32, rows, w, dpitch, spitch int)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s copies rows rows of w floats from src, spitch floats apart, to dst, dpitch floats apart.", fname))
 	vec, reg := 8, ymm
-	if z {
+	if z && !narrow {
 		vec, reg = 16, zmm
 	}
 	dst := Load(Param("dst"), RDI)
@@ -191,8 +197,8 @@ func padCopy(fname string, z bool) {
 	TESTQ(rem, rem)
 	JZ(LabelRef(fname + "_next"))
 	if z {
-		VMOVUPS_Z(Mem{Base: src, Index: x, Scale: 4}, K1, Z0)
-		VMOVUPS(Z0, K1, Mem{Base: dst, Index: x, Scale: 4})
+		VMOVUPS_Z(Mem{Base: src, Index: x, Scale: 4}, K1, reg(0))
+		VMOVUPS(reg(0), K1, Mem{Base: dst, Index: x, Scale: 4})
 	} else {
 		VMASKMOVPS(Mem{Base: src, Index: x, Scale: 4}, mask, Y0)
 		VMASKMOVPS(Y0, mask, Mem{Base: dst, Index: x, Scale: 4})
@@ -217,6 +223,19 @@ func broadcastParam(name string, r VecPhysical) {
 // maskName is the tail-mask table of the generated file (avxutil).
 const maskName = "dwTailMask"
 
+// evenOdd is deinterleaveAVX512's two VPERMI2PS index vectors: the even
+// floats of two zmm registers, then the odd ones.
+var evenOdd Mem
+
+// splitEvenOdd sets Z2 to the even floats of Z0:Z1 and Z3 to the odd ones,
+// with evenOdd's indices in Z4 and Z5.
+func splitEvenOdd() {
+	VMOVAPS(Z4, Z2)
+	VPERMI2PS(Z1, Z0, Z2)
+	VMOVAPS(Z5, Z3)
+	VPERMI2PS(Z1, Z0, Z3)
+}
+
 // deinterleave512 emits deinterleaveAVX512: even[j] = src[2j] and odd[j] =
 // src[2j+1] for j < 16*blocks, two VPERMI2PS per 32 source floats.
 func deinterleave512() {
@@ -227,12 +246,12 @@ func deinterleave512() {
 	od := Load(Param("odd"), RDX)
 	src := Load(Param("src"), RSI)
 	n := Load(Param("blocks"), RCX)
-	idx := GLOBL("dwEvenOdd", RODATA|NOPTR)
+	evenOdd = GLOBL("dwEvenOdd", RODATA|NOPTR)
 	for i := range 32 {
 		DATA(4*i, U32(uint32(2*(i%16)+i/16)))
 	}
 	ptr := RAX
-	LEAQ(idx, ptr)
+	LEAQ(evenOdd, ptr)
 	VMOVDQU32(Mem{Base: ptr}, Z4)
 	VMOVDQU32(Mem{Base: ptr, Disp: 64}, Z5)
 	TESTQ(n, n)
@@ -240,10 +259,7 @@ func deinterleave512() {
 	Label("deint512_loop")
 	VMOVUPS(Mem{Base: src}, Z0)
 	VMOVUPS(Mem{Base: src, Disp: 64}, Z1)
-	VMOVAPS(Z4, Z2)
-	VPERMI2PS(Z1, Z0, Z2)
-	VMOVAPS(Z5, Z3)
-	VPERMI2PS(Z1, Z0, Z3)
+	splitEvenOdd()
 	VMOVUPS(Z2, Mem{Base: ev})
 	VMOVUPS(Z3, Mem{Base: od})
 	ADDQ(U8(128), src)
@@ -294,5 +310,93 @@ func zmm(i int) VecPhysical {
 }
 
 func ymm(i int) VecPhysical {
-	return []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}[i]
+	return []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15,
+		Y16, Y17, Y18, Y19, Y20, Y21, Y22, Y23, Y24, Y25, Y26, Y27, Y28, Y29, Y30, Y31}[i] // 16 on: EVEX (AVX-512)
+}
+
+// padSplit2512 emits padSplit2AVX512, a stride-2 plane's padding copy and
+// column split in one pass: each of rows rows of w input floats (spitch
+// floats apart) goes straight to its two phase rows (dpitch floats apart),
+// the even floats to ev, the odd ones to od, without writing the padded
+// plane first. Two VPERMI2PS per 32 floats, as deinterleaveAVX512, and one
+// masked block per row for the last w mod 32 floats (ceil of half of them
+// to ev, floor to od).
+func padSplit2512() {
+	TEXT("padSplit2AVX512", NOSPLIT, "func(ev, od, src *float32, rows, w, dpitch, spitch int)")
+	Pragma("noescape")
+	Doc("padSplit2AVX512 sets ev[r*dpitch+j], od[r*dpitch+j] = src[r*spitch+2j], src[r*spitch+2j+1] for r < rows and 2j (2j+1) < w.")
+	ev := Load(Param("ev"), RDI)
+	od := Load(Param("od"), RDX)
+	src := Load(Param("src"), RSI)
+	rows := Load(Param("rows"), R8)
+	w := Load(Param("w"), R9)
+	dpitch := Load(Param("dpitch"), R10)
+	spitch := Load(Param("spitch"), R11)
+	ptr, x, y, rem := RAX, RBX, R12, RCX
+	LEAQ(evenOdd, ptr) // the permutations of deinterleaveAVX512
+	VMOVDQU32(Mem{Base: ptr}, Z4)
+	VMOVDQU32(Mem{Base: ptr, Disp: 64}, Z5)
+	TESTQ(rows, rows)
+	JZ(LabelRef("psplit_done"))
+	TESTQ(w, w)
+	JZ(LabelRef("psplit_done"))
+	// The tail masks, the same for every row: of t = w mod 32 floats, the
+	// loads of min(t, 16) and max(t-16, 0), the stores of ceil(t/2) to ev
+	// and floor(t/2) to od.
+	MOVQ(w, rem)
+	ANDQ(U8(31), rem)
+	MOVL(ECX, R13L)
+	CMPL(R13L, U8(16))
+	JLE(LabelRef("psplit_lo"))
+	MOVL(U32(16), R13L)
+	Label("psplit_lo")
+	avxutil.MaskK(R13L, EAX, K1)
+	MOVL(ECX, R13L)
+	SUBL(U8(16), R13L)
+	JGE(LabelRef("psplit_hi"))
+	XORL(R13L, R13L)
+	Label("psplit_hi")
+	avxutil.MaskK(R13L, EAX, K2)
+	MOVL(ECX, R13L)
+	INCL(R13L)
+	SHRL(U8(1), R13L)
+	avxutil.MaskK(R13L, EAX, K3)
+	MOVL(ECX, R13L)
+	SHRL(U8(1), R13L)
+	avxutil.MaskK(R13L, EAX, K4)
+	SHLQ(U8(2), dpitch)
+	SHLQ(U8(2), spitch)
+	Label("psplit_row")
+	XORQ(x, x) // source bytes
+	XORQ(y, y) // phase-row bytes
+	MOVQ(w, rem)
+	Label("psplit_loop")
+	CMPQ(rem, U8(32))
+	JL(LabelRef("psplit_tail"))
+	VMOVUPS(Mem{Base: src, Index: x, Scale: 1}, Z0)
+	VMOVUPS(Mem{Base: src, Index: x, Scale: 1, Disp: 64}, Z1)
+	splitEvenOdd()
+	VMOVUPS(Z2, Mem{Base: ev, Index: y, Scale: 1})
+	VMOVUPS(Z3, Mem{Base: od, Index: y, Scale: 1})
+	ADDQ(U32(128), x)
+	ADDQ(U8(64), y)
+	SUBQ(U8(32), rem)
+	JMP(LabelRef("psplit_loop"))
+	Label("psplit_tail")
+	TESTQ(rem, rem)
+	JZ(LabelRef("psplit_next"))
+	VMOVUPS_Z(Mem{Base: src, Index: x, Scale: 1}, K1, Z0)
+	VMOVUPS_Z(Mem{Base: src, Index: x, Scale: 1, Disp: 64}, K2, Z1)
+	splitEvenOdd()
+	VMOVUPS(Z2, K3, Mem{Base: ev, Index: y, Scale: 1})
+	VMOVUPS(Z3, K4, Mem{Base: od, Index: y, Scale: 1})
+	Label("psplit_next")
+	ADDQ(spitch, src)
+	ADDQ(dpitch, ev)
+	ADDQ(dpitch, od)
+	DECQ(rows)
+	JNZ(LabelRef("psplit_row"))
+	Label("psplit_done")
+	VZEROUPPER()
+	RET()
 }

@@ -170,6 +170,44 @@ func TestDeinterleave(t *testing.T) {
 	}
 }
 
+// TestPadSplit2 checks every kernel's stride-2 row split against its
+// definition for row widths across the vector blocks and tails, with a
+// guard that must stay untouched after each row's last float.
+func TestPadSplit2(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	const rows, guard = 3, 7
+	for _, kern := range Kernels() {
+		k := kernelByName(kern)
+		for w := 1; w <= 100; w++ {
+			spitch, dpitch := w+3, (w+1)/2+guard
+			src := randSlice(r, rows*spitch)
+			ev, od := make([]float32, rows*dpitch), make([]float32, rows*dpitch)
+			for i := range ev {
+				ev[i], od[i] = -7, -7
+			}
+			if k.padSplit2 != nil {
+				k.padSplit2(ev, od, src, rows, w, dpitch, spitch)
+			} else {
+				padSplit2Rows(k, ev, od, src, rows, w, dpitch, spitch)
+			}
+			for row := range rows {
+				for j := range dpitch {
+					we, wo := float32(-7), float32(-7)
+					if 2*j < w {
+						we = src[row*spitch+2*j]
+					}
+					if 2*j+1 < w {
+						wo = src[row*spitch+2*j+1]
+					}
+					if e, o := ev[row*dpitch+j], od[row*dpitch+j]; e != we || o != wo {
+						t.Fatalf("%s w=%d row %d j=%d: got %v %v, want %v %v", kern, w, row, j, e, o, we, wo)
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestNewPanics(t *testing.T) {
 	defer func() {
 		if recover() == nil {

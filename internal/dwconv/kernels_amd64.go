@@ -19,20 +19,40 @@ func rowsAVX2(dst *float32, src *float32, offs *int, w *float32, taps int, ow in
 //go:noescape
 func rows3x3S1AVX512(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
 
+// rows3x3S1AVX512Y is the row kernel for 3x3 taps at stride 1: geo holds the bytes between tap rows, then to the odd-column phase.
+//
+//go:noescape
+func rows3x3S1AVX512Y(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+
 // rows3x3S2AVX512 is the row kernel for 3x3 taps at stride 2: geo holds the bytes between tap rows, then to the odd-column phase.
 //
 //go:noescape
 func rows3x3S2AVX512(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+
+// rows3x3S2AVX512Y is the row kernel for 3x3 taps at stride 2: geo holds the bytes between tap rows, then to the odd-column phase.
+//
+//go:noescape
+func rows3x3S2AVX512Y(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
 
 // rows5x5S1AVX512 is the row kernel for 5x5 taps at stride 1: geo holds the bytes between tap rows, then to the odd-column phase.
 //
 //go:noescape
 func rows5x5S1AVX512(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
 
+// rows5x5S1AVX512Y is the row kernel for 5x5 taps at stride 1: geo holds the bytes between tap rows, then to the odd-column phase.
+//
+//go:noescape
+func rows5x5S1AVX512Y(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+
 // rows5x5S2AVX512 is the row kernel for 5x5 taps at stride 2: geo holds the bytes between tap rows, then to the odd-column phase.
 //
 //go:noescape
 func rows5x5S2AVX512(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
+
+// rows5x5S2AVX512Y is the row kernel for 5x5 taps at stride 2: geo holds the bytes between tap rows, then to the odd-column phase.
+//
+//go:noescape
+func rows5x5S2AVX512Y(dst *float32, src *float32, geo *[2]int, w *float32, ow int, oh int, step int, bias float32, lo float32, hi float32)
 
 // rows3x3S1AVX2 is the row kernel for 3x3 taps at stride 1: geo holds the bytes between tap rows, then to the odd-column phase.
 //
@@ -49,6 +69,11 @@ func rows3x3S2AVX2(dst *float32, src *float32, geo *[2]int, w *float32, ow int, 
 //go:noescape
 func padCopyAVX512(dst *float32, src *float32, rows int, w int, dpitch int, spitch int)
 
+// padCopyAVX512Y copies rows rows of w floats from src, spitch floats apart, to dst, dpitch floats apart.
+//
+//go:noescape
+func padCopyAVX512Y(dst *float32, src *float32, rows int, w int, dpitch int, spitch int)
+
 // padCopyAVX2 copies rows rows of w floats from src, spitch floats apart, to dst, dpitch floats apart.
 //
 //go:noescape
@@ -63,3 +88,8 @@ func deinterleaveAVX512(even *float32, odd *float32, src *float32, blocks int)
 //
 //go:noescape
 func deinterleaveAVX2(even *float32, odd *float32, src *float32, blocks int)
+
+// padSplit2AVX512 sets ev[r*dpitch+j], od[r*dpitch+j] = src[r*spitch+2j], src[r*spitch+2j+1] for r < rows and 2j (2j+1) < w.
+//
+//go:noescape
+func padSplit2AVX512(ev *float32, od *float32, src *float32, rows int, w int, dpitch int, spitch int)

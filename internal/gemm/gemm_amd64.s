@@ -6820,86 +6820,86 @@ DATA actConsts<>+48(SB)/4, $0x3f800000
 DATA actConsts<>+52(SB)/4, $0x3f800000
 DATA actConsts<>+56(SB)/4, $0x3f800000
 DATA actConsts<>+60(SB)/4, $0x3f800000
-DATA actConsts<>+64(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+68(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+72(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+76(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+80(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+84(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+88(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+92(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+96(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+100(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+104(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+108(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+112(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+116(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+120(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+124(SB)/4, $0x3fb8aa3b
-DATA actConsts<>+128(SB)/4, $0x3f318000
-DATA actConsts<>+132(SB)/4, $0x3f318000
-DATA actConsts<>+136(SB)/4, $0x3f318000
-DATA actConsts<>+140(SB)/4, $0x3f318000
-DATA actConsts<>+144(SB)/4, $0x3f318000
-DATA actConsts<>+148(SB)/4, $0x3f318000
-DATA actConsts<>+152(SB)/4, $0x3f318000
-DATA actConsts<>+156(SB)/4, $0x3f318000
-DATA actConsts<>+160(SB)/4, $0x3f318000
-DATA actConsts<>+164(SB)/4, $0x3f318000
-DATA actConsts<>+168(SB)/4, $0x3f318000
-DATA actConsts<>+172(SB)/4, $0x3f318000
-DATA actConsts<>+176(SB)/4, $0x3f318000
-DATA actConsts<>+180(SB)/4, $0x3f318000
-DATA actConsts<>+184(SB)/4, $0x3f318000
-DATA actConsts<>+188(SB)/4, $0x3f318000
-DATA actConsts<>+192(SB)/4, $0xb95e8083
-DATA actConsts<>+196(SB)/4, $0xb95e8083
-DATA actConsts<>+200(SB)/4, $0xb95e8083
-DATA actConsts<>+204(SB)/4, $0xb95e8083
-DATA actConsts<>+208(SB)/4, $0xb95e8083
-DATA actConsts<>+212(SB)/4, $0xb95e8083
-DATA actConsts<>+216(SB)/4, $0xb95e8083
-DATA actConsts<>+220(SB)/4, $0xb95e8083
-DATA actConsts<>+224(SB)/4, $0xb95e8083
-DATA actConsts<>+228(SB)/4, $0xb95e8083
-DATA actConsts<>+232(SB)/4, $0xb95e8083
-DATA actConsts<>+236(SB)/4, $0xb95e8083
-DATA actConsts<>+240(SB)/4, $0xb95e8083
-DATA actConsts<>+244(SB)/4, $0xb95e8083
-DATA actConsts<>+248(SB)/4, $0xb95e8083
-DATA actConsts<>+252(SB)/4, $0xb95e8083
-DATA actConsts<>+256(SB)/4, $0xc2ae999a
-DATA actConsts<>+260(SB)/4, $0xc2ae999a
-DATA actConsts<>+264(SB)/4, $0xc2ae999a
-DATA actConsts<>+268(SB)/4, $0xc2ae999a
-DATA actConsts<>+272(SB)/4, $0xc2ae999a
-DATA actConsts<>+276(SB)/4, $0xc2ae999a
-DATA actConsts<>+280(SB)/4, $0xc2ae999a
-DATA actConsts<>+284(SB)/4, $0xc2ae999a
-DATA actConsts<>+288(SB)/4, $0xc2ae999a
-DATA actConsts<>+292(SB)/4, $0xc2ae999a
-DATA actConsts<>+296(SB)/4, $0xc2ae999a
-DATA actConsts<>+300(SB)/4, $0xc2ae999a
-DATA actConsts<>+304(SB)/4, $0xc2ae999a
-DATA actConsts<>+308(SB)/4, $0xc2ae999a
-DATA actConsts<>+312(SB)/4, $0xc2ae999a
-DATA actConsts<>+316(SB)/4, $0xc2ae999a
-DATA actConsts<>+320(SB)/4, $0x42b0999a
-DATA actConsts<>+324(SB)/4, $0x42b0999a
-DATA actConsts<>+328(SB)/4, $0x42b0999a
-DATA actConsts<>+332(SB)/4, $0x42b0999a
-DATA actConsts<>+336(SB)/4, $0x42b0999a
-DATA actConsts<>+340(SB)/4, $0x42b0999a
-DATA actConsts<>+344(SB)/4, $0x42b0999a
-DATA actConsts<>+348(SB)/4, $0x42b0999a
-DATA actConsts<>+352(SB)/4, $0x42b0999a
-DATA actConsts<>+356(SB)/4, $0x42b0999a
-DATA actConsts<>+360(SB)/4, $0x42b0999a
-DATA actConsts<>+364(SB)/4, $0x42b0999a
-DATA actConsts<>+368(SB)/4, $0x42b0999a
-DATA actConsts<>+372(SB)/4, $0x42b0999a
-DATA actConsts<>+376(SB)/4, $0x42b0999a
-DATA actConsts<>+380(SB)/4, $0x42b0999a
+DATA actConsts<>+64(SB)/4, $0x3f318000
+DATA actConsts<>+68(SB)/4, $0x3f318000
+DATA actConsts<>+72(SB)/4, $0x3f318000
+DATA actConsts<>+76(SB)/4, $0x3f318000
+DATA actConsts<>+80(SB)/4, $0x3f318000
+DATA actConsts<>+84(SB)/4, $0x3f318000
+DATA actConsts<>+88(SB)/4, $0x3f318000
+DATA actConsts<>+92(SB)/4, $0x3f318000
+DATA actConsts<>+96(SB)/4, $0x3f318000
+DATA actConsts<>+100(SB)/4, $0x3f318000
+DATA actConsts<>+104(SB)/4, $0x3f318000
+DATA actConsts<>+108(SB)/4, $0x3f318000
+DATA actConsts<>+112(SB)/4, $0x3f318000
+DATA actConsts<>+116(SB)/4, $0x3f318000
+DATA actConsts<>+120(SB)/4, $0x3f318000
+DATA actConsts<>+124(SB)/4, $0x3f318000
+DATA actConsts<>+128(SB)/4, $0xb95e8083
+DATA actConsts<>+132(SB)/4, $0xb95e8083
+DATA actConsts<>+136(SB)/4, $0xb95e8083
+DATA actConsts<>+140(SB)/4, $0xb95e8083
+DATA actConsts<>+144(SB)/4, $0xb95e8083
+DATA actConsts<>+148(SB)/4, $0xb95e8083
+DATA actConsts<>+152(SB)/4, $0xb95e8083
+DATA actConsts<>+156(SB)/4, $0xb95e8083
+DATA actConsts<>+160(SB)/4, $0xb95e8083
+DATA actConsts<>+164(SB)/4, $0xb95e8083
+DATA actConsts<>+168(SB)/4, $0xb95e8083
+DATA actConsts<>+172(SB)/4, $0xb95e8083
+DATA actConsts<>+176(SB)/4, $0xb95e8083
+DATA actConsts<>+180(SB)/4, $0xb95e8083
+DATA actConsts<>+184(SB)/4, $0xb95e8083
+DATA actConsts<>+188(SB)/4, $0xb95e8083
+DATA actConsts<>+192(SB)/4, $0xc2b0999a
+DATA actConsts<>+196(SB)/4, $0xc2b0999a
+DATA actConsts<>+200(SB)/4, $0xc2b0999a
+DATA actConsts<>+204(SB)/4, $0xc2b0999a
+DATA actConsts<>+208(SB)/4, $0xc2b0999a
+DATA actConsts<>+212(SB)/4, $0xc2b0999a
+DATA actConsts<>+216(SB)/4, $0xc2b0999a
+DATA actConsts<>+220(SB)/4, $0xc2b0999a
+DATA actConsts<>+224(SB)/4, $0xc2b0999a
+DATA actConsts<>+228(SB)/4, $0xc2b0999a
+DATA actConsts<>+232(SB)/4, $0xc2b0999a
+DATA actConsts<>+236(SB)/4, $0xc2b0999a
+DATA actConsts<>+240(SB)/4, $0xc2b0999a
+DATA actConsts<>+244(SB)/4, $0xc2b0999a
+DATA actConsts<>+248(SB)/4, $0xc2b0999a
+DATA actConsts<>+252(SB)/4, $0xc2b0999a
+DATA actConsts<>+256(SB)/4, $0x42ae999a
+DATA actConsts<>+260(SB)/4, $0x42ae999a
+DATA actConsts<>+264(SB)/4, $0x42ae999a
+DATA actConsts<>+268(SB)/4, $0x42ae999a
+DATA actConsts<>+272(SB)/4, $0x42ae999a
+DATA actConsts<>+276(SB)/4, $0x42ae999a
+DATA actConsts<>+280(SB)/4, $0x42ae999a
+DATA actConsts<>+284(SB)/4, $0x42ae999a
+DATA actConsts<>+288(SB)/4, $0x42ae999a
+DATA actConsts<>+292(SB)/4, $0x42ae999a
+DATA actConsts<>+296(SB)/4, $0x42ae999a
+DATA actConsts<>+300(SB)/4, $0x42ae999a
+DATA actConsts<>+304(SB)/4, $0x42ae999a
+DATA actConsts<>+308(SB)/4, $0x42ae999a
+DATA actConsts<>+312(SB)/4, $0x42ae999a
+DATA actConsts<>+316(SB)/4, $0x42ae999a
+DATA actConsts<>+320(SB)/4, $0xbfb8aa3b
+DATA actConsts<>+324(SB)/4, $0xbfb8aa3b
+DATA actConsts<>+328(SB)/4, $0xbfb8aa3b
+DATA actConsts<>+332(SB)/4, $0xbfb8aa3b
+DATA actConsts<>+336(SB)/4, $0xbfb8aa3b
+DATA actConsts<>+340(SB)/4, $0xbfb8aa3b
+DATA actConsts<>+344(SB)/4, $0xbfb8aa3b
+DATA actConsts<>+348(SB)/4, $0xbfb8aa3b
+DATA actConsts<>+352(SB)/4, $0xbfb8aa3b
+DATA actConsts<>+356(SB)/4, $0xbfb8aa3b
+DATA actConsts<>+360(SB)/4, $0xbfb8aa3b
+DATA actConsts<>+364(SB)/4, $0xbfb8aa3b
+DATA actConsts<>+368(SB)/4, $0xbfb8aa3b
+DATA actConsts<>+372(SB)/4, $0xbfb8aa3b
+DATA actConsts<>+376(SB)/4, $0xbfb8aa3b
+DATA actConsts<>+380(SB)/4, $0xbfb8aa3b
 DATA actConsts<>+384(SB)/4, $0x3f000000
 DATA actConsts<>+388(SB)/4, $0x3f000000
 DATA actConsts<>+392(SB)/4, $0x3f000000
@@ -6916,86 +6916,86 @@ DATA actConsts<>+432(SB)/4, $0x3f000000
 DATA actConsts<>+436(SB)/4, $0x3f000000
 DATA actConsts<>+440(SB)/4, $0x3f000000
 DATA actConsts<>+444(SB)/4, $0x3f000000
-DATA actConsts<>+448(SB)/4, $0x3e2aaaab
-DATA actConsts<>+452(SB)/4, $0x3e2aaaab
-DATA actConsts<>+456(SB)/4, $0x3e2aaaab
-DATA actConsts<>+460(SB)/4, $0x3e2aaaab
-DATA actConsts<>+464(SB)/4, $0x3e2aaaab
-DATA actConsts<>+468(SB)/4, $0x3e2aaaab
-DATA actConsts<>+472(SB)/4, $0x3e2aaaab
-DATA actConsts<>+476(SB)/4, $0x3e2aaaab
-DATA actConsts<>+480(SB)/4, $0x3e2aaaab
-DATA actConsts<>+484(SB)/4, $0x3e2aaaab
-DATA actConsts<>+488(SB)/4, $0x3e2aaaab
-DATA actConsts<>+492(SB)/4, $0x3e2aaaab
-DATA actConsts<>+496(SB)/4, $0x3e2aaaab
-DATA actConsts<>+500(SB)/4, $0x3e2aaaab
-DATA actConsts<>+504(SB)/4, $0x3e2aaaab
-DATA actConsts<>+508(SB)/4, $0x3e2aaaab
-DATA actConsts<>+512(SB)/4, $0x3d2aaaab
-DATA actConsts<>+516(SB)/4, $0x3d2aaaab
-DATA actConsts<>+520(SB)/4, $0x3d2aaaab
-DATA actConsts<>+524(SB)/4, $0x3d2aaaab
-DATA actConsts<>+528(SB)/4, $0x3d2aaaab
-DATA actConsts<>+532(SB)/4, $0x3d2aaaab
-DATA actConsts<>+536(SB)/4, $0x3d2aaaab
-DATA actConsts<>+540(SB)/4, $0x3d2aaaab
-DATA actConsts<>+544(SB)/4, $0x3d2aaaab
-DATA actConsts<>+548(SB)/4, $0x3d2aaaab
-DATA actConsts<>+552(SB)/4, $0x3d2aaaab
-DATA actConsts<>+556(SB)/4, $0x3d2aaaab
-DATA actConsts<>+560(SB)/4, $0x3d2aaaab
-DATA actConsts<>+564(SB)/4, $0x3d2aaaab
-DATA actConsts<>+568(SB)/4, $0x3d2aaaab
-DATA actConsts<>+572(SB)/4, $0x3d2aaaab
-DATA actConsts<>+576(SB)/4, $0x3c088889
-DATA actConsts<>+580(SB)/4, $0x3c088889
-DATA actConsts<>+584(SB)/4, $0x3c088889
-DATA actConsts<>+588(SB)/4, $0x3c088889
-DATA actConsts<>+592(SB)/4, $0x3c088889
-DATA actConsts<>+596(SB)/4, $0x3c088889
-DATA actConsts<>+600(SB)/4, $0x3c088889
-DATA actConsts<>+604(SB)/4, $0x3c088889
-DATA actConsts<>+608(SB)/4, $0x3c088889
-DATA actConsts<>+612(SB)/4, $0x3c088889
-DATA actConsts<>+616(SB)/4, $0x3c088889
-DATA actConsts<>+620(SB)/4, $0x3c088889
-DATA actConsts<>+624(SB)/4, $0x3c088889
-DATA actConsts<>+628(SB)/4, $0x3c088889
-DATA actConsts<>+632(SB)/4, $0x3c088889
-DATA actConsts<>+636(SB)/4, $0x3c088889
-DATA actConsts<>+640(SB)/4, $0x3ab60b61
-DATA actConsts<>+644(SB)/4, $0x3ab60b61
-DATA actConsts<>+648(SB)/4, $0x3ab60b61
-DATA actConsts<>+652(SB)/4, $0x3ab60b61
-DATA actConsts<>+656(SB)/4, $0x3ab60b61
-DATA actConsts<>+660(SB)/4, $0x3ab60b61
-DATA actConsts<>+664(SB)/4, $0x3ab60b61
-DATA actConsts<>+668(SB)/4, $0x3ab60b61
-DATA actConsts<>+672(SB)/4, $0x3ab60b61
-DATA actConsts<>+676(SB)/4, $0x3ab60b61
-DATA actConsts<>+680(SB)/4, $0x3ab60b61
-DATA actConsts<>+684(SB)/4, $0x3ab60b61
-DATA actConsts<>+688(SB)/4, $0x3ab60b61
-DATA actConsts<>+692(SB)/4, $0x3ab60b61
-DATA actConsts<>+696(SB)/4, $0x3ab60b61
-DATA actConsts<>+700(SB)/4, $0x3ab60b61
-DATA actConsts<>+704(SB)/4, $0x39500d01
-DATA actConsts<>+708(SB)/4, $0x39500d01
-DATA actConsts<>+712(SB)/4, $0x39500d01
-DATA actConsts<>+716(SB)/4, $0x39500d01
-DATA actConsts<>+720(SB)/4, $0x39500d01
-DATA actConsts<>+724(SB)/4, $0x39500d01
-DATA actConsts<>+728(SB)/4, $0x39500d01
-DATA actConsts<>+732(SB)/4, $0x39500d01
-DATA actConsts<>+736(SB)/4, $0x39500d01
-DATA actConsts<>+740(SB)/4, $0x39500d01
-DATA actConsts<>+744(SB)/4, $0x39500d01
-DATA actConsts<>+748(SB)/4, $0x39500d01
-DATA actConsts<>+752(SB)/4, $0x39500d01
-DATA actConsts<>+756(SB)/4, $0x39500d01
-DATA actConsts<>+760(SB)/4, $0x39500d01
-DATA actConsts<>+764(SB)/4, $0x39500d01
+DATA actConsts<>+448(SB)/4, $0x3d2aaa56
+DATA actConsts<>+452(SB)/4, $0x3d2aaa56
+DATA actConsts<>+456(SB)/4, $0x3d2aaa56
+DATA actConsts<>+460(SB)/4, $0x3d2aaa56
+DATA actConsts<>+464(SB)/4, $0x3d2aaa56
+DATA actConsts<>+468(SB)/4, $0x3d2aaa56
+DATA actConsts<>+472(SB)/4, $0x3d2aaa56
+DATA actConsts<>+476(SB)/4, $0x3d2aaa56
+DATA actConsts<>+480(SB)/4, $0x3d2aaa56
+DATA actConsts<>+484(SB)/4, $0x3d2aaa56
+DATA actConsts<>+488(SB)/4, $0x3d2aaa56
+DATA actConsts<>+492(SB)/4, $0x3d2aaa56
+DATA actConsts<>+496(SB)/4, $0x3d2aaa56
+DATA actConsts<>+500(SB)/4, $0x3d2aaa56
+DATA actConsts<>+504(SB)/4, $0x3d2aaa56
+DATA actConsts<>+508(SB)/4, $0x3d2aaa56
+DATA actConsts<>+512(SB)/4, $0x3ab6ba99
+DATA actConsts<>+516(SB)/4, $0x3ab6ba99
+DATA actConsts<>+520(SB)/4, $0x3ab6ba99
+DATA actConsts<>+524(SB)/4, $0x3ab6ba99
+DATA actConsts<>+528(SB)/4, $0x3ab6ba99
+DATA actConsts<>+532(SB)/4, $0x3ab6ba99
+DATA actConsts<>+536(SB)/4, $0x3ab6ba99
+DATA actConsts<>+540(SB)/4, $0x3ab6ba99
+DATA actConsts<>+544(SB)/4, $0x3ab6ba99
+DATA actConsts<>+548(SB)/4, $0x3ab6ba99
+DATA actConsts<>+552(SB)/4, $0x3ab6ba99
+DATA actConsts<>+556(SB)/4, $0x3ab6ba99
+DATA actConsts<>+560(SB)/4, $0x3ab6ba99
+DATA actConsts<>+564(SB)/4, $0x3ab6ba99
+DATA actConsts<>+568(SB)/4, $0x3ab6ba99
+DATA actConsts<>+572(SB)/4, $0x3ab6ba99
+DATA actConsts<>+576(SB)/4, $0xbc0937d3
+DATA actConsts<>+580(SB)/4, $0xbc0937d3
+DATA actConsts<>+584(SB)/4, $0xbc0937d3
+DATA actConsts<>+588(SB)/4, $0xbc0937d3
+DATA actConsts<>+592(SB)/4, $0xbc0937d3
+DATA actConsts<>+596(SB)/4, $0xbc0937d3
+DATA actConsts<>+600(SB)/4, $0xbc0937d3
+DATA actConsts<>+604(SB)/4, $0xbc0937d3
+DATA actConsts<>+608(SB)/4, $0xbc0937d3
+DATA actConsts<>+612(SB)/4, $0xbc0937d3
+DATA actConsts<>+616(SB)/4, $0xbc0937d3
+DATA actConsts<>+620(SB)/4, $0xbc0937d3
+DATA actConsts<>+624(SB)/4, $0xbc0937d3
+DATA actConsts<>+628(SB)/4, $0xbc0937d3
+DATA actConsts<>+632(SB)/4, $0xbc0937d3
+DATA actConsts<>+636(SB)/4, $0xbc0937d3
+DATA actConsts<>+640(SB)/4, $0xbe2aaa02
+DATA actConsts<>+644(SB)/4, $0xbe2aaa02
+DATA actConsts<>+648(SB)/4, $0xbe2aaa02
+DATA actConsts<>+652(SB)/4, $0xbe2aaa02
+DATA actConsts<>+656(SB)/4, $0xbe2aaa02
+DATA actConsts<>+660(SB)/4, $0xbe2aaa02
+DATA actConsts<>+664(SB)/4, $0xbe2aaa02
+DATA actConsts<>+668(SB)/4, $0xbe2aaa02
+DATA actConsts<>+672(SB)/4, $0xbe2aaa02
+DATA actConsts<>+676(SB)/4, $0xbe2aaa02
+DATA actConsts<>+680(SB)/4, $0xbe2aaa02
+DATA actConsts<>+684(SB)/4, $0xbe2aaa02
+DATA actConsts<>+688(SB)/4, $0xbe2aaa02
+DATA actConsts<>+692(SB)/4, $0xbe2aaa02
+DATA actConsts<>+696(SB)/4, $0xbe2aaa02
+DATA actConsts<>+700(SB)/4, $0xbe2aaa02
+DATA actConsts<>+704(SB)/4, $0xbf800000
+DATA actConsts<>+708(SB)/4, $0xbf800000
+DATA actConsts<>+712(SB)/4, $0xbf800000
+DATA actConsts<>+716(SB)/4, $0xbf800000
+DATA actConsts<>+720(SB)/4, $0xbf800000
+DATA actConsts<>+724(SB)/4, $0xbf800000
+DATA actConsts<>+728(SB)/4, $0xbf800000
+DATA actConsts<>+732(SB)/4, $0xbf800000
+DATA actConsts<>+736(SB)/4, $0xbf800000
+DATA actConsts<>+740(SB)/4, $0xbf800000
+DATA actConsts<>+744(SB)/4, $0xbf800000
+DATA actConsts<>+748(SB)/4, $0xbf800000
+DATA actConsts<>+752(SB)/4, $0xbf800000
+DATA actConsts<>+756(SB)/4, $0xbf800000
+DATA actConsts<>+760(SB)/4, $0xbf800000
+DATA actConsts<>+764(SB)/4, $0xbf800000
 DATA actConsts<>+768(SB)/4, $0x3e2aaaab
 DATA actConsts<>+772(SB)/4, $0x3e2aaaab
 DATA actConsts<>+776(SB)/4, $0x3e2aaaab
@@ -7115,63 +7115,102 @@ actSigmoidZ_row:
 	XORQ BX, BX
 	MOVQ R8, CX
 
+actSigmoidZ_pair:
+	CMPQ        CX, $0x00000020
+	JL          actSigmoidZ_vec
+	VMOVUPS     (DI)(BX*4), Z0
+	VMOVUPS     64(DI)(BX*4), Z8
+	VMINPS      256(AX), Z0, Z1
+	VMAXPS      192(AX), Z1, Z1
+	VMULPS      320(AX), Z1, Z2
+	VRNDSCALEPS $0x00, Z2, Z2
+	VFMADD231PS 64(AX), Z2, Z1
+	VFMADD231PS 128(AX), Z2, Z1
+	VMOVUPS     512(AX), Z3
+	VFMADD213PS 576(AX), Z1, Z3
+	VFMADD213PS 448(AX), Z1, Z3
+	VFMADD213PS 640(AX), Z1, Z3
+	VFMADD213PS 384(AX), Z1, Z3
+	VFMADD213PS 704(AX), Z1, Z3
+	VFMADD213PS (AX), Z1, Z3
+	VSCALEFPS   Z2, Z3, Z3
+	VADDPS      (AX), Z3, Z3
+	VMOVUPS     (AX), Z1
+	VDIVPS      Z3, Z1, Z0
+	VMINPS      256(AX), Z8, Z9
+	VMAXPS      192(AX), Z9, Z9
+	VMULPS      320(AX), Z9, Z10
+	VRNDSCALEPS $0x00, Z10, Z10
+	VFMADD231PS 64(AX), Z10, Z9
+	VFMADD231PS 128(AX), Z10, Z9
+	VMOVUPS     512(AX), Z11
+	VFMADD213PS 576(AX), Z9, Z11
+	VFMADD213PS 448(AX), Z9, Z11
+	VFMADD213PS 640(AX), Z9, Z11
+	VFMADD213PS 384(AX), Z9, Z11
+	VFMADD213PS 704(AX), Z9, Z11
+	VFMADD213PS (AX), Z9, Z11
+	VSCALEFPS   Z10, Z11, Z11
+	VADDPS      (AX), Z11, Z11
+	VMOVUPS     (AX), Z9
+	VDIVPS      Z11, Z9, Z8
+	VMOVUPS     Z0, (DI)(BX*4)
+	VMOVUPS     Z8, 64(DI)(BX*4)
+	ADDQ        $0x00000020, BX
+	SUBQ        $0x00000020, CX
+	JMP         actSigmoidZ_pair
+
 actSigmoidZ_vec:
-	CMPQ         CX, $0x00000010
-	JL           actSigmoidZ_tail
-	VMOVUPS      (DI)(BX*4), Z0
-	VMOVUPS      896(AX), Z1
-	VSUBPS       Z0, Z1, Z1
-	VMAXPS       256(AX), Z1, Z1
-	VMINPS       320(AX), Z1, Z1
-	VMULPS       64(AX), Z1, Z2
-	VRNDSCALEPS  $0x00, Z2, Z2
-	VFNMADD231PS 128(AX), Z2, Z1
-	VFNMADD231PS 192(AX), Z2, Z1
-	VMOVUPS      704(AX), Z3
-	VFMADD213PS  640(AX), Z1, Z3
-	VFMADD213PS  576(AX), Z1, Z3
-	VFMADD213PS  512(AX), Z1, Z3
-	VFMADD213PS  448(AX), Z1, Z3
-	VFMADD213PS  384(AX), Z1, Z3
-	VFMADD213PS  (AX), Z1, Z3
-	VFMADD213PS  (AX), Z1, Z3
-	VSCALEFPS    Z2, Z3, Z3
-	VADDPS       (AX), Z3, Z3
-	VMOVUPS      (AX), Z1
-	VDIVPS       Z3, Z1, Z0
-	VMOVUPS      Z0, (DI)(BX*4)
-	ADDQ         $0x00000010, BX
-	SUBQ         $0x00000010, CX
-	JMP          actSigmoidZ_vec
+	CMPQ        CX, $0x00000010
+	JL          actSigmoidZ_tail
+	VMOVUPS     (DI)(BX*4), Z0
+	VMINPS      256(AX), Z0, Z1
+	VMAXPS      192(AX), Z1, Z1
+	VMULPS      320(AX), Z1, Z2
+	VRNDSCALEPS $0x00, Z2, Z2
+	VFMADD231PS 64(AX), Z2, Z1
+	VFMADD231PS 128(AX), Z2, Z1
+	VMOVUPS     512(AX), Z3
+	VFMADD213PS 576(AX), Z1, Z3
+	VFMADD213PS 448(AX), Z1, Z3
+	VFMADD213PS 640(AX), Z1, Z3
+	VFMADD213PS 384(AX), Z1, Z3
+	VFMADD213PS 704(AX), Z1, Z3
+	VFMADD213PS (AX), Z1, Z3
+	VSCALEFPS   Z2, Z3, Z3
+	VADDPS      (AX), Z3, Z3
+	VMOVUPS     (AX), Z1
+	VDIVPS      Z3, Z1, Z0
+	VMOVUPS     Z0, (DI)(BX*4)
+	ADDQ        $0x00000010, BX
+	SUBQ        $0x00000010, CX
+	JMP         actSigmoidZ_vec
 
 actSigmoidZ_tail:
-	TESTQ        CX, CX
-	JZ           actSigmoidZ_next
-	MOVL         $0x0000ffff, R9
-	BZHIL        CX, R9, R9
-	KMOVW        R9, K1
-	VMOVUPS.Z    (DI)(BX*4), K1, Z0
-	VMOVUPS      896(AX), Z1
-	VSUBPS       Z0, Z1, Z1
-	VMAXPS       256(AX), Z1, Z1
-	VMINPS       320(AX), Z1, Z1
-	VMULPS       64(AX), Z1, Z2
-	VRNDSCALEPS  $0x00, Z2, Z2
-	VFNMADD231PS 128(AX), Z2, Z1
-	VFNMADD231PS 192(AX), Z2, Z1
-	VMOVUPS      704(AX), Z3
-	VFMADD213PS  640(AX), Z1, Z3
-	VFMADD213PS  576(AX), Z1, Z3
-	VFMADD213PS  512(AX), Z1, Z3
-	VFMADD213PS  448(AX), Z1, Z3
-	VFMADD213PS  384(AX), Z1, Z3
-	VFMADD213PS  (AX), Z1, Z3
-	VFMADD213PS  (AX), Z1, Z3
-	VSCALEFPS    Z2, Z3, Z3
-	VADDPS       (AX), Z3, Z3
-	VMOVUPS      (AX), Z1
-	VDIVPS       Z3, Z1, Z0
-	VMOVUPS      Z0, K1, (DI)(BX*4)
+	TESTQ       CX, CX
+	JZ          actSigmoidZ_next
+	MOVL        $0x0000ffff, R9
+	BZHIL       CX, R9, R9
+	KMOVW       R9, K1
+	VMOVUPS.Z   (DI)(BX*4), K1, Z0
+	VMINPS      256(AX), Z0, Z1
+	VMAXPS      192(AX), Z1, Z1
+	VMULPS      320(AX), Z1, Z2
+	VRNDSCALEPS $0x00, Z2, Z2
+	VFMADD231PS 64(AX), Z2, Z1
+	VFMADD231PS 128(AX), Z2, Z1
+	VMOVUPS     512(AX), Z3
+	VFMADD213PS 576(AX), Z1, Z3
+	VFMADD213PS 448(AX), Z1, Z3
+	VFMADD213PS 640(AX), Z1, Z3
+	VFMADD213PS 384(AX), Z1, Z3
+	VFMADD213PS 704(AX), Z1, Z3
+	VFMADD213PS (AX), Z1, Z3
+	VSCALEFPS   Z2, Z3, Z3
+	VADDPS      (AX), Z3, Z3
+	VMOVUPS     (AX), Z1
+	VDIVPS      Z3, Z1, Z0
+	VMOVUPS     Z0, K1, (DI)(BX*4)
 
 actSigmoidZ_next:
 	LEAQ (DI)(SI*4), DI
@@ -7201,61 +7240,98 @@ actSiLUZ_row:
 	XORQ BX, BX
 	MOVQ R8, CX
 
+actSiLUZ_pair:
+	CMPQ        CX, $0x00000020
+	JL          actSiLUZ_vec
+	VMOVUPS     (DI)(BX*4), Z0
+	VMOVUPS     64(DI)(BX*4), Z8
+	VMINPS      256(AX), Z0, Z1
+	VMAXPS      192(AX), Z1, Z1
+	VMULPS      320(AX), Z1, Z2
+	VRNDSCALEPS $0x00, Z2, Z2
+	VFMADD231PS 64(AX), Z2, Z1
+	VFMADD231PS 128(AX), Z2, Z1
+	VMOVUPS     512(AX), Z3
+	VFMADD213PS 576(AX), Z1, Z3
+	VFMADD213PS 448(AX), Z1, Z3
+	VFMADD213PS 640(AX), Z1, Z3
+	VFMADD213PS 384(AX), Z1, Z3
+	VFMADD213PS 704(AX), Z1, Z3
+	VFMADD213PS (AX), Z1, Z3
+	VSCALEFPS   Z2, Z3, Z3
+	VADDPS      (AX), Z3, Z3
+	VDIVPS      Z3, Z0, Z0
+	VMINPS      256(AX), Z8, Z9
+	VMAXPS      192(AX), Z9, Z9
+	VMULPS      320(AX), Z9, Z10
+	VRNDSCALEPS $0x00, Z10, Z10
+	VFMADD231PS 64(AX), Z10, Z9
+	VFMADD231PS 128(AX), Z10, Z9
+	VMOVUPS     512(AX), Z11
+	VFMADD213PS 576(AX), Z9, Z11
+	VFMADD213PS 448(AX), Z9, Z11
+	VFMADD213PS 640(AX), Z9, Z11
+	VFMADD213PS 384(AX), Z9, Z11
+	VFMADD213PS 704(AX), Z9, Z11
+	VFMADD213PS (AX), Z9, Z11
+	VSCALEFPS   Z10, Z11, Z11
+	VADDPS      (AX), Z11, Z11
+	VDIVPS      Z11, Z8, Z8
+	VMOVUPS     Z0, (DI)(BX*4)
+	VMOVUPS     Z8, 64(DI)(BX*4)
+	ADDQ        $0x00000020, BX
+	SUBQ        $0x00000020, CX
+	JMP         actSiLUZ_pair
+
 actSiLUZ_vec:
-	CMPQ         CX, $0x00000010
-	JL           actSiLUZ_tail
-	VMOVUPS      (DI)(BX*4), Z0
-	VMOVUPS      896(AX), Z1
-	VSUBPS       Z0, Z1, Z1
-	VMAXPS       256(AX), Z1, Z1
-	VMINPS       320(AX), Z1, Z1
-	VMULPS       64(AX), Z1, Z2
-	VRNDSCALEPS  $0x00, Z2, Z2
-	VFNMADD231PS 128(AX), Z2, Z1
-	VFNMADD231PS 192(AX), Z2, Z1
-	VMOVUPS      704(AX), Z3
-	VFMADD213PS  640(AX), Z1, Z3
-	VFMADD213PS  576(AX), Z1, Z3
-	VFMADD213PS  512(AX), Z1, Z3
-	VFMADD213PS  448(AX), Z1, Z3
-	VFMADD213PS  384(AX), Z1, Z3
-	VFMADD213PS  (AX), Z1, Z3
-	VFMADD213PS  (AX), Z1, Z3
-	VSCALEFPS    Z2, Z3, Z3
-	VADDPS       (AX), Z3, Z3
-	VDIVPS       Z3, Z0, Z0
-	VMOVUPS      Z0, (DI)(BX*4)
-	ADDQ         $0x00000010, BX
-	SUBQ         $0x00000010, CX
-	JMP          actSiLUZ_vec
+	CMPQ        CX, $0x00000010
+	JL          actSiLUZ_tail
+	VMOVUPS     (DI)(BX*4), Z0
+	VMINPS      256(AX), Z0, Z1
+	VMAXPS      192(AX), Z1, Z1
+	VMULPS      320(AX), Z1, Z2
+	VRNDSCALEPS $0x00, Z2, Z2
+	VFMADD231PS 64(AX), Z2, Z1
+	VFMADD231PS 128(AX), Z2, Z1
+	VMOVUPS     512(AX), Z3
+	VFMADD213PS 576(AX), Z1, Z3
+	VFMADD213PS 448(AX), Z1, Z3
+	VFMADD213PS 640(AX), Z1, Z3
+	VFMADD213PS 384(AX), Z1, Z3
+	VFMADD213PS 704(AX), Z1, Z3
+	VFMADD213PS (AX), Z1, Z3
+	VSCALEFPS   Z2, Z3, Z3
+	VADDPS      (AX), Z3, Z3
+	VDIVPS      Z3, Z0, Z0
+	VMOVUPS     Z0, (DI)(BX*4)
+	ADDQ        $0x00000010, BX
+	SUBQ        $0x00000010, CX
+	JMP         actSiLUZ_vec
 
 actSiLUZ_tail:
-	TESTQ        CX, CX
-	JZ           actSiLUZ_next
-	MOVL         $0x0000ffff, R9
-	BZHIL        CX, R9, R9
-	KMOVW        R9, K1
-	VMOVUPS.Z    (DI)(BX*4), K1, Z0
-	VMOVUPS      896(AX), Z1
-	VSUBPS       Z0, Z1, Z1
-	VMAXPS       256(AX), Z1, Z1
-	VMINPS       320(AX), Z1, Z1
-	VMULPS       64(AX), Z1, Z2
-	VRNDSCALEPS  $0x00, Z2, Z2
-	VFNMADD231PS 128(AX), Z2, Z1
-	VFNMADD231PS 192(AX), Z2, Z1
-	VMOVUPS      704(AX), Z3
-	VFMADD213PS  640(AX), Z1, Z3
-	VFMADD213PS  576(AX), Z1, Z3
-	VFMADD213PS  512(AX), Z1, Z3
-	VFMADD213PS  448(AX), Z1, Z3
-	VFMADD213PS  384(AX), Z1, Z3
-	VFMADD213PS  (AX), Z1, Z3
-	VFMADD213PS  (AX), Z1, Z3
-	VSCALEFPS    Z2, Z3, Z3
-	VADDPS       (AX), Z3, Z3
-	VDIVPS       Z3, Z0, Z0
-	VMOVUPS      Z0, K1, (DI)(BX*4)
+	TESTQ       CX, CX
+	JZ          actSiLUZ_next
+	MOVL        $0x0000ffff, R9
+	BZHIL       CX, R9, R9
+	KMOVW       R9, K1
+	VMOVUPS.Z   (DI)(BX*4), K1, Z0
+	VMINPS      256(AX), Z0, Z1
+	VMAXPS      192(AX), Z1, Z1
+	VMULPS      320(AX), Z1, Z2
+	VRNDSCALEPS $0x00, Z2, Z2
+	VFMADD231PS 64(AX), Z2, Z1
+	VFMADD231PS 128(AX), Z2, Z1
+	VMOVUPS     512(AX), Z3
+	VFMADD213PS 576(AX), Z1, Z3
+	VFMADD213PS 448(AX), Z1, Z3
+	VFMADD213PS 640(AX), Z1, Z3
+	VFMADD213PS 384(AX), Z1, Z3
+	VFMADD213PS 704(AX), Z1, Z3
+	VFMADD213PS (AX), Z1, Z3
+	VSCALEFPS   Z2, Z3, Z3
+	VADDPS      (AX), Z3, Z3
+	VDIVPS      Z3, Z0, Z0
+	VMOVUPS     Z0, K1, (DI)(BX*4)
 
 actSiLUZ_next:
 	LEAQ (DI)(SI*4), DI
@@ -7458,70 +7534,115 @@ actSigmoidY_row:
 	XORQ BX, BX
 	MOVQ R8, CX
 
+actSigmoidY_pair:
+	CMPQ        CX, $0x00000010
+	JL          actSigmoidY_vec
+	VMOVUPS     (DI)(BX*4), Y0
+	VMOVUPS     32(DI)(BX*4), Y8
+	VMINPS      256(AX), Y0, Y1
+	VMAXPS      192(AX), Y1, Y1
+	VMULPS      320(AX), Y1, Y2
+	VROUNDPS    $0x00, Y2, Y2
+	VFMADD231PS 64(AX), Y2, Y1
+	VFMADD231PS 128(AX), Y2, Y1
+	VMOVUPS     512(AX), Y3
+	VFMADD213PS 576(AX), Y1, Y3
+	VFMADD213PS 448(AX), Y1, Y3
+	VFMADD213PS 640(AX), Y1, Y3
+	VFMADD213PS 384(AX), Y1, Y3
+	VFMADD213PS 704(AX), Y1, Y3
+	VFMADD213PS (AX), Y1, Y3
+	VCVTPS2DQ   Y2, Y4
+	VPSLLD      $0x17, Y4, Y4
+	VPADDD      (AX), Y4, Y4
+	VMULPS      Y4, Y3, Y3
+	VADDPS      (AX), Y3, Y3
+	VMOVUPS     (AX), Y1
+	VDIVPS      Y3, Y1, Y0
+	VMINPS      256(AX), Y8, Y9
+	VMAXPS      192(AX), Y9, Y9
+	VMULPS      320(AX), Y9, Y10
+	VROUNDPS    $0x00, Y10, Y10
+	VFMADD231PS 64(AX), Y10, Y9
+	VFMADD231PS 128(AX), Y10, Y9
+	VMOVUPS     512(AX), Y11
+	VFMADD213PS 576(AX), Y9, Y11
+	VFMADD213PS 448(AX), Y9, Y11
+	VFMADD213PS 640(AX), Y9, Y11
+	VFMADD213PS 384(AX), Y9, Y11
+	VFMADD213PS 704(AX), Y9, Y11
+	VFMADD213PS (AX), Y9, Y11
+	VCVTPS2DQ   Y10, Y12
+	VPSLLD      $0x17, Y12, Y12
+	VPADDD      (AX), Y12, Y12
+	VMULPS      Y12, Y11, Y11
+	VADDPS      (AX), Y11, Y11
+	VMOVUPS     (AX), Y9
+	VDIVPS      Y11, Y9, Y8
+	VMOVUPS     Y0, (DI)(BX*4)
+	VMOVUPS     Y8, 32(DI)(BX*4)
+	ADDQ        $0x00000010, BX
+	SUBQ        $0x00000010, CX
+	JMP         actSigmoidY_pair
+
 actSigmoidY_vec:
-	CMPQ         CX, $0x00000008
-	JL           actSigmoidY_tail
-	VMOVUPS      (DI)(BX*4), Y0
-	VMOVUPS      896(AX), Y1
-	VSUBPS       Y0, Y1, Y1
-	VMAXPS       256(AX), Y1, Y1
-	VMINPS       320(AX), Y1, Y1
-	VMULPS       64(AX), Y1, Y2
-	VROUNDPS     $0x00, Y2, Y2
-	VFNMADD231PS 128(AX), Y2, Y1
-	VFNMADD231PS 192(AX), Y2, Y1
-	VMOVUPS      704(AX), Y3
-	VFMADD213PS  640(AX), Y1, Y3
-	VFMADD213PS  576(AX), Y1, Y3
-	VFMADD213PS  512(AX), Y1, Y3
-	VFMADD213PS  448(AX), Y1, Y3
-	VFMADD213PS  384(AX), Y1, Y3
-	VFMADD213PS  (AX), Y1, Y3
-	VFMADD213PS  (AX), Y1, Y3
-	VCVTPS2DQ    Y2, Y4
-	VPSLLD       $0x17, Y4, Y4
-	VPADDD       (AX), Y4, Y4
-	VMULPS       Y4, Y3, Y3
-	VADDPS       (AX), Y3, Y3
-	VMOVUPS      (AX), Y1
-	VDIVPS       Y3, Y1, Y0
-	VMOVUPS      Y0, (DI)(BX*4)
-	ADDQ         $0x00000008, BX
-	SUBQ         $0x00000008, CX
-	JMP          actSigmoidY_vec
+	CMPQ        CX, $0x00000008
+	JL          actSigmoidY_tail
+	VMOVUPS     (DI)(BX*4), Y0
+	VMINPS      256(AX), Y0, Y1
+	VMAXPS      192(AX), Y1, Y1
+	VMULPS      320(AX), Y1, Y2
+	VROUNDPS    $0x00, Y2, Y2
+	VFMADD231PS 64(AX), Y2, Y1
+	VFMADD231PS 128(AX), Y2, Y1
+	VMOVUPS     512(AX), Y3
+	VFMADD213PS 576(AX), Y1, Y3
+	VFMADD213PS 448(AX), Y1, Y3
+	VFMADD213PS 640(AX), Y1, Y3
+	VFMADD213PS 384(AX), Y1, Y3
+	VFMADD213PS 704(AX), Y1, Y3
+	VFMADD213PS (AX), Y1, Y3
+	VCVTPS2DQ   Y2, Y4
+	VPSLLD      $0x17, Y4, Y4
+	VPADDD      (AX), Y4, Y4
+	VMULPS      Y4, Y3, Y3
+	VADDPS      (AX), Y3, Y3
+	VMOVUPS     (AX), Y1
+	VDIVPS      Y3, Y1, Y0
+	VMOVUPS     Y0, (DI)(BX*4)
+	ADDQ        $0x00000008, BX
+	SUBQ        $0x00000008, CX
+	JMP         actSigmoidY_vec
 
 actSigmoidY_tail:
-	TESTQ        CX, CX
-	JZ           actSigmoidY_next
-	MOVQ         $0x00000008, R9
-	SUBQ         CX, R9
-	LEAQ         actTailMask<>+0(SB), R10
-	VMOVDQU      (R10)(R9*4), Y7
-	VMASKMOVPS   (DI)(BX*4), Y7, Y0
-	VMOVUPS      896(AX), Y1
-	VSUBPS       Y0, Y1, Y1
-	VMAXPS       256(AX), Y1, Y1
-	VMINPS       320(AX), Y1, Y1
-	VMULPS       64(AX), Y1, Y2
-	VROUNDPS     $0x00, Y2, Y2
-	VFNMADD231PS 128(AX), Y2, Y1
-	VFNMADD231PS 192(AX), Y2, Y1
-	VMOVUPS      704(AX), Y3
-	VFMADD213PS  640(AX), Y1, Y3
-	VFMADD213PS  576(AX), Y1, Y3
-	VFMADD213PS  512(AX), Y1, Y3
-	VFMADD213PS  448(AX), Y1, Y3
-	VFMADD213PS  384(AX), Y1, Y3
-	VFMADD213PS  (AX), Y1, Y3
-	VFMADD213PS  (AX), Y1, Y3
-	VCVTPS2DQ    Y2, Y4
-	VPSLLD       $0x17, Y4, Y4
-	VPADDD       (AX), Y4, Y4
-	VMULPS       Y4, Y3, Y3
-	VADDPS       (AX), Y3, Y3
-	VMOVUPS      (AX), Y1
-	VDIVPS       Y3, Y1, Y0
-	VMASKMOVPS   Y0, Y7, (DI)(BX*4)
+	TESTQ       CX, CX
+	JZ          actSigmoidY_next
+	MOVQ        $0x00000008, R9
+	SUBQ        CX, R9
+	LEAQ        actTailMask<>+0(SB), R10
+	VMOVDQU     (R10)(R9*4), Y7
+	VMASKMOVPS  (DI)(BX*4), Y7, Y0
+	VMINPS      256(AX), Y0, Y1
+	VMAXPS      192(AX), Y1, Y1
+	VMULPS      320(AX), Y1, Y2
+	VROUNDPS    $0x00, Y2, Y2
+	VFMADD231PS 64(AX), Y2, Y1
+	VFMADD231PS 128(AX), Y2, Y1
+	VMOVUPS     512(AX), Y3
+	VFMADD213PS 576(AX), Y1, Y3
+	VFMADD213PS 448(AX), Y1, Y3
+	VFMADD213PS 640(AX), Y1, Y3
+	VFMADD213PS 384(AX), Y1, Y3
+	VFMADD213PS 704(AX), Y1, Y3
+	VFMADD213PS (AX), Y1, Y3
+	VCVTPS2DQ   Y2, Y4
+	VPSLLD      $0x17, Y4, Y4
+	VPADDD      (AX), Y4, Y4
+	VMULPS      Y4, Y3, Y3
+	VADDPS      (AX), Y3, Y3
+	VMOVUPS     (AX), Y1
+	VDIVPS      Y3, Y1, Y0
+	VMASKMOVPS  Y0, Y7, (DI)(BX*4)
 
 actSigmoidY_next:
 	LEAQ (DI)(SI*4), DI
@@ -7551,68 +7672,111 @@ actSiLUY_row:
 	XORQ BX, BX
 	MOVQ R8, CX
 
+actSiLUY_pair:
+	CMPQ        CX, $0x00000010
+	JL          actSiLUY_vec
+	VMOVUPS     (DI)(BX*4), Y0
+	VMOVUPS     32(DI)(BX*4), Y8
+	VMINPS      256(AX), Y0, Y1
+	VMAXPS      192(AX), Y1, Y1
+	VMULPS      320(AX), Y1, Y2
+	VROUNDPS    $0x00, Y2, Y2
+	VFMADD231PS 64(AX), Y2, Y1
+	VFMADD231PS 128(AX), Y2, Y1
+	VMOVUPS     512(AX), Y3
+	VFMADD213PS 576(AX), Y1, Y3
+	VFMADD213PS 448(AX), Y1, Y3
+	VFMADD213PS 640(AX), Y1, Y3
+	VFMADD213PS 384(AX), Y1, Y3
+	VFMADD213PS 704(AX), Y1, Y3
+	VFMADD213PS (AX), Y1, Y3
+	VCVTPS2DQ   Y2, Y4
+	VPSLLD      $0x17, Y4, Y4
+	VPADDD      (AX), Y4, Y4
+	VMULPS      Y4, Y3, Y3
+	VADDPS      (AX), Y3, Y3
+	VDIVPS      Y3, Y0, Y0
+	VMINPS      256(AX), Y8, Y9
+	VMAXPS      192(AX), Y9, Y9
+	VMULPS      320(AX), Y9, Y10
+	VROUNDPS    $0x00, Y10, Y10
+	VFMADD231PS 64(AX), Y10, Y9
+	VFMADD231PS 128(AX), Y10, Y9
+	VMOVUPS     512(AX), Y11
+	VFMADD213PS 576(AX), Y9, Y11
+	VFMADD213PS 448(AX), Y9, Y11
+	VFMADD213PS 640(AX), Y9, Y11
+	VFMADD213PS 384(AX), Y9, Y11
+	VFMADD213PS 704(AX), Y9, Y11
+	VFMADD213PS (AX), Y9, Y11
+	VCVTPS2DQ   Y10, Y12
+	VPSLLD      $0x17, Y12, Y12
+	VPADDD      (AX), Y12, Y12
+	VMULPS      Y12, Y11, Y11
+	VADDPS      (AX), Y11, Y11
+	VDIVPS      Y11, Y8, Y8
+	VMOVUPS     Y0, (DI)(BX*4)
+	VMOVUPS     Y8, 32(DI)(BX*4)
+	ADDQ        $0x00000010, BX
+	SUBQ        $0x00000010, CX
+	JMP         actSiLUY_pair
+
 actSiLUY_vec:
-	CMPQ         CX, $0x00000008
-	JL           actSiLUY_tail
-	VMOVUPS      (DI)(BX*4), Y0
-	VMOVUPS      896(AX), Y1
-	VSUBPS       Y0, Y1, Y1
-	VMAXPS       256(AX), Y1, Y1
-	VMINPS       320(AX), Y1, Y1
-	VMULPS       64(AX), Y1, Y2
-	VROUNDPS     $0x00, Y2, Y2
-	VFNMADD231PS 128(AX), Y2, Y1
-	VFNMADD231PS 192(AX), Y2, Y1
-	VMOVUPS      704(AX), Y3
-	VFMADD213PS  640(AX), Y1, Y3
-	VFMADD213PS  576(AX), Y1, Y3
-	VFMADD213PS  512(AX), Y1, Y3
-	VFMADD213PS  448(AX), Y1, Y3
-	VFMADD213PS  384(AX), Y1, Y3
-	VFMADD213PS  (AX), Y1, Y3
-	VFMADD213PS  (AX), Y1, Y3
-	VCVTPS2DQ    Y2, Y4
-	VPSLLD       $0x17, Y4, Y4
-	VPADDD       (AX), Y4, Y4
-	VMULPS       Y4, Y3, Y3
-	VADDPS       (AX), Y3, Y3
-	VDIVPS       Y3, Y0, Y0
-	VMOVUPS      Y0, (DI)(BX*4)
-	ADDQ         $0x00000008, BX
-	SUBQ         $0x00000008, CX
-	JMP          actSiLUY_vec
+	CMPQ        CX, $0x00000008
+	JL          actSiLUY_tail
+	VMOVUPS     (DI)(BX*4), Y0
+	VMINPS      256(AX), Y0, Y1
+	VMAXPS      192(AX), Y1, Y1
+	VMULPS      320(AX), Y1, Y2
+	VROUNDPS    $0x00, Y2, Y2
+	VFMADD231PS 64(AX), Y2, Y1
+	VFMADD231PS 128(AX), Y2, Y1
+	VMOVUPS     512(AX), Y3
+	VFMADD213PS 576(AX), Y1, Y3
+	VFMADD213PS 448(AX), Y1, Y3
+	VFMADD213PS 640(AX), Y1, Y3
+	VFMADD213PS 384(AX), Y1, Y3
+	VFMADD213PS 704(AX), Y1, Y3
+	VFMADD213PS (AX), Y1, Y3
+	VCVTPS2DQ   Y2, Y4
+	VPSLLD      $0x17, Y4, Y4
+	VPADDD      (AX), Y4, Y4
+	VMULPS      Y4, Y3, Y3
+	VADDPS      (AX), Y3, Y3
+	VDIVPS      Y3, Y0, Y0
+	VMOVUPS     Y0, (DI)(BX*4)
+	ADDQ        $0x00000008, BX
+	SUBQ        $0x00000008, CX
+	JMP         actSiLUY_vec
 
 actSiLUY_tail:
-	TESTQ        CX, CX
-	JZ           actSiLUY_next
-	MOVQ         $0x00000008, R9
-	SUBQ         CX, R9
-	LEAQ         actTailMask<>+0(SB), R10
-	VMOVDQU      (R10)(R9*4), Y7
-	VMASKMOVPS   (DI)(BX*4), Y7, Y0
-	VMOVUPS      896(AX), Y1
-	VSUBPS       Y0, Y1, Y1
-	VMAXPS       256(AX), Y1, Y1
-	VMINPS       320(AX), Y1, Y1
-	VMULPS       64(AX), Y1, Y2
-	VROUNDPS     $0x00, Y2, Y2
-	VFNMADD231PS 128(AX), Y2, Y1
-	VFNMADD231PS 192(AX), Y2, Y1
-	VMOVUPS      704(AX), Y3
-	VFMADD213PS  640(AX), Y1, Y3
-	VFMADD213PS  576(AX), Y1, Y3
-	VFMADD213PS  512(AX), Y1, Y3
-	VFMADD213PS  448(AX), Y1, Y3
-	VFMADD213PS  384(AX), Y1, Y3
-	VFMADD213PS  (AX), Y1, Y3
-	VFMADD213PS  (AX), Y1, Y3
-	VCVTPS2DQ    Y2, Y4
-	VPSLLD       $0x17, Y4, Y4
-	VPADDD       (AX), Y4, Y4
-	VMULPS       Y4, Y3, Y3
-	VADDPS       (AX), Y3, Y3
-	VDIVPS       Y3, Y0, Y0
-	VMASKMOVPS   Y0, Y7, (DI)(BX*4)
+	TESTQ       CX, CX
+	JZ          actSiLUY_next
+	MOVQ        $0x00000008, R9
+	SUBQ        CX, R9
+	LEAQ        actTailMask<>+0(SB), R10
+	VMOVDQU     (R10)(R9*4), Y7
+	VMASKMOVPS  (DI)(BX*4), Y7, Y0
+	VMINPS      256(AX), Y0, Y1
+	VMAXPS      192(AX), Y1, Y1
+	VMULPS      320(AX), Y1, Y2
+	VROUNDPS    $0x00, Y2, Y2
+	VFMADD231PS 64(AX), Y2, Y1
+	VFMADD231PS 128(AX), Y2, Y1
+	VMOVUPS     512(AX), Y3
+	VFMADD213PS 576(AX), Y1, Y3
+	VFMADD213PS 448(AX), Y1, Y3
+	VFMADD213PS 640(AX), Y1, Y3
+	VFMADD213PS 384(AX), Y1, Y3
+	VFMADD213PS 704(AX), Y1, Y3
+	VFMADD213PS (AX), Y1, Y3
+	VCVTPS2DQ   Y2, Y4
+	VPSLLD      $0x17, Y4, Y4
+	VPADDD      (AX), Y4, Y4
+	VMULPS      Y4, Y3, Y3
+	VADDPS      (AX), Y3, Y3
+	VDIVPS      Y3, Y0, Y0
+	VMASKMOVPS  Y0, Y7, (DI)(BX*4)
 
 actSiLUY_next:
 	LEAQ (DI)(SI*4), DI
