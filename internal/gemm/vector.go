@@ -49,12 +49,14 @@ func WinoInput(rows []float32, ws int, out []float32, stride, n int) bool {
 
 // WinoOutput writes the output transform of n whole tiles of one tile row
 // and channel: from m[ξ*stride+t] to out0[2t:2t+2] and out1[2t:2t+2], plus
-// bias, then ReLU. m must extend 16 floats past 15*stride+n.
-func WinoOutput(m []float32, stride, n int, out0, out1 []float32, bias float32, relu bool) bool {
+// *bias, then ReLU. m must extend 16 floats past 15*stride+n. bias is a
+// pointer (to the layer's own bias) because the kernel is called through a
+// function variable: a value's address would escape, one allocation a call.
+func WinoOutput(m []float32, stride, n int, out0, out1 []float32, bias *float32, relu bool) bool {
 	if winoOut == nil || n <= 0 || len(m) < 15*stride+ceilDiv(n, 16)*16 || len(out0) < 2*n || len(out1) < 2*n {
 		return n <= 0 && winoOut != nil
 	}
-	winoOut(&m[0], stride, n, &out0[0], &out1[0], &bias, relu)
+	winoOut(&m[0], stride, n, &out0[0], &out1[0], bias, relu)
 	return true
 }
 
@@ -84,13 +86,13 @@ func WinoInput4(rows []float32, ws int, out []float32, stride, n int) bool {
 
 // WinoOutput4 writes F(4x4)'s output transform of n whole tiles of one tile
 // row and channel: from m[ξ*stride+t] to out[r*ldo+4t : r*ldo+4t+4] for the
-// four output rows r, plus bias, then ReLU. m must extend 16 floats past
-// 35*stride+n.
-func WinoOutput4(m []float32, stride, n int, out []float32, ldo int, bias float32, relu bool) bool {
+// four output rows r, plus *bias (a pointer as for WinoOutput), then ReLU.
+// m must extend 16 floats past 35*stride+n.
+func WinoOutput4(m []float32, stride, n int, out []float32, ldo int, bias *float32, relu bool) bool {
 	if winoOut4 == nil || n <= 0 || len(m) < 35*stride+ceilDiv(n, 16)*16 || ldo < 4*n || len(out) < 3*ldo+4*n {
 		return n <= 0 && winoOut4 != nil
 	}
-	winoOut4(&m[0], stride, n, &out[0], ldo, &bias, relu)
+	winoOut4(&m[0], stride, n, &out[0], ldo, bias, relu)
 	return true
 }
 

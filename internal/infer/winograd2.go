@@ -177,7 +177,7 @@ func (wc *winoConv) output(dst, m []float32, k, p0, np int) {
 			if full := g.ow / 2; winoVec && res == nil && rows == 2 && tx < full {
 				count := min(full-tx, np-q)
 				i := oy*g.ow + 2*tx
-				if gemm.WinoOutput(src[q:], knp, count, plane[i:], plane[i+g.ow:], bias, wc.relu) {
+				if gemm.WinoOutput(src[q:], knp, count, plane[i:], plane[i+g.ow:], &wc.bias[k], wc.relu) {
 					tx, q = tx+count-1, q+count-1
 					continue
 				}

@@ -111,7 +111,7 @@ func (wc *winoConv) output4(dst, m []float32, k, p0, np int) {
 		if full := g.ow / 4; winoVec && res == nil && rows == 4 && tx < full {
 			nv := min(full-tx, count)
 			i := oy*g.ow + 4*tx
-			if gemm.WinoOutput4(src[q:], knp, nv, plane[i:], g.ow, bias, wc.relu) {
+			if gemm.WinoOutput4(src[q:], knp, nv, plane[i:], g.ow, &wc.bias[k], wc.relu) {
 				tx, q, count = tx+nv, q+nv, count-nv
 			}
 		}

@@ -73,8 +73,8 @@ func wino4Kernels(t *testing.T) {
 			for i := range dst {
 				dst[i] = float32(math.NaN())
 			}
-			const bias = 0.25
-			if !gemm.WinoOutput4(m, stride, n, dst, ldo, bias, relu) {
+			bias := float32(0.25)
+			if !gemm.WinoOutput4(m, stride, n, dst, ldo, &bias, relu) {
 				t.Fatalf("n=%d: WinoOutput4 did not run", n)
 			}
 			for r := range 4 {
