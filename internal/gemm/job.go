@@ -59,7 +59,7 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 	}
 	g := groups.Get().(*group)
 	for w := range parts {
-		lo, hi := w*total/parts, (w+1)*total/parts
+		lo, hi := cut(total, parts, th, 1, w), cut(total, parts, th, 1, w+1)
 		t := j
 		if splitN {
 			t.m0, t.m1, t.n0, t.n1 = 0, mt, lo, hi
