@@ -38,8 +38,12 @@ const (
 	// (1/waitShare).
 	meterWindow = 2 * time.Millisecond
 	waitShare   = 8
-	// backoff is how long the pool parks after an overload.
-	backoff = 100 * time.Millisecond
+	// backoff is how long the pool parks after an overload, doubled after
+	// each overload found in the first span after a back-off, up to
+	// maxBackoff: a guest that stays overloaded costs one span per
+	// maxBackoff of polling where it takes CPU from others.
+	backoff    = 100 * time.Millisecond
+	maxBackoff = 1600 * time.Millisecond
 )
 
 var (
@@ -47,6 +51,7 @@ var (
 	spinning  atomic.Int32 // workers polling while the pool is awake
 	calmAfter atomic.Int64 // nanotime before which the pool does not stay awake
 	backoffs  atomic.Int64 // overloads found, for tests
+	nextOff   atomic.Int64 // the next back-off (ns), 0 for backoff
 	canMeter  = meterable()
 )
 
@@ -85,9 +90,21 @@ func (m *meter) overloaded(now int64) bool {
 	if !ok {
 		return false
 	}
-	over := m.start != 0 && tid == m.tid && (wait-m.wait)*waitShare > now-m.start
+	whole := m.start != 0 && tid == m.tid
+	over := whole && (wait-m.wait)*waitShare > now-m.start
 	m.tid, m.start, m.wait = tid, now, wait
+	if whole && !over {
+		nextOff.Store(0)
+	}
 	return over
+}
+
+// backOff parks the pool from now for the next back-off.
+func backOff(now int64) {
+	d := max(nextOff.Load(), int64(backoff))
+	calmAfter.Store(now + d)
+	nextOff.Store(min(2*d, int64(maxBackoff)))
+	backoffs.Add(1)
 }
 
 func worker() {
@@ -129,8 +146,7 @@ func poll(m *meter) (post, bool) {
 		now := nanotime()
 		keep := awake(now)
 		if keep && m.overloaded(now) {
-			calmAfter.Store(now + int64(backoff))
-			backoffs.Add(1)
+			backOff(now)
 			keep = false
 		}
 		switch {

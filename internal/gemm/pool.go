@@ -181,8 +181,8 @@ func cut(total, parts, th, unit, w int) int {
 	if parts < 2*th {
 		return w * total / parts
 	}
-	extra := total - parts*unit
-	return w*unit + extra*w*(2*parts-w)/(parts*parts)
+	extra, pp := total-parts*unit, parts*parts
+	return w*unit + (extra*w*(2*parts-w)+pp-1)/pp
 }
 
 // ensureWorkers starts workers until n run (at most maxParts). Workers

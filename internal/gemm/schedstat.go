@@ -11,7 +11,7 @@ func schedWait(b []byte) (int64, bool) {
 				v = v*10 + int64(c-'0')
 				digits++
 			}
-		case c == ' ':
+		case c == ' ' || c == '\n':
 			if field == 1 {
 				return v, digits > 0
 			}
