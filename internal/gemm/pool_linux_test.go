@@ -29,4 +29,3 @@ func TestThreadWait(t *testing.T) {
 		t.Fatalf("threadWait allocates %v times", n)
 	}
 }
-
