@@ -1,6 +1,8 @@
 package gemm
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
@@ -171,5 +173,32 @@ func TestPoolBacksOffWhenOverloaded(t *testing.T) {
 	forkJoins(time.Second)
 	if backoffs.Load() == b0 {
 		t.Fatal("no back-off with more busy threads than CPUs")
+	}
+}
+
+// BenchmarkMulSplitM compares ResNet-50's batch-1 GEMMs of the last two
+// stages (split over M) cut into one share per thread (fineM off) and
+// finer (on): run with -cpu 2.
+func BenchmarkMulSplitM(b *testing.B) {
+	defer func(v bool) { fineM = v }(fineM)
+	kern := kernelNames()[0]
+	for _, s := range [][3]int{{256, 1024, 196}, {256, 2304, 196}, {1024, 256, 196}, {512, 2048, 49}, {512, 4608, 49}, {2048, 512, 49}} {
+		m, k, n := s[0], s[1], s[2]
+		rng := rand.New(rand.NewPCG(1, 2))
+		pa := packA(randSlice(rng, m*k), m, k, kernelByName(kern))
+		bm := randSlice(rng, k*n)
+		c := make([]float32, m*n)
+		ep := Epilogue{Bias: randSlice(rng, m), ReLU: true}
+		for _, fine := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d/fine=%v", kern, m, k, n, fine), func(b *testing.B) {
+				fineM = fine
+				done := Share()
+				defer done()
+				for b.Loop() {
+					Mul(c, pa, bm, n, ep)
+				}
+				b.ReportMetric(2*float64(m)*float64(k)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }
