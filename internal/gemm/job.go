@@ -43,14 +43,15 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 		case j.direct(k):
 			// B read in place: a share of M costs nothing but scheduling.
 			fine = fineM
-		case j.canShare() && (j.src != nil || fineM && mt >= 2*th):
-			// B packed once, in parallel, for every share, instead of
-			// whole by each (BenchmarkConv, an implicit im2col, 3x3
-			// stride 2 at batch 1, 2 threads: 8-21% faster): then shares
-			// of M cost only scheduling and reading B from L3, and are
-			// cut finer, so that a thread at half speed (a vCPU the host
-			// slows) holds a small share at the end, not half of the
-			// layer.
+		case j.src != nil && j.canShare():
+			// An implicit im2col made once, in parallel, for every share,
+			// instead of whole by each (BenchmarkConv, 3x3 stride 2 at
+			// batch 1, 2 threads: 8-21% faster): then shares of M cost
+			// only scheduling and reading B from L3, and are cut finer,
+			// so that a thread at half speed (a vCPU the host slows)
+			// holds a small share at the end, not half of the layer. A
+			// plain B packs faster into each share's own cache than it
+			// reads from another's, so its shares stay one per thread.
 			shared = j.packShared(th)
 			defer sharedPool.Put(shared)
 			fine = fineM
