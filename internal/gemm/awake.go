@@ -39,9 +39,10 @@ const (
 	meterWindow = 2 * time.Millisecond
 	waitShare   = 8
 	// backoff is how long the pool parks after an overload, doubled after
-	// each overload found in the first span after a back-off, up to
-	// maxBackoff: a guest that stays overloaded costs one span per
-	// maxBackoff of polling where it takes CPU from others.
+	// each overload and halved after each calm span, up to maxBackoff: a
+	// guest that stays overloaded, with a calm moment now and then, costs
+	// about one span per maxBackoff of polling where it takes CPU from
+	// others.
 	backoff    = 100 * time.Millisecond
 	maxBackoff = 1600 * time.Millisecond
 )
@@ -51,7 +52,7 @@ var (
 	spinning  atomic.Int32 // workers polling while the pool is awake
 	calmAfter atomic.Int64 // nanotime before which the pool does not stay awake
 	backoffs  atomic.Int64 // overloads found, for tests
-	nextOff   atomic.Int64 // the next back-off (ns), 0 for backoff
+	nextOff   atomic.Int64 // the next back-off (ns), at least backoff
 	canMeter  = meterable()
 )
 
@@ -94,7 +95,7 @@ func (m *meter) overloaded(now int64) bool {
 	over := whole && (wait-m.wait)*waitShare > now-m.start
 	m.tid, m.start, m.wait = tid, now, wait
 	if whole && !over {
-		nextOff.Store(0)
+		nextOff.Store(nextOff.Load() / 2)
 	}
 	return over
 }
