@@ -18,7 +18,8 @@ import (
 // That is told apart from the host's noise (a vCPU the host slows or
 // stops looks the same from inside a thread: its clock jumps) by what the
 // guest kernel counts: the time the polling thread waited on its run
-// queue (overloaded). When it waited more than a waitShare of a
+// queue, and the time any task waited for a CPU (the kernel's pressure
+// stall count, where kept) (overloaded). When either is too large in a
 // meterWindow, the pool parks as it did before (workers after workerSpin,
 // callers at once) for backoff, and then tries again. Where the count is
 // not available (not Linux, no procfs) the pool never stays awake.
@@ -38,6 +39,9 @@ const (
 	// (1/waitShare).
 	meterWindow = 2 * time.Millisecond
 	waitShare   = 8
+	// stallShare: the share (1/stallShare) of a span in which some task
+	// of the system waited for a CPU (PSI "some") that means overload.
+	stallShare = 4
 	// backoff is how long the pool parks after an overload, doubled after
 	// each overload and halved after each calm span, up to maxBackoff: a
 	// guest that stays overloaded, with a calm moment now and then, costs
@@ -52,6 +56,7 @@ var (
 	spinning  atomic.Int32 // workers polling while the pool is awake
 	calmAfter atomic.Int64 // nanotime before which the pool does not stay awake
 	backoffs  atomic.Int64 // overloads found, for tests
+	calmSpans atomic.Int64 // spans found calm, for diagnostics
 	nextOff   atomic.Int64 // the next back-off (ns), at least backoff
 	canMeter  = meterable()
 )
@@ -70,12 +75,14 @@ func meterable() bool {
 	return ok
 }
 
-// meter measures one worker's run-queue wait over meterWindow spans of
-// the time it is awake, across its fork-joins; a park ends the span.
+// meter measures one worker's run-queue wait, and the system's CPU
+// pressure, over meterWindow spans of the time it is awake, across its
+// fork-joins; a park ends the span.
 type meter struct {
 	tid   int   // the thread the span started on
 	start int64 // the span's start (nanotime), 0 for none
 	wait  int64 // the thread's run-queue wait (ns) at start
+	stall int64 // the system's CPU pressure (ns) at start, -1 for none
 }
 
 func (m *meter) reset() { m.start = 0 }
@@ -91,11 +98,19 @@ func (m *meter) overloaded(now int64) bool {
 	if !ok {
 		return false
 	}
+	stall, psi := cpuPressure()
+	if !psi {
+		stall = -1
+	}
+	span := now - m.start
 	whole := m.start != 0 && tid == m.tid
-	over := whole && (wait-m.wait)*waitShare > now-m.start
-	m.tid, m.start, m.wait = tid, now, wait
+	// The worker's own wait, or any task's: with three threads on two
+	// vCPUs the one that waits may be the caller or the other process.
+	over := whole && ((wait-m.wait)*waitShare > span || stall >= 0 && m.stall >= 0 && (stall-m.stall)*stallShare > span)
+	m.tid, m.start, m.wait, m.stall = tid, now, wait, stall
 	if whole && !over {
 		nextOff.Store(nextOff.Load() / 2)
+		calmSpans.Add(1)
 	}
 	return over
 }

@@ -63,6 +63,26 @@ func TestSchedWait(t *testing.T) {
 	}
 }
 
+func TestPSITotal(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"some avg10=20.87 avg60=11.52 avg300=9.25 total=17538564039\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", 17538564039, true},
+		{"some avg10=0.00 avg60=0.00 avg300=0.00 total=0", 0, true},
+		{"full avg10=0.00 avg60=0.00 avg300=0.00 total=5\n", 0, false},
+		{"some avg10=0.00 avg60=0.00 avg300=0.00\nfull total=5\n", 0, false},
+		{"some total=12x\n", 0, false},
+		{"some total=\n", 0, false},
+		{"", 0, false},
+	} {
+		if got, ok := psiTotal([]byte(c.in)); got != c.want || ok != c.ok {
+			t.Errorf("psiTotal(%q) = %d, %v; want %d, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}
+
 // TestParallelCoversOnce runs fork-joins from several goroutines at once,
 // inside and outside Shares, awake and parked, and checks every index is
 // run exactly once.

@@ -14,10 +14,10 @@ func init() {
 	go func() {
 		var last int64
 		for range time.Tick(time.Second) {
-			if b := backoffs.Load(); b != last {
-				fmt.Fprintf(os.Stderr, "gemm pool: %d back-offs (meter %v)\n", b-last, canMeter)
-				last = b
-			}
+			b, c := backoffs.Load(), calmSpans.Swap(0)
+			fmt.Fprintf(os.Stderr, "gemm pool: %d back-offs, %d calm spans, next %v (meter %v)\n",
+				b-last, c, time.Duration(nextOff.Load()), canMeter)
+			last = b
 		}
 	}()
 }
