@@ -32,8 +32,9 @@ const maxParts = 64
 const chunksPerThread = 4
 
 // workerSpin is how long an idle worker polls for more work before it
-// parks when no computation marked with Share keeps the pool awake. Short: on a loaded machine, ResNet-50 at batch 1 on 2 threads ran
-// at 1-thread speed in 6 of 10 runs with 100 µs (and worse with 2 ms), in 1
+// parks when no computation marked with Share keeps the pool awake.
+// Short: on a loaded machine, ResNet-50 at batch 1 on 2 threads ran at
+// 1-thread speed in 6 of 10 runs with 100 µs (and worse with 2 ms), in 1
 // of 10 with 25 µs; 5 µs was slower again (BENCHMARKS.md, issue 12).
 const workerSpin = 25 * time.Microsecond
 
@@ -56,8 +57,8 @@ type group struct {
 	state atomic.Uint64
 	gen   uint32 // the poster's generation counter
 	tasks [maxParts]task
-	left  atomic.Int32 // shares not yet done
-	sleep atomic.Bool  // the caller sleeps on wake for the last share
+	left  atomic.Int32  // shares not yet done
+	sleep atomic.Uint64 // sleeping|gen while the caller of gen sleeps on wake
 	wake  chan struct{}
 }
 
@@ -123,24 +124,32 @@ func (g *group) help(gen uint32) {
 		default:
 			t.j.run()
 		}
-		if g.left.Add(-1) == 0 && g.sleep.Load() && g.sleep.CompareAndSwap(true, false) {
-			g.wake <- struct{}{}
+		if g.left.Add(-1) == 0 {
+			if s := sleeping | uint64(gen); g.sleep.Load() == s && g.sleep.CompareAndSwap(s, 0) {
+				g.wake <- struct{}{}
+			}
 		}
 	}
 }
 
-// wait returns when every share of g is done: at once if they are, else
-// after polling for them while the pool is awake (a share left is held by
-// a running worker), else asleep on wake. The worker that finishes the
-// last share sends on wake only if it finds sleep set, and the caller, if
-// it finds the shares done after setting it, takes sleep back or the
-// token: no token outlives its fork-join.
-func (g *group) wait() {
+// sleeping marks g.sleep set.
+const sleeping = 1 << 32
+
+// wait returns when every share of generation gen is done: at once if
+// they are, else after polling for them while the pool is awake (a share
+// left is held by a running worker), else asleep on wake. The worker that
+// finishes the last share sends on wake only if it finds sleep set for
+// its generation (a worker still finishing help when the group is reused
+// finds another), and the caller, if it finds the shares done after
+// setting it, takes sleep back or the token: no token outlives its
+// fork-join.
+func (g *group) wait(gen uint32) {
 	if g.left.Load() == 0 || pollDone(&g.left) {
 		return
 	}
-	g.sleep.Store(true)
-	if g.left.Load() > 0 || !g.sleep.CompareAndSwap(true, false) {
+	s := sleeping | uint64(gen)
+	g.sleep.Store(s)
+	if g.left.Load() > 0 || !g.sleep.CompareAndSwap(s, 0) {
 		<-g.wake
 	}
 }
@@ -164,7 +173,7 @@ func (g *group) run(n, helpers int) {
 		}
 	}
 	g.help(gen)
-	g.wait()
+	g.wait(gen)
 	for i := range n {
 		g.tasks[i].j, g.tasks[i].fn, g.tasks[i].pack = job{}, nil, false // drop references to the caller's data
 	}
