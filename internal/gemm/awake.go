@@ -58,6 +58,8 @@ var (
 	backoffs  atomic.Int64 // overloads found, for tests
 	calmSpans atomic.Int64 // spans found calm, for diagnostics
 	nextOff   atomic.Int64 // the next back-off (ns), at least backoff
+	offStall  atomic.Int64 // 1 + the CPU pressure (ns) when a back-off began, 0 once checked
+	offStart  atomic.Int64 // nanotime the back-off began
 	canMeter  = meterable()
 )
 
@@ -118,9 +120,25 @@ func (m *meter) overloaded(now int64) bool {
 // backOff parks the pool from now for the next back-off.
 func backOff(now int64) {
 	d := max(nextOff.Load(), int64(backoff))
+	offStart.Store(now)
+	if stall, ok := cpuPressure(); ok {
+		offStall.Store(1 + stall)
+	}
 	calmAfter.Store(now + d)
 	nextOff.Store(min(2*d, int64(maxBackoff)))
 	backoffs.Add(1)
+}
+
+// stillOverloaded reports, once after each back-off, whether the CPU
+// pressure over the back-off shows the guest still overloaded: then the
+// pool backs off again without a span of polling on a busy guest first.
+func stillOverloaded(now int64) bool {
+	if offStall.Load() == 0 {
+		return false
+	}
+	s0 := offStall.Swap(0)
+	stall, ok := cpuPressure()
+	return s0 != 0 && ok && (stall-(s0-1))*stallShare > now-offStart.Load()
 }
 
 func worker() {
@@ -161,7 +179,7 @@ func poll(m *meter) (post, bool) {
 		}
 		now := nanotime()
 		keep := awake(now)
-		if keep && m.overloaded(now) {
+		if keep && (stillOverloaded(now) || m.overloaded(now)) {
 			backOff(now)
 			keep = false
 		}
