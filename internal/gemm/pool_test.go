@@ -43,42 +43,32 @@ func TestCut(t *testing.T) {
 	}
 }
 
-func TestSchedWait(t *testing.T) {
+// TestProcParsers checks the schedstat and PSI line parsers.
+func TestProcParsers(t *testing.T) {
 	for _, c := range []struct {
-		in   string
-		want int64
-		ok   bool
+		name  string
+		parse func([]byte) (int64, bool)
+		in    string
+		want  int64
+		ok    bool
 	}{
-		{"776156 101752 3\n", 101752, true},
-		{"1 0 0\n", 0, true},
-		{"5 42\n", 42, true},
-		{"", 0, false},
-		{"776156\n", 0, false},
-		{"7 x 3\n", 0, false},
-		{"7  3\n", 0, false},
+		{"schedWait", schedWait, "776156 101752 3\n", 101752, true},
+		{"schedWait", schedWait, "1 0 0\n", 0, true},
+		{"schedWait", schedWait, "5 42\n", 42, true},
+		{"schedWait", schedWait, "", 0, false},
+		{"schedWait", schedWait, "776156\n", 0, false},
+		{"schedWait", schedWait, "7 x 3\n", 0, false},
+		{"schedWait", schedWait, "7  3\n", 0, false},
+		{"psiTotal", psiTotal, "some avg10=20.87 avg60=11.52 avg300=9.25 total=17538564039\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", 17538564039, true},
+		{"psiTotal", psiTotal, "some avg10=0.00 avg60=0.00 avg300=0.00 total=0", 0, true},
+		{"psiTotal", psiTotal, "full avg10=0.00 avg60=0.00 avg300=0.00 total=5\n", 0, false},
+		{"psiTotal", psiTotal, "some avg10=0.00 avg60=0.00 avg300=0.00\nfull total=5\n", 0, false},
+		{"psiTotal", psiTotal, "some total=12x\n", 0, false},
+		{"psiTotal", psiTotal, "some total=\n", 0, false},
+		{"psiTotal", psiTotal, "", 0, false},
 	} {
-		if got, ok := schedWait([]byte(c.in)); got != c.want || ok != c.ok {
-			t.Errorf("schedWait(%q) = %d, %v; want %d, %v", c.in, got, ok, c.want, c.ok)
-		}
-	}
-}
-
-func TestPSITotal(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want int64
-		ok   bool
-	}{
-		{"some avg10=20.87 avg60=11.52 avg300=9.25 total=17538564039\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", 17538564039, true},
-		{"some avg10=0.00 avg60=0.00 avg300=0.00 total=0", 0, true},
-		{"full avg10=0.00 avg60=0.00 avg300=0.00 total=5\n", 0, false},
-		{"some avg10=0.00 avg60=0.00 avg300=0.00\nfull total=5\n", 0, false},
-		{"some total=12x\n", 0, false},
-		{"some total=\n", 0, false},
-		{"", 0, false},
-	} {
-		if got, ok := psiTotal([]byte(c.in)); got != c.want || ok != c.ok {
-			t.Errorf("psiTotal(%q) = %d, %v; want %d, %v", c.in, got, ok, c.want, c.ok)
+		if got, ok := c.parse([]byte(c.in)); got != c.want || ok != c.ok {
+			t.Errorf("%s(%q) = %d, %v; want %d, %v", c.name, c.in, got, ok, c.want, c.ok)
 		}
 	}
 }
