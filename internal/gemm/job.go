@@ -37,14 +37,30 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 	splitN := ceilDiv(nt, th)*mt <= ceilDiv(mt, th)*nt
 	parts, total := min(th, mt), mt
 	var shared *[]float32
-	if !splitN && th > 1 && mt > 1 && j.src != nil && j.canShare() {
-		// An implicit im2col made once, in parallel, for every share,
-		// instead of whole by each (BenchmarkConv, 3x3 stride 2 at batch
-		// 1, 2 threads: 8-21% faster). A plain B packs faster into each
-		// share's own cache than it reads from another's; and cut finer
-		// than one share per thread, the shares read B from L3 once each.
-		shared = j.packShared(th)
-		defer sharedPool.Put(shared)
+	fine := false // shares of M cut finer than one per thread
+	if !splitN && th > 1 && mt > 1 {
+		switch {
+		case j.direct(k):
+			// B read in place: a share of M costs nothing but scheduling.
+			fine = fineM
+		case j.src != nil && j.canShare():
+			// An implicit im2col made once, in parallel, for every share,
+			// instead of whole by each (BenchmarkConv, 3x3 stride 2 at
+			// batch 1, 2 threads: 8-21% faster): then shares of M cost
+			// only scheduling and reading B from L3, and are cut finer,
+			// so that a thread at half speed (a vCPU the host slows)
+			// holds a small share at the end, not half of the layer. A
+			// plain B packs faster into each share's own cache than it
+			// reads from another's, so its shares stay one per thread.
+			shared = j.packShared(th)
+			defer sharedPool.Put(shared)
+			fine = fineM
+		}
+	}
+	if fine {
+		// Each share reads all of B from L3: at least minRowsM rows of A
+		// per share keep that a small part of its work.
+		parts = min(finer(mt, th, 2*m*n*k), max(th, m/minRowsM))
 	}
 	if splitN {
 		// Shares of N cost nothing extra (each packs only its own part of
@@ -59,7 +75,7 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 	}
 	g := groups.Get().(*group)
 	for w := range parts {
-		lo, hi := w*total/parts, (w+1)*total/parts
+		lo, hi := cut(total, parts, th, 1, w), cut(total, parts, th, 1, w+1)
 		t := j
 		if splitN {
 			t.m0, t.m1, t.n0, t.n1 = 0, mt, lo, hi
@@ -70,6 +86,13 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 	}
 	g.run(parts, th-1)
 }
+
+// fineM is whether shares of M that need no B of their own are cut finer
+// than one per thread (a variable for the benchmarks that compare both).
+var fineM = true
+
+// minRowsM is the fewest rows of A a finer share of M computes.
+const minRowsM = 64
 
 // finer is how many shares of units to cut work of flops into where cutting
 // costs only scheduling: a few per thread, each of at least 1 MFLOP, but at

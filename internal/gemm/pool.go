@@ -10,12 +10,19 @@ import (
 // The worker pool behind Mul and Parallel: a fork-join whose shares are
 // claimed one at a time, by the caller and by long-lived workers alike,
 // from a shared counter. The work is cut into a few more shares than
-// threads (chunksPerThread), so on a busy machine, where a worker can be
-// scheduled milliseconds late or share its vCPU with another process, the
-// caller takes the shares the late worker has not claimed and only waits
-// for the one it holds, instead of for a half of the layer. Workers spin
-// for workerSpin after each fork-join before they park, so a fork that
-// follows at once (the phases of one op) finds them awake.
+// threads (chunksPerThread), the last ones smaller (cut), so when one
+// thread runs slower than the other (a vCPU the host runs at half speed,
+// or shares it with another process) the faster takes the shares the
+// slower has not claimed and waits only for a small one, instead of for a
+// half of the layer.
+//
+// Parking costs more than the wake-up's few µs: a parked thread halts its
+// vCPU, and the VM's host may hand the physical CPU away until the next
+// wake-up. So while a computation marked with Share runs on more than one
+// thread (one inference: 50-200 fork-joins in a row), the workers poll for
+// the next fork-join instead of parking, and the caller polls for its last
+// shares (awake.go); when none runs, a worker polls for workerSpin after
+// its last share and parks, so an idle engine uses no CPU.
 
 // maxParts bounds the shares of one fork-join.
 const maxParts = 64
@@ -25,8 +32,9 @@ const maxParts = 64
 const chunksPerThread = 4
 
 // workerSpin is how long an idle worker polls for more work before it
-// parks. Short: on a loaded machine, ResNet-50 at batch 1 on 2 threads ran
-// at 1-thread speed in 6 of 10 runs with 100 µs (and worse with 2 ms), in 1
+// parks when no computation marked with Share keeps the pool awake.
+// Short: on a loaded machine, ResNet-50 at batch 1 on 2 threads ran at
+// 1-thread speed in 6 of 10 runs with 100 µs (and worse with 2 ms), in 1
 // of 10 with 25 µs; 5 µs was slower again (BENCHMARKS.md, issue 12).
 const workerSpin = 25 * time.Microsecond
 
@@ -49,7 +57,9 @@ type group struct {
 	state atomic.Uint64
 	gen   uint32 // the poster's generation counter
 	tasks [maxParts]task
-	wg    sync.WaitGroup
+	left  atomic.Int32  // shares not yet done
+	sleep atomic.Uint64 // sleeping|gen while the caller of gen sleeps on wake
+	wake  chan struct{}
 }
 
 // post is a fork-join as queued for a worker.
@@ -73,7 +83,9 @@ var running atomic.Int32
 // run at once, such as the engine's lanes, and returns the function that
 // marks its end. While k of them run, each Mul and Parallel uses
 // GOMAXPROCS/k threads (at least one), so k lanes use the cores once
-// between them instead of each forking onto the others' cores.
+// between them instead of each forking onto the others' cores; and while
+// they run on more than one thread the pool stays awake (see awake.go):
+// one Share should span one inference, not the life of a server.
 func Share() (done func()) {
 	running.Add(1)
 	var once sync.Once
@@ -112,7 +124,33 @@ func (g *group) help(gen uint32) {
 		default:
 			t.j.run()
 		}
-		g.wg.Done()
+		if g.left.Add(-1) == 0 {
+			if s := sleeping | uint64(gen); g.sleep.Load() == s && g.sleep.CompareAndSwap(s, 0) {
+				g.wake <- struct{}{}
+			}
+		}
+	}
+}
+
+// sleeping marks g.sleep set.
+const sleeping = 1 << 32
+
+// wait returns when every share of generation gen is done: at once if
+// they are, else after polling for them while the pool is awake (a share
+// left is held by a running worker), else asleep on wake. The worker that
+// finishes the last share sends on wake only if it finds sleep set for
+// its generation (a worker still finishing help when the group is reused
+// finds another), and the caller, if it finds the shares done after
+// setting it, takes sleep back or the token: no token outlives its
+// fork-join.
+func (g *group) wait(gen uint32) {
+	if g.left.Load() == 0 || pollDone(&g.left) {
+		return
+	}
+	s := sleeping | uint64(gen)
+	g.sleep.Store(s)
+	if g.left.Load() > 0 || !g.sleep.CompareAndSwap(s, 0) {
+		<-g.wake
 	}
 }
 
@@ -123,7 +161,10 @@ func (g *group) run(n, helpers int) {
 	ensureWorkers(helpers)
 	g.gen++
 	gen := g.gen
-	g.wg.Add(n)
+	if g.wake == nil {
+		g.wake = make(chan struct{}, 1)
+	}
+	g.left.Store(int32(n))
 	g.state.Store(uint64(gen)<<32 | uint64(n)<<16)
 	for range helpers {
 		select {
@@ -132,11 +173,25 @@ func (g *group) run(n, helpers int) {
 		}
 	}
 	g.help(gen)
-	g.wg.Wait()
+	g.wait(gen)
 	for i := range n {
 		g.tasks[i].j, g.tasks[i].fn, g.tasks[i].pack = job{}, nil, false // drop references to the caller's data
 	}
 	groups.Put(g)
+}
+
+// cut returns where share w of parts over [0, total) starts, every share
+// at least unit long. Where there are at least two shares per thread of
+// th, they shrink linearly, the first about twice the mean and the last
+// about 1/parts of it: the shares claimed last, which one thread may still
+// run after the other has none left, are the small ones, so a thread at
+// half speed (a vCPU the host slows) costs the fork-join little.
+func cut(total, parts, th, unit, w int) int {
+	if parts < 2*th {
+		return w * total / parts
+	}
+	extra, pp := total-parts*unit, parts*parts
+	return w*unit + (extra*w*(2*parts-w)+pp-1)/pp
 }
 
 // ensureWorkers starts workers until n run (at most maxParts). Workers
@@ -150,37 +205,8 @@ func ensureWorkers(n int) {
 	}
 }
 
-func worker() {
-	for {
-		p := <-queue
-		for {
-			p.g.help(p.gen)
-			var ok bool
-			if p, ok = poll(); !ok {
-				break
-			}
-		}
-	}
-}
-
-// poll waits up to workerSpin for a post without parking the thread.
-func poll() (post, bool) {
-	start := time.Now()
-	for {
-		select {
-		case p := <-queue:
-			return p, true
-		default:
-		}
-		if time.Since(start) > workerSpin {
-			return post{}, false
-		}
-		runtime.Gosched()
-	}
-}
-
 // Parallel splits [0, n) into contiguous ranges of at least grain items,
-// up to chunksPerThread per thread, and runs fn on each, concurrently, on
+// up to chunksPerThread per thread, the last ones smaller (cut), and runs fn on each, concurrently, on
 // Mul's workers and the caller. fn must not call Parallel or Mul itself.
 func Parallel(n, grain int, fn func(lo, hi int)) {
 	th := threads()
@@ -192,9 +218,10 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 		return
 	}
 	g := groups.Get().(*group)
+	unit := max(grain, 1)
 	for w := range parts {
 		t := &g.tasks[w]
-		t.fn, t.lo, t.hi = fn, w*n/parts, (w+1)*n/parts
+		t.fn, t.lo, t.hi = fn, cut(n, parts, th, unit, w), cut(n, parts, th, unit, w+1)
 	}
 	g.run(parts, th-1)
 }

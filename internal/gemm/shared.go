@@ -68,7 +68,7 @@ func (j *job) packShared(th int) *[]float32 {
 	g := groups.Get().(*group)
 	for w := range parts {
 		t := &g.tasks[w]
-		t.j, t.pack, t.lo, t.hi = *j, true, w*blocks/parts, (w+1)*blocks/parts
+		t.j, t.pack, t.lo, t.hi = *j, true, cut(blocks, parts, th, 1, w), cut(blocks, parts, th, 1, w+1)
 	}
 	g.run(parts, th-1)
 	return buf

@@ -1,0 +1,46 @@
+package gemm
+
+import (
+	"os"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestThreadWait(t *testing.T) {
+	if _, err := os.Stat("/proc/thread-self/schedstat"); err != nil {
+		if _, _, ok := threadWait(); ok || canMeter {
+			t.Fatal("threadWait reads a file that is not there")
+		}
+		t.Skip("no /proc/thread-self/schedstat: the pool never stays awake here")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid, w0, ok := threadWait()
+	if !ok || !canMeter || tid != syscall.Gettid() {
+		t.Fatalf("threadWait() = %d, %d, %v (canMeter %v), on thread %d", tid, w0, ok, canMeter, syscall.Gettid())
+	}
+	time.Sleep(time.Millisecond)
+	if _, w1, _ := threadWait(); w1 < w0 {
+		t.Fatalf("the run-queue wait went back from %d to %d", w0, w1)
+	}
+	if n := testing.AllocsPerRun(10, func() { threadWait() }); n != 0 && !raceEnabled {
+		t.Fatalf("threadWait allocates %v times", n)
+	}
+}
+
+func TestCPUPressure(t *testing.T) {
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		if _, ok := cpuPressure(); ok {
+			t.Fatal("cpuPressure reads a file that cannot be read")
+		}
+		t.Skip("no /proc/pressure/cpu")
+	}
+	want, _ := psiTotal(b)
+	got, ok := cpuPressure()
+	if !ok || got < want*1000 {
+		t.Fatalf("cpuPressure() = %d, %v; the file read %d µs before", got, ok, want)
+	}
+}
