@@ -185,6 +185,17 @@ func (wc *winoConv) bufSizes() (v, m int) {
 	return wc.a2 * vs, wc.a2 * ms
 }
 
+// transforms are the input and output transforms of the layer's tile size.
+func (wc *winoConv) transforms() (
+	input func(v, in []float32, c, p0, np int, sc *winoScratch),
+	output func(dst, m []float32, k, p0, np int),
+) {
+	if wc.m == 4 {
+		return wc.input4, wc.output4
+	}
+	return wc.input, wc.output
+}
+
 // run computes dst [cout, n, oh, ow] from in [cin, n, h, w] with the
 // epilogue (bias, residual as dst's layout, ReLU): blocked where blockTiles
 // chose blocks, else phased, chunk by chunk, in three fork-joins (the input
@@ -195,10 +206,7 @@ func (wc *winoConv) run(dst, in, v, m []float32) {
 		wc.runBlocked(dst, in)
 		return
 	}
-	input, output := wc.input, wc.output
-	if wc.m == 4 {
-		input, output = wc.input4, wc.output4
-	}
+	input, output := wc.transforms()
 	for p0 := 0; p0 < wc.tiles; p0 += wc.chunk {
 		np := min(wc.chunk, wc.tiles-p0)
 		cin, cout := wc.g.c, wc.cout

@@ -91,10 +91,7 @@ func (wc *winoConv) runBlocked(dst, in []float32) {
 // block computes the outputs of the tiles p0 <= p < p0+np on the calling
 // goroutine, with V and M in sc.
 func (wc *winoConv) block(dst, in []float32, p0, np int, sc *winoScratch) {
-	input, output := wc.input, wc.output
-	if wc.m == 4 {
-		input, output = wc.input4, wc.output4
-	}
+	input, output := wc.transforms()
 	cin, cout := wc.g.c, wc.cout
 	vs, ms := wc.strides(np)
 	if len(sc.v) < wc.a2*vs {
