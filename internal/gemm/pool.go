@@ -206,8 +206,9 @@ func ensureWorkers(n int) {
 }
 
 // Parallel splits [0, n) into contiguous ranges of at least grain items,
-// up to chunksPerThread per thread, the last ones smaller (cut), and runs fn on each, concurrently, on
-// Mul's workers and the caller. fn must not call Parallel or Mul itself.
+// up to chunksPerThread per thread, the last ones smaller (cut), and runs
+// fn on each, concurrently, on Mul's workers and the caller. fn must not
+// call Parallel or Mul itself.
 func Parallel(n, grain int, fn func(lo, hi int)) {
 	th := threads()
 	parts := min(chunksPerThread*th, n/max(grain, 1), maxParts)
@@ -242,8 +243,7 @@ func MulMany(c []([]float32), a []*PackedA, b []([]float32), n int) {
 	}
 	Parallel(len(a), 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			j, _, _ := newJob(c[i][:a[i].m*n], a[i], b[i][:a[i].k*n], nil, n, Epilogue{})
-			j.run()
+			mulSerial(c[i], a[i], b[i], n)
 		}
 	})
 }

@@ -11,6 +11,11 @@ func MulSerial(c []float32, a *PackedA, b []float32, n int) {
 	if n < 1 || len(b) < a.k*n || len(c) < a.m*n {
 		panic(fmt.Sprintf("gemm: MulSerial: bad shapes m=%d k=%d n=%d len(b)=%d len(c)=%d", a.m, a.k, n, len(b), len(c)))
 	}
+	mulSerial(c, a, b, n)
+}
+
+// mulSerial is MulSerial after its checks, and MulMany's product.
+func mulSerial(c []float32, a *PackedA, b []float32, n int) {
 	j, _, _ := newJob(c[:a.m*n], a, b[:a.k*n], nil, n, Epilogue{})
 	j.run()
 }
