@@ -55,6 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func measure(threads int, d, window time.Duration) [][]int {
 	windows := int(d / window)
 	counts := make([][]int, threads)
+	sink := make([]float64, threads*8) // one cache line a thread
 	var wg sync.WaitGroup
 	start := time.Now()
 	for t := range counts {
@@ -68,7 +69,7 @@ func measure(threads int, d, window time.Duration) [][]int {
 				if w >= windows {
 					return
 				}
-				sink[t*16] += unit()
+				sink[t*8] += unit()
 				counts[t][w]++
 			}
 		}()
@@ -76,9 +77,6 @@ func measure(threads int, d, window time.Duration) [][]int {
 	wg.Wait()
 	return counts
 }
-
-// sink keeps unit's result alive, one cache line per thread.
-var sink [64 * 16]float64
 
 // unit is about 50 µs of dependent floating-point arithmetic on a 2020s
 // core: four chains, so it runs at the FPU's latency, not its memory.

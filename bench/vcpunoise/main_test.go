@@ -41,6 +41,15 @@ func TestRun(t *testing.T) {
 	if !strings.HasPrefix(out.String(), "vcpu_noise threads=2 windows=13 ") {
 		t.Errorf("output %q", out.String())
 	}
+	// More threads than CPUs (and than a fixed table would hold) is
+	// allowed: each thread's windows are still counted.
+	out.Reset()
+	if code := run([]string{"-threads", "70", "-duration", "60ms", "-window", "20ms"}, &out, &errb); code != 0 {
+		t.Fatalf("-threads 70: exit %d: %s", code, errb.String())
+	}
+	if !strings.HasPrefix(out.String(), "vcpu_noise threads=70 ") {
+		t.Errorf("-threads 70: output %q", out.String())
+	}
 	if code := run([]string{"-duration", "10ms", "-window", "50ms"}, &out, &errb); code != 2 {
 		t.Errorf("a duration under two windows: exit %d, want 2", code)
 	}
