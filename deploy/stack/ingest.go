@@ -59,7 +59,7 @@ func (b *builder) ingest(bucket awss3.Bucket, batch batchParts) ingestParts {
 		VisibilityTimeout: b.seconds(b.props.visibilityTimeout()),
 		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: in.dlq, MaxReceiveCount: jsii.Number(b.props.MaxReceives)},
 	}))
-	in.rule = b.uploadsRule(bucket, in.queue)
+	in.rule = b.uploadsRule(bucket, in.queue, in.dlq)
 	in.alarm = awscloudwatch.NewAlarm(b.st, b.str("IngestDeadLettersAlarm"), &awscloudwatch.AlarmProps{
 		AlarmDescription: b.str("mlserve: uploads under " + InputPrefix + " that the submitter could not hand to Batch sit in the dead-letter queue; " +
 			"see deploy/README.md (drain the DLQ)"),
@@ -162,8 +162,12 @@ func (b *builder) submitter(bucket awss3.Bucket, batch batchParts) awslambda.Doc
 // {"bucket": "...", "key": "..."} on the queue (EventBridge keys are not
 // URL-encoded). About 150 bytes instead of an S3 notification's 1.3 KB, so
 // a window of 10,000 uploads fits Lambda's 6 MB event. The target adds the
-// queue policy that lets only this rule send.
-func (b *builder) uploadsRule(bucket awss3.Bucket, queue awssqs.Queue) awsevents.Rule {
+// queue policy that lets only this rule send. An event EventBridge cannot
+// put on the queue (a broken queue policy or key, throttling past its
+// retries) goes to the ingest dead-letter queue, as the event itself: the
+// submitter takes that form too, so draining the DLQ into the ingest queue
+// submits it like any upload.
+func (b *builder) uploadsRule(bucket awss3.Bucket, queue, dlq awssqs.Queue) awsevents.Rule {
 	bucket.EnableEventBridgeNotification()
 	return awsevents.NewRule(b.st, b.str("Uploads"), &awsevents.RuleProps{
 		Description: b.str("mlserve: uploads under " + InputPrefix + " -> the ingest queue, as {bucket, key}"),
@@ -180,6 +184,10 @@ func (b *builder) uploadsRule(bucket awss3.Bucket, queue awssqs.Queue) awsevents
 				"bucket": awsevents.EventField_FromPath(b.str("$.detail.bucket.name")),
 				"key":    awsevents.EventField_FromPath(b.str("$.detail.object.key")),
 			}),
+			DeadLetterQueue: dlq,
+			// EventBridge's most: 185 tries over 24 hours.
+			RetryAttempts: jsii.Number(185),
+			MaxEventAge:   awscdk.Duration_Hours(jsii.Number(24)),
 		})},
 	})
 }

@@ -81,7 +81,23 @@ func TestIngest(t *testing.T) {
 					// value as a JSON string, quotes and backslashes escaped.
 					"InputTemplate": `{"bucket":<detail-bucket-name>,"key":<detail-object-key>}`,
 				},
+				// What EventBridge cannot deliver goes to the ingest DLQ
+				// (as the event itself; the submitter takes that form).
+				"DeadLetterConfig": map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{dlq, "Arn"}}},
+				"RetryPolicy":      map[string]any{"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 24 * 3600},
 			}},
+		})
+	})
+	assert(t, "only that rule may dead-letter into the DLQ", func() {
+		s.tmpl.HasResourceProperties(jsii.String("AWS::SQS::QueuePolicy"), map[string]any{
+			"Queues": []any{map[string]any{"Ref": dlq}},
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Effect":    "Allow",
+				"Principal": map[string]any{"Service": "events.amazonaws.com"},
+				"Action":    "sqs:SendMessage",
+				"Condition": map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": map[string]any{"Fn::GetAtt": []any{rule, "Arn"}}}},
+				"Resource":  map[string]any{"Fn::GetAtt": []any{dlq, "Arn"}},
+			})})},
 		})
 	})
 	assert(t, "only that rule may send to the queue", func() {

@@ -33,8 +33,9 @@ func (b *builder) outputs(bucket awss3.Bucket, apiURL string, batch batchParts, 
 	b.out("JobQueueArn", *batch.queue.JobQueueArn(), "AWS Batch job queue")
 	b.out("JobDefinitionArn", *batch.jobDef.JobDefinitionArn(), "AWS Batch job definition")
 	b.out("IngestQueueUrl", *in.queue.QueueUrl(), "SQS queue between the bucket and the submitter")
+	b.out("IngestQueueArn", *in.queue.QueueArn(), "where the dead-letter queue drains to (--destination-arn)")
 	b.out("DeadLetterQueueUrl", *in.dlq.QueueUrl(), "uploads that could not be submitted after the last try")
-	b.out("DeadLetterQueueArn", *in.dlq.QueueArn(), "drain with: aws sqs start-message-move-task --source-arn <this>")
+	b.out("DeadLetterQueueArn", *in.dlq.QueueArn(), "drain with: aws sqs start-message-move-task --source-arn <this> --destination-arn <IngestQueueArn>")
 	b.out("DeadLetterAlarmName", *in.alarm.AlarmName(), "alarm on the dead-letter queue's depth (add an action to be told)")
 	b.out("SubmitterName", *in.submitter.FunctionName(), "the submitter function")
 }

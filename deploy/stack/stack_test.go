@@ -173,6 +173,7 @@ func TestOutputs(t *testing.T) {
 		{"DeadLetterQueueArn", []string{"IngestDeadLetters"}},
 		{"DeadLetterAlarmName", []string{"IngestDeadLettersAlarm"}},
 		{"IngestQueueUrl", []string{"Ingest"}},
+		{"IngestQueueArn", []string{"Ingest", "Arn"}},
 		{"SubmitterName", []string{"Submitter"}},
 	}
 	for _, tt := range tests {

@@ -20,6 +20,24 @@ type s3Event struct {
 	// Bucket and Key are the compact SQS body {"bucket", "key"}.
 	Bucket string `json:"bucket"`
 	Key    string `json:"key"`
+	// Source, DetailType and Detail are an EventBridge event from S3, as
+	// the uploads rule's dead-letter queue holds it (EventBridge
+	// dead-letters the event itself, not the rule's compact input), or as
+	// a rule without an input transformer sends it.
+	Source     string        `json:"source"`
+	DetailType string        `json:"detail-type"`
+	Detail     eventBridgeS3 `json:"detail"`
+}
+
+// eventBridgeS3 is the part of an EventBridge S3 event's detail the
+// handler reads. Its key is not URL-encoded.
+type eventBridgeS3 struct {
+	Bucket struct {
+		Name string `json:"name"`
+	} `json:"bucket"`
+	Object struct {
+		Key string `json:"key"`
+	} `json:"object"`
 }
 
 type s3Record struct {

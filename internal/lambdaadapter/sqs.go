@@ -3,8 +3,11 @@ package lambdaadapter
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
+
+	"github.com/mlserve/mlserve/internal/submit"
 )
 
 // sqsEvent is an SQS event source mapping's batch: every message of one
@@ -59,32 +62,9 @@ func (h *Handler) handleSQS(ctx context.Context, raw json.RawMessage) (*SQSRespo
 			// (out of memory, timeout). Leave the work to Batch.
 			direct = false
 		}
-		var body s3Event
-		err := json.Unmarshal([]byte(m.Body), &body)
-		if err == nil && body.Records == nil && body.Bucket != "" && body.Key != "" {
-			// The compact form {"bucket": "b", "key": "k"} (key not
-			// URL-encoded), e.g. from an EventBridge input transformer:
-			// a third of an S3 notification's size, so three times the
-			// messages fit Lambda's 6 MB event.
-			w.Add(body.Bucket, body.Key, m.MessageID)
-			continue
-		}
-		if err != nil || (body.Records == nil && body.Event == "") {
-			reason := "message body is not an S3 event notification"
-			if err != nil {
-				reason += ": " + err.Error()
-			}
-			h.log.WarnContext(ctx, "unreadable SQS message: reported as failed, so it ends in the dead-letter queue",
-				"message_id", m.MessageID, "reason", reason, "bytes", len(m.Body))
+		if !h.addMessage(ctx, w, m) {
 			failed[m.MessageID] = true
-			continue
 		}
-		if body.Event == "s3:TestEvent" {
-			h.log.InfoContext(ctx, "skipped S3 test event", "message_id", m.MessageID)
-			w.Skip("", "", "S3 test event (message "+m.MessageID+")")
-			continue
-		}
-		addS3Records(w, body.Records, m.MessageID)
 	}
 	res := h.processWindow(ctx, w, "sqs", direct)
 	for _, id := range res.Failed {
@@ -105,4 +85,56 @@ func (h *Handler) handleSQS(ctx context.Context, raw json.RawMessage) (*SQSRespo
 	h.log.InfoContext(ctx, "SQS window", "messages", len(ev.Records), "images", w.Images(), "skipped", len(w.Skipped),
 		"jobs", len(resp.Jobs), "direct", len(resp.Direct), "failed_messages", len(ids))
 	return resp, nil
+}
+
+// addMessage puts the uploads of one SQS message into w: a compact body
+// {"bucket": "b", "key": "k"}, an EventBridge S3 event, or an S3
+// notification. It reports false for a body that is none of them, which
+// the caller answers as a failure, so it ends in the dead-letter queue.
+func (h *Handler) addMessage(ctx context.Context, w *submit.Window, m sqsMessage) bool {
+	var body s3Event
+	err := json.Unmarshal([]byte(m.Body), &body)
+	switch {
+	case err != nil:
+	case body.Records == nil && body.Bucket != "" && body.Key != "":
+		// The compact form (key not URL-encoded), from the uploads rule's
+		// input transformer: a third of an S3 notification's size, so
+		// three times the messages fit Lambda's 6 MB event.
+		w.Add(body.Bucket, body.Key, m.MessageID)
+		return true
+	case body.Source == "aws.s3" && body.DetailType != "":
+		return h.addEventBridge(ctx, w, body, m.MessageID)
+	case body.Event == "s3:TestEvent":
+		h.log.InfoContext(ctx, "skipped S3 test event", "message_id", m.MessageID)
+		w.Skip("", "", "S3 test event (message "+m.MessageID+")")
+		return true
+	case body.Records != nil:
+		addS3Records(w, body.Records, m.MessageID)
+		return true
+	}
+	reason := "message body is not an S3 event notification"
+	if err != nil {
+		reason += ": " + err.Error()
+	}
+	h.log.WarnContext(ctx, "unreadable SQS message: reported as failed, so it ends in the dead-letter queue",
+		"message_id", m.MessageID, "reason", reason, "bytes", len(m.Body))
+	return false
+}
+
+// addEventBridge takes an EventBridge event from S3: an "Object Created"
+// event is an upload (its key as it is); any other S3 event is
+// acknowledged with a reason, as an S3 notification's other events are.
+func (h *Handler) addEventBridge(ctx context.Context, w *submit.Window, ev s3Event, owner string) bool {
+	bucket, key := ev.Detail.Bucket.Name, ev.Detail.Object.Key
+	if ev.DetailType != "Object Created" {
+		w.Skip(bucket, key, fmt.Sprintf("EventBridge event %q from %s is not an upload", ev.DetailType, ev.Source))
+		return true
+	}
+	if bucket == "" || key == "" {
+		h.log.WarnContext(ctx, "EventBridge S3 event without a bucket or key: reported as failed, so it ends in the dead-letter queue",
+			"message_id", owner, "bucket", bucket, "key", key)
+		return false
+	}
+	w.Add(bucket, key, owner)
+	return true
 }

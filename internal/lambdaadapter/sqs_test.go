@@ -32,6 +32,21 @@ func s3Body(t *testing.T, bucket string, keys ...string) string {
 	return string(mustJSON(t, map[string]any{"Records": recs}))
 }
 
+// eventBridgeBody is an EventBridge event from S3 as EventBridge delivers
+// it (and dead-letters it): the key is not URL-encoded.
+func eventBridgeBody(t *testing.T, detailType, bucket, key string) string {
+	return string(mustJSON(t, map[string]any{
+		"version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": detailType, "source": "aws.s3",
+		"account": "123456789012", "time": "2026-12-01T21:00:00Z", "region": "us-east-1",
+		"resources": []string{"arn:aws:s3:::" + bucket},
+		"detail": map[string]any{
+			"version": "0", "bucket": map[string]any{"name": bucket},
+			"object":     map[string]any{"key": key, "size": 10, "etag": "b1946ac92492d2347c6235b4d2611184", "sequencer": "00617F08299329D189"},
+			"request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012", "reason": "PutObject",
+		},
+	}))
+}
+
 type msg struct{ id, body, receives string }
 
 func sqsEventJSON(t *testing.T, msgs ...msg) json.RawMessage {
@@ -262,7 +277,7 @@ func TestSQSKeyForms(t *testing.T) {
 	}
 	// S3 encodes keys as url.QueryEscape does, except that it leaves "/".
 	s3Encode := func(k string) string { return strings.ReplaceAll(url.QueryEscape(k), "%2F", "/") }
-	for _, form := range []string{"s3", "compact"} {
+	for _, form := range []string{"s3", "compact", "eventbridge"} {
 		t.Run(form, func(t *testing.T) {
 			srv := newBatchServer(t)
 			store := newMemStore()
@@ -274,6 +289,9 @@ func TestSQSKeyForms(t *testing.T) {
 					// The rule's template {"bucket":<b>,"key":<k>}: EventBridge
 					// writes each value as a JSON string.
 					body = `{"bucket":` + string(mustJSON(t, testBucket)) + `,"key":` + string(mustJSON(t, k)) + `}`
+				}
+				if form == "eventbridge" {
+					body = eventBridgeBody(t, "Object Created", testBucket, k)
 				}
 				msgs = append(msgs, msg{id: fmt.Sprintf("m%d", i), body: body})
 			}
@@ -301,6 +319,39 @@ func TestSQSKeyForms(t *testing.T) {
 			slices.Sort(got)
 			if !slices.Equal(got, want) {
 				t.Errorf("manifest keys\n got %q\nwant %q", got, want)
+			}
+		})
+	}
+}
+
+// TestSQSBodies: which bodies a window takes, acknowledges with a reason,
+// or reports as failed (so they end in the dead-letter queue).
+func TestSQSBodies(t *testing.T) {
+	tests := []struct {
+		name, body         string
+		jobs, skip, failed int
+	}{
+		{"eventbridge upload", eventBridgeBody(t, "Object Created", testBucket, "input/a.jpg"), 1, 0, 0},
+		{"eventbridge delete", eventBridgeBody(t, "Object Deleted", testBucket, "input/a.jpg"), 0, 1, 0},
+		{"eventbridge without key", eventBridgeBody(t, "Object Created", testBucket, ""), 0, 0, 1},
+		{"eventbridge from another source", strings.Replace(eventBridgeBody(t, "Object Created", testBucket, "input/a.jpg"), `"aws.s3"`, `"aws.ec2"`, 1), 0, 0, 1},
+		{"s3 test event", `{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"` + testBucket + `"}`, 0, 1, 0},
+		{"other s3 event field", `{"Event":"s3:Unknown"}`, 0, 0, 1},
+		{"not json", `input/a.jpg`, 0, 0, 1},
+		{"empty object", `{}`, 0, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newBatchServer(t)
+			h := New(s3Config(), nil, srv.client(aws.NopRetryer{}), newMemStore(), testLogger(t))
+			out, err := h.Invoke(lambdaCtx("req-b"), sqsEventJSON(t, msg{id: "m1", body: tt.body}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp := out.(*SQSResponse)
+			if len(resp.Jobs) != tt.jobs || len(resp.Skipped) != tt.skip || len(resp.BatchItemFailures) != tt.failed {
+				t.Errorf("jobs %d, skipped %d, failed %d; want %d, %d, %d (%+v)",
+					len(resp.Jobs), len(resp.Skipped), len(resp.BatchItemFailures), tt.jobs, tt.skip, tt.failed, resp)
 			}
 		})
 	}
