@@ -50,6 +50,43 @@ func TestIngest(t *testing.T) {
 	if got := jsonString(queues[ingest]["RedrivePolicy"]); !strings.Contains(got, `"maxReceiveCount":5`) {
 		t.Errorf("RedrivePolicy: got %s, want 5 receives", got)
 	}
+	assert(t, "the submitter consumes the queue in windows", func() {
+		s.tmpl.ResourceCountIs(jsii.String("AWS::Lambda::EventSourceMapping"), jsii.Number(1))
+		s.tmpl.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), map[string]any{
+			"EventSourceArn":                 map[string]any{"Fn::GetAtt": []any{ingest, "Arn"}},
+			"FunctionName":                   map[string]any{"Ref": submitter},
+			"BatchSize":                      10000,
+			"MaximumBatchingWindowInSeconds": 30,
+			"FunctionResponseTypes":          []any{"ReportBatchItemFailures"},
+			"ScalingConfig":                  map[string]any{"MaximumConcurrency": 2},
+		})
+	})
+	assert(t, "an alarm on the DLQ's depth", func() {
+		s.tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"Namespace":          "AWS/SQS",
+			"MetricName":         "ApproximateNumberOfMessagesVisible",
+			"Dimensions":         []any{map[string]any{"Name": "QueueName", "Value": map[string]any{"Fn::GetAtt": []any{dlq, "QueueName"}}}},
+			"Threshold":          1,
+			"ComparisonOperator": "GreaterThanOrEqualToThreshold",
+			"TreatMissingData":   "notBreaching",
+		})
+	})
+	if a := s.resources("AWS::CloudWatch::Alarm"); len(a) != 1 {
+		t.Errorf("alarms: got %d, want 1", len(a))
+	} else {
+		for _, p := range a {
+			if p["AlarmActions"] != nil {
+				t.Errorf("AlarmActions without alarmTopicArn: %v", p["AlarmActions"])
+			}
+		}
+	}
+}
+
+// TestUploadsRule: the bucket's events reach the queue through one rule,
+// and what the rule cannot deliver reaches the DLQ.
+func TestUploadsRule(t *testing.T) {
+	s := synth(t, "default")
+	ingest, dlq := s.queues(t)
 	data, _ := s.buckets(t)
 	assert(t, "the bucket sends its events to EventBridge, and to no queue or function directly", func() {
 		s.tmpl.HasResourceProperties(jsii.String("Custom::S3BucketNotifications"), map[string]any{
@@ -115,36 +152,6 @@ func TestIngest(t *testing.T) {
 			}},
 		})
 	})
-	assert(t, "the submitter consumes the queue in windows", func() {
-		s.tmpl.ResourceCountIs(jsii.String("AWS::Lambda::EventSourceMapping"), jsii.Number(1))
-		s.tmpl.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), map[string]any{
-			"EventSourceArn":                 map[string]any{"Fn::GetAtt": []any{ingest, "Arn"}},
-			"FunctionName":                   map[string]any{"Ref": submitter},
-			"BatchSize":                      10000,
-			"MaximumBatchingWindowInSeconds": 30,
-			"FunctionResponseTypes":          []any{"ReportBatchItemFailures"},
-			"ScalingConfig":                  map[string]any{"MaximumConcurrency": 2},
-		})
-	})
-	assert(t, "an alarm on the DLQ's depth", func() {
-		s.tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
-			"Namespace":          "AWS/SQS",
-			"MetricName":         "ApproximateNumberOfMessagesVisible",
-			"Dimensions":         []any{map[string]any{"Name": "QueueName", "Value": map[string]any{"Fn::GetAtt": []any{dlq, "QueueName"}}}},
-			"Threshold":          1,
-			"ComparisonOperator": "GreaterThanOrEqualToThreshold",
-			"TreatMissingData":   "notBreaching",
-		})
-	})
-	if a := s.resources("AWS::CloudWatch::Alarm"); len(a) != 1 {
-		t.Errorf("alarms: got %d, want 1", len(a))
-	} else {
-		for _, p := range a {
-			if p["AlarmActions"] != nil {
-				t.Errorf("AlarmActions without alarmTopicArn: %v", p["AlarmActions"])
-			}
-		}
-	}
 	for id, p := range s.resources("AWS::Events::Rule") {
 		if id != rule {
 			t.Errorf("rule %s (%v): want no schedule by default, only the uploads rule", id, p["ScheduleExpression"])
