@@ -24,34 +24,27 @@ type s3Event struct {
 	// the uploads rule's dead-letter queue holds it (EventBridge
 	// dead-letters the event itself, not the rule's compact input), or as
 	// a rule without an input transformer sends it.
-	Source     string        `json:"source"`
-	DetailType string        `json:"detail-type"`
-	Detail     eventBridgeS3 `json:"detail"`
+	Source     string   `json:"source"`
+	DetailType string   `json:"detail-type"`
+	Detail     s3Entity `json:"detail"`
 }
 
-// eventBridgeS3 is the part of an EventBridge S3 event's detail the
-// handler reads. Its key is not URL-encoded.
-type eventBridgeS3 struct {
+type s3Record struct {
+	EventSource string   `json:"eventSource"`
+	EventName   string   `json:"eventName"`
+	S3          s3Entity `json:"s3"`
+}
+
+// s3Entity is the bucket and object of an S3 notification's record (key
+// URL-encoded) or of an EventBridge S3 event's detail (key as it is).
+type s3Entity struct {
 	Bucket struct {
 		Name string `json:"name"`
 	} `json:"bucket"`
 	Object struct {
-		Key string `json:"key"`
+		Key  string `json:"key"`
+		Size int64  `json:"size"`
 	} `json:"object"`
-}
-
-type s3Record struct {
-	EventSource string `json:"eventSource"`
-	EventName   string `json:"eventName"`
-	S3          struct {
-		Bucket struct {
-			Name string `json:"name"`
-		} `json:"bucket"`
-		Object struct {
-			Key  string `json:"key"`
-			Size int64  `json:"size"`
-		} `json:"object"`
-	} `json:"s3"`
 }
 
 // S3Response is the handler's answer to an S3 notification.
