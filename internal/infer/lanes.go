@@ -25,6 +25,7 @@ import (
 type lane struct {
 	plans map[int]*plan
 	arena []float32
+	crew  []*lane // companions for image-parallel runs (pieces.go)
 }
 
 // newLanes makes n lanes (at least one) and the channel that hands them out.
@@ -80,6 +81,9 @@ func (c *Classifier) laneBatch(n int) int { return ceilDiv(n, min(len(c.lanes), 
 // contiguous sub-batches at once, and returns the rows in input order.
 func (c *Classifier) runLanes(ctx context.Context, pixels [][]float32) ([][]float32, error) {
 	parts := min(len(c.lanes), len(pixels))
+	if w := c.pieceWorkers(len(pixels)); w > 1 {
+		return c.runPieces(ctx, pixels, w)
+	}
 	if parts <= 1 {
 		return c.runBatch(ctx, pixels)
 	}
@@ -120,11 +124,18 @@ func (c *Classifier) runBatch(ctx context.Context, pixels [][]float32) ([][]floa
 		return nil, err
 	}
 	l.bind(p)
-	return c.execute(ctx, p, pixels)
+	rows, err := c.execute(ctx, p, pixels)
+	if err == nil && c.profile != nil {
+		c.profMu.Lock()
+		p.writeProfile(c.profile)
+		c.profMu.Unlock()
+	}
+	return rows, err
 }
 
-// warmLanes compiles batch sizes 1 to largest on every lane, and sizes the
-// lanes' arenas for them. It holds all the lanes meanwhile.
+// warmLanes compiles the plans that batches of 1 to largest images run on
+// every lane (and on its crew, for the batches that run image-parallel),
+// and sizes the arenas for them. It holds all the lanes meanwhile.
 func (c *Classifier) warmLanes(ctx context.Context, largest int) error {
 	held := make([]*lane, 0, len(c.lanes))
 	defer func() {
@@ -139,18 +150,48 @@ func (c *Classifier) warmLanes(ctx context.Context, largest int) error {
 		}
 		held = append(held, l)
 	}
+	var sizes []int
+	crew := 0
+	for n := 1; n <= largest; n++ {
+		if w := c.pieceWorkers(n); w > 1 {
+			crew = max(crew, w)
+			continue
+		}
+		sizes = append(sizes, n)
+	}
 	for _, l := range held {
-		need := 0
-		for n := 1; n <= largest; n++ {
-			p, err := l.plan(c.net, n, c.profile != nil)
-			if err != nil {
-				return err
+		execs := [][]*lane{{l}}
+		if crew > 1 {
+			execs = append(execs, l.crewOf(crew))
+		}
+		for i, es := range execs {
+			batch := sizes
+			if i > 0 {
+				batch = []int{pieceImages}
 			}
-			need = max(need, p.arena)
+			for _, e := range es {
+				if err := c.warm(e, batch); err != nil {
+					return err
+				}
+			}
 		}
-		if len(l.arena) < need {
-			l.arena = make([]float32, need)
+	}
+	return nil
+}
+
+// warm compiles executor e's plans of the given batch sizes and sizes its
+// arena for the largest.
+func (c *Classifier) warm(e *lane, sizes []int) error {
+	need := 0
+	for _, n := range sizes {
+		p, err := e.plan(c.net, n, c.profile != nil)
+		if err != nil {
+			return err
 		}
+		need = max(need, p.arena)
+	}
+	if len(e.arena) < need {
+		e.arena = make([]float32, need)
 	}
 	return nil
 }

@@ -227,20 +227,41 @@ func (p *plan) run(ctx context.Context) error {
 }
 
 // writeProfile prints the time and GFLOP/s of every op since the last call.
-func (p *plan) writeProfile(w io.Writer) {
+func (p *plan) writeProfile(w io.Writer) { writeProfiles(w, p.n, []*plan{p}, []int{1}) }
+
+// writeProfiles prints one profile of a batch of n images run as plans of
+// the same batch size, plans[i] run counts[i] times since the last call:
+// every op's time summed over them, and its GFLOP/s over that sum.
+func writeProfiles(w io.Writer, n int, plans []*plan, counts []int) {
+	if len(plans) == 0 {
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "batch %d\top\tname\toutput\tms\tGFLOP/s\t\n", p.n)
+	fmt.Fprintf(tw, "batch %d\top\tname\toutput\tms\tGFLOP/s\t\n", n)
+	if len(plans) > 1 || counts[0] > 1 {
+		fmt.Fprintf(tw, "(%d executors, pieces of %d; times summed)\t\t\t\t\t\t\n", len(plans), plans[0].n)
+	}
 	var total time.Duration
 	var flops float64
-	for i, o := range p.ops {
-		gf := ""
-		if o.flops > 0 && o.dur > 0 {
-			gf = fmt.Sprintf("%.1f", o.flops/o.dur.Seconds()/1e9)
+	for i, o := range plans[0].ops {
+		var dur time.Duration
+		var fl float64
+		for j, p := range plans {
+			dur += p.ops[i].dur
+			fl += p.ops[i].flops * float64(counts[j])
+			p.ops[i].dur = 0
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%.3f\t%s\t\n", i, o.l.typ, o.l.name, o.out.shape, float64(o.dur.Microseconds())/1000, gf)
-		total += o.dur
-		flops += o.flops
-		o.dur = 0
+		gf := ""
+		if fl > 0 && dur > 0 {
+			gf = fmt.Sprintf("%.1f", fl/dur.Seconds()/1e9)
+		}
+		shape := append([]int{n}, o.out.shape[1:]...)
+		if len(o.out.shape) < 2 || o.out.shape[0] != o.p.n {
+			shape = o.out.shape
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%.3f\t%s\t\n", i, o.l.typ, o.l.name, shape, float64(dur.Microseconds())/1000, gf)
+		total += dur
+		flops += fl
 	}
 	fmt.Fprintf(tw, "\ttotal\t\t\t%.3f\t%.1f\t\n", float64(total.Microseconds())/1000, flops/total.Seconds()/1e9)
 	tw.Flush()
