@@ -10,7 +10,9 @@ import (
 // Lanes. A Classifier runs the network on lanes: each lane is one executor,
 // with its own compiled plans and activation arena, and all of them share
 // the network's packed weights. With one lane (the default) every run uses
-// all the cores and runs are serialized. With Options.Lanes = N, a batch of
+// all the cores and runs are serialized: a lone image forks every layer
+// onto the threads, a batch of at least one image per thread runs
+// image-parallel on the lane and its crew (pieces.go). With Options.Lanes = N, a batch of
 // several images is cut into up to N sub-batches that run at once, one per
 // lane; while k lanes run, each uses GOMAXPROCS/k threads (gemm.Share), so
 // two lanes on two cores run single-threaded side by side instead of
