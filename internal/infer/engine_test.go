@@ -119,20 +119,22 @@ func TestWarmupCompilesBatchSizes(t *testing.T) {
 			for n := 1; n <= largest; n++ {
 				// A batch that runs image-parallel runs pieces on the
 				// lane and its crew.
-				execs, size := []*lane{l}, n
+				execs, sizes := []*lane{l}, []int{n}
 				if w := c.pieceWorkers(n); w > 1 {
 					if len(l.crew) < w-1 {
 						t.Fatalf("lanes %d: lane %d: crew of %d for batch %d, want %d", lanes, i, len(l.crew), n, w-1)
 					}
-					execs, size = append(execs, l.crew[:w-1]...), pieceImages
+					execs, sizes = append(execs, l.crew[:w-1]...), pieceBatches(n, w)
 				}
 				for j, e := range execs {
-					p, ok := e.plans[size]
-					if !ok {
-						t.Fatalf("lanes %d: lane %d, executor %d: batch %d not compiled", lanes, i, j, size)
-					}
-					if len(e.arena) < p.arena {
-						t.Errorf("lanes %d: lane %d, executor %d: arena %d floats, batch %d needs %d", lanes, i, j, len(e.arena), size, p.arena)
+					for _, size := range sizes {
+						p, ok := e.plans[size]
+						if !ok {
+							t.Fatalf("lanes %d: lane %d, executor %d: batch %d not compiled", lanes, i, j, size)
+						}
+						if len(e.arena) < p.arena {
+							t.Errorf("lanes %d: lane %d, executor %d: arena %d floats, batch %d needs %d", lanes, i, j, len(e.arena), size, p.arena)
+						}
 					}
 				}
 			}

@@ -2,6 +2,8 @@ package infer
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/mlserve/mlserve/internal/gemm"
@@ -152,29 +154,26 @@ func (c *Classifier) warmLanes(ctx context.Context, largest int) error {
 		}
 		held = append(held, l)
 	}
-	var sizes []int
-	crew := 0
+	var sizes []int                 // the batches the lane runs whole
+	pieces, crew := map[int]bool{}, 0 // the pieces' batches, and executors
 	for n := 1; n <= largest; n++ {
-		if w := c.pieceWorkers(n); w > 1 {
-			crew = max(crew, w)
+		w := c.pieceWorkers(n)
+		if w < 2 {
+			sizes = append(sizes, n)
 			continue
 		}
-		sizes = append(sizes, n)
+		crew = max(crew, w)
+		for _, b := range pieceBatches(n, w) {
+			pieces[b] = true
+		}
 	}
 	for _, l := range held {
-		execs := [][]*lane{{l}}
-		if crew > 1 {
-			execs = append(execs, l.crewOf(crew))
+		if err := c.warm(l, sizes); err != nil {
+			return err
 		}
-		for i, es := range execs {
-			batch := sizes
-			if i > 0 {
-				batch = []int{pieceImages}
-			}
-			for _, e := range es {
-				if err := c.warm(e, batch); err != nil {
-					return err
-				}
+		for _, e := range l.crewOf(max(crew, 1)) {
+			if err := c.warm(e, slices.Sorted(maps.Keys(pieces))); err != nil {
+				return err
 			}
 		}
 	}

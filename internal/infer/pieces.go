@@ -26,10 +26,15 @@ import (
 // the others have none left the last piece widens onto every thread from
 // its next layer on.
 
-// pieceImages is the size of one piece: single images measured as fast
-// per image on one thread as batches of 4 and 8, with the finest hand-out
-// and the smallest arenas.
-const pieceImages = 1
+// pieceSplit is about how many pieces each executor runs of a batch: a
+// piece is n/(w*pieceSplit) images (at least one), so a batch of 8 on two
+// threads runs single images, and the arenas stay those of small batches
+// however large the batch.
+const pieceSplit = 4
+
+// pieceSize is the images per piece of a batch of n on w executors (the
+// last piece may be smaller).
+func pieceSize(n, w int) int { return max(1, n/(w*pieceSplit)) }
 
 // pieceMinBatch is the smallest batch, in images per thread, that runs
 // image-parallel; smaller batches fork-join every layer.
@@ -45,7 +50,7 @@ func (c *Classifier) pieceWorkers(n int) int {
 	if len(c.lanes) != 1 || th < 2 || n < pieceMinBatch*th || n < 2 {
 		return 0
 	}
-	return min(th, ceilDiv(n, pieceImages))
+	return min(th, n)
 }
 
 // crewOf returns w executors for an image-parallel run: l and w-1
@@ -73,8 +78,9 @@ func (c *Classifier) runPieces(ctx context.Context, pixels [][]float32, w int) (
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	n := len(pixels)
+	size := pieceSize(n, w)
 	rows := make([][]float32, n)
-	runs := make([]int, w)
+	ran := make([]map[*plan]int, w) // the plans each executor ran, and how often
 	var next atomic.Int32
 	// Every executor's Share is taken before any starts, so none forks its
 	// first layers onto the others' threads.
@@ -84,21 +90,22 @@ func (c *Classifier) runPieces(ctx context.Context, pixels [][]float32, w int) (
 	}
 	var wg sync.WaitGroup
 	for i, e := range crew {
+		ran[i] = map[*plan]int{}
 		wg.Go(func() {
 			defer dones[i]()
 			for ctx.Err() == nil {
-				lo := int(next.Add(1)-1) * pieceImages
+				lo := int(next.Add(1)-1) * size
 				if lo >= n {
 					return
 				}
-				hi := min(lo+pieceImages, n)
-				r, err := c.runOn(ctx, e, pixels[lo:hi])
+				hi := min(lo+size, n)
+				p, r, err := c.runOn(ctx, e, pixels[lo:hi])
 				if err != nil {
 					cancel(err)
 					return
 				}
 				copy(rows[lo:hi], r)
-				runs[i]++
+				ran[i][p]++
 			}
 		})
 	}
@@ -107,31 +114,43 @@ func (c *Classifier) runPieces(ctx context.Context, pixels [][]float32, w int) (
 		return nil, err
 	}
 	if c.profile != nil {
-		c.writePieceProfile(crew, runs, n)
+		c.writePieceProfile(ran, n)
 	}
 	return rows, nil
 }
 
-// runOn runs one batch on executor e, which the caller holds.
-func (c *Classifier) runOn(ctx context.Context, e *lane, pixels [][]float32) ([][]float32, error) {
+// runOn runs one batch on executor e, which the caller holds, and returns
+// the plan it ran too.
+func (c *Classifier) runOn(ctx context.Context, e *lane, pixels [][]float32) (*plan, [][]float32, error) {
 	p, err := e.plan(c.net, len(pixels), c.profile != nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	e.bind(p)
-	return c.execute(ctx, p, pixels)
+	rows, err := c.execute(ctx, p, pixels)
+	return p, rows, err
+}
+
+// pieceBatches returns the batch sizes of the pieces of a batch of n on w
+// executors: the piece size, and the last piece's when it is smaller.
+func pieceBatches(n, w int) []int {
+	size := pieceSize(n, w)
+	if r := n % size; r != 0 {
+		return []int{size, r}
+	}
+	return []int{size}
 }
 
 // writePieceProfile prints one profile for an image-parallel run of n
 // images: every op's time summed over the pieces of every executor (CPU
 // time, not wall time), so its GFLOP/s are per thread.
-func (c *Classifier) writePieceProfile(crew []*lane, runs []int, n int) {
+func (c *Classifier) writePieceProfile(ran []map[*plan]int, n int) {
 	var plans []*plan
 	var counts []int
-	for i, e := range crew {
-		if runs[i] > 0 {
-			plans = append(plans, e.plans[pieceImages])
-			counts = append(counts, runs[i])
+	for _, m := range ran {
+		for p, k := range m {
+			plans = append(plans, p)
+			counts = append(counts, k)
 		}
 	}
 	c.profMu.Lock()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,13 +55,17 @@ func TestParityPieces(t *testing.T) {
 		models = append(models, [2]string{"resnet50-opset11.onnx", "resnet50.out-b4.f32"})
 	}
 	for _, m := range models {
-		c, err := LoadFile(filepath.Join(fixtures, "models", m[0]), Options{MaxBatch: 8})
+		c, err := LoadFile(filepath.Join(fixtures, "models", m[0]), Options{MaxBatch: 32})
 		if err != nil {
 			t.Fatal(err)
 		}
+		batches := []int{3, 5, 8}
+		if m[0] != "resnet50-opset11.onnx" {
+			batches = append(batches, 19) // pieces of several images, the last one smaller
+		}
 		for _, th := range []int{2, 3} {
 			withThreads(t, th)
-			for _, n := range []int{3, 5, 8} {
+			for _, n := range batches {
 				px, want := fixtureBatch(t, m[1], n)
 				w := c.pieceWorkers(n)
 				if w != min(th, n) {
@@ -108,6 +113,23 @@ func TestPieceWorkers(t *testing.T) {
 		withThreads(t, tt.threads)
 		if w := tt.c.pieceWorkers(tt.n); w != tt.wantW {
 			t.Errorf("%d lanes, %d threads, batch %d: %d executors, want %d", len(tt.c.lanes), tt.threads, tt.n, w, tt.wantW)
+		}
+	}
+}
+
+// TestPieceBatches: the pieces cover the batch, about pieceSplit per
+// executor, the last one smaller.
+func TestPieceBatches(t *testing.T) {
+	tests := []struct {
+		n, w int
+		want []int
+	}{
+		{2, 2, []int{1}}, {8, 2, []int{1}}, {15, 2, []int{1}}, {16, 2, []int{2}},
+		{19, 2, []int{2, 1}}, {32, 2, []int{4}}, {32, 3, []int{2}}, {30, 4, []int{1}},
+	}
+	for _, tt := range tests {
+		if got := pieceBatches(tt.n, tt.w); !slices.Equal(got, tt.want) {
+			t.Errorf("batch %d on %d executors: pieces of %v, want %v", tt.n, tt.w, got, tt.want)
 		}
 	}
 }
@@ -165,7 +187,7 @@ func TestPiecesProfile(t *testing.T) {
 	if n := strings.Count(out, "batch "); n != 1 {
 		t.Fatalf("%d profiles for one run, want 1:\n%s", n, out)
 	}
-	if !strings.Contains(out, "batch 4") || !strings.Contains(out, "executors, pieces of 1") || !strings.Contains(out, "[4 ") {
+	if !strings.Contains(out, "batch 4") || !strings.Contains(out, "4 pieces side by side") || !strings.Contains(out, "[4 ") {
 		t.Errorf("profile of a batch of 4 on two executors:\n%s", out)
 	}
 	if !strings.Contains(out, "total") {
