@@ -154,7 +154,7 @@ func (c *Classifier) warmLanes(ctx context.Context, largest int) error {
 		}
 		held = append(held, l)
 	}
-	var sizes []int                 // the batches the lane runs whole
+	var sizes []int                   // the batches the lane runs whole
 	pieces, crew := map[int]bool{}, 0 // the pieces' batches, and executors
 	for n := 1; n <= largest; n++ {
 		w := c.pieceWorkers(n)
