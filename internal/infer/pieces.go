@@ -11,33 +11,38 @@ import (
 
 // Image-parallel runs. With one lane, a batch of n images on T threads
 // runs either as one plan of batch n whose every layer forks onto the T
-// threads (fork-join), or cut into pieces of pieceImages images that T
-// executors run single-threaded side by side: the lane itself and T-1
-// companions (its crew), each with its own plans and arena, all sharing
-// the network's packed weights, as lanes do. Independent streams use the
-// cores better at batch 8: no per-layer fork-join, no share waiting for a
-// late thread, and a single-threaded GEMM reaches a higher share of the
-// core's peak (BENCHMARKS.md, issue 12, "Session 5").
+// threads (fork-join), or cut into pieces (pieceSize) that T executors run
+// single-threaded side by side: the lane itself and T-1 companions (its
+// crew), each with its own plans and arena, all sharing the network's
+// packed weights, as lanes do. Independent streams use the cores better
+// from batch 2 on: no per-layer fork-join, no share waiting for a late
+// thread (BENCHMARKS.md, issue 12, "Session 5").
 //
-// The pieces are handed out one at a time from a counter, so a vCPU the
-// host slows for a while runs fewer of them instead of holding the batch
-// up by half of it. Every executor holds a gemm.Share while it has pieces
-// to run: while k of them run, each Mul uses GOMAXPROCS/k threads, so when
-// the others have none left the last piece widens onto every thread from
-// its next layer on.
+// The pieces are handed out from a counter, and every executor holds a
+// gemm.Share while it has pieces to run: while k of them run, each Mul
+// uses GOMAXPROCS/k threads, so when the others have none left (their
+// vCPUs were faster, or their pieces smaller) the last piece widens onto
+// every thread from its next layer on, and a vCPU the host slows for a
+// while holds the batch up by a part of its piece, not all of it.
 
-// pieceSplit is about how many pieces each executor runs of a batch: a
-// piece is n/(w*pieceSplit) images (at least one), so a batch of 8 on two
-// threads runs single images, and the arenas stay those of small batches
-// however large the batch.
-const pieceSplit = 4
+// pieceSplit is how many pieces each executor runs of a batch: a piece
+// is ceil(n/(w*pieceSplit)) images. One, by measurement: two executors
+// running batches of 4 side by side beat ones running batches of 2 or
+// single images (BenchmarkImageParallel, ResNet-50 batch 8 on two threads:
+// 0.86, 0.93 and 0.97 of the fork-join run's time; BENCHMARKS.md, issue 12,
+// "Session 5"), and the hand-out stays dynamic: an executor that finishes
+// early leaves the other's piece every thread from its next layer on. A
+// variable for BenchmarkImageParallel.
+var pieceSplit = 1
 
 // pieceSize is the images per piece of a batch of n on w executors (the
 // last piece may be smaller).
-func pieceSize(n, w int) int { return max(1, n/(w*pieceSplit)) }
+func pieceSize(n, w int) int { return ceilDiv(n, w*pieceSplit) }
 
 // pieceMinBatch is the smallest batch, in images per thread, that runs
-// image-parallel; smaller batches fork-join every layer.
+// image-parallel; smaller batches fork-join every layer. One: on two
+// threads image-parallel won from batch 2 on (ResNet-50: 0.78-0.95 of the
+// fork-join time at batch 2, BENCHMARKS.md).
 const pieceMinBatch = 1
 
 // pieceWorkers returns how many executors run a batch of n image-parallel

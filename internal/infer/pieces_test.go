@@ -61,7 +61,7 @@ func TestParityPieces(t *testing.T) {
 		}
 		batches := []int{3, 5, 8}
 		if m[0] != "resnet50-opset11.onnx" {
-			batches = append(batches, 19) // pieces of several images, the last one smaller
+			batches = append(batches, 19) // the last piece smaller
 		}
 		for _, th := range []int{2, 3} {
 			withThreads(t, th)
@@ -117,15 +117,15 @@ func TestPieceWorkers(t *testing.T) {
 	}
 }
 
-// TestPieceBatches: the pieces cover the batch, about pieceSplit per
-// executor, the last one smaller.
+// TestPieceBatches: the pieces cover the batch, pieceSplit per executor,
+// the last one smaller.
 func TestPieceBatches(t *testing.T) {
 	tests := []struct {
 		n, w int
 		want []int
 	}{
-		{2, 2, []int{1}}, {8, 2, []int{1}}, {15, 2, []int{1}}, {16, 2, []int{2}},
-		{19, 2, []int{2, 1}}, {32, 2, []int{4}}, {32, 3, []int{2}}, {30, 4, []int{1}},
+		{2, 2, []int{1}}, {3, 2, []int{2, 1}}, {8, 2, []int{4}}, {19, 2, []int{10, 9}},
+		{32, 3, []int{11, 10}}, {5, 4, []int{2, 1}}, {32, 4, []int{8}},
 	}
 	for _, tt := range tests {
 		if got := pieceBatches(tt.n, tt.w); !slices.Equal(got, tt.want) {
@@ -187,7 +187,7 @@ func TestPiecesProfile(t *testing.T) {
 	if n := strings.Count(out, "batch "); n != 1 {
 		t.Fatalf("%d profiles for one run, want 1:\n%s", n, out)
 	}
-	if !strings.Contains(out, "batch 4") || !strings.Contains(out, "4 pieces side by side") || !strings.Contains(out, "[4 ") {
+	if !strings.Contains(out, "batch 4") || !strings.Contains(out, "2 pieces side by side") || !strings.Contains(out, "[4 ") {
 		t.Errorf("profile of a batch of 4 on two executors:\n%s", out)
 	}
 	if !strings.Contains(out, "total") {
