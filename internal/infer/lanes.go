@@ -123,12 +123,7 @@ func (c *Classifier) runBatch(ctx context.Context, pixels [][]float32) ([][]floa
 	defer c.release(l)
 	done := gemm.Share()
 	defer done()
-	p, err := l.plan(c.net, len(pixels), c.profile != nil)
-	if err != nil {
-		return nil, err
-	}
-	l.bind(p)
-	rows, err := c.execute(ctx, p, pixels)
+	p, rows, err := c.runOn(ctx, l, pixels)
 	if err == nil && c.profile != nil {
 		c.profMu.Lock()
 		p.writeProfile(c.profile)

@@ -193,4 +193,12 @@ func TestPiecesProfile(t *testing.T) {
 	if !strings.Contains(out, "total") {
 		t.Errorf("profile has no total:\n%s", out)
 	}
+	// A lone image forks every layer: its own profile, no pieces.
+	buf.Reset()
+	if _, err := c.Logits(context.Background(), px[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); strings.Count(out, "batch 1") != 1 || strings.Contains(out, "pieces") || !strings.Contains(out, "[1 ") {
+		t.Errorf("profile of a batch of 1:\n%s", out)
+	}
 }
