@@ -9,14 +9,28 @@ import (
 	"time"
 )
 
-// BenchmarkImageParallel runs ResNet-50 batches three ways in turn within
-// each iteration, so the host's minute-long slowdowns of a vCPU hit all
-// three alike: fork-join (one plan of the batch, every layer on every
-// thread), image-parallel (pieces.go) and two lanes (two sub-batches side
-// by side). It reports each way's median ms per image and the median of
-// the per-iteration ratios against fork-join. Run it with -cpu 2.
+// BenchmarkImageParallel runs batches of ResNet-50 and the two family
+// models several ways in turn within each iteration, so the host's
+// minute-long slowdowns of a vCPU hit all alike: fork-join (one plan of
+// the batch, every layer on every thread), image-parallel (pieces.go) with
+// three piece sizes, and two lanes (two sub-batches side by side). It
+// reports each way's median ms per image and the median of the
+// per-iteration ratios against fork-join. Run it with -cpu 2.
 func BenchmarkImageParallel(b *testing.B) {
-	path := filepath.Join(fixtures, "models/resnet50-opset11.onnx")
+	models := []struct {
+		name, path string
+		batches    []int
+	}{
+		{"resnet50", "models/resnet50-opset11.onnx", []int{2, 3, 4, 8}},
+		{"mobilenetv2", "families/bench/mobilenetv2-1.0-opset13.onnx", []int{8}},
+		{"efficientnet-b0", "families/bench/efficientnet-b0-opset13.onnx", []int{8}},
+	}
+	for _, m := range models {
+		b.Run(m.name, func(b *testing.B) { benchImageParallel(b, filepath.Join(fixtures, m.path), m.batches) })
+	}
+}
+
+func benchImageParallel(b *testing.B, path string, batches []int) {
 	one, err := LoadFile(path, Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -26,7 +40,7 @@ func BenchmarkImageParallel(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, n := range []int{2, 3, 4, 8} {
+	for _, n := range batches {
 		b.Run(fmt.Sprintf("b%d", n), func(b *testing.B) {
 			px := make([][]float32, n)
 			for i := range px {
