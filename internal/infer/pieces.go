@@ -45,17 +45,18 @@ func pieceSize(n, w int) int { return ceilDiv(n, w*pieceSplit) }
 // fork-join time at batch 2, BENCHMARKS.md).
 const pieceMinBatch = 1
 
-// pieceWorkers returns how many executors run a batch of n image-parallel
-// on the lane l, or 0 for a fork-join run: only a Classifier with one lane
-// runs them (with several, the lanes already run sub-batches side by side),
-// on at least two threads and for a batch of at least pieceMinBatch images
-// per thread.
+// pieceWorkers returns how many executors run a batch of n image-parallel,
+// or 0 for a fork-join run: only a Classifier with one lane runs them (with
+// several, the lanes already run sub-batches side by side), on at least two
+// threads and for a batch of at least pieceMinBatch images per thread; one
+// executor per thread, or per piece where there are fewer pieces.
 func (c *Classifier) pieceWorkers(n int) int {
 	th := runtime.GOMAXPROCS(0)
 	if len(c.lanes) != 1 || th < 2 || n < pieceMinBatch*th || n < 2 {
 		return 0
 	}
-	return min(th, n)
+	w := min(th, n)
+	return min(w, ceilDiv(n, pieceSize(n, w)))
 }
 
 // crewOf returns w executors for an image-parallel run: l and w-1

@@ -108,6 +108,7 @@ func TestPieceWorkers(t *testing.T) {
 	}{
 		{one, 2, 1, 0}, {one, 2, 2, 2}, {one, 2, 8, 2}, {one, 1, 8, 0},
 		{one, 4, 3, 0}, {one, 4, 4, 4}, {one, 4, 32, 4}, {two, 2, 8, 0},
+		{one, 4, 5, 3}, {one, 4, 6, 3}, // pieces of 2: three executors
 	}
 	for _, tt := range tests {
 		withThreads(t, tt.threads)
