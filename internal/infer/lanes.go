@@ -66,8 +66,12 @@ func (l *lane) bind(p *plan) {
 	p.bind(l.arena)
 }
 
-// acquire waits for a free lane; release gives it back.
+// acquire waits for a free lane, or fails at once when ctx has ended;
+// release gives it back.
 func (c *Classifier) acquire(ctx context.Context) (*lane, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	select {
 	case l := <-c.free:
 		return l, nil
@@ -113,9 +117,6 @@ func (c *Classifier) runLanes(ctx context.Context, pixels [][]float32) ([][]floa
 
 // runBatch runs one batch on a free lane.
 func (c *Classifier) runBatch(ctx context.Context, pixels [][]float32) ([][]float32, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	l, err := c.acquire(ctx)
 	if err != nil {
 		return nil, err

@@ -72,9 +72,6 @@ func (l *lane) crewOf(w int) []*lane {
 // rows in input order. The first error (or the end of ctx) stops every
 // executor after its current layer.
 func (c *Classifier) runPieces(ctx context.Context, pixels [][]float32, w int) ([][]float32, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	l, err := c.acquire(ctx)
 	if err != nil {
 		return nil, err
