@@ -32,8 +32,9 @@ type Options struct {
 	Profile io.Writer
 	// Lanes is how many sub-batches of one batch run at once, each on its
 	// own executor sharing the weights (lanes.go); 0 or 1: one, which uses
-	// every core per run. GOMAXPROCS lanes trade batch-1 latency for the
-	// throughput of larger batches (MLSERVE_LANES).
+	// every core per run (a batch of at least GOMAXPROCS images as single
+	// images side by side, pieces.go). GOMAXPROCS lanes also run the
+	// batches of concurrent callers side by side (MLSERVE_LANES).
 	Lanes int
 }
 

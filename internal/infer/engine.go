@@ -206,11 +206,6 @@ func (c *Classifier) execute(ctx context.Context, p *plan, pixels [][]float32) (
 	if err := p.run(ctx); err != nil {
 		return nil, err
 	}
-	if c.profile != nil {
-		c.profMu.Lock()
-		p.writeProfile(c.profile)
-		c.profMu.Unlock()
-	}
 	res := p.output.buf.data
 	rows := make([][]float32, n)
 	flat := make([]float32, n*c.classes)

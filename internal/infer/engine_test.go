@@ -117,12 +117,25 @@ func TestWarmupCompilesBatchSizes(t *testing.T) {
 		}
 		for i, l := range c.lanes {
 			for n := 1; n <= largest; n++ {
-				p, ok := l.plans[n]
-				if !ok {
-					t.Fatalf("lanes %d: lane %d: batch %d not compiled", lanes, i, n)
+				// A batch that runs image-parallel runs pieces on the
+				// lane and its crew.
+				execs, sizes := []*lane{l}, []int{n}
+				if w := c.pieceWorkers(n); w > 1 {
+					if len(l.crew) < w-1 {
+						t.Fatalf("lanes %d: lane %d: crew of %d for batch %d, want %d", lanes, i, len(l.crew), n, w-1)
+					}
+					execs, sizes = append(execs, l.crew[:w-1]...), pieceBatches(n, w)
 				}
-				if len(l.arena) < p.arena {
-					t.Errorf("lanes %d: lane %d: arena %d floats, batch %d needs %d", lanes, i, len(l.arena), n, p.arena)
+				for j, e := range execs {
+					for _, size := range sizes {
+						p, ok := e.plans[size]
+						if !ok {
+							t.Fatalf("lanes %d: lane %d, executor %d: batch %d not compiled", lanes, i, j, size)
+						}
+						if len(e.arena) < p.arena {
+							t.Errorf("lanes %d: lane %d, executor %d: arena %d floats, batch %d needs %d", lanes, i, j, len(e.arena), size, p.arena)
+						}
+					}
 				}
 			}
 		}

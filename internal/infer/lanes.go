@@ -2,6 +2,8 @@ package infer
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/mlserve/mlserve/internal/gemm"
@@ -10,7 +12,9 @@ import (
 // Lanes. A Classifier runs the network on lanes: each lane is one executor,
 // with its own compiled plans and activation arena, and all of them share
 // the network's packed weights. With one lane (the default) every run uses
-// all the cores and runs are serialized. With Options.Lanes = N, a batch of
+// all the cores and runs are serialized: a lone image forks every layer
+// onto the threads, a batch of at least one image per thread runs
+// image-parallel on the lane and its crew (pieces.go). With Options.Lanes = N, a batch of
 // several images is cut into up to N sub-batches that run at once, one per
 // lane; while k lanes run, each uses GOMAXPROCS/k threads (gemm.Share), so
 // two lanes on two cores run single-threaded side by side instead of
@@ -25,6 +29,7 @@ import (
 type lane struct {
 	plans map[int]*plan
 	arena []float32
+	crew  []*lane // companions for image-parallel runs (pieces.go)
 }
 
 // newLanes makes n lanes (at least one) and the channel that hands them out.
@@ -61,8 +66,12 @@ func (l *lane) bind(p *plan) {
 	p.bind(l.arena)
 }
 
-// acquire waits for a free lane; release gives it back.
+// acquire waits for a free lane, or fails at once when ctx has ended;
+// release gives it back.
 func (c *Classifier) acquire(ctx context.Context) (*lane, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	select {
 	case l := <-c.free:
 		return l, nil
@@ -80,6 +89,9 @@ func (c *Classifier) laneBatch(n int) int { return ceilDiv(n, min(len(c.lanes), 
 // contiguous sub-batches at once, and returns the rows in input order.
 func (c *Classifier) runLanes(ctx context.Context, pixels [][]float32) ([][]float32, error) {
 	parts := min(len(c.lanes), len(pixels))
+	if w := c.pieceWorkers(len(pixels)); w > 1 {
+		return c.runPieces(ctx, pixels, w)
+	}
 	if parts <= 1 {
 		return c.runBatch(ctx, pixels)
 	}
@@ -105,9 +117,6 @@ func (c *Classifier) runLanes(ctx context.Context, pixels [][]float32) ([][]floa
 
 // runBatch runs one batch on a free lane.
 func (c *Classifier) runBatch(ctx context.Context, pixels [][]float32) ([][]float32, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	l, err := c.acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -115,16 +124,18 @@ func (c *Classifier) runBatch(ctx context.Context, pixels [][]float32) ([][]floa
 	defer c.release(l)
 	done := gemm.Share()
 	defer done()
-	p, err := l.plan(c.net, len(pixels), c.profile != nil)
-	if err != nil {
-		return nil, err
+	p, rows, err := c.runOn(ctx, l, pixels)
+	if err == nil && c.profile != nil {
+		c.profMu.Lock()
+		p.writeProfile(c.profile)
+		c.profMu.Unlock()
 	}
-	l.bind(p)
-	return c.execute(ctx, p, pixels)
+	return rows, err
 }
 
-// warmLanes compiles batch sizes 1 to largest on every lane, and sizes the
-// lanes' arenas for them. It holds all the lanes meanwhile.
+// warmLanes compiles the plans that batches of 1 to largest images run on
+// every lane (and on its crew, for the batches that run image-parallel),
+// and sizes the arenas for them. It holds all the lanes meanwhile.
 func (c *Classifier) warmLanes(ctx context.Context, largest int) error {
 	held := make([]*lane, 0, len(c.lanes))
 	defer func() {
@@ -139,18 +150,45 @@ func (c *Classifier) warmLanes(ctx context.Context, largest int) error {
 		}
 		held = append(held, l)
 	}
+	var sizes []int                   // the batches the lane runs whole
+	pieces, crew := map[int]bool{}, 0 // the pieces' batches, and executors
+	for n := 1; n <= largest; n++ {
+		w := c.pieceWorkers(n)
+		if w < 2 {
+			sizes = append(sizes, n)
+			continue
+		}
+		crew = max(crew, w)
+		for _, b := range pieceBatches(n, w) {
+			pieces[b] = true
+		}
+	}
 	for _, l := range held {
-		need := 0
-		for n := 1; n <= largest; n++ {
-			p, err := l.plan(c.net, n, c.profile != nil)
-			if err != nil {
+		if err := c.warm(l, sizes); err != nil {
+			return err
+		}
+		for _, e := range l.crewOf(max(crew, 1)) {
+			if err := c.warm(e, slices.Sorted(maps.Keys(pieces))); err != nil {
 				return err
 			}
-			need = max(need, p.arena)
 		}
-		if len(l.arena) < need {
-			l.arena = make([]float32, need)
+	}
+	return nil
+}
+
+// warm compiles executor e's plans of the given batch sizes and sizes its
+// arena for the largest.
+func (c *Classifier) warm(e *lane, sizes []int) error {
+	need := 0
+	for _, n := range sizes {
+		p, err := e.plan(c.net, n, c.profile != nil)
+		if err != nil {
+			return err
 		}
+		need = max(need, p.arena)
+	}
+	if len(e.arena) < need {
+		e.arena = make([]float32, need)
 	}
 	return nil
 }

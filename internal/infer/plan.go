@@ -227,20 +227,55 @@ func (p *plan) run(ctx context.Context) error {
 }
 
 // writeProfile prints the time and GFLOP/s of every op since the last call.
-func (p *plan) writeProfile(w io.Writer) {
+func (p *plan) writeProfile(w io.Writer) { writeProfiles(w, p.n, []*plan{p}, []int{1}) }
+
+// writeProfiles prints one profile of a batch of n images run as plans
+// (of one batch size or several), plans[i] run counts[i] times since the
+// last call: every op's time summed over them, and its GFLOP/s over that
+// sum. The plans' ops are matched by layer, in plans[0]'s order.
+func writeProfiles(w io.Writer, n int, plans []*plan, counts []int) {
+	if len(plans) == 0 {
+		return
+	}
+	type sum struct {
+		dur   time.Duration
+		flops float64
+	}
+	sums := map[*layer]*sum{}
+	runs := 0
+	for j, p := range plans {
+		runs += counts[j]
+		for _, o := range p.ops {
+			s := sums[o.l]
+			if s == nil {
+				s = &sum{}
+				sums[o.l] = s
+			}
+			s.dur += o.dur
+			s.flops += o.flops * float64(counts[j])
+			o.dur = 0
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "batch %d\top\tname\toutput\tms\tGFLOP/s\t\n", p.n)
+	fmt.Fprintf(tw, "batch %d\top\tname\toutput\tms\tGFLOP/s\t\n", n)
+	if runs > 1 {
+		fmt.Fprintf(tw, "(%d pieces side by side; times summed)\t\t\t\t\t\t\n", runs)
+	}
 	var total time.Duration
 	var flops float64
-	for i, o := range p.ops {
+	for i, o := range plans[0].ops {
+		s := sums[o.l]
 		gf := ""
-		if o.flops > 0 && o.dur > 0 {
-			gf = fmt.Sprintf("%.1f", o.flops/o.dur.Seconds()/1e9)
+		if s.flops > 0 && s.dur > 0 {
+			gf = fmt.Sprintf("%.1f", s.flops/s.dur.Seconds()/1e9)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%.3f\t%s\t\n", i, o.l.typ, o.l.name, o.out.shape, float64(o.dur.Microseconds())/1000, gf)
-		total += o.dur
-		flops += o.flops
-		o.dur = 0
+		shape := o.out.shape
+		if len(shape) >= 2 && shape[0] == o.p.n && n != o.p.n {
+			shape = append([]int{n}, shape[1:]...)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%.3f\t%s\t\n", i, o.l.typ, o.l.name, shape, float64(s.dur.Microseconds())/1000, gf)
+		total += s.dur
+		flops += s.flops
 	}
 	fmt.Fprintf(tw, "\ttotal\t\t\t%.3f\t%.1f\t\n", float64(total.Microseconds())/1000, flops/total.Seconds()/1e9)
 	tw.Flush()
