@@ -118,3 +118,44 @@ func BenchmarkMulSmallK(b *testing.B) {
 		}
 	}
 }
+
+// smallShapes are the small products of MobileNetV2 and EfficientNet-B0
+// at batch 1 (m x k x n, and the epilogue's activation): the
+// squeeze-and-excite projections (n = 1), the classifiers (ResNet-50's
+// too), the SE-scaled 1x1 projections at 7x7 to 28x28, and MobileNetV2's
+// projections to few channels.
+var smallShapes = []struct {
+	m, k, n int
+	act     ActKind
+	res     bool
+}{
+	{1152, 48, 1, ActSigmoid, false}, {672, 28, 1, ActSigmoid, false}, {240, 10, 1, ActSigmoid, false},
+	{48, 1152, 1, ActSiLU, false}, {28, 672, 1, ActSiLU, false},
+	{1000, 1280, 1, ActNone, false}, {1000, 2048, 1, ActNone, false},
+	{192, 1152, 49, ActNone, true}, {320, 1152, 49, ActNone, false}, {112, 672, 196, ActNone, true},
+	{80, 480, 196, ActNone, true}, {40, 240, 784, ActNone, true},
+	{32, 192, 784, ActNone, true}, {32, 144, 784, ActNone, false}, {64, 384, 196, ActNone, true},
+	{24, 144, 3136, ActNone, true}, {16, 96, 12544, ActNone, false},
+}
+
+// BenchmarkMulSmall runs smallShapes with the active kernel; run it with
+// -cpu 1,2 to see how each scales to two threads.
+func BenchmarkMulSmall(b *testing.B) {
+	for _, s := range smallShapes {
+		name := fmt.Sprintf("%dx%dx%d", s.m, s.k, s.n)
+		b.Run(name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			pa := PackA(randSlice(rng, s.m*s.k), s.m, s.k)
+			bm := randSlice(rng, s.k*s.n)
+			c := make([]float32, s.m*s.n)
+			ep := Epilogue{Bias: randSlice(rng, s.m), Act: Act{Kind: s.act}}
+			if s.res {
+				ep.Residual = randSlice(rng, s.m*s.n)
+			}
+			for b.Loop() {
+				Mul(c, pa, bm, s.n, ep)
+			}
+			b.ReportMetric(2*float64(s.m*s.k*s.n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
