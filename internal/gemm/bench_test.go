@@ -138,24 +138,47 @@ var smallShapes = []struct {
 	{24, 144, 3136, ActNone, true}, {16, 96, 12544, ActNone, false},
 }
 
-// BenchmarkMulSmall runs smallShapes with the active kernel; run it with
-// -cpu 1,2 to see how each scales to two threads.
+// BenchmarkMulSmall runs smallShapes with the active kernel, inside Share
+// as the engine runs them (the pool polls between fork-joins instead of
+// parking); run it with -cpu 1,2 to see how each scales to two threads.
+// The "cold" runs cycle through copies of A that together exceed L3, as a
+// model's weights come from memory: the n = 1 products are bound by it.
 func BenchmarkMulSmall(b *testing.B) {
 	for _, s := range smallShapes {
-		name := fmt.Sprintf("%dx%dx%d", s.m, s.k, s.n)
-		b.Run(name, func(b *testing.B) {
-			rng := rand.New(rand.NewPCG(1, 2))
-			pa := PackA(randSlice(rng, s.m*s.k), s.m, s.k)
-			bm := randSlice(rng, s.k*s.n)
-			c := make([]float32, s.m*s.n)
-			ep := Epilogue{Bias: randSlice(rng, s.m), Act: Act{Kind: s.act}}
-			if s.res {
-				ep.Residual = randSlice(rng, s.m*s.n)
+		for _, cold := range []bool{false, true} {
+			if cold && s.n > 1 {
+				continue
 			}
-			for b.Loop() {
-				Mul(c, pa, bm, s.n, ep)
+			name := fmt.Sprintf("%dx%dx%d", s.m, s.k, s.n)
+			if cold {
+				name += "/cold"
 			}
-			b.ReportMetric(2*float64(s.m*s.k*s.n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+			b.Run(name, func(b *testing.B) {
+				defer Share()()
+				rng := rand.New(rand.NewPCG(1, 2))
+				copies := 1
+				if cold {
+					copies = max(1, (64<<20)/(4*s.m*s.k))
+				}
+				as := make([]*PackedA, copies)
+				a := randSlice(rng, s.m*s.k)
+				for i := range as {
+					as[i] = PackA(a, s.m, s.k)
+				}
+				bm := randSlice(rng, s.k*s.n)
+				c := make([]float32, s.m*s.n)
+				ep := Epilogue{Bias: randSlice(rng, s.m), Act: Act{Kind: s.act}}
+				if s.res {
+					ep.Residual = randSlice(rng, s.m*s.n)
+				}
+				i := 0
+				for b.Loop() {
+					Mul(c, as[i%copies], bm, s.n, ep)
+					i++
+				}
+				b.ReportMetric(2*float64(s.m*s.k*s.n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				b.ReportMetric(4*float64(s.m*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s-of-A")
+			})
+		}
 	}
 }

@@ -28,68 +28,55 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 	}
 	j, mt, nt := newJob(c, a, b, src, n, ep)
 	th := threads()
-	// Small products are not worth waking a worker (~1-2 µs).
-	if 2*m*n*k < 1<<18 {
+	// Small products are not worth waking a worker (~1-2 µs), but a gemv
+	// whose weights come from memory is bound by its bandwidth, which two
+	// threads raise (BenchmarkStreamRead: 18 GB/s on one, 24 on two).
+	if 2*m*n*k < 1<<18 && !(j.vec && m*k >= vecSplitMACs) {
 		th = 1
 	}
-	// Split the dimension whose largest share is smallest; on a tie split
-	// N, where each worker packs only its own part of B.
-	splitN := ceilDiv(nt, th)*mt <= ceilDiv(mt, th)*nt
-	parts, total := min(th, mt), mt
-	var shared *[]float32
-	fine := false // shares of M cut finer than one per thread
-	if !splitN && th > 1 && mt > 1 {
-		switch {
-		case j.direct(k):
-			// B read in place: a share of M costs nothing but scheduling.
-			fine = fineM
-		case j.src != nil && j.canShare():
-			// An implicit im2col made once, in parallel, for every share,
-			// instead of whole by each (BenchmarkConv, 3x3 stride 2 at
-			// batch 1, 2 threads: 8-21% faster): then shares of M cost
-			// only scheduling and reading B from L3, and are cut finer,
-			// so that a thread at half speed (a vCPU the host slows)
-			// holds a small share at the end, not half of the layer. A
-			// plain B packs faster into each share's own cache than it
-			// reads from another's, so its shares stay one per thread.
-			shared = j.packShared(th)
-			defer sharedPool.Put(shared)
-			fine = fineM
-		}
-	}
-	if fine {
-		// Each share reads all of B from L3: at least minRowsM rows of A
-		// per share keep that a small part of its work.
-		parts = min(finer(mt, th, 2*m*n*k), max(th, m/minRowsM))
-	}
-	if splitN {
-		// Shares of N cost nothing extra (each packs only its own part of
-		// B), so they are cut finer, for the pool to balance; shares of M
-		// that pack their own B each make all of it, so there are only as
-		// many as threads.
-		parts, total = finer(nt, th, 2*m*n*k), nt
-	}
-	if th <= 1 || parts <= 1 {
+	if th <= 1 {
 		j.run()
 		return
 	}
+	p := j.planSplit(th, mt, nt, 2*m*n*k)
+	if p.parts <= 1 {
+		j.run()
+		return
+	}
+	if p.shared {
+		// B made (an implicit im2col) or packed once, in parallel, for
+		// every share, instead of whole by each (BenchmarkConv, 3x3
+		// stride 2 at batch 1, 2 threads: 8-21% faster; BenchmarkMulSmall,
+		// the SE-scaled projections at 7x7 and 14x14: see BENCHMARKS.md,
+		// issue 16, session 5).
+		defer sharedPool.Put(j.packShared(th))
+	}
+	total := mt
+	if p.byN {
+		total = nt
+	}
 	g := groups.Get().(*group)
-	for w := range parts {
-		lo, hi := cut(total, parts, th, 1, w), cut(total, parts, th, 1, w+1)
+	for w := range p.parts {
+		lo, hi := cut(total, p.parts, th, 1, w), cut(total, p.parts, th, 1, w+1)
 		t := j
-		if splitN {
+		if p.byN {
 			t.m0, t.m1, t.n0, t.n1 = 0, mt, lo, hi
 		} else {
 			t.m0, t.m1, t.n0, t.n1 = lo, hi, 0, nt
 		}
 		g.tasks[w].j = t
 	}
-	g.run(parts, th-1)
+	g.run(p.parts, th-1)
 }
 
 // fineM is whether shares of M that need no B of their own are cut finer
 // than one per thread (a variable for the benchmarks that compare both).
 var fineM = true
+
+// vecSplitMACs is the fewest multiply-adds (floats of A) of a gemv that
+// is split between threads below the general threshold (a variable for
+// the benchmarks that compare).
+var vecSplitMACs = 1 << 15
 
 // minRowsM is the fewest rows of A a finer share of M computes.
 const minRowsM = 64
