@@ -37,9 +37,38 @@ type plan struct {
 	shared bool
 }
 
+// splitModel is whether planSplit may overrule planUnits (a variable for
+// the benchmarks that compare both).
+var splitModel = true
+
+// planUnits is the split that balances the units alone: the dimension
+// whose largest share is smallest, on a tie N; shares of M one per thread
+// but where they need no B of their own (read in place, or an implicit
+// im2col made once for all), then finer.
+func (j *job) planUnits(th, mt, nt, flops int) plan {
+	if ceilDiv(nt, th)*mt <= ceilDiv(mt, th)*nt {
+		return plan{byN: true, parts: finer(nt, th, flops)}
+	}
+	p := plan{parts: min(th, mt)}
+	switch {
+	case j.direct(j.a.k) && fineM:
+		p.parts = min(finer(mt, th, flops), max(th, j.a.m/minRowsM))
+	case j.src != nil && j.canShare() && mt > 1:
+		p.shared = true
+		if fineM {
+			p.parts = min(finer(mt, th, flops), max(th, j.a.m/minRowsM))
+		}
+	}
+	return p
+}
+
 // planSplit chooses how to split j (mt A panels, nt B micro-panels, flops
 // floating-point operations) between th > 1 threads.
 func (j *job) planSplit(th, mt, nt, flops int) plan {
+	base := j.planUnits(th, mt, nt, flops)
+	if !splitModel || mt <= 1 {
+		return base
+	}
 	k := j.a.k
 	total := j.colsCost(0, nt, nt)
 	rows := float64(mt * j.kern.mr)
@@ -74,12 +103,13 @@ func (j *job) planSplit(th, mt, nt, flops int) plan {
 	// The model is coarse: it overrules the split that balances the
 	// units (panels of A, micro-panels of B) alone, measured on ResNet-50,
 	// only where it clearly disagrees.
-	byN := ceilDiv(nt, th)*mt <= ceilDiv(mt, th)*nt
 	switch {
-	case mt <= 1, byN && costM*splitMargin >= costN, !byN && costN*splitMargin < costM:
+	case base.byN && costM*splitMargin < costN:
+		return pm
+	case !base.byN && costN*splitMargin < costM:
 		return pn
 	}
-	return pm
+	return base
 }
 
 // fineParts is how many shares of M to cut where they need no B of their
