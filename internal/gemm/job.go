@@ -28,10 +28,10 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 	}
 	j, mt, nt := newJob(c, a, b, src, n, ep)
 	th := threads()
-	// Small products are not worth waking a worker (~1-2 µs), but a gemv
-	// whose weights come from memory is bound by its bandwidth, which two
-	// threads raise (BenchmarkStreamRead: 18 GB/s on one, 24 on two).
-	if 2*m*n*k < 1<<18 && !(j.vec && m*k >= vecSplitMACs) {
+	// Small products are not worth waking a worker (~1-2 µs). That holds
+	// for the gemv of a squeeze-and-excite projection too (1152 x 48:
+	// BenchmarkSplitAB, BENCHMARKS.md issue 16 session 5).
+	if 2*m*n*k < 1<<18 {
 		th = 1
 	}
 	if th <= 1 {
@@ -72,11 +72,6 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 // fineM is whether shares of M that need no B of their own are cut finer
 // than one per thread (a variable for the benchmarks that compare both).
 var fineM = true
-
-// vecSplitMACs is the fewest multiply-adds (floats of A) of a gemv that
-// is split between threads below the general threshold (a variable for
-// the benchmarks that compare).
-var vecSplitMACs = 1 << 15
 
 // minRowsM is the fewest rows of A a finer share of M computes.
 const minRowsM = 64

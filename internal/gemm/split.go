@@ -2,32 +2,29 @@ package gemm
 
 // How mul splits one product between threads: in N (each share packs only
 // its own columns of B and reads all of A) or in M (each share reads all
-// of B: packs it whole itself, or reads it packed once for all, or in
-// place). The choice is the one whose modelled makespan, the shares
-// claimed in order by the first free thread as the pool does, is
-// shortest; on a tie N. The model counts, per row of k, a micro-tile's
-// rows times its columns (a gemv column costs 4/3 of a tile column: one
-// 12-lane FMA per 12 rows, where a 12x32 tile does 16 lanes), and packCost
-// per packed column of B.
+// of B: packs it whole itself, or reads an implicit im2col made once for
+// all, or B in place). planUnits balances the units (panels of A,
+// micro-panels of B) alone, as measured on ResNet-50; planSplit overrules
+// it where a model of the shares' cost clearly disagrees: MobileNetV2's
+// projections to 32 channels (m = 32, n = 784), whose two shares of M each
+// packed all of B, run in N shares 6-11% faster on two threads
+// (BenchmarkSplitAB). The model counts, per row of k, a micro-tile's rows
+// times its columns (a gemv column costs 4/3 of a tile column: one 12-lane
+// FMA per 12 rows, where a 12x32 tile does 16 lanes), packCost per packed
+// float of B and readCost per float read from another share or in place,
+// and takes the makespan of the shares claimed in order by the first free
+// thread, as the pool runs them.
 
-// packCost is packing one float of B against one multiply-add of a
-// micro-tile: a vector copy moves about 8 floats a cycle from L2 where
-// the 12x32 tile does 32 multiply-adds; readCost is reading one float of
-// B that another share packed, or in place, from L3.
-// The model overrules the units' balance where the other split's modelled
-// makespan is below 1/splitMargin of it.
+// The model's constants, against one multiply-add of a micro-tile:
+// packing a float of B (from L3 or memory, while the tile's operands are
+// in L1 and L2), and reading one packed by another share, or in place. It
+// overrules planUnits where the other split's makespan is below
+// 1/splitMargin of it.
 const (
-	packCost    = 4
+	packCost    = 8
 	readCost    = 1
-	splitMargin = 1.1
+	splitMargin = 1.05
 )
-
-// sharePlain is whether shares of M of a plain (not in-place) B read it
-// packed once for all (packShared) instead of each packing all of it: off,
-// as measured before (a plain B packs faster into each share's own cache
-// than it reads from another's); a variable for the benchmarks that
-// compare both.
-var sharePlain = false
 
 // plan is one product's split: parts shares of N (byN) or of M; shared:
 // B is packed once first (packShared).
@@ -91,7 +88,9 @@ func (j *job) planSplit(th, mt, nt, flops int) plan {
 	case j.direct(k):
 		pack = readCost
 		pm.parts = j.fineParts(mt, th, flops)
-	case j.canShare() && (j.src != nil || sharePlain):
+	case j.src != nil && j.canShare():
+		// A plain B is packed by each share: packed once for all it
+		// measured no faster (BenchmarkSplitAB, BENCHMARKS.md).
 		pm.shared = true
 		before, pack = float64(packCost)*total/float64(th), readCost
 		pm.parts = j.fineParts(mt, th, flops)
