@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -180,5 +181,47 @@ func BenchmarkMulSmall(b *testing.B) {
 				b.ReportMetric(4*float64(s.m*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s-of-A")
 			})
 		}
+	}
+}
+
+// BenchmarkTileShapes runs MobileNetV2's and EfficientNet-B0's products
+// whose m is a multiple of 24 (a tie of the 12x32 and 8x48 tiles in
+// forRows) with A packed for each, one Mul of each per iteration, and
+// reports both median times (µs) and their ratio.
+func BenchmarkTileShapes(b *testing.B) {
+	shapes := [][3]int{
+		{1152, 48, 1}, {48, 1152, 1}, {672, 28, 1},
+		{192, 1152, 49}, {1152, 192, 49}, {960, 160, 49}, {192, 672, 49},
+		{576, 96, 196}, {96, 576, 196}, {1152, 192, 196}, {480, 80, 196}, {384, 64, 196},
+		{192, 32, 784}, {240, 40, 784}, {48, 240, 784}, {144, 24, 3136}, {24, 144, 3136}, {96, 16, 12544},
+	}
+	w := kernelByName("avx512w")
+	if w == nil {
+		b.Skip("no avx512 kernels here")
+	}
+	for _, s := range shapes {
+		m, k, n := s[0], s[1], s[2]
+		b.Run(fmt.Sprintf("%dx%dx%d", m, k, n), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			a := randSlice(rng, m*k)
+			pas := []*PackedA{packA(a, m, k, kernelByName("avx512")), packA(a, m, k, w)}
+			bm := randSlice(rng, k*n)
+			c := make([]float32, m*n)
+			ep := Epilogue{Bias: randSlice(rng, m)}
+			times := [2][]float64{}
+			for i := 0; b.Loop(); i++ {
+				for d := range 2 {
+					d ^= i & 1 // ABBA
+					t0 := time.Now()
+					Mul(c, pas[d], bm, n, ep)
+					times[d] = append(times[d], float64(time.Since(t0).Nanoseconds()))
+				}
+			}
+			med := func(x []float64) float64 { slices.Sort(x); return x[len(x)/2] }
+			m0, m1 := med(times[0]), med(times[1])
+			b.ReportMetric(m0/1e3, "12x32-µs")
+			b.ReportMetric(m1/1e3, "8x48-µs")
+			b.ReportMetric(m0/m1, "12x32/8x48")
+		})
 	}
 }
