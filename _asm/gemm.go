@@ -44,7 +44,7 @@ func main() {
 	copyPanels("copyPanels48", 48, 64, true)
 	copyPanels("copyPanels16", 16, 32, false)
 	gemv("gemvAVX512", 12)
-	gemv8("gemvAVX512W")
+	gemvY("gemvAVX512W")
 	winoIn()
 	winoOut()
 	maxInto()

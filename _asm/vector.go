@@ -95,50 +95,38 @@ func gemv(fname string, MR int) {
 	RET()
 }
 
-// gemv8 emits fname: gemv's 8-row panel with all 16 lanes of each FMA
-// busy. A 16-float vector of the panel holds two of its columns, p and
-// p+1; x[p] and x[p+1] go to its halves by a permute (VPERMPS) of eight
-// elements of x loaded at once, so the FMAs sum even columns in lanes 0-7
-// and odd ones in lanes 8-15, added at the end. gemv's 8-lane loads used
-// half of each FMA: 15-20% slower than the 12-row panel on EfficientNet's
-// excite (1152 x 48) where both are in cache. The last k%8 columns take
-// one masked load and merge-masked FMA each.
-func gemv8(fname string) {
-	idx := GLOBL(fname+"Index", RODATA|NOPTR)
-	for q := range 4 {
-		for i := range 16 {
-			DATA(64*q+4*i, U32(2*q+i/8))
-		}
-	}
+// gemvY emits fname: gemv for an 8-row panel in ymm registers, one
+// 8-float column and one broadcast of x a step, eight accumulators. Zen 4
+// runs a zmm instruction as two 256-bit halves, so gemv's masked 8-lane
+// zmm FMAs cost what full ones do: this runs EfficientNet-B0's excite
+// (1152 x 48) and the classifiers 1.4-1.6x faster in cache. A 16-lane form
+// (two columns a zmm vector, x permuted to its halves) was as fast in
+// cache but 5-20% slower with the weights streaming from memory, where
+// these 32-byte loads are as fast as gemv's (BENCHMARKS.md, issue 16,
+// session 5).
+func gemvY(fname string) {
 	TEXT(fname, NOSPLIT, "func(k int, a, x, out *float32)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s computes out[i] = sum_p a[p*8+i] * x[p] for i < 8 of one packed A panel (k x 8); out[8:16] = 0.", fname))
 	k := Load(Param("k"), RCX)
 	ap := Load(Param("a"), RSI)
 	xp := Load(Param("x"), RDI)
-	mask := GP32()
-	MOVL(U32(0xff), mask)
-	KMOVW(mask, K1)
-	acc := []VecPhysical{Z0, Z1, Z2, Z3}
-	col := []VecPhysical{Z4, Z5, Z6, Z7}
-	ix := []VecPhysical{Z9, Z10, Z11, Z12}
-	xs := []VecPhysical{Z13, Z14, Z15, Z16}
-	for q, r := range ix {
-		VMOVUPS(idx.Offset(64*q), r)
+	var acc, xs []VecPhysical
+	for i := range 8 {
+		acc = append(acc, ymm(i))
+		xs = append(xs, ymm(8+i))
 	}
 	for _, r := range acc {
-		VPXORD(r, r, r)
+		VXORPS(r, r, r)
 	}
 	n := RBX
 	MOVQ(k, n)
 	SHRQ(U8(3), n)
 	JZ(LabelRef(fname + "_tail"))
 	Label(fname + "_loop8")
-	VMOVUPS(Mem{Base: xp}, Y8) // x[p:p+8], the upper lanes zero
-	for q := range 4 {
-		VMOVUPS(Mem{Base: ap, Disp: 64 * q}, col[q])
-		VPERMPS(Z8, ix[q], xs[q])
-		VFMADD231PS(col[q], xs[q], acc[q])
+	for p := range 8 {
+		VBROADCASTSS(Mem{Base: xp, Disp: 4 * p}, xs[p])
+		VFMADD231PS(Mem{Base: ap, Disp: 32 * p}, xs[p], acc[p])
 	}
 	ADDQ(U32(256), ap)
 	ADDQ(U8(32), xp)
@@ -148,22 +136,22 @@ func gemv8(fname string) {
 	ANDQ(U8(7), k)
 	JZ(LabelRef(fname + "_end"))
 	Label(fname + "_loop1")
-	VMOVUPS_Z(Mem{Base: ap}, K1, col[0])
-	VFMADD231PS_BCST(Mem{Base: xp}, col[0], K1, acc[0])
+	VBROADCASTSS(Mem{Base: xp}, xs[0])
+	VFMADD231PS(Mem{Base: ap}, xs[0], acc[0])
 	ADDQ(U8(32), ap)
 	ADDQ(U8(4), xp)
 	DECQ(k)
 	JNZ(LabelRef(fname + "_loop1"))
 	Label(fname + "_end")
-	VADDPS(acc[1], acc[0], acc[0])
-	VADDPS(acc[3], acc[2], acc[2])
-	VADDPS(acc[2], acc[0], acc[0])
-	VEXTRACTF64X4(U8(1), Z0, Y1) // the upper 8 floats; AVX512F, not DQ
-	VADDPS(Y1, Y0, Y0)
+	for s := 4; s >= 1; s /= 2 {
+		for i := range s {
+			VADDPS(acc[i+s], acc[i], acc[i])
+		}
+	}
 	op := Load(Param("out"), RDX)
-	VMOVUPS(Y0, Mem{Base: op})
-	VXORPS(Y1, Y1, Y1)
-	VMOVUPS(Y1, Mem{Base: op, Disp: 32})
+	VMOVUPS(acc[0], Mem{Base: op})
+	VXORPS(acc[1], acc[1], acc[1])
+	VMOVUPS(acc[1], Mem{Base: op, Disp: 32})
 	VZEROUPPER()
 	RET()
 }
