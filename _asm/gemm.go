@@ -44,7 +44,7 @@ func main() {
 	copyPanels("copyPanels48", 48, 64, true)
 	copyPanels("copyPanels16", 16, 32, false)
 	gemv("gemvAVX512", 12)
-	gemv("gemvAVX512W", 8)
+	gemvY("gemvAVX512W")
 	winoIn()
 	winoOut()
 	maxInto()

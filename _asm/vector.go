@@ -95,6 +95,67 @@ func gemv(fname string, MR int) {
 	RET()
 }
 
+// gemvY emits fname: gemv for an 8-row panel in ymm registers, one
+// 8-float column and one broadcast of x a step, eight accumulators. Zen 4
+// runs a zmm instruction as two 256-bit halves, so gemv's masked 8-lane
+// zmm FMAs cost what full ones do: this runs EfficientNet-B0's excite
+// (1152 x 48) and the classifiers 1.4-1.6x faster in cache. A 16-lane form
+// (two columns a zmm vector, x permuted to its halves) was as fast in
+// cache but 5-20% slower with the weights streaming from memory, where
+// these 32-byte loads are as fast as gemv's (BENCHMARKS.md, issue 16,
+// session 5).
+func gemvY(fname string) {
+	TEXT(fname, NOSPLIT, "func(k int, a, x, out *float32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s computes out[i] = sum_p a[p*8+i] * x[p] for i < 8 of one packed A panel (k x 8); out[8:16] = 0.", fname))
+	k := Load(Param("k"), RCX)
+	ap := Load(Param("a"), RSI)
+	xp := Load(Param("x"), RDI)
+	var acc, xs []VecPhysical
+	for i := range 8 {
+		acc = append(acc, ymm(i))
+		xs = append(xs, ymm(8+i))
+	}
+	for _, r := range acc {
+		VXORPS(r, r, r)
+	}
+	n := RBX
+	MOVQ(k, n)
+	SHRQ(U8(3), n)
+	JZ(LabelRef(fname + "_tail"))
+	Label(fname + "_loop8")
+	for p := range 8 {
+		VBROADCASTSS(Mem{Base: xp, Disp: 4 * p}, xs[p])
+		VFMADD231PS(Mem{Base: ap, Disp: 32 * p}, xs[p], acc[p])
+	}
+	ADDQ(U32(256), ap)
+	ADDQ(U8(32), xp)
+	DECQ(n)
+	JNZ(LabelRef(fname + "_loop8"))
+	Label(fname + "_tail")
+	ANDQ(U8(7), k)
+	JZ(LabelRef(fname + "_end"))
+	Label(fname + "_loop1")
+	VBROADCASTSS(Mem{Base: xp}, xs[0])
+	VFMADD231PS(Mem{Base: ap}, xs[0], acc[0])
+	ADDQ(U8(32), ap)
+	ADDQ(U8(4), xp)
+	DECQ(k)
+	JNZ(LabelRef(fname + "_loop1"))
+	Label(fname + "_end")
+	for s := 4; s >= 1; s /= 2 {
+		for i := range s {
+			VADDPS(acc[i+s], acc[i], acc[i])
+		}
+	}
+	op := Load(Param("out"), RDX)
+	VMOVUPS(acc[0], Mem{Base: op})
+	VXORPS(acc[1], acc[1], acc[1])
+	VMOVUPS(acc[1], Mem{Base: op, Disp: 32})
+	VZEROUPPER()
+	RET()
+}
+
 // maxInto emits maxIntoAVX2: dst[i] = max(dst[i], src[i]) for i < n, 32
 // floats per iteration, then 8, then one at a time. VMAXPS returns its
 // second source, src, when either is NaN.

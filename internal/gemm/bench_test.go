@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -116,5 +117,111 @@ func BenchmarkMulSmallK(b *testing.B) {
 				b.ReportMetric(2*float64(m*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+	}
+}
+
+// smallShapes are the small products of MobileNetV2 and EfficientNet-B0
+// at batch 1 (m x k x n, and the epilogue's activation): the
+// squeeze-and-excite projections (n = 1), the classifiers (ResNet-50's
+// too), the SE-scaled 1x1 projections at 7x7 to 28x28, and MobileNetV2's
+// projections to few channels.
+var smallShapes = []struct {
+	m, k, n int
+	act     ActKind
+	res     bool
+}{
+	{1152, 48, 1, ActSigmoid, false}, {672, 28, 1, ActSigmoid, false}, {240, 10, 1, ActSigmoid, false},
+	{48, 1152, 1, ActSiLU, false}, {28, 672, 1, ActSiLU, false},
+	{1000, 1280, 1, ActNone, false}, {1000, 2048, 1, ActNone, false},
+	{192, 1152, 49, ActNone, true}, {320, 1152, 49, ActNone, false}, {112, 672, 196, ActNone, true},
+	{80, 480, 196, ActNone, true}, {40, 240, 784, ActNone, true},
+	{32, 192, 784, ActNone, true}, {32, 144, 784, ActNone, false}, {64, 384, 196, ActNone, true},
+	{24, 144, 3136, ActNone, true}, {16, 96, 12544, ActNone, false},
+}
+
+// BenchmarkMulSmall runs smallShapes with the active kernel, inside Share
+// as the engine runs them (the pool polls between fork-joins instead of
+// parking); run it with -cpu 1,2 to see how each scales to two threads.
+// The "cold" runs cycle through copies of A that together exceed L3, as a
+// model's weights come from memory: the n = 1 products are bound by it.
+func BenchmarkMulSmall(b *testing.B) {
+	for _, s := range smallShapes {
+		for _, cold := range []bool{false, true} {
+			if cold && s.n > 1 {
+				continue
+			}
+			name := fmt.Sprintf("%dx%dx%d", s.m, s.k, s.n)
+			if cold {
+				name += "/cold"
+			}
+			b.Run(name, func(b *testing.B) {
+				defer Share()()
+				rng := rand.New(rand.NewPCG(1, 2))
+				copies := 1
+				if cold {
+					copies = max(1, (64<<20)/(4*s.m*s.k))
+				}
+				as := make([]*PackedA, copies)
+				a := randSlice(rng, s.m*s.k)
+				for i := range as {
+					as[i] = PackA(a, s.m, s.k)
+				}
+				bm := randSlice(rng, s.k*s.n)
+				c := make([]float32, s.m*s.n)
+				ep := Epilogue{Bias: randSlice(rng, s.m), Act: Act{Kind: s.act}}
+				if s.res {
+					ep.Residual = randSlice(rng, s.m*s.n)
+				}
+				i := 0
+				for b.Loop() {
+					Mul(c, as[i%copies], bm, s.n, ep)
+					i++
+				}
+				b.ReportMetric(2*float64(s.m*s.k*s.n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				b.ReportMetric(4*float64(s.m*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s-of-A")
+			})
+		}
+	}
+}
+
+// BenchmarkTileShapes runs MobileNetV2's and EfficientNet-B0's products
+// whose m is a multiple of 24 (a tie of the 12x32 and 8x48 tiles in
+// forRows) with A packed for each, one Mul of each per iteration, and
+// reports both median times (µs) and their ratio.
+func BenchmarkTileShapes(b *testing.B) {
+	shapes := [][3]int{
+		{1152, 48, 1}, {48, 1152, 1}, {672, 28, 1},
+		{192, 1152, 49}, {1152, 192, 49}, {960, 160, 49}, {192, 672, 49},
+		{576, 96, 196}, {96, 576, 196}, {1152, 192, 196}, {480, 80, 196}, {384, 64, 196},
+		{192, 32, 784}, {240, 40, 784}, {48, 240, 784}, {144, 24, 3136}, {24, 144, 3136}, {96, 16, 12544},
+	}
+	w := kernelByName("avx512w")
+	if w == nil {
+		b.Skip("no avx512 kernels here")
+	}
+	for _, s := range shapes {
+		m, k, n := s[0], s[1], s[2]
+		b.Run(fmt.Sprintf("%dx%dx%d", m, k, n), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			a := randSlice(rng, m*k)
+			pas := []*PackedA{packA(a, m, k, kernelByName("avx512")), packA(a, m, k, w)}
+			bm := randSlice(rng, k*n)
+			c := make([]float32, m*n)
+			ep := Epilogue{Bias: randSlice(rng, m)}
+			times := [2][]float64{}
+			for i := 0; b.Loop(); i++ {
+				for d := range 2 {
+					d ^= i & 1 // ABBA
+					t0 := time.Now()
+					Mul(c, pas[d], bm, n, ep)
+					times[d] = append(times[d], float64(time.Since(t0).Nanoseconds()))
+				}
+			}
+			med := func(x []float64) float64 { slices.Sort(x); return x[len(x)/2] }
+			m0, m1 := med(times[0]), med(times[1])
+			b.ReportMetric(m0/1e3, "12x32-µs")
+			b.ReportMetric(m1/1e3, "8x48-µs")
+			b.ReportMetric(m0/m1, "12x32/8x48")
+		})
 	}
 }

@@ -23,8 +23,8 @@ var (
 		narrow: &kernel{name: "avx512", mr: 12, nr: 16, tile: avx512N16Tile, copyPanels: copyB16},
 		peak:   peakAVX512, peakFlops: 24 * 16 * 2, gemv: gemvVec}
 	// avx512WKernel is the 8x48 tile: PackA picks it over avx512Kernel
-	// for the row counts it pads less (multiples of 8, not of 12: 64 to
-	// 2048 channels), and its 48 columns need 3 B loads and 8 broadcasts
+	// for the row counts it pads no more (multiples of 8: 64 to 2048
+	// channels, and of 24: see forRows), and its 48 columns need 3 B loads and 8 broadcasts
 	// per 24 FMAs where 12x32 needs 2 and 12. n = 49 (ResNet's last
 	// stage at batch 1) is one tile and one gemv column.
 	avx512WKernel = &kernel{name: "avx512w", mr: 8, nr: 48, tile: avx512WTile, copyPanels: copyB48, direct: avx512WDirectTile,

@@ -423,7 +423,7 @@ func TestForRows(t *testing.T) {
 	for _, c := range []struct {
 		m    int
 		want string
-	}{{64, "avx512w"}, {1000, "avx512w"}, {2048, "avx512w"}, {48, "avx512"}, {96, "avx512"}, {12, "avx512"}, {7, "avx512w"}} {
+	}{{64, "avx512w"}, {1000, "avx512w"}, {2048, "avx512w"}, {48, "avx512w"}, {1152, "avx512w"}, {12, "avx512"}, {36, "avx512"}, {7, "avx512w"}} {
 		if got := k.forRows(c.m).name; got != c.want {
 			t.Errorf("forRows(%d) = %s, want %s", c.m, got, c.want)
 		}

@@ -28,63 +28,45 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 	}
 	j, mt, nt := newJob(c, a, b, src, n, ep)
 	th := threads()
-	// Small products are not worth waking a worker (~1-2 µs).
+	// Small products are not worth waking a worker (~1-2 µs). That holds
+	// for the gemv of a squeeze-and-excite projection too (1152 x 48:
+	// BenchmarkSplitAB, BENCHMARKS.md issue 16 session 5).
 	if 2*m*n*k < 1<<18 {
 		th = 1
 	}
-	// Split the dimension whose largest share is smallest; on a tie split
-	// N, where each worker packs only its own part of B.
-	splitN := ceilDiv(nt, th)*mt <= ceilDiv(mt, th)*nt
-	parts, total := min(th, mt), mt
-	var shared *[]float32
-	fine := false // shares of M cut finer than one per thread
-	if !splitN && th > 1 && mt > 1 {
-		switch {
-		case j.direct(k):
-			// B read in place: a share of M costs nothing but scheduling.
-			fine = fineM
-		case j.src != nil && j.canShare():
-			// An implicit im2col made once, in parallel, for every share,
-			// instead of whole by each (BenchmarkConv, 3x3 stride 2 at
-			// batch 1, 2 threads: 8-21% faster): then shares of M cost
-			// only scheduling and reading B from L3, and are cut finer,
-			// so that a thread at half speed (a vCPU the host slows)
-			// holds a small share at the end, not half of the layer. A
-			// plain B packs faster into each share's own cache than it
-			// reads from another's, so its shares stay one per thread.
-			shared = j.packShared(th)
-			defer sharedPool.Put(shared)
-			fine = fineM
-		}
-	}
-	if fine {
-		// Each share reads all of B from L3: at least minRowsM rows of A
-		// per share keep that a small part of its work.
-		parts = min(finer(mt, th, 2*m*n*k), max(th, m/minRowsM))
-	}
-	if splitN {
-		// Shares of N cost nothing extra (each packs only its own part of
-		// B), so they are cut finer, for the pool to balance; shares of M
-		// that pack their own B each make all of it, so there are only as
-		// many as threads.
-		parts, total = finer(nt, th, 2*m*n*k), nt
-	}
-	if th <= 1 || parts <= 1 {
+	if th <= 1 {
 		j.run()
 		return
 	}
+	p := j.planSplit(th, mt, nt, 2*m*n*k)
+	if p.parts <= 1 {
+		j.run()
+		return
+	}
+	if p.shared {
+		// B made (an implicit im2col) or packed once, in parallel, for
+		// every share, instead of whole by each (BenchmarkConv, 3x3
+		// stride 2 at batch 1, 2 threads: 8-21% faster; BenchmarkMulSmall,
+		// the SE-scaled projections at 7x7 and 14x14: see BENCHMARKS.md,
+		// issue 16, session 5).
+		defer sharedPool.Put(j.packShared(th))
+	}
+	total := mt
+	if p.byN {
+		total = nt
+	}
 	g := groups.Get().(*group)
-	for w := range parts {
-		lo, hi := cut(total, parts, th, 1, w), cut(total, parts, th, 1, w+1)
+	for w := range p.parts {
+		lo, hi := cut(total, p.parts, th, 1, w), cut(total, p.parts, th, 1, w+1)
 		t := j
-		if splitN {
+		if p.byN {
 			t.m0, t.m1, t.n0, t.n1 = 0, mt, lo, hi
 		} else {
 			t.m0, t.m1, t.n0, t.n1 = lo, hi, 0, nt
 		}
 		g.tasks[w].j = t
 	}
-	g.run(parts, th-1)
+	g.run(p.parts, th-1)
 }
 
 // fineM is whether shares of M that need no B of their own are cut finer
@@ -173,27 +155,59 @@ func (j *job) oneStepFlags() int {
 	return flags
 }
 
-// runVec computes the job's share of C = A*b for n = 1, panel by panel.
+// runVec computes the job's share of C = A*b for n = 1: the gemv panel by
+// panel, each panel's rows merged with the epilogue (vecEpilogue), then the
+// activation once over the whole share, not per 12-row panel (a vector
+// activation called on one 12-row column ran one vector per row: 3 GFLOP/s
+// on EfficientNet-B0's 48 -> 1152 excite, BENCHMARKS.md issue 16 session 5).
 func (j *job) runVec() {
 	kern := j.kern
 	mr, m, k := kern.mr, j.a.m, j.a.k
-	flags := j.oneStepFlags()
+	flags := j.oneStepFlags() | j.clampFlag()
 	ws := bufPool.Get().(*workspace)
 	defer bufPool.Put(ws)
 	acc := &ws.acc // a pooled array: one on the stack would escape through kern.gemv
+	x := j.b[:k]
 	for q := j.m0; q < j.m1; q++ {
 		i0 := q * mr
 		mrCur := min(mr, m-i0)
-		kern.gemv(j.a.data[q*mr*k:(q+1)*mr*k], j.b[:k], acc)
-		var bias, res []float32
-		if j.ep.Bias != nil {
-			bias = j.ep.Bias[i0 : i0+mrCur]
+		kern.gemv(j.a.data[q*mr*k:(q+1)*mr*k], x, acc)
+		j.vecEpilogue(acc[:mrCur], i0, flags)
+	}
+	lo, hi := j.m0*mr, min(j.m1*mr, m)
+	if hi > lo {
+		j.actAfter(kern, j.c[lo:hi], hi-lo, 1, hi-lo)
+	}
+}
+
+// vecEpilogue writes c[i0+i] = acc[i] with the epilogue of flags (bias,
+// residual, ReLU, clamp; one step over all of k) for i < len(acc). The
+// residual may be C itself: each element is read before it is written.
+func (j *job) vecEpilogue(acc []float32, i0, flags int) {
+	c := j.c[i0 : i0+len(acc)]
+	var bias, res []float32
+	if flags&flagBias != 0 {
+		bias = j.ep.Bias[i0 : i0+len(c)]
+	}
+	if flags&flagRes != 0 {
+		res = j.ep.Residual[i0 : i0+len(c)]
+	}
+	relu, clamp := flags&flagReLU != 0, flags&flagClamp != 0
+	lo, hi := j.ep.Act.Lo, j.ep.Act.Hi
+	for i, v := range acc {
+		if bias != nil {
+			v += bias[i]
 		}
-		if j.ep.Residual != nil {
-			res = j.ep.Residual[i0 : i0+mrCur]
+		if res != nil {
+			v += res[i]
 		}
-		epilogue(acc[:], 1, j.c[i0:i0+mrCur], 1, bias, res, flags|j.clampFlag(), mrCur, 1, j.ep.Act.Lo, j.ep.Act.Hi)
-		j.actAfter(kern, j.c[i0:i0+mrCur], 1, mrCur, 1)
+		if relu && v < 0 {
+			v = 0
+		}
+		if clamp {
+			v = min(max(v, lo), hi)
+		}
+		c[i] = v
 	}
 }
 

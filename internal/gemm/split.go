@@ -1,0 +1,159 @@
+package gemm
+
+// How mul splits one product between threads: in N (each share packs only
+// its own columns of B and reads all of A) or in M (each share reads all
+// of B: packs it whole itself, or reads an implicit im2col made once for
+// all, or B in place). planUnits balances the units (panels of A,
+// micro-panels of B) alone, as measured on ResNet-50; planSplit overrules
+// it where a model of the shares' cost clearly disagrees: MobileNetV2's
+// projections to 32 channels (m = 32, n = 784), whose two shares of M each
+// packed all of B, run in N shares 6-11% faster on two threads
+// (BenchmarkSplitAB). The model counts, per row of k, a micro-tile's rows
+// times its columns (a gemv column costs 4/3 of a tile column: one 12-lane
+// FMA per 12 rows, where a 12x32 tile does 16 lanes), packCost per packed
+// float of B and readCost per float read from another share or in place,
+// and takes the makespan of the shares claimed in order by the first free
+// thread, as the pool runs them.
+
+// The model's constants, against one multiply-add of a micro-tile:
+// packing a float of B (from L3 or memory, while the tile's operands are
+// in L1 and L2), and reading one packed by another share, or in place. It
+// overrules planUnits where the other split's makespan is below
+// 1/splitMargin of it.
+const (
+	packCost    = 8
+	readCost    = 1
+	splitMargin = 1.05
+)
+
+// plan is one product's split: parts shares of N (byN) or of M; shared:
+// B is packed once first (packShared).
+type plan struct {
+	byN    bool
+	parts  int
+	shared bool
+}
+
+// splitModel is whether planSplit may overrule planUnits (a variable for
+// the benchmarks that compare both).
+var splitModel = true
+
+// planUnits is the split that balances the units alone: the dimension
+// whose largest share is smallest, on a tie N; shares of M one per thread
+// but where they need no B of their own (read in place, or an implicit
+// im2col made once for all), then finer.
+func (j *job) planUnits(th, mt, nt, flops int) plan {
+	if ceilDiv(nt, th)*mt <= ceilDiv(mt, th)*nt {
+		return plan{byN: true, parts: finer(nt, th, flops)}
+	}
+	p := plan{parts: min(th, mt)}
+	switch {
+	case j.direct(j.a.k) && fineM:
+		p.parts = min(finer(mt, th, flops), max(th, j.a.m/minRowsM))
+	case j.src != nil && j.canShare() && mt > 1:
+		p.shared = true
+		if fineM {
+			p.parts = min(finer(mt, th, flops), max(th, j.a.m/minRowsM))
+		}
+	}
+	return p
+}
+
+// planSplit chooses how to split j (mt A panels, nt B micro-panels, flops
+// floating-point operations) between th > 1 threads.
+func (j *job) planSplit(th, mt, nt, flops int) plan {
+	base := j.planUnits(th, mt, nt, flops)
+	if !splitModel || mt <= 1 {
+		return base
+	}
+	k := j.a.k
+	total := j.colsCost(0, nt, nt)
+	rows := float64(mt * j.kern.mr)
+	// N: each share packs its own columns (none read in place).
+	pn := plan{byN: true, parts: finer(nt, th, flops)}
+	pack := float64(packCost)
+	if j.direct(k) {
+		pack = readCost // only a tail panel is packed
+	}
+	costN := makespan(th, pn.parts, nt, func(lo, hi int) float64 {
+		return j.colsCost(lo, hi, nt)*(rows+pack) + rows*readCost // all of A
+	})
+	// M: shares of whole panels.
+	pm := plan{parts: min(th, mt)}
+	var before float64 // packing B once, in parallel, before the shares
+	switch {
+	case j.vec:
+		pack = 0 // b is read in place, one column
+		pm.parts = j.fineParts(mt, th, flops)
+	case j.direct(k):
+		pack = readCost
+		pm.parts = j.fineParts(mt, th, flops)
+	case j.src != nil && j.canShare():
+		// A plain B is packed by each share: packed once for all it
+		// measured no faster (BenchmarkSplitAB, BENCHMARKS.md).
+		pm.shared = true
+		before, pack = float64(packCost)*total/float64(th), readCost
+		pm.parts = j.fineParts(mt, th, flops)
+	}
+	mr := float64(j.kern.mr)
+	costM := before + makespan(th, pm.parts, mt, func(lo, hi int) float64 {
+		return float64(hi-lo)*mr*total + pack*total
+	})
+	// The model is coarse: it overrules the split that balances the
+	// units (panels of A, micro-panels of B) alone, measured on ResNet-50,
+	// only where it clearly disagrees.
+	switch {
+	case base.byN && costM*splitMargin < costN:
+		return pm
+	case !base.byN && costN*splitMargin < costM:
+		return pn
+	}
+	return base
+}
+
+// fineParts is how many shares of M to cut where they need no B of their
+// own: finer than one per thread, so that a thread at half speed (a vCPU
+// the host slows) holds a small share at the end, not half of the layer,
+// but each of at least minRowsM rows of A, for reading all of B from L3 to
+// stay a small part of its work.
+func (j *job) fineParts(mt, th, flops int) int {
+	parts := min(finer(mt, th, flops), max(th, j.a.m/minRowsM))
+	if !fineM || parts < 2*th {
+		return min(th, mt) // 3 shares on 2 threads take as long as 4
+	}
+	return parts
+}
+
+// makespan is when th threads that claim parts shares of units units in
+// order (cut), each the next when it is free, finish, the share [lo, hi)
+// costing cost(lo, hi).
+func makespan(th, parts, units int, cost func(lo, hi int) float64) float64 {
+	var free [maxParts]float64
+	th = min(th, parts, maxParts)
+	var end float64
+	for w := range parts {
+		t := 0
+		for i := 1; i < th; i++ {
+			if free[i] < free[t] {
+				t = i
+			}
+		}
+		free[t] += cost(cut(units, parts, th, 1, w), cut(units, parts, th, 1, w+1))
+		end = max(end, free[t])
+	}
+	return end
+}
+
+// colsCost is the cost, in tile columns, of B micro-panels [lo, hi) of
+// nt: nr each, but the last one the width of its tile kernel (the narrow
+// one's where it is used), plus the gemv's columns at 4/3 each.
+func (j *job) colsCost(lo, hi, nt int) float64 {
+	nr := j.kern.nr
+	w := float64((hi - lo) * nr)
+	if hi == nt {
+		cols := j.n - j.rem
+		_, tk := j.tail(cols - (nt-1)*nr)
+		w += float64(tk.nr-nr) + float64(j.rem)*4/3
+	}
+	return w
+}

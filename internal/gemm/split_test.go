@@ -1,0 +1,63 @@
+package gemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+func TestMakespan(t *testing.T) {
+	unit := func(lo, hi int) float64 { return float64(hi - lo) }
+	for _, c := range []struct {
+		th, parts, units int
+		want             float64
+	}{
+		{2, 2, 10, 5},  // two equal halves
+		{2, 3, 12, 8},  // three shares of 4 on two threads: one thread runs two
+		{1, 4, 10, 10}, // one thread runs everything
+		{2, 1, 7, 7},   // one share
+		{3, 3, 9, 3},
+	} {
+		if got := makespan(c.th, c.parts, c.units, unit); got != c.want {
+			t.Errorf("makespan(%d threads, %d parts, %d units) = %v, want %v", c.th, c.parts, c.units, got, c.want)
+		}
+	}
+	// Shrinking shares (parts >= 2*th): the total over the threads, plus
+	// at most the last (smallest) share.
+	if got := makespan(2, 8, 64, unit); got < 32 || got > 32+float64(64/8) {
+		t.Errorf("makespan(2, 8, 64) = %v, want 32 to 40", got)
+	}
+}
+
+// TestMulSplitModel checks C where the split model overrules the units'
+// balance (N shares for m = 32, as measured in BenchmarkSplitAB), and the
+// same products with the model off, on two and three threads.
+func TestMulSplitModel(t *testing.T) {
+	defer func(m bool) { splitModel = m }(splitModel)
+	for _, procs := range []int{2, 3} {
+		for _, model := range []bool{true, false} {
+			for _, s := range [][3]int{{32, 192, 784}, {32, 144, 784}, {24, 200, 3136}, {192, 300, 49}, {40, 96, 2000}} {
+				t.Run(fmt.Sprintf("procs=%d/model=%v/%dx%dx%d", procs, model, s[0], s[1], s[2]), func(t *testing.T) {
+					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+					splitModel = model
+					rng := rand.New(rand.NewPCG(uint64(s[0]), uint64(s[2])))
+					p := newProblem(rng, s[0], s[1], s[2], "all")
+					for _, kern := range kernelNames() {
+						backing, res := p.run(t, kern, guard+3)
+						p.check(t, backing, guard+3, res)
+					}
+				})
+			}
+		}
+	}
+	splitModel = true
+	pa := PackA(make([]float32, 32*192), 32, 192)
+	j, mt, nt := newJob(make([]float32, 32*784), pa, make([]float32, 192*784), nil, 784, Epilogue{})
+	if j.planUnits(2, mt, nt, 2*32*192*784).byN {
+		t.Skip("the units' balance splits N here already (another tile shape)")
+	}
+	if p := j.planSplit(2, mt, nt, 2*32*192*784); !p.byN || p.parts < 4 {
+		t.Errorf("32x192x784 on 2 threads: plan %+v, want N shares, at least 4", p)
+	}
+}
