@@ -1,0 +1,118 @@
+package infer
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/mlserve/mlserve/internal/gemm"
+)
+
+// The inverted-residual (MBConv) block's expand 1x1 convolution and
+// depthwise convolution as one layer (fuseExpand): depthwise channel c
+// reads only expanded channel c, so each share of the layer's one
+// fork-join computes a band of expanded channels (the rows of the expand's
+// weights, gemm.RowBlock, times the whole block input, on its own
+// goroutine) into a buffer of its own that stays in its core's L2, and
+// convolves those channels from there at once. The expanded tensor (at
+// MobileNetV2's second block 96 x 112 x 112 floats, 4.8 MB) never goes to
+// memory, and the many equal bands balance when one vCPU is slow.
+
+// mbBands is how a fused layer splits its expansion at one width of the
+// expand's GEMM (columns: batch times pixels): bands of rows channels.
+type mbBands struct {
+	rows int             // channels per band (the last may have fewer)
+	a    []*gemm.PackedA // the expand's weights of each band
+	bufs sync.Pool       // band buffers, rows x columns floats
+}
+
+// Band sizes: a band's buffer of expanded channels is at most
+// mbBandFloats (512 KiB: half of this CPU's 1 MiB L2 per core, the rest
+// for the block input and the depthwise scratch), and there are at least
+// mbMinBands bands (a few per thread, to balance). Where even one panel
+// of the expand's rows (gemm's PanelRows) is over mbMaxBandFloats (batch 8
+// at 56x56 and above), the layer runs the two convolutions in turn
+// instead, through a whole expanded tensor.
+var (
+	mbBandFloats    = 1 << 17
+	mbMaxBandFloats = 1 << 18
+	mbMinBands      = 8
+)
+
+// mbBandsFor returns the bands of l's expansion at cols columns, made once
+// per width, or nil where the layer runs unfused (see mbMaxBandFloats).
+func (l *layer) mbBandsFor(cols int) *mbBands {
+	if b, ok := l.bands.Load(cols); ok {
+		return b.(*mbBands)
+	}
+	e := l.expand
+	mr := e.packed.PanelRows()
+	if mr*cols > mbMaxBandFloats {
+		l.bands.Store(cols, (*mbBands)(nil))
+		return nil
+	}
+	rows := max(mr, mbBandFloats/cols/mr*mr)
+	rows = max(mr, min(rows, ceilDiv(ceilDiv(e.cout, mbMinBands), mr)*mr))
+	b := &mbBands{rows: rows}
+	for r0 := 0; r0 < e.cout; r0 += rows {
+		b.a = append(b.a, e.packed.RowBlock(r0, min(e.cout, r0+rows)))
+	}
+	b.bufs.New = func() any { s := make([]float32, rows*cols); return &s }
+	got, _ := l.bands.LoadOrStore(cols, b)
+	return got.(*mbBands)
+}
+
+// setupMB plans a depthwise convolution with its expansion fused
+// (l.expand): x is the block input [n, cin, h, w].
+func (o *execOp) setupMB(x *value) error {
+	l, e, n := o.l, o.l.expand, o.p.n
+	if err := o.need4(x); err != nil {
+		return err
+	}
+	if o.g.c != e.cin {
+		return fmt.Errorf("input has %d channels, weights want %d", o.g.c, e.cin)
+	}
+	if _, _, _, _, err := o.convGeom(x.shape); err != nil {
+		return err
+	}
+	o.g.c = l.group
+	o.newOut(n, l.cout, o.g.oh, o.g.ow)
+	hw := o.g.h * o.g.w
+	o.flops = 2*float64(n*l.cout*o.g.oh*o.g.ow)*float64(l.kh*l.kw) + 2*float64(n*hw*e.cout*e.cin)
+	o.dw = newGroupConv(o.g, 1, l.gconvAct())
+	// Packed after the first plan (convOutSizes): it is only for shapes.
+	if e.packed != nil && l.mbBandsFor(n*hw) == nil {
+		o.tmp = append(o.tmp, &buffer{size: e.cout * n * hw})
+	}
+	return nil
+}
+
+// runMB runs a layer planned by setupMB; pool is as groupConv's.
+func (o *execOp) runMB(dst, src, pool []float32) {
+	l, e, n := o.l, o.l.expand, o.p.n
+	cols := n * o.g.h * o.g.w
+	ep := gemm.Epilogue{Bias: e.bias, ReLU: e.relu}
+	ep.Act, _ = e.act.gemmAct()
+	a := l.gconvAct()
+	bd := l.mbBandsFor(cols)
+	if bd == nil {
+		x := o.tmp[0].data
+		gemm.Mul(x, e.packed, src, cols, ep)
+		groupConv(dst, x, o.dw, l.w, l.bias, n, o.g, 1, l.cout, l.group, a, pool)
+		return
+	}
+	parallelFor(len(bd.a), 1, func(lo, hi int) {
+		s := o.dw.Scratch()
+		buf := bd.bufs.Get().(*[]float32)
+		for b := lo; b < hi; b++ {
+			pa := bd.a[b]
+			r0 := b * bd.rows
+			r1 := r0 + pa.M()
+			bep := ep
+			bep.Bias = e.bias[r0:r1]
+			gemm.MulSerialEpilogue(*buf, pa, src, cols, bep)
+			depthwisePlanes(s, o.dw, dst, *buf, r0*n, l.w, l.bias, n, o.g, a, pool, r0*n, r1*n)
+		}
+		bd.bufs.Put(buf)
+		o.dw.Release(s)
+	})
+}
