@@ -39,3 +39,43 @@ func MulSerialEpilogue(c []float32, a *PackedA, b []float32, n int, ep Epilogue)
 	j, _, _ := newJob(c[:a.m*n], a, b[:a.k*n], nil, n, ep)
 	j.run()
 }
+
+// PackB packs B (k x n row-major, k = a.K()) once for MulPacked with a and
+// its row blocks, on the calling goroutine, into *buf (grown when short),
+// so that the callers' shares of the rows do not each pack all of B. It
+// reports false, and packs nothing, where Mul would not pack B either
+// (few rows of B, read in place, or one column) or where B is wider than
+// one block of columns; MulSerialEpilogue is the way then.
+func PackB(buf *[]float32, a *PackedA, b []float32, n int) bool {
+	if n < 1 || len(b) < a.k*n {
+		panic(fmt.Sprintf("gemm: PackB: bad shapes k=%d n=%d len(b)=%d", a.k, n, len(b)))
+	}
+	j, _, _ := newJob(nil, a, b[:a.k*n], nil, n, Epilogue{})
+	if j.direct(a.k) || !j.canShare() {
+		return false
+	}
+	if need := a.k*j.sharedWidth(n-j.rem) + j.rem*a.k; len(*buf) < need {
+		*buf = make([]float32, need)
+	}
+	j.shared = *buf
+	kcStep, _ := j.blocking()
+	j.packBlocks(0, ceilDiv(a.k, kcStep))
+	return true
+}
+
+// MulPacked is MulSerialEpilogue with B packed by PackB for a, or for the
+// matrix a is a RowBlock of, at the same n.
+func MulPacked(c []float32, a *PackedA, packed []float32, n int, ep Epilogue) {
+	switch {
+	case n < 1 || len(c) < a.m*n:
+		panic(fmt.Sprintf("gemm: MulPacked: bad shapes m=%d n=%d len(c)=%d", a.m, n, len(c)))
+	case ep.Bias != nil && len(ep.Bias) < a.m, ep.Residual != nil && len(ep.Residual) < a.m*n:
+		panic("gemm: MulPacked: epilogue slices too short")
+	}
+	j, _, _ := newJob(c[:a.m*n], a, nil, nil, n, ep)
+	if need := a.k*j.sharedWidth(n-j.rem) + j.rem*a.k; len(packed) < need {
+		panic(fmt.Sprintf("gemm: MulPacked: packed B of %d floats, want %d", len(packed), need))
+	}
+	j.shared = packed
+	j.run()
+}

@@ -23,6 +23,7 @@ type mbBands struct {
 	rows int             // channels per band (the last may have fewer)
 	a    []*gemm.PackedA // the expand's weights of each band
 	bufs sync.Pool       // band buffers, rows x columns floats
+	pack sync.Pool       // the block input packed once for every band (gemm.PackB)
 }
 
 // Band sizes: a band's buffer of expanded channels is at most
@@ -57,6 +58,7 @@ func (l *layer) mbBandsFor(cols int) *mbBands {
 		b.a = append(b.a, e.packed.RowBlock(r0, min(e.cout, r0+rows)))
 	}
 	b.bufs.New = func() any { s := make([]float32, rows*cols); return &s }
+	b.pack.New = func() any { return new([]float32) }
 	got, _ := l.bands.LoadOrStore(cols, b)
 	return got.(*mbBands)
 }
@@ -100,6 +102,11 @@ func (o *execOp) runMB(dst, src, pool []float32) {
 		groupConv(dst, x, o.dw, l.w, l.bias, n, o.g, 1, l.cout, l.group, a, pool)
 		return
 	}
+	// Where gemm would pack B (more rows than it reads in place), it is
+	// packed once here for every band instead of by each.
+	pb := bd.pack.Get().(*[]float32)
+	defer bd.pack.Put(pb)
+	packed := gemm.PackB(pb, e.packed, src, cols)
 	parallelFor(len(bd.a), 1, func(lo, hi int) {
 		s := o.dw.Scratch()
 		buf := bd.bufs.Get().(*[]float32)
@@ -109,7 +116,11 @@ func (o *execOp) runMB(dst, src, pool []float32) {
 			r1 := r0 + pa.M()
 			bep := ep
 			bep.Bias = e.bias[r0:r1]
-			gemm.MulSerialEpilogue(*buf, pa, src, cols, bep)
+			if packed {
+				gemm.MulPacked(*buf, pa, *pb, cols, bep)
+			} else {
+				gemm.MulSerialEpilogue(*buf, pa, src, cols, bep)
+			}
 			depthwisePlanes(s, o.dw, dst, *buf, r0*n, l.w, l.bias, n, o.g, a, pool, r0*n, r1*n)
 		}
 		bd.bufs.Put(buf)
