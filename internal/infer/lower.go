@@ -77,7 +77,7 @@ type layer struct {
 	// kGConv depthwise: the 1x1 expanding convolution fused before it
 	// (fuseExpand), or nil; its bands (op_families_mb.go).
 	expand *layer
-	bands  sync.Map // columns of the expand's GEMM -> *mbBands
+	bands  sync.Map // bandKey -> *mbBands
 	// kBinary: the arithmetic; kAvgPool: count the padding
 	arith       string
 	includePads bool

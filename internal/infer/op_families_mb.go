@@ -2,6 +2,7 @@ package infer
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/mlserve/mlserve/internal/gemm"
@@ -28,38 +29,49 @@ type mbBands struct {
 
 // Band sizes: a band's buffer of expanded channels is at most
 // mbBandFloats (512 KiB: half of this CPU's 1 MiB L2 per core, the rest
-// for the block input and the depthwise scratch), and there are at least
-// mbMinBands bands (a few per thread, to balance). Where even one panel
-// of the expand's rows (gemm's PanelRows) is over mbMaxBandFloats (batch 8
-// at 56x56 and above), the layer runs the two convolutions in turn
-// instead, through a whole expanded tensor.
+// for the block input and the depthwise scratch), and with several
+// threads there are at least mbBandsPerThread bands per thread, to balance
+// (at one thread, as few as the size allows: each band costs a little).
+// Where even one panel of the expand's rows (gemm's PanelRows) is over
+// mbMaxBandFloats (batch 8 at 56x56 and above), the layer runs the two
+// convolutions in turn instead, through a whole expanded tensor.
 var (
-	mbBandFloats    = 1 << 17
-	mbMaxBandFloats = 1 << 18
-	mbMinBands      = 8
+	mbBandFloats     = 1 << 17
+	mbMaxBandFloats  = 1 << 18
+	mbBandsPerThread = 4
 )
 
+// bandKey is what a layer's bands depend on: the columns of the expand's
+// GEMM (batch times pixels) and the threads.
+type bandKey struct{ cols, threads int }
+
 // mbBandsFor returns the bands of l's expansion at cols columns, made once
-// per width, or nil where the layer runs unfused (see mbMaxBandFloats).
+// per width and thread count, or nil where the layer runs unfused (see
+// mbMaxBandFloats).
 func (l *layer) mbBandsFor(cols int) *mbBands {
-	if b, ok := l.bands.Load(cols); ok {
+	key := bandKey{cols, runtime.GOMAXPROCS(0)}
+	if b, ok := l.bands.Load(key); ok {
 		return b.(*mbBands)
 	}
 	e := l.expand
 	mr := e.packed.PanelRows()
 	if mr*cols > mbMaxBandFloats {
-		l.bands.Store(cols, (*mbBands)(nil))
+		l.bands.Store(key, (*mbBands)(nil))
 		return nil
 	}
+	minBands := 1
+	if key.threads > 1 {
+		minBands = mbBandsPerThread * key.threads
+	}
 	rows := max(mr, mbBandFloats/cols/mr*mr)
-	rows = max(mr, min(rows, ceilDiv(ceilDiv(e.cout, mbMinBands), mr)*mr))
+	rows = max(mr, min(rows, ceilDiv(ceilDiv(e.cout, minBands), mr)*mr))
 	b := &mbBands{rows: rows}
 	for r0 := 0; r0 < e.cout; r0 += rows {
 		b.a = append(b.a, e.packed.RowBlock(r0, min(e.cout, r0+rows)))
 	}
 	b.bufs.New = func() any { s := make([]float32, rows*cols); return &s }
 	b.pack.New = func() any { return new([]float32) }
-	got, _ := l.bands.LoadOrStore(cols, b)
+	got, _ := l.bands.LoadOrStore(key, b)
 	return got.(*mbBands)
 }
 

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"os"
+	"runtime"
+	"strconv"
 	"testing"
 )
 
@@ -132,7 +135,7 @@ func runNet(t testing.TB, net *network, n int, x []float32) (*plan, []float32) {
 // bands that do not divide the channels, batch 1 and 3, the pool, and the
 // unfused fallback (bands too large for the cache).
 func TestMBFused(t *testing.T) {
-	defer func(a, b int) { mbMinBands, mbMaxBandFloats = a, b }(mbMinBands, mbMaxBandFloats)
+	defer func(a, b int) { mbBandsPerThread, mbMaxBandFloats = a, b }(mbBandsPerThread, mbMaxBandFloats)
 	cases := []mbCase{
 		{1, 5, 37, 9, 11, 3, 1, relu6, relu6, false},
 		{1, 7, 37, 10, 9, 3, 2, relu6, relu6, false},
@@ -141,12 +144,15 @@ func TestMBFused(t *testing.T) {
 		{2, 16, 100, 7, 7, 3, 1, relu6, relu6, true},
 		{1, 80, 41, 14, 14, 3, 2, silu, silu, false}, // k > gemm's in-place limit: B packed per band
 	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	for ci, tt := range cases {
-		for _, minBands := range []int{1, 3, 7, 64} {
+		for _, pb := range [][2]int{{1, 4}, {2, 1}, {2, 3}, {3, 4}, {2, 32}} { // threads, bands per thread
 			for _, fallback := range []bool{false, true} {
-				name := fmt.Sprintf("case%d/bands%d/fallback%v", ci, minBands, fallback)
+				procs, perThread := pb[0], pb[1]
+				runtime.GOMAXPROCS(procs)
+				name := fmt.Sprintf("case%d/procs%d/bands%d/fallback%v", ci, procs, perThread, fallback)
 				eachKernel(t, func(kern string) {
-					mbMinBands, mbMaxBandFloats = minBands, 1<<18
+					mbBandsPerThread, mbMaxBandFloats = perThread, 1<<18
 					if fallback {
 						mbMaxBandFloats = 0
 					}
@@ -165,7 +171,7 @@ func TestMBFused(t *testing.T) {
 					if fallback != (bd == nil) || p.ops[0].l.expand == nil {
 						t.Fatalf("%s: bands %v, want the fallback %v", name, bd, fallback)
 					}
-					if bd != nil && minBands > 1 && tt.c > bd.rows && len(bd.a) < 2 {
+					if bd != nil && procs > 1 && tt.c > bd.rows && len(bd.a) < 2 {
 						t.Fatalf("%s: %d bands of %d rows", name, len(bd.a), bd.rows)
 					}
 				})
@@ -199,7 +205,13 @@ func TestMBNotFused(t *testing.T) {
 // unfused (the expansion whole, then the depthwise convolution) on the
 // blocks of MobileNetV2 and EfficientNet-B0 at batch 1.
 func BenchmarkMBBlock(b *testing.B) {
-	defer func(v int) { mbMaxBandFloats = v }(mbMaxBandFloats)
+	defer func(v, w, x int) { mbMaxBandFloats, mbBandsPerThread, mbBandFloats = v, w, x }(mbMaxBandFloats, mbBandsPerThread, mbBandFloats)
+	if v, err := strconv.Atoi(os.Getenv("MB_BANDS_PER_THREAD")); err == nil {
+		mbBandsPerThread = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("MB_BANDFLOATS")); err == nil {
+		mbBandFloats = v
+	}
 	max0 := mbMaxBandFloats
 	for _, tt := range []mbCase{
 		{1, 16, 96, 112, 112, 3, 2, relu6, relu6, false},
