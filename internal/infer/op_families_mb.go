@@ -23,8 +23,41 @@ import (
 type mbBands struct {
 	rows int             // channels per band (the last may have fewer)
 	a    []*gemm.PackedA // the expand's weights of each band
-	bufs sync.Pool       // band buffers, rows x columns floats
-	pack sync.Pool       // the block input packed once for every band (gemm.PackB)
+}
+
+// mbBufs holds the band buffers and packed block inputs of every fused
+// layer: one free list, so that the layers of a run reuse the same few
+// buffers, which stay in cache, instead of a buffer per layer. Unlike a
+// sync.Pool it keeps them across garbage collections (they are at most a
+// few per running share, of at most mbMaxBandFloats each, or the block
+// input packed).
+var mbBufs struct {
+	sync.Mutex
+	free []*[]float32
+}
+
+// mbBuf takes a buffer of at least n floats from mbBufs; mbPut returns it.
+func mbBuf(n int) *[]float32 {
+	mbBufs.Lock()
+	var b *[]float32
+	if k := len(mbBufs.free); k > 0 {
+		b = mbBufs.free[k-1]
+		mbBufs.free = mbBufs.free[:k-1]
+	}
+	mbBufs.Unlock()
+	if b == nil {
+		b = new([]float32)
+	}
+	if len(*b) < n {
+		*b = make([]float32, n)
+	}
+	return b
+}
+
+func mbPut(b *[]float32) {
+	mbBufs.Lock()
+	mbBufs.free = append(mbBufs.free, b)
+	mbBufs.Unlock()
 }
 
 // Band sizes: a band's buffer of expanded channels is at most
@@ -63,14 +96,14 @@ func (l *layer) mbBandsFor(cols int) *mbBands {
 	if key.threads > 1 {
 		minBands = mbBandsPerThread * key.threads
 	}
-	rows := max(mr, mbBandFloats/cols/mr*mr)
-	rows = max(mr, min(rows, ceilDiv(ceilDiv(e.cout, minBands), mr)*mr))
+	// As many bands as the size and the threads ask for, as even as the
+	// panels allow.
+	bands := max(minBands, ceilDiv(e.cout*cols, mbBandFloats))
+	rows := max(mr, ceilDiv(ceilDiv(e.cout, bands), mr)*mr)
 	b := &mbBands{rows: rows}
 	for r0 := 0; r0 < e.cout; r0 += rows {
 		b.a = append(b.a, e.packed.RowBlock(r0, min(e.cout, r0+rows)))
 	}
-	b.bufs.New = func() any { s := make([]float32, rows*cols); return &s }
-	b.pack.New = func() any { return new([]float32) }
 	got, _ := l.bands.LoadOrStore(key, b)
 	return got.(*mbBands)
 }
@@ -116,12 +149,12 @@ func (o *execOp) runMB(dst, src, pool []float32) {
 	}
 	// Where gemm would pack B (more rows than it reads in place), it is
 	// packed once here for every band instead of by each.
-	pb := bd.pack.Get().(*[]float32)
-	defer bd.pack.Put(pb)
+	pb := mbBuf(0)
+	defer mbPut(pb)
 	packed := gemm.PackB(pb, e.packed, src, cols)
 	parallelFor(len(bd.a), 1, func(lo, hi int) {
 		s := o.dw.Scratch()
-		buf := bd.bufs.Get().(*[]float32)
+		buf := mbBuf(bd.rows * cols)
 		for b := lo; b < hi; b++ {
 			pa := bd.a[b]
 			r0 := b * bd.rows
@@ -135,7 +168,7 @@ func (o *execOp) runMB(dst, src, pool []float32) {
 			}
 			depthwisePlanes(s, o.dw, dst, *buf, r0*n, l.w, l.bias, n, o.g, a, pool, r0*n, r1*n)
 		}
-		bd.bufs.Put(buf)
+		mbPut(buf)
 		o.dw.Release(s)
 	})
 }
