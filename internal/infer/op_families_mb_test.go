@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+
+	"github.com/mlserve/mlserve/internal/gemm"
 )
 
 // mbCase is one inverted-residual block: cin channels of h x w expanded to
@@ -236,7 +238,10 @@ func BenchmarkMBBlock(b *testing.B) {
 			p, _ := runNet(b, net, tt.n, x)
 			b.Run(fmt.Sprintf("%dto%dx%dx%d-k%d-s%d/fused=%v", tt.cin, tt.c, tt.h, tt.w, tt.k, tt.s, fused), func(b *testing.B) {
 				for b.Loop() {
-					if err := p.run(context.Background()); err != nil {
+					done := gemm.Share() // as one inference: the pool stays awake (lanes.go)
+					err := p.run(context.Background())
+					done()
+					if err != nil {
 						b.Fatal(err)
 					}
 				}
