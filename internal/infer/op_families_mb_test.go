@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"testing"
@@ -246,6 +247,35 @@ func BenchmarkMBBlock(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestMBFusedInFamilies checks that the inverted-residual families lose
+// their expand layers to the depthwise convolutions (every depthwise
+// convolution after a 1x1 one), and that ResNet-50 has nothing to fuse
+// (TestFamiliesParity and TestParity check the results).
+func TestMBFusedInFamilies(t *testing.T) {
+	for file, want := range map[string]int{
+		"families/mobilenetv2-opset13.onnx":           16,
+		"families/efficientnet-opset13.onnx":          9, // half depth: 10 blocks, the first without an expansion
+		"families/mobilenetv3-opset13.onnx":           -1,
+		"families/bench/mobilenetv2-1.0-opset13.onnx": 16,
+		"families/bench/efficientnet-b0-opset13.onnx": 15,
+		"models/resnet50-opset11.onnx":                0,
+	} {
+		c, err := LoadFile(filepath.Join(fixtures, file), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fused := 0
+		for _, l := range c.net.layers {
+			if l.expand != nil {
+				fused++
+			}
+		}
+		if (want >= 0 && fused != want) || (want < 0 && fused == 0) {
+			t.Errorf("%s: %d fused blocks, want %d", file, fused, want)
 		}
 	}
 }
