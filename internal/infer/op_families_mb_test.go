@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/mlserve/mlserve/internal/gemm"
@@ -276,6 +277,43 @@ func TestMBFusedInFamilies(t *testing.T) {
 		}
 		if (want >= 0 && fused != want) || (want < 0 && fused == 0) {
 			t.Errorf("%s: %d fused blocks, want %d", file, fused, want)
+		}
+	}
+}
+
+// TestMBFusedLanes runs the fused families with two and three lanes and
+// three callers at once (the lanes share the band buffers' free list), each
+// against the torch logits.
+func TestMBFusedLanes(t *testing.T) {
+	input := readF32(t, filepath.Join(fixtures, "models/input-b4.f32"))
+	per := 3 * 224 * 224
+	px := [][]float32{input[:per], input[per : 2*per], input[2*per : 3*per], input[3*per:]}
+	for _, m := range [][2]string{{"mobilenetv2-opset13.onnx", "mobilenetv2.out-b4.f32"}, {"efficientnet-opset13.onnx", "efficientnet.out-b4.f32"}} {
+		want := readF32(t, filepath.Join(fixtures, "families", m[1]))
+		for _, lanes := range []int{2, 3} {
+			c, err := LoadFile(filepath.Join(fixtures, "families", m[0]), Options{Lanes: lanes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for r := range 3 {
+				wg.Go(func() {
+					rot := append(append([][]float32(nil), px[r:]...), px[:r]...)
+					rows, err := c.Logits(context.Background(), rot)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					var got []float32
+					for i := range rows {
+						got = append(got, rows[(i-r+len(rows))%len(rows)]...)
+					}
+					if e := relL2(got, want); !(e < familyLimit) {
+						t.Errorf("%s, %d lanes, caller %d: relative L2 error %.3g, want < %g", m[0], lanes, r, e, familyLimit)
+					}
+				})
+			}
+			wg.Wait()
 		}
 	}
 }
