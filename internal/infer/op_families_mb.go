@@ -127,26 +127,40 @@ func (o *execOp) setupMB(x *value) error {
 	o.flops = 2*float64(n*l.cout*o.g.oh*o.g.ow)*float64(l.kh*l.kw) + 2*float64(n*hw*e.cout*e.cin)
 	o.dw = newGroupConv(o.g, 1, l.gconvAct())
 	// Packed after the first plan (convOutSizes): it is only for shapes.
-	if e.packed != nil && l.mbBandsFor(n*hw) == nil {
+	if e.packed != nil && l.mbBandsFor(n*hw) == nil && l.mbBandsFor(hw) == nil {
 		o.tmp = append(o.tmp, &buffer{size: e.cout * n * hw})
 	}
 	return nil
 }
 
-// runMB runs a layer planned by setupMB; pool is as groupConv's.
+// runMB runs a layer planned by setupMB; pool is as groupConv's. A batch
+// whose bands would be too large for the cache runs image by image (the
+// bands of one image's columns), and where even those are too large, the
+// two convolutions run in turn through the whole expanded tensor.
 func (o *execOp) runMB(dst, src, pool []float32) {
 	l, e, n := o.l, o.l.expand, o.p.n
-	cols := n * o.g.h * o.g.w
+	hw := o.g.h * o.g.w
 	ep := gemm.Epilogue{Bias: e.bias, ReLU: e.relu}
 	ep.Act, _ = e.act.gemmAct()
 	a := l.gconvAct()
-	bd := l.mbBandsFor(cols)
-	if bd == nil {
-		x := o.tmp[0].data
-		gemm.Mul(x, e.packed, src, cols, ep)
-		groupConv(dst, x, o.dw, l.w, l.bias, n, o.g, 1, l.cout, l.group, a, pool)
+	if bd := l.mbBandsFor(n * hw); bd != nil {
+		o.runBands(bd, dst, src, pool, ep, a)
 		return
 	}
+	if bd := l.mbBandsFor(hw); bd != nil {
+		o.runImageBands(bd, dst, src, pool, ep, a)
+		return
+	}
+	x := o.tmp[0].data
+	gemm.Mul(x, e.packed, src, n*hw, ep)
+	groupConv(dst, x, o.dw, l.w, l.bias, n, o.g, 1, l.cout, l.group, a, pool)
+}
+
+// runBands computes the expansion of the whole batch band by band, each
+// band's depthwise convolution right after it.
+func (o *execOp) runBands(bd *mbBands, dst, src, pool []float32, ep gemm.Epilogue, a activation) {
+	l, e, n := o.l, o.l.expand, o.p.n
+	cols := n * o.g.h * o.g.w
 	// Where gemm would pack B (more rows than it reads in place), it is
 	// packed once here for every band instead of by each.
 	pb := mbBuf(0)
@@ -156,19 +170,71 @@ func (o *execOp) runMB(dst, src, pool []float32) {
 		s := o.dw.Scratch()
 		buf := mbBuf(bd.rows * cols)
 		for b := lo; b < hi; b++ {
-			pa := bd.a[b]
-			r0 := b * bd.rows
-			r1 := r0 + pa.M()
-			bep := ep
-			bep.Bias = e.bias[r0:r1]
+			r0, r1 := bd.band(b)
 			if packed {
-				gemm.MulPacked(*buf, pa, *pb, cols, bep)
+				gemm.MulPacked(*buf, bd.a[b], *pb, cols, bd.epilogue(ep, b))
 			} else {
-				gemm.MulSerialEpilogue(*buf, pa, src, cols, bep)
+				gemm.MulSerialEpilogue(*buf, bd.a[b], src, cols, bd.epilogue(ep, b))
 			}
 			depthwisePlanes(s, o.dw, dst, *buf, r0*n, l.w, l.bias, n, o.g, a, pool, r0*n, r1*n)
 		}
 		mbPut(buf)
 		o.dw.Release(s)
 	})
+}
+
+// runImageBands is runBands one image at a time: the shares are (image,
+// band) pairs, image-major, and a share copies an image's input (its
+// strided rows of the CNHW batch) into a B of its own, packing it where
+// gemm would, when its image changes.
+func (o *execOp) runImageBands(bd *mbBands, dst, src, pool []float32, ep gemm.Epilogue, a activation) {
+	l, e, n := o.l, o.l.expand, o.p.n
+	hw, ohw, ksz := o.g.h*o.g.w, o.g.oh*o.g.ow, l.kh*l.kw
+	post := postAct(a)
+	nb := len(bd.a)
+	parallelFor(n*nb, 1, func(lo, hi int) {
+		s := o.dw.Scratch()
+		buf, xb, pb := mbBuf(bd.rows*hw), mbBuf(e.cin*hw), mbBuf(0)
+		img, packed := -1, false
+		for u := lo; u < hi; u++ {
+			b, band := u/nb, u%nb
+			if b != img {
+				img = b
+				for ci := range e.cin {
+					copy((*xb)[ci*hw:(ci+1)*hw], src[(ci*n+b)*hw:])
+				}
+				packed = gemm.PackB(pb, e.packed, *xb, hw)
+			}
+			if packed {
+				gemm.MulPacked(*buf, bd.a[band], *pb, hw, bd.epilogue(ep, band))
+			} else {
+				gemm.MulSerialEpilogue(*buf, bd.a[band], *xb, hw, bd.epilogue(ep, band))
+			}
+			r0, r1 := bd.band(band)
+			for c := r0; c < r1; c++ {
+				p := c*n + b
+				o.dw.RunWith(s, dst[p*ohw:], ohw, (*buf)[(c-r0)*hw:], hw, l.w[c*ksz:(c+1)*ksz], l.bias[c:c+1])
+				if post || pool != nil {
+					finishPlanes(dst[p*ohw:(p+1)*ohw], ohw, a, post, pool, p)
+				}
+			}
+		}
+		mbPut(buf)
+		mbPut(xb)
+		mbPut(pb)
+		o.dw.Release(s)
+	})
+}
+
+// band returns the channels [r0, r1) of band b.
+func (bd *mbBands) band(b int) (r0, r1 int) {
+	r0 = b * bd.rows
+	return r0, r0 + bd.a[b].M()
+}
+
+// epilogue is the expansion's epilogue ep for band b: its rows of the bias.
+func (bd *mbBands) epilogue(ep gemm.Epilogue, b int) gemm.Epilogue {
+	r0, r1 := bd.band(b)
+	ep.Bias = ep.Bias[r0:r1]
+	return ep
 }

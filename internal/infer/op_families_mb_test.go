@@ -136,8 +136,9 @@ func runNet(t testing.TB, net *network, n int, x []float32) (*plan, []float32) {
 
 // TestMBFused checks the fused expand + depthwise layer against the
 // plain-Go definition: odd channel counts, stride 1 and 2, 3x3 and 5x5,
-// bands that do not divide the channels, batch 1 and 3, the pool, and the
-// unfused fallback (bands too large for the cache).
+// bands that do not divide the channels, batch 1, 2 and 3, the pool, a
+// batch run image by image and the unfused fallback (bands too large for
+// the cache).
 func TestMBFused(t *testing.T) {
 	defer func(a, b int) { mbBandsPerThread, mbMaxBandFloats = a, b }(mbBandsPerThread, mbMaxBandFloats)
 	cases := []mbCase{
@@ -151,15 +152,14 @@ func TestMBFused(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	for ci, tt := range cases {
 		for _, pb := range [][2]int{{1, 4}, {2, 1}, {2, 3}, {3, 4}, {2, 32}} { // threads, bands per thread
-			for _, fallback := range []bool{false, true} {
+			for _, mode := range []string{"batch", "image", "whole"} {
+				if mode == "image" && tt.n == 1 {
+					continue
+				}
 				procs, perThread := pb[0], pb[1]
 				runtime.GOMAXPROCS(procs)
-				name := fmt.Sprintf("case%d/procs%d/bands%d/fallback%v", ci, procs, perThread, fallback)
+				name := fmt.Sprintf("case%d/procs%d/bands%d/%s", ci, procs, perThread, mode)
 				eachKernel(t, func(kern string) {
-					mbBandsPerThread, mbMaxBandFloats = perThread, 1<<18
-					if fallback {
-						mbMaxBandFloats = 0
-					}
 					r := rand.New(rand.NewSource(int64(ci)))
 					net := mbNet(tt, r)
 					x := randSlice(r, tt.n*tt.cin*tt.h*tt.w)
@@ -169,11 +169,24 @@ func TestMBFused(t *testing.T) {
 						t.Fatalf("%s: the block was not fused: %d layers", name, len(net.layers))
 					}
 					packWeights(net)
+					l, hw := net.layers[0], tt.h*tt.w
+					mr := l.expand.packed.PanelRows()
+					mbBandsPerThread, mbMaxBandFloats = perThread, map[string]int{"batch": 1 << 18, "image": mr * hw, "whole": 0}[mode]
 					p, got := runNet(t, net, tt.n, x)
 					closeTo(t, name+"/"+kern, got, want, 2e-5)
-					bd := net.layers[0].mbBandsFor(tt.n * tt.h * tt.w)
-					if fallback != (bd == nil) || p.ops[0].l.expand == nil {
-						t.Fatalf("%s: bands %v, want the fallback %v", name, bd, fallback)
+					batch, image := l.mbBandsFor(tt.n*hw), l.mbBandsFor(hw)
+					ran := "whole"
+					if batch != nil {
+						ran = "batch"
+					} else if image != nil {
+						ran = "image"
+					}
+					if ran != mode || p.ops[0].l.expand == nil {
+						t.Fatalf("%s: ran as %s", name, ran)
+					}
+					bd := batch
+					if bd == nil {
+						bd = image
 					}
 					if bd != nil && procs > 1 && tt.c > bd.rows && len(bd.a) < 2 {
 						t.Fatalf("%s: %d bands of %d rows", name, len(bd.a), bd.rows)

@@ -42,7 +42,7 @@ func groupConv(dst, src []float32, c *dwconv.Conv, w, bias []float32, n int, g g
 		})
 		return
 	}
-	post := a.kind != actNone && a.kind != actRelu && a.kind != actClip
+	post := postAct(a)
 	parallelFor(group*n, 1, func(plo, phi int) {
 		s := c.Scratch()
 		defer c.Release(s)
@@ -68,7 +68,7 @@ func groupConv(dst, src []float32, c *dwconv.Conv, w, bias []float32, n int, g g
 // instead of one per plane.
 func depthwisePlanes(s dwconv.Scratch, c *dwconv.Conv, dst, src []float32, ps int, w, bias []float32, n int, g geom, a activation, pool []float32, p0, p1 int) {
 	hw, ohw, ksz := g.h*g.w, g.oh*g.ow, g.kh*g.kw
-	post := a.kind != actNone && a.kind != actRelu && a.kind != actClip
+	post := postAct(a)
 	block := max(1, finishBlock/ohw)
 	for q0 := p0; q0 < p1; q0 += block {
 		q1 := min(p1, q0+block)
@@ -80,6 +80,12 @@ func depthwisePlanes(s dwconv.Scratch, c *dwconv.Conv, dst, src []float32, ps in
 			finishPlanes(dst[q0*ohw:q1*ohw], ohw, a, post, pool, q0)
 		}
 	}
+}
+
+// postAct reports whether the activation a is applied after the direct
+// kernel, which applies only a clamp (ReLU, Clip).
+func postAct(a activation) bool {
+	return a.kind != actNone && a.kind != actRelu && a.kind != actClip
 }
 
 // finishBlock is how many floats of small output planes groupConv
