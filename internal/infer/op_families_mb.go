@@ -28,9 +28,8 @@ type mbBands struct {
 // mbBufs holds the band buffers and packed block inputs of every fused
 // layer: one free list, so that the layers of a run reuse the same few
 // buffers, which stay in cache, instead of a buffer per layer. Unlike a
-// sync.Pool it keeps them across garbage collections (they are at most a
-// few per running share, of at most mbMaxBandFloats each, or the block
-// input packed).
+// sync.Pool it keeps them across garbage collections (they are a few per
+// running share: a band, about mbBandFloats, and a block input).
 var mbBufs struct {
 	sync.Mutex
 	free []*[]float32
@@ -60,14 +59,16 @@ func mbPut(b *[]float32) {
 	mbBufs.Unlock()
 }
 
-// Band sizes: a band's buffer of expanded channels is at most
-// mbBandFloats (512 KiB: half of this CPU's 1 MiB L2 per core, the rest
-// for the block input and the depthwise scratch), and with several
-// threads there are at least mbBandsPerThread bands per thread, to balance
-// (at one thread, as few as the size allows: each band costs a little).
-// Where even one panel of the expand's rows (gemm's PanelRows) is over
-// mbMaxBandFloats (batch 8 at 56x56 and above), the layer runs the two
-// convolutions in turn instead, through a whole expanded tensor.
+// Band sizes: a band's buffer of expanded channels is about mbBandFloats
+// (512 KiB: half of this CPU's 1 MiB L2 per core, the rest for the block
+// input and the depthwise scratch; rounded up to whole panels of the
+// expand's rows, gemm's PanelRows), and with several threads there are at
+// least mbBandsPerThread bands per thread, to balance (at one thread, as
+// few as the size allows: each band costs a little). Where even one panel
+// over the whole batch is over mbMaxBandFloats (batch 8 at 56x56 and
+// above), the layer runs image by image, and where one image's panel is
+// too (planes over about 147x147), the two convolutions in turn, through
+// a whole expanded tensor.
 var (
 	mbBandFloats     = 1 << 17
 	mbMaxBandFloats  = 1 << 18
@@ -79,8 +80,8 @@ var (
 type bandKey struct{ cols, threads int }
 
 // mbBandsFor returns the bands of l's expansion at cols columns, made once
-// per width and thread count, or nil where the layer runs unfused (see
-// mbMaxBandFloats).
+// per width and thread count, or nil where one panel of rows at that width
+// is over mbMaxBandFloats.
 func (l *layer) mbBandsFor(cols int) *mbBands {
 	key := bandKey{cols, runtime.GOMAXPROCS(0)}
 	if b, ok := l.bands.Load(key); ok {
