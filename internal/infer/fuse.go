@@ -9,6 +9,7 @@ func fuse(net *network) {
 	fuseSiLU(net)
 	fuseActivation(net)
 	fuseSEScale(net)
+	fuseExpand(net)
 }
 
 // uses counts the readers of every value (the graph output counts once).
@@ -243,4 +244,32 @@ func perChannel(net *network, p map[string]int, v string, depth int) bool {
 		return perChannel(net, p, l.in[0], depth-1)
 	}
 	return false
+}
+
+// fuseExpand moves a 1x1 expanding convolution into the depthwise
+// convolution that is its only reader (an inverted-residual block,
+// MobileNetV2, EfficientNet): depthwise output channel c needs only
+// expanded channel c, so the fused layer computes the expansion a band of
+// channels at a time and convolves each band while it is in cache
+// (op_families_mb.go), in one fork-join, and the expanded tensor is never
+// written whole.
+func fuseExpand(net *network) {
+	u, p, drop := net.uses(), net.producers(), map[*layer]bool{}
+	for _, l := range net.layers {
+		if l.kind != kGConv || l.cin != 1 || l.cout != l.group || l.expand != nil || u[l.in[0]] != 1 {
+			continue
+		}
+		i, ok := p[l.in[0]]
+		if !ok {
+			continue
+		}
+		e := net.layers[i]
+		if !pointwise(e) || e.residual != "" || e.seScale != "" || e.cout != l.group || drop[e] {
+			continue
+		}
+		l.expand, l.in = e, []string{e.in[0]}
+		l.typ = e.typ + "+" + l.typ
+		drop[e] = true
+	}
+	net.removeLayers(drop)
 }

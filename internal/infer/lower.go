@@ -4,6 +4,7 @@ import (
 	"errors"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/mlserve/mlserve/internal/gemm"
 	"github.com/mlserve/mlserve/internal/onnx"
@@ -73,6 +74,10 @@ type layer struct {
 	// kGConv: groups; kGConv and kUnary: the activation applied
 	group int
 	act   activation
+	// kGConv depthwise: the 1x1 expanding convolution fused before it
+	// (fuseExpand), or nil; its bands (op_families_mb.go).
+	expand *layer
+	bands  sync.Map // bandKey -> *mbBands
 	// kBinary: the arithmetic; kAvgPool: count the padding
 	arith       string
 	includePads bool
@@ -170,21 +175,30 @@ func packWeights(net *network) {
 	runtime.GC()
 	since := 0
 	for _, l := range net.layers {
-		if l.kind != kConv {
-			continue
+		if l.expand != nil {
+			since += packConv(l.expand, sizes)
 		}
-		if tile := winoTile(l, sizes[l][0], sizes[l][1]); tile != 0 {
-			l.wino = newWinoWeights(l.w, l.cout, l.cin, tile)
-		} else {
-			l.packed = gemm.PackA(l.w, l.cout, l.cin*l.kh*l.kw)
+		if l.kind == kConv {
+			since += packConv(l, sizes)
 		}
-		since += len(l.w)
-		l.w = nil
 		if since >= packGCFloats {
 			runtime.GC()
 			since = 0
 		}
 	}
+}
+
+// packConv packs the weights of the convolution l (for Winograd where it
+// pays) and drops the unpacked copy; it returns how many floats it packed.
+func packConv(l *layer, sizes map[*layer][2]int) int {
+	if tile := winoTile(l, sizes[l][0], sizes[l][1]); tile != 0 {
+		l.wino = newWinoWeights(l.w, l.cout, l.cin, tile)
+	} else {
+		l.packed = gemm.PackA(l.w, l.cout, l.cin*l.kh*l.kw)
+	}
+	n := len(l.w)
+	l.w = nil
+	return n
 }
 
 // packGCFloats is how many floats packWeights packs between collections:

@@ -117,6 +117,9 @@ func (o *execOp) setupExtra(ins []*value) error {
 	l, n, x := o.l, o.p.n, ins[0]
 	switch l.kind {
 	case kGConv:
+		if l.expand != nil {
+			return o.setupMB(x)
+		}
 		if err := o.need4(x); err != nil {
 			return err
 		}
@@ -177,6 +180,10 @@ func (o *execOp) runExtra(src, dst []float32) {
 		var pool []float32
 		if o.pool != nil {
 			pool = o.pool.data
+		}
+		if l.expand != nil {
+			o.runMB(dst, src, pool)
+			break
 		}
 		groupConv(dst, src, o.dw, l.w, l.bias, n, o.g, l.cin, l.cout, l.group, l.gconvAct(), pool)
 	case kUnary:

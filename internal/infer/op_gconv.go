@@ -34,34 +34,58 @@ func newGroupConv(g geom, cpg int, a activation) *dwconv.Conv {
 func groupConv(dst, src []float32, c *dwconv.Conv, w, bias []float32, n int, g geom, cpg, cout, group int, a activation, pool []float32) {
 	hw, ohw, ksz := g.h*g.w, g.oh*g.ow, g.kh*g.kw
 	opg := cout / group
-	post := a.kind != actNone && a.kind != actRelu && a.kind != actClip
-	// Depthwise (one output per group), plane p is dst[p*ohw:][:ohw], so
-	// small planes are finished (activation, pool) a block at a time, in
-	// one call each instead of one per plane.
-	block := 1
-	if opg == 1 {
-		block = max(1, finishBlock/ohw)
+	if opg == 1 && cpg == 1 {
+		parallelFor(group*n, 1, func(plo, phi int) {
+			s := c.Scratch()
+			defer c.Release(s)
+			depthwisePlanes(s, c, dst, src, 0, w, bias, n, g, a, pool, plo, phi)
+		})
+		return
 	}
+	post := postAct(a)
 	parallelFor(group*n, 1, func(plo, phi int) {
 		s := c.Scratch()
 		defer c.Release(s)
-		for p0 := plo; p0 < phi; p0 += block {
-			p1 := min(phi, p0+block)
-			for p := p0; p < p1; p++ {
-				gi, b := p/n, p%n
-				out := dst[(gi*opg*n+b)*ohw:]
-				c.RunWith(s, out, n*ohw, src[(gi*cpg*n+b)*hw:], n*hw, w[gi*opg*cpg*ksz:(gi+1)*opg*cpg*ksz], bias[gi*opg:(gi+1)*opg])
-				if opg > 1 && (post || pool != nil) {
-					for j := range opg {
-						finishPlanes(dst[((gi*opg+j)*n+b)*ohw:][:ohw], ohw, a, post, pool, (gi*opg+j)*n+b)
-					}
+		for p := plo; p < phi; p++ {
+			gi, b := p/n, p%n
+			out := dst[(gi*opg*n+b)*ohw:]
+			c.RunWith(s, out, n*ohw, src[(gi*cpg*n+b)*hw:], n*hw, w[gi*opg*cpg*ksz:(gi+1)*opg*cpg*ksz], bias[gi*opg:(gi+1)*opg])
+			if post || pool != nil {
+				for j := range opg {
+					q := (gi*opg+j)*n + b
+					finishPlanes(dst[q*ohw:][:ohw], ohw, a, post, pool, q)
 				}
-			}
-			if opg == 1 && (post || pool != nil) {
-				finishPlanes(dst[p0*ohw:p1*ohw], ohw, a, post, pool, p0)
 			}
 		}
 	})
+}
+
+// depthwisePlanes computes planes [p0, p1) (plane p: channel p/n, image
+// p%n) of a depthwise convolution (one input and one output channel per
+// group) on the calling goroutine, in the scratch s of c: input plane p is
+// src[(p-ps)*hw:], output plane p dst[p*ohw:]. Small planes are finished
+// (activation a past c's clamp, pool) a block at a time, in one call each
+// instead of one per plane.
+func depthwisePlanes(s dwconv.Scratch, c *dwconv.Conv, dst, src []float32, ps int, w, bias []float32, n int, g geom, a activation, pool []float32, p0, p1 int) {
+	hw, ohw, ksz := g.h*g.w, g.oh*g.ow, g.kh*g.kw
+	post := postAct(a)
+	block := max(1, finishBlock/ohw)
+	for q0 := p0; q0 < p1; q0 += block {
+		q1 := min(p1, q0+block)
+		for p := q0; p < q1; p++ {
+			ch := p / n
+			c.RunWith(s, dst[p*ohw:], n*ohw, src[(p-ps)*hw:], n*hw, w[ch*ksz:(ch+1)*ksz], bias[ch:ch+1])
+		}
+		if post || pool != nil {
+			finishPlanes(dst[q0*ohw:q1*ohw], ohw, a, post, pool, q0)
+		}
+	}
+}
+
+// postAct reports whether the activation a is applied after the direct
+// kernel, which applies only a clamp (ReLU, Clip).
+func postAct(a activation) bool {
+	return a.kind != actNone && a.kind != actRelu && a.kind != actClip
 }
 
 // finishBlock is how many floats of small output planes groupConv
