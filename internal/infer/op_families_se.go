@@ -57,7 +57,15 @@ func (src *scaledSource) Rows(dst []float32, r0, kc, j0, nc int) {
 		for j := j0; j < j0+nc; {
 			b := j / src.hw
 			end := min(j0+nc, (b+1)*src.hw)
-			gemm.Scale(out[j-j0:end-j0], row[j:end], src.s[sr*src.n+b])
+			if s := src.s[sr*src.n+b]; end-j < seScalarRun {
+				// A few columns (the gemv's last columns of B, one row
+				// at a time): not worth a vector kernel call each.
+				for c := j; c < end; c++ {
+					out[c-j0] = s * row[c]
+				}
+			} else {
+				gemm.Scale(out[j-j0:end-j0], row[j:end], s)
+			}
 			j = end
 		}
 	}
@@ -94,9 +102,16 @@ func (o *execOp) setupSEScale(get func(*layer, string) (*value, error)) error {
 // plain B takes gemm's small-n paths, where the scaled copy measured
 // faster than the source (EfficientNet-B0's 7x7 projections at batch 1).
 const (
-	seInPlaceK = 64
-	seMinCols  = 256
+	seScalarRun = 8
+	seInPlaceK  = 64
+	seMinCols   = 256
 )
+
+// seCopyGrain is the fewest floats of the scaled copy one share of it
+// makes: 4096, so that a 7x7 plane's copy (1152 x 49 at batch 1) is cut
+// between the threads too, not made on one before the GEMM's fork
+// (BenchmarkSEProjection, BENCHMARKS.md issue 16 session 5b).
+const seCopyGrain = 1 << 12
 
 // runSEScale runs a convolution planned by setupSEScale.
 func (o *execOp) runSEScale(dst, src []float32, cols int, ep gemm.Epilogue) {
@@ -107,7 +122,7 @@ func (o *execOp) runSEScale(dst, src []float32, cols int, ep gemm.Epilogue) {
 		return
 	}
 	b := se.copy.data
-	parallelFor(o.l.cin, max(1, (1<<15)/cols), func(lo, hi int) {
+	parallelFor(o.l.cin, max(1, seCopyGrain/cols), func(lo, hi int) {
 		se.Rows(b[lo*cols:hi*cols], lo, hi-lo, 0, cols)
 	})
 	gemm.Mul(dst, o.l.packed, b, cols, ep)
