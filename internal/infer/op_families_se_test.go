@@ -1,7 +1,11 @@
 package infer
 
 import (
+	"fmt"
+	"math"
+	"math/rand"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -98,5 +102,118 @@ func TestSqueezeExciteFused(t *testing.T) {
 	}
 	if fused == 0 || pooled < fused {
 		t.Errorf("%d products fused into a convolution, %d pools into a grouped convolution", fused, pooled)
+	}
+}
+
+// seCase is a squeeze-and-excite block before a 1x1 projection: x (cin x
+// h x w) scaled per channel by sigmoid(fc(GAP(x))), projected to cout
+// channels, plus a residual (another 1x1 convolution of x) or not.
+type seCase struct {
+	n, cin, cout, h, w int
+	res                bool
+}
+
+// seNet builds the block unfused: GAP, the excite, Mul, the projection
+// (and the residual's convolution and Add).
+func seNet(tt seCase, r *rand.Rand) *network {
+	conv := func(name, in, out string, cin, cout int, a activation) *layer {
+		return &layer{kind: kConv, typ: "Conv", name: name, in: []string{in}, out: out, cin: cin, cout: cout, kh: 1, kw: 1, sh: 1, sw: 1,
+			w: randSlice(r, cout*cin), bias: randSlice(r, cout), act: a}
+	}
+	net := &network{consts: map[string]*constant{}, input: "x", inputShape: []int{tt.cin, tt.h, tt.w}, output: "p"}
+	net.layers = []*layer{
+		{kind: kGAP, typ: "GlobalAveragePool", name: "gap", in: []string{"x"}, out: "g"},
+		conv("fc", "g", "s", tt.cin, tt.cin, activation{kind: actSigmoid}),
+		{kind: kBinary, typ: "Mul", arith: "Mul", name: "mul", in: []string{"x", "s"}, out: "y"},
+		conv("proj", "y", "p", tt.cin, tt.cout, activation{}),
+	}
+	if tt.res {
+		net.layers[3].out = "q"
+		net.layers = append(net.layers, conv("short", "x", "r", tt.cin, tt.cout, activation{}),
+			&layer{kind: kBinary, typ: "Add", arith: "Add", name: "add", in: []string{"q", "r"}, out: "p"})
+	}
+	return net
+}
+
+// seRef computes the block on NCHW x from the network's weights in float64.
+func seRef(tt seCase, net *network, x []float32) []float32 {
+	fc, proj := net.layers[1], net.layers[3]
+	hw := tt.h * tt.w
+	out := make([]float32, tt.n*tt.cout*hw)
+	for b := range tt.n {
+		g := make([]float64, tt.cin)
+		for c := range tt.cin {
+			for _, v := range x[(b*tt.cin+c)*hw : (b*tt.cin+c+1)*hw] {
+				g[c] += float64(v)
+			}
+			g[c] /= float64(hw)
+		}
+		s := make([]float64, tt.cin)
+		for o := range tt.cin {
+			v := float64(fc.bias[o])
+			for c := range tt.cin {
+				v += float64(fc.w[o*tt.cin+c]) * g[c]
+			}
+			s[o] = 1 / (1 + math.Exp(-v))
+		}
+		for o := range tt.cout {
+			for i := range hw {
+				v := float64(proj.bias[o])
+				for c := range tt.cin {
+					xv := float64(x[(b*tt.cin+c)*hw+i])
+					v += float64(proj.w[o*tt.cin+c]) * xv * s[c]
+					if tt.res {
+						sh := net.layers[4]
+						v += float64(sh.w[o*tt.cin+c]) * xv
+					}
+				}
+				if tt.res {
+					v += float64(net.layers[4].bias[o])
+				}
+				out[(b*tt.cout+o)*hw+i] = float32(v)
+			}
+		}
+	}
+	return out
+}
+
+// TestSEProjection checks the 1x1 projection with the squeeze-and-excite
+// product fused into it (fuseSEScale) against the plain-Go definition:
+// odd channel counts above gemm's in-place limit, planes under seMinCols
+// (the scaled copy, cut between threads) and over it (scaledSource inside
+// the GEMM at batch 1), batch 1 and 3, with and without a residual, on 1
+// and 2 threads.
+func TestSEProjection(t *testing.T) {
+	cases := []seCase{
+		{1, 70, 13, 7, 7, false}, {1, 97, 40, 7, 7, true}, {3, 70, 25, 7, 7, true},
+		{1, 67, 19, 14, 14, true}, {1, 65, 33, 17, 17, false}, {2, 66, 9, 17, 17, true},
+		{1, 1152, 192, 7, 7, true}, // EfficientNet-B0's last stage
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for ci, tt := range cases {
+		for _, procs := range []int{1, 2} {
+			runtime.GOMAXPROCS(procs)
+			name := fmt.Sprintf("case%d/procs%d", ci, procs)
+			eachKernel(t, func(kern string) {
+				r := rand.New(rand.NewSource(int64(ci)))
+				net := seNet(tt, r)
+				x := randSlice(r, tt.n*tt.cin*tt.h*tt.w)
+				want := seRef(tt, net, x)
+				fuse(net)
+				fused := 0
+				for _, l := range net.layers {
+					if l.seScale != "" {
+						fused++
+					}
+				}
+				if fused != 1 {
+					t.Fatalf("%s: the product was not fused into the projection", name)
+				}
+				packWeights(net)
+				_, got := runNet(t, net, tt.n, x)
+				// float32 sums of cin products of unit-sized terms.
+				closeTo(t, name+"/"+kern, got, want, max(2e-5, 1e-7*float64(tt.cin)))
+			})
+		}
 	}
 }
