@@ -20,7 +20,10 @@ var seShapes = []struct {
 	{112, 672, 196, true}, {112, 480, 196, false}, {80, 480, 196, true},
 }
 
-// seVariant is one way BenchmarkSEProjection runs the product.
+// seVariant is one way BenchmarkSEProjection runs the product: copy, the
+// scaled copy in shares of 2^15 floats (one share at 7x7, as main 2e8a176
+// made it) then Mul; copyfine, as runSEScale makes it now; copy1t, the
+// copy and Mul on one thread; source, the product inside the GEMM.
 type seVariant struct {
 	name string
 	run  func(c []float32, a *gemm.PackedA, src *scaledSource, b []float32, cols int, ep gemm.Epilogue)
@@ -34,7 +37,7 @@ var seVariants = []seVariant{
 		gemm.Mul(c, a, b, cols, ep)
 	}},
 	{"copyfine", func(c []float32, a *gemm.PackedA, src *scaledSource, b []float32, cols int, ep gemm.Epilogue) {
-		parallelFor(a.K(), max(1, (1<<12)/cols), func(lo, hi int) {
+		parallelFor(a.K(), max(1, seCopyGrain/cols), func(lo, hi int) {
 			src.Rows(b[lo*cols:hi*cols], lo, hi-lo, 0, cols)
 		})
 		gemm.Mul(c, a, b, cols, ep)
