@@ -12,7 +12,7 @@ import (
 const (
 	lineFloats    = 16       // a 64-byte cache line
 	pageFloats    = 1024     // 4 KiB: the aliasing period of loads and stores
-	staggerFloats = 4 * 16   // least distance modulo 4 KiB between live buffers (4 lines)
+	staggerFloats = 8 * 16   // least distance modulo 4 KiB between live buffers (8 lines, 512 B)
 	arenaAlign    = 4 * 1024 // bytes: where an arena's first float sits
 )
 
