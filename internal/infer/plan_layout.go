@@ -10,16 +10,27 @@ import (
 // address modulo 4 KiB, where a load from one can wrongly wait on a store to
 // another (4 KiB aliasing) and streams compete for the same cache sets.
 const (
-	lineFloats    = 16       // a 64-byte cache line
-	pageFloats    = 1024     // 4 KiB: the aliasing period of loads and stores
-	staggerFloats = 8 * 16   // least distance modulo 4 KiB between live buffers (8 lines, 512 B)
-	arenaAlign    = 4 * 1024 // bytes: where an arena's first float sits
+	lineFloats = 16       // a 64-byte cache line
+	pageFloats = 1024     // 4 KiB: the aliasing period of loads and stores
+	arenaAlign = 4 * 1024 // bytes: where an arena's first float sits
+)
+
+// The layout's rules, off by default: every offset a multiple of
+// layoutAlign floats, and live buffers at least layoutStagger floats apart
+// modulo 4 KiB. Measured on (lineFloats, 8*lineFloats) and (lineFloats, 4*
+// lineFloats) against the plain first fit, alternated on MobileNetV2,
+// EfficientNet-B0 and ResNet-50 (BENCHMARKS.md, issue 16, session 5b), no
+// model was faster beyond the host's noise, and ResNet-50 looked 1-4%
+// slower, so the plain first fit stays.
+var (
+	layoutAlign   = 1
+	layoutStagger = 0
 )
 
 // layout places every buffer in the arena and returns the floats it needs.
 // It is a first fit in order of first use, largest first among ties, with
-// two rules on every offset: it is a multiple of a cache line, and, when
-// the page has room, it differs modulo 4 KiB by at least staggerFloats from
+// two rules on every offset: it is a multiple of layoutAlign, and, when the
+// page has room, it differs modulo 4 KiB by at least layoutStagger from
 // every buffer whose lifetime overlaps this one.
 func layout(bufs []*buffer) int {
 	order := append([]*buffer(nil), bufs...)
@@ -51,7 +62,7 @@ func layout(bufs []*buffer) int {
 func fit(size int, live []*buffer) int {
 	off := 0
 	for {
-		off = alignUp(off, lineFloats)
+		off = alignUp(off, layoutAlign)
 		if q := collision(off, size, live); q != nil {
 			off = q.off + q.size
 			continue
@@ -74,12 +85,12 @@ func collision(off, size int, live []*buffer) *buffer {
 	return nil
 }
 
-// stagger returns the lowest line-aligned offset from off (which is
-// aligned) that lies at least staggerFloats from every live buffer modulo
+// stagger returns the lowest layoutAlign-aligned offset from off (which is
+// aligned) that lies at least layoutStagger from every live buffer modulo
 // 4 KiB, or off when no offset in the next page does (too many live
-// buffers: then only the line alignment holds).
+// buffers: then only the alignment holds).
 func stagger(off int, live []*buffer) int {
-	for c := off; c < off+pageFloats; c += lineFloats {
+	for c := off; c < off+pageFloats; c += layoutAlign {
 		if apart(c, live) {
 			return c
 		}
@@ -87,11 +98,11 @@ func stagger(off int, live []*buffer) int {
 	return off
 }
 
-// apart reports whether off lies at least staggerFloats from every live
+// apart reports whether off lies at least layoutStagger from every live
 // buffer's offset modulo 4 KiB.
 func apart(off int, live []*buffer) bool {
 	for _, q := range live {
-		if pageDistance(off, q.off) < staggerFloats {
+		if pageDistance(off, q.off) < layoutStagger {
 			return false
 		}
 	}

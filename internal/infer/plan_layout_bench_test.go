@@ -63,7 +63,7 @@ func BenchmarkArenaOffsets(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, shift := range []int{0, lineFloats, staggerFloats, 5 * lineFloats, pageFloats / 2} {
+		for _, shift := range []int{0, lineFloats, 4 * lineFloats, 5 * lineFloats, 8 * lineFloats, pageFloats / 2} {
 			placeAt(p, shift)
 			r := rand.New(rand.NewSource(2))
 			copy(p.input.buf.data, randSlice(r, len(p.input.buf.data)))

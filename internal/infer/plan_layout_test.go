@@ -6,13 +6,27 @@ import (
 	"unsafe"
 )
 
-// checkLayout fails unless every offset is line-aligned, every buffer lies
+// setLayout sets the layout's rules for the rest of the test.
+func setLayout(t *testing.T, align, stagger int) {
+	a, s := layoutAlign, layoutStagger
+	t.Cleanup(func() { layoutAlign, layoutStagger = a, s })
+	layoutAlign, layoutStagger = align, stagger
+}
+
+// layouts are the rules the tests check: the default, and the staggered
+// layout that was measured.
+var layouts = []struct {
+	name           string
+	align, stagger int
+}{{"default", layoutAlign, layoutStagger}, {"staggered", lineFloats, 8 * lineFloats}}
+
+// checkLayout fails unless every offset is layoutAlign-aligned, every buffer lies
 // inside the arena and no two buffers live at the same time overlap.
 func checkLayout(t *testing.T, name string, bufs []*buffer, arena int) {
 	t.Helper()
 	for i, b := range bufs {
-		if b.off%lineFloats != 0 || b.off < 0 || b.off+b.size > arena {
-			t.Errorf("%s: buffer %d at %d+%d: not line-aligned or outside the arena of %d", name, i, b.off, b.size, arena)
+		if b.off%layoutAlign != 0 || b.off < 0 || b.off+b.size > arena {
+			t.Errorf("%s: buffer %d at %d+%d: not aligned or outside the arena of %d", name, i, b.off, b.size, arena)
 		}
 		for j, q := range bufs[:i] {
 			if q.first <= b.last && b.first <= q.last && b.off < q.off+q.size && q.off < b.off+b.size {
@@ -43,7 +57,7 @@ func TestLayout(t *testing.T) {
 	tests := []struct {
 		name  string
 		bufs  [][3]int // size, first, last
-		apart bool     // every pair of live buffers at least staggerFloats apart modulo 4 KiB
+		apart bool     // every pair of live buffers at least layoutStagger apart modulo 4 KiB
 		want  []int    // offsets, when given
 	}{
 		{"one", [][3]int{{96 * 56 * 56, 0, 0}}, true, []int{0}},
@@ -61,41 +75,60 @@ func TestLayout(t *testing.T) {
 		}(), false, nil},
 		{"empty buffer", [][3]int{{0, 0, 1}, {page, 0, 1}}, true, nil},
 	}
-	for _, tt := range tests {
-		var bufs []*buffer
-		for _, s := range tt.bufs {
-			bufs = append(bufs, &buffer{size: s[0], first: s[1], last: s[2]})
+	for _, l := range layouts {
+		setLayout(t, l.align, l.stagger)
+		for _, tt := range tests {
+			checkLayoutCase(t, l.name+": "+tt.name, tt.bufs, tt.apart, tt.want)
 		}
-		arena := layout(bufs)
-		checkLayout(t, tt.name, bufs, arena)
-		if tt.apart {
-			for i, b := range bufs {
-				for _, q := range bufs[:i] {
-					if q.first <= b.last && b.first <= q.last && pageDistance(b.off, q.off) < staggerFloats {
-						t.Errorf("%s: live buffers at %d and %d are %d floats apart modulo 4 KiB", tt.name, q.off, b.off, pageDistance(b.off, q.off))
-					}
+	}
+}
+
+// checkLayoutCase lays out buffers of the given sizes and lifetimes and
+// checks the layout, the stagger where apart, and the offsets in want.
+func checkLayoutCase(t *testing.T, name string, sizes [][3]int, apart bool, want []int) {
+	t.Helper()
+	var bufs []*buffer
+	for _, s := range sizes {
+		bufs = append(bufs, &buffer{size: s[0], first: s[1], last: s[2]})
+	}
+	arena := layout(bufs)
+	checkLayout(t, name, bufs, arena)
+	if apart && layoutStagger > 0 {
+		for i, b := range bufs {
+			for _, q := range bufs[:i] {
+				if q.first <= b.last && b.first <= q.last && pageDistance(b.off, q.off) < layoutStagger {
+					t.Errorf("%s: live buffers at %d and %d are %d floats apart modulo 4 KiB", name, q.off, b.off, pageDistance(b.off, q.off))
 				}
 			}
 		}
-		for i, w := range tt.want {
-			if bufs[i].off != w {
-				t.Errorf("%s: buffer %d at %d, want %d", tt.name, i, bufs[i].off, w)
-			}
+	}
+	for i, w := range want {
+		if bufs[i].off != w {
+			t.Errorf("%s: buffer %d at %d, want %d", name, i, bufs[i].off, w)
 		}
-		// The stagger costs less than a page per live buffer over the least
-		// possible arena.
-		if peak, n := peakLive(bufs), len(bufs); arena > peak+n*page {
-			t.Errorf("%s: arena %d floats, peak live %d, %d buffers", tt.name, arena, peak, n)
-		}
+	}
+	// The stagger costs less than a page per live buffer over the least
+	// possible arena.
+	if peak, n := peakLive(bufs), len(bufs); arena > peak+n*pageFloats {
+		t.Errorf("%s: arena %d floats, peak live %d, %d buffers", name, arena, peak, n)
 	}
 }
 
 // TestLayoutModels plans the benchmark models (fused inverted-residual
 // blocks, squeeze-and-excite, ResNet-50's Winograd temporaries) at batch 1
 // and 8 and checks the layout: no live buffers overlap, and each op's
-// inputs, output and temporaries start at least staggerFloats apart
+// inputs, output and temporaries start at least layoutStagger apart
 // modulo 4 KiB.
 func TestLayoutModels(t *testing.T) {
+	for _, l := range layouts {
+		t.Run(l.name, func(t *testing.T) {
+			setLayout(t, l.align, l.stagger)
+			checkModelLayouts(t)
+		})
+	}
+}
+
+func checkModelLayouts(t *testing.T) {
 	for _, file := range []string{
 		"families/bench/mobilenetv2-1.0-opset13.onnx",
 		"families/bench/efficientnet-b0-opset13.onnx",
@@ -124,7 +157,7 @@ func TestLayoutModels(t *testing.T) {
 				tmps += len(o.tmp)
 				for i, b := range bs {
 					for _, q := range bs[:i] {
-						if b != q && pageDistance(b.off, q.off) < staggerFloats {
+						if b != q && pageDistance(b.off, q.off) < layoutStagger {
 							t.Errorf("%s batch %d: %s %s: buffers at %d and %d are %d floats apart modulo 4 KiB",
 								name, n, o.l.typ, o.l.name, q.off, b.off, pageDistance(b.off, q.off))
 						}
