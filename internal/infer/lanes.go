@@ -61,7 +61,7 @@ func (l *lane) plan(net *network, n int, prof bool) (*plan, error) {
 // bind sizes the lane's arena for p and binds p to it.
 func (l *lane) bind(p *plan) {
 	if len(l.arena) < p.arena {
-		l.arena = make([]float32, p.arena)
+		l.arena = newArena(p.arena)
 	}
 	p.bind(l.arena)
 }
@@ -188,7 +188,7 @@ func (c *Classifier) warm(e *lane, sizes []int) error {
 		need = max(need, p.arena)
 	}
 	if len(e.arena) < need {
-		e.arena = make([]float32, need)
+		e.arena = newArena(need)
 	}
 	return nil
 }

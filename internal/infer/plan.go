@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"text/tabwriter"
 	"time"
 
@@ -161,33 +160,7 @@ func (p *plan) schedule() error {
 		}
 	}
 	use(p.output.buf, last)
-	// First fit in order of first use, largest first among ties.
-	bufs := append([]*buffer(nil), p.bufs...)
-	sort.SliceStable(bufs, func(i, j int) bool {
-		if bufs[i].first != bufs[j].first {
-			return bufs[i].first < bufs[j].first
-		}
-		return bufs[i].size > bufs[j].size
-	})
-	var placed []*buffer
-	for _, b := range bufs {
-		off := 0
-		for moved := true; moved; {
-			moved = false
-			for _, q := range placed {
-				if q.last < b.first || b.last < q.first {
-					continue // lifetimes do not overlap
-				}
-				if off < q.off+q.size && q.off < off+b.size {
-					off = q.off + q.size
-					moved = true
-				}
-			}
-		}
-		b.off = off
-		placed = append(placed, b)
-		p.arena = max(p.arena, off+b.size)
-	}
+	p.arena = layout(p.bufs)
 	return nil
 }
 
