@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -142,13 +143,13 @@ func TestPiecesCanceled(t *testing.T) {
 	withThreads(t, 2)
 	c := loadMini(t, Options{MaxBatch: 32})
 	px, want := fixtureBatch(t, "mini-v1.out-b4.f32", 32)
-	var full time.Duration // a warm run's time
-	for range 2 {
+	full := time.Duration(math.MaxInt64) // the fastest of three warm runs
+	for range 3 {
 		start := time.Now()
 		if _, err := c.Logits(context.Background(), px); err != nil {
 			t.Fatal(err)
 		}
-		full = time.Since(start)
+		full = min(full, time.Since(start))
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -157,16 +158,28 @@ func TestPiecesCanceled(t *testing.T) {
 		t.Fatalf("run with a cancelled context: %v, want %v", err, context.Canceled)
 	}
 	// Cancelled while the pieces run: it ends long before the batch would.
-	ctx, cancel = context.WithCancel(context.Background())
-	time.AfterFunc(full/16, cancel)
-	start := time.Now()
-	_, err := c.Logits(ctx, px)
-	took := time.Since(start)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("run cancelled after %v: %v, want %v", full/16, err, context.Canceled)
+	// A run that stops takes a sixteenth of the batch and the layer then
+	// running (on the mini model about half the batch in all); one that
+	// does not takes the whole batch, at least the fastest warm run. Three
+	// tries, so that a machine slowed for a moment (a loaded runner, a vCPU
+	// the host slows) does not fail a run that stopped.
+	var took []time.Duration
+	for range 3 {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(full/16, cancel)
+		start := time.Now()
+		_, err := c.Logits(ctx, px)
+		took = append(took, time.Since(start))
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("run cancelled after %v: %v, want %v", full/16, err, context.Canceled)
+		}
+		if took[len(took)-1] <= full*3/4 {
+			break
+		}
 	}
-	if took > full*3/4 {
-		t.Errorf("run cancelled after %v took %v, the full batch %v: the pieces did not stop", full/16, took, full)
+	if slices.Min(took) > full*3/4 {
+		t.Errorf("runs cancelled after %v took %v, the full batch %v: the pieces did not stop", full/16, took, full)
 	}
 	if len(c.free) != 1 {
 		t.Fatalf("%d lanes free after the runs, want 1", len(c.free))
