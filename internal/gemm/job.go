@@ -14,18 +14,9 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 		panic("gemm: Mul: no B")
 	case len(c) < m*n:
 		panic(fmt.Sprintf("gemm: Mul: len(c)=%d < m*n=%d", len(c), m*n))
-	case ep.Bias != nil && len(ep.Bias) < m:
-		panic(fmt.Sprintf("gemm: Mul: len(bias)=%d < m=%d", len(ep.Bias), m))
-	case ep.Residual != nil && len(ep.Residual) < m*n:
-		panic(fmt.Sprintf("gemm: Mul: len(residual)=%d < m*n=%d", len(ep.Residual), m*n))
 	}
 	c = c[:m*n]
-	if ep.Bias != nil {
-		ep.Bias = ep.Bias[:m]
-	}
-	if ep.Residual != nil {
-		ep.Residual = ep.Residual[:m*n]
-	}
+	ep = ep.forProduct("Mul", m, n)
 	j, mt, nt := newJob(c, a, b, src, n, ep)
 	th := threads()
 	// Small products are not worth waking a worker (~1-2 µs). That holds

@@ -243,7 +243,7 @@ func MulMany(c []([]float32), a []*PackedA, b []([]float32), n int) {
 	}
 	Parallel(len(a), 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			mulSerial(c[i], a[i], b[i], n)
+			mulSerial(c[i], a[i], b[i], n, Epilogue{})
 		}
 	})
 }

@@ -24,20 +24,10 @@ func (p *PackedA) RowBlock(i0, i1 int) *PackedA {
 // calling goroutine only. It panics on impossible shapes, as Mul does, and
 // does not allocate after warm-up.
 func MulSerialEpilogue(c []float32, a *PackedA, b []float32, n int, ep Epilogue) {
-	switch {
-	case n < 1 || len(b) < a.k*n || len(c) < a.m*n:
+	if n < 1 || len(b) < a.k*n || len(c) < a.m*n {
 		panic(fmt.Sprintf("gemm: MulSerialEpilogue: bad shapes m=%d k=%d n=%d len(b)=%d len(c)=%d", a.m, a.k, n, len(b), len(c)))
-	case ep.Bias != nil && len(ep.Bias) < a.m, ep.Residual != nil && len(ep.Residual) < a.m*n:
-		panic("gemm: MulSerialEpilogue: epilogue slices too short")
 	}
-	if ep.Bias != nil {
-		ep.Bias = ep.Bias[:a.m]
-	}
-	if ep.Residual != nil {
-		ep.Residual = ep.Residual[:a.m*n]
-	}
-	j, _, _ := newJob(c[:a.m*n], a, b[:a.k*n], nil, n, ep)
-	j.run()
+	mulSerial(c, a, b, n, ep.forProduct("MulSerialEpilogue", a.m, n))
 }
 
 // PackB packs B (k x n row-major, k = a.K()) once for MulPacked with a and
@@ -66,13 +56,10 @@ func PackB(buf *[]float32, a *PackedA, b []float32, n int) bool {
 // MulPacked is MulSerialEpilogue with B packed by PackB for a, or for the
 // matrix a is a RowBlock of, at the same n.
 func MulPacked(c []float32, a *PackedA, packed []float32, n int, ep Epilogue) {
-	switch {
-	case n < 1 || len(c) < a.m*n:
+	if n < 1 || len(c) < a.m*n {
 		panic(fmt.Sprintf("gemm: MulPacked: bad shapes m=%d n=%d len(c)=%d", a.m, n, len(c)))
-	case ep.Bias != nil && len(ep.Bias) < a.m, ep.Residual != nil && len(ep.Residual) < a.m*n:
-		panic("gemm: MulPacked: epilogue slices too short")
 	}
-	j, _, _ := newJob(c[:a.m*n], a, nil, nil, n, ep)
+	j, _, _ := newJob(c[:a.m*n], a, nil, nil, n, ep.forProduct("MulPacked", a.m, n))
 	if need := a.k*j.sharedWidth(n-j.rem) + j.rem*a.k; len(packed) < need {
 		panic(fmt.Sprintf("gemm: MulPacked: packed B of %d floats, want %d", len(packed), need))
 	}

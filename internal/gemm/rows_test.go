@@ -69,6 +69,12 @@ func TestRowBlocks(t *testing.T) {
 		"empty":     func() { pa.RowBlock(0, 0) },
 		"past m":    func() { pa.RowBlock(0, 41) },
 		"short c":   func() { MulSerialEpilogue(make([]float32, 3), pa, make([]float32, 6), 2, Epilogue{}) },
+		"short bias": func() {
+			MulSerialEpilogue(make([]float32, 80), pa, make([]float32, 6), 2, Epilogue{Bias: make([]float32, 39)})
+		},
+		"short residual": func() {
+			MulPacked(make([]float32, 80), pa, make([]float32, 1<<12), 2, Epilogue{Residual: make([]float32, 79)})
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {

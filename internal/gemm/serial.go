@@ -11,13 +11,33 @@ func MulSerial(c []float32, a *PackedA, b []float32, n int) {
 	if n < 1 || len(b) < a.k*n || len(c) < a.m*n {
 		panic(fmt.Sprintf("gemm: MulSerial: bad shapes m=%d k=%d n=%d len(b)=%d len(c)=%d", a.m, a.k, n, len(b), len(c)))
 	}
-	mulSerial(c, a, b, n)
+	mulSerial(c, a, b, n, Epilogue{})
 }
 
-// mulSerial is MulSerial after its checks, and MulMany's product.
-func mulSerial(c []float32, a *PackedA, b []float32, n int) {
-	j, _, _ := newJob(c[:a.m*n], a, b[:a.k*n], nil, n, Epilogue{})
+// mulSerial is MulSerial and MulSerialEpilogue after their checks, and
+// MulMany's product.
+func mulSerial(c []float32, a *PackedA, b []float32, n int, ep Epilogue) {
+	j, _, _ := newJob(c[:a.m*n], a, b[:a.k*n], nil, n, ep)
 	j.run()
+}
+
+// forProduct checks that ep's bias and residual cover an m x n product
+// (it panics, naming the function who, where they do not) and returns ep
+// with them cut to it.
+func (ep Epilogue) forProduct(who string, m, n int) Epilogue {
+	switch {
+	case ep.Bias != nil && len(ep.Bias) < m:
+		panic(fmt.Sprintf("gemm: %s: len(bias)=%d < m=%d", who, len(ep.Bias), m))
+	case ep.Residual != nil && len(ep.Residual) < m*n:
+		panic(fmt.Sprintf("gemm: %s: len(residual)=%d < m*n=%d", who, len(ep.Residual), m*n))
+	}
+	if ep.Bias != nil {
+		ep.Bias = ep.Bias[:m]
+	}
+	if ep.Residual != nil {
+		ep.Residual = ep.Residual[:m*n]
+	}
+	return ep
 }
 
 // Cols is how many columns the kernel computes for a product of n columns
