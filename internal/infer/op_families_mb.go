@@ -172,11 +172,7 @@ func (o *execOp) runBands(bd *mbBands, dst, src, pool []float32, ep gemm.Epilogu
 		buf := mbBuf(bd.rows * cols)
 		for b := lo; b < hi; b++ {
 			r0, r1 := bd.band(b)
-			if packed {
-				gemm.MulPacked(*buf, bd.a[b], *pb, cols, bd.epilogue(ep, b))
-			} else {
-				gemm.MulSerialEpilogue(*buf, bd.a[b], src, cols, bd.epilogue(ep, b))
-			}
+			bd.expand(*buf, b, src, *pb, packed, cols, ep)
 			depthwisePlanes(s, o.dw, dst, *buf, r0*n, l.w, l.bias, n, o.g, a, pool, r0*n, r1*n)
 		}
 		mbPut(buf)
@@ -206,11 +202,7 @@ func (o *execOp) runImageBands(bd *mbBands, dst, src, pool []float32, ep gemm.Ep
 				}
 				packed = gemm.PackB(pb, e.packed, *xb, hw)
 			}
-			if packed {
-				gemm.MulPacked(*buf, bd.a[band], *pb, hw, bd.epilogue(ep, band))
-			} else {
-				gemm.MulSerialEpilogue(*buf, bd.a[band], *xb, hw, bd.epilogue(ep, band))
-			}
+			bd.expand(*buf, band, *xb, *pb, packed, hw, ep)
 			r0, r1 := bd.band(band)
 			for c := r0; c < r1; c++ {
 				p := c*n + b
@@ -225,6 +217,18 @@ func (o *execOp) runImageBands(bd *mbBands, dst, src, pool []float32, ep gemm.Ep
 		mbPut(pb)
 		o.dw.Release(s)
 	})
+}
+
+// expand computes band b of the expansion into dst: its rows of the
+// weights times the block input x of cols columns, read from packedX
+// where PackB packed it (packed), and with its rows of ep's bias.
+func (bd *mbBands) expand(dst []float32, b int, x, packedX []float32, packed bool, cols int, ep gemm.Epilogue) {
+	ep = bd.epilogue(ep, b)
+	if packed {
+		gemm.MulPacked(dst, bd.a[b], packedX, cols, ep)
+		return
+	}
+	gemm.MulSerialEpilogue(dst, bd.a[b], x, cols, ep)
 }
 
 // band returns the channels [r0, r1) of band b.
