@@ -80,14 +80,22 @@ func Scale(dst, src []float32, s float32) {
 		return
 	}
 	src = src[:len(dst)]
-	if f := scaleKernels[active.name]; f != nil {
-		f(&dst[0], &src[0], len(dst), s)
-		return
+	// A few floats (such as the gemv's last columns of B, one row at a
+	// time, in infer's squeeze-and-excite source) are not worth a kernel
+	// call; the product is the same either way.
+	if len(dst) >= scaleMinVector {
+		if f := scaleKernels[active.name]; f != nil {
+			f(&dst[0], &src[0], len(dst), s)
+			return
+		}
 	}
 	for i, v := range src {
 		dst[i] = s * v
 	}
 }
+
+// scaleMinVector is the shortest run Scale hands to a vector kernel.
+const scaleMinVector = 8
 
 // sum64Vec, if set, returns the float64 sum of x[:n] for n a multiple of
 // 32 (the AVX-512 kernel, whatever kernel is in use: it only widens and

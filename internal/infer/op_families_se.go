@@ -57,15 +57,7 @@ func (src *scaledSource) Rows(dst []float32, r0, kc, j0, nc int) {
 		for j := j0; j < j0+nc; {
 			b := j / src.hw
 			end := min(j0+nc, (b+1)*src.hw)
-			if s := src.s[sr*src.n+b]; end-j < seScalarRun {
-				// A few columns (the gemv's last columns of B, one row
-				// at a time): not worth a vector kernel call each.
-				for c := j; c < end; c++ {
-					out[c-j0] = s * row[c]
-				}
-			} else {
-				gemm.Scale(out[j-j0:end-j0], row[j:end], s)
-			}
+			gemm.Scale(out[j-j0:end-j0], row[j:end], src.s[sr*src.n+b])
 			j = end
 		}
 	}
@@ -102,9 +94,8 @@ func (o *execOp) setupSEScale(get func(*layer, string) (*value, error)) error {
 // plain B takes gemm's small-n paths, where the scaled copy measured
 // faster than the source (EfficientNet-B0's 7x7 projections at batch 1).
 const (
-	seScalarRun = 8
-	seInPlaceK  = 64
-	seMinCols   = 256
+	seInPlaceK = 64
+	seMinCols  = 256
 )
 
 // seCopyGrain is the fewest floats of the scaled copy one share of it
