@@ -18,6 +18,13 @@ bench: ## mlserve vs ONNX Runtime on ResNet-50 at batch 1 and 8: ms/img, peak RS
 bench-go: ## run the Go micro-benchmarks of internal/... (compare runs with benchstat)
 	go test -run '^$$' -bench . ./internal/...
 
+.PHONY: bench-ab
+REF ?= main
+AB_ARGS ?= -rounds 5 -batches 1,8 -threads 2 -profile
+bench-ab: ## this tree's engine against REF's (default main) in alternation: ratios and the ops that moved (AB_ARGS)
+	CGO_ENABLED=0 go build -o bin/bench/abtest ./bench/abtest
+	setsid --wait bash -c 'if [ -w /proc/self/autogroup ]; then echo -20 >/proc/self/autogroup; fi; exec bin/bench/abtest -ref "$(REF)" $(AB_ARGS)'
+
 .PHONY: bench-test
 bench-test: $(ORT_LIB) ## vet and test the bench harness, ONNX Runtime anchor included
 	CGO_ENABLED=0 go vet ./bench/...
