@@ -148,6 +148,12 @@ func copySegment(row, in []float32, ix int) {
 	seg, w := len(row), len(in)
 	lo := min(max(-ix, 0), seg)   // columns left of the input
 	hi := max(min(seg, w-ix), lo) // columns inside it end here
+	if lo == hi {
+		// All in the padding; ix may lie past the input (a right padding
+		// of 2 or more), where slicing in would panic at its last row.
+		clear(row)
+		return
+	}
 	if seg > 16 {
 		clear(row[:lo])
 		copy(row[lo:hi], in[ix+lo:ix+hi])
