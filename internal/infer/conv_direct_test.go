@@ -139,3 +139,40 @@ func checkDirectConv(t *testing.T, rng *rand.Rand, g geom, n, cout int, withRes 
 	}
 	t.Logf("worst error %.3g of sum|w*x|", worst)
 }
+
+// TestSegments checks im2col's partial-row copies against their
+// definition, row[t] = in[ix+sw*t] or zero outside in, for every start
+// ix from left of the input to past its end, with guard bands (and an
+// input that ends at its last float, as the last row of the last plane).
+func TestSegments(t *testing.T) {
+	sentinel := float32(math.Float32frombits(0x7fc0_beef))
+	for sw, fn := range map[int]func(row, in []float32, ix int){1: copySegment, 2: evensSegment} {
+		for w := 1; w <= 40; w++ {
+			in := make([]float32, w)
+			for i := range in {
+				in[i] = float32(i + 1)
+			}
+			for seg := 1; seg <= 37; seg++ {
+				for ix := -2*seg - 3; ix <= w+3; ix++ {
+					buf := make([]float32, seg+6)
+					for i := range buf {
+						buf[i] = sentinel
+					}
+					fn(buf[3:3+seg], in, ix)
+					for i, v := range buf {
+						want := sentinel
+						if t := i - 3; t >= 0 && t < seg {
+							want = 0
+							if x := ix + sw*t; x >= 0 && x < w {
+								want = in[x]
+							}
+						}
+						if math.Float32bits(v) != math.Float32bits(want) {
+							t.Fatalf("stride %d, w %d, seg %d, ix %d: buf[%d] = %v, want %v", sw, w, seg, ix, i, v, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
