@@ -84,7 +84,7 @@ func winoTile(l *layer, oh, ow int) int {
 		return 0
 	case winoForceTile != 0 && ch >= winoMinChannelsFor():
 		return winoForceTile
-	case winoForceTile == 0 && winoGenericTile4() && ch >= 64:
+	case winoForceTile == 0 && winoGenericTile4() && ch >= 32:
 		return 4
 	case winoForceTile == 0 && gemm.HasWino4Kernels() && ch >= 64 && ((oh+3)/4)*((ow+3)/4) >= winoMinTiles4():
 		return 4
@@ -94,7 +94,7 @@ func winoTile(l *layer, oh, ow int) int {
 	return 0
 }
 
-// winoGenericTile4 reports whether every eligible layer from 64 channels
+// winoGenericTile4 reports whether every eligible layer from 32 channels
 // runs as F(4x4) with the Go transforms: with the generic GEMM kernel (a
 // purego build, or MLSERVE_GEMM_KERNEL=generic), whose scalar products
 // cost so much that the fewest multiplications win whatever the transforms
@@ -102,7 +102,10 @@ func winoTile(l *layer, oh, ow int) int {
 // algorithm (direct / F(2x2) / F(4x4)): 64 ch 56x56 2.5 / 4.8 / 5.6-6.0,
 // 128 ch 28x28 2.9 / 5.7-6.1 / 7.8, 256 ch 14x14 2.8 / 5.6 / 7.1-7.2,
 // 512 ch 7x7 2.5-2.7 / 4.4-5.3 / 7.0-7.7 at batch 1, and at batch 8 2.5-3.0
-// / 4.8-6.6 / 7.1-9.3.
+// / 4.8-6.6 / 7.1-9.3. Below 64 (shapes added to convBenchShapes for the
+// run, 56x56, batch 1): 32 ch 3.2 / 3.9-4.1 / 3.9-4.8; 16 ch 1.7-3.0 /
+// 2.7-3.0 / 2.4-2.6 and 8 ch 2.5 / 2.0-2.5 / 1.6-1.7, where Winograd no
+// longer pays.
 func winoGenericTile4() bool { return gemm.Kernel() == "generic" }
 
 // winoMinTiles4 is the 4x4 tiles per image from which winoTile picks
