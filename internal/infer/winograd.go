@@ -76,7 +76,7 @@ func useWino(l *layer) bool {
 // batch 1 and 13.2 against 18.4-18.8 at batch 8, at two threads 1.18-1.24
 // against 1.39-1.41 at batch 1; F(4x4) is 0.41x F(2x2) there at batch 1
 // and even with it at batch 8. With AVX2 the same holds (BenchmarkConv:
-// F(2x2) 1.3-1.5x direct at batch 1, F(4x4) and F(2x2) even at batch 8).
+// F(2x2) 1.1-1.5x direct at batch 1, F(4x4) and F(2x2) even at batch 8).
 func winoTile(l *layer, oh, ow int) int {
 	ch := min(l.cin, l.cout)
 	switch {
