@@ -121,3 +121,33 @@ func BenchmarkMaxPool(b *testing.B) {
 		maxPool(dst, in, 64, g)
 	}
 }
+
+// BenchmarkIm2col times making B of the direct convolutions alone, row by
+// row in blocks of nc columns as gemm.MulSource asks for it (1008 columns:
+// the 8x48 tile's blocks; 1024 for AVX2's 6x16), at batch 1.
+func BenchmarkIm2col(b *testing.B) {
+	for _, s := range convBenchShapes {
+		cin, h, k, st, pad := s[0], s[1], s[3], s[4], s[5]
+		if k == 1 || st == 1 {
+			continue
+		}
+		for _, nc := range []int{1008, 1024} {
+			b.Run(fmt.Sprintf("c%d_h%d_k%d_s%d/nc%d", cin, h, k, st, nc), func(b *testing.B) {
+				g := geom{c: cin, h: h, w: h, kh: k, kw: k, sh: st, sw: st, pt: pad, pl: pad}
+				g.oh = (h+2*pad-k)/st + 1
+				g.ow = g.oh
+				src := &im2colSource{in: randData(rand.New(rand.NewPCG(1, 2)), cin*h*h), g: g, n: 1}
+				rows, cols := cin*k*k, g.oh*g.ow
+				row := make([]float32, nc)
+				for b.Loop() {
+					for j0 := 0; j0 < cols; j0 += nc {
+						w := min(nc, cols-j0)
+						for r := range rows {
+							src.Rows(row[:w], r, 1, j0, w)
+						}
+					}
+				}
+			})
+		}
+	}
+}

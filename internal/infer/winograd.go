@@ -65,8 +65,18 @@ func useWino(l *layer) bool {
 // winoTile is the output tile side a convolution layer runs with: 4 for
 // F(4x4), 2 for F(2x2), 0 for the direct GEMM, for output planes oh x ow
 // (0 x 0: unknown). F(4x4) needs its vector transforms, 64 channels and
-// enough tiles per image (winoMinTiles4); F(2x2) winoMinChannelsFor's
-// channels.
+// enough tiles per image (winoMinTiles4), or the generic GEMM kernel
+// (winoGenericTile4); F(2x2) winoMinChannelsFor's channels.
+//
+// The choice holds for batches 1 and 8 alike, so the weights are prepared
+// once, in one form. Measured in session 6 (BENCHMARKS.md, issue 12,
+// "Session 6: convolutions"), ResNet-50's 512-channel 7x7 layers (the
+// likeliest to want direct at batch 1 and Winograd at batch 8): in the
+// network at one thread, F(2x2) 2.23-2.31 ms against 2.46-2.47 direct at
+// batch 1 and 13.2 against 18.4-18.8 at batch 8, at two threads 1.18-1.24
+// against 1.39-1.41 at batch 1; F(4x4) is 0.41x F(2x2) there at batch 1
+// and even with it at batch 8. With AVX2 the same holds (BenchmarkConv:
+// F(2x2) 1.1-1.5x direct at batch 1, F(4x4) and F(2x2) even at batch 8).
 func winoTile(l *layer, oh, ow int) int {
 	ch := min(l.cin, l.cout)
 	switch {
@@ -74,6 +84,8 @@ func winoTile(l *layer, oh, ow int) int {
 		return 0
 	case winoForceTile != 0 && ch >= winoMinChannelsFor():
 		return winoForceTile
+	case winoForceTile == 0 && winoGenericTile4() && ch >= 32:
+		return 4
 	case winoForceTile == 0 && gemm.HasWino4Kernels() && ch >= 64 && ((oh+3)/4)*((ow+3)/4) >= winoMinTiles4():
 		return 4
 	case ch >= winoMinChannelsFor():
@@ -81,6 +93,20 @@ func winoTile(l *layer, oh, ow int) int {
 	}
 	return 0
 }
+
+// winoGenericTile4 reports whether every eligible layer from 32 channels
+// runs as F(4x4) with the Go transforms: with the generic GEMM kernel (a
+// purego build, or MLSERVE_GEMM_KERNEL=generic), whose scalar products
+// cost so much that the fewest multiplications win whatever the transforms
+// cost. BenchmarkConv -tags purego, one core, GFLOP/s of the direct
+// algorithm (direct / F(2x2) / F(4x4)): 64 ch 56x56 2.5 / 4.8 / 5.6-6.0,
+// 128 ch 28x28 2.9 / 5.7-6.1 / 7.8, 256 ch 14x14 2.8 / 5.6 / 7.1-7.2,
+// 512 ch 7x7 2.5-2.7 / 4.4-5.3 / 7.0-7.7 at batch 1, and at batch 8 2.5-3.0
+// / 4.8-6.6 / 7.1-9.3. Below 64 (shapes added to convBenchShapes for the
+// run, 56x56, batch 1): 32 ch 3.2 / 3.9-4.1 / 3.9-4.8; 16 ch 1.7-3.0 /
+// 2.7-3.0 / 2.4-2.6 and 8 ch 2.5 / 2.0-2.5 / 1.6-1.7, where Winograd no
+// longer pays.
+func winoGenericTile4() bool { return gemm.Kernel() == "generic" }
 
 // winoMinTiles4 is the 4x4 tiles per image from which winoTile picks
 // F(4x4). BenchmarkConv on one core (BENCHMARKS.md, issue 12, "Winograd

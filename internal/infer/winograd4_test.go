@@ -113,8 +113,8 @@ func wino4Kernels(t *testing.T) {
 // TestWinoTileChoice checks the per-layer choice on ResNet-50 v1.5 at
 // 224x224 for each kernel this CPU has: with AVX-512, F(4x4) on the 3x3
 // layers with 56x56 and 28x28 outputs (three each), F(2x2) on the 14x14 and
-// 7x7 ones (five and two); with AVX2 F(4x4) down to 14x14; with the Go
-// loops F(2x2) from 128 channels.
+// 7x7 ones (five and two); with AVX2 F(4x4) down to 14x14; with the
+// generic GEMM kernel F(4x4) on all of them.
 func TestWinoTileChoice(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads ResNet-50")
@@ -122,7 +122,7 @@ func TestWinoTileChoice(t *testing.T) {
 	want := map[string]map[[3]int]int{
 		"avx512":  {{56, 56, 4}: 3, {28, 28, 4}: 3, {14, 14, 2}: 5, {7, 7, 2}: 2},
 		"avx2":    {{56, 56, 4}: 3, {28, 28, 4}: 3, {14, 14, 4}: 5, {7, 7, 2}: 2},
-		"generic": {{28, 28, 2}: 3, {14, 14, 2}: 5, {7, 7, 2}: 2},
+		"generic": {{56, 56, 4}: 3, {28, 28, 4}: 3, {14, 14, 4}: 5, {7, 7, 4}: 2},
 	}
 	eachKernel(t, func(kern string) {
 		w, ok := want[kern]

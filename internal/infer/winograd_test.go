@@ -11,42 +11,11 @@ import (
 
 // convRef is the definition of a 3x3 stride-1 convolution on CNHW input in
 // float64, with bias, residual and ReLU, and the sum of |w*x| of every
-// output (the scale of its rounding error).
+// output (the scale of its rounding error): convRefGeom with g's kernel
+// set to 3x3, stride 1.
 func convRef(in, w, bias, res []float32, g geom, n, cout int, relu bool) (out, scale []float64) {
-	out = make([]float64, cout*n*g.oh*g.ow)
-	scale = make([]float64, len(out))
-	for k := range cout {
-		for b := range n {
-			for oy := range g.oh {
-				for ox := range g.ow {
-					s, a := float64(bias[k]), math.Abs(float64(bias[k]))
-					for c := range g.c {
-						for ky := range 3 {
-							for kx := range 3 {
-								iy, ix := oy-g.pt+ky, ox-g.pl+kx
-								if iy < 0 || iy >= g.h || ix < 0 || ix >= g.w {
-									continue
-								}
-								t := float64(w[((k*g.c+c)*3+ky)*3+kx]) * float64(in[((c*n+b)*g.h+iy)*g.w+ix])
-								s += t
-								a += math.Abs(t)
-							}
-						}
-					}
-					i := ((k*n+b)*g.oh+oy)*g.ow + ox
-					if res != nil {
-						s += float64(res[i])
-						a += math.Abs(float64(res[i]))
-					}
-					if relu && s < 0 {
-						s = 0
-					}
-					out[i], scale[i] = s, a
-				}
-			}
-		}
-	}
-	return out, scale
+	g.kh, g.kw, g.sh, g.sw = 3, 3, 1, 1
+	return convRefGeom(in, w, bias, res, g, n, cout, relu)
 }
 
 // winoCase is one layer of TestWinograd and TestWinogradBlocked: input
