@@ -260,6 +260,9 @@ var largeShapes = [][3]int{
 	{96, 16, 3136}, // small k: B read in place (directK)
 	{37, 7, 1057},  // small odd k, tail panel packed
 	{25, 64, 1024 + 45},
+	{136, 300, 211}, // more rows than directM: B packed, k blocked, a 48-wide masked tail
+	{136, 129, 531},
+	{128, 300, 211}, // directM rows: B read in place at any k, k blocked
 }
 
 func TestMulLarge(t *testing.T) {

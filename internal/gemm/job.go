@@ -262,7 +262,7 @@ func (j *job) run() {
 	}
 	ad := j.a.data
 	cols := n - j.rem // columns computed in tiles
-	direct := j.direct(k)
+	direct := j.inPlace(k)
 	remHere := j.rem > 0 && j.n1*nr >= cols // this job holds the last micro-panel
 	for jc := j.n0 * nr; jc < min(j.n1*nr, cols); jc += nc {
 		ncCur := min(nc, min(j.n1*nr, cols)-jc)
@@ -286,6 +286,9 @@ func (j *job) run() {
 			}
 			if pc+kc == k {
 				flags |= j.clampFlag()
+			}
+			if prefetchC && pc == 0 {
+				flags |= flagPrefetch
 			}
 			var x []float32 // the gemv's columns, in the last B block
 			if remHere && jc+ncCur == cols {
@@ -335,6 +338,12 @@ func (j *job) run() {
 	}
 }
 
+// prefetchC is whether the tiles of the first k block prefetch their C
+// and residual rows before the k loop (flagPrefetch): C is not in cache
+// yet there, and the residual was written layers ago; in later blocks C
+// is the block just written. A variable for the benchmarks that compare.
+var prefetchC = true
+
 // directK is the largest k for which a plain B is read in place by the
 // kernel's direct tile instead of packed: with few rows per micro-panel
 // the packing costs as much as the product (MobileNetV2's 16 -> 96 1x1
@@ -342,9 +351,29 @@ func (j *job) run() {
 // across the A panels.
 var directK = 64
 
-// direct reports whether the job reads B in place (see directK).
+// directM is the most rows of A for which a plain B is read in place at
+// any k: packing a B block costs about as much as computing it with two
+// A panels, and with m/mr <= 16 panels to share it, that is more than the
+// strided reads cost (64 x 256 x 3136, ResNet-50's first 1x1 at batch 1:
+// 12% faster; see BENCHMARKS.md, issue 12, session 6).
+var directM = 128
+
+// direct reports whether a job with k rows of B reads B in place for
+// being small in k (see directK). How Mul splits a product and whether
+// PackB packs go by it.
 func (j *job) direct(k int) bool {
-	return j.b != nil && j.shared == nil && j.kern.direct != nil && k <= directK
+	return j.canDirect() && k <= directK
+}
+
+// inPlace reports whether the job reads B in place: small in k, or in m
+// (see directM). A job of few rows reads B in place however it was split
+// (its share packs nothing then, which the split's model does not count).
+func (j *job) inPlace(k int) bool {
+	return j.canDirect() && (k <= directK || j.a.m <= directM)
+}
+
+func (j *job) canDirect() bool {
+	return j.b != nil && j.shared == nil && j.kern.direct != nil
 }
 
 // packBlock packs the B block [pc, pc+kc) x [jc, jc+ncCur) into the
