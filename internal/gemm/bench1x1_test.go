@@ -13,15 +13,19 @@ import (
 // their epilogue in the model: bias and ReLU, and the block's residual
 // where the model adds it (the last 1x1 of a block and the downsample,
 // which takes the block's sum).
-var resnet1x1 = []struct {
-	m, k, n int
-	res     bool
-}{
-	{64, 64, 3136, false}, {64, 256, 3136, false}, {256, 64, 3136, false}, {256, 64, 3136, true},
-	{128, 256, 3136, false},
-	{128, 512, 784, false}, {512, 128, 784, true}, {512, 256, 784, true}, {256, 512, 784, false},
-	{256, 1024, 196, false}, {1024, 256, 196, true}, {1024, 512, 196, true}, {512, 1024, 196, false},
-	{512, 2048, 49, false}, {2048, 512, 49, true}, {2048, 1024, 49, true},
+var resnet1x1 = []abShape{
+	{64, 64, 3136, false, false}, {64, 256, 3136, false, false}, {256, 64, 3136, false, false}, {256, 64, 3136, true, false},
+	{128, 256, 3136, false, false},
+	{128, 512, 784, false, false}, {512, 128, 784, true, false}, {512, 256, 784, true, false}, {256, 512, 784, false, false},
+	{256, 1024, 196, false, false}, {1024, 256, 196, true, false}, {1024, 512, 196, true, false}, {512, 1024, 196, false, false},
+	{512, 2048, 49, false, false}, {2048, 512, 49, true, false}, {2048, 1024, 49, true, false},
+}
+
+// abShape is one product of BenchmarkMul1x1 and BenchmarkAB1x1: m x k x n,
+// with a residual, and with B from a Source (an implicit im2col).
+type abShape struct {
+	m, k, n  int
+	res, src bool
 }
 
 // BenchmarkMul1x1 runs resnet1x1 with the kernel the model packs for
@@ -85,6 +89,18 @@ func BenchmarkAB1x1(b *testing.B) {
 		set  func(on bool)
 	}{
 		{"prefetchC", func(on bool) { prefetchC = on }},
+		{"kc512", func(on bool) {
+			kcMax = 256
+			if on {
+				kcMax = 512
+			}
+		}},
+		{"rem4", func(on bool) {
+			remMax = 2
+			if on {
+				remMax = 4
+			}
+		}},
 		{"directM", func(on bool) {
 			directM = 0
 			if on {
@@ -94,51 +110,69 @@ func BenchmarkAB1x1(b *testing.B) {
 	}
 	// MobileNetV2's and EfficientNet-B0's 1x1 projections to few
 	// channels (with a plain B: not squeeze-and-excite scaled).
-	proj := []struct {
-		m, k, n int
-		res     bool
-	}{
-		{16, 96, 12544, false}, {24, 144, 3136, true}, {32, 144, 784, false}, {32, 192, 784, true},
-		{40, 240, 784, true}, {64, 384, 196, true}, {80, 480, 196, true}, {96, 576, 196, true}, {112, 672, 196, true},
+	proj := []abShape{
+		{16, 96, 12544, false, false}, {24, 144, 3136, true, false}, {32, 144, 784, false, false}, {32, 192, 784, true, false},
+		{40, 240, 784, true, false}, {64, 384, 196, true, false}, {80, 480, 196, true, false}, {96, 576, 196, true, false}, {112, 672, 196, true, false},
+	}
+	// ResNet-50's 3x3 and stem GEMMs, B from a Source as im2col gives it.
+	im2col := []abShape{
+		{64, 147, 12544, false, true}, {64, 576, 3136, false, true}, {128, 1152, 784, false, true},
+		{256, 2304, 196, false, true}, {512, 4608, 49, false, true},
+	}
+	// ResNet-50's 1x1s at 14x14 and 7x7 at batch 8.
+	b8 := []abShape{
+		{256, 1024, 1568, false, false}, {1024, 256, 1568, true, false}, {512, 1024, 1568, false, false}, {512, 2048, 392, false, false}, {2048, 512, 392, true, false},
 	}
 	for _, st := range settings {
-		for _, s := range append(resnet1x1, proj...) {
-			name := fmt.Sprintf("%s/%dx%dx%d", st.name, s.m, s.k, s.n)
-			if s.res {
-				name += "+res"
-			}
-			b.Run(name, func(b *testing.B) {
-				defer st.set(true)
-				rng := rand.New(rand.NewPCG(1, 2))
-				copies := max(2, (64<<20)/(4*s.m*s.k))
-				a := randSlice(rng, s.m*s.k)
-				as := make([]*PackedA, copies)
-				for i := range as {
-					as[i] = PackA(a, s.m, s.k)
+		for _, s := range slices.Concat(resnet1x1, proj, im2col, b8) {
+			for _, kern := range []string{"packa", "avx2"} {
+				kp := kernelByName(kern)
+				if kern == "packa" {
+					kp = active.forRows(s.m)
+				} else if kp == nil {
+					continue
 				}
-				bm := randSlice(rng, s.k*s.n)
-				c := make([]float32, s.m*s.n)
-				ep := Epilogue{Bias: randSlice(rng, s.m), ReLU: true}
+				name := fmt.Sprintf("%s/%s/%dx%dx%d", st.name, kern, s.m, s.k, s.n)
 				if s.res {
-					ep.Residual = randSlice(rng, s.m*s.n)
+					name += "+res"
 				}
-				var times [2][]float64
-				for i := 0; b.Loop(); i++ {
-					for d := range 2 {
-						d ^= i & 1
-						st.set(d == 1)
-						t0 := time.Now()
-						Mul(c, as[(2*i+d)%copies], bm, s.n, ep)
-						times[d] = append(times[d], float64(time.Since(t0).Nanoseconds()))
+				b.Run(name, func(b *testing.B) {
+					defer st.set(true)
+					rng := rand.New(rand.NewPCG(1, 2))
+					copies := max(2, (64<<20)/(4*s.m*s.k))
+					a := randSlice(rng, s.m*s.k)
+					as := make([]*PackedA, copies)
+					for i := range as {
+						as[i] = packA(a, s.m, s.k, kp)
 					}
-				}
-				med := func(x []float64) float64 { slices.Sort(x); return x[len(x)/2] }
-				m0, m1 := med(times[0]), med(times[1])
-				b.ReportMetric(m0/1e3, "off-µs")
-				b.ReportMetric(m1/1e3, "on-µs")
-				b.ReportMetric(m1/m0, "on/off")
-				b.ReportMetric(2*float64(s.m*s.k*s.n)/m1, "on-GFLOP/s")
-			})
+					bm := randSlice(rng, s.k*s.n)
+					c := make([]float32, s.m*s.n)
+					ep := Epilogue{Bias: randSlice(rng, s.m), ReLU: true}
+					if s.res {
+						ep.Residual = randSlice(rng, s.m*s.n)
+					}
+					var times [2][]float64
+					for i := 0; b.Loop(); i++ {
+						for d := range 2 {
+							d ^= i & 1
+							st.set(d == 1)
+							t0 := time.Now()
+							if s.src {
+								MulSource(c, as[(2*i+d)%copies], sliceSource{bm, s.n}, s.n, ep)
+							} else {
+								Mul(c, as[(2*i+d)%copies], bm, s.n, ep)
+							}
+							times[d] = append(times[d], float64(time.Since(t0).Nanoseconds()))
+						}
+					}
+					med := func(x []float64) float64 { slices.Sort(x); return x[len(x)/2] }
+					m0, m1 := med(times[0]), med(times[1])
+					b.ReportMetric(m0/1e3, "off-µs")
+					b.ReportMetric(m1/1e3, "on-µs")
+					b.ReportMetric(m1/m0, "on/off")
+					b.ReportMetric(2*float64(s.m*s.k*s.n)/m1, "on-GFLOP/s")
+				})
+			}
 		}
 	}
 }

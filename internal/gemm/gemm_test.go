@@ -205,7 +205,7 @@ func TestKernel(t *testing.T) {
 // and a few sizes past one tile; smallN adds the remainders of 48 for n.
 var (
 	smallSizes = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 23, 24, 31, 32, 33, 40}
-	smallN     = append(smallSizes[:len(smallSizes):len(smallSizes)], 47, 48, 49, 50, 64, 65, 97)
+	smallN     = append(smallSizes[:len(smallSizes):len(smallSizes)], 47, 48, 49, 50, 51, 52, 64, 65, 67, 97, 100, 196)
 )
 
 // thorough reports whether to run every case: not with -short, and not

@@ -87,10 +87,12 @@ func newJob(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue
 		kern = kern.narrow
 	}
 	j = job{c: c, a: a, kern: kern, b: b, src: src, n: n, ep: ep, vec: vec}
-	// One or two columns past a multiple of 16 (n = 49: ResNet's last
-	// stage at batch 1) are computed with the gemv, one FMA per 12 rows,
-	// instead of in a 16- or 32-wide tile, 12 FMAs per 12 rows.
-	if r := n % 16; !vec && a.kern.gemv != nil && r <= 2 && n > r {
+	// Up to remMax columns past a multiple of 16 (n = 49 and 196: ResNet's
+	// last stages at batch 1) are computed with the gemv, one FMA per 12
+	// rows (8 for the 8x48 tile's gemv), instead of in a 16-wide tile, 12
+	// FMAs per 12 rows (8 per 8 rows): four columns of a 16-wide tile
+	// waste three quarters of it.
+	if r := n % 16; !vec && a.kern.gemv != nil && r <= remMax && n > r {
 		j.rem = r
 	}
 	mt = ceilDiv(a.m, kern.mr)
@@ -98,6 +100,11 @@ func newJob(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue
 	j.m1, j.n1 = mt, nt
 	return j, mt, nt
 }
+
+// remMax is the most columns computed with the gemv (see newJob; 4, not
+// 2: 2-8% faster at n = 196, BenchmarkAB1x1/rem4, BENCHMARKS.md issue 12
+// session 6). A variable for the benchmarks that compare.
+var remMax = 4
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
