@@ -123,8 +123,11 @@ func BenchmarkAB1x1(b *testing.B) {
 	b8 := []abShape{
 		{256, 1024, 1568, false, false}, {1024, 256, 1568, true, false}, {512, 1024, 1568, false, false}, {512, 2048, 392, false, false}, {2048, 512, 392, true, false},
 	}
+	// Winograd's products at batch 1: F(2x2) at 7x7 and 14x14, F(4x4) at
+	// 28x28 and 56x56 (m x k x tiles).
+	wino := []abShape{{512, 512, 16, false, false}, {256, 256, 49, false, false}, {128, 128, 49, false, false}, {64, 64, 196, false, false}}
 	for _, st := range settings {
-		for _, s := range slices.Concat(resnet1x1, proj, im2col, b8) {
+		for _, s := range slices.Concat(resnet1x1, proj, im2col, b8, wino) {
 			for _, kern := range []string{"packa", "avx2"} {
 				kp := kernelByName(kern)
 				if kern == "packa" {
