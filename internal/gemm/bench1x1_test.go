@@ -90,9 +90,9 @@ func BenchmarkAB1x1(b *testing.B) {
 	}{
 		{"prefetchC", func(on bool) { prefetchC = on }},
 		{"kc512", func(on bool) {
-			kcMax = 256
+			kcThin = 256
 			if on {
-				kcMax = 512
+				kcThin = 512
 			}
 		}},
 		{"rem4", func(on bool) {
