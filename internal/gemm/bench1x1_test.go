@@ -28,49 +28,80 @@ type abShape struct {
 	res, src bool
 }
 
+// abProblem is one abShape set up as the model meets it: copies of A
+// (cycled through: more than one makes A come from memory, as the model's
+// weights do, each read once per image), B, C, and the epilogue (bias,
+// ReLU, the residual if any). B, C and the residual are one buffer each,
+// as warm as the layer before leaves them.
+type abProblem struct {
+	s  abShape
+	as []*PackedA
+	b  []float32
+	c  []float32
+	ep Epilogue
+}
+
+// newABProblem packs A for kern with enough copies to exceed L3 (64 MiB)
+// when cold, one otherwise.
+func newABProblem(s abShape, kern *kernel, cold bool) *abProblem {
+	rng := rand.New(rand.NewPCG(1, 2))
+	copies := 1
+	if cold {
+		copies = max(2, (64<<20)/(4*s.m*s.k))
+	}
+	a := randSlice(rng, s.m*s.k)
+	p := &abProblem{s: s, as: make([]*PackedA, copies), b: randSlice(rng, s.k*s.n), c: make([]float32, s.m*s.n)}
+	for i := range p.as {
+		p.as[i] = packA(a, s.m, s.k, kern)
+	}
+	p.ep = Epilogue{Bias: randSlice(rng, s.m), ReLU: true}
+	if s.res {
+		p.ep.Residual = randSlice(rng, s.m*s.n)
+	}
+	return p
+}
+
+// mul runs the product with the i-th copy of A (cyclically).
+func (p *abProblem) mul(i int) {
+	a := p.as[i%len(p.as)]
+	if p.s.src {
+		MulSource(p.c, a, sliceSource{p.b, p.s.n}, p.s.n, p.ep)
+		return
+	}
+	Mul(p.c, a, p.b, p.s.n, p.ep)
+}
+
+func (p *abProblem) flops() float64 { return 2 * float64(p.s.m) * float64(p.s.k) * float64(p.s.n) }
+
+func (s abShape) String() string {
+	name := fmt.Sprintf("%dx%dx%d", s.m, s.k, s.n)
+	if s.res {
+		name += "+res"
+	}
+	return name
+}
+
 // BenchmarkMul1x1 runs resnet1x1 with the kernel the model packs for
-// (PackA's), on one thread unless -cpu says otherwise, as the model meets
-// them: "warm" multiplies the same A every time (in L2 or L3), "cold"
-// cycles through copies of A that together exceed L3 (64 MiB), as the
-// model's weights come from memory, each read once per image. B, C and the
-// residual are one buffer each, as warm as the layer before leaves them.
+// (PackA's), on one thread unless -cpu says otherwise: "warm" multiplies
+// the same A every time (in L2 or L3), "cold" cycles through copies of A
+// as the model reads its weights (see abProblem).
 func BenchmarkMul1x1(b *testing.B) {
 	for _, s := range resnet1x1 {
 		for _, cold := range []bool{false, true} {
-			name := fmt.Sprintf("%dx%dx%d", s.m, s.k, s.n)
-			if s.res {
-				name += "+res"
-			}
+			name := s.String() + "/warm"
 			if cold {
-				name += "/cold"
-			} else {
-				name += "/warm"
+				name = s.String() + "/cold"
 			}
 			b.Run(name, func(b *testing.B) {
-				rng := rand.New(rand.NewPCG(1, 2))
-				copies := 1
-				if cold {
-					copies = max(2, (64<<20)/(4*s.m*s.k))
-				}
-				a := randSlice(rng, s.m*s.k)
-				as := make([]*PackedA, copies)
-				for i := range as {
-					as[i] = PackA(a, s.m, s.k)
-				}
-				bm := randSlice(rng, s.k*s.n)
-				c := make([]float32, s.m*s.n)
-				ep := Epilogue{Bias: randSlice(rng, s.m), ReLU: true}
-				if s.res {
-					ep.Residual = randSlice(rng, s.m*s.n)
-				}
+				p := newABProblem(s, active.forRows(s.m), cold)
 				i := 0
 				for b.Loop() {
-					Mul(c, as[i%copies], bm, s.n, ep)
+					p.mul(i)
 					i++
 				}
-				gflops := 2 * float64(s.m*s.k*s.n) * float64(b.N) / b.Elapsed().Seconds() / 1e9
+				gflops := p.flops() * float64(b.N) / b.Elapsed().Seconds() / 1e9
 				b.ReportMetric(gflops, "GFLOP/s")
-				if peak := peakGFLOPS(as[0].kern, runtime.GOMAXPROCS(0)); peak > 0 {
+				if peak := peakGFLOPS(p.as[0].kern, runtime.GOMAXPROCS(0)); peak > 0 {
 					b.ReportMetric(100*gflops/peak, "%peak")
 				}
 			})
@@ -78,11 +109,28 @@ func BenchmarkMul1x1(b *testing.B) {
 	}
 }
 
-// BenchmarkAB1x1 runs resnet1x1 (cold A, as in BenchmarkMul1x1) with a
-// setting off and on, alternating per call (ABBA) in one process, and
-// reports both medians (µs) and their ratio: on a shared machine the
-// side-by-side ratio is the number to trust. The settings are the
-// variables the package keeps for this comparison.
+// abba runs run(0) and run(1) alternately, ABBA, once each per iteration
+// of b, and returns the median time of each in ns: on a shared machine the
+// side-by-side ratio of two settings is the number to trust.
+func abba(b *testing.B, run func(d, i int)) (m0, m1 float64) {
+	var times [2][]float64
+	for i := 0; b.Loop(); i++ {
+		for d := range 2 {
+			d ^= i & 1
+			t0 := time.Now()
+			run(d, i)
+			times[d] = append(times[d], float64(time.Since(t0).Nanoseconds()))
+		}
+	}
+	med := func(x []float64) float64 { slices.Sort(x); return x[len(x)/2] }
+	return med(times[0]), med(times[1])
+}
+
+// BenchmarkAB1x1 runs ResNet-50's 1x1 convolutions (resnet1x1) and other
+// products (below) with cold A, with a setting off and on, alternating
+// per call (abba) in one process, and reports both medians (µs) and their
+// ratio, for A packed as PackA packs it ("packa") and for the AVX2 kernel.
+// The settings are the variables the package keeps for this comparison.
 func BenchmarkAB1x1(b *testing.B) {
 	settings := []struct {
 		name string
@@ -135,45 +183,17 @@ func BenchmarkAB1x1(b *testing.B) {
 				} else if kp == nil {
 					continue
 				}
-				name := fmt.Sprintf("%s/%s/%dx%dx%d", st.name, kern, s.m, s.k, s.n)
-				if s.res {
-					name += "+res"
-				}
-				b.Run(name, func(b *testing.B) {
+				b.Run(fmt.Sprintf("%s/%s/%v", st.name, kern, s), func(b *testing.B) {
 					defer st.set(true)
-					rng := rand.New(rand.NewPCG(1, 2))
-					copies := max(2, (64<<20)/(4*s.m*s.k))
-					a := randSlice(rng, s.m*s.k)
-					as := make([]*PackedA, copies)
-					for i := range as {
-						as[i] = packA(a, s.m, s.k, kp)
-					}
-					bm := randSlice(rng, s.k*s.n)
-					c := make([]float32, s.m*s.n)
-					ep := Epilogue{Bias: randSlice(rng, s.m), ReLU: true}
-					if s.res {
-						ep.Residual = randSlice(rng, s.m*s.n)
-					}
-					var times [2][]float64
-					for i := 0; b.Loop(); i++ {
-						for d := range 2 {
-							d ^= i & 1
-							st.set(d == 1)
-							t0 := time.Now()
-							if s.src {
-								MulSource(c, as[(2*i+d)%copies], sliceSource{bm, s.n}, s.n, ep)
-							} else {
-								Mul(c, as[(2*i+d)%copies], bm, s.n, ep)
-							}
-							times[d] = append(times[d], float64(time.Since(t0).Nanoseconds()))
-						}
-					}
-					med := func(x []float64) float64 { slices.Sort(x); return x[len(x)/2] }
-					m0, m1 := med(times[0]), med(times[1])
+					p := newABProblem(s, kp, true)
+					m0, m1 := abba(b, func(d, i int) {
+						st.set(d == 1)
+						p.mul(2*i + d)
+					})
 					b.ReportMetric(m0/1e3, "off-µs")
 					b.ReportMetric(m1/1e3, "on-µs")
 					b.ReportMetric(m1/m0, "on/off")
-					b.ReportMetric(2*float64(s.m*s.k*s.n)/m1, "on-GFLOP/s")
+					b.ReportMetric(p.flops()/m1, "on-GFLOP/s")
 				})
 			}
 		}
