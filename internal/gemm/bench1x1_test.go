@@ -167,9 +167,10 @@ func BenchmarkAB1x1(b *testing.B) {
 		{64, 147, 12544, false, true}, {64, 576, 3136, false, true}, {128, 1152, 784, false, true},
 		{256, 2304, 196, false, true}, {512, 4608, 49, false, true},
 	}
-	// ResNet-50's 1x1s at batch 8.
+	// ResNet-50's 1x1s at batch 8, and MobileNetV2's projections.
 	b8 := []abShape{
 		{64, 256, 25088, false, false}, {256, 64, 25088, true, false}, {128, 512, 6272, false, false},
+		{16, 96, 100352, false, false}, {24, 144, 25088, true, false}, {32, 192, 6272, true, false}, {64, 384, 1568, true, false},
 		{256, 1024, 1568, false, false}, {1024, 256, 1568, true, false}, {512, 1024, 1568, false, false}, {512, 2048, 392, false, false}, {2048, 512, 392, true, false},
 	}
 	// Winograd's products at batch 1: F(2x2) at 7x7 and 14x14, F(4x4) at
