@@ -136,6 +136,12 @@ func BenchmarkAB1x1(b *testing.B) {
 		name string
 		set  func(on bool)
 	}{
+		{"all", func(on bool) { // the four below at once: main c2ba164's blocking but for the kernels' prefetch distances
+			prefetchC, kcThin, remMax, directM = false, 256, 2, 0
+			if on {
+				prefetchC, kcThin, remMax, directM = true, 512, 4, 128
+			}
+		}},
 		{"prefetchC", func(on bool) { prefetchC = on }},
 		{"kc512", func(on bool) {
 			kcThin = 256
