@@ -40,7 +40,8 @@ func main() {
 	avx512("tileAVX512W", 8, 48, false)
 	avx512D("tileAVX512WN16", 8, 16, false, 4096)
 	avx512("tileAVX512WS", 8, 48, true)
-	avx2(6, 16)
+	avx2("tileAVX2", 6, 16, false)
+	avx2("tileAVX2S", 6, 16, true) // B read in place (small k or m)
 	copyPanels("copyPanels32", 32, 64, true)
 	copyPanels("copyPanels48", 48, 64, true)
 	copyPanels("copyPanels16", 16, 32, false)
@@ -266,16 +267,24 @@ func avx512Epilogue(fname string, MR, nv int, acc [][]VecPhysical, bc []VecPhysi
 }
 
 // avx2 emits tileAVX2: a full mr x 16 tile in 2*mr ymm accumulators. It has
-// no masking: the Go side runs edge tiles into a scratch tile.
-func avx2(MR, NR int) {
+// no masking: the Go side runs edge tiles into a scratch tile. strided: B
+// read in place, kc rows ldb floats apart (tileAVX2S, as tileAVX512S).
+func avx2(fname string, MR, NR int, strided bool) {
 	const vec = 8
 	nv := NR / vec
-	TEXT("tileAVX2", NOSPLIT, "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags int, lo, hi float32)")
+	sig := "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags int, lo, hi float32)"
+	doc := fmt.Sprintf("%s computes one full %dx%d tile of C; see tileFunc.", fname, MR, NR)
+	if strided {
+		sig = "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags int, lo, hi float32, ldb int)"
+		doc = fmt.Sprintf("%s computes one full %dx%d tile of C from B rows ldb floats apart; see tileFunc.", fname, MR, NR)
+	}
+	TEXT(fname, NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(fmt.Sprintf("tileAVX2 computes one full %dx%d tile of C; see tileFunc.", MR, NR))
+	Doc(doc)
 	kc := Load(Param("kc"), RAX)
 	ap := Load(Param("a"), RSI)
 	bp := Load(Param("b"), RDI)
+	bRow, bStep := bRows(bp, NR, strided)
 
 	acc := make([][]VecPhysical, MR)
 	for i := range acc {
@@ -292,7 +301,7 @@ func avx2(MR, NR int) {
 	}
 	step := func(p int) {
 		for v := range nv {
-			VMOVUPS(Mem{Base: bp, Disp: 4 * (p*NR + v*vec)}, bv[v])
+			VMOVUPS(bRow(p, 4*v*vec), bv[v])
 		}
 		for i := range MR {
 			t := bc[i%len(bc)]
@@ -302,7 +311,7 @@ func avx2(MR, NR int) {
 			}
 		}
 	}
-	kLoops(kc, ap, MR, NR, step, func(steps int) { ADDQ(U32(4*steps*NR), bp) }, 0, "tileAVX2")
+	kLoops(kc, ap, MR, NR, step, bStep, 0, fname)
 
 	cp := Load(Param("c"), RDX)
 	ldc := Load(Param("ldc"), RCX)
@@ -313,31 +322,31 @@ func avx2(MR, NR int) {
 	zero := bv[0]
 	VXORPS(zero, zero, zero)
 	lo, hi := bv[1], bc[1] // free after the k loop (bc[0] is the bias)
-	loadClamp(flags, "avx2", lo, hi)
+	loadClamp(flags, fname, lo, hi)
 	for i := range MR {
-		onFlag(flags, flagAccum, fmt.Sprintf("avx2_row%d_accum", i), func() {
+		onFlag(flags, flagAccum, fmt.Sprintf("%s_row%d_accum", fname, i), func() {
 			for v := range nv {
 				VADDPS(Mem{Base: cp, Disp: 32 * v}, acc[i][v], acc[i][v])
 			}
 		})
-		onFlag(flags, flagBias, fmt.Sprintf("avx2_row%d_bias", i), func() {
+		onFlag(flags, flagBias, fmt.Sprintf("%s_row%d_bias", fname, i), func() {
 			t := bc[0]
 			VBROADCASTSS(Mem{Base: bias, Disp: 4 * i}, t)
 			for v := range nv {
 				VADDPS(t, acc[i][v], acc[i][v])
 			}
 		})
-		onFlag(flags, flagRes, fmt.Sprintf("avx2_row%d_res", i), func() {
+		onFlag(flags, flagRes, fmt.Sprintf("%s_row%d_res", fname, i), func() {
 			for v := range nv {
 				VADDPS(Mem{Base: rp, Disp: 32 * v}, acc[i][v], acc[i][v])
 			}
 		})
-		onFlag(flags, flagReLU, fmt.Sprintf("avx2_row%d_relu", i), func() {
+		onFlag(flags, flagReLU, fmt.Sprintf("%s_row%d_relu", fname, i), func() {
 			for v := range nv {
 				VMAXPS(acc[i][v], zero, acc[i][v])
 			}
 		})
-		onFlag(flags, flagClamp, fmt.Sprintf("avx2_row%d_clamp", i), func() {
+		onFlag(flags, flagClamp, fmt.Sprintf("%s_row%d_clamp", fname, i), func() {
 			for v := range nv {
 				clamp(acc[i][v], lo, hi)
 			}

@@ -155,6 +155,12 @@ func BenchmarkAB1x1(b *testing.B) {
 				remMax = 4
 			}
 		}},
+		{"inPlace", func(on bool) { // B in place at all, by k or by m
+			directK, directM = 0, 0
+			if on {
+				directK, directM = 64, 128
+			}
+		}},
 		{"directM", func(on bool) {
 			directM = 0
 			if on {

@@ -4295,229 +4295,607 @@ tileAVX2_k_end:
 	MOVQ         flags+56(FP), R10
 	VXORPS       Y12, Y12, Y12
 	TESTQ        $0x00000010, R10
-	JZ           avx2_clampargs
+	JZ           tileAVX2_clampargs
 	VBROADCASTSS lo+64(FP), Y13
 	VBROADCASTSS hi+68(FP), Y15
 
-avx2_clampargs:
+tileAVX2_clampargs:
 	TESTQ  $0x00000001, R10
-	JZ     avx2_row0_accum
+	JZ     tileAVX2_row0_accum
 	VADDPS (DX), Y0, Y0
 	VADDPS 32(DX), Y1, Y1
 
-avx2_row0_accum:
+tileAVX2_row0_accum:
 	TESTQ        $0x00000002, R10
-	JZ           avx2_row0_bias
+	JZ           tileAVX2_row0_bias
 	VBROADCASTSS (R8), Y14
 	VADDPS       Y14, Y0, Y0
 	VADDPS       Y14, Y1, Y1
 
-avx2_row0_bias:
+tileAVX2_row0_bias:
 	TESTQ  $0x00000004, R10
-	JZ     avx2_row0_res
+	JZ     tileAVX2_row0_res
 	VADDPS (R9), Y0, Y0
 	VADDPS 32(R9), Y1, Y1
 
-avx2_row0_res:
+tileAVX2_row0_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx2_row0_relu
+	JZ     tileAVX2_row0_relu
 	VMAXPS Y0, Y12, Y0
 	VMAXPS Y1, Y12, Y1
 
-avx2_row0_relu:
+tileAVX2_row0_relu:
 	TESTQ  $0x00000010, R10
-	JZ     avx2_row0_clamp
+	JZ     tileAVX2_row0_clamp
 	VMAXPS Y0, Y13, Y0
 	VMINPS Y0, Y15, Y0
 	VMAXPS Y1, Y13, Y1
 	VMINPS Y1, Y15, Y1
 
-avx2_row0_clamp:
+tileAVX2_row0_clamp:
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
 	ADDQ    CX, DX
 	ADDQ    CX, R9
 	TESTQ   $0x00000001, R10
-	JZ      avx2_row1_accum
+	JZ      tileAVX2_row1_accum
 	VADDPS  (DX), Y2, Y2
 	VADDPS  32(DX), Y3, Y3
 
-avx2_row1_accum:
+tileAVX2_row1_accum:
 	TESTQ        $0x00000002, R10
-	JZ           avx2_row1_bias
+	JZ           tileAVX2_row1_bias
 	VBROADCASTSS 4(R8), Y14
 	VADDPS       Y14, Y2, Y2
 	VADDPS       Y14, Y3, Y3
 
-avx2_row1_bias:
+tileAVX2_row1_bias:
 	TESTQ  $0x00000004, R10
-	JZ     avx2_row1_res
+	JZ     tileAVX2_row1_res
 	VADDPS (R9), Y2, Y2
 	VADDPS 32(R9), Y3, Y3
 
-avx2_row1_res:
+tileAVX2_row1_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx2_row1_relu
+	JZ     tileAVX2_row1_relu
 	VMAXPS Y2, Y12, Y2
 	VMAXPS Y3, Y12, Y3
 
-avx2_row1_relu:
+tileAVX2_row1_relu:
 	TESTQ  $0x00000010, R10
-	JZ     avx2_row1_clamp
+	JZ     tileAVX2_row1_clamp
 	VMAXPS Y2, Y13, Y2
 	VMINPS Y2, Y15, Y2
 	VMAXPS Y3, Y13, Y3
 	VMINPS Y3, Y15, Y3
 
-avx2_row1_clamp:
+tileAVX2_row1_clamp:
 	VMOVUPS Y2, (DX)
 	VMOVUPS Y3, 32(DX)
 	ADDQ    CX, DX
 	ADDQ    CX, R9
 	TESTQ   $0x00000001, R10
-	JZ      avx2_row2_accum
+	JZ      tileAVX2_row2_accum
 	VADDPS  (DX), Y4, Y4
 	VADDPS  32(DX), Y5, Y5
 
-avx2_row2_accum:
+tileAVX2_row2_accum:
 	TESTQ        $0x00000002, R10
-	JZ           avx2_row2_bias
+	JZ           tileAVX2_row2_bias
 	VBROADCASTSS 8(R8), Y14
 	VADDPS       Y14, Y4, Y4
 	VADDPS       Y14, Y5, Y5
 
-avx2_row2_bias:
+tileAVX2_row2_bias:
 	TESTQ  $0x00000004, R10
-	JZ     avx2_row2_res
+	JZ     tileAVX2_row2_res
 	VADDPS (R9), Y4, Y4
 	VADDPS 32(R9), Y5, Y5
 
-avx2_row2_res:
+tileAVX2_row2_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx2_row2_relu
+	JZ     tileAVX2_row2_relu
 	VMAXPS Y4, Y12, Y4
 	VMAXPS Y5, Y12, Y5
 
-avx2_row2_relu:
+tileAVX2_row2_relu:
 	TESTQ  $0x00000010, R10
-	JZ     avx2_row2_clamp
+	JZ     tileAVX2_row2_clamp
 	VMAXPS Y4, Y13, Y4
 	VMINPS Y4, Y15, Y4
 	VMAXPS Y5, Y13, Y5
 	VMINPS Y5, Y15, Y5
 
-avx2_row2_clamp:
+tileAVX2_row2_clamp:
 	VMOVUPS Y4, (DX)
 	VMOVUPS Y5, 32(DX)
 	ADDQ    CX, DX
 	ADDQ    CX, R9
 	TESTQ   $0x00000001, R10
-	JZ      avx2_row3_accum
+	JZ      tileAVX2_row3_accum
 	VADDPS  (DX), Y6, Y6
 	VADDPS  32(DX), Y7, Y7
 
-avx2_row3_accum:
+tileAVX2_row3_accum:
 	TESTQ        $0x00000002, R10
-	JZ           avx2_row3_bias
+	JZ           tileAVX2_row3_bias
 	VBROADCASTSS 12(R8), Y14
 	VADDPS       Y14, Y6, Y6
 	VADDPS       Y14, Y7, Y7
 
-avx2_row3_bias:
+tileAVX2_row3_bias:
 	TESTQ  $0x00000004, R10
-	JZ     avx2_row3_res
+	JZ     tileAVX2_row3_res
 	VADDPS (R9), Y6, Y6
 	VADDPS 32(R9), Y7, Y7
 
-avx2_row3_res:
+tileAVX2_row3_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx2_row3_relu
+	JZ     tileAVX2_row3_relu
 	VMAXPS Y6, Y12, Y6
 	VMAXPS Y7, Y12, Y7
 
-avx2_row3_relu:
+tileAVX2_row3_relu:
 	TESTQ  $0x00000010, R10
-	JZ     avx2_row3_clamp
+	JZ     tileAVX2_row3_clamp
 	VMAXPS Y6, Y13, Y6
 	VMINPS Y6, Y15, Y6
 	VMAXPS Y7, Y13, Y7
 	VMINPS Y7, Y15, Y7
 
-avx2_row3_clamp:
+tileAVX2_row3_clamp:
 	VMOVUPS Y6, (DX)
 	VMOVUPS Y7, 32(DX)
 	ADDQ    CX, DX
 	ADDQ    CX, R9
 	TESTQ   $0x00000001, R10
-	JZ      avx2_row4_accum
+	JZ      tileAVX2_row4_accum
 	VADDPS  (DX), Y8, Y8
 	VADDPS  32(DX), Y9, Y9
 
-avx2_row4_accum:
+tileAVX2_row4_accum:
 	TESTQ        $0x00000002, R10
-	JZ           avx2_row4_bias
+	JZ           tileAVX2_row4_bias
 	VBROADCASTSS 16(R8), Y14
 	VADDPS       Y14, Y8, Y8
 	VADDPS       Y14, Y9, Y9
 
-avx2_row4_bias:
+tileAVX2_row4_bias:
 	TESTQ  $0x00000004, R10
-	JZ     avx2_row4_res
+	JZ     tileAVX2_row4_res
 	VADDPS (R9), Y8, Y8
 	VADDPS 32(R9), Y9, Y9
 
-avx2_row4_res:
+tileAVX2_row4_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx2_row4_relu
+	JZ     tileAVX2_row4_relu
 	VMAXPS Y8, Y12, Y8
 	VMAXPS Y9, Y12, Y9
 
-avx2_row4_relu:
+tileAVX2_row4_relu:
 	TESTQ  $0x00000010, R10
-	JZ     avx2_row4_clamp
+	JZ     tileAVX2_row4_clamp
 	VMAXPS Y8, Y13, Y8
 	VMINPS Y8, Y15, Y8
 	VMAXPS Y9, Y13, Y9
 	VMINPS Y9, Y15, Y9
 
-avx2_row4_clamp:
+tileAVX2_row4_clamp:
 	VMOVUPS Y8, (DX)
 	VMOVUPS Y9, 32(DX)
 	ADDQ    CX, DX
 	ADDQ    CX, R9
 	TESTQ   $0x00000001, R10
-	JZ      avx2_row5_accum
+	JZ      tileAVX2_row5_accum
 	VADDPS  (DX), Y10, Y10
 	VADDPS  32(DX), Y11, Y11
 
-avx2_row5_accum:
+tileAVX2_row5_accum:
 	TESTQ        $0x00000002, R10
-	JZ           avx2_row5_bias
+	JZ           tileAVX2_row5_bias
 	VBROADCASTSS 20(R8), Y14
 	VADDPS       Y14, Y10, Y10
 	VADDPS       Y14, Y11, Y11
 
-avx2_row5_bias:
+tileAVX2_row5_bias:
 	TESTQ  $0x00000004, R10
-	JZ     avx2_row5_res
+	JZ     tileAVX2_row5_res
 	VADDPS (R9), Y10, Y10
 	VADDPS 32(R9), Y11, Y11
 
-avx2_row5_res:
+tileAVX2_row5_res:
 	TESTQ  $0x00000008, R10
-	JZ     avx2_row5_relu
+	JZ     tileAVX2_row5_relu
 	VMAXPS Y10, Y12, Y10
 	VMAXPS Y11, Y12, Y11
 
-avx2_row5_relu:
+tileAVX2_row5_relu:
 	TESTQ  $0x00000010, R10
-	JZ     avx2_row5_clamp
+	JZ     tileAVX2_row5_clamp
 	VMAXPS Y10, Y13, Y10
 	VMINPS Y10, Y15, Y10
 	VMAXPS Y11, Y13, Y11
 	VMINPS Y11, Y15, Y11
 
-avx2_row5_clamp:
+tileAVX2_row5_clamp:
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+// func tileAVX2S(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, lo float32, hi float32, ldb int)
+// Requires: AVX, FMA3
+TEXT ·tileAVX2S(SB), NOSPLIT, $0-80
+	MOVQ   kc+0(FP), AX
+	MOVQ   a+8(FP), SI
+	MOVQ   b+16(FP), DI
+	MOVQ   ldb+72(FP), CX
+	SHLQ   $0x02, CX
+	LEAQ   (CX)(CX*2), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   AX, BX
+	SHRQ   $0x02, BX
+	JZ     tileAVX2S_k_tail
+
+tileAVX2S_k_loop4:
+	VMOVUPS      (DI), Y12
+	VMOVUPS      32(DI), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	VMOVUPS      (DI)(CX*1), Y12
+	VMOVUPS      32(DI)(CX*1), Y13
+	VBROADCASTSS 24(SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 28(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 32(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 36(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 40(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 44(SI), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	VMOVUPS      (DI)(CX*2), Y12
+	VMOVUPS      32(DI)(CX*2), Y13
+	VBROADCASTSS 48(SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 52(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 56(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 60(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 64(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 68(SI), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	VMOVUPS      (DI)(DX*1), Y12
+	VMOVUPS      32(DI)(DX*1), Y13
+	VBROADCASTSS 72(SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 76(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 80(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 84(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 88(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 92(SI), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         $0x00000060, SI
+	LEAQ         (DI)(CX*4), DI
+	DECQ         BX
+	JNZ          tileAVX2S_k_loop4
+
+tileAVX2S_k_tail:
+	ANDQ $0x03, AX
+	JZ   tileAVX2S_k_end
+
+tileAVX2S_k_loop1:
+	VMOVUPS      (DI), Y12
+	VMOVUPS      32(DI), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS  Y12, Y15, Y2
+	VFMADD231PS  Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS  Y12, Y15, Y10
+	VFMADD231PS  Y13, Y15, Y11
+	ADDQ         $0x00000018, SI
+	ADDQ         CX, DI
+	DECQ         AX
+	JNZ          tileAVX2S_k_loop1
+
+tileAVX2S_k_end:
+	MOVQ         c+24(FP), DX
+	MOVQ         ldc+32(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         bias+40(FP), R8
+	MOVQ         res+48(FP), R9
+	MOVQ         flags+56(FP), R10
+	VXORPS       Y12, Y12, Y12
+	TESTQ        $0x00000010, R10
+	JZ           tileAVX2S_clampargs
+	VBROADCASTSS lo+64(FP), Y13
+	VBROADCASTSS hi+68(FP), Y15
+
+tileAVX2S_clampargs:
+	TESTQ  $0x00000001, R10
+	JZ     tileAVX2S_row0_accum
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+
+tileAVX2S_row0_accum:
+	TESTQ        $0x00000002, R10
+	JZ           tileAVX2S_row0_bias
+	VBROADCASTSS (R8), Y14
+	VADDPS       Y14, Y0, Y0
+	VADDPS       Y14, Y1, Y1
+
+tileAVX2S_row0_bias:
+	TESTQ  $0x00000004, R10
+	JZ     tileAVX2S_row0_res
+	VADDPS (R9), Y0, Y0
+	VADDPS 32(R9), Y1, Y1
+
+tileAVX2S_row0_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX2S_row0_relu
+	VMAXPS Y0, Y12, Y0
+	VMAXPS Y1, Y12, Y1
+
+tileAVX2S_row0_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX2S_row0_clamp
+	VMAXPS Y0, Y13, Y0
+	VMINPS Y0, Y15, Y0
+	VMAXPS Y1, Y13, Y1
+	VMINPS Y1, Y15, Y1
+
+tileAVX2S_row0_clamp:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ    CX, DX
+	ADDQ    CX, R9
+	TESTQ   $0x00000001, R10
+	JZ      tileAVX2S_row1_accum
+	VADDPS  (DX), Y2, Y2
+	VADDPS  32(DX), Y3, Y3
+
+tileAVX2S_row1_accum:
+	TESTQ        $0x00000002, R10
+	JZ           tileAVX2S_row1_bias
+	VBROADCASTSS 4(R8), Y14
+	VADDPS       Y14, Y2, Y2
+	VADDPS       Y14, Y3, Y3
+
+tileAVX2S_row1_bias:
+	TESTQ  $0x00000004, R10
+	JZ     tileAVX2S_row1_res
+	VADDPS (R9), Y2, Y2
+	VADDPS 32(R9), Y3, Y3
+
+tileAVX2S_row1_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX2S_row1_relu
+	VMAXPS Y2, Y12, Y2
+	VMAXPS Y3, Y12, Y3
+
+tileAVX2S_row1_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX2S_row1_clamp
+	VMAXPS Y2, Y13, Y2
+	VMINPS Y2, Y15, Y2
+	VMAXPS Y3, Y13, Y3
+	VMINPS Y3, Y15, Y3
+
+tileAVX2S_row1_clamp:
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ    CX, DX
+	ADDQ    CX, R9
+	TESTQ   $0x00000001, R10
+	JZ      tileAVX2S_row2_accum
+	VADDPS  (DX), Y4, Y4
+	VADDPS  32(DX), Y5, Y5
+
+tileAVX2S_row2_accum:
+	TESTQ        $0x00000002, R10
+	JZ           tileAVX2S_row2_bias
+	VBROADCASTSS 8(R8), Y14
+	VADDPS       Y14, Y4, Y4
+	VADDPS       Y14, Y5, Y5
+
+tileAVX2S_row2_bias:
+	TESTQ  $0x00000004, R10
+	JZ     tileAVX2S_row2_res
+	VADDPS (R9), Y4, Y4
+	VADDPS 32(R9), Y5, Y5
+
+tileAVX2S_row2_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX2S_row2_relu
+	VMAXPS Y4, Y12, Y4
+	VMAXPS Y5, Y12, Y5
+
+tileAVX2S_row2_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX2S_row2_clamp
+	VMAXPS Y4, Y13, Y4
+	VMINPS Y4, Y15, Y4
+	VMAXPS Y5, Y13, Y5
+	VMINPS Y5, Y15, Y5
+
+tileAVX2S_row2_clamp:
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ    CX, DX
+	ADDQ    CX, R9
+	TESTQ   $0x00000001, R10
+	JZ      tileAVX2S_row3_accum
+	VADDPS  (DX), Y6, Y6
+	VADDPS  32(DX), Y7, Y7
+
+tileAVX2S_row3_accum:
+	TESTQ        $0x00000002, R10
+	JZ           tileAVX2S_row3_bias
+	VBROADCASTSS 12(R8), Y14
+	VADDPS       Y14, Y6, Y6
+	VADDPS       Y14, Y7, Y7
+
+tileAVX2S_row3_bias:
+	TESTQ  $0x00000004, R10
+	JZ     tileAVX2S_row3_res
+	VADDPS (R9), Y6, Y6
+	VADDPS 32(R9), Y7, Y7
+
+tileAVX2S_row3_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX2S_row3_relu
+	VMAXPS Y6, Y12, Y6
+	VMAXPS Y7, Y12, Y7
+
+tileAVX2S_row3_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX2S_row3_clamp
+	VMAXPS Y6, Y13, Y6
+	VMINPS Y6, Y15, Y6
+	VMAXPS Y7, Y13, Y7
+	VMINPS Y7, Y15, Y7
+
+tileAVX2S_row3_clamp:
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ    CX, DX
+	ADDQ    CX, R9
+	TESTQ   $0x00000001, R10
+	JZ      tileAVX2S_row4_accum
+	VADDPS  (DX), Y8, Y8
+	VADDPS  32(DX), Y9, Y9
+
+tileAVX2S_row4_accum:
+	TESTQ        $0x00000002, R10
+	JZ           tileAVX2S_row4_bias
+	VBROADCASTSS 16(R8), Y14
+	VADDPS       Y14, Y8, Y8
+	VADDPS       Y14, Y9, Y9
+
+tileAVX2S_row4_bias:
+	TESTQ  $0x00000004, R10
+	JZ     tileAVX2S_row4_res
+	VADDPS (R9), Y8, Y8
+	VADDPS 32(R9), Y9, Y9
+
+tileAVX2S_row4_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX2S_row4_relu
+	VMAXPS Y8, Y12, Y8
+	VMAXPS Y9, Y12, Y9
+
+tileAVX2S_row4_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX2S_row4_clamp
+	VMAXPS Y8, Y13, Y8
+	VMINPS Y8, Y15, Y8
+	VMAXPS Y9, Y13, Y9
+	VMINPS Y9, Y15, Y9
+
+tileAVX2S_row4_clamp:
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ    CX, DX
+	ADDQ    CX, R9
+	TESTQ   $0x00000001, R10
+	JZ      tileAVX2S_row5_accum
+	VADDPS  (DX), Y10, Y10
+	VADDPS  32(DX), Y11, Y11
+
+tileAVX2S_row5_accum:
+	TESTQ        $0x00000002, R10
+	JZ           tileAVX2S_row5_bias
+	VBROADCASTSS 20(R8), Y14
+	VADDPS       Y14, Y10, Y10
+	VADDPS       Y14, Y11, Y11
+
+tileAVX2S_row5_bias:
+	TESTQ  $0x00000004, R10
+	JZ     tileAVX2S_row5_res
+	VADDPS (R9), Y10, Y10
+	VADDPS 32(R9), Y11, Y11
+
+tileAVX2S_row5_res:
+	TESTQ  $0x00000008, R10
+	JZ     tileAVX2S_row5_relu
+	VMAXPS Y10, Y12, Y10
+	VMAXPS Y11, Y12, Y11
+
+tileAVX2S_row5_relu:
+	TESTQ  $0x00000010, R10
+	JZ     tileAVX2S_row5_clamp
+	VMAXPS Y10, Y13, Y10
+	VMINPS Y10, Y15, Y10
+	VMAXPS Y11, Y13, Y11
+	VMINPS Y11, Y15, Y11
+
+tileAVX2S_row5_clamp:
 	VMOVUPS Y10, (DX)
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER

@@ -369,14 +369,14 @@ var directM = 128
 // being small in k (see directK). How Mul splits a product and whether
 // PackB packs go by it.
 func (j *job) direct(k int) bool {
-	return j.canDirect() && k <= directK
+	return j.canDirect() && k <= directK && !j.kern.directFewRows
 }
 
 // inPlace reports whether the job reads B in place: small in k, or in m
 // (see directM). A job of few rows reads B in place however it was split
 // (its share packs nothing then, which the split's model does not count).
 func (j *job) inPlace(k int) bool {
-	return j.canDirect() && (k <= directK || j.a.m <= directM)
+	return j.direct(k) || j.canDirect() && j.a.m <= directM
 }
 
 func (j *job) canDirect() bool {
