@@ -17,7 +17,6 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 	}
 	c = c[:m*n]
 	ep = ep.forProduct("Mul", m, n)
-	j, mt, nt := newJob(c, a, b, src, n, ep)
 	th := threads()
 	// Small products are not worth waking a worker (~1-2 µs). That holds
 	// for the gemv of a squeeze-and-excite projection too (1152 x 48:
@@ -25,6 +24,7 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 	if 2*m*n*k < 1<<18 {
 		th = 1
 	}
+	j, mt, nt := newJobRem(c, a, b, src, n, ep, remFor(th))
 	if th <= 1 {
 		j.run()
 		return
@@ -81,18 +81,23 @@ func finer(units, th, flops int) int {
 // newJob sets up C = A*B for the whole of C, and returns the number of A
 // panels and of B micro-panels (the units jobs split).
 func newJob(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) (j job, mt, nt int) {
+	return newJobRem(c, a, b, src, n, ep, remMax)
+}
+
+// newJobRem is newJob with at most maxRem columns for the gemv.
+func newJobRem(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue, maxRem int) (j job, mt, nt int) {
 	kern := a.kern
 	vec := n == 1 && b != nil && kern.gemv != nil
 	if kern.narrow != nil && n <= kern.narrow.nr && !vec {
 		kern = kern.narrow
 	}
 	j = job{c: c, a: a, kern: kern, b: b, src: src, n: n, ep: ep, vec: vec}
-	// Up to remMax columns past a multiple of 16 (n = 49 and 196: ResNet's
+	// Up to maxRem columns past a multiple of 16 (n = 49 and 196: ResNet's
 	// last stages at batch 1) are computed with the gemv, one FMA per 12
 	// rows (8 for the 8x48 tile's gemv), instead of in a 16-wide tile, 12
 	// FMAs per 12 rows (8 per 8 rows): four columns of a 16-wide tile
 	// waste three quarters of it.
-	if r := n % 16; !vec && a.kern.gemv != nil && r <= remMax && n > r {
+	if r := n % 16; !vec && a.kern.gemv != nil && r <= maxRem && n > r {
 		j.rem = r
 	}
 	mt = ceilDiv(a.m, kern.mr)
@@ -101,10 +106,23 @@ func newJob(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue
 	return j, mt, nt
 }
 
-// remMax is the most columns computed with the gemv (see newJob; 4, not
-// 2: 2-8% faster at n = 196, BenchmarkAB1x1/rem4, BENCHMARKS.md issue 12
-// session 6). A variable for the benchmarks that compare.
+// remMax is the most columns computed with the gemv on one thread (see
+// newJob; 4, not 2: 2-8% faster at n = 196, BenchmarkAB1x1/rem4,
+// BENCHMARKS.md issue 12 session 6). A variable for the benchmarks that
+// compare.
 var remMax = 4
+
+// remFor is the most columns computed with the gemv for a product on th
+// threads: 2 on more than one, where n = 196 as four 48-wide micro-panels
+// and 4 gemv columns splits into two uneven shares of N where five
+// micro-panels split M, 1-9% slower on two threads (BenchmarkAB1x1/rem4
+// -cpu 2).
+func remFor(th int) int {
+	if th > 1 {
+		return min(remMax, 2)
+	}
+	return remMax
+}
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
