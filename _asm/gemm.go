@@ -27,19 +27,21 @@ const (
 	flagRes
 	flagReLU
 	flagClamp
+	flagPrefetch
 )
 
 func main() {
 	ConstraintExpr("!purego")
 	avx512("tileAVX512", 12, 32, false)
-	avx512("tileAVX512N16", 12, 16, false) // for n <= 16 (the FC layer at small batch)
-	avx512("tileAVX512S", 12, 32, true)    // B read in place (small k)
+	avx512D("tileAVX512N16", 12, 16, false, 4096) // for n <= 16 (the FC layer at small batch)
+	avx512("tileAVX512S", 12, 32, true)           // B read in place (small k)
 	// 8 rows: no padded rows for the 64 to 2048 channels of ResNet, and 48
 	// columns: 11 loads per 24 FMAs instead of 14 (see kernels_amd64.go).
 	avx512("tileAVX512W", 8, 48, false)
-	avx512("tileAVX512WN16", 8, 16, false)
+	avx512D("tileAVX512WN16", 8, 16, false, 4096)
 	avx512("tileAVX512WS", 8, 48, true)
-	avx2(6, 16)
+	avx2("tileAVX2", 6, 16, false)
+	avx2("tileAVX2S", 6, 16, true) // B read in place (small k or m)
 	copyPanels("copyPanels32", 32, 64, true)
 	copyPanels("copyPanels48", 48, 64, true)
 	copyPanels("copyPanels16", 16, 32, false)
@@ -63,7 +65,14 @@ func main() {
 // never touches C outside the tile. strided: B is not a packed panel but
 // kc rows of NR floats read in place, ldb floats apart (the extra
 // argument), so a small-k product needs no B packing.
-func avx512(fname string, MR, NR int, strided bool) {
+func avx512(fname string, MR, NR int, strided bool) { avx512D(fname, MR, NR, strided, 1024) }
+
+// avx512D is avx512 with the A panel prefetched dist bytes ahead (see
+// kLoops): 1 KiB for the 32- and 48-wide tiles; 4 KiB for the 16-wide ones,
+// which take a third to a half as long per row of k, so that the prefetch
+// still runs about 1000 cycles ahead of a weight matrix read from memory
+// (Winograd F(2x2)'s 512 x 512 products with n = 16 at 7x7: 5% faster).
+func avx512D(fname string, MR, NR int, strided bool, dist int) {
 	const vec = 16
 	nv := NR / vec
 	maskType := "uint32"
@@ -117,12 +126,40 @@ func avx512(fname string, MR, NR int, strided bool) {
 			}
 		}
 	}
-	kLoops(kc, ap, MR, NR, step, bStep, true, fname)
+	prefetchTile(fname, MR, NR)
+	kLoops(kc, ap, MR, NR, step, bStep, dist, fname)
 
 	avx512Epilogue(fname, MR, nv, acc, bc)
 	Label(fname + "_done")
 	VZEROUPPER()
 	RET()
+}
+
+// prefetchTile emits prefetches of the tile's C rows, and of its residual
+// rows when flagRes is set, before the k loop: the epilogue then finds them
+// in L1 instead of waiting on L3 or memory for 2*MR*NR floats at once (at
+// k = 64, with a residual, that wait was a quarter of the product's time).
+// A row of NR floats spans up to NR/16+1 lines when C is not aligned.
+// It uses R8 to R11, which the epilogue loads afresh.
+func prefetchTile(fname string, MR, NR int) {
+	flags := Load(Param("flags"), R11)
+	onFlag(flags, flagPrefetch, fname+"_prefetch", func() {
+		ldc := Load(Param("ldc"), R9)
+		SHLQ(U8(2), ldc)
+		rows := func(p Register) {
+			for i := range MR {
+				for d := 0; d < 4*NR; d += 64 {
+					PREFETCHT0(Mem{Base: p, Disp: d})
+				}
+				PREFETCHT0(Mem{Base: p, Disp: 4*NR - 4})
+				if i < MR-1 {
+					ADDQ(ldc, p)
+				}
+			}
+		}
+		rows(Load(Param("c"), R8))
+		onFlag(flags, flagRes, fname+"_prefetch_res", func() { rows(Load(Param("res"), R10)) })
+	})
 }
 
 // bRows is how tileAVX512's k loop addresses B: row p of an unrolled step
@@ -230,16 +267,24 @@ func avx512Epilogue(fname string, MR, nv int, acc [][]VecPhysical, bc []VecPhysi
 }
 
 // avx2 emits tileAVX2: a full mr x 16 tile in 2*mr ymm accumulators. It has
-// no masking: the Go side runs edge tiles into a scratch tile.
-func avx2(MR, NR int) {
+// no masking: the Go side runs edge tiles into a scratch tile. strided: B
+// read in place, kc rows ldb floats apart (tileAVX2S, as tileAVX512S).
+func avx2(fname string, MR, NR int, strided bool) {
 	const vec = 8
 	nv := NR / vec
-	TEXT("tileAVX2", NOSPLIT, "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags int, lo, hi float32)")
+	sig := "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags int, lo, hi float32)"
+	doc := fmt.Sprintf("%s computes one full %dx%d tile of C; see tileFunc.", fname, MR, NR)
+	if strided {
+		sig = "func(kc int, a, b, c *float32, ldc int, bias, res *float32, flags int, lo, hi float32, ldb int)"
+		doc = fmt.Sprintf("%s computes one full %dx%d tile of C from B rows ldb floats apart; see tileFunc.", fname, MR, NR)
+	}
+	TEXT(fname, NOSPLIT, sig)
 	Pragma("noescape")
-	Doc(fmt.Sprintf("tileAVX2 computes one full %dx%d tile of C; see tileFunc.", MR, NR))
+	Doc(doc)
 	kc := Load(Param("kc"), RAX)
 	ap := Load(Param("a"), RSI)
 	bp := Load(Param("b"), RDI)
+	bRow, bStep := bRows(bp, NR, strided)
 
 	acc := make([][]VecPhysical, MR)
 	for i := range acc {
@@ -256,7 +301,7 @@ func avx2(MR, NR int) {
 	}
 	step := func(p int) {
 		for v := range nv {
-			VMOVUPS(Mem{Base: bp, Disp: 4 * (p*NR + v*vec)}, bv[v])
+			VMOVUPS(bRow(p, 4*v*vec), bv[v])
 		}
 		for i := range MR {
 			t := bc[i%len(bc)]
@@ -266,7 +311,7 @@ func avx2(MR, NR int) {
 			}
 		}
 	}
-	kLoops(kc, ap, MR, NR, step, func(steps int) { ADDQ(U32(4*steps*NR), bp) }, false, "tileAVX2")
+	kLoops(kc, ap, MR, NR, step, bStep, 0, fname)
 
 	cp := Load(Param("c"), RDX)
 	ldc := Load(Param("ldc"), RCX)
@@ -277,31 +322,31 @@ func avx2(MR, NR int) {
 	zero := bv[0]
 	VXORPS(zero, zero, zero)
 	lo, hi := bv[1], bc[1] // free after the k loop (bc[0] is the bias)
-	loadClamp(flags, "avx2", lo, hi)
+	loadClamp(flags, fname, lo, hi)
 	for i := range MR {
-		onFlag(flags, flagAccum, fmt.Sprintf("avx2_row%d_accum", i), func() {
+		onFlag(flags, flagAccum, fmt.Sprintf("%s_row%d_accum", fname, i), func() {
 			for v := range nv {
 				VADDPS(Mem{Base: cp, Disp: 32 * v}, acc[i][v], acc[i][v])
 			}
 		})
-		onFlag(flags, flagBias, fmt.Sprintf("avx2_row%d_bias", i), func() {
+		onFlag(flags, flagBias, fmt.Sprintf("%s_row%d_bias", fname, i), func() {
 			t := bc[0]
 			VBROADCASTSS(Mem{Base: bias, Disp: 4 * i}, t)
 			for v := range nv {
 				VADDPS(t, acc[i][v], acc[i][v])
 			}
 		})
-		onFlag(flags, flagRes, fmt.Sprintf("avx2_row%d_res", i), func() {
+		onFlag(flags, flagRes, fmt.Sprintf("%s_row%d_res", fname, i), func() {
 			for v := range nv {
 				VADDPS(Mem{Base: rp, Disp: 32 * v}, acc[i][v], acc[i][v])
 			}
 		})
-		onFlag(flags, flagReLU, fmt.Sprintf("avx2_row%d_relu", i), func() {
+		onFlag(flags, flagReLU, fmt.Sprintf("%s_row%d_relu", fname, i), func() {
 			for v := range nv {
 				VMAXPS(acc[i][v], zero, acc[i][v])
 			}
 		})
-		onFlag(flags, flagClamp, fmt.Sprintf("avx2_row%d_clamp", i), func() {
+		onFlag(flags, flagClamp, fmt.Sprintf("%s_row%d_clamp", fname, i), func() {
 			for v := range nv {
 				clamp(acc[i][v], lo, hi)
 			}
@@ -319,12 +364,12 @@ func avx2(MR, NR int) {
 }
 
 // kLoops emits the k loop: unrolled by 4, then one step at a time. With
-// prefetchA it also prefetches the A panel 1 KiB ahead, three lines per
+// prefetchA > 0 it also prefetches the A panel that many bytes ahead, three lines per
 // unrolled iteration: A panels come from L3 (the packed weights outgrow L2)
 // and are reused for few B micro-panels when n is small; measured +2-14%
 // on ResNet-50 shapes.
 // bStep advances B by that many rows; fname names the labels.
-func kLoops(kc, ap Register, MR, NR int, step func(p int), bStep func(steps int), prefetchA bool, fname string) {
+func kLoops(kc, ap Register, MR, NR int, step func(p int), bStep func(steps int), prefetchA int, fname string) {
 	const unroll = 4
 	name := fname + "_k" // labels are per function
 	n := RBX
@@ -334,8 +379,8 @@ func kLoops(kc, ap Register, MR, NR int, step func(p int), bStep func(steps int)
 	Label(name + "_loop4")
 	for p := range unroll {
 		step(p)
-		if prefetchA && p < 3 {
-			PREFETCHT0(Mem{Base: ap, Disp: 1024 + 64*p})
+		if prefetchA > 0 && p < 3 {
+			PREFETCHT0(Mem{Base: ap, Disp: prefetchA + 64*p})
 		}
 	}
 	ADDQ(U32(4*unroll*MR), ap)

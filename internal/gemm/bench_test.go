@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -208,17 +207,7 @@ func BenchmarkTileShapes(b *testing.B) {
 			bm := randSlice(rng, k*n)
 			c := make([]float32, m*n)
 			ep := Epilogue{Bias: randSlice(rng, m)}
-			times := [2][]float64{}
-			for i := 0; b.Loop(); i++ {
-				for d := range 2 {
-					d ^= i & 1 // ABBA
-					t0 := time.Now()
-					Mul(c, pas[d], bm, n, ep)
-					times[d] = append(times[d], float64(time.Since(t0).Nanoseconds()))
-				}
-			}
-			med := func(x []float64) float64 { slices.Sort(x); return x[len(x)/2] }
-			m0, m1 := med(times[0]), med(times[1])
+			m0, m1 := abba(b, func(d, _ int) { Mul(c, pas[d], bm, n, ep) })
 			b.ReportMetric(m0/1e3, "12x32-µs")
 			b.ReportMetric(m1/1e3, "8x48-µs")
 			b.ReportMetric(m0/m1, "12x32/8x48")

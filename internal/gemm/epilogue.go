@@ -2,11 +2,12 @@ package gemm
 
 // Flags of one micro-tile call.
 const (
-	flagAccum = 1 << iota // add the tile's current C values (k blocks after the first)
-	flagBias              // add bias[row]
-	flagRes               // add the residual tile (same layout as C)
-	flagReLU              // clamp at zero (last k block only)
-	flagClamp             // clamp to [lo, hi] (last k block only; NaN stays NaN)
+	flagAccum    = 1 << iota // add the tile's current C values (k blocks after the first)
+	flagBias                 // add bias[row]
+	flagRes                  // add the residual tile (same layout as C)
+	flagReLU                 // clamp at zero (last k block only)
+	flagClamp                // clamp to [lo, hi] (last k block only; NaN stays NaN)
+	flagPrefetch             // prefetch the tile's C and residual rows first (AVX-512 kernels; no effect on the result)
 )
 
 // Epilogue is applied as C = Act(relu(A*B + Bias[row] + Residual))

@@ -9,14 +9,24 @@ import "fmt"
 
 //go:generate sh -c "cd ../../_asm && go run . -out ../internal/gemm/gemm_amd64.s -stubs ../internal/gemm/kernels_amd64.go -pkg gemm"
 
-// Blocking. A B block of kc x nc floats is packed per worker and stays in
-// L2 (256*1024*4 = 1 MiB of this CPU's 2 MiB per core); one A micro-panel
-// (mr x kc, 12 KiB) stays in L1 while the kernel walks the B block's nr-wide
-// micro-panels.
+// Blocking. A B block of kc x nc floats is packed per worker (1 MiB at
+// most, half of it for a thin B: this CPU has 1 MiB of L2 per core); one A
+// micro-panel (mr x kc, 8-24 KiB) stays in L1 while the kernel walks the B
+// block's nr-wide micro-panels.
 const (
 	kcMax = 256
 	ncMax = 1024
 )
+
+// kcThin is the most rows of B in one k block when B has at most
+// thinCols columns: 512, not 256, halves the passes over C of ResNet-50's
+// 1x1 convolutions with k = 1024 and 2048 at n = 49 and 196, 2-4% faster
+// (BenchmarkAB1x1/kc512, BENCHMARKS.md issue 12 session 6), with the
+// block still in half of L2. At n = 784 the 1.6 MiB block measured 3-7%
+// slower in the model. A variable for the benchmarks that compare.
+var kcThin = 512
+
+const thinCols = 256
 
 // PackedA is an m x k row-major matrix packed once into the micro-kernel's
 // panel layout: ceil(m/MR) panels, each k x MR (column p of the panel holds

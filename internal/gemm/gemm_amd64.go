@@ -30,7 +30,7 @@ var (
 	avx512WKernel = &kernel{name: "avx512w", mr: 8, nr: 48, tile: avx512WTile, copyPanels: copyB48, direct: avx512WDirectTile,
 		narrow: &kernel{name: "avx512w", mr: 8, nr: 16, tile: avx512WN16Tile, copyPanels: copyB16},
 		peak:   peakAVX512, peakFlops: 24 * 16 * 2, gemv: gemvWVec}
-	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, tile: avx2Tile,
+	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, tile: avx2Tile, direct: avx2DirectTile, directFewRows: true,
 		peak: peakAVX2, peakFlops: 12 * 8 * 2}
 )
 
@@ -176,6 +176,22 @@ func avx2Tile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr
 	}
 	bp, rp := tilePointers(c, ldc, bias, res, flags, MR, NR)
 	tileAVX2(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, lo, hi)
+}
+
+// avx2DirectTile is avx2Tile reading B in place: kc rows of 16 floats,
+// ldb apart. Only Mul's whole micro-panels come here (nr = 16); the last
+// panel's rows past m go through the scratch tile.
+func avx2DirectTile(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32, ldb int) {
+	const MR, NR = 6, 16
+	_, _ = a[kc*MR-1], b[(kc-1)*ldb+NR-1]
+	if mr < MR || nr < NR {
+		var tmp [MR * NR]float32
+		tileAVX2S(kc, &a[0], &b[0], &tmp[0], NR, nil, nil, 0, 0, 0, ldb)
+		epilogue(tmp[:], NR, c, ldc, bias, res, flags, mr, nr, lo, hi)
+		return
+	}
+	bp, rp := tilePointers(c, ldc, bias, res, flags, MR, NR)
+	tileAVX2S(kc, &a[0], &b[0], &c[0], ldc, bp, rp, flags, lo, hi, ldb)
 }
 
 func init() {

@@ -205,7 +205,7 @@ func TestKernel(t *testing.T) {
 // and a few sizes past one tile; smallN adds the remainders of 48 for n.
 var (
 	smallSizes = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 23, 24, 31, 32, 33, 40}
-	smallN     = append(smallSizes[:len(smallSizes):len(smallSizes)], 47, 48, 49, 50, 64, 65, 97)
+	smallN     = append(smallSizes[:len(smallSizes):len(smallSizes)], 47, 48, 49, 50, 51, 52, 64, 65, 67, 97, 100, 196)
 )
 
 // thorough reports whether to run every case: not with -short, and not
@@ -260,6 +260,9 @@ var largeShapes = [][3]int{
 	{96, 16, 3136}, // small k: B read in place (directK)
 	{37, 7, 1057},  // small odd k, tail panel packed
 	{25, 64, 1024 + 45},
+	{136, 300, 211}, // more rows than directM: B packed, k blocked, a 48-wide masked tail
+	{136, 129, 531},
+	{128, 300, 211}, // directM rows: B read in place at any k, k blocked
 }
 
 func TestMulLarge(t *testing.T) {

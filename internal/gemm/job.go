@@ -17,7 +17,6 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 	}
 	c = c[:m*n]
 	ep = ep.forProduct("Mul", m, n)
-	j, mt, nt := newJob(c, a, b, src, n, ep)
 	th := threads()
 	// Small products are not worth waking a worker (~1-2 µs). That holds
 	// for the gemv of a squeeze-and-excite projection too (1152 x 48:
@@ -25,6 +24,7 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 	if 2*m*n*k < 1<<18 {
 		th = 1
 	}
+	j, mt, nt := newJobRem(c, a, b, src, n, ep, remFor(th))
 	if th <= 1 {
 		j.run()
 		return
@@ -81,22 +81,47 @@ func finer(units, th, flops int) int {
 // newJob sets up C = A*B for the whole of C, and returns the number of A
 // panels and of B micro-panels (the units jobs split).
 func newJob(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) (j job, mt, nt int) {
+	return newJobRem(c, a, b, src, n, ep, remMax)
+}
+
+// newJobRem is newJob with at most maxRem columns for the gemv.
+func newJobRem(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue, maxRem int) (j job, mt, nt int) {
 	kern := a.kern
 	vec := n == 1 && b != nil && kern.gemv != nil
 	if kern.narrow != nil && n <= kern.narrow.nr && !vec {
 		kern = kern.narrow
 	}
 	j = job{c: c, a: a, kern: kern, b: b, src: src, n: n, ep: ep, vec: vec}
-	// One or two columns past a multiple of 16 (n = 49: ResNet's last
-	// stage at batch 1) are computed with the gemv, one FMA per 12 rows,
-	// instead of in a 16- or 32-wide tile, 12 FMAs per 12 rows.
-	if r := n % 16; !vec && a.kern.gemv != nil && r <= 2 && n > r {
+	// Up to maxRem columns past a multiple of 16 (n = 49 and 196: ResNet's
+	// last stages at batch 1) are computed with the gemv, one FMA per 12
+	// rows (8 for the 8x48 tile's gemv), instead of in a 16-wide tile, 12
+	// FMAs per 12 rows (8 per 8 rows): four columns of a 16-wide tile
+	// waste three quarters of it.
+	if r := n % 16; !vec && a.kern.gemv != nil && r <= maxRem && n > r {
 		j.rem = r
 	}
 	mt = ceilDiv(a.m, kern.mr)
 	nt = ceilDiv(n-j.rem, kern.nr)
 	j.m1, j.n1 = mt, nt
 	return j, mt, nt
+}
+
+// remMax is the most columns computed with the gemv on one thread (see
+// newJob; 4, not 2: 2-8% faster at n = 196, BenchmarkAB1x1/rem4,
+// BENCHMARKS.md issue 12 session 6). A variable for the benchmarks that
+// compare.
+var remMax = 4
+
+// remFor is the most columns computed with the gemv for a product on th
+// threads: 2 on more than one, where n = 196 as four 48-wide micro-panels
+// and 4 gemv columns splits into two uneven shares of N where five
+// micro-panels split M, 1-9% slower on two threads (BenchmarkAB1x1/rem4
+// -cpu 2).
+func remFor(th int) int {
+	if th > 1 {
+		return min(remMax, 2)
+	}
+	return remMax
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
@@ -262,7 +287,7 @@ func (j *job) run() {
 	}
 	ad := j.a.data
 	cols := n - j.rem // columns computed in tiles
-	direct := j.direct(k)
+	direct := j.inPlace(k)
 	remHere := j.rem > 0 && j.n1*nr >= cols // this job holds the last micro-panel
 	for jc := j.n0 * nr; jc < min(j.n1*nr, cols); jc += nc {
 		ncCur := min(nc, min(j.n1*nr, cols)-jc)
@@ -286,6 +311,9 @@ func (j *job) run() {
 			}
 			if pc+kc == k {
 				flags |= j.clampFlag()
+			}
+			if prefetchC && pc == 0 {
+				flags |= flagPrefetch
 			}
 			var x []float32 // the gemv's columns, in the last B block
 			if remHere && jc+ncCur == cols {
@@ -335,6 +363,12 @@ func (j *job) run() {
 	}
 }
 
+// prefetchC is whether the tiles of the first k block prefetch their C
+// and residual rows before the k loop (flagPrefetch): C is not in cache
+// yet there, and the residual was written layers ago; in later blocks C
+// is the block just written. A variable for the benchmarks that compare.
+var prefetchC = true
+
 // directK is the largest k for which a plain B is read in place by the
 // kernel's direct tile instead of packed: with few rows per micro-panel
 // the packing costs as much as the product (MobileNetV2's 16 -> 96 1x1
@@ -342,9 +376,29 @@ func (j *job) run() {
 // across the A panels.
 var directK = 64
 
-// direct reports whether the job reads B in place (see directK).
+// directM is the most rows of A for which a plain B is read in place at
+// any k: packing a B block costs about as much as computing it with two
+// A panels, and with m/mr <= 16 panels to share it, that is more than the
+// strided reads cost (64 x 256 x 3136, ResNet-50's first 1x1 at batch 1:
+// 12% faster; see BENCHMARKS.md, issue 12, session 6).
+var directM = 128
+
+// direct reports whether a job with k rows of B reads B in place for
+// being small in k (see directK). How Mul splits a product and whether
+// PackB packs go by it.
 func (j *job) direct(k int) bool {
-	return j.b != nil && j.shared == nil && j.kern.direct != nil && k <= directK
+	return j.canDirect() && k <= directK && !j.kern.directFewRows
+}
+
+// inPlace reports whether the job reads B in place: small in k, or in m
+// (see directM). A job of few rows reads B in place however it was split
+// (its share packs nothing then, which the split's model does not count).
+func (j *job) inPlace(k int) bool {
+	return j.direct(k) || j.canDirect() && j.a.m <= directM
+}
+
+func (j *job) canDirect() bool {
+	return j.b != nil && j.shared == nil && j.kern.direct != nil
 }
 
 // packBlock packs the B block [pc, pc+kc) x [jc, jc+ncCur) into the

@@ -31,6 +31,11 @@ type kernel struct {
 	// ldb floats apart, so a plain B needs no packing. Mul uses it for
 	// whole micro-panels when k <= directK (see job.direct).
 	direct func(kc int, a, b, c []float32, ldc int, bias, res []float32, flags, mr, nr int, lo, hi float32, ldb int)
+	// directFewRows: direct serves only products of few rows of A
+	// (directM), not those of small k: B rows of one cache line each
+	// (nr = 16), read in place by many A panels, measured 8-16% slower
+	// than packed (AVX2, 256 x 64 x 3136; BENCHMARKS.md issue 12 session 6).
+	directFewRows bool
 	// copyPanels, if set, packs one row of B: for q < panels it copies
 	// src[q*nr : q*nr+nr] to dst[q*stride:]. nil: packB's Go loop.
 	copyPanels func(dst, src []float32, panels, stride int)

@@ -39,6 +39,11 @@ func tileAVX512WS(kc int, a *float32, b *float32, c *float32, ldc int, bias *flo
 //go:noescape
 func tileAVX2(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, lo float32, hi float32)
 
+// tileAVX2S computes one full 6x16 tile of C from B rows ldb floats apart; see tileFunc.
+//
+//go:noescape
+func tileAVX2S(kc int, a *float32, b *float32, c *float32, ldc int, bias *float32, res *float32, flags int, lo float32, hi float32, ldb int)
+
 // copyPanels32 copies panels rows of 32 floats from src (contiguous) to dst (stride floats apart).
 //
 //go:noescape

@@ -42,9 +42,10 @@ func (ep Epilogue) forProduct(who string, m, n int) Epilogue {
 
 // Cols is how many columns the kernel computes for a product of n columns
 // with a: n rounded up to whole micro-tiles, the last one narrower where
-// the kernel has a narrow tile, and the last one or two columns by its
-// gemv where it has one (see newJob): the waste a caller that picks n
-// (such as a Winograd layer its tiles per block) can compare.
+// the kernel has a narrow tile, and the last one to four columns by its
+// gemv where it has one (see newJob; on one thread, as MulSerial runs):
+// the waste a caller that picks n (such as a Winograd layer its tiles per
+// block) can compare.
 func (p *PackedA) Cols(n int) int {
 	j, _, _ := newJob(nil, p, nil, nil, n, Epilogue{})
 	cols := n - j.rem

@@ -14,7 +14,11 @@ var sharedPool = sync.Pool{New: func() any { return new([]float32) }}
 // blocks of nc columns.
 func (j *job) blocking() (kcStep, nc int) {
 	nc = ncMax / j.kern.nr * j.kern.nr
-	return ceilDiv(j.a.k, ceilDiv(j.a.k, kcMax)), nc
+	kc := kcMax
+	if j.n <= thinCols {
+		kc = kcThin
+	}
+	return ceilDiv(j.a.k, ceilDiv(j.a.k, kc)), nc
 }
 
 // tail returns how many of ncCur columns (one B block) are whole nr-wide
