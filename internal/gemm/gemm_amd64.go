@@ -30,7 +30,7 @@ var (
 	avx512WKernel = &kernel{name: "avx512w", mr: 8, nr: 48, tile: avx512WTile, copyPanels: copyB48, direct: avx512WDirectTile,
 		narrow: &kernel{name: "avx512w", mr: 8, nr: 16, tile: avx512WN16Tile, copyPanels: copyB16},
 		peak:   peakAVX512, peakFlops: 24 * 16 * 2, gemv: gemvWVec}
-	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, tile: avx2Tile, direct: avx2DirectTile, directFewRows: true,
+	avx2Kernel = &kernel{name: "avx2", mr: 6, nr: 16, tile: avx2Tile, copyPanels: copyB16, direct: avx2DirectTile, directFewRows: true,
 		peak: peakAVX2, peakFlops: 12 * 8 * 2}
 )
 
