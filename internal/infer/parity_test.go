@@ -93,6 +93,9 @@ func TestParity(t *testing.T) {
 // (AVX-512, AVX2+FMA, NEON, pure Go): each must stay within parityLimit of
 // torch.
 func TestParityKernels(t *testing.T) {
+	if raceEnabled {
+		t.Skip("every kernel, numerics; TestParity runs the default one under -race: make test-full runs it without -race")
+	}
 	input := readF32(t, filepath.Join(fixtures, "models/input-b4.f32"))
 	per := 3 * 224 * 224
 	px := [][]float32{input[:per], input[per : 2*per], input[2*per : 3*per], input[3*per:]}
@@ -120,7 +123,14 @@ func TestParityKernels(t *testing.T) {
 // (AVX-512, AVX2+FMA, NEON, pure Go), then restores the default.
 func eachKernel(t *testing.T, fn func(kern string)) {
 	defer gemm.Use(gemm.Kernel())
-	for _, kern := range []string{"avx512", "avx2", "neon", "generic"} {
+	kernels := []string{"avx512", "avx2", "neon", "generic"}
+	if raceEnabled {
+		// -race is for the engine's own concurrency, which is the same on
+		// every kernel, and it slows the Go kernels' loops about 10x; make
+		// test-full runs every kernel without it.
+		kernels = []string{gemm.Kernel()}
+	}
+	for _, kern := range kernels {
 		if err := gemm.Use(kern); err != nil {
 			testsupport.KernelMissing(t, kern, err) // a CPU without it, or -tags purego: loud, and fails if CI expects it
 			continue

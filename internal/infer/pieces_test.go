@@ -52,7 +52,9 @@ func flat(rows [][]float32) []float32 {
 // same as the fork-join run of the whole batch.
 func TestParityPieces(t *testing.T) {
 	models := [][2]string{{"mini-v1-opset11.onnx", "mini-v1.out-b4.f32"}, {"zoo-v2-opset7.onnx", "zoo-v2.out-b4.f32"}, {"mini-v2-view-opset11.onnx", "mini-v2-view.out-b4.f32"}}
-	if !testing.Short() && gemm.Kernel() != "generic" {
+	// ResNet-50 under -race only in TestParity (its batch 4 runs in pieces):
+	// loading it there takes minutes.
+	if !testing.Short() && !raceEnabled && gemm.Kernel() != "generic" {
 		models = append(models, [2]string{"resnet50-opset11.onnx", "resnet50.out-b4.f32"})
 	}
 	for _, m := range models {

@@ -120,6 +120,9 @@ func checkLayoutCase(t *testing.T, name string, sizes [][3]int, apart bool, want
 // inputs, output and temporaries start at least layoutStagger apart
 // modulo 4 KiB.
 func TestLayoutModels(t *testing.T) {
+	if raceEnabled {
+		t.Skip("plans of the models' buffers, no concurrency: make test-full runs it without -race")
+	}
 	for _, l := range layouts {
 		t.Run(l.name, func(t *testing.T) {
 			setLayout(t, l.align, l.stagger)

@@ -116,6 +116,9 @@ func wino4Kernels(t *testing.T) {
 // 7x7 ones (five and two); with AVX2 F(4x4) down to 14x14; with the
 // generic GEMM kernel F(4x4) on all of them.
 func TestWinoTileChoice(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the per-kernel Winograd rule, no concurrency: make test-full runs it without -race")
+	}
 	if testing.Short() {
 		t.Skip("loads ResNet-50")
 	}
@@ -154,6 +157,9 @@ func TestWinoTileChoice(t *testing.T) {
 // on post-ReLU-like inputs: the worst error relative to sum |w*x| and the
 // relative L2 error of the whole output, per size (BENCHMARKS.md, issue 12).
 func TestWinogradErrorBySize(t *testing.T) {
+	if raceEnabled {
+		t.Skip("float64 references of ResNet-50's layers, no concurrency: make test-full runs it without -race")
+	}
 	if testing.Short() {
 		t.Skip("float64 references of ResNet-50's layers")
 	}

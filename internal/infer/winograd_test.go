@@ -129,6 +129,9 @@ func checkWinoLayer(t *testing.T, rng *rand.Rand, tt winoCase, suffix string) {
 // all of them: the whole network must stay within the parity limit against
 // torch.
 func TestParityWinograd(t *testing.T) {
+	if raceEnabled {
+		t.Skip("Winograd forced on every fixture model, numerics, no concurrency: make test-full runs it without -race")
+	}
 	for _, m := range []int{2, 4} {
 		t.Run(fmt.Sprintf("F%d", m), func(t *testing.T) { parityWinograd(t, m) })
 	}
