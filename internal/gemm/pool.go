@@ -60,6 +60,7 @@ type group struct {
 	left  atomic.Int32  // shares not yet done
 	sleep atomic.Uint64 // sleeping|gen while the caller of gen sleeps on wake
 	wake  chan struct{}
+	fork  int64 // nanotime of the fork, for -tags poolstats only
 }
 
 // post is a fork-join as queued for a worker.
@@ -166,6 +167,10 @@ func (g *group) run(n, helpers int) {
 	}
 	g.left.Store(int32(n))
 	g.state.Store(uint64(gen)<<32 | uint64(n)<<16)
+	noteFork(g)
+	if helpers > 0 {
+		meterCaller(nanotime())
+	}
 	for range helpers {
 		select {
 		case queue <- post{g, gen}:
@@ -173,7 +178,9 @@ func (g *group) run(n, helpers int) {
 		}
 	}
 	g.help(gen)
+	t := noteNow()
 	g.wait(gen)
+	noteWaited(t)
 	for i := range n {
 		g.tasks[i].j, g.tasks[i].fn, g.tasks[i].pack = job{}, nil, false // drop references to the caller's data
 	}
