@@ -157,7 +157,7 @@ func worker() {
 		m.reset()
 		for woke := true; ; woke = false {
 			noteStart(p, woke)
-			p.g.help(p.gen)
+			p.g.help(p.gen, true)
 			var ok bool
 			if p, ok = poll(&m); !ok {
 				break

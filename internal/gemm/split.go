@@ -27,16 +27,31 @@ const (
 )
 
 // plan is one product's split: parts shares of N (byN) or of M; shared:
-// B is packed once first (packShared).
+// B is packed once first (packShared); own: each thread packs all of B
+// before the first share of M it runs, into a buffer of its own, and
+// reads it for every share it claims (packOwn).
 type plan struct {
 	byN    bool
 	parts  int
 	shared bool
+	own    bool
 }
 
 // splitModel is whether planSplit may overrule planUnits (a variable for
 // the benchmarks that compare both).
 var splitModel = true
+
+// ownB is whether a plain B (not read in place) whose product splits M
+// is packed whole by each thread for finer shares of M (plan.own), instead
+// of by each of one share per thread: the same packing, but the shares are
+// claimed as the threads come free, so a thread that starts late or runs
+// slow (a vCPU the host slows) holds a small share at the end, not half
+// of the layer. Packed once for all the shares instead (as a Source's B
+// is), ResNet-50's batch-1 1x1s of M shares ran 0-7% slower than one
+// share per thread (BenchmarkSharePlainAB, BENCHMARKS.md issue 12 session
+// 6): the pack's own fork-join, and each share reading B packed by the
+// other core. A variable for the benchmarks that compare.
+var ownB = true
 
 // planUnits is the split that balances the units alone: the dimension
 // whose largest share is smallest, on a tie N; shares of M one per thread
@@ -55,6 +70,8 @@ func (j *job) planUnits(th, mt, nt, flops int) plan {
 		if fineM {
 			p.parts = min(finer(mt, th, flops), max(th, j.a.m/minRowsM))
 		}
+	case j.owns(mt, th, flops):
+		p.own, p.parts = true, j.fineParts(mt, th, flops)
 	}
 	return p
 }
@@ -89,11 +106,13 @@ func (j *job) planSplit(th, mt, nt, flops int) plan {
 		pack = readCost
 		pm.parts = j.fineParts(mt, th, flops)
 	case j.src != nil && j.canShare():
-		// A plain B is packed by each share: packed once for all it
-		// measured no faster (BenchmarkSplitAB, BENCHMARKS.md).
 		pm.shared = true
 		before, pack = float64(packCost)*total/float64(th), readCost
 		pm.parts = j.fineParts(mt, th, flops)
+	case j.owns(mt, th, flops):
+		// Each thread packs all of B once, before its first share.
+		pm.own, pm.parts = true, j.fineParts(mt, th, flops)
+		before, pack = float64(packCost)*total, 0
 	}
 	mr := float64(j.kern.mr)
 	costM := before + makespan(th, pm.parts, mt, func(lo, hi int) float64 {
@@ -156,4 +175,26 @@ func (j *job) colsCost(lo, hi, nt int) float64 {
 		w += float64(tk.nr-nr) + float64(j.rem)*4/3
 	}
 	return w
+}
+
+// owns reports whether j, split in M, takes plan.own: a plain B packed
+// whole, in one block, that buys shares finer than one per thread.
+func (j *job) owns(mt, th, flops int) bool {
+	return ownB && j.b != nil && j.src == nil && !j.direct(j.a.k) && j.canShare() && mt > 1 &&
+		j.fineParts(mt, th, flops) > th
+}
+
+// packOwn sets j to read B from the thread's own buffer *buf, packing all
+// of B into one from sharedPool first when buf is nil (the thread's first
+// share of a plan.own product), and returns the buffer; the thread returns
+// it to sharedPool after its last share.
+func (j *job) packOwn(buf *[]float32) *[]float32 {
+	if buf != nil {
+		j.shared = *buf
+		return buf
+	}
+	buf = j.sharedBuf()
+	kcStep, _ := j.blocking()
+	j.packBlocks(0, ceilDiv(j.a.k, kcStep))
+	return buf
 }
