@@ -53,6 +53,13 @@ var splitModel = true
 // other core. A variable for the benchmarks that compare.
 var ownB = true
 
+// ownRows is the fewest rows of A a share of a plan.own product computes:
+// half of minRowsM, since the B it reads is its own thread's, packed once
+// (ResNet-50's 128 x 512 x 784 at batch 1: 4 shares instead of 2, as fast
+// with both threads at full speed, 1.4x faster with the worker at half
+// speed: BenchmarkOwnBAB, BENCHMARKS.md issue 12 session 6).
+const ownRows = minRowsM / 2
+
 // planUnits is the split that balances the units alone: the dimension
 // whose largest share is smallest, on a tie N; shares of M one per thread
 // but where they need no B of their own (read in place, or an implicit
@@ -71,7 +78,7 @@ func (j *job) planUnits(th, mt, nt, flops int) plan {
 			p.parts = min(finer(mt, th, flops), max(th, j.a.m/minRowsM))
 		}
 	case j.owns(mt, th, flops):
-		p.own, p.parts = true, j.fineParts(mt, th, flops)
+		p.own, p.parts = true, j.finePartsOf(mt, th, flops, ownRows)
 	}
 	return p
 }
@@ -111,7 +118,7 @@ func (j *job) planSplit(th, mt, nt, flops int) plan {
 		pm.parts = j.fineParts(mt, th, flops)
 	case j.owns(mt, th, flops):
 		// Each thread packs all of B once, before its first share.
-		pm.own, pm.parts = true, j.fineParts(mt, th, flops)
+		pm.own, pm.parts = true, j.finePartsOf(mt, th, flops, ownRows)
 		before, pack = float64(packCost)*total, 0
 	}
 	mr := float64(j.kern.mr)
@@ -136,7 +143,12 @@ func (j *job) planSplit(th, mt, nt, flops int) plan {
 // but each of at least minRowsM rows of A, for reading all of B from L3 to
 // stay a small part of its work.
 func (j *job) fineParts(mt, th, flops int) int {
-	parts := min(finer(mt, th, flops), max(th, j.a.m/minRowsM))
+	return j.finePartsOf(mt, th, flops, minRowsM)
+}
+
+// finePartsOf is fineParts with shares of at least rows rows.
+func (j *job) finePartsOf(mt, th, flops, rows int) int {
+	parts := min(finer(mt, th, flops), max(th, j.a.m/rows))
 	if !fineM || parts < 2*th {
 		return min(th, mt) // 3 shares on 2 threads take as long as 4
 	}
@@ -181,7 +193,7 @@ func (j *job) colsCost(lo, hi, nt int) float64 {
 // whole, in one block, that buys shares finer than one per thread.
 func (j *job) owns(mt, th, flops int) bool {
 	return ownB && j.b != nil && j.src == nil && !j.direct(j.a.k) && j.canShare() && mt > 1 &&
-		j.fineParts(mt, th, flops) > th
+		j.finePartsOf(mt, th, flops, ownRows) > th
 }
 
 // packOwn sets j to read B from the thread's own buffer *buf, packing all

@@ -95,7 +95,7 @@ func BenchmarkOwnBAB(b *testing.B) {
 	defer func(v bool) { ownB = v }(ownB)
 	defer func(v float64) { workerDrag = v }(workerDrag)
 	for _, drag := range []float64{0, 1} {
-		for _, s := range [][3]int{{512, 128, 784}, {256, 512, 784}, {1024, 256, 196}, {256, 1024, 196}, {512, 1024, 196}, {2048, 512, 49}, {512, 2048, 49}} {
+		for _, s := range [][3]int{{128, 512, 784}, {512, 128, 784}, {256, 512, 784}, {1024, 256, 196}, {256, 1024, 196}, {512, 1024, 196}, {2048, 512, 49}, {512, 2048, 49}} {
 			b.Run(fmt.Sprintf("drag=%v/%dx%dx%d", drag, s[0], s[1], s[2]), func(b *testing.B) {
 				workerDrag = drag
 				mulAB(b, s[0], s[1], s[2], []string{"each", "own"}, func(w int) { ownB = w == 1 })

@@ -72,7 +72,7 @@ func TestMulOwnB(t *testing.T) {
 	ownB = true
 	owned := 0
 	for _, procs := range []int{2, 3} {
-		for _, s := range [][3]int{{512, 128, 784}, {2048, 512, 49}, {520, 300, 50}, {1030, 257, 17}} {
+		for _, s := range [][3]int{{512, 128, 784}, {128, 512, 784}, {2048, 512, 49}, {520, 300, 50}, {1030, 257, 17}} {
 			t.Run(fmt.Sprintf("procs=%d/%dx%dx%d", procs, s[0], s[1], s[2]), func(t *testing.T) {
 				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 				defer Share()()
