@@ -53,12 +53,15 @@ var splitModel = true
 // other core. A variable for the benchmarks that compare.
 var ownB = true
 
-// ownRows is the fewest rows of A a share of a plan.own product computes:
-// half of minRowsM, since the B it reads is its own thread's, packed once
-// (ResNet-50's 128 x 512 x 784 at batch 1: 4 shares instead of 2, as fast
-// with both threads at full speed, 1.4x faster with the worker at half
-// speed: BenchmarkOwnBAB, BENCHMARKS.md issue 12 session 6).
-const ownRows = minRowsM / 2
+// packedRows is the fewest rows of A a share of M computes where B is
+// packed once, for all the shares (plan.shared) or for all of its
+// thread's (plan.own): half of minRowsM. ResNet-50's batch-1 128 x 512 x
+// 784 (own) and 128 x 1152 x 784 (its stride-2 3x3, shared) then cut in
+// 4 shares instead of 2: as fast with both threads at full speed, 1.35-1.4x
+// faster with the worker at half speed (BenchmarkOwnBAB and
+// BenchmarkPackedRowsAB, BENCHMARKS.md issue 12 session 6). A variable for
+// the benchmarks that compare.
+var packedRows = minRowsM / 2
 
 // planUnits is the split that balances the units alone: the dimension
 // whose largest share is smallest, on a tie N; shares of M one per thread
@@ -75,10 +78,10 @@ func (j *job) planUnits(th, mt, nt, flops int) plan {
 	case j.src != nil && j.canShare() && mt > 1:
 		p.shared = true
 		if fineM {
-			p.parts = min(finer(mt, th, flops), max(th, j.a.m/minRowsM))
+			p.parts = min(finer(mt, th, flops), max(th, j.a.m/packedRows))
 		}
 	case j.owns(mt, th, flops):
-		p.own, p.parts = true, j.finePartsOf(mt, th, flops, ownRows)
+		p.own, p.parts = true, j.finePartsOf(mt, th, flops, packedRows)
 	}
 	return p
 }
@@ -115,10 +118,10 @@ func (j *job) planSplit(th, mt, nt, flops int) plan {
 	case j.src != nil && j.canShare():
 		pm.shared = true
 		before, pack = float64(packCost)*total/float64(th), readCost
-		pm.parts = j.fineParts(mt, th, flops)
+		pm.parts = j.finePartsOf(mt, th, flops, packedRows)
 	case j.owns(mt, th, flops):
 		// Each thread packs all of B once, before its first share.
-		pm.own, pm.parts = true, j.finePartsOf(mt, th, flops, ownRows)
+		pm.own, pm.parts = true, j.finePartsOf(mt, th, flops, packedRows)
 		before, pack = float64(packCost)*total, 0
 	}
 	mr := float64(j.kern.mr)
@@ -193,7 +196,7 @@ func (j *job) colsCost(lo, hi, nt int) float64 {
 // whole, in one block, that buys shares finer than one per thread.
 func (j *job) owns(mt, th, flops int) bool {
 	return ownB && j.b != nil && j.src == nil && !j.direct(j.a.k) && j.canShare() && mt > 1 &&
-		j.finePartsOf(mt, th, flops, ownRows) > th
+		j.finePartsOf(mt, th, flops, packedRows) > th
 }
 
 // packOwn sets j to read B from the thread's own buffer *buf, packing all

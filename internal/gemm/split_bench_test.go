@@ -49,6 +49,11 @@ func splitAB(b *testing.B, m, k, n int) {
 // each one's median and 10th percentile (µs) and the first's median over
 // each other's.
 func mulAB(b *testing.B, m, k, n int, names []string, set func(w int)) {
+	mulABOf(b, m, k, n, false, names, set)
+}
+
+// mulABOf is mulAB with B given by a Source where src is set.
+func mulABOf(b *testing.B, m, k, n int, src bool, names []string, set func(w int)) {
 	defer Share()()
 	rng := rand.New(rand.NewPCG(1, 2))
 	pa := PackA(randSlice(rng, m*k), m, k)
@@ -66,7 +71,11 @@ func mulAB(b *testing.B, m, k, n int, names []string, set func(w int)) {
 			}
 			set(w)
 			t0 := time.Now()
-			Mul(c, pa, bm, n, ep)
+			if src {
+				MulSource(c, pa, sliceSource{bm, n}, n, ep)
+			} else {
+				Mul(c, pa, bm, n, ep)
+			}
 			times[w] = append(times[w], float64(time.Since(t0).Nanoseconds()))
 		}
 	}
@@ -99,6 +108,23 @@ func BenchmarkOwnBAB(b *testing.B) {
 			b.Run(fmt.Sprintf("drag=%v/%dx%dx%d", drag, s[0], s[1], s[2]), func(b *testing.B) {
 				workerDrag = drag
 				mulAB(b, s[0], s[1], s[2], []string{"each", "own"}, func(w int) { ownB = w == 1 })
+			})
+		}
+	}
+}
+
+// BenchmarkPackedRowsAB compares shares of M of at least 64 and 32 rows
+// (packedRows) where a Source's B is packed once for all (plan.shared):
+// ResNet-50's batch-1 3x3 convolutions of stride 2 (and the stride-1 one
+// at 56x56, split in N), as BenchmarkOwnBAB does. Run with -cpu 2.
+func BenchmarkPackedRowsAB(b *testing.B) {
+	defer func(v int) { packedRows = v }(packedRows)
+	defer func(v float64) { workerDrag = v }(workerDrag)
+	for _, drag := range []float64{0, 1} {
+		for _, s := range [][3]int{{128, 1152, 784}, {256, 2304, 196}, {512, 4608, 49}, {64, 576, 3136}} {
+			b.Run(fmt.Sprintf("drag=%v/%dx%dx%d", drag, s[0], s[1], s[2]), func(b *testing.B) {
+				workerDrag = drag
+				mulABOf(b, s[0], s[1], s[2], true, []string{"r64", "r32"}, func(w int) { packedRows = 64 >> w })
 			})
 		}
 	}
