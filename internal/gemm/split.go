@@ -192,11 +192,19 @@ func (j *job) colsCost(lo, hi, nt int) float64 {
 	return w
 }
 
-// owns reports whether j, split in M, takes plan.own: a plain B packed
-// whole, in one block, that buys shares finer than one per thread.
+// ownMaxFloats bounds the B a thread packs whole for plan.own (2 MiB):
+// every batch-1 product of ResNet-50 that splits M (at most 512 x 784),
+// not the larger Bs of a batch's last images on two threads (1024 x 784
+// at 14x14 and batch 4: the peak RSS of batch 8 grew by 4 MiB), which
+// keep one share per thread, packed block by block.
+const ownMaxFloats = 1 << 19
+
+// owns reports whether j, split in M, takes plan.own: a plain B of at
+// most ownMaxFloats, packed whole, in one block, that buys shares finer
+// than one per thread.
 func (j *job) owns(mt, th, flops int) bool {
 	return ownB && j.b != nil && j.src == nil && !j.direct(j.a.k) && j.canShare() && mt > 1 &&
-		j.finePartsOf(mt, th, flops, packedRows) > th
+		j.a.k*j.n <= ownMaxFloats && j.finePartsOf(mt, th, flops, packedRows) > th
 }
 
 // packOwn sets j to read B from the thread's own buffer *buf, packing all
