@@ -195,7 +195,7 @@ func (j *job) colsCost(lo, hi, nt int) float64 {
 // ownMaxFloats bounds the B a thread packs whole for plan.own (2 MiB):
 // every batch-1 product of ResNet-50 that splits M (at most 512 x 784),
 // not the larger Bs of a batch's last images on two threads (1024 x 784
-// at 14x14 and batch 4: the peak RSS of batch 8 grew by 4 MiB), which
+// at 14x14 and batch 4: 3.2 MiB a thread beside its block buffer), which
 // keep one share per thread, packed block by block.
 const ownMaxFloats = 1 << 19
 
