@@ -25,6 +25,19 @@ var docFiles = []string{"README.md", "deploy/README.md", "bench/README.md", "BEN
 // them. A name counts only where a test file, internal/testsupport,
 // internal/shiptest, .ci/run or a make file uses it, so a misspelt one in
 // the docs still fails.
+// experimentTags are build tags that only measurements use (BENCHMARKS.md
+// cites the variables their files read): internal/gemm's pooldrag and
+// poolstats.
+var experimentTags = []string{"pooldrag", "poolstats"}
+
+// experimentFile reports whether the Go file b is built only with one of
+// experimentTags.
+func experimentFile(b []byte) bool {
+	first, _, _ := strings.Cut(string(b), "\n")
+	expr, ok := strings.CutPrefix(first, "//go:build ")
+	return ok && slices.Contains(experimentTags, strings.TrimSpace(expr))
+}
+
 func testVars(t *testing.T, root string) []string {
 	var names []string
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
@@ -38,14 +51,18 @@ func testVars(t *testing.T, root string) []string {
 			}
 			return nil
 		}
-		if !(strings.HasSuffix(p, "_test.go") && d.Name() != "readme_test.go" ||
+		testOnly := strings.HasSuffix(p, "_test.go") && d.Name() != "readme_test.go" ||
 			strings.HasPrefix(rel, "internal/testsupport/") || strings.HasPrefix(rel, "internal/shiptest/") ||
-			rel == ".ci/run" || rel == "Makefile" || strings.HasPrefix(rel, "mk/")) {
+			rel == ".ci/run" || rel == "Makefile" || strings.HasPrefix(rel, "mk/")
+		if !testOnly && !strings.HasSuffix(p, ".go") {
 			return nil
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err
+		}
+		if !testOnly && !experimentFile(b) {
+			return nil
 		}
 		names = append(names, envRE.FindAllString(string(b), -1)...)
 		return nil

@@ -17,12 +17,21 @@ import (
 // engine), a polling worker takes CPU from the caller and from the work.
 // That is told apart from the host's noise (a vCPU the host slows or
 // stops looks the same from inside a thread: its clock jumps) by what the
-// guest kernel counts: the time the polling thread waited on its run
-// queue, and the time any task waited for a CPU (the kernel's pressure
-// stall count, where kept) (overloaded). When either is too large in a
-// meterWindow, the pool parks as it did before (workers after workerSpin,
-// callers at once) for backoff, and then tries again. Where the count is
-// not available (not Linux, no procfs) the pool never stays awake.
+// guest kernel counts: the time the polling worker's thread, and the
+// thread of a caller that forks, waited on their run queues
+// (overloaded). When either is too large in a meterWindow, the pool parks
+// as it did before (workers after workerSpin, callers at once) for
+// backoff, and then tries again. Where the count is not available (not
+// Linux, no procfs) the pool never stays awake.
+//
+// The system's CPU pressure (PSI "some": the time any task waited for a
+// CPU) was a signal too, and is not: it counts the tasks the engine's
+// threads keep waiting, such as another process at a lower priority (the
+// benchmark's nice -20 against another job's nice 0), where polling costs
+// the engine nothing. With it the pool spent most of such a run backed
+// off, each fork-join's helper woken 85-100 µs late (BENCHMARKS.md, issue
+// 12, session 6). A process at the same priority that takes the CPU the
+// pool polls on makes the pool's own threads wait, which the meters see.
 
 const (
 	// spinCheck is how many polls an awake goroutine makes between looks
@@ -34,14 +43,11 @@ const (
 	// yieldEvery is how often an awake worker lets the Go scheduler run
 	// other goroutines on its P.
 	yieldEvery = 20 * time.Microsecond
-	// meterWindow is the span over which a polling worker's run-queue
-	// wait is measured; waitShare the share of it that means overload
-	// (1/waitShare).
+	// meterWindow is the span over which a polling worker's, or a
+	// forking caller's, run-queue wait is measured; waitShare the share
+	// of it that means overload (1/waitShare).
 	meterWindow = 2 * time.Millisecond
 	waitShare   = 8
-	// stallShare: the share (1/stallShare) of a span in which some task
-	// of the system waited for a CPU (PSI "some") that means overload.
-	stallShare = 4
 	// backoff is how long the pool parks after an overload, doubled after
 	// each overload and halved after each calm span, up to maxBackoff: a
 	// guest that stays overloaded, with a calm moment now and then, costs
@@ -58,10 +64,16 @@ var (
 	backoffs  atomic.Int64 // overloads found, for tests
 	calmSpans atomic.Int64 // spans found calm, for diagnostics
 	nextOff   atomic.Int64 // the next back-off (ns), at least backoff
-	offStall  atomic.Int64 // 1 + the CPU pressure (ns) when a back-off began, 0 once checked
-	offStart  atomic.Int64 // nanotime the back-off began
 	canMeter  = meterable()
 )
+
+// callers meters the threads of the callers that fork while the pool is
+// awake: one caller at a time (busy), every meterWindow (due).
+var callers struct {
+	busy atomic.Bool
+	due  atomic.Int64 // nanotime before which no caller measures
+	m    meter
+}
 
 // nanotime is monotonic ns since the package started.
 func nanotime() int64 { return int64(time.Since(epoch)) }
@@ -77,19 +89,18 @@ func meterable() bool {
 	return ok
 }
 
-// meter measures one worker's run-queue wait, and the system's CPU
-// pressure, over meterWindow spans of the time it is awake, across its
-// fork-joins; a park ends the span.
+// meter measures one thread's run-queue wait over meterWindow spans of
+// the time the pool is awake, across fork-joins; a park ends a worker's
+// span.
 type meter struct {
 	tid   int   // the thread the span started on
 	start int64 // the span's start (nanotime), 0 for none
 	wait  int64 // the thread's run-queue wait (ns) at start
-	stall int64 // the system's CPU pressure (ns) at start, -1 for none
 }
 
 func (m *meter) reset() { m.start = 0 }
 
-// overloaded reports whether the worker's thread waited on its run queue
+// overloaded reports whether the calling thread waited on its run queue
 // for more than a waitShare of the span that ends at now, once a span is
 // meterWindow long; it reads the count only at a span's ends.
 func (m *meter) overloaded(now int64) bool {
@@ -100,16 +111,10 @@ func (m *meter) overloaded(now int64) bool {
 	if !ok {
 		return false
 	}
-	stall, psi := cpuPressure()
-	if !psi {
-		stall = -1
-	}
 	span := now - m.start
 	whole := m.start != 0 && tid == m.tid
-	// The worker's own wait, or any task's: with three threads on two
-	// vCPUs the one that waits may be the caller or the other process.
-	over := whole && ((wait-m.wait)*waitShare > span || stall >= 0 && m.stall >= 0 && (stall-m.stall)*stallShare > span)
-	m.tid, m.start, m.wait, m.stall = tid, now, wait, stall
+	over := whole && (wait-m.wait)*waitShare > span
+	m.tid, m.start, m.wait = tid, now, wait
 	if whole && !over {
 		nextOff.Store(nextOff.Load() / 2)
 		calmSpans.Add(1)
@@ -120,25 +125,29 @@ func (m *meter) overloaded(now int64) bool {
 // backOff parks the pool from now for the next back-off.
 func backOff(now int64) {
 	d := max(nextOff.Load(), int64(backoff))
-	offStart.Store(now)
-	if stall, ok := cpuPressure(); ok {
-		offStall.Store(1 + stall)
-	}
 	calmAfter.Store(now + d)
 	nextOff.Store(min(2*d, int64(maxBackoff)))
 	backoffs.Add(1)
 }
 
-// stillOverloaded reports, once after each back-off, whether the CPU
-// pressure over the back-off shows the guest still overloaded: then the
-// pool backs off again without a span of polling on a busy guest first.
-func stillOverloaded(now int64) bool {
-	if offStall.Load() == 0 {
-		return false
+// meterCaller measures the forking caller's thread, at most one caller
+// every meterWindow, while the pool is awake: with three threads on two
+// vCPUs the one that waits may be the caller, not the polling worker. A
+// span that began more than two windows ago (the caller ran no fork-join
+// while the pool was awake since) only starts a new one.
+func meterCaller(now int64) {
+	if now < callers.due.Load() || !awake(now) || !callers.busy.CompareAndSwap(false, true) {
+		return
 	}
-	s0 := offStall.Swap(0)
-	stall, ok := cpuPressure()
-	return s0 != 0 && ok && (stall-(s0-1))*stallShare > now-offStart.Load()
+	m := &callers.m
+	if m.start != 0 && now-m.start > 2*int64(meterWindow) {
+		m.reset()
+	}
+	if m.overloaded(now) {
+		backOff(now)
+	}
+	callers.due.Store(m.start + int64(meterWindow))
+	callers.busy.Store(false)
 }
 
 func worker() {
@@ -146,8 +155,9 @@ func worker() {
 	for {
 		p := <-queue
 		m.reset()
-		for {
-			p.g.help(p.gen)
+		for woke := true; ; woke = false {
+			noteStart(p, woke)
+			p.g.help(p.gen, true)
 			var ok bool
 			if p, ok = poll(&m); !ok {
 				break
@@ -179,7 +189,7 @@ func poll(m *meter) (post, bool) {
 		}
 		now := nanotime()
 		keep := awake(now)
-		if keep && (stillOverloaded(now) || m.overloaded(now)) {
+		if keep && m.overloaded(now) {
 			backOff(now)
 			keep = false
 		}

@@ -55,7 +55,7 @@ func mul(c []float32, a *PackedA, b []float32, src Source, n int, ep Epilogue) {
 		} else {
 			t.m0, t.m1, t.n0, t.n1 = lo, hi, 0, nt
 		}
-		g.tasks[w].j = t
+		g.tasks[w].j, g.tasks[w].own = t, p.own
 	}
 	g.run(p.parts, th-1)
 }

@@ -39,10 +39,12 @@ const chunksPerThread = 4
 const workerSpin = 25 * time.Microsecond
 
 // task is one share of a fork-join: a GEMM job, k blocks [lo, hi) of a
-// job's shared B to pack (pack), or fn(lo, hi).
+// job's shared B to pack (pack), a GEMM job that reads B packed whole by
+// the thread that runs it (own), or fn(lo, hi).
 type task struct {
 	j    job
 	pack bool
+	own  bool
 	fn   func(lo, hi int)
 	lo   int
 	hi   int
@@ -60,6 +62,7 @@ type group struct {
 	left  atomic.Int32  // shares not yet done
 	sleep atomic.Uint64 // sleeping|gen while the caller of gen sleeps on wake
 	wake  chan struct{}
+	fork  int64 // nanotime of the fork, for -tags poolstats only
 }
 
 // post is a fork-join as queued for a worker.
@@ -112,23 +115,46 @@ func (g *group) claim(gen uint32) int {
 	}
 }
 
-// help runs shares of generation gen until none is left.
-func (g *group) help(gen uint32) {
+// workerDrag, when above 0, makes a worker (not a caller) spin for
+// workerDrag times as long as each share took after running it: a test
+// hook that runs the helper thread as a vCPU the host slows would
+// (workerDrag 1: half speed), for the benchmarks that compare splits.
+var workerDrag float64
+
+// help runs shares of generation gen until none is left; worker is
+// whether a worker, not the fork's caller, runs them.
+func (g *group) help(gen uint32, worker bool) {
+	var own *[]float32 // B packed whole by this thread, for own shares
 	for i := g.claim(gen); i >= 0; i = g.claim(gen) {
 		t := &g.tasks[i]
+		var t0 int64
+		if worker && workerDrag > 0 {
+			t0 = nanotime()
+		}
 		switch {
 		case t.fn != nil:
 			t.fn(t.lo, t.hi)
 		case t.pack:
 			t.j.packBlocks(t.lo, t.hi)
+		case t.own:
+			j := t.j
+			own = j.packOwn(own)
+			j.run()
 		default:
 			t.j.run()
+		}
+		if t0 != 0 {
+			for end := nanotime() + int64(float64(nanotime()-t0)*workerDrag); nanotime() < end; {
+			}
 		}
 		if g.left.Add(-1) == 0 {
 			if s := sleeping | uint64(gen); g.sleep.Load() == s && g.sleep.CompareAndSwap(s, 0) {
 				g.wake <- struct{}{}
 			}
 		}
+	}
+	if own != nil {
+		sharedPool.Put(own)
 	}
 }
 
@@ -166,16 +192,22 @@ func (g *group) run(n, helpers int) {
 	}
 	g.left.Store(int32(n))
 	g.state.Store(uint64(gen)<<32 | uint64(n)<<16)
+	noteFork(g)
+	if helpers > 0 {
+		meterCaller(nanotime())
+	}
 	for range helpers {
 		select {
 		case queue <- post{g, gen}:
 		default: // the queue is full: the caller runs the shares
 		}
 	}
-	g.help(gen)
+	g.help(gen, false)
+	t := noteNow()
 	g.wait(gen)
+	noteWaited(t)
 	for i := range n {
-		g.tasks[i].j, g.tasks[i].fn, g.tasks[i].pack = job{}, nil, false // drop references to the caller's data
+		g.tasks[i].j, g.tasks[i].fn, g.tasks[i].pack, g.tasks[i].own = job{}, nil, false, false // drop references to the caller's data
 	}
 	groups.Put(g)
 }

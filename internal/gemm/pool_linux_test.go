@@ -29,18 +29,3 @@ func TestThreadWait(t *testing.T) {
 		t.Fatalf("threadWait allocates %v times", n)
 	}
 }
-
-func TestCPUPressure(t *testing.T) {
-	b, err := os.ReadFile("/proc/pressure/cpu")
-	if err != nil {
-		if _, ok := cpuPressure(); ok {
-			t.Fatal("cpuPressure reads a file that cannot be read")
-		}
-		t.Skip("no /proc/pressure/cpu")
-	}
-	want, _ := psiTotal(b)
-	got, ok := cpuPressure()
-	if !ok || got < want*1000 {
-		t.Fatalf("cpuPressure() = %d, %v; the file read %d µs before", got, ok, want)
-	}
-}

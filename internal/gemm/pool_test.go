@@ -42,7 +42,7 @@ func TestCut(t *testing.T) {
 	}
 }
 
-// TestProcParsers checks the schedstat and PSI line parsers.
+// TestProcParsers checks the schedstat line parser.
 func TestProcParsers(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -58,13 +58,6 @@ func TestProcParsers(t *testing.T) {
 		{"schedWait", schedWait, "776156\n", 0, false},
 		{"schedWait", schedWait, "7 x 3\n", 0, false},
 		{"schedWait", schedWait, "7  3\n", 0, false},
-		{"psiTotal", psiTotal, "some avg10=20.87 avg60=11.52 avg300=9.25 total=17538564039\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", 17538564039, true},
-		{"psiTotal", psiTotal, "some avg10=0.00 avg60=0.00 avg300=0.00 total=0", 0, true},
-		{"psiTotal", psiTotal, "full avg10=0.00 avg60=0.00 avg300=0.00 total=5\n", 0, false},
-		{"psiTotal", psiTotal, "some avg10=0.00 avg60=0.00 avg300=0.00\nfull total=5\n", 0, false},
-		{"psiTotal", psiTotal, "some total=12x\n", 0, false},
-		{"psiTotal", psiTotal, "some total=\n", 0, false},
-		{"psiTotal", psiTotal, "", 0, false},
 	} {
 		if got, ok := c.parse([]byte(c.in)); got != c.want || ok != c.ok {
 			t.Errorf("%s(%q) = %d, %v; want %d, %v", c.name, c.in, got, ok, c.want, c.ok)
@@ -181,7 +174,6 @@ func TestPoolBacksOffWhenOverloaded(t *testing.T) {
 	// this one's second: start from a calm pool.
 	calmAfter.Store(0)
 	nextOff.Store(0)
-	offStall.Store(0)
 	done := Share()
 	defer done()
 	b0 := backoffs.Load()

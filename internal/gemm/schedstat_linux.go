@@ -9,10 +9,6 @@ import (
 // for openat: on-CPU ns, run-queue wait ns, timeslices.
 var schedPath = []byte("/proc/thread-self/schedstat\x00")
 
-// psiPath is the system's CPU pressure, NUL-terminated: its first line,
-// "some ... total=<µs>", counts the time some runnable task waited.
-var psiPath = []byte("/proc/pressure/cpu\x00")
-
 // atFDCWD is openat's "relative to the working directory".
 var atFDCWD = -100
 
@@ -27,18 +23,6 @@ func threadWait() (tid int, wait int64, ok bool) {
 	}
 	wait, ok = schedWait(buf[:n])
 	return syscall.Gettid(), wait, ok
-}
-
-// cpuPressure returns the ns some runnable task of the system has waited
-// for a CPU (PSI), or ok false where it is not kept.
-func cpuPressure() (stall int64, ok bool) {
-	var buf [128]byte
-	n := readProc(psiPath, buf[:])
-	if n <= 0 {
-		return 0, false
-	}
-	us, ok := psiTotal(buf[:n])
-	return us * 1000, ok
 }
 
 // readProc reads the start of the file at path (NUL-terminated) into buf

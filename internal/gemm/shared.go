@@ -54,14 +54,9 @@ func (j *job) canShare() bool {
 // columns after it, in parallel over k blocks, and sets j.shared to it.
 // The caller returns the buffer to sharedPool once every share is done.
 func (j *job) packShared(th int) *[]float32 {
-	k, cols := j.a.k, j.n-j.rem
 	kcStep, _ := j.blocking()
-	buf := sharedPool.Get().(*[]float32)
-	if need := k*j.sharedWidth(cols) + j.rem*k; len(*buf) < need {
-		*buf = make([]float32, need)
-	}
-	j.shared = *buf
-	blocks := ceilDiv(k, kcStep)
+	buf := j.sharedBuf()
+	blocks := ceilDiv(j.a.k, kcStep)
 	parts := min(chunksPerThread*th, blocks, maxParts)
 	if parts <= 1 {
 		j.packBlocks(0, blocks)
@@ -75,6 +70,18 @@ func (j *job) packShared(th int) *[]float32 {
 		t.j, t.pack, t.lo, t.hi = *j, true, cut(blocks, parts, th, 1, w), cut(blocks, parts, th, 1, w+1)
 	}
 	g.run(parts, th-1)
+	return buf
+}
+
+// sharedBuf sets j.shared to a buffer from sharedPool that holds all of B
+// packed (see packShared), and returns it.
+func (j *job) sharedBuf() *[]float32 {
+	k, cols := j.a.k, j.n-j.rem
+	buf := sharedPool.Get().(*[]float32)
+	if need := k*j.sharedWidth(cols) + j.rem*k; len(*buf) < need {
+		*buf = make([]float32, need)
+	}
+	j.shared = *buf
 	return buf
 }
 

@@ -27,16 +27,41 @@ const (
 )
 
 // plan is one product's split: parts shares of N (byN) or of M; shared:
-// B is packed once first (packShared).
+// B is packed once first (packShared); own: each thread packs all of B
+// before the first share of M it runs, into a buffer of its own, and
+// reads it for every share it claims (packOwn).
 type plan struct {
 	byN    bool
 	parts  int
 	shared bool
+	own    bool
 }
 
 // splitModel is whether planSplit may overrule planUnits (a variable for
 // the benchmarks that compare both).
 var splitModel = true
+
+// ownB is whether a plain B (not read in place) whose product splits M
+// is packed whole by each thread for finer shares of M (plan.own), instead
+// of by each of one share per thread: the same packing, but the shares are
+// claimed as the threads come free, so a thread that starts late or runs
+// slow (a vCPU the host slows) holds a small share at the end, not half
+// of the layer. Packed once for all the shares instead (as a Source's B
+// is), ResNet-50's batch-1 1x1s of M shares ran 0-7% slower than one
+// share per thread (BenchmarkSharePlainAB, BENCHMARKS.md issue 12 session
+// 6): the pack's own fork-join, and each share reading B packed by the
+// other core. A variable for the benchmarks that compare.
+var ownB = true
+
+// packedRows is the fewest rows of A a share of M computes where B is
+// packed once, for all the shares (plan.shared) or for all of its
+// thread's (plan.own): half of minRowsM. ResNet-50's batch-1 128 x 512 x
+// 784 (own) and 128 x 1152 x 784 (its stride-2 3x3, shared) then cut in
+// 4 shares instead of 2: as fast with both threads at full speed, 1.35-1.4x
+// faster with the worker at half speed (BenchmarkOwnBAB and
+// BenchmarkPackedRowsAB, BENCHMARKS.md issue 12 session 6). A variable for
+// the benchmarks that compare.
+var packedRows = minRowsM / 2
 
 // planUnits is the split that balances the units alone: the dimension
 // whose largest share is smallest, on a tie N; shares of M one per thread
@@ -53,8 +78,10 @@ func (j *job) planUnits(th, mt, nt, flops int) plan {
 	case j.src != nil && j.canShare() && mt > 1:
 		p.shared = true
 		if fineM {
-			p.parts = min(finer(mt, th, flops), max(th, j.a.m/minRowsM))
+			p.parts = min(finer(mt, th, flops), max(th, j.a.m/packedRows))
 		}
+	case j.owns(mt, th, flops):
+		p.own, p.parts = true, j.finePartsOf(mt, th, flops, packedRows)
 	}
 	return p
 }
@@ -89,11 +116,13 @@ func (j *job) planSplit(th, mt, nt, flops int) plan {
 		pack = readCost
 		pm.parts = j.fineParts(mt, th, flops)
 	case j.src != nil && j.canShare():
-		// A plain B is packed by each share: packed once for all it
-		// measured no faster (BenchmarkSplitAB, BENCHMARKS.md).
 		pm.shared = true
 		before, pack = float64(packCost)*total/float64(th), readCost
-		pm.parts = j.fineParts(mt, th, flops)
+		pm.parts = j.finePartsOf(mt, th, flops, packedRows)
+	case j.owns(mt, th, flops):
+		// Each thread packs all of B once, before its first share.
+		pm.own, pm.parts = true, j.finePartsOf(mt, th, flops, packedRows)
+		before, pack = float64(packCost)*total, 0
 	}
 	mr := float64(j.kern.mr)
 	costM := before + makespan(th, pm.parts, mt, func(lo, hi int) float64 {
@@ -117,7 +146,12 @@ func (j *job) planSplit(th, mt, nt, flops int) plan {
 // but each of at least minRowsM rows of A, for reading all of B from L3 to
 // stay a small part of its work.
 func (j *job) fineParts(mt, th, flops int) int {
-	parts := min(finer(mt, th, flops), max(th, j.a.m/minRowsM))
+	return j.finePartsOf(mt, th, flops, minRowsM)
+}
+
+// finePartsOf is fineParts with shares of at least rows rows.
+func (j *job) finePartsOf(mt, th, flops, rows int) int {
+	parts := min(finer(mt, th, flops), max(th, j.a.m/rows))
 	if !fineM || parts < 2*th {
 		return min(th, mt) // 3 shares on 2 threads take as long as 4
 	}
@@ -156,4 +190,34 @@ func (j *job) colsCost(lo, hi, nt int) float64 {
 		w += float64(tk.nr-nr) + float64(j.rem)*4/3
 	}
 	return w
+}
+
+// ownMaxFloats bounds the B a thread packs whole for plan.own (2 MiB):
+// every batch-1 product of ResNet-50 that splits M (at most 512 x 784),
+// not the larger Bs of a batch's last images on two threads (1024 x 784
+// at 14x14 and batch 4: 3.2 MiB a thread beside its block buffer), which
+// keep one share per thread, packed block by block.
+const ownMaxFloats = 1 << 19
+
+// owns reports whether j, split in M, takes plan.own: a plain B of at
+// most ownMaxFloats, packed whole, in one block, that buys shares finer
+// than one per thread.
+func (j *job) owns(mt, th, flops int) bool {
+	return ownB && j.b != nil && j.src == nil && !j.direct(j.a.k) && j.canShare() && mt > 1 &&
+		j.a.k*j.n <= ownMaxFloats && j.finePartsOf(mt, th, flops, packedRows) > th
+}
+
+// packOwn sets j to read B from the thread's own buffer *buf, packing all
+// of B into one from sharedPool first when buf is nil (the thread's first
+// share of a plan.own product), and returns the buffer; the thread returns
+// it to sharedPool after its last share.
+func (j *job) packOwn(buf *[]float32) *[]float32 {
+	if buf != nil {
+		j.shared = *buf
+		return buf
+	}
+	buf = j.sharedBuf()
+	kcStep, _ := j.blocking()
+	j.packBlocks(0, ceilDiv(j.a.k, kcStep))
+	return buf
 }

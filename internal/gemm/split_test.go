@@ -61,3 +61,42 @@ func TestMulSplitModel(t *testing.T) {
 		t.Errorf("32x192x784 on 2 threads: plan %+v, want N shares, at least 4", p)
 	}
 }
+
+// TestMulOwnB checks C where a plain B's product splits M into shares that
+// each thread's own packed B serves (plan.own): ResNet-50's batch-1 shapes
+// and odd ones (a gemv column, k past one k block, rows past a panel), on
+// two and three threads, with the plan checked to be own where it splits
+// M (other kernels' tiles split some in N).
+func TestMulOwnB(t *testing.T) {
+	defer func(v bool) { ownB = v }(ownB)
+	ownB = true
+	owned := 0
+	for _, procs := range []int{2, 3} {
+		for _, s := range [][3]int{{512, 128, 784}, {128, 512, 784}, {2048, 512, 49}, {520, 300, 50}, {1030, 257, 17}} {
+			t.Run(fmt.Sprintf("procs=%d/%dx%dx%d", procs, s[0], s[1], s[2]), func(t *testing.T) {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+				defer Share()()
+				rng := rand.New(rand.NewPCG(uint64(s[0]), uint64(s[1])))
+				p := newProblem(rng, s[0], s[1], s[2], "all")
+				for _, kern := range kernelNames() {
+					pa := packA(p.a, p.m, p.k, kernelByName(kern))
+					j, mt, nt := newJob(make([]float32, p.m*p.n), pa, p.b, nil, p.n, Epilogue{})
+					pl := j.planSplit(procs, mt, nt, 2*p.m*p.k*p.n)
+					if !pl.byN && !pl.own {
+						t.Fatalf("%s: plan %+v, want own", kern, pl)
+					}
+					if pl.own {
+						owned++
+					}
+					for range 3 { // the threads' buffers come back from the pool
+						backing, res := p.run(t, kern, guard+1)
+						p.check(t, backing, guard+1, res)
+					}
+				}
+			})
+		}
+	}
+	if owned < 4 {
+		t.Fatalf("%d products ran own shares", owned)
+	}
+}

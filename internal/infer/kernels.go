@@ -232,15 +232,20 @@ func toNCHW(dst, src []float32, n, c, hw int) {
 // never wins the max. Each output row takes the column-wise max of its
 // window's input rows first, into a row padded with -Inf, then the max of
 // each run of kw columns of it, all with gemm.MaxInto's vector kernel;
-// output column ox is then run ox*sw.
+// output column ox is then run ox*sw. ResNet's 3x3 stride-2 pool takes
+// the runs at even columns only: the max of col[2ox], col[2ox+1] and
+// col[2ox+2], from two stride-2 gathers (gemm.Evens) of the row, in the
+// same order as the general path, so NaNs come out the same.
 func maxPool(dst, src []float32, planes int, g geom) {
 	hw, ohw := g.h*g.w, g.oh*g.ow
 	span := max((g.ow-1)*g.sw+g.kw, g.pl+g.w) // padded row length
 	runs := span - g.kw + 1
 	inf := float32(math.Inf(-1))
+	evens := g.kw == 3 && g.sw == 2
 	parallelFor(planes, 1, func(lo, hi int) {
 		col := make([]float32, span)
-		win := make([]float32, runs)
+		win := make([]float32, max(runs, g.ow+1))
+		odd := make([]float32, g.ow)
 		for i := range col {
 			col[i] = inf
 		}
@@ -262,9 +267,18 @@ func maxPool(dst, src []float32, planes int, g geom) {
 				for y := y0 + 1; y < y1; y++ {
 					gemm.MaxInto(inner, in[y*g.w:(y+1)*g.w])
 				}
+				if evens {
+					e := win[:g.ow+1]
+					gemm.Evens(e, col)
+					gemm.Evens(odd, col[1:])
+					copy(orow, e)
+					gemm.MaxInto(orow, odd)
+					gemm.MaxInto(orow, e[1:])
+					continue
+				}
 				copy(win, col[:runs])
 				for kx := 1; kx < g.kw; kx++ {
-					gemm.MaxInto(win, col[kx:kx+runs])
+					gemm.MaxInto(win[:runs], col[kx:kx+runs])
 				}
 				for ox := range orow {
 					orow[ox] = win[ox*g.sw]
