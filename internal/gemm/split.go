@@ -80,10 +80,28 @@ func (j *job) planUnits(th, mt, nt, flops int) plan {
 		if fineM {
 			p.parts = min(finer(mt, th, flops), max(th, j.a.m/packedRows))
 		}
+	case j.fewRowsInPlace():
+		p.parts = j.finePartsOf(mt, th, flops, packedRows)
 	case j.owns(mt, th, flops):
 		p.own, p.parts = true, j.finePartsOf(mt, th, flops, packedRows)
 	}
 	return p
+}
+
+// inPlaceFew is whether a product of few rows that reads B in place
+// (job.inPlace, directM) at more than thinCols columns is split as such:
+// shares of M of packedRows rows, each reading B where it is, instead of
+// plan.own's copies of B. At 128 x 512 x 784 (ResNet-50's layer2 reduce
+// at batch 1) that is 4-11% faster on two threads, with the worker at
+// full speed or at half; at 128 x 1024 x 196 plan.own is 4-5% faster, so
+// thin B keeps it (BenchmarkFewRowsAB, BENCHMARKS.md issue 12 session 6
+// lead). A variable for that benchmark.
+var inPlaceFew = true
+
+// fewRowsInPlace reports whether j is split as reading B in place for its
+// few rows of A at a k above directK (see inPlaceFew).
+func (j *job) fewRowsInPlace() bool {
+	return inPlaceFew && j.n > thinCols && !j.direct(j.a.k) && j.inPlace(j.a.k)
 }
 
 // planSplit chooses how to split j (mt A panels, nt B micro-panels, flops
@@ -99,7 +117,7 @@ func (j *job) planSplit(th, mt, nt, flops int) plan {
 	// N: each share packs its own columns (none read in place).
 	pn := plan{byN: true, parts: finer(nt, th, flops)}
 	pack := float64(packCost)
-	if j.direct(k) {
+	if j.direct(k) || j.fewRowsInPlace() {
 		pack = readCost // only a tail panel is packed
 	}
 	costN := makespan(th, pn.parts, nt, func(lo, hi int) float64 {
@@ -115,6 +133,9 @@ func (j *job) planSplit(th, mt, nt, flops int) plan {
 	case j.direct(k):
 		pack = readCost
 		pm.parts = j.fineParts(mt, th, flops)
+	case j.fewRowsInPlace():
+		pack = readCost
+		pm.parts = j.finePartsOf(mt, th, flops, packedRows)
 	case j.src != nil && j.canShare():
 		pm.shared = true
 		before, pack = float64(packCost)*total/float64(th), readCost
@@ -203,7 +224,7 @@ const ownMaxFloats = 1 << 19
 // most ownMaxFloats, packed whole, in one block, that buys shares finer
 // than one per thread.
 func (j *job) owns(mt, th, flops int) bool {
-	return ownB && j.b != nil && j.src == nil && !j.direct(j.a.k) && j.canShare() && mt > 1 &&
+	return ownB && j.b != nil && j.src == nil && !j.direct(j.a.k) && !j.fewRowsInPlace() && j.canShare() && mt > 1 &&
 		j.a.k*j.n <= ownMaxFloats && j.finePartsOf(mt, th, flops, packedRows) > th
 }
 

@@ -113,6 +113,24 @@ func BenchmarkOwnBAB(b *testing.B) {
 	}
 }
 
+// BenchmarkFewRowsAB compares plan.own's copies of B with B read in place
+// (inPlaceFew) for products of at most directM rows at k above directK:
+// ResNet-50's and the families' batch-1 1x1s of few output channels, with
+// both threads at full speed and with the worker at half speed. Run with
+// -cpu 2.
+func BenchmarkFewRowsAB(b *testing.B) {
+	defer func(v bool) { inPlaceFew = v }(inPlaceFew)
+	defer func(v float64) { workerDrag = v }(workerDrag)
+	for _, drag := range []float64{0, 1} {
+		for _, s := range [][3]int{{128, 512, 784}, {64, 256, 3136}, {128, 1024, 196}, {96, 576, 196}, {64, 384, 196}} {
+			b.Run(fmt.Sprintf("drag=%v/%dx%dx%d", drag, s[0], s[1], s[2]), func(b *testing.B) {
+				workerDrag = drag
+				mulAB(b, s[0], s[1], s[2], []string{"own", "inplace"}, func(w int) { inPlaceFew = w == 1 })
+			})
+		}
+	}
+}
+
 // BenchmarkPackedRowsAB compares shares of M of at least 64 and 32 rows
 // (packedRows) where a Source's B is packed once for all (plan.shared):
 // ResNet-50's batch-1 3x3 convolutions of stride 2 (and the stride-1 one
