@@ -31,12 +31,14 @@ var (
 	}
 )
 
-// wino4 emits both F(4x4) kernels (called from winoOut, after F(2x2)'s).
+// wino4 emits both F(4x4) kernels (called from winoOut, after F(2x2)'s),
+// then the phase splits of both tile sizes (winosplit.go).
 func wino4() {
 	winoIn4(true)
 	winoOut4()
 	winoIn4(false)
 	winoOut4AVX2()
+	winoSplit()
 }
 
 // winoConsts broadcasts the magnitudes of the coefficients other than 0 and
