@@ -189,16 +189,7 @@ func winoIn4(avx512 bool) {
 		for k := range 6 {
 			e[k] = vec()
 			lincomb(e[k], winoBT4[l][:], func(j int) Op {
-				m := Mem{Base: row[k], Disp: 4 * (j / 4)}
-				switch j % 4 {
-				case 1:
-					m.Index, m.Scale = ws, 1
-				case 2:
-					m.Index, m.Scale = ws, 2
-				case 3:
-					m.Index, m.Scale = ws3, 1
-				}
-				return m
+				return phaseMem(row[k], ws, ws3, j%4, 4*(j/4))
 			}, consts)
 		}
 		MOVQ(col, dst)

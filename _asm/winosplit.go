@@ -83,18 +83,7 @@ func winoSplitM(m int) {
 		KMOVW(Mem{Base: mk, Disp: 2 * v}, K2)
 		VMOVUPS_Z(Mem{Base: s, Disp: 64 * v}, K2, z[v])
 	}
-	phase := func(p int) Mem {
-		m := Mem{Base: d}
-		switch p {
-		case 1:
-			m.Index, m.Scale = ws, 1
-		case 2:
-			m.Index, m.Scale = ws, 2
-		case 3:
-			m.Index, m.Scale = ws3, 1
-		}
-		return m
-	}
+	phase := func(p int) Mem { return phaseMem(d, ws, ws3, p, 0) }
 	if m == 4 {
 		for v := range z {
 			VPERMPS(z[v], ix, z[v])
@@ -135,4 +124,19 @@ func winoSplitM(m int) {
 	Label(done)
 	VZEROUPPER()
 	RET()
+}
+
+// phaseMem addresses phase p < 4 of the arrays ws bytes apart from base
+// (ws3 = 3*ws), disp bytes in.
+func phaseMem(base, ws, ws3 Register, p, disp int) Mem {
+	m := Mem{Base: base, Disp: disp}
+	switch p {
+	case 1:
+		m.Index, m.Scale = ws, 1
+	case 2:
+		m.Index, m.Scale = ws, 2
+	case 3:
+		m.Index, m.Scale = ws3, 1
+	}
+	return m
 }

@@ -63,13 +63,7 @@ func (wc *winoConv) part(part string, dst, in []float32, p0, np int, sc *winoScr
 	input, output := wc.transforms()
 	cin, cout := wc.g.c, wc.cout
 	vs, ms := wc.strides(np)
-	if len(sc.v) < wc.a2*vs {
-		sc.v = make([]float32, wc.a2*vs)
-	}
-	if len(sc.m) < wc.a2*ms {
-		sc.m = make([]float32, wc.a2*ms)
-	}
-	v, m := sc.v, sc.m
+	v, m := wc.blockBufs(sc, np)
 	sc.planeOf = 0
 	all := part == "all"
 	switch {
