@@ -15,8 +15,15 @@ import (
 // rows alone, "input" the input transform with its split, "gemm" the a2
 // products, "output" the output transform with bias and ReLU, "all" the
 // three in a row. Each reports its ms per layer; compare with benchstat.
-// MLSERVE_WINO_BLOCK forces the tiles per block (winoBlockForce).
+// MLSERVE_WINO_BLOCK forces the tiles per block (winoBlockForce),
+// MLSERVE_GEMM_KERNEL the kernel (as for BenchmarkConv).
 func BenchmarkWinoParts(b *testing.B) {
+	if k := os.Getenv("MLSERVE_GEMM_KERNEL"); k != "" {
+		defer gemm.Use(gemm.Kernel())
+		if err := gemm.Use(k); err != nil {
+			b.Fatal(err)
+		}
+	}
 	defer func(v int) { winoBlockForce = v }(winoBlockForce)
 	if s := os.Getenv("MLSERVE_WINO_BLOCK"); s != "" {
 		if _, err := fmt.Sscan(s, &winoBlockForce); err != nil {
