@@ -31,12 +31,14 @@ var (
 	}
 )
 
-// wino4 emits both F(4x4) kernels (called from winoOut, after F(2x2)'s).
+// wino4 emits both F(4x4) kernels (called from winoOut, after F(2x2)'s),
+// then the phase splits of both tile sizes (winosplit.go).
 func wino4() {
 	winoIn4(true)
 	winoOut4()
 	winoIn4(false)
 	winoOut4AVX2()
+	winoSplit()
 }
 
 // winoConsts broadcasts the magnitudes of the coefficients other than 0 and
@@ -187,16 +189,7 @@ func winoIn4(avx512 bool) {
 		for k := range 6 {
 			e[k] = vec()
 			lincomb(e[k], winoBT4[l][:], func(j int) Op {
-				m := Mem{Base: row[k], Disp: 4 * (j / 4)}
-				switch j % 4 {
-				case 1:
-					m.Index, m.Scale = ws, 1
-				case 2:
-					m.Index, m.Scale = ws, 2
-				case 3:
-					m.Index, m.Scale = ws3, 1
-				}
-				return m
+				return phaseMem(row[k], ws, ws3, j%4, 4*(j/4))
 			}, consts)
 		}
 		MOVQ(col, dst)

@@ -7543,6 +7543,215 @@ DATA wino4OutConstsY<>+184(SB)/4, $0x41000000
 DATA wino4OutConstsY<>+188(SB)/4, $0x41000000
 GLOBL wino4OutConstsY<>(SB), RODATA|NOPTR, $192
 
+DATA winoSplit4Index<>+0(SB)/4, $0x00000000
+DATA winoSplit4Index<>+4(SB)/4, $0x00000004
+DATA winoSplit4Index<>+8(SB)/4, $0x00000008
+DATA winoSplit4Index<>+12(SB)/4, $0x0000000c
+DATA winoSplit4Index<>+16(SB)/4, $0x00000001
+DATA winoSplit4Index<>+20(SB)/4, $0x00000005
+DATA winoSplit4Index<>+24(SB)/4, $0x00000009
+DATA winoSplit4Index<>+28(SB)/4, $0x0000000d
+DATA winoSplit4Index<>+32(SB)/4, $0x00000002
+DATA winoSplit4Index<>+36(SB)/4, $0x00000006
+DATA winoSplit4Index<>+40(SB)/4, $0x0000000a
+DATA winoSplit4Index<>+44(SB)/4, $0x0000000e
+DATA winoSplit4Index<>+48(SB)/4, $0x00000003
+DATA winoSplit4Index<>+52(SB)/4, $0x00000007
+DATA winoSplit4Index<>+56(SB)/4, $0x0000000b
+DATA winoSplit4Index<>+60(SB)/4, $0x0000000f
+DATA winoSplit4Index<>+64(SB)/4, $0x00000000
+DATA winoSplit4Index<>+68(SB)/4, $0x00000004
+DATA winoSplit4Index<>+72(SB)/4, $0x00000008
+DATA winoSplit4Index<>+76(SB)/4, $0x0000000c
+DATA winoSplit4Index<>+80(SB)/4, $0x00000001
+DATA winoSplit4Index<>+84(SB)/4, $0x00000005
+DATA winoSplit4Index<>+88(SB)/4, $0x00000009
+DATA winoSplit4Index<>+92(SB)/4, $0x0000000d
+DATA winoSplit4Index<>+96(SB)/4, $0x00000002
+DATA winoSplit4Index<>+100(SB)/4, $0x00000006
+DATA winoSplit4Index<>+104(SB)/4, $0x0000000a
+DATA winoSplit4Index<>+108(SB)/4, $0x0000000e
+DATA winoSplit4Index<>+112(SB)/4, $0x00000003
+DATA winoSplit4Index<>+116(SB)/4, $0x00000007
+DATA winoSplit4Index<>+120(SB)/4, $0x0000000b
+DATA winoSplit4Index<>+124(SB)/4, $0x0000000f
+GLOBL winoSplit4Index<>(SB), RODATA|NOPTR, $128
+
+// func winoSplit4AVX512(dst *float32, ws int, src *float32, w int, pl int, rows int, n int, masks *uint16)
+// Requires: AVX, AVX512F, BMI2, CMOV
+TEXT ·winoSplit4AVX512(SB), NOSPLIT, $8-64
+	MOVQ    dst+0(FP), AX
+	MOVQ    ws+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    src+16(FP), DX
+	MOVQ    w+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    pl+32(FP), SI
+	SHLQ    $0x02, SI
+	SUBQ    SI, DX
+	MOVQ    rows+40(FP), SI
+	MOVQ    n+48(FP), DI
+	MOVQ    masks+56(FP), R8
+	LEAQ    (CX)(CX*2), R9
+	MOVQ    CX, R10
+	SHLQ    $0x02, R10
+	VMOVUPS winoSplit4Index<>+0(SB), Z0
+
+winosplit4_row:
+	TESTQ SI, SI
+	JLE   winosplit4_done
+	MOVQ  DX, R11
+	MOVQ  AX, R12
+	MOVQ  DI, R13
+	MOVQ  R8, R14
+
+winosplit4_group:
+	TESTQ      R13, R13
+	JLE        winosplit4_gdone
+	MOVQ       $0x00000010, R15
+	CMPQ       R13, R15
+	CMOVQLT    R13, R15
+	MOVL       $0x0000ffff, BP
+	BZHIL      R15, BP, R15
+	KMOVW      R15, K1
+	KMOVW      (R14), K2
+	VMOVUPS.Z  (R11), K2, Z1
+	KMOVW      2(R14), K2
+	VMOVUPS.Z  64(R11), K2, Z2
+	KMOVW      4(R14), K2
+	VMOVUPS.Z  128(R11), K2, Z3
+	KMOVW      6(R14), K2
+	VMOVUPS.Z  192(R11), K2, Z4
+	VPERMPS    Z1, Z0, Z1
+	VPERMPS    Z2, Z0, Z2
+	VPERMPS    Z3, Z0, Z3
+	VPERMPS    Z4, Z0, Z4
+	VSHUFF32X4 $0x44, Z2, Z1, Z5
+	VSHUFF32X4 $0xee, Z2, Z1, Z1
+	VSHUFF32X4 $0x44, Z4, Z3, Z2
+	VSHUFF32X4 $0xee, Z4, Z3, Z3
+	VSHUFF32X4 $0x88, Z2, Z5, Z4
+	VMOVUPS    Z4, K1, (R12)
+	VSHUFF32X4 $0xdd, Z2, Z5, Z2
+	VMOVUPS    Z2, K1, (R12)(CX*1)
+	VSHUFF32X4 $0x88, Z3, Z1, Z2
+	VMOVUPS    Z2, K1, (R12)(CX*2)
+	VSHUFF32X4 $0xdd, Z3, Z1, Z1
+	VMOVUPS    Z1, K1, (R12)(R9*1)
+	ADDQ       $0x00000100, R11
+	ADDQ       $0x00000040, R12
+	ADDQ       $0x00000008, R14
+	SUBQ       $0x00000010, R13
+	JMP        winosplit4_group
+
+winosplit4_gdone:
+	ADDQ BX, DX
+	ADDQ R10, AX
+	DECQ SI
+	JMP  winosplit4_row
+
+winosplit4_done:
+	VZEROUPPER
+	RET
+
+DATA winoSplit2Index<>+0(SB)/4, $0x00000000
+DATA winoSplit2Index<>+4(SB)/4, $0x00000002
+DATA winoSplit2Index<>+8(SB)/4, $0x00000004
+DATA winoSplit2Index<>+12(SB)/4, $0x00000006
+DATA winoSplit2Index<>+16(SB)/4, $0x00000008
+DATA winoSplit2Index<>+20(SB)/4, $0x0000000a
+DATA winoSplit2Index<>+24(SB)/4, $0x0000000c
+DATA winoSplit2Index<>+28(SB)/4, $0x0000000e
+DATA winoSplit2Index<>+32(SB)/4, $0x00000010
+DATA winoSplit2Index<>+36(SB)/4, $0x00000012
+DATA winoSplit2Index<>+40(SB)/4, $0x00000014
+DATA winoSplit2Index<>+44(SB)/4, $0x00000016
+DATA winoSplit2Index<>+48(SB)/4, $0x00000018
+DATA winoSplit2Index<>+52(SB)/4, $0x0000001a
+DATA winoSplit2Index<>+56(SB)/4, $0x0000001c
+DATA winoSplit2Index<>+60(SB)/4, $0x0000001e
+DATA winoSplit2Index<>+64(SB)/4, $0x00000001
+DATA winoSplit2Index<>+68(SB)/4, $0x00000003
+DATA winoSplit2Index<>+72(SB)/4, $0x00000005
+DATA winoSplit2Index<>+76(SB)/4, $0x00000007
+DATA winoSplit2Index<>+80(SB)/4, $0x00000009
+DATA winoSplit2Index<>+84(SB)/4, $0x0000000b
+DATA winoSplit2Index<>+88(SB)/4, $0x0000000d
+DATA winoSplit2Index<>+92(SB)/4, $0x0000000f
+DATA winoSplit2Index<>+96(SB)/4, $0x00000011
+DATA winoSplit2Index<>+100(SB)/4, $0x00000013
+DATA winoSplit2Index<>+104(SB)/4, $0x00000015
+DATA winoSplit2Index<>+108(SB)/4, $0x00000017
+DATA winoSplit2Index<>+112(SB)/4, $0x00000019
+DATA winoSplit2Index<>+116(SB)/4, $0x0000001b
+DATA winoSplit2Index<>+120(SB)/4, $0x0000001d
+DATA winoSplit2Index<>+124(SB)/4, $0x0000001f
+GLOBL winoSplit2Index<>(SB), RODATA|NOPTR, $128
+
+// func winoSplit2AVX512(dst *float32, ws int, src *float32, w int, pl int, rows int, n int, masks *uint16)
+// Requires: AVX, AVX512F, BMI2, CMOV
+TEXT ·winoSplit2AVX512(SB), NOSPLIT, $0-64
+	MOVQ    dst+0(FP), AX
+	MOVQ    ws+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    src+16(FP), DX
+	MOVQ    w+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    pl+32(FP), SI
+	SHLQ    $0x02, SI
+	SUBQ    SI, DX
+	MOVQ    rows+40(FP), SI
+	MOVQ    n+48(FP), DI
+	MOVQ    masks+56(FP), R8
+	LEAQ    (CX)(CX*2), R9
+	MOVQ    CX, R9
+	SHLQ    $0x01, R9
+	VMOVUPS winoSplit2Index<>+0(SB), Z0
+	VMOVUPS winoSplit2Index<>+64(SB), Z1
+
+winosplit2_row:
+	TESTQ SI, SI
+	JLE   winosplit2_done
+	MOVQ  DX, R10
+	MOVQ  AX, R11
+	MOVQ  DI, R12
+	MOVQ  R8, R13
+
+winosplit2_group:
+	TESTQ     R12, R12
+	JLE       winosplit2_gdone
+	MOVQ      $0x00000010, R14
+	CMPQ      R12, R14
+	CMOVQLT   R12, R14
+	MOVL      $0x0000ffff, R15
+	BZHIL     R14, R15, R14
+	KMOVW     R14, K1
+	KMOVW     (R13), K2
+	VMOVUPS.Z (R10), K2, Z2
+	KMOVW     2(R13), K2
+	VMOVUPS.Z 64(R10), K2, Z3
+	VMOVUPS   Z2, Z4
+	VPERMT2PS Z3, Z0, Z4
+	VMOVUPS   Z2, Z2
+	VPERMT2PS Z3, Z1, Z2
+	VMOVUPS   Z4, K1, (R11)
+	VMOVUPS   Z2, K1, (R11)(CX*1)
+	ADDQ      $0x00000080, R10
+	ADDQ      $0x00000040, R11
+	ADDQ      $0x00000004, R13
+	SUBQ      $0x00000010, R12
+	JMP       winosplit2_group
+
+winosplit2_gdone:
+	ADDQ BX, DX
+	ADDQ R9, AX
+	DECQ SI
+	JMP  winosplit2_row
+
+winosplit2_done:
+	VZEROUPPER
+	RET
+
 // func maxIntoAVX2(dst *float32, src *float32, n int)
 // Requires: AVX
 TEXT ·maxIntoAVX2(SB), NOSPLIT, $0-24

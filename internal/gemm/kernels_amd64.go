@@ -99,6 +99,16 @@ func winoIn4AVX2(rows *float32, ws int, out *float32, stride int, n int)
 //go:noescape
 func winoOut4AVX2(m *float32, stride int, n int, out *float32, ldo int, bias *float32, relu bool)
 
+// winoSplit4AVX512 sets dst[r*4*ws+p*ws+t] to the zero-padded src[r*w+4*t+p-pl] for r < rows, p < 4, t < n (see the generator).
+//
+//go:noescape
+func winoSplit4AVX512(dst *float32, ws int, src *float32, w int, pl int, rows int, n int, masks *uint16)
+
+// winoSplit2AVX512 sets dst[r*2*ws+p*ws+t] to the zero-padded src[r*w+2*t+p-pl] for r < rows, p < 2, t < n (see the generator).
+//
+//go:noescape
+func winoSplit2AVX512(dst *float32, ws int, src *float32, w int, pl int, rows int, n int, masks *uint16)
+
 // maxIntoAVX2 sets dst[i] = max(dst[i], src[i]) for i < n (src when either is NaN).
 //
 //go:noescape

@@ -61,13 +61,19 @@ func (wc *winoConv) splitPlane(sc *winoScratch, src []float32, ws, ty0, ty1 int)
 	// Tile t reads phases at t and t+1: tw+1 floats a phase. The kernels
 	// also read (and mask off) up to 16 past them, which may hold anything.
 	used := wc.tw + 1
-	for r := m * ty0; r < m*ty1+2; r++ {
+	r0, r1 := m*ty0, m*ty1+2
+	mid, midEnd := max(r0, g.pt), min(r1, g.pt+g.h) // the rows inside the input plane
+	for r := r0; r < r1; r++ {
 		dst := sc.plane[m*r*ws : m*(r+1)*ws]
 		iy := r - g.pt
 		if iy < 0 || iy >= g.h {
 			for p := range m {
 				clear(dst[p*ws : p*ws+used])
 			}
+			continue
+		}
+		if r == mid && winoVec && gemm.WinoSplit(sc.plane[m*r*ws:], ws, src[iy*g.w:], g.w, g.pl, midEnd-r, used, m) {
+			r = midEnd - 1 // every row inside the plane in one call
 			continue
 		}
 		copy(pr[g.pl:g.pl+n], src[iy*g.w:iy*g.w+n])

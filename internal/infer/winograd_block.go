@@ -94,13 +94,7 @@ func (wc *winoConv) block(dst, in []float32, p0, np int, sc *winoScratch) {
 	input, output := wc.transforms()
 	cin, cout := wc.g.c, wc.cout
 	vs, ms := wc.strides(np)
-	if len(sc.v) < wc.a2*vs {
-		sc.v = make([]float32, wc.a2*vs)
-	}
-	if len(sc.m) < wc.a2*ms {
-		sc.m = make([]float32, wc.a2*ms)
-	}
-	v, m := sc.v, sc.m
+	v, m := wc.blockBufs(sc, np)
 	sc.planeOf = 0
 	for c := range cin {
 		input(v, in, c, p0, np, sc)
@@ -111,4 +105,16 @@ func (wc *winoConv) block(dst, in []float32, p0, np int, sc *winoScratch) {
 	for k := range cout {
 		output(dst, m, k, p0, np)
 	}
+}
+
+// blockBufs returns a block's V and M of np tiles in sc, grown when short.
+func (wc *winoConv) blockBufs(sc *winoScratch, np int) (v, m []float32) {
+	vs, ms := wc.strides(np)
+	if len(sc.v) < wc.a2*vs {
+		sc.v = make([]float32, wc.a2*vs)
+	}
+	if len(sc.m) < wc.a2*ms {
+		sc.m = make([]float32, wc.a2*ms)
+	}
+	return sc.v, sc.m
 }
