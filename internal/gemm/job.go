@@ -391,8 +391,10 @@ func (j *job) direct(k int) bool {
 }
 
 // inPlace reports whether the job reads B in place: small in k, or in m
-// (see directM). A job of few rows reads B in place however it was split
-// (its share packs nothing then, which the split's model does not count).
+// (see directM). A job of few rows reads B in place however it was split:
+// its share packs nothing then, which the split's model counts above
+// thinCols columns (fewRowsInPlace) and not at or below, where plan.own's
+// copies of B measured faster.
 func (j *job) inPlace(k int) bool {
 	return j.direct(k) || j.canDirect() && j.a.m <= directM
 }
