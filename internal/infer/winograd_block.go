@@ -17,9 +17,12 @@ import "github.com/mlserve/mlserve/internal/gemm"
 var winoBlockForce = 0
 
 // winoBlockFloats bounds a block's V and M together, a2 x (cin + cout) x
-// tiles floats, so they stay in L2 (2 MiB per core on the machine
-// measured) beside the GEMM's packed B; blocks may reach winoBlockMax
-// tiles whatever their channels, for the GEMMs' n.
+// tiles floats (1 MiB): about the L2 of one core on the machines measured
+// (AMD EPYC Zen 4: 1 MiB per core; lscpu's "2 MiB" is two instances), so
+// with the GEMM's packed B part of them lives in L3. The bound is session
+// 4's (BENCHMARKS.md, issue 12, blocked Winograd), not re-derived from the
+// cache size since. Blocks may reach winoBlockMax tiles whatever their
+// channels, for the GEMMs' n.
 const (
 	winoBlockFloats = 1 << 18
 	winoBlockMax    = 64
