@@ -82,8 +82,11 @@ log "checking both engines against the reference logits"
 log "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), scheduling: $(cat /proc/self/autogroup 2>/dev/null || echo "nice $(nice)")"
 # How steadily the vCPUs ran, before and after (bench/vcpunoise): on a VM
 # whose host takes CPU time unreported, the 2-thread rows are only as good
-# as these lines.
+# as these lines. The memory line (one thread reading a 64 MiB buffer)
+# shows the shared L3 and memory bus, which other guests load and the
+# arithmetic line cannot see.
 log "before: $("$bin/vcpunoise" -duration 3s)"
+log "before: $("$bin/vcpunoise" -duration 3s -threads 1 -memory-mib 64)"
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 for ((r = 1; r <= rounds; r++)); do
@@ -110,6 +113,7 @@ for ((r = 1; r <= rounds; r++)); do
 done
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 log "after: $("$bin/vcpunoise" -duration 3s)"
+log "after: $("$bin/vcpunoise" -duration 3s -threads 1 -memory-mib 64)"
 
 # field prints the value of key=value field $2 of lines for engine $3,
 # batch $4, threads $5 and lanes $6 (1 when a line has none) of the raw file

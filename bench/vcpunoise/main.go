@@ -7,7 +7,13 @@
 // the speed of its slowest thread. bench.sh prints its line before and
 // after a benchmark, so the reader can tell a quiet run from a stolen one.
 //
-//	vcpunoise [-threads N] [-duration 3s] [-window 50ms] [-slow 0.75]
+//	vcpunoise [-threads N] [-duration 3s] [-window 50ms] [-slow 0.75] [-memory-mib 0]
+//
+// With -memory-mib N each unit instead reads the next 256 KiB of a buffer
+// of N MiB per thread: with N past the last-level cache (64 on a 32 MiB
+// L3) the windows then measure the memory bus and the shared L3, which
+// other guests on the host share and the arithmetic units cannot see. The
+// line then ends in memory_mib=N.
 //
 // It prints one line:
 //
@@ -38,24 +44,62 @@ func run(args []string, stdout, stderr io.Writer) int {
 	duration := fs.Duration("duration", 3*time.Second, "how long to measure")
 	window := fs.Duration("window", 50*time.Millisecond, "window length")
 	slow := fs.Float64("slow", 0.75, "a thread's window is slow below this fraction of its best")
+	memMiB := fs.Int("memory-mib", 0, "0: arithmetic units; N: units that each read the next 256 KiB of an N MiB buffer per thread")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *threads < 1 || *window <= 0 || *duration < 2**window || *slow <= 0 || *slow >= 1 {
-		fmt.Fprintln(stderr, "vcpunoise: need -threads >= 1, -duration >= 2 windows, 0 < -slow < 1")
+	if *threads < 1 || *window <= 0 || *duration < 2**window || *slow <= 0 || *slow >= 1 || *memMiB < 0 || *memMiB > 4096 {
+		fmt.Fprintln(stderr, "vcpunoise: need -threads >= 1, -duration >= 2 windows, 0 < -slow < 1, 0 <= -memory-mib <= 4096")
 		return 2
 	}
-	counts := measure(*threads, *duration, *window)
-	fmt.Fprintln(stdout, summarize(counts, *slow))
+	units := make([]func() float64, *threads)
+	for t := range units {
+		units[t] = unit
+		if *memMiB > 0 {
+			units[t] = memoryUnit(*memMiB)
+		}
+	}
+	line := summarize(measure(units, *duration, *window), *slow)
+	if *memMiB > 0 {
+		line += fmt.Sprintf(" memory_mib=%d", *memMiB)
+	}
+	fmt.Fprintln(stdout, line)
 	return 0
 }
 
-// measure runs one busy thread per count row for d and returns, per
-// thread, the units of work it finished in each window.
-func measure(threads int, d, window time.Duration) [][]int {
+// memoryUnit returns a unit that sums the next 256 KiB of its own buffer
+// of mib MiB (touched first, so no unit pays a page fault), wrapping
+// around: four chains of adds, so it runs at the speed memory delivers.
+func memoryUnit(mib int) func() float64 {
+	const chunk = 256 << 10 / 8
+	buf := make([]float64, max(mib<<20/8, chunk))
+	for i := range buf {
+		buf[i] = 1
+	}
+	off := 0
+	return func() float64 {
+		if off+chunk > len(buf) {
+			off = 0
+		}
+		var a, b, c, d float64
+		x := buf[off : off+chunk]
+		for i := 0; i+3 < len(x); i += 4 {
+			a += x[i]
+			b += x[i+1]
+			c += x[i+2]
+			d += x[i+3]
+		}
+		off += chunk
+		return a + b + c + d
+	}
+}
+
+// measure runs one busy thread per unit for d and returns, per thread,
+// the units of work it finished in each window.
+func measure(units []func() float64, d, window time.Duration) [][]int {
 	windows := int(d / window)
-	counts := make([][]int, threads)
-	sink := make([]float64, threads*8) // one cache line a thread
+	counts := make([][]int, len(units))
+	sink := make([]float64, len(units)*8) // one cache line a thread
 	var wg sync.WaitGroup
 	start := time.Now()
 	for t := range counts {
@@ -69,7 +113,7 @@ func measure(threads int, d, window time.Duration) [][]int {
 				if w >= windows {
 					return
 				}
-				sink[t*8] += unit()
+				sink[t*8] += units[t]()
 				counts[t][w]++
 			}
 		}()

@@ -50,6 +50,17 @@ func TestRun(t *testing.T) {
 	if !strings.HasPrefix(out.String(), "vcpu_noise threads=70 ") {
 		t.Errorf("-threads 70: output %q", out.String())
 	}
+	// The memory units: the same line, marked with the buffer's size.
+	out.Reset()
+	if code := run([]string{"-threads", "2", "-duration", "100ms", "-window", "20ms", "-memory-mib", "4"}, &out, &errb); code != 0 {
+		t.Fatalf("-memory-mib 4: exit %d: %s", code, errb.String())
+	}
+	if got := out.String(); !strings.HasPrefix(got, "vcpu_noise threads=2 windows=3 ") || !strings.HasSuffix(got, " memory_mib=4\n") {
+		t.Errorf("-memory-mib 4: output %q", got)
+	}
+	if code := run([]string{"-memory-mib", "-1"}, &out, &errb); code != 2 {
+		t.Errorf("-memory-mib -1: exit %d, want 2", code)
+	}
 	if code := run([]string{"-duration", "10ms", "-window", "50ms"}, &out, &errb); code != 2 {
 		t.Errorf("a duration under two windows: exit %d, want 2", code)
 	}
